@@ -1,0 +1,98 @@
+/* mn_config.h: train.conf, validated into one struct.
+ *
+ * The file is INI (parsed with libinih); every key is documented in docs/config.md with
+ * type, default and range. mn_config_load() reads the file, applies --set overrides, and
+ * checks everything before a rank trains: unknown keys, missing required keys, bad types,
+ * out-of-range values. On error it writes one message naming file:line (or the --set
+ * argument) and the key into err, and returns MN_ERR_CONFIG (MN_ERR_NOINPUT when the file
+ * itself cannot be opened). */
+#ifndef MN_CONFIG_H
+#define MN_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mn_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MN_MAX_LAYERS 32     /* most entries in model.layers */
+#define MN_PATH_MAX 4096
+
+typedef enum { MN_REMAINDER_DROP = 0, MN_REMAINDER_PAD = 1 } mn_remainder_t;
+typedef enum { MN_LR_CONSTANT = 0, MN_LR_STEP = 1, MN_LR_COSINE = 2 } mn_lr_schedule_t;
+typedef enum { MN_BACKEND_AUTO = 0, MN_BACKEND_MPI = 1 } mn_comm_backend_t;
+typedef enum {
+  MN_PROGRESS_AUTO = 0,  /* redraw in place on a terminal, plain lines otherwise */
+  MN_PROGRESS_TTY = 1,
+  MN_PROGRESS_PLAIN = 2,
+  MN_PROGRESS_OFF = 3,
+} mn_progress_t;
+
+typedef struct mn_config {
+  char path[MN_PATH_MAX]; /* the file it came from */
+
+  struct {
+    int layers[MN_MAX_LAYERS]; /* widths, input first, classes last */
+    int nlayers;               /* entries in layers (>= 2) */
+    uint64_t seed;             /* weight initialisation */
+  } model;
+
+  struct {
+    char train[MN_PATH_MAX]; /* file, comma-separated list, or glob */
+    char val[MN_PATH_MAX];   /* same; "" = no validation */
+    int batch_size;          /* per rank */
+    mn_remainder_t remainder;
+    int shuffle;             /* bool */
+    int block_size;          /* samples per contiguous block */
+    int shuffle_blocks;      /* blocks per shuffle window */
+    int prefetch;            /* batches read ahead by the loader thread */
+    uint64_t seed;           /* sample order */
+  } data;
+
+  struct {
+    double lr;
+    double momentum;
+    double weight_decay;
+  } optimizer;
+
+  struct {
+    int epochs;
+    int64_t max_steps; /* 0 = no limit */
+    mn_lr_schedule_t lr_schedule;
+    int64_t warmup_steps;
+    int step_epochs;   /* step schedule: decay every this many epochs */
+    double step_gamma; /* step schedule: factor per decay */
+    double min_lr;     /* cosine schedule: floor */
+  } schedule;
+
+  struct {
+    double bucket_mb;
+    mn_comm_backend_t backend;
+  } comm;
+
+  struct {
+    int interval; /* steps between progress lines and metrics records */
+    int level;    /* mn_log_level_t */
+    mn_progress_t progress;
+    char metrics[MN_PATH_MAX]; /* JSON lines; "" = none */
+  } log;
+} mn_config_t;
+
+/* Load path, then apply sets[0..nsets) ("section.key=value") in order.
+ * in: path, sets, nsets; out: cfg (written only on success), err (always, "" on success). */
+mn_status_t mn_config_load(const char *path, const char *const *sets, int nsets, mn_config_t *cfg,
+                           char *err, size_t errlen);
+
+/* Every key, for docs and tests: calls fn(section, key, user) once per key. */
+void mn_config_each_key(void (*fn)(const char *section, const char *key, void *user), void *user);
+
+/* A hash of the keys that shape the model and the data order (snapshots compare it). */
+uint64_t mn_config_shape_hash(const mn_config_t *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MN_CONFIG_H */

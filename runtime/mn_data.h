@@ -1,0 +1,71 @@
+/* mn_data.h: HDF5 datasets as mn reads them (docs/data.md), and the prefetching loader.
+ *
+ * A dataset is one HDF5 file or several shard files read as one: each holds /x float32
+ * [n_i, D] and /y int32 [n_i], and the rows of the files follow one another in the order
+ * given (a glob is sorted). Opening checks everything a run depends on (files exist, both
+ * datasets there, ranks, types, equal D, labels in [0, classes)) and fails with a message
+ * naming the file and the dataset: MN_ERR_NOINPUT for a missing file, MN_ERR_DATA otherwise.
+ *
+ * The loader runs one thread per rank that reads this rank's batches (mn_shard.h) ahead of
+ * the training step into a ring of `depth` buffers, so that compute does not wait on I/O
+ * when the disk keeps up. */
+#ifndef MN_DATA_H
+#define MN_DATA_H
+
+#include <stdint.h>
+
+#include "mn_shard.h"
+#include "mn_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- datasets ---------------------------------------------------------------------- */
+
+typedef struct mn_dataset mn_dataset_t;
+
+/* spec: a path, a comma-separated list of paths, or a glob (which must match something).
+ * dim: the expected D (0: any); classes: labels must lie in [0, classes).
+ * out: *ds. */
+mn_status_t mn_dataset_open(const char *spec, int dim, int classes, mn_dataset_t **ds);
+void mn_dataset_close(mn_dataset_t *ds);
+int64_t mn_dataset_size(const mn_dataset_t *ds);
+int mn_dataset_dim(const mn_dataset_t *ds);
+int mn_dataset_nfiles(const mn_dataset_t *ds);
+const char *mn_dataset_path(const mn_dataset_t *ds, int file);
+
+/* Rows idx[0..count) in that order. out: x[count, D], y[count]. Safe to call from one
+ * thread per dataset handle. */
+mn_status_t mn_dataset_read(mn_dataset_t *ds, const int64_t *idx, int count, float *x,
+                            int32_t *y);
+/* Rows [start, start + count). out: x[count, D], y[count]. */
+mn_status_t mn_dataset_read_range(mn_dataset_t *ds, int64_t start, int64_t count, float *x,
+                                  int32_t *y);
+
+/* ---- loader ------------------------------------------------------------------------ */
+
+typedef struct mn_loader mn_loader_t;
+
+typedef struct mn_batch {
+  const float *x;    /* [count, D] */
+  const int32_t *y;  /* [count] */
+  int count;         /* = batch */
+  int64_t epoch, step;
+} mn_batch_t;
+
+/* Start the reader thread at (epoch, step) of plan (which the loader copies and owns from
+ * here on: pass a fresh plan); it crosses epoch boundaries on its own. depth >= 1. */
+mn_status_t mn_loader_start(mn_dataset_t *ds, const mn_shard_plan_t *plan, int64_t epoch,
+                            int64_t step, int depth, mn_loader_t **loader);
+/* The next batch, in order; waits for it. out: batch (valid until mn_loader_release),
+ * *wait_s += seconds spent waiting. Returns the reader's error if it failed. */
+mn_status_t mn_loader_next(mn_loader_t *loader, mn_batch_t *batch, double *wait_s);
+void mn_loader_release(mn_loader_t *loader, mn_batch_t *batch);
+/* Stop and join the thread, free everything (the dataset stays open). */
+void mn_loader_stop(mn_loader_t *loader);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MN_DATA_H */

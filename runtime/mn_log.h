@@ -1,0 +1,48 @@
+/* mn_log.h: logging with the rank and host in every line, filtered before formatting.
+ *
+ * Lines go to stderr as "mn[r3 node07] error: message". Tools and the launcher log with
+ * rank -1, which prints as "mnrun: error: message". Printing only on rank 0 is a call to
+ * mn_log_is_root(), never a macro that hides an if. */
+#ifndef MN_LOG_H
+#define MN_LOG_H
+
+#include <stdarg.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum mn_log_level {
+  MN_LOG_ERROR = 0,
+  MN_LOG_WARN = 1,
+  MN_LOG_INFO = 2,
+  MN_LOG_DEBUG = 3,
+} mn_log_level_t;
+
+/* Set the program name (for rank -1), the rank (-1: not a rank) and the host. */
+void mn_log_init(const char *prog, int rank, const char *host);
+void mn_log_set_level(mn_log_level_t level);
+int mn_log_enabled(mn_log_level_t level);
+int mn_log_is_root(void); /* true on rank 0 and outside ranks */
+
+void mn_log_write(mn_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void mn_log_vwrite(mn_log_level_t level, const char *fmt, va_list ap);
+
+#define MN_LOG_AT(lvl, ...)                                                                      \
+  do {                                                                                           \
+    if (mn_log_enabled(lvl)) mn_log_write((lvl), __VA_ARGS__);                                   \
+  } while (0)
+#define mn_log_error(...) MN_LOG_AT(MN_LOG_ERROR, __VA_ARGS__)
+#define mn_log_warn(...) MN_LOG_AT(MN_LOG_WARN, __VA_ARGS__)
+#define mn_log_info(...) MN_LOG_AT(MN_LOG_INFO, __VA_ARGS__)
+#define mn_log_debug(...) MN_LOG_AT(MN_LOG_DEBUG, __VA_ARGS__)
+
+/* Invariants only, never with side effects. Aborts with file:line. */
+void mn_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
+#define MN_ASSERT(e) ((e) ? (void)0 : mn_assert_fail(#e, __FILE__, __LINE__))
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MN_LOG_H */

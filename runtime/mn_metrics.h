@@ -1,0 +1,71 @@
+/* mn_metrics.h: what a run tells its user: the progress line on rank 0 and JSON lines.
+ *
+ * The progress line (epoch, step, loss, samples/s, ETA) redraws in place on a terminal and
+ * prints plain lines otherwise. --metrics FILE gets one JSON object per line: a "step"
+ * record per log interval, an "epoch" record per epoch (with validation), and a final
+ * "summary". Only rank 0 writes; the functions do nothing on other ranks. */
+#ifndef MN_METRICS_H
+#define MN_METRICS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mn_config.h"
+#include "mn_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mn_timing {
+  double compute_s; /* forward, backward, optimizer */
+  double comm_s;    /* gradient allreduce */
+  double io_wait_s; /* waiting for the loader */
+} mn_timing_t;
+
+typedef struct mn_metrics {
+  int active;        /* rank 0 */
+  int tty;           /* redraw in place */
+  int show;          /* progress shown at all */
+  FILE *json;        /* NULL: no metrics file */
+  int world;
+  int64_t total_steps;
+  double t_start;
+  int line_open;     /* a tty line is being redrawn */
+} mn_metrics_t;
+
+typedef struct mn_step_record {
+  int64_t epoch, step_in_epoch, steps_per_epoch, global_step;
+  double loss, lr, samples_per_s, elapsed_s;
+} mn_step_record_t;
+
+typedef struct mn_epoch_record {
+  int64_t epoch, global_step;
+  double train_loss, val_loss, val_accuracy; /* val_* < 0: no validation set */
+  double elapsed_s;
+} mn_epoch_record_t;
+
+typedef struct mn_summary {
+  int world;
+  int64_t steps, epochs, samples;
+  double samples_per_s, final_loss, first_loss, val_accuracy, elapsed_s;
+  mn_timing_t t;
+  const char *status; /* "done", ... */
+} mn_summary_t;
+
+/* rank: this rank; metrics_path "" for none; progress from the config (auto: tty if the
+ * environment variable MN_TTY=1 or stderr is a terminal). */
+mn_status_t mn_metrics_open(mn_metrics_t *m, int rank, int world, const char *metrics_path,
+                            mn_progress_t progress, int64_t total_steps);
+void mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r);
+void mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r);
+void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s);
+void mn_metrics_close(mn_metrics_t *m);
+
+/* Monotonic seconds. */
+double mn_now_s(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MN_METRICS_H */
