@@ -81,7 +81,9 @@ typedef struct mn_config {
   } log;
 } mn_config_t;
 
-/* Load path, then apply sets[0..nsets) ("section.key=value") in order.
+/* Load path, then apply sets[0..nsets) ("section.key=value") in order. A NULL path means
+ * no file: every required key must then come from sets. Lines longer than the INI
+ * reader's limit (197 characters) are an error, not truncated; --set has no such limit.
  * in: path, sets, nsets; out: cfg (written only on success), err (always, "" on success). */
 mn_status_t mn_config_load(const char *path, const char *const *sets, int nsets, mn_config_t *cfg,
                            char *err, size_t errlen);
@@ -89,7 +91,34 @@ mn_status_t mn_config_load(const char *path, const char *const *sets, int nsets,
 /* Every key, for docs and tests: calls fn(section, key, user) once per key. */
 void mn_config_each_key(void (*fn)(const char *section, const char *key, void *user), void *user);
 
-/* A hash of the keys that shape the model and the data order (snapshots compare it). */
+/* One key of the schema, as docs/config.md and --help describe it. The strings live only
+ * for the duration of the callback. */
+typedef struct mn_config_key_info {
+  const char *section;
+  const char *key;
+  const char *type;  /* "int", "int64", "uint64", "double", "bool", "string", "enum", "int list" */
+  const char *def;   /* the default as text; NULL when the key is required */
+  const char *range; /* "1 to 1048576", "more than 0, at most 100", "drop, pad"; "" = any */
+  const char *doc;   /* one line */
+} mn_config_key_info_t;
+
+/* Every key with its type, default, range and meaning, in schema order. */
+void mn_config_each_key_info(void (*fn)(const mn_config_key_info_t *info, void *user), void *user);
+
+/* The effective value of every key, in schema order and canonical text (integers in
+ * decimal, doubles as %.17g, bools as true/false, enums by name, lists as "784,10"), for
+ * logging and metrics headers: calls fn(section, key, value, user) once per key. */
+void mn_config_each_value(const mn_config_t *cfg,
+                          void (*fn)(const char *section, const char *key, const char *value,
+                                     void *user),
+                          void *user);
+
+/* A hash of the keys that shape the model and the data order (snapshots compare it):
+ * FNV-1a 64 over the lines "section.key=value\n", canonical values as in
+ * mn_config_each_value, of model.layers, model.seed, data.seed, data.shuffle,
+ * data.block_size, data.shuffle_blocks and data.remainder, in that order. Not included:
+ * data.batch_size (the data order depends on the global batch, which snapshots record
+ * themselves), file paths, optimizer, schedule, comm and log keys. */
 uint64_t mn_config_shape_hash(const mn_config_t *cfg);
 
 #ifdef __cplusplus

@@ -50,6 +50,9 @@ void mn_error_clear(void);
 
 /* The worse of two statuses (the one whose exit code wins when ranks disagree). */
 mn_status_t mn_status_worse(mn_status_t a, mn_status_t b);
+/* The place of a status in that order (0 = MN_OK), and back: for agreeing across ranks. */
+int mn_status_severity(mn_status_t st);
+mn_status_t mn_status_from_severity(int severity);
 
 #ifdef __cplusplus
 }

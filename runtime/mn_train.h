@@ -23,9 +23,11 @@ typedef struct mn_train_result {
   mn_summary_t summary;
   float *params;      /* a copy of the final parameters (caller frees), when asked */
   int64_t nparams;
+  int failed_rank;    /* on failure, the lowest rank that failed (-1: unknown) */
 } mn_train_result_t;
 
-/* in: cfg, comm; want_params: copy the final parameters into res->params; out: res.
+/* in: cfg, comm; want_params: copy the final parameters into res->params on success;
+ * out: res (always written: the summary so far and, on failure, failed_rank).
  * Errors are agreed among the ranks: all return the same status, and the lowest failing
  * rank has logged why. */
 mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,

@@ -37,25 +37,25 @@ int mn_status_exit_code(mn_status_t st) {
 }
 
 /* Severity order: an input error explains more than a peer failure it caused, and an
- * internal error hides nothing. Higher rank wins. */
-static int severity(mn_status_t st) {
-  switch (st) {
-  case MN_OK: return 0;
-  case MN_ERR_PREEMPTED: return 1;
-  case MN_ERR_PEER: return 2;
-  case MN_ERR_IO: return 3;
-  case MN_ERR_DATA: return 4;
-  case MN_ERR_NOINPUT: return 5;
-  case MN_ERR_CONFIG: return 6;
-  case MN_ERR_USAGE: return 7;
-  case MN_ERR_NOMEM: return 8;
-  case MN_ERR_INTERNAL: return 9;
-  }
-  return 9;
+ * internal error hides nothing. Later in the table is worse. */
+static const mn_status_t by_severity[] = {
+    MN_OK,          MN_ERR_PREEMPTED, MN_ERR_PEER,  MN_ERR_IO,    MN_ERR_DATA,
+    MN_ERR_NOINPUT, MN_ERR_CONFIG,    MN_ERR_USAGE, MN_ERR_NOMEM, MN_ERR_INTERNAL,
+};
+enum { NSEVERITY = sizeof by_severity / sizeof *by_severity };
+
+int mn_status_severity(mn_status_t st) {
+  for (int i = 0; i < NSEVERITY; i++)
+    if (by_severity[i] == st) return i;
+  return NSEVERITY - 1;
+}
+
+mn_status_t mn_status_from_severity(int severity) {
+  return severity >= 0 && severity < NSEVERITY ? by_severity[severity] : MN_ERR_INTERNAL;
 }
 
 mn_status_t mn_status_worse(mn_status_t a, mn_status_t b) {
-  return severity(b) > severity(a) ? b : a;
+  return mn_status_severity(b) > mn_status_severity(a) ? b : a;
 }
 
 static _Thread_local char g_last_error[2048];

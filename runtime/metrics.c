@@ -1,0 +1,151 @@
+/* metrics.c: the progress line and the JSON-lines metrics file of rank 0 (mn_metrics.h).
+ *
+ * Formatting only: the numbers come from the training loop. JSON is written by hand since
+ * every record is a flat object of numbers and short strings; non-finite numbers become
+ * null so that the file always parses. */
+#include "mn_metrics.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+double mn_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int want_tty(mn_progress_t progress) {
+  if (progress == MN_PROGRESS_TTY) return 1;
+  if (progress != MN_PROGRESS_AUTO) return 0;
+  const char *env = getenv("MN_TTY"); /* set by mnrun, whose terminal the ranks do not see */
+  if (env && *env) return strcmp(env, "1") == 0;
+  return isatty(STDOUT_FILENO);
+}
+
+mn_status_t mn_metrics_open(mn_metrics_t *m, int rank, int world, const char *metrics_path,
+                            mn_progress_t progress, int64_t total_steps) {
+  memset(m, 0, sizeof *m);
+  m->active = rank == 0;
+  m->world = world;
+  m->total_steps = total_steps;
+  m->t_start = mn_now_s();
+  if (!m->active) return MN_OK;
+  m->show = progress != MN_PROGRESS_OFF;
+  m->tty = m->show && want_tty(progress);
+  if (metrics_path && *metrics_path) {
+    m->json = fopen(metrics_path, "w");
+    if (!m->json)
+      return mn_error(MN_ERR_IO, "%s: cannot write the metrics file: %s", metrics_path,
+                      strerror(errno));
+  }
+  return MN_OK;
+}
+
+/* A JSON number, or null when it is not finite. */
+static void json_num(FILE *f, const char *key, double v) {
+  if (isfinite(v)) fprintf(f, ",\"%s\":%.9g", key, v);
+  else fprintf(f, ",\"%s\":null", key);
+}
+
+static void fmt_duration(char *buf, size_t len, double s) {
+  if (!isfinite(s) || s < 0) snprintf(buf, len, "?");
+  else if (s < 60) snprintf(buf, len, "%.0fs", s);
+  else if (s < 3600) snprintf(buf, len, "%dm%02ds", (int)s / 60, (int)s % 60);
+  else snprintf(buf, len, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+}
+
+static void end_tty_line(mn_metrics_t *m) {
+  if (m->line_open) fputc('\n', stdout);
+  m->line_open = 0;
+}
+
+void mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r) {
+  if (!m->active) return;
+  if (m->show) {
+    char eta[32];
+    double left = (double)(m->total_steps - r->global_step - 1);
+    double per_step = r->elapsed_s / (double)(r->global_step + 1);
+    fmt_duration(eta, sizeof eta, left * per_step);
+    printf("%sepoch %lld step %lld/%lld  loss %.4f  lr %.4g  %.0f samples/s  ETA %s%s",
+           m->tty ? "\r" : "", (long long)r->epoch + 1, (long long)r->step_in_epoch + 1,
+           (long long)r->steps_per_epoch, r->loss, r->lr, r->samples_per_s, eta,
+           m->tty ? "\x1b[K" : "\n");
+    m->line_open = m->tty;
+    fflush(stdout);
+  }
+  if (m->json) {
+    fprintf(m->json, "{\"event\":\"step\",\"epoch\":%lld,\"step\":%lld,\"global_step\":%lld",
+            (long long)r->epoch, (long long)r->step_in_epoch, (long long)r->global_step);
+    json_num(m->json, "loss", r->loss);
+    json_num(m->json, "lr", r->lr);
+    json_num(m->json, "samples_per_s", r->samples_per_s);
+    json_num(m->json, "elapsed_s", r->elapsed_s);
+    fputs("}\n", m->json);
+    fflush(m->json);
+  }
+}
+
+void mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r) {
+  if (!m->active) return;
+  if (m->show) {
+    end_tty_line(m);
+    if (r->val_accuracy >= 0)
+      printf("epoch %lld done: train loss %.4f  val loss %.4f  val accuracy %.2f%%  (%.1f s)\n",
+             (long long)r->epoch + 1, r->train_loss, r->val_loss, 100.0 * r->val_accuracy,
+             r->elapsed_s);
+    else
+      printf("epoch %lld done: train loss %.4f  (%.1f s)\n", (long long)r->epoch + 1,
+             r->train_loss, r->elapsed_s);
+    fflush(stdout);
+  }
+  if (m->json) {
+    fprintf(m->json, "{\"event\":\"epoch\",\"epoch\":%lld,\"global_step\":%lld",
+            (long long)r->epoch, (long long)r->global_step);
+    json_num(m->json, "train_loss", r->train_loss);
+    json_num(m->json, "val_loss", r->val_accuracy >= 0 ? r->val_loss : NAN);
+    json_num(m->json, "val_accuracy", r->val_accuracy >= 0 ? r->val_accuracy : NAN);
+    json_num(m->json, "elapsed_s", r->elapsed_s);
+    fputs("}\n", m->json);
+    fflush(m->json);
+  }
+}
+
+void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s) {
+  if (!m->active) return;
+  if (m->show) {
+    end_tty_line(m);
+    printf("%s: %lld steps, %lld epochs, world %d, %.0f samples/s; loss %.4f -> %.4f",
+           s->status, (long long)s->steps, (long long)s->epochs, s->world, s->samples_per_s,
+           s->first_loss, s->final_loss);
+    if (s->val_accuracy >= 0) printf(", val accuracy %.2f%%", 100.0 * s->val_accuracy);
+    printf("\n  time: compute %.2f s, comm %.2f s, io wait %.2f s, total %.2f s\n",
+           s->t.compute_s, s->t.comm_s, s->t.io_wait_s, s->elapsed_s);
+    fflush(stdout);
+  }
+  if (m->json) {
+    fprintf(m->json, "{\"event\":\"summary\",\"status\":\"%s\",\"world\":%d,\"steps\":%lld,"
+                     "\"epochs\":%lld,\"samples\":%lld",
+            s->status, s->world, (long long)s->steps, (long long)s->epochs,
+            (long long)s->samples);
+    json_num(m->json, "samples_per_s", s->samples_per_s);
+    json_num(m->json, "first_loss", s->first_loss);
+    json_num(m->json, "final_loss", s->final_loss);
+    json_num(m->json, "val_accuracy", s->val_accuracy >= 0 ? s->val_accuracy : NAN);
+    json_num(m->json, "compute_s", s->t.compute_s);
+    json_num(m->json, "comm_s", s->t.comm_s);
+    json_num(m->json, "io_wait_s", s->t.io_wait_s);
+    json_num(m->json, "elapsed_s", s->elapsed_s);
+    fputs("}\n", m->json);
+    fflush(m->json);
+  }
+}
+
+void mn_metrics_close(mn_metrics_t *m) {
+  if (m->active) end_tty_line(m);
+  if (m->json) fclose(m->json);
+  m->json = NULL;
+}

@@ -1,0 +1,116 @@
+/* mntrain: the per-rank worker. mnrun starts one per rank (through mpirun, or directly
+ * for one rank); it can also be run by hand under mpirun.
+ *
+ *   mntrain [--set section.key=value]... [--metrics FILE] train.conf
+ *
+ * It loads and checks the config on every rank (the ranks agree on the outcome), runs
+ * mn_train_run() on MPI_COMM_WORLD, writes its exit report for mnrun (MN_REPORT_DIR), and
+ * exits with the code of docs/exit-codes.md. Nothing else lives here. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpi.h>
+
+#include "mn_comm.h"
+#include "mn_config.h"
+#include "mn_log.h"
+#include "mn_report.h"
+#include "mn_train.h"
+
+#define MAX_SETS 256
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: mntrain [--set section.key=value]... [--metrics FILE] train.conf\n"
+             "  --set K=V       override a config key (repeatable; same checks as the file)\n"
+             "  --metrics FILE  JSON lines of progress and a final summary (rank 0; default: "
+             "log.metrics, none)\n"
+             "Normally started by mnrun; see docs/launcher.md.\n");
+}
+
+typedef struct args {
+  const char *sets[MAX_SETS];
+  int nsets;
+  const char *metrics;
+  const char *conf;
+} args_t;
+
+static mn_status_t parse_args(int argc, char **argv, args_t *a) {
+  static const struct option opts[] = {{"set", required_argument, NULL, 's'},
+                                       {"metrics", required_argument, NULL, 'm'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  memset(a, 0, sizeof *a);
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 's':
+      if (a->nsets == MAX_SETS) return mn_error(MN_ERR_USAGE, "more than %d --set options", MAX_SETS);
+      a->sets[a->nsets++] = optarg;
+      break;
+    case 'm': a->metrics = optarg; break;
+    case 'h': usage(stdout); exit(0);
+    default: return mn_error(MN_ERR_USAGE, "bad option '%s' (try --help)", argv[optind - 1]);
+    }
+  }
+  if (optind != argc - 1) return mn_error(MN_ERR_USAGE, "expected one train.conf (try --help)");
+  a->conf = argv[optind];
+  return MN_OK;
+}
+
+/* Agree with the other ranks on st; the lowest failing rank prints its message. */
+static mn_status_t agree_world(mn_comm_t *world, mn_status_t st, int *failed_rank) {
+  mn_status_t all = st;
+  *failed_rank = -1;
+  if (mn_comm_agree(world, st, &all, failed_rank) != MN_OK) return st;
+  if (all != MN_OK && *failed_rank == world->rank) mn_log_error("%s", mn_error_message());
+  return all;
+}
+
+int main(int argc, char **argv) {
+  int provided;
+  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+    fprintf(stderr, "mntrain: error: MPI_Init failed\n");
+    return MN_EXIT_SOFTWARE;
+  }
+  mn_comm_t world;
+  mn_status_t st = mn_comm_init(&world, MPI_COMM_WORLD, 1.0);
+  if (st != MN_OK) {
+    fprintf(stderr, "mntrain: error: %s\n", mn_error_message());
+    MPI_Abort(MPI_COMM_WORLD, MN_EXIT_SOFTWARE);
+  }
+  mn_log_init("mn", world.rank, world.host);
+
+  args_t a;
+  mn_config_t *cfg = calloc(1, sizeof *cfg);
+  char err[1024] = "";
+  st = cfg ? parse_args(argc, argv, &a) : mn_error(MN_ERR_NOMEM, "out of memory");
+  if (st == MN_OK) {
+    st = mn_config_load(a.conf, a.sets, a.nsets, cfg, err, sizeof err);
+    if (st != MN_OK) mn_error(st, "%s", err);
+  }
+  int failed_rank;
+  st = agree_world(&world, st, &failed_rank);
+  if (st == MN_OK) {
+    if (a.metrics) snprintf(cfg->log.metrics, sizeof cfg->log.metrics, "%s", a.metrics);
+    mn_log_set_level((mn_log_level_t)cfg->log.level);
+    mn_train_result_t res;
+    st = mn_train_run(cfg, MPI_COMM_WORLD, 0, &res);
+    failed_rank = res.failed_rank;
+  }
+
+  int code = mn_status_exit_code(st);
+  char msg[2300];
+  if (st == MN_OK) snprintf(msg, sizeof msg, "done");
+  else if (failed_rank >= 0 && failed_rank != world.rank)
+    snprintf(msg, sizeof msg, "stopped with the others: rank %d failed", failed_rank);
+  else snprintf(msg, sizeof msg, "%s", mn_error_message());
+  mn_report_write(getenv("MN_REPORT_DIR"), world.rank, world.host, code, msg);
+
+  free(cfg);
+  mn_comm_free(&world);
+  MPI_Finalize();
+  return code;
+}
