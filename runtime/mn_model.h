@@ -20,6 +20,9 @@ extern "C" {
 #endif
 
 #define MN_MODEL_MAX_LINEAR 31
+/* grads has this many floats beyond nparams: the trainer's control slot, which rides in
+ * the gradient allreduce (a rank that cannot step raises it, and all ranks stop). */
+#define MN_MODEL_GRAD_EXTRA 1
 
 typedef struct mn_model {
   const mn_kernels_t *k;
@@ -28,7 +31,7 @@ typedef struct mn_model {
   int max_batch;
   int64_t nparams;
   float *params;                      /* [nparams] */
-  float *grads;                       /* [nparams] */
+  float *grads;                       /* [nparams + MN_MODEL_GRAD_EXTRA] */
   int64_t w_off[MN_MODEL_MAX_LINEAR]; /* offsets into params/grads */
   int64_t b_off[MN_MODEL_MAX_LINEAR];
   float *act[MN_MODEL_MAX_LINEAR];    /* outputs of each layer [max_batch, dims[l+1]] */

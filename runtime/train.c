@@ -121,7 +121,7 @@ static mn_status_t train_step(run_t *r, const mn_batch_t *batch, int64_t step, d
     *control = 1.0f;
   }
   double t1 = mn_now_s();
-  mn_status_t st = mn_comm_allreduce_grads(&r->comm, r->k, m->grads, m->nparams + 1);
+  mn_status_t st = mn_comm_allreduce_grads(&r->comm, r->k, m->grads, m->nparams + MN_MODEL_GRAD_EXTRA);
   double t2 = mn_now_s();
   if (st != MN_OK) return st;
   if (*control != 0.0f) return MN_ERR_PEER;

@@ -1,0 +1,33 @@
+/* backend.c: the CPU back end's kernel table, one entry per op of mn_kernels.h.
+ *
+ * Each op lives in its own file (kernels/cpu/<op>.c), which is also the reference that the
+ * CUDA twin (kernels/cuda/<op>.cu) is tested against. The prototypes below are the only
+ * declarations of those functions; assigning them into the table checks them against the
+ * table's types. */
+#include <stdint.h>
+
+#include "mn_kernels.h"
+
+void mn_gemm_cpu(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                 int lda, const float *b, int ldb, float beta, float *c, int ldc);
+void mn_bias_act_fwd_cpu(float *y, const float *bias, int m, int n, int relu);
+void mn_relu_bwd_cpu(float *dy, const float *y, int64_t count);
+void mn_bias_grad_cpu(const float *dy, int m, int n, float *db);
+void mn_softmax_xent_cpu(const float *logits, const int32_t *labels, int m, int c,
+                         float grad_scale, float *dlogits, double *loss_sum, int64_t *correct);
+void mn_sgd_update_cpu(float *w, const float *g, float *v, int64_t count, float lr,
+                       float momentum, float weight_decay);
+void mn_scale_cpu(float *x, int64_t count, float alpha);
+
+static const mn_kernels_t cpu_kernels = {
+    .name = "cpu",
+    .gemm = mn_gemm_cpu,
+    .bias_act_fwd = mn_bias_act_fwd_cpu,
+    .relu_bwd = mn_relu_bwd_cpu,
+    .bias_grad = mn_bias_grad_cpu,
+    .softmax_xent = mn_softmax_xent_cpu,
+    .sgd_update = mn_sgd_update_cpu,
+    .scale = mn_scale_cpu,
+};
+
+const mn_kernels_t *mn_kernels_cpu(void) { return &cpu_kernels; }

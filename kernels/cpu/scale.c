@@ -1,0 +1,8 @@
+/* scale.c: the CPU scale op of mn, x *= alpha (e.g. averaging summed gradients). */
+#include <stdint.h>
+
+#include "mn_kernels.h"
+
+void mn_scale_cpu(float *restrict x, int64_t count, float alpha) {
+  for (int64_t i = 0; i < count; i++) x[i] *= alpha;
+}

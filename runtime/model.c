@@ -1,0 +1,165 @@
+/* model.c: the MLP of mn_model.h: parameter layout and initialisation, forward, loss and
+ * backward, all compute through the kernel table m->k.
+ *
+ * Layout: one flat params buffer and one flat grads buffer, last layer first
+ * (W_{L-1}, b_{L-1}, ..., W_0, b_0), W_l [out, in] row-major. Initialisation is He normal
+ * (std sqrt(2 / in)) from the stream mn_rng_seed(seed, l, 0), drawn in row-major order, and
+ * zero biases: it depends on nothing but the seed and the dims.
+ *
+ * Scratch: act[l] holds layer l's output (post-ReLU except for the logits). dact[0] and
+ * dact[1] are a ping-pong pair for the backward pass; mn_model_loss leaves dlogits in
+ * dact[0], and backward consumes it (a second backward needs a second loss). The gradient
+ * with respect to the network input is never computed. No allocation after init. */
+#include "mn_model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mn_log.h"
+#include "mn_rng.h"
+
+#define MN_MODEL_ALIGN 64
+
+static float *alloc_floats(int64_t count) {
+  void *p = NULL;
+  size_t nbytes = (size_t)count * sizeof(float);
+  if (nbytes == 0) nbytes = sizeof(float);
+  if (posix_memalign(&p, MN_MODEL_ALIGN, nbytes) != 0) return NULL;
+  memset(p, 0, nbytes);
+  return p;
+}
+
+static mn_status_t check_dims(const int *dims, int ndims, int max_batch) {
+  if (ndims < 2 || ndims - 1 > MN_MODEL_MAX_LINEAR)
+    return mn_error(MN_ERR_CONFIG, "model: %d layer widths given, need 2 to %d", ndims,
+                    MN_MODEL_MAX_LINEAR + 1);
+  for (int i = 0; i < ndims; i++)
+    if (dims[i] < 1)
+      return mn_error(MN_ERR_CONFIG, "model: layer width %d is %d, must be >= 1", i, dims[i]);
+  if (max_batch < 1)
+    return mn_error(MN_ERR_CONFIG, "model: batch size %d, must be >= 1", max_batch);
+  return MN_OK;
+}
+
+/* Offsets of every W and b, last layer first; returns the parameter count. */
+static int64_t layout(mn_model_t *m) {
+  int64_t off = 0;
+  for (int l = m->nlinear - 1; l >= 0; l--) {
+    m->w_off[l] = off;
+    off += (int64_t)m->dims[l + 1] * m->dims[l];
+    m->b_off[l] = off;
+    off += m->dims[l + 1];
+  }
+  return off;
+}
+
+static void init_params(mn_model_t *m, uint64_t seed) {
+  for (int l = 0; l < m->nlinear; l++) {
+    mn_rng_t rng;
+    mn_rng_seed(&rng, seed, (uint64_t)l, 0);
+    int64_t count = (int64_t)m->dims[l + 1] * m->dims[l];
+    double std = sqrt(2.0 / m->dims[l]);
+    float *w = m->params + m->w_off[l];
+    for (int64_t i = 0; i < count; i++) w[i] = (float)(std * mn_rng_normal(&rng));
+    /* biases stay zero from alloc_floats */
+  }
+}
+
+void mn_model_free(mn_model_t *m) {
+  for (int l = 0; l < MN_MODEL_MAX_LINEAR; l++) free(m->act[l]);
+  free(m->dact[0]);
+  free(m->dact[1]);
+  free(m->grads);
+  free(m->params);
+  memset(m, 0, sizeof *m);
+}
+
+static mn_status_t alloc_buffers(mn_model_t *t) {
+  int maxw = 1;
+  t->params = alloc_floats(t->nparams);
+  t->grads = alloc_floats(t->nparams + MN_MODEL_GRAD_EXTRA);
+  if (!t->params || !t->grads) return MN_ERR_NOMEM;
+  for (int l = 0; l < t->nlinear; l++) {
+    int out = t->dims[l + 1];
+    if (out > maxw) maxw = out;
+    t->act[l] = alloc_floats((int64_t)t->max_batch * out);
+    if (!t->act[l]) return MN_ERR_NOMEM;
+  }
+  for (int i = 0; i < 2; i++) {
+    t->dact[i] = alloc_floats((int64_t)t->max_batch * maxw);
+    if (!t->dact[i]) return MN_ERR_NOMEM;
+  }
+  return MN_OK;
+}
+
+mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const int *dims, int ndims,
+                          int max_batch, uint64_t seed) {
+  mn_model_t t;
+  mn_status_t st = check_dims(dims, ndims, max_batch);
+  if (st != MN_OK) return st;
+  if (!k) return mn_error(MN_ERR_INTERNAL, "model: no kernel table");
+  memset(&t, 0, sizeof t);
+  t.k = k;
+  t.nlinear = ndims - 1;
+  t.max_batch = max_batch;
+  memcpy(t.dims, dims, (size_t)ndims * sizeof *dims);
+  t.nparams = layout(&t);
+  if (alloc_buffers(&t) != MN_OK) goto fail_alloc;
+  init_params(&t, seed);
+  *m = t;
+  return MN_OK;
+
+fail_alloc:
+  st = mn_error(MN_ERR_NOMEM, "model: cannot allocate %lld parameters and activations for "
+                              "batch %d", (long long)t.nparams, max_batch);
+  mn_model_free(&t);
+  return st;
+}
+
+/* ---- forward, loss, backward -------------------------------------------------------- */
+
+void mn_model_forward(mn_model_t *m, const float *x, int batch) {
+  MN_ASSERT(batch >= 1 && batch <= m->max_batch);
+  const mn_kernels_t *k = m->k;
+  const float *in = x;
+  for (int l = 0; l < m->nlinear; l++) {
+    int nin = m->dims[l], nout = m->dims[l + 1];
+    const float *w = m->params + m->w_off[l];
+    /* act[l][batch, out] = in[batch, in] W^T, with W stored [out, in] */
+    k->gemm(0, 1, batch, nout, nin, 1.0f, in, nin, w, nin, 0.0f, m->act[l], nout);
+    k->bias_act_fwd(m->act[l], m->params + m->b_off[l], batch, nout, l < m->nlinear - 1);
+    in = m->act[l];
+  }
+}
+
+void mn_model_loss(mn_model_t *m, const int32_t *y, int batch, float grad_scale,
+                   double *loss_sum, int64_t *correct) {
+  MN_ASSERT(batch >= 1 && batch <= m->max_batch);
+  float *dlogits = grad_scale != 0.0f ? m->dact[0] : NULL;
+  m->k->softmax_xent(m->act[m->nlinear - 1], y, batch, m->dims[m->nlinear], grad_scale,
+                     dlogits, loss_sum, correct);
+}
+
+void mn_model_backward(mn_model_t *m, const float *x, int batch) {
+  MN_ASSERT(batch >= 1 && batch <= m->max_batch);
+  const mn_kernels_t *k = m->k;
+  float *dy = m->dact[0]; /* dlogits from mn_model_loss */
+  float *dx = m->dact[1];
+  for (int l = m->nlinear - 1; l >= 0; l--) {
+    int nin = m->dims[l], nout = m->dims[l + 1];
+    const float *in = l > 0 ? m->act[l - 1] : x;
+    /* dW[out, in] = dY^T[out, batch] X[batch, in]; db = column sums of dY */
+    k->gemm(1, 0, nout, nin, batch, 1.0f, dy, nout, in, nin, 0.0f, m->grads + m->w_off[l],
+            nin);
+    k->bias_grad(dy, batch, nout, m->grads + m->b_off[l]);
+    if (l == 0) break;
+    /* dX[batch, in] = dY[batch, out] W[out, in], masked by ReLU of the previous layer */
+    k->gemm(0, 0, batch, nin, nout, 1.0f, dy, nout, m->params + m->w_off[l], nin, 0.0f, dx,
+            nin);
+    k->relu_bwd(dx, m->act[l - 1], (int64_t)batch * nin);
+    float *tmp = dy;
+    dy = dx;
+    dx = tmp;
+  }
+}

@@ -1,0 +1,87 @@
+/* optim.c: SGD with momentum and weight decay, and the learning-rate schedule of
+ * mn_optim.h.
+ *
+ * lr(step), steps counted from 0:
+ *   warm-up   step < warmup_steps: lr * (step + 1) / warmup_steps (whatever the schedule);
+ *   constant  lr;
+ *   step      lr * gamma^(e / step_epochs), e = step / steps_per_epoch (integer divisions);
+ *   cosine    min_lr + (lr - min_lr) * (1 + cos(pi * t / T)) / 2, t = step - warmup_steps,
+ *             T = max(1, total_steps - warmup_steps), t clamped to T (min_lr after the end).
+ * The update itself is the back end's sgd_update over the whole flat buffer; the velocity
+ * lives in the same memory as the parameters (host for the CPU back end) and starts at 0. */
+#include "mn_optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mn_log.h"
+
+#define MN_OPTIM_ALIGN 64
+
+mn_status_t mn_optim_init(mn_optim_t *o, const mn_config_t *cfg, int64_t nparams,
+                          int64_t steps_per_epoch, int64_t total_steps) {
+  mn_optim_t t;
+  void *v = NULL;
+  size_t nbytes = (size_t)(nparams > 0 ? nparams : 1) * sizeof(float);
+  if (nparams < 0 || steps_per_epoch < 0 || total_steps < 0)
+    return mn_error(MN_ERR_INTERNAL, "optim: negative size (%lld params, %lld steps/epoch, "
+                                     "%lld steps)", (long long)nparams,
+                    (long long)steps_per_epoch, (long long)total_steps);
+  if (posix_memalign(&v, MN_OPTIM_ALIGN, nbytes) != 0)
+    return mn_error(MN_ERR_NOMEM, "optim: cannot allocate velocity for %lld parameters",
+                    (long long)nparams);
+  memset(v, 0, nbytes);
+  memset(&t, 0, sizeof t);
+  t.lr = cfg->optimizer.lr;
+  t.momentum = cfg->optimizer.momentum;
+  t.weight_decay = cfg->optimizer.weight_decay;
+  t.schedule = cfg->schedule.lr_schedule;
+  t.warmup_steps = cfg->schedule.warmup_steps;
+  t.steps_per_epoch = steps_per_epoch;
+  t.total_steps = total_steps;
+  t.step_epochs = cfg->schedule.step_epochs;
+  t.step_gamma = cfg->schedule.step_gamma;
+  t.min_lr = cfg->schedule.min_lr;
+  t.velocity = v;
+  t.nparams = nparams;
+  *o = t;
+  return MN_OK;
+}
+
+void mn_optim_free(mn_optim_t *o) {
+  free(o->velocity);
+  memset(o, 0, sizeof *o);
+}
+
+static double step_lr(const mn_optim_t *o, int64_t step) {
+  int64_t per_epoch = o->steps_per_epoch > 0 ? o->steps_per_epoch : 1;
+  int64_t every = o->step_epochs > 0 ? o->step_epochs : 1;
+  int64_t decays = step / per_epoch / every;
+  return o->lr * pow(o->step_gamma, (double)decays);
+}
+
+static double cosine_lr(const mn_optim_t *o, int64_t step) {
+  int64_t warmup = o->warmup_steps > 0 ? o->warmup_steps : 0;
+  int64_t span = o->total_steps - warmup > 1 ? o->total_steps - warmup : 1;
+  int64_t t = step - warmup;
+  if (t > span) t = span;
+  const double pi = 3.14159265358979323846;
+  return o->min_lr + (o->lr - o->min_lr) * 0.5 * (1.0 + cos(pi * (double)t / (double)span));
+}
+
+double mn_optim_lr(const mn_optim_t *o, int64_t step) {
+  if (step < o->warmup_steps) return o->lr * (double)(step + 1) / (double)o->warmup_steps;
+  switch (o->schedule) {
+  case MN_LR_CONSTANT: return o->lr;
+  case MN_LR_STEP: return step_lr(o, step);
+  case MN_LR_COSINE: return cosine_lr(o, step);
+  }
+  return o->lr;
+}
+
+void mn_optim_step(mn_optim_t *o, mn_model_t *m, int64_t step) {
+  MN_ASSERT(m->nparams == o->nparams);
+  m->k->sgd_update(m->params, m->grads, o->velocity, o->nparams, (float)mn_optim_lr(o, step),
+                   (float)o->momentum, (float)o->weight_decay);
+}
