@@ -1,0 +1,740 @@
+/* config.c: train.conf -> mn_config_t, through one table of keys.
+ *
+ * Every key is one row of `keys` below: section, name, type, where it lives in the struct,
+ * whether it is required, its default as text, its range and a line of documentation.
+ * Defaults, file values and --set values all go through the same parser (key_parse), so
+ * a default obeys the same rules as what a user writes. libinih splits the file into
+ * lines, sections and key = value pairs; we feed it through our own reader, which counts
+ * lines (Debian's libinih has no INI_HANDLER_LINENO), refuses lines that libinih would
+ * silently cut, turns off continuation lines (an indented line is just a line), and
+ * spots unknown [sections] at their header. The first error wins and stops the parse.
+ *
+ * It does not resolve paths, check that data files exist, or know anything about the
+ * world size: those are checked where they are used. */
+#include "mn_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- The schema --------------------------------------------------------------------- */
+
+typedef enum {
+  KEY_INT,
+  KEY_INT64,
+  KEY_UINT64,
+  KEY_DOUBLE,
+  KEY_BOOL,
+  KEY_STRING,
+  KEY_ENUM,
+  KEY_INTLIST,
+} key_type_t;
+
+enum {
+  KEY_REQUIRED = 1u << 0,
+  KEY_NONEMPTY = 1u << 1, /* strings: "" is an error */
+  KEY_HAS_MIN = 1u << 2,
+  KEY_HAS_MAX = 1u << 3,
+  KEY_MIN_EXCL = 1u << 4, /* doubles: min itself is out of range */
+  KEY_MAX_EXCL = 1u << 5,
+};
+
+typedef struct key_spec {
+  const char *section;
+  const char *key;
+  key_type_t type;
+  size_t offset;       /* of the value in mn_config_t */
+  size_t aux;          /* strings: capacity; int lists: offset of the entry count */
+  unsigned flags;
+  const char *def;     /* default text; NULL for required keys */
+  long long imin, imax; /* integer types and int-list entries */
+  double dmin, dmax;   /* doubles */
+  const char *const *names; /* enums: NULL-terminated, value = index */
+  const char *doc;
+} key_spec_t;
+
+static const char *const remainder_names[] = {"drop", "pad", NULL};
+static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
+static const char *const backend_names[] = {"auto", "mpi", NULL};
+static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
+static const char *const progress_names[] = {"auto", "tty", "plain", "off", NULL};
+
+_Static_assert(sizeof(mn_remainder_t) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(mn_lr_schedule_t) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(mn_comm_backend_t) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(mn_progress_t) == sizeof(int), "enums are stored as int");
+
+#define AT(field) offsetof(mn_config_t, field)
+#define CAP(field) sizeof(((mn_config_t *)0)->field)
+#define RANGE (KEY_HAS_MIN | KEY_HAS_MAX)
+
+static const key_spec_t keys[] = {
+    {"model", "layers", KEY_INTLIST, AT(model.layers), AT(model.nlayers), KEY_REQUIRED | RANGE,
+     NULL, 1, 1048576, 0, 0, NULL,
+     "layer widths, input first and classes last, e.g. 784,1024,1024,10"},
+    {"model", "seed", KEY_UINT64, AT(model.seed), 0, 0, "1", 0, 0, 0, 0, NULL,
+     "seed of the weight initialisation"},
+
+    {"data", "train", KEY_STRING, AT(data.train), CAP(data.train), KEY_REQUIRED | KEY_NONEMPTY,
+     NULL, 0, 0, 0, 0, NULL, "training set: an HDF5 file, comma-separated files, or a glob"},
+    {"data", "val", KEY_STRING, AT(data.val), CAP(data.val), 0, "", 0, 0, 0, 0, NULL,
+     "validation set, same forms as train; empty = no validation"},
+    {"data", "batch_size", KEY_INT, AT(data.batch_size), 0, RANGE, "128", 1, 1048576, 0, 0, NULL,
+     "samples per step on each rank (global batch = world size x batch_size)"},
+    {"data", "remainder", KEY_ENUM, AT(data.remainder), 0, 0, "drop", 0, 0, 0, 0,
+     remainder_names, "last partial global batch of an epoch: drop it, or pad it"},
+    {"data", "shuffle", KEY_BOOL, AT(data.shuffle), 0, 0, "true", 0, 0, 0, 0, NULL,
+     "shuffle the sample order every epoch"},
+    {"data", "block_size", KEY_INT, AT(data.block_size), 0, RANGE, "256", 1, 1 << 24, 0, 0, NULL,
+     "samples per contiguous read block (the unit of shuffling and reading)"},
+    {"data", "shuffle_blocks", KEY_INT, AT(data.shuffle_blocks), 0, RANGE, "16", 1, 65536, 0, 0,
+     NULL, "blocks per shuffle window (samples are shuffled within a window)"},
+    {"data", "prefetch", KEY_INT, AT(data.prefetch), 0, RANGE, "4", 1, 256, 0, 0, NULL,
+     "batches the loader thread reads ahead"},
+    {"data", "seed", KEY_UINT64, AT(data.seed), 0, 0, "1", 0, 0, 0, 0, NULL,
+     "seed of the sample order"},
+
+    {"optimizer", "lr", KEY_DOUBLE, AT(optimizer.lr), 0, RANGE | KEY_MIN_EXCL, "0.1", 0, 0, 0, 100,
+     NULL, "learning rate (peak rate when a schedule is used)"},
+    {"optimizer", "momentum", KEY_DOUBLE, AT(optimizer.momentum), 0, RANGE | KEY_MAX_EXCL, "0.9",
+     0, 0, 0, 1, NULL, "SGD momentum; 0 = plain SGD"},
+    {"optimizer", "weight_decay", KEY_DOUBLE, AT(optimizer.weight_decay), 0,
+     RANGE | KEY_MAX_EXCL, "0", 0, 0, 0, 1, NULL, "L2 weight decay"},
+
+    {"schedule", "epochs", KEY_INT, AT(schedule.epochs), 0, KEY_REQUIRED | RANGE, NULL, 1,
+     1000000, 0, 0, NULL, "passes over the training set"},
+    {"schedule", "max_steps", KEY_INT64, AT(schedule.max_steps), 0, KEY_HAS_MIN, "0", 0, 0, 0, 0,
+     NULL, "stop after this many steps in total; 0 = no limit"},
+    {"schedule", "lr_schedule", KEY_ENUM, AT(schedule.lr_schedule), 0, 0, "constant", 0, 0, 0, 0,
+     schedule_names, "learning-rate schedule after warm-up"},
+    {"schedule", "warmup_steps", KEY_INT64, AT(schedule.warmup_steps), 0, KEY_HAS_MIN, "0", 0, 0,
+     0, 0, NULL, "steps of linear warm-up up to optimizer.lr; 0 = none"},
+    {"schedule", "step_epochs", KEY_INT, AT(schedule.step_epochs), 0, KEY_HAS_MIN, "30", 1, 0, 0,
+     0, NULL, "step schedule: multiply the rate by step_gamma every this many epochs"},
+    {"schedule", "step_gamma", KEY_DOUBLE, AT(schedule.step_gamma), 0, RANGE | KEY_MIN_EXCL,
+     "0.1", 0, 0, 0, 1, NULL, "step schedule: factor per decay"},
+    {"schedule", "min_lr", KEY_DOUBLE, AT(schedule.min_lr), 0, KEY_HAS_MIN, "0", 0, 0, 0, 0, NULL,
+     "cosine schedule: the rate it decays to; at most optimizer.lr"},
+
+    {"comm", "bucket_mb", KEY_DOUBLE, AT(comm.bucket_mb), 0, RANGE | KEY_MIN_EXCL, "25", 0, 0, 0,
+     4096, NULL, "gradient bucket size in MiB for the allreduce"},
+    {"comm", "backend", KEY_ENUM, AT(comm.backend), 0, 0, "auto", 0, 0, 0, 0, backend_names,
+     "allreduce back end; auto = NCCL on GPUs, MPI otherwise"},
+
+    {"log", "interval", KEY_INT, AT(log.interval), 0, RANGE, "50", 1, 1000000000, 0, 0, NULL,
+     "steps between progress lines and metrics records"},
+    {"log", "level", KEY_ENUM, AT(log.level), 0, 0, "info", 0, 0, 0, 0, level_names,
+     "least severe messages printed"},
+    {"log", "progress", KEY_ENUM, AT(log.progress), 0, 0, "auto", 0, 0, 0, 0, progress_names,
+     "progress display; auto = redraw on a terminal, plain lines otherwise"},
+    {"log", "metrics", KEY_STRING, AT(log.metrics), CAP(log.metrics), 0, "", 0, 0, 0, 0, NULL,
+     "JSON-lines metrics file written by rank 0; empty = none"},
+};
+
+#define NKEYS ((int)(sizeof keys / sizeof keys[0]))
+
+/* Keys whose canonical values make up mn_config_shape_hash (see mn_config.h). */
+static const char *const shape_keys[][2] = {
+    {"model", "layers"},     {"model", "seed"},           {"data", "seed"},
+    {"data", "shuffle"},     {"data", "block_size"},      {"data", "shuffle_blocks"},
+    {"data", "remainder"},
+};
+
+static const char *const type_names[] = {
+    [KEY_INT] = "int",   [KEY_INT64] = "int64",   [KEY_UINT64] = "uint64",
+    [KEY_DOUBLE] = "double", [KEY_BOOL] = "bool", [KEY_STRING] = "string",
+    [KEY_ENUM] = "enum", [KEY_INTLIST] = "int list",
+};
+
+static int key_find(const char *section, const char *key) {
+  for (int i = 0; i < NKEYS; i++)
+    if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].key, key) == 0) return i;
+  return -1;
+}
+
+static int section_known(const char *section) {
+  for (int i = 0; i < NKEYS; i++)
+    if (strcmp(keys[i].section, section) == 0) return 1;
+  return 0;
+}
+
+/* ---- Small text helpers ------------------------------------------------------------- */
+
+/* Copy s without leading and trailing white space into out[cap]; -1 when it does not fit. */
+static int trim_copy(const char *s, size_t n, char *out, size_t cap) {
+  while (n > 0 && isspace((unsigned char)*s)) s++, n--;
+  while (n > 0 && isspace((unsigned char)s[n - 1])) n--;
+  if (n >= cap) return -1;
+  memcpy(out, s, n);
+  out[n] = '\0';
+  return 0;
+}
+
+/* Edit distance with transpositions (optimal string alignment), for "did you mean". */
+static int edit_distance(const char *a, const char *b) {
+  size_t n = strlen(a), m = strlen(b);
+  if (n > 63 || m > 63) return 99;
+  int d[64][64];
+  for (size_t i = 0; i <= n; i++) d[i][0] = (int)i;
+  for (size_t j = 0; j <= m; j++) d[0][j] = (int)j;
+  for (size_t i = 1; i <= n; i++) {
+    for (size_t j = 1; j <= m; j++) {
+      int cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+      int best = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+      if (d[i - 1][j - 1] + cost < best) best = d[i - 1][j - 1] + cost;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+          d[i - 2][j - 2] + 1 < best)
+        best = d[i - 2][j - 2] + 1;
+      d[i][j] = best;
+    }
+  }
+  return d[n][m];
+}
+
+/* Close enough to suggest: at most 2 edits, and fewer edits than the candidate's length. */
+static int is_close(const char *typed, const char *candidate) {
+  int dist = edit_distance(typed, candidate);
+  return dist <= 2 && (size_t)dist < strlen(candidate);
+}
+
+static const char *suggest_section(const char *section) {
+  for (int i = 0; i < NKEYS; i++)
+    if (is_close(section, keys[i].section)) return keys[i].section;
+  return NULL;
+}
+
+/* The message for a section.key that is not in the table, with a suggestion if one fits:
+ * a close key of the same section, else the same key in another section. */
+static void unknown_message(const char *section, const char *key, char *out, size_t cap) {
+  if (!section_known(section)) {
+    const char *s = suggest_section(section);
+    if (s) snprintf(out, cap, "unknown section [%s] (did you mean [%s]?)", section, s);
+    else snprintf(out, cap, "unknown section [%s]", section);
+    return;
+  }
+  int best = -1, best_dist = 99;
+  for (int i = 0; i < NKEYS; i++) {
+    if (strcmp(keys[i].section, section) != 0 || !is_close(key, keys[i].key)) continue;
+    int dist = edit_distance(key, keys[i].key);
+    if (dist < best_dist) best = i, best_dist = dist;
+  }
+  if (best >= 0) {
+    snprintf(out, cap, "unknown key '%s' in [%s] (did you mean '%s'?)", key, section,
+             keys[best].key);
+    return;
+  }
+  for (int i = 0; i < NKEYS; i++) {
+    if (strcmp(keys[i].key, key) == 0) {
+      snprintf(out, cap, "unknown key '%s' in [%s] (did you mean [%s] %s?)", key, section,
+               keys[i].section, key);
+      return;
+    }
+  }
+  snprintf(out, cap, "unknown key '%s' in [%s]", key, section);
+}
+
+/* "1 to 1048576", "at least 0", "more than 0, at most 100", "drop, pad"; "" = any value. */
+static void range_text(const key_spec_t *k, char *out, size_t cap) {
+  out[0] = '\0';
+  if (k->type == KEY_ENUM) {
+    size_t used = 0;
+    for (int i = 0; k->names[i] && used < cap; i++)
+      used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? ", " : "", k->names[i]);
+    return;
+  }
+  int has_min = (k->flags & KEY_HAS_MIN) != 0, has_max = (k->flags & KEY_HAS_MAX) != 0;
+  if (k->type == KEY_DOUBLE) {
+    int min_excl = (k->flags & KEY_MIN_EXCL) != 0, max_excl = (k->flags & KEY_MAX_EXCL) != 0;
+    if (has_min && has_max && !min_excl && !max_excl)
+      snprintf(out, cap, "%g to %g", k->dmin, k->dmax);
+    else if (has_min && has_max)
+      snprintf(out, cap, "%s %g, %s %g", min_excl ? "more than" : "at least", k->dmin,
+               max_excl ? "less than" : "at most", k->dmax);
+    else if (has_min)
+      snprintf(out, cap, "%s %g", min_excl ? "more than" : "at least", k->dmin);
+    else if (has_max)
+      snprintf(out, cap, "%s %g", max_excl ? "less than" : "at most", k->dmax);
+    return;
+  }
+  if (has_min && has_max) snprintf(out, cap, "%lld to %lld", k->imin, k->imax);
+  else if (has_min) snprintf(out, cap, "at least %lld", k->imin);
+  else if (has_max) snprintf(out, cap, "at most %lld", k->imax);
+}
+
+/* ---- Parsing one value -------------------------------------------------------------- */
+
+/* Strict decimal integer: the whole string, no overflow. 0 ok, -1 not a number, -2 overflow. */
+static int parse_ll(const char *s, long long *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (end == s || *end != '\0') return -1;
+  if (errno == ERANGE) return -2;
+  *out = v;
+  return 0;
+}
+
+static int int_in_range(const key_spec_t *k, long long v) {
+  if ((k->flags & KEY_HAS_MIN) && v < k->imin) return 0;
+  if ((k->flags & KEY_HAS_MAX) && v > k->imax) return 0;
+  return 1;
+}
+
+static int double_in_range(const key_spec_t *k, double v) {
+  if (k->flags & KEY_HAS_MIN) {
+    if ((k->flags & KEY_MIN_EXCL) ? v <= k->dmin : v < k->dmin) return 0;
+  }
+  if (k->flags & KEY_HAS_MAX) {
+    if ((k->flags & KEY_MAX_EXCL) ? v >= k->dmax : v > k->dmax) return 0;
+  }
+  return 1;
+}
+
+static int parse_bool(const char *s, int *out) {
+  static const char *const yes[] = {"true", "yes", "on", "1"};
+  static const char *const no[] = {"false", "no", "off", "0"};
+  for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+    if (strcasecmp(s, yes[i]) == 0) return *out = 1, 0;
+    if (strcasecmp(s, no[i]) == 0) return *out = 0, 0;
+  }
+  return -1;
+}
+
+static int parse_intlist(const key_spec_t *k, const char *v, void *base, char *why, size_t cap) {
+  int values[MN_MAX_LAYERS];
+  int n = 0;
+  char range[96];
+  range_text(k, range, sizeof range);
+  for (const char *p = v;; n++) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    char entry[64];
+    long long x;
+    if (n == MN_MAX_LAYERS) {
+      snprintf(why, cap, "more than %d entries", MN_MAX_LAYERS);
+      return -1;
+    }
+    if (trim_copy(p, len, entry, sizeof entry) != 0) {
+      snprintf(why, cap, "entry %d: expected an integer, got '%.*s'", n + 1, (int)len, p);
+      return -1;
+    }
+    if (entry[0] == '\0') {
+      snprintf(why, cap, "entry %d is empty in '%s'", n + 1, v);
+      return -1;
+    }
+    int rc = parse_ll(entry, &x);
+    if (rc == -1) {
+      snprintf(why, cap, "entry %d: expected an integer, got '%s'", n + 1, entry);
+      return -1;
+    }
+    if (rc == -2 || !int_in_range(k, x)) {
+      snprintf(why, cap, "entry %d (%s) is out of range (%s)", n + 1, entry, range);
+      return -1;
+    }
+    values[n] = (int)x;
+    if (!comma) break;
+    p = comma + 1;
+  }
+  n++;
+  if (n < 2) {
+    snprintf(why, cap, "needs at least 2 entries (input width and number of classes), got %d", n);
+    return -1;
+  }
+  memcpy((char *)base + k->offset, values, (size_t)n * sizeof values[0]);
+  memcpy((char *)base + k->aux, &n, sizeof n);
+  return 0;
+}
+
+/* Parse text (already trimmed) as key k and store it in *cfg. On failure write the reason,
+ * without the key's name, into why and return -1 (cfg may be partly written: callers
+ * work on a scratch copy). */
+static int key_parse(const key_spec_t *k, const char *text, mn_config_t *cfg, char *why,
+                     size_t cap) {
+  char *dst = (char *)cfg + k->offset;
+  char range[96];
+  range_text(k, range, sizeof range);
+  switch (k->type) {
+  case KEY_INT:
+  case KEY_INT64: {
+    long long v;
+    int rc = parse_ll(text, &v);
+    if (rc == -1) return snprintf(why, cap, "expected an integer, got '%s'", text), -1;
+    if (rc == -2 || !int_in_range(k, v) || (k->type == KEY_INT && (v < INT_MIN || v > INT_MAX))) {
+      if (range[0]) snprintf(why, cap, "%s is out of range (%s)", text, range);
+      else snprintf(why, cap, "%s is out of range", text);
+      return -1;
+    }
+    if (k->type == KEY_INT) {
+      int iv = (int)v;
+      memcpy(dst, &iv, sizeof iv);
+    } else {
+      int64_t lv = (int64_t)v;
+      memcpy(dst, &lv, sizeof lv);
+    }
+    return 0;
+  }
+  case KEY_UINT64: {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (text[0] == '-' || end == text || *end != '\0')
+      return snprintf(why, cap, "expected a non-negative integer, got '%s'", text), -1;
+    if (errno == ERANGE)
+      return snprintf(why, cap, "%s is out of range (0 to %" PRIu64 ")", text, UINT64_MAX), -1;
+    uint64_t uv = (uint64_t)v;
+    memcpy(dst, &uv, sizeof uv);
+    return 0;
+  }
+  case KEY_DOUBLE: {
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || *end != '\0')
+      return snprintf(why, cap, "expected a number, got '%s'", text), -1;
+    if (!isfinite(v)) return snprintf(why, cap, "expected a finite number, got '%s'", text), -1;
+    if (!double_in_range(k, v))
+      return snprintf(why, cap, "%s is out of range (%s)", text, range), -1;
+    memcpy(dst, &v, sizeof v);
+    return 0;
+  }
+  case KEY_BOOL: {
+    int b;
+    if (parse_bool(text, &b) != 0)
+      return snprintf(why, cap,
+                      "expected a boolean (true/false, yes/no, on/off, 1/0), got '%s'", text),
+             -1;
+    memcpy(dst, &b, sizeof b);
+    return 0;
+  }
+  case KEY_STRING: {
+    size_t len = strlen(text);
+    if ((k->flags & KEY_NONEMPTY) && len == 0) return snprintf(why, cap, "must not be empty"), -1;
+    if (len >= k->aux)
+      return snprintf(why, cap, "is too long (%zu characters, at most %zu)", len, k->aux - 1), -1;
+    memcpy(dst, text, len + 1);
+    return 0;
+  }
+  case KEY_ENUM:
+    for (int i = 0; k->names[i]; i++) {
+      if (strcasecmp(text, k->names[i]) == 0) {
+        memcpy(dst, &i, sizeof i);
+        return 0;
+      }
+    }
+    return snprintf(why, cap, "'%s' is not one of %s", text, range), -1;
+  case KEY_INTLIST: return parse_intlist(k, text, cfg, why, cap);
+  }
+  return snprintf(why, cap, "unsupported type"), -1;
+}
+
+/* Canonical text of key k's value in cfg. */
+static void key_format(const key_spec_t *k, const mn_config_t *cfg, char *out, size_t cap) {
+  const char *src = (const char *)cfg + k->offset;
+  int iv;
+  int64_t lv;
+  uint64_t uv;
+  double dv;
+  switch (k->type) {
+  case KEY_INT: memcpy(&iv, src, sizeof iv); snprintf(out, cap, "%d", iv); return;
+  case KEY_INT64: memcpy(&lv, src, sizeof lv); snprintf(out, cap, "%" PRId64, lv); return;
+  case KEY_UINT64: memcpy(&uv, src, sizeof uv); snprintf(out, cap, "%" PRIu64, uv); return;
+  case KEY_DOUBLE: memcpy(&dv, src, sizeof dv); snprintf(out, cap, "%.17g", dv); return;
+  case KEY_BOOL:
+    memcpy(&iv, src, sizeof iv);
+    snprintf(out, cap, "%s", iv ? "true" : "false");
+    return;
+  case KEY_STRING: snprintf(out, cap, "%s", src); return;
+  case KEY_ENUM: {
+    int n = 0;
+    memcpy(&iv, src, sizeof iv);
+    while (k->names[n]) n++;
+    snprintf(out, cap, "%s", iv >= 0 && iv < n ? k->names[iv] : "?");
+    return;
+  }
+  case KEY_INTLIST: {
+    int count;
+    size_t used = 0;
+    memcpy(&count, (const char *)cfg + k->aux, sizeof count);
+    out[0] = '\0';
+    for (int i = 0; i < count && i < MN_MAX_LAYERS && used < cap; i++) {
+      memcpy(&iv, src + (size_t)i * sizeof iv, sizeof iv);
+      used += (size_t)snprintf(out + used, cap - used, "%s%d", i ? "," : "", iv);
+    }
+    return;
+  }
+  }
+  snprintf(out, cap, "?");
+}
+
+/* ---- Loading ------------------------------------------------------------------------ */
+
+typedef struct load_state {
+  mn_config_t cfg;                /* scratch: copied out only on success */
+  const char *file;               /* name for messages */
+  FILE *fp;
+  char *line;                     /* the reader's getline buffer */
+  size_t line_cap;
+  int lineno;                     /* of the line libinih is working on */
+  int where[sizeof keys / sizeof keys[0]]; /* >0 file line, <0 -(set index + 1), 0 default */
+  const char *const *sets;
+  int failed;
+  mn_status_t status;
+  char msg[1536];
+} load_state_t;
+
+static int fail(load_state_t *st, mn_status_t status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Record the first error only; return 0, which is what a failing ini handler returns. */
+static int fail(load_state_t *st, mn_status_t status, const char *fmt, ...) {
+  if (st->failed) return 0;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(st->msg, sizeof st->msg, fmt, ap);
+  va_end(ap);
+  st->failed = 1;
+  st->status = status;
+  return 0;
+}
+
+/* Where key i got its value, for messages: "FILE:LINE" or "--set ARG". */
+static void origin_text(const load_state_t *st, int i, char *out, size_t cap) {
+  if (st->where[i] > 0) snprintf(out, cap, "%s:%d", st->file, st->where[i]);
+  else if (st->where[i] < 0) snprintf(out, cap, "--set %s", st->sets[-st->where[i] - 1]);
+  else snprintf(out, cap, "%s", st->file);
+}
+
+/* libinih reader: one physical line per call, so that st->lineno is the line the handler
+ * sees. Leading blanks are dropped (no continuation lines), a BOM is dropped, a line that
+ * libinih would cut is an error, an unknown [section] is an error at its header, and after
+ * the first error we report end of file so nothing later counts. */
+static char *conf_reader(char *str, int num, void *stream) {
+  load_state_t *st = stream;
+  if (st->failed) return NULL;
+  ssize_t got = getline(&st->line, &st->line_cap, st->fp);
+  if (got < 0) return NULL;
+  st->lineno++;
+  char *s = st->line;
+  if (st->lineno == 1 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB &&
+      (unsigned char)s[2] == 0xBF)
+    s += 3;
+  while (*s == ' ' || *s == '\t') s++;
+  size_t len = strlen(s);
+  while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r')) len--;
+  if (num < 4 || len > (size_t)num - 3) {
+    fail(st, MN_ERR_CONFIG, "%s:%d: line is too long (%zu characters, at most %d)", st->file,
+         st->lineno, len, num - 3);
+    return NULL;
+  }
+  if (s[0] == '[') {
+    const char *close = strchr(s, ']');
+    char name[128];
+    if (close && trim_copy(s + 1, (size_t)(close - s - 1), name, sizeof name) == 0 &&
+        !section_known(name)) {
+      char why[256];
+      unknown_message(name, "", why, sizeof why);
+      fail(st, MN_ERR_CONFIG, "%s:%d: %s", st->file, st->lineno, why);
+      return NULL;
+    }
+  }
+  memcpy(str, s, len);
+  str[len] = '\n';
+  str[len + 1] = '\0';
+  return str;
+}
+
+static int conf_handler(void *user, const char *section, const char *name, const char *value) {
+  load_state_t *st = user;
+  char sec[128], why[512];
+  if (st->failed) return 1;
+  if (trim_copy(section, strlen(section), sec, sizeof sec) != 0)
+    return fail(st, MN_ERR_CONFIG, "%s:%d: syntax error: section name too long", st->file,
+                st->lineno);
+  if (sec[0] == '\0')
+    return fail(st, MN_ERR_CONFIG, "%s:%d: syntax error: '%s' is outside any [section]", st->file,
+                st->lineno, name);
+  if (name[0] == '\0' || !value)
+    return fail(st, MN_ERR_CONFIG, "%s:%d: syntax error: expected key = value", st->file,
+                st->lineno);
+  int i = key_find(sec, name);
+  if (i < 0) {
+    unknown_message(sec, name, why, sizeof why);
+    return fail(st, MN_ERR_CONFIG, "%s:%d: %s", st->file, st->lineno, why);
+  }
+  if (st->where[i] > 0)
+    return fail(st, MN_ERR_CONFIG, "%s:%d: [%s] %s is set twice (first at line %d)", st->file,
+                st->lineno, sec, name, st->where[i]);
+  if (key_parse(&keys[i], value, &st->cfg, why, sizeof why) != 0)
+    return fail(st, MN_ERR_CONFIG, "%s:%d: [%s] %s: %s", st->file, st->lineno, sec, name, why);
+  st->where[i] = st->lineno;
+  return 1;
+}
+
+static void load_defaults(load_state_t *st) {
+  char why[512];
+  for (int i = 0; i < NKEYS && !st->failed; i++) {
+    if (!keys[i].def) continue;
+    if (key_parse(&keys[i], keys[i].def, &st->cfg, why, sizeof why) != 0)
+      fail(st, MN_ERR_INTERNAL, "config.c: the default of [%s] %s is wrong: %s", keys[i].section,
+           keys[i].key, why);
+  }
+}
+
+static void load_file(load_state_t *st, const char *path) {
+  st->fp = fopen(path, "r");
+  if (!st->fp) {
+    fail(st, MN_ERR_NOINPUT, "%s: cannot open: %s", path, strerror(errno));
+    return;
+  }
+  int rc = ini_parse_stream(conf_reader, st, conf_handler, st);
+  if (!st->failed && ferror(st->fp))
+    fail(st, MN_ERR_NOINPUT, "%s: cannot read: %s", path, strerror(errno));
+  /* libinih returns the first line it found wrong: ours (a handler error) or its own (a
+   * malformed line), whichever came first. Ours carry their own message. */
+  if (rc > 0 && (!st->failed || rc < st->lineno)) {
+    st->failed = 0;
+    fail(st, MN_ERR_CONFIG, "%s:%d: syntax error: expected key = value, [section] or a comment",
+         st->file, rc);
+  } else if (rc < 0) {
+    fail(st, MN_ERR_NOMEM, "%s: out of memory while parsing", path);
+  }
+  free(st->line);
+  st->line = NULL;
+  fclose(st->fp);
+  st->fp = NULL;
+}
+
+/* Apply sets[j], "section.key=value". */
+static void load_set(load_state_t *st, int j) {
+  const char *arg = st->sets[j];
+  const char *eq = strchr(arg, '=');
+  const char *dot = eq ? memchr(arg, '.', (size_t)(eq - arg)) : NULL;
+  char sec[128], key[128], value[MN_PATH_MAX + 1], why[512];
+  if (!eq || !dot || trim_copy(arg, (size_t)(dot - arg), sec, sizeof sec) != 0 ||
+      trim_copy(dot + 1, (size_t)(eq - dot - 1), key, sizeof key) != 0 || !sec[0] || !key[0]) {
+    fail(st, MN_ERR_CONFIG, "--set %s: expected section.key=value", arg);
+    return;
+  }
+  int i = key_find(sec, key);
+  if (i < 0) {
+    unknown_message(sec, key, why, sizeof why);
+    fail(st, MN_ERR_CONFIG, "--set %s: %s", arg, why);
+    return;
+  }
+  if (trim_copy(eq + 1, strlen(eq + 1), value, sizeof value) != 0) {
+    fail(st, MN_ERR_CONFIG, "--set %s: [%s] %s: value is too long", arg, sec, key);
+    return;
+  }
+  if (key_parse(&keys[i], value, &st->cfg, why, sizeof why) != 0) {
+    fail(st, MN_ERR_CONFIG, "--set %s: [%s] %s: %s", arg, sec, key, why);
+    return;
+  }
+  st->where[i] = -(j + 1);
+}
+
+/* Required keys present, and the checks that involve more than one key. */
+static void load_check(load_state_t *st) {
+  for (int i = 0; i < NKEYS && !st->failed; i++)
+    if ((keys[i].flags & KEY_REQUIRED) && st->where[i] == 0)
+      fail(st, MN_ERR_CONFIG, "%s: missing required key [%s] %s", st->file, keys[i].section,
+           keys[i].key);
+  if (st->failed) return;
+  if (st->cfg.schedule.min_lr > st->cfg.optimizer.lr) {
+    char where[MN_PATH_MAX + 64];
+    origin_text(st, key_find("schedule", "min_lr"), where, sizeof where);
+    fail(st, MN_ERR_CONFIG, "%s: [schedule] min_lr: %g is larger than [optimizer] lr (%g)", where,
+         st->cfg.schedule.min_lr, st->cfg.optimizer.lr);
+  }
+}
+
+mn_status_t mn_config_load(const char *path, const char *const *sets, int nsets, mn_config_t *cfg,
+                           char *err, size_t errlen) {
+  load_state_t *st = calloc(1, sizeof *st);
+  mn_status_t status = MN_OK;
+  if (err && errlen) err[0] = '\0';
+  if (!st) {
+    if (err && errlen) snprintf(err, errlen, "out of memory loading %s", path ? path : "config");
+    return mn_error(MN_ERR_NOMEM, "out of memory loading %s", path ? path : "config");
+  }
+  st->file = path ? path : "(no config file)";
+  st->sets = sets;
+  load_defaults(st);
+  if (!st->failed && path && strlen(path) >= sizeof st->cfg.path)
+    fail(st, MN_ERR_CONFIG, "%.200s...: path is too long", path);
+  if (!st->failed && path) {
+    snprintf(st->cfg.path, sizeof st->cfg.path, "%s", path);
+    load_file(st, path);
+  }
+  for (int j = 0; j < nsets && !st->failed; j++) load_set(st, j);
+  if (!st->failed) load_check(st);
+
+  if (st->failed) {
+    status = st->status;
+    if (err && errlen) snprintf(err, errlen, "%s", st->msg);
+    mn_error(status, "%s", st->msg);
+  } else {
+    *cfg = st->cfg;
+  }
+  free(st);
+  return status;
+}
+
+/* ---- Introspection ------------------------------------------------------------------ */
+
+void mn_config_each_key(void (*fn)(const char *section, const char *key, void *user), void *user) {
+  for (int i = 0; i < NKEYS; i++) fn(keys[i].section, keys[i].key, user);
+}
+
+void mn_config_each_key_info(void (*fn)(const mn_config_key_info_t *info, void *user), void *user) {
+  for (int i = 0; i < NKEYS; i++) {
+    char range[128];
+    range_text(&keys[i], range, sizeof range);
+    mn_config_key_info_t info = {keys[i].section, keys[i].key, type_names[keys[i].type],
+                                 keys[i].def, range, keys[i].doc};
+    fn(&info, user);
+  }
+}
+
+void mn_config_each_value(const mn_config_t *cfg,
+                          void (*fn)(const char *section, const char *key, const char *value,
+                                     void *user),
+                          void *user) {
+  char value[MN_PATH_MAX + 16];
+  for (int i = 0; i < NKEYS; i++) {
+    key_format(&keys[i], cfg, value, sizeof value);
+    fn(keys[i].section, keys[i].key, value, user);
+  }
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s) {
+  for (; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+uint64_t mn_config_shape_hash(const mn_config_t *cfg) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  char value[MN_PATH_MAX + 16];
+  for (size_t j = 0; j < sizeof shape_keys / sizeof shape_keys[0]; j++) {
+    const key_spec_t *k = &keys[key_find(shape_keys[j][0], shape_keys[j][1])];
+    key_format(k, cfg, value, sizeof value);
+    h = fnv1a(h, k->section);
+    h = fnv1a(h, ".");
+    h = fnv1a(h, k->key);
+    h = fnv1a(h, "=");
+    h = fnv1a(h, value);
+    h = fnv1a(h, "\n");
+  }
+  return h;
+}
