@@ -105,7 +105,7 @@ int main(int argc, char **argv) {
   char msg[2300];
   if (st == MN_OK) snprintf(msg, sizeof msg, "done");
   else if (failed_rank >= 0 && failed_rank != world.rank)
-    snprintf(msg, sizeof msg, "stopped with the others: rank %d failed", failed_rank);
+    snprintf(msg, sizeof msg, MN_REPORT_FOLLOWER ": rank %d failed", failed_rank);
   else snprintf(msg, sizeof msg, "%s", mn_error_message());
   mn_report_write(getenv("MN_REPORT_DIR"), world.rank, world.host, code, msg);
 

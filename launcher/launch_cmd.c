@@ -1,0 +1,116 @@
+/* launch_cmd.c: building and printing the commands of the launch engines (mn_launch.h).
+ *
+ * A command is a growing, NULL-terminated argv and a list of "NAME=value" variables for the
+ * child. Printing quotes each word for a POSIX shell, so that --dry-run's line can be pasted.
+ * Nothing here runs the command. */
+#include "mn_launch.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Append s (taken over) to a NULL-terminated vector of n entries. */
+static mn_status_t vec_push(char ***vec, int *n, char *s) {
+  if (!s) return mn_error(MN_ERR_NOMEM, "out of memory building the command");
+  char **grown = realloc(*vec, (size_t)(*n + 2) * sizeof *grown);
+  if (!grown) {
+    free(s);
+    return mn_error(MN_ERR_NOMEM, "out of memory building the command");
+  }
+  grown[(*n)++] = s;
+  grown[*n] = NULL;
+  *vec = grown;
+  return MN_OK;
+}
+
+static char *vformat(const char *fmt, va_list ap) {
+  va_list ap2;
+  va_copy(ap2, ap);
+  int len = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  char *s = len >= 0 ? malloc((size_t)len + 1) : NULL;
+  if (s) vsnprintf(s, (size_t)len + 1, fmt, ap);
+  return s;
+}
+
+mn_status_t mn_cmd_add_arg(mn_cmd_t *cmd, const char *arg) {
+  return vec_push(&cmd->argv, &cmd->argc, strdup(arg));
+}
+
+mn_status_t mn_cmd_add_argf(mn_cmd_t *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *s = vformat(fmt, ap);
+  va_end(ap);
+  return vec_push(&cmd->argv, &cmd->argc, s);
+}
+
+mn_status_t mn_cmd_add_envf(mn_cmd_t *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *s = vformat(fmt, ap);
+  va_end(ap);
+  return vec_push(&cmd->env, &cmd->nenv, s);
+}
+
+mn_status_t mn_cmd_add_worker(mn_cmd_t *cmd, const mn_job_t *job) {
+  mn_status_t st = mn_cmd_add_arg(cmd, job->train);
+  for (int i = 0; st == MN_OK && i < job->nsets; i++) {
+    st = mn_cmd_add_arg(cmd, "--set");
+    if (st == MN_OK) st = mn_cmd_add_arg(cmd, job->sets[i]);
+  }
+  if (st == MN_OK && job->metrics) {
+    st = mn_cmd_add_arg(cmd, "--metrics");
+    if (st == MN_OK) st = mn_cmd_add_arg(cmd, job->metrics);
+  }
+  if (st == MN_OK) st = mn_cmd_add_arg(cmd, job->conf);
+  return st;
+}
+
+mn_status_t mn_cmd_add_root_env(mn_cmd_t *cmd) {
+  if (geteuid() != 0) return MN_OK;
+  mn_status_t st = mn_cmd_add_envf(cmd, "OMPI_ALLOW_RUN_AS_ROOT=1");
+  if (st == MN_OK) st = mn_cmd_add_envf(cmd, "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1");
+  return st;
+}
+
+/* Print s for a POSIX shell: as is when it holds only safe characters, else in single
+ * quotes (a ' inside becomes '\''). */
+static void print_word(FILE *f, const char *s) {
+  if (s[0] && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                        "_@%+=:,./-") == strlen(s)) {
+    fputs(s, f);
+    return;
+  }
+  fputc('\'', f);
+  for (const char *p = s; *p; p++) {
+    if (*p == '\'') fputs("'\\''", f);
+    else fputc(*p, f);
+  }
+  fputc('\'', f);
+}
+
+void mn_cmd_print(FILE *f, const mn_cmd_t *cmd) {
+  const char *sep = "";
+  for (int i = 0; i < cmd->nenv; i++) {
+    const char *eq = strchr(cmd->env[i], '=');
+    fprintf(f, "%s%.*s=", sep, (int)(eq - cmd->env[i]), cmd->env[i]);
+    print_word(f, eq + 1);
+    sep = " ";
+  }
+  for (int i = 0; i < cmd->argc; i++) {
+    fputs(sep, f);
+    print_word(f, cmd->argv[i]);
+    sep = " ";
+  }
+  fputc('\n', f);
+}
+
+void mn_cmd_free(mn_cmd_t *cmd) {
+  for (int i = 0; i < cmd->argc; i++) free(cmd->argv[i]);
+  for (int i = 0; i < cmd->nenv; i++) free(cmd->env[i]);
+  free(cmd->argv);
+  free(cmd->env);
+  *cmd = (mn_cmd_t){0};
+}

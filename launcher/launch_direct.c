@@ -1,0 +1,19 @@
+/* launch_direct.c: the direct launch engine: one rank on this machine, exec'd without mpirun
+ * (mntrain initialises MPI as a singleton). The variables mpirun would pass with -x go into
+ * the child's environment instead. */
+#include "mn_launch.h"
+
+mn_status_t mn_launch_direct_build(const mn_job_t *job, const mn_plan_t *plan, mn_cmd_t *cmd) {
+  mn_cmd_t out = {0};
+  mn_status_t st = mn_cmd_add_root_env(&out);
+  if (st == MN_OK) st = mn_cmd_add_envf(&out, "OPENBLAS_NUM_THREADS=%d", plan->ranks[0].threads);
+  if (st == MN_OK) st = mn_cmd_add_envf(&out, "MN_TTY=%d", job->tty ? 1 : 0);
+  if (st == MN_OK) st = mn_cmd_add_envf(&out, "MN_REPORT_DIR=%s", job->report_dir);
+  if (st == MN_OK) st = mn_cmd_add_worker(&out, job);
+  if (st != MN_OK) {
+    mn_cmd_free(&out);
+    return st;
+  }
+  *cmd = out;
+  return MN_OK;
+}

@@ -1,0 +1,73 @@
+/* mn_launch.h: launch engines: turn a placed job into the command that starts its ranks.
+ *
+ * An engine only builds a command (argv plus variables for the child's environment); it
+ * neither forks nor waits (mn_supervise.h does, the same way for every engine), so that
+ * --dry-run prints exactly what would run. Engines today: mpirun (Open MPI) and direct (one
+ * rank, exec'd as an MPI singleton). srun is the next one, in its own file. */
+#ifndef MN_LAUNCH_H
+#define MN_LAUNCH_H
+
+#include <stdio.h>
+
+#include "mn_hosts.h"
+#include "mn_place.h"
+#include "mn_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A command: argv[0] is the program's path; env holds "NAME=value" entries to set in the
+ * child's environment on top of mnrun's own. */
+typedef struct mn_cmd {
+  char **argv; /* NULL-terminated */
+  int argc;
+  char **env; /* NULL-terminated */
+  int nenv;
+} mn_cmd_t;
+
+/* What every engine needs to know about the job beyond its placement. */
+typedef struct mn_job {
+  const char *train;        /* the worker (mntrain) */
+  const char *conf;         /* train.conf, as given */
+  const char *const *sets;  /* --set arguments, "section.key=value" */
+  int nsets;
+  const char *metrics;      /* --metrics FILE, or NULL */
+  const char *mpirun;       /* the mpirun to run */
+  const char *report_dir;   /* MN_REPORT_DIR for the ranks */
+  const char *hostfile;     /* where the generated hostfile goes; NULL for the local machine */
+  int tty;                  /* 1 when mnrun's stderr is a terminal (MN_TTY) */
+} mn_job_t;
+
+/* ---- engines (out: cmd, free with mn_cmd_free) ---- */
+
+/* mpirun -np N [--hostfile F --map-by slot] [--oversubscribe] [--bind-to none] -x ... mntrain */
+mn_status_t mn_launch_mpirun_build(const mn_job_t *job, const mn_plan_t *plan, mn_cmd_t *cmd);
+/* mntrain itself (one rank on this machine, an MPI singleton), variables in env. */
+mn_status_t mn_launch_direct_build(const mn_job_t *job, const mn_plan_t *plan, mn_cmd_t *cmd);
+
+/* The hostfile the mpirun engine hands to mpirun: each used host once, "name slots=<ranks
+ * placed there>", so that mpirun's own byslot map is the plan. */
+void mn_launch_hostfile_print(FILE *f, const mn_hostlist_t *hosts, const mn_plan_t *plan);
+mn_status_t mn_launch_hostfile_write(const char *path, const mn_hostlist_t *hosts,
+                                     const mn_plan_t *plan);
+
+/* ---- commands ---- */
+
+mn_status_t mn_cmd_add_arg(mn_cmd_t *cmd, const char *arg);
+mn_status_t mn_cmd_add_argf(mn_cmd_t *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+mn_status_t mn_cmd_add_envf(mn_cmd_t *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The worker's own arguments: [--set k=v]... [--metrics FILE] CONF. */
+mn_status_t mn_cmd_add_worker(mn_cmd_t *cmd, const mn_job_t *job);
+/* The variables Open MPI needs to run as root, when we are root. */
+mn_status_t mn_cmd_add_root_env(mn_cmd_t *cmd);
+/* One line a shell can run: the env entries, then argv, each quoted where needed. */
+void mn_cmd_print(FILE *f, const mn_cmd_t *cmd);
+void mn_cmd_free(mn_cmd_t *cmd);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MN_LAUNCH_H */

@@ -1,0 +1,293 @@
+/* supervise.c: run a launch engine's command, forward signals, wait, account for the ranks
+ * (mn_supervise.h).
+ *
+ * Signal handlers only write the signal's number to a self-pipe; the loop in
+ * mn_supervise_run() reads it and acts (forward, or kill on the second stop request), and
+ * SIGCHLD wakes the same loop. The child runs in its own process group, so a terminal's
+ * Ctrl-C reaches mnrun alone and the ranks see it once, forwarded. Because mpirun puts each
+ * local rank in a process group of its own, killing mpirun's group would orphan them; the
+ * ranks of this job on this machine are found instead by their MN_REPORT_DIR. This file
+ * neither builds commands nor decides placement. */
+#include "mn_supervise.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mn_log.h"
+#include "mn_report.h"
+
+#define MAX_FAILED_LINES 8
+#define MAX_MISSING_LINES 4
+
+/* ---- scratch directory ---- */
+
+mn_status_t mn_supervise_workdir_create(char *dir, size_t n) {
+  const char *base = getenv("TMPDIR");
+  if (!base || !base[0]) base = "/tmp";
+  if ((size_t)snprintf(dir, n, "%s/mnrun.XXXXXX", base) >= n)
+    return mn_error(MN_ERR_INTERNAL, "TMPDIR is too long");
+  if (!mkdtemp(dir))
+    return mn_error(MN_ERR_IO, "cannot create a directory in %s: %s", base, strerror(errno));
+  return MN_OK;
+}
+
+void mn_supervise_workdir_remove(const char *dir) {
+  DIR *d = opendir(dir);
+  if (d) {
+    for (struct dirent *e; (e = readdir(d));) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      char path[4096];
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      unlink(path);
+    }
+    closedir(d);
+  }
+  if (rmdir(dir) != 0) mn_log_warn("cannot remove %s: %s", dir, strerror(errno));
+}
+
+/* ---- signals ---- */
+
+static const int g_forwarded[] = {SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGCHLD};
+enum { NFORWARDED = sizeof g_forwarded / sizeof g_forwarded[0] };
+static int g_pipe[2] = {-1, -1};
+
+static void on_signal(int sig) {
+  int saved = errno;
+  unsigned char b = (unsigned char)sig;
+  ssize_t w = write(g_pipe[1], &b, 1); /* a full pipe already holds a wake-up */
+  (void)w;
+  errno = saved;
+}
+
+static mn_status_t signals_install(struct sigaction *old) {
+  if (pipe(g_pipe) != 0) return mn_error(MN_ERR_INTERNAL, "pipe: %s", strerror(errno));
+  for (int i = 0; i < 2; i++) {
+    fcntl(g_pipe[i], F_SETFD, FD_CLOEXEC);
+    fcntl(g_pipe[i], F_SETFL, O_NONBLOCK);
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  sigemptyset(&sa.sa_mask);
+  for (int i = 0; i < NFORWARDED; i++) sigaction(g_forwarded[i], &sa, &old[i]);
+  return MN_OK;
+}
+
+static void signals_restore(const struct sigaction *old) {
+  for (int i = 0; i < NFORWARDED; i++) sigaction(g_forwarded[i], &old[i], NULL);
+  close(g_pipe[0]);
+  close(g_pipe[1]);
+  g_pipe[0] = g_pipe[1] = -1;
+}
+
+/* ---- killing this job's ranks on this machine ---- */
+
+/* Whether process pid has the exact environment entry want. */
+static int has_env_entry(const char *pid, const char *want) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%s/environ", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  char entry[8192];
+  size_t len = 0;
+  int found = 0;
+  for (int c; !found && (c = fgetc(f)) != EOF;) {
+    if (c != '\0') {
+      if (len + 1 < sizeof entry) entry[len++] = (char)c;
+      continue;
+    }
+    entry[len] = '\0';
+    found = !strcmp(entry, want);
+    len = 0;
+  }
+  fclose(f);
+  return found;
+}
+
+/* SIGKILL every process on this machine whose environment holds MN_REPORT_DIR=report_dir.
+ * Returns how many. */
+static int kill_local_ranks(const char *report_dir) {
+  char want[4200];
+  snprintf(want, sizeof want, "MN_REPORT_DIR=%s", report_dir);
+  DIR *d = opendir("/proc");
+  if (!d) return 0;
+  int killed = 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    if (strspn(e->d_name, "0123456789") != strlen(e->d_name)) continue;
+    pid_t pid = (pid_t)atol(e->d_name);
+    if (pid <= 1 || pid == getpid()) continue;
+    if (has_env_entry(e->d_name, want) && kill(pid, SIGKILL) == 0) killed++;
+  }
+  closedir(d);
+  return killed;
+}
+
+/* ---- running ---- */
+
+/* In the forked child: default signals, own process group, stdin from /dev/null, the extra
+ * environment, exec. Never returns. */
+static void exec_child(const mn_cmd_t *cmd, const sigset_t *mask) {
+  for (int i = 0; i < NFORWARDED; i++) signal(g_forwarded[i], SIG_DFL);
+  sigprocmask(SIG_SETMASK, mask, NULL);
+  setpgid(0, 0);
+  int fd = open("/dev/null", O_RDONLY);
+  if (fd >= 0 && fd != STDIN_FILENO) {
+    dup2(fd, STDIN_FILENO);
+    close(fd);
+  }
+  for (int i = 0; i < cmd->nenv; i++) putenv(cmd->env[i]);
+  execv(cmd->argv[0], cmd->argv);
+  dprintf(STDERR_FILENO, "mnrun: error: cannot run %s: %s\n", cmd->argv[0], strerror(errno));
+  _exit(127);
+}
+
+/* Act on one signal that reached mnrun while the child runs. */
+static void handle_signal(int sig, pid_t child, const char *report_dir, int *stops) {
+  if (sig == SIGCHLD) return;
+  if (sig == SIGINT || sig == SIGTERM) {
+    if (++*stops >= 2) {
+      mn_log_warn("signal %d again: killing the job", sig);
+      kill(-child, SIGKILL);
+      kill(child, SIGKILL);
+      kill_local_ranks(report_dir);
+      return;
+    }
+    mn_log_warn("signal %d: forwarding it to the job (send it again to kill the job)", sig);
+  }
+  kill(child, sig);
+}
+
+mn_status_t mn_supervise_run(const mn_cmd_t *cmd, const char *report_dir, int *exit_code) {
+  struct sigaction old[NFORWARDED];
+  mn_status_t st = signals_install(old);
+  if (st != MN_OK) return st;
+  sigset_t block, saved;
+  sigemptyset(&block);
+  for (int i = 0; i < NFORWARDED; i++) sigaddset(&block, g_forwarded[i]);
+  sigprocmask(SIG_BLOCK, &block, &saved);
+
+  pid_t child = fork();
+  if (child == 0) exec_child(cmd, &saved);
+  int fork_errno = errno;
+  if (child > 0) setpgid(child, child); /* also here, so no signal can precede it */
+  sigprocmask(SIG_SETMASK, &saved, NULL);
+  if (child < 0) {
+    st = mn_error(MN_ERR_INTERNAL, "fork: %s", strerror(fork_errno));
+    goto restore_signals;
+  }
+
+  int status = 0, stops = 0;
+  for (;;) {
+    pid_t r = waitpid(child, &status, WNOHANG);
+    if (r == child) break;
+    if (r < 0 && errno != EINTR) {
+      st = mn_error(MN_ERR_INTERNAL, "waitpid: %s", strerror(errno));
+      goto restore_signals;
+    }
+    struct pollfd pfd = {.fd = g_pipe[0], .events = POLLIN};
+    if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+      st = mn_error(MN_ERR_INTERNAL, "poll: %s", strerror(errno));
+      goto restore_signals;
+    }
+    unsigned char sigs[64];
+    ssize_t n;
+    while ((n = read(g_pipe[0], sigs, sizeof sigs)) > 0)
+      for (ssize_t i = 0; i < n; i++) handle_signal(sigs[i], child, report_dir, &stops);
+  }
+  if (WIFSIGNALED(status)) {
+    /* mpirun died without cleaning up: its local ranks would live on, orphaned. */
+    int killed = kill_local_ranks(report_dir);
+    if (killed) mn_log_warn("killed %d rank(s) left behind on this machine", killed);
+    *exit_code = 128 + WTERMSIG(status);
+  } else {
+    *exit_code = WEXITSTATUS(status);
+  }
+restore_signals:
+  signals_restore(old);
+  return st;
+}
+
+/* ---- accounting ---- */
+
+static int is_failure(int code) { return code != MN_EXIT_OK && code != MN_EXIT_TEMPFAIL; }
+
+static void print_failed(const mn_report_t *r) {
+  const char *name = mn_report_exit_name(r->exit_code);
+  fprintf(stderr, "mnrun: rank %d on host %s failed (exit %d%s%s)%s%s\n", r->rank, r->host,
+          r->exit_code, name ? ", " : "", name ? name : "", r->message[0] ? ": " : "",
+          r->message);
+}
+
+/* The failing ranks' lines: each distinct (exit code, message) once, with its lowest rank;
+ * later ranks that failed the same way are only counted. */
+typedef struct failed_lines {
+  mn_report_t shown[MAX_FAILED_LINES];
+  int nshown, nsame, nmore;
+} failed_lines_t;
+
+static void add_failed(failed_lines_t *fl, const mn_report_t *r) {
+  for (int i = 0; i < fl->nshown; i++)
+    if (fl->shown[i].exit_code == r->exit_code && !strcmp(fl->shown[i].message, r->message)) {
+      fl->nsame++;
+      return;
+    }
+  if (fl->nshown == MAX_FAILED_LINES) {
+    fl->nmore++;
+    return;
+  }
+  fl->shown[fl->nshown++] = *r;
+  print_failed(r);
+}
+
+int mn_supervise_account(const char *report_dir, int nranks, int job_code) {
+  static failed_lines_t fl; /* large; mnrun accounts for one job */
+  memset(&fl, 0, sizeof fl);
+  int nmissing = 0, nfollowers = 0;
+  int missing[MAX_MISSING_LINES];
+  for (int rank = 0; rank < nranks; rank++) {
+    mn_report_t r;
+    mn_status_t st = mn_report_read(report_dir, rank, &r);
+    if (st == MN_OK && !is_failure(r.exit_code)) continue;
+    if (st != MN_OK) {
+      if (st != MN_ERR_NOINPUT) mn_log_warn("rank %d: %s", rank, mn_error_message());
+      if (nmissing < MAX_MISSING_LINES) missing[nmissing] = rank;
+      nmissing++;
+      continue;
+    }
+    if (!strncmp(r.message, MN_REPORT_FOLLOWER, strlen(MN_REPORT_FOLLOWER))) nfollowers++;
+    else add_failed(&fl, &r);
+  }
+  if (nfollowers)
+    fprintf(stderr, "mnrun: %d other rank%s stopped with %s\n", nfollowers,
+            nfollowers == 1 ? "" : "s", fl.nshown ? "them" : "the failed ones");
+  if (fl.nsame)
+    fprintf(stderr, "mnrun: %d more rank%s failed the same way as a rank above\n", fl.nsame,
+            fl.nsame == 1 ? "" : "s");
+  if (fl.nmore) fprintf(stderr, "mnrun: ... and %d more failed ranks\n", fl.nmore);
+  int first_failed_code = fl.nshown ? fl.shown[0].exit_code : 0;
+  if (!is_failure(job_code) && fl.nshown == 0) return job_code;
+
+  int shown = nmissing < MAX_MISSING_LINES ? nmissing : MAX_MISSING_LINES;
+  for (int i = 0; i < shown; i++)
+    fprintf(stderr, "mnrun: rank %d exited without a report (killed, or lost with its node)\n",
+            missing[i]);
+  if (nmissing > shown)
+    fprintf(stderr, "mnrun: ... and %d more ranks without a report\n", nmissing - shown);
+
+  if (first_failed_code == MN_EXIT_USAGE || first_failed_code == MN_EXIT_DATAERR ||
+      first_failed_code == MN_EXIT_NOINPUT)
+    return first_failed_code;
+  if (job_code == MN_EXIT_OK && fl.nshown > 0) return first_failed_code;
+  return job_code;
+}

@@ -1,0 +1,211 @@
+# test_mnrun.sh: mnrun's command line, checks before launch, --dry-run placement and command,
+# exit codes, and the failing rank's report (with a stand-in worker). Real training through
+# mnrun is tested elsewhere. Needs MN_BIN, MN_TMP.
+set -u
+mnrun="$MN_BIN/mnrun"
+tmp="$MN_TMP"
+rm -rf "$tmp" && mkdir -p "$tmp/tmpdir"
+export TMPDIR="$tmp/tmpdir" # where mnrun makes its private directory; must end up empty
+failures=0
+
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+}
+
+# run NAME ARGS...: run mnrun, keep stdout/stderr in $tmp/NAME.{out,err}, set $rc.
+run() {
+  local name=$1
+  shift
+  "$mnrun" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+  rc=$?
+}
+
+expect_rc() { # NAME WANT
+  [ "$rc" -eq "$2" ] || fail "$1: exit $rc, want $2 (stderr: $(cat "$tmp/$1.err"))"
+}
+
+expect_in() { # NAME FILE-SUFFIX TEXT
+  grep -qF -- "$3" "$tmp/$1.$2" || fail "$1: '$3' not in $2: $(cat "$tmp/$1.$2")"
+}
+
+# Rows of the placement table: "rank host local_rank threads".
+rows() { awk 'NF == 4 && $1 ~ /^[0-9]+$/' "$tmp/$1.out"; }
+
+conf="$tmp/train.conf"
+printf '[model]\nlayers = 4,3\n[data]\ntrain = x.h5\nbatch_size = 3\n[schedule]\nepochs = 1\n' >"$conf"
+badconf="$tmp/bad.conf"
+printf '[model]\nlayers = 4,3\n[data]\ntrain = x.h5\nbatch_sise = 3\n[schedule]\nepochs = 1\n' >"$badconf"
+
+# --dry-run on the local machine: 4 ranks, mpirun -np 4, mntrain and the conf; nothing runs.
+run dry4 -np 4 --dry-run "$conf"
+expect_rc dry4 0
+[ "$(rows dry4 | wc -l)" -eq 4 ] || fail "dry4: want 4 table rows: $(cat "$tmp/dry4.out")"
+[ "$(rows dry4 | awk '{print $1}' | tr '\n' ' ')" = "0 1 2 3 " ] || fail "dry4: ranks not 0..3"
+cmdline=$(grep -A1 '^command:' "$tmp/dry4.out" | tail -n 1)
+for want in mpirun " -np 4 " mntrain "$conf" "MN_REPORT_DIR=" "OPENBLAS_NUM_THREADS="; do
+  case "$cmdline" in *"$want"*) ;; *) fail "dry4: command lacks '$want': $cmdline" ;; esac
+done
+if [ "$(nproc)" -lt 4 ]; then
+  expect_in dry4 out "--oversubscribe"
+  expect_in dry4 out "oversubscribed"
+fi
+[ -z "$(ls -A "$TMPDIR")" ] || fail "dry4: a dry run made $(ls "$TMPDIR")"
+
+# --np and -n are the same as -np; --set and --metrics reach the worker's command line.
+run dry4b --np 4 --dry-run --set optimizer.lr=0.5 --metrics "$tmp/m.jsonl" "$conf"
+expect_rc dry4b 0
+expect_in dry4b out "mntrain --set optimizer.lr=0.5 --metrics $tmp/m.jsonl $conf"
+run dry4c -n 4 --dry-run "$conf"
+expect_rc dry4c 0
+[ "$(rows dry4c | wc -l)" -eq 4 ] || fail "dry4c: -n 4 did not give 4 ranks"
+
+# -H a:2,b:2: ranks 0,1 on a and 2,3 on b, through a generated hostfile.
+run dryH -H a:2,b:2 -np 4 --dry-run "$conf"
+expect_rc dryH 0
+[ "$(rows dryH | awk '{printf "%s:%s:%s ", $1, $2, $3}')" = "0:a:0 1:a:1 2:b:0 3:b:1 " ] ||
+  fail "dryH: placement: $(rows dryH)"
+expect_in dryH out "--hostfile"
+expect_in dryH out "a slots=2"
+expect_in dryH out "b slots=2"
+
+# The same hosts from a hostfile, with comments and blank lines, give the same placement.
+printf '# two nodes\n\na slots=2  # first\nb slots=2\n' >"$tmp/hosts"
+run dryF --hostfile "$tmp/hosts" -np 4 --dry-run "$conf"
+expect_rc dryF 0
+[ "$(rows dryF | awk '{printf "%s:%s ", $1, $2}')" = "0:a 1:a 2:b 3:b " ] ||
+  fail "dryF: placement: $(rows dryF)"
+
+# One local rank: no mpirun, the worker itself (an MPI singleton).
+run dry1 -np 1 --dry-run "$conf"
+expect_rc dry1 0
+grep -A1 '^command:' "$tmp/dry1.out" | tail -n 1 | grep -q mpirun && fail "dry1: uses mpirun"
+expect_in dry1 out "mntrain $conf"
+
+# Gang: more ranks than slots is refused before anything starts.
+run short -H a:2,b:2 -np 5 --dry-run "$conf"
+expect_rc short 69
+expect_in short err "need 5 slots; the hosts have 4"
+
+# Config errors: file:line and the key; missing conf; bad --set.
+run badkey --dry-run "$badconf"
+expect_rc badkey 64
+expect_in badkey err "$badconf:5"
+expect_in badkey err "batch_sise"
+run noconf --dry-run "$tmp/missing.conf"
+expect_rc noconf 66
+expect_in noconf err "missing.conf"
+run badset --set nodot "$conf"
+expect_rc badset 64
+expect_in badset err "nodot"
+run badset2 --set data.no_such_key=1 "$conf"
+expect_rc badset2 64
+expect_in badset2 err "no_such_key"
+
+# Hosts: a missing hostfile is 66; a bad one names file:line; a bad -H is 64.
+run nohosts --hostfile "$tmp/missing.hosts" --dry-run "$conf"
+expect_rc nohosts 66
+expect_in nohosts err "missing.hosts"
+printf 'a slots=2\nb slots=zero\n' >"$tmp/bad.hosts"
+run badhosts --hostfile "$tmp/bad.hosts" --dry-run "$conf"
+expect_rc badhosts 64
+expect_in badhosts err "$tmp/bad.hosts:2"
+run badH -H a:0 --dry-run "$conf"
+expect_rc badH 64
+
+# Usage errors are 64; --help states the defaults and is 0.
+run np0 -np 0 "$conf"
+expect_rc np0 64
+run noarg -np 2
+expect_rc noarg 64
+run unknown --frobnicate "$conf"
+expect_rc unknown 64
+run both -H a:1 --hostfile "$tmp/hosts" "$conf"
+expect_rc both 64
+run help --help
+expect_rc help 0
+expect_in help out "default 1"
+
+# A failing rank's report: a stand-in worker whose rank 1 fails with 65 and says why.
+worker="$tmp/worker.sh"
+cat >"$worker" <<'EOF'
+#!/bin/sh
+r=${OMPI_COMM_WORLD_RANK:-0}
+if [ "$r" = 1 ]; then
+  printf 'exit=65 host=%s\n%s\n' "$(hostname)" "x.h5: dataset /x: expected 2 dimensions" \
+    >"$MN_REPORT_DIR/rank-1"
+  exit 65
+fi
+printf 'exit=0 host=%s\n\n' "$(hostname)" >"$MN_REPORT_DIR/rank-$r"
+exit 0
+EOF
+chmod +x "$worker"
+MN_TRAIN="$worker" run report -np 2 "$conf"
+expect_rc report 65
+expect_in report err "rank 1 on host $(hostname) failed (exit 65, bad data): x.h5: dataset /x: expected 2 dimensions"
+grep -q "rank 0" "$tmp/report.err" && fail "report: rank 0 did not fail: $(cat "$tmp/report.err")"
+[ -z "$(ls -A "$TMPDIR")" ] || fail "report: left behind: $(ls "$TMPDIR")"
+
+# A worker that dies without a report is named as such; the exit code is the job's.
+printf '#!/bin/sh\n[ "${OMPI_COMM_WORLD_RANK:-0}" = 0 ] && exit 0\nkill -9 $$\n' >"$tmp/die.sh"
+chmod +x "$tmp/die.sh"
+MN_TRAIN="$tmp/die.sh" run noreport -np 2 "$conf"
+[ "$rc" -ne 0 ] || fail "noreport: exit 0"
+expect_in noreport err "rank 1 exited without a report"
+
+# Signals: SIGUSR1 reaches every rank (forwarded by mnrun, then mpirun).
+cat >"$tmp/usr1.sh" <<'EOF'
+#!/bin/sh
+r=${OMPI_COMM_WORLD_RANK:-0}
+trap 'printf "exit=75 host=h\npreempted\n" >"$MN_REPORT_DIR/rank-$r"; exit 75' USR1
+touch "$MN_TMP_READY.$r"
+i=0
+while [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+exit 1
+EOF
+chmod +x "$tmp/usr1.sh"
+MN_TMP_READY="$tmp/ready" MN_TRAIN="$tmp/usr1.sh" "$mnrun" -np 2 "$conf" \
+  >"$tmp/usr1.out" 2>"$tmp/usr1.err" &
+pid=$!
+for _ in $(seq 100); do [ -e "$tmp/ready.0" ] && [ -e "$tmp/ready.1" ] && break; sleep 0.1; done
+kill -USR1 "$pid"
+wait "$pid"
+rc=$?
+expect_rc usr1 75
+
+# A second SIGINT kills the job, including ranks that ignore SIGINT and SIGTERM.
+cat >"$tmp/stubborn.sh" <<'EOF'
+#!/bin/sh
+trap '' INT TERM
+touch "$MN_TMP_READY.${OMPI_COMM_WORLD_RANK:-0}"
+i=0
+while [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+EOF
+chmod +x "$tmp/stubborn.sh"
+rm -f "$tmp"/ready.*
+MN_TMP_READY="$tmp/ready" MN_TRAIN="$tmp/stubborn.sh" "$mnrun" -np 2 "$conf" \
+  >"$tmp/int2.out" 2>"$tmp/int2.err" &
+pid=$!
+for _ in $(seq 100); do [ -e "$tmp/ready.0" ] && [ -e "$tmp/ready.1" ] && break; sleep 0.1; done
+start=$(date +%s)
+kill -INT "$pid"
+sleep 0.3
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+[ "$rc" -ne 0 ] || fail "int2: exit 0"
+[ $(($(date +%s) - start)) -lt 10 ] || fail "int2: took more than 10 s to stop"
+sleep 0.5
+for p in $(pgrep -f "$tmp/stubborn.sh"); do # zombies may wait for a reaper; live ones fail
+  if [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = S ] ||
+    [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = R ]; then
+    fail "int2: rank $p still alive"
+    kill -9 "$p"
+  fi
+done
+
+if [ "$failures" -ne 0 ]; then
+  echo "test_mnrun: $failures failure(s)" >&2
+  exit 1
+fi
+echo "test_mnrun: ok"
