@@ -26,8 +26,8 @@ extern "C" {
 typedef struct mn_dataset mn_dataset_t;
 
 /* spec: a path, a comma-separated list of paths, or a glob (which must match something).
- * dim: the expected D (0: any); classes: labels must lie in [0, classes).
- * out: *ds. */
+ * dim: the expected D (0: any); classes: labels must lie in [0, classes) (0: only >= 0).
+ * out: *ds. Never logs: failures are statuses with an mn_error message. */
 mn_status_t mn_dataset_open(const char *spec, int dim, int classes, mn_dataset_t **ds);
 void mn_dataset_close(mn_dataset_t *ds);
 int64_t mn_dataset_size(const mn_dataset_t *ds);
@@ -35,8 +35,8 @@ int mn_dataset_dim(const mn_dataset_t *ds);
 int mn_dataset_nfiles(const mn_dataset_t *ds);
 const char *mn_dataset_path(const mn_dataset_t *ds, int file);
 
-/* Rows idx[0..count) in that order. out: x[count, D], y[count]. Safe to call from one
- * thread per dataset handle. */
+/* Rows idx[0..count) in that order (repeats allowed), each in [0, size). out: x[count, D],
+ * y[count]. Calls on one handle are serialised by a lock, so any thread may call. */
 mn_status_t mn_dataset_read(mn_dataset_t *ds, const int64_t *idx, int count, float *x,
                             int32_t *y);
 /* Rows [start, start + count). out: x[count, D], y[count]. */
@@ -55,11 +55,14 @@ typedef struct mn_batch {
 } mn_batch_t;
 
 /* Start the reader thread at (epoch, step) of plan (which the loader copies and owns from
- * here on: pass a fresh plan); it crosses epoch boundaries on its own. depth >= 1. */
+ * here on when this succeeds: pass a fresh plan; on failure it stays the caller's to
+ * free); it crosses epoch boundaries on its own. depth >= 1, 0 <= step < steps_per_epoch,
+ * plan->n == mn_dataset_size(ds). */
 mn_status_t mn_loader_start(mn_dataset_t *ds, const mn_shard_plan_t *plan, int64_t epoch,
                             int64_t step, int depth, mn_loader_t **loader);
 /* The next batch, in order; waits for it. out: batch (valid until mn_loader_release),
- * *wait_s += seconds spent waiting. Returns the reader's error if it failed. */
+ * *wait_s += seconds spent waiting (wait_s may be NULL). Returns the reader's error, with
+ * its message, once the batches read before it are taken (and on every call after). */
 mn_status_t mn_loader_next(mn_loader_t *loader, mn_batch_t *batch, double *wait_s);
 void mn_loader_release(mn_loader_t *loader, mn_batch_t *batch);
 /* Stop and join the thread, free everything (the dataset stays open). */
