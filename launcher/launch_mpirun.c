@@ -25,10 +25,12 @@ mn_status_t mn_launch_hostfile_write(const char *path, const mn_hostlist_t *host
   return MN_OK;
 }
 
-/* The placement options: hostfile and mapping, oversubscription, binding. */
+/* The placement options: hostfile and mapping, oversubscription, binding (and --quiet). */
 static mn_status_t add_placement(mn_cmd_t *cmd, const mn_job_t *job, const mn_plan_t *plan) {
-  mn_status_t st = MN_OK;
-  if (job->hostfile) {
+  /* --quiet: mpirun's own banner about a failed rank would only repeat, less precisely,
+   * what mnrun prints from the ranks' reports. */
+  mn_status_t st = mn_cmd_add_arg(cmd, "--quiet");
+  if (st == MN_OK && job->hostfile) {
     st = mn_cmd_add_arg(cmd, "--hostfile");
     if (st == MN_OK) st = mn_cmd_add_arg(cmd, job->hostfile);
     if (st == MN_OK) st = mn_cmd_add_arg(cmd, "--map-by");

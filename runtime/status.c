@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 const char *mn_status_string(mn_status_t st) {
   switch (st) {
@@ -61,10 +62,12 @@ mn_status_t mn_status_worse(mn_status_t a, mn_status_t b) {
 static _Thread_local char g_last_error[2048];
 
 mn_status_t mn_error(mn_status_t st, const char *fmt, ...) {
+  char msg[sizeof g_last_error]; /* the arguments may include mn_error_message() itself */
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(g_last_error, sizeof g_last_error, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  memcpy(g_last_error, msg, sizeof msg);
   return st;
 }
 

@@ -188,8 +188,9 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
       st = agree(r, rd != MN_OK ? rd : st, "training step");
       break;
     }
-    ival_loss += loss / batch.count;
-    epoch_loss += loss / batch.count;
+    loss /= cfg->data.batch_size; /* the step's mean loss on this rank */
+    ival_loss += loss;
+    epoch_loss += loss;
     ival_steps++;
     epoch_steps++;
     int last = step + 1 == r->total_steps, epoch_end = in_epoch + 1 == spe || last;

@@ -58,7 +58,7 @@ h5dump -H -p "$T/a-train.h5" | grep -q 'CHUNKED ( 256, 20 )' || fail "/x is not 
 h5dump -a /format "$T/a-train.h5" | grep -q '"mn-dataset-1"' || fail "format attribute"
 h5dump -a /classes "$T/a-train.h5" | grep -q '(0): 10' || fail "classes attribute"
 h5dump -a /seed "$T/a-train.h5" | grep -q '(0): 3' || fail "seed attribute"
-h5dump -a /hidden "$T/a-train.h5" | grep -q '(0): 64' || fail "hidden attribute"
+h5dump -a /hidden "$T/a-train.h5" | grep -q '(0): 16' || fail "hidden attribute"
 no_temps "$T"
 
 # labels in range and balanced: no class above 3x the mean share (200 of 2000)

@@ -38,6 +38,7 @@ enum {
   STREAM_TRAIN = 105,
   STREAM_VAL = 106,
   STREAM_CSV_SPLIT = 107,
+  STREAM_MIX = 108,
 };
 
 static const char usage_text[] =
@@ -47,15 +48,18 @@ static const char usage_text[] =
     "Make mn datasets: HDF5 files with /x float32 [N, D] and /y int32 [N] (docs/data.md).\n"
     "Outputs are written atomically (temp file, fsync, rename).\n"
     "\n"
-    "mnprep teacher: synthetic rows x ~ N(0, 1)^D labelled by argmax of a fixed random\n"
-    "network relu(x W1 + b1) W2 + b2 (b2 balances the classes). Writes PREFIX-train.h5\n"
+    "mnprep teacher: synthetic rows x = z A + noise with a latent z ~ N(0, 1)^L, a fixed\n"
+    "random mixing A [L, D] and noise ~ N(0, 0.5^2)^D, labelled by argmax of a fixed random\n"
+    "network relu(z W1 + b1) W2 + b2 (b2 balances the classes); with --latent 0, z = x ~\n"
+    "N(0, 1)^D (much harder to generalise from). Writes PREFIX-train.h5\n"
     "(or PREFIX-train-00000-of-0000K.h5 ... with --shards K) and PREFIX-val.h5.\n"
     "  --out PREFIX       output prefix (required)\n"
     "  --samples N        training rows (default 60000)\n"
     "  --val N            validation rows, 0 for none (default 10000)\n"
     "  --dim D            features per row (default 784)\n"
     "  --classes C        classes (default 10)\n"
-    "  --hidden H         hidden units of the teacher (default 64)\n"
+    "  --hidden H         hidden units of the teacher (default 16)\n"
+    "  --latent L         latent dimensions, 0 for none (default 10)\n"
     "  --seed S           seed of teacher and rows (default 1)\n"
     "  --shards K         training shard files, rows split contiguously (default 1)\n"
     "  --chunk R          rows per HDF5 chunk, capped to N (default 256)\n"
@@ -313,14 +317,17 @@ static void check_balance(const out_file_t *o, int classes) {
 typedef struct teacher_opts {
   const char *out;
   int64_t samples, val;
-  int dim, classes, hidden, shards;
+  int dim, classes, hidden, shards, latent;
   int64_t chunk;
   uint64_t seed;
 } teacher_opts_t;
 
 typedef struct teacher {
   int dim, hidden, classes;
-  double *w1; /* [dim, hidden] */
+  int latent; /* 0: the teacher sees x itself */
+  int in;     /* the teacher's input size: latent, or dim */
+  double *mix; /* [latent, dim] */
+  double *w1; /* [in, hidden] */
   double *b1; /* [hidden] */
   double *w2; /* [hidden, classes] */
   double *b2; /* [classes] */
@@ -329,6 +336,7 @@ typedef struct teacher {
 } teacher_t;
 
 static void teacher_free(teacher_t *t) {
+  free(t->mix);
   free(t->w1);
   free(t->b1);
   free(t->w2);
@@ -337,12 +345,12 @@ static void teacher_free(teacher_t *t) {
   free(t->z);
 }
 
-/* logits z = relu(x W1 + b1) W2 (without b2). Plain double loops: the labels must not
- * depend on a BLAS build. */
+/* logits z = relu(u W1 + b1) W2 (without b2) of the teacher input u (the latent, or x).
+ * Plain double loops: the labels must not depend on a BLAS build. */
 static void teacher_logits(teacher_t *t, const float *x, double *z) {
   int H = t->hidden, C = t->classes;
   for (int k = 0; k < H; k++) t->h[k] = t->b1[k];
-  for (int d = 0; d < t->dim; d++) {
+  for (int d = 0; d < t->in; d++) {
     double xd = x[d];
     const double *w = t->w1 + (size_t)d * H;
     for (int k = 0; k < H; k++) t->h[k] += xd * w[k];
@@ -367,10 +375,28 @@ static int32_t teacher_label(teacher_t *t, const float *x) {
   return argmax_biased(t->z, t->b2, t->classes);
 }
 
-static void draw_row(uint64_t seed, int stream, int64_t row, int dim, float *x) {
+/* The teacher input u[t->in] of a row (the latent, or x itself). */
+static void draw_input(const teacher_t *t, uint64_t seed, int stream, int64_t row, float *u) {
   mn_rng_t rng;
   mn_rng_seed(&rng, seed, (uint64_t)stream, (uint64_t)row);
-  for (int d = 0; d < dim; d++) x[d] = (float)mn_rng_normal(&rng);
+  for (int d = 0; d < t->in; d++) u[d] = (float)mn_rng_normal(&rng);
+}
+
+/* A row: its teacher input u, and x = u A + noise (x = u without a latent). */
+static void draw_row(const teacher_t *t, uint64_t seed, int stream, int64_t row, float *u,
+                     float *x) {
+  draw_input(t, seed, stream, row, u);
+  if (!t->latent) {
+    memcpy(x, u, (size_t)t->dim * sizeof *x);
+    return;
+  }
+  mn_rng_t rng;
+  mn_rng_seed(&rng, seed ^ 0x9e3779b97f4a7c15ULL, (uint64_t)stream, (uint64_t)row);
+  for (int d = 0; d < t->dim; d++) {
+    double v = 0.5 * mn_rng_normal(&rng);
+    for (int l = 0; l < t->latent; l++) v += u[l] * t->mix[(size_t)l * t->dim + d];
+    x[d] = (float)v;
+  }
 }
 
 /* b2 that balances the classes: start from minus the mean logit over a calibration draw,
@@ -379,7 +405,7 @@ static mn_status_t teacher_balance(teacher_t *t, uint64_t seed) {
   enum { M = 4096, ROUNDS = 60 };
   int C = t->classes;
   double *zs = malloc((size_t)M * C * sizeof *zs);
-  float *x = malloc((size_t)t->dim * sizeof *x);
+  float *x = malloc((size_t)t->in * sizeof *x);
   int *cnt = malloc((size_t)C * sizeof *cnt);
   if (!zs || !x || !cnt) {
     free(zs);
@@ -390,7 +416,7 @@ static mn_status_t teacher_balance(teacher_t *t, uint64_t seed) {
   double sd = 0;
   for (int c = 0; c < C; c++) t->b2[c] = 0;
   for (int i = 0; i < M; i++) {
-    draw_row(seed, STREAM_CALIB, i, t->dim, x);
+    draw_input(t, seed, STREAM_CALIB, i, x);
     teacher_logits(t, x, zs + (size_t)i * C);
     for (int c = 0; c < C; c++) t->b2[c] -= zs[(size_t)i * C + c] / M;
   }
@@ -419,19 +445,26 @@ static mn_status_t teacher_init(teacher_t *t, const teacher_opts_t *o) {
   t->dim = o->dim;
   t->hidden = o->hidden;
   t->classes = o->classes;
-  size_t D = (size_t)o->dim, H = (size_t)o->hidden, C = (size_t)o->classes;
+  t->latent = o->latent;
+  t->in = o->latent ? o->latent : o->dim;
+  size_t D = (size_t)t->in, H = (size_t)o->hidden, C = (size_t)o->classes;
+  size_t L = (size_t)o->latent;
+  t->mix = malloc((L ? L : 1) * (size_t)o->dim * sizeof *t->mix);
   t->w1 = malloc(D * H * sizeof *t->w1);
   t->b1 = malloc(H * sizeof *t->b1);
   t->w2 = malloc(H * C * sizeof *t->w2);
   t->b2 = malloc(C * sizeof *t->b2);
   t->h = malloc(H * sizeof *t->h);
   t->z = malloc(C * sizeof *t->z);
-  if (!t->w1 || !t->b1 || !t->w2 || !t->b2 || !t->h || !t->z) {
+  if (!t->mix || !t->w1 || !t->b1 || !t->w2 || !t->b2 || !t->h || !t->z) {
     teacher_free(t);
     return mn_error(MN_ERR_NOMEM, "out of memory for a teacher of %d x %d x %d", o->dim,
                     o->hidden, o->classes);
   }
   mn_rng_t rng;
+  mn_rng_seed(&rng, o->seed, STREAM_MIX, 0); /* rows of unit variance before the noise */
+  for (size_t i = 0; i < L * (size_t)o->dim; i++)
+    t->mix[i] = mn_rng_normal(&rng) / sqrt((double)L);
   mn_rng_seed(&rng, o->seed, STREAM_W1, 0);
   for (size_t i = 0; i < D * H; i++) t->w1[i] = mn_rng_normal(&rng) * sqrt(2.0 / (double)D);
   mn_rng_seed(&rng, o->seed, STREAM_B1, 0);
@@ -447,19 +480,21 @@ static mn_status_t teacher_fill(teacher_t *t, const teacher_opts_t *opt, int str
   int64_t chunk = opt->chunk < n ? opt->chunk : n;
   if (chunk < 1024 && n >= 1024) chunk = 1024; /* fewer, larger writes */
   float *x = malloc((size_t)chunk * (size_t)t->dim * sizeof *x);
+  float *u = malloc((size_t)t->in * sizeof *u);
   int32_t *y = malloc((size_t)chunk * sizeof *y);
   mn_status_t st = MN_OK;
-  if (!x || !y) st = mn_error(MN_ERR_NOMEM, "out of memory");
+  if (!x || !u || !y) st = mn_error(MN_ERR_NOMEM, "out of memory");
   for (int64_t done = 0; st == MN_OK && done < n; done += chunk) {
     int64_t m = n - done < chunk ? n - done : chunk;
     for (int64_t i = 0; i < m; i++) {
       float *row = x + (size_t)i * t->dim;
-      draw_row(opt->seed, stream, first + done + i, t->dim, row);
-      y[i] = teacher_label(t, row);
+      draw_row(t, opt->seed, stream, first + done + i, u, row);
+      y[i] = teacher_label(t, u);
     }
     st = out_append(o, x, y, m, t->classes);
   }
   free(x);
+  free(u);
   free(y);
   return st;
 }
@@ -521,14 +556,14 @@ static mn_status_t teacher_run(const teacher_opts_t *opt) {
 
 static mn_status_t teacher_main(int argc, char **argv) {
   teacher_opts_t o = {.out = NULL, .samples = 60000, .val = 10000, .dim = 784, .classes = 10,
-                      .hidden = 64, .shards = 1, .chunk = 256, .seed = 1};
+                      .hidden = 16, .shards = 1, .chunk = 256, .seed = 1, .latent = 10};
   static const struct option opts[] = {
       {"out", required_argument, NULL, 'o'},    {"samples", required_argument, NULL, 'n'},
       {"val", required_argument, NULL, 'v'},    {"dim", required_argument, NULL, 'd'},
       {"classes", required_argument, NULL, 'c'}, {"hidden", required_argument, NULL, 'H'},
       {"seed", required_argument, NULL, 's'},   {"shards", required_argument, NULL, 'k'},
       {"chunk", required_argument, NULL, 'r'},  {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+      {"latent", required_argument, NULL, 'l'}, {NULL, 0, NULL, 0}};
   mn_status_t st = MN_OK;
   int64_t seed = 1;
   int c;
@@ -540,6 +575,7 @@ static mn_status_t teacher_main(int argc, char **argv) {
     case 'd': st = parse_int("dim", optarg, 1, 1 << 24, &o.dim); break;
     case 'c': st = parse_int("classes", optarg, 2, 1 << 20, &o.classes); break;
     case 'H': st = parse_int("hidden", optarg, 1, 1 << 16, &o.hidden); break;
+    case 'l': st = parse_int("latent", optarg, 0, 1 << 16, &o.latent); break;
     case 's': st = parse_i64("seed", optarg, 0, INT64_MAX, &seed); break;
     case 'k': st = parse_int("shards", optarg, 1, 99999, &o.shards); break;
     case 'r': st = parse_i64("chunk", optarg, 1, INT64_C(1) << 30, &o.chunk); break;

@@ -1,0 +1,38 @@
+# tests/lib.sh: helpers for the shell tests (sourced). Each test gets MN_BIN, MN_SRC and
+# MN_TMP from CTest (tests/CMakeLists.txt).
+set -u
+: "${MN_BIN:?run through ctest}" "${MN_SRC:?}" "${MN_TMP:?}"
+rm -rf "$MN_TMP" && mkdir -p "$MN_TMP"
+fails=0
+
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+pass() { echo "ok: $*"; }
+
+# json_field FILE EVENT KEY: the value of KEY in the last record of EVENT in a JSON-lines file
+json_field() {
+  grep "\"event\":\"$2\"" "$1" | tail -n 1 | grep -o "\"$3\":[^,}]*" | head -n 1 | cut -d: -f2- | tr -d '"'
+}
+
+# check_float EXPR: an awk comparison on numbers, e.g. check_float "0.3 < 0.5"
+check_float() { awk "BEGIN { exit !($1) }"; }
+
+# expect_exit CODE DESC CMD...: run CMD, check its exit code; its stderr is in $MN_TMP/err
+expect_exit() {
+  local want=$1 desc=$2
+  shift 2
+  "$@" >"$MN_TMP/out" 2>"$MN_TMP/err"
+  local got=$?
+  if [ "$got" -eq "$want" ]; then pass "$desc (exit $got)"; else
+    fail "$desc: exit $got, want $want"; sed 's/^/  | /' "$MN_TMP/err" >&2; fi
+}
+
+# expect_err PATTERN DESC: the last command's stderr matches the (grep -E) pattern
+expect_err() {
+  if grep -qE -- "$1" "$MN_TMP/err"; then pass "$2"; else
+    fail "$2: stderr lacks /$1/"; sed 's/^/  | /' "$MN_TMP/err" >&2; fi
+}
+
+finish() {
+  if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed" >&2; exit 1; fi
+  echo "all checks passed"
+}

@@ -1,0 +1,61 @@
+# test_bad_input.sh: bad config and bad data through mnrun, on 2 real ranks. Each case
+# asserts the documented exit code (docs/exit-codes.md) and that the message names what
+# and where; none may leave a file damaged (the data files are compared before/after).
+. "$MN_SRC/tests/lib.sh"
+T=$MN_TMP
+"$MN_BIN/mnprep" teacher --out "$T/ok" --samples 400 --val 100 --dim 8 --classes 3 \
+  --hidden 8 >/dev/null || fail "mnprep ok"
+"$MN_BIN/mnprep" teacher --out "$T/wide" --samples 400 --val 0 --dim 9 --classes 3 \
+  --hidden 8 >/dev/null || fail "mnprep wide"
+"$MN_BIN/mnprep" teacher --out "$T/many" --samples 400 --val 0 --dim 8 --classes 7 \
+  --hidden 8 >/dev/null || fail "mnprep many"
+echo "not an hdf5 file" >"$T/junk.h5"
+sums_before=$(md5sum "$T"/*.h5)
+
+conf() { # conf NAME TRAIN [more [data] lines...]
+  local name=$1 train=$2
+  shift 2
+  { printf '[model]\nlayers = 8,16,3\n[data]\ntrain = %s\nbatch_size = 10\n' "$train"
+    for l in "$@"; do printf '%s\n' "$l"; done # more [data] keys
+    printf '[schedule]\nepochs = 1\n[log]\nprogress = off\n'; } >"$T/$name.conf"
+  echo "$T/$name.conf"
+}
+
+# config errors: exit 64 with file:line and the key, before any rank starts
+c=$(conf good "$T/ok-train.h5")
+printf '[model]\nlayers = 8,16,3\n[data]\ntrain = %s\nbatch_sise = 10\n[schedule]\nepochs = 1\n' \
+  "$T/ok-train.h5" >"$T/typo.conf"
+expect_exit 64 "misspelt key" "$MN_BIN/mnrun" -np 2 "$T/typo.conf"
+expect_err "typo.conf:5: .*batch_sise" "misspelt key names file:line and key"
+expect_exit 64 "bad --set value" "$MN_BIN/mnrun" -np 2 --set data.batch_size=zero "$c"
+expect_err "batch_size" "bad --set names the key"
+expect_exit 64 "out-of-range --set" "$MN_BIN/mnrun" -np 2 --set optimizer.momentum=1.5 "$c"
+expect_err "momentum" "out-of-range names the key"
+expect_exit 66 "missing config" "$MN_BIN/mnrun" -np 2 "$T/nope.conf"
+expect_err "nope.conf" "missing config is named"
+
+# data errors: 66 for a missing file, 65 for bad contents; the file and dataset named
+expect_exit 66 "missing train file" "$MN_BIN/mnrun" -np 2 "$(conf miss "$T/absent.h5")"
+expect_err "absent.h5" "missing file is named"
+expect_exit 66 "glob matching nothing" "$MN_BIN/mnrun" -np 2 "$(conf glob "$T/none-*.h5")"
+expect_err "none-\*.h5" "glob is named"
+expect_exit 66 "missing val file" "$MN_BIN/mnrun" -np 2 "$(conf mval "$T/ok-train.h5" "val = $T/gone.h5")"
+expect_err "gone.h5" "missing val file is named"
+expect_exit 65 "not an HDF5 file" "$MN_BIN/mnrun" -np 2 "$(conf junk "$T/junk.h5")"
+expect_err "junk.h5" "junk file is named"
+expect_exit 65 "wrong feature count" "$MN_BIN/mnrun" -np 2 "$(conf wide "$T/wide-train.h5")"
+expect_err "wide-train.h5.*/x.*9" "wrong D names file, /x and the size"
+expect_exit 65 "label out of range" "$MN_BIN/mnrun" -np 2 "$(conf many "$T/many-train.h5")"
+expect_err "many-train.h5.*/y" "bad label names file and /y"
+expect_exit 65 "fewer samples than world x batch" "$MN_BIN/mnrun" -np 2 \
+  --set data.batch_size=300 "$c"
+expect_err "ok-train.h5.*fewer than world x batch" "too small a dataset is named"
+expect_exit 65 "shards with different D" "$MN_BIN/mnrun" -np 2 \
+  "$(conf mix "$T/ok-train.h5,$T/wide-train.h5")"
+expect_err "wide-train.h5" "the odd shard is named"
+
+# and the good config still trains
+expect_exit 0 "good config trains" "$MN_BIN/mnrun" -np 2 "$c"
+
+[ "$(md5sum "$T"/*.h5)" = "$sums_before" ] && pass "no data file changed" || fail "a data file changed"
+finish
