@@ -132,8 +132,12 @@ expect 66 "no such file" "$P" csv --in "$T/absent.csv" --out "$T/x.h5"
 no_temps "$T"
 
 # ---- failed writes --------------------------------------------------------------------
-expect 74 "cannot write" "$P" teacher --out "$T/nodir/p" --samples 100 --val 10 --dim 4
-[ -e "$T/nodir" ] && fail "a failed write created $T/nodir"
+echo "a file, not a directory" >"$T/afile"
+expect 74 "cannot write" "$P" teacher --out "$T/afile/p" --samples 100 --val 10 --dim 4
+[ "$(cat "$T/afile")" = "a file, not a directory" ] || fail "a failed write changed $T/afile"
+# missing directories above the output are made (the quickstart writes into data/)
+expect 0 "" "$P" teacher --out "$T/new/dir/p" --samples 100 --val 10 --dim 4
+[ -f "$T/new/dir/p-train.h5" ] || fail "--out into a new directory wrote nothing"
 # an existing output survives a failed run (bad input, and a failed write of a sibling)
 cp "$T/ok.h5" "$T/keep.h5"
 expect 65 "short.csv:2" "$P" csv --in "$T/short.csv" --out "$T/ok.h5"

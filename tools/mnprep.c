@@ -151,6 +151,21 @@ static mn_status_t create_dataset(out_file_t *o, const char *name, hid_t type, i
   return MN_OK;
 }
 
+/* Create the directories above path that are missing (mkdir -p of its dirname). */
+static mn_status_t make_parents(const char *path) {
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", path);
+  for (char *p = dir + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+      return mn_error(MN_ERR_IO, "cannot write %s: cannot create %s: %s", path, dir,
+                      strerror(errno));
+    *p = '/';
+  }
+  return MN_OK;
+}
+
 /* Create "<path>.tmp.<pid>" with empty extendible /x [0, dim] and /y [0]. chunk: rows per
  * chunk (capped to total when total > 0). */
 static mn_status_t out_open(out_file_t *o, const char *path, int dim, int64_t total,
@@ -164,6 +179,8 @@ static mn_status_t out_open(out_file_t *o, const char *path, int dim, int64_t to
   struct stat sb;
   if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
     return mn_error(MN_ERR_IO, "cannot write %s: is a directory", path);
+  mn_status_t st = make_parents(path);
+  if (st != MN_OK) return st;
   /* Find out with open(2) whether the place is writable, for an errno-worded message. */
   int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) return mn_error(MN_ERR_IO, "cannot write %s: %s", path, strerror(errno));
@@ -174,7 +191,7 @@ static mn_status_t out_open(out_file_t *o, const char *path, int dim, int64_t to
     return mn_error(MN_ERR_IO, "cannot write %s: %s", path, h5_reason(why));
   }
   if (total > 0 && chunk > total) chunk = total;
-  mn_status_t st = create_dataset(o, "/x", H5T_IEEE_F32LE, 2, chunk, &o->x);
+  st = create_dataset(o, "/x", H5T_IEEE_F32LE, 2, chunk, &o->x);
   if (st == MN_OK) st = create_dataset(o, "/y", H5T_STD_I32LE, 1, chunk, &o->y);
   if (st == MN_OK && classes > 0) {
     o->hist = calloc((size_t)classes, sizeof *o->hist);
