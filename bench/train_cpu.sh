@@ -4,11 +4,14 @@
 # PyTorch's step on the same model, batch and threads in the same run when it is importable.
 # A benchmark that prints figures, not a test: record them in docs/benchmarks.md.
 #
-#   bench/train_cpu.sh [STEPS]        (default 300 steps per run)
+#   bench/train_cpu.sh [STEPS] [REPEATS]   (default 300 steps per run, 3 repeats)
+# The runs of a repeat go one after the other (mn, then PyTorch, at each thread count),
+# and the table gives each run's median over the repeats: the machine may be shared.
 #   MN_PYTHON=/path/to/python bench/train_cpu.sh   (a python with torch; default python3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${1:-300}
+repeats=${2:-3}
 bin=build/bin
 py=${MN_PYTHON:-python3}
 tmp=$(mktemp -d)
@@ -34,28 +37,55 @@ CONF
 
 field() { grep '"event":"summary"' "$1" | grep -o "\"$2\":[^,}]*" | cut -d: -f2; }
 
-printf '%-34s %12s %10s %10s %10s %10s\n' run samples/s step_ms compute_s comm_s io_wait_s
+# One run of each kind per repeat; results/<label> collects "samples/s step_ms compute comm io".
+mkdir -p "$tmp/results"
 run_mn() { # run_mn LABEL THREADS NP
   local m="$tmp/m.jsonl"
   "$bin/mnrun" -np "$3" --threads "$2" "$tmp/b.conf" --metrics "$m" >/dev/null
   local sps; sps=$(field "$m" samples_per_s)
-  printf '%-34s %12.0f %10.2f %10.2f %10.2f %10.2f\n' "$1" "$sps" \
-    "$(awk "BEGIN{print 1000*128*$3/$sps}")" "$(field "$m" compute_s)" "$(field "$m" comm_s)" \
-    "$(field "$m" io_wait_s)"
+  awk -v sps="$sps" -v np="$3" -v c="$(field "$m" compute_s)" -v m="$(field "$m" comm_s)" \
+    -v io="$(field "$m" io_wait_s)" \
+    'BEGIN { printf "%.0f %.2f %.2f %.2f %.2f\n", sps, 1000 * 128 * np / sps, c, m, io }' \
+    >>"$tmp/results/$1"
 }
-run_torch() { # run_torch THREADS
+run_torch() { # run_torch LABEL THREADS
   local out
-  if out=$("$py" bench/torch_mlp.py --threads "$1" --steps "$steps" 2>/dev/null); then
-    local sps ms; sps=$(grep -o 'samples_per_s=[0-9.]*' <<<"$out" | cut -d= -f2)
-    ms=$(grep -o 'step_ms=[0-9.]*' <<<"$out" | cut -d= -f2)
-    printf '%-34s %12.0f %10.2f %10s %10s %10s\n' "pytorch, 1 process, $1 thread(s)" "$sps" "$ms" - - -
-  else
-    echo "pytorch, $1 thread(s): not importable with $py (pip install torch; MN_PYTHON=...)"
-  fi
+  out=$("$py" bench/torch_mlp.py --threads "$2" --steps "$steps" 2>/dev/null) || return 1
+  echo "$(grep -o 'samples_per_s=[0-9.]*' <<<"$out" | cut -d= -f2)" \
+    "$(grep -o 'step_ms=[0-9.]*' <<<"$out" | cut -d= -f2) - - -" >>"$tmp/results/$1"
 }
-run_mn "mn world 1, 1 thread" 1 1
-run_torch 1
-run_mn "mn world 1, 2 threads" 2 1
-run_torch 2
-run_mn "mn world 2, 1 thread each" 1 2
+have_torch=1
+"$py" -c 'import torch' 2>/dev/null || {
+  have_torch=0
+  echo "pytorch: not importable with $py (pip install torch, then MN_PYTHON=that python)"
+}
+labels=("mn world 1, 1 thread" "pytorch, 1 process, 1 thread" "mn world 1, 2 threads"
+  "pytorch, 1 process, 2 threads" "mn world 2, 1 thread each")
+for ((i = 0; i < repeats; i++)); do
+  run_mn "${labels[0]}" 1 1
+  ((have_torch)) && run_torch "${labels[1]}" 1
+  run_mn "${labels[2]}" 2 1
+  ((have_torch)) && run_torch "${labels[3]}" 2
+  run_mn "${labels[4]}" 1 2
+done
+
+median() { # the median line of a results file, by samples/s
+  sort -g "$1" | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'
+}
+printf '%-32s %11s %9s %10s %8s %10s %10s\n' run samples/s step_ms compute_s comm_s io_wait_s \
+  "min-max samples/s"
+for l in "${labels[@]}"; do
+  [ -f "$tmp/results/$l" ] || continue
+  read -r sps ms comp comm io <<<"$(median "$tmp/results/$l")"
+  range=$(sort -g "$tmp/results/$l" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.0f-%.0f", lo, hi }')
+  printf '%-32s %11.0f %9.2f %10s %8s %10s %10s\n' "$l" "$sps" "$ms" "$comp" "$comm" "$io" "$range"
+done
+echo "ratios of medians: mn/pytorch 1 thread, 2 threads; world 2 / world 1 (1 thread):"
+r() { awk "BEGIN { printf \"%.2f\", $(median "$tmp/results/$1" | cut -d' ' -f1) / $(median "$tmp/results/$2" | cut -d' ' -f1) }"; }
+if ((have_torch)); then
+  echo "  $(r "${labels[0]}" "${labels[1]}")  $(r "${labels[2]}" "${labels[3]}")  $(r "${labels[4]}" "${labels[0]}")"
+else
+  echo "  -  -  $(r "${labels[4]}" "${labels[0]}")"
+fi
+echo "steps per run: $steps, repeats: $repeats, batch 128 per rank, 784,1024,1024,10"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(date -u +%F)"
