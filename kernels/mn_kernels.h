@@ -18,8 +18,8 @@ typedef struct mn_kernels {
 
   /* c[m,n] = alpha * op(a) * op(b) + beta * c; op(a) is [m,k], op(b) is [k,n];
    * trans_a/trans_b nonzero: a is stored [k,m] / b is stored [n,k]. */
-  void (*gemm)(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
-               int lda, const float *b, int ldb, float beta, float *c, int ldc);
+  void (*gemm)(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc);
 
   /* y[i,j] = act(y[i,j] + bias[j]) for y[m,n]; act is ReLU when relu, identity otherwise. */
   void (*bias_act_fwd)(float *y, const float *bias, int m, int n, int relu);
@@ -34,13 +34,13 @@ typedef struct mn_kernels {
    * dlogits[i,j] = (softmax(logits_i)_j - [j == labels_i]) * grad_scale,
    * *loss_sum = sum_i -log softmax(logits_i)_{labels_i}, *correct = #{i: argmax == label}.
    * dlogits may be NULL (evaluation only). */
-  void (*softmax_xent)(const float *logits, const int32_t *labels, int m, int c,
-                       float grad_scale, float *dlogits, double *loss_sum, int64_t *correct);
+  void (*softmax_xent)(const float *logits, const int32_t *labels, int m, int c, float grad_scale,
+                       float *dlogits, double *loss_sum, int64_t *correct);
 
   /* SGD with momentum and weight decay (PyTorch's convention):
    * v = momentum * v + (g + weight_decay * w);  w -= lr * v. */
-  void (*sgd_update)(float *w, const float *g, float *v, int64_t count, float lr,
-                     float momentum, float weight_decay);
+  void (*sgd_update)(float *w, const float *g, float *v, int64_t count, float lr, float momentum,
+                     float weight_decay);
 
   /* x *= alpha. */
   void (*scale)(float *x, int64_t count, float alpha);

@@ -88,14 +88,18 @@ static mn_status_t add_host(mn_hostlist_t *list, const char *name, int slots) {
 /* Parse one "key=value" token of a hostfile line into *slots / *max_slots. */
 static mn_status_t parse_key(const char *where, const char *tok, int *slots, int *max_slots) {
   const char *eq = strchr(tok, '=');
-  if (!eq) return mn_error(MN_ERR_USAGE, "%s: expected key=value after the host name, got '%s'",
-                           where, tok);
+  if (!eq)
+    return mn_error(MN_ERR_USAGE, "%s: expected key=value after the host name, got '%s'", where,
+                    tok);
   size_t klen = (size_t)(eq - tok);
   int *dst = NULL;
-  if (klen == 5 && !strncmp(tok, "slots", klen)) dst = slots;
-  else if (klen == 9 && !strncmp(tok, "max_slots", klen)) dst = max_slots;
-  else return mn_error(MN_ERR_USAGE, "%s: unknown key '%.*s' (known: slots, max_slots)", where,
-                       (int)klen, tok);
+  if (klen == 5 && !strncmp(tok, "slots", klen))
+    dst = slots;
+  else if (klen == 9 && !strncmp(tok, "max_slots", klen))
+    dst = max_slots;
+  else
+    return mn_error(MN_ERR_USAGE, "%s: unknown key '%.*s' (known: slots, max_slots)", where,
+                    (int)klen, tok);
   if (parse_slots(eq + 1, dst) != 0)
     return mn_error(MN_ERR_USAGE, "%s: %.*s must be a whole number from 1 to %d, got '%s'", where,
                     (int)klen, tok, MN_SLOTS_MAX, eq + 1);

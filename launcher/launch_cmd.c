@@ -85,8 +85,10 @@ static void print_word(FILE *f, const char *s) {
   }
   fputc('\'', f);
   for (const char *p = s; *p; p++) {
-    if (*p == '\'') fputs("'\\''", f);
-    else fputc(*p, f);
+    if (*p == '\'')
+      fputs("'\\''", f);
+    else
+      fputc(*p, f);
   }
   fputc('\'', f);
 }

@@ -28,15 +28,15 @@ typedef struct mn_cmd {
 
 /* What every engine needs to know about the job beyond its placement. */
 typedef struct mn_job {
-  const char *train;        /* the worker (mntrain) */
-  const char *conf;         /* train.conf, as given */
-  const char *const *sets;  /* --set arguments, "section.key=value" */
+  const char *train;       /* the worker (mntrain) */
+  const char *conf;        /* train.conf, as given */
+  const char *const *sets; /* --set arguments, "section.key=value" */
   int nsets;
-  const char *metrics;      /* --metrics FILE, or NULL */
-  const char *mpirun;       /* the mpirun to run */
-  const char *report_dir;   /* MN_REPORT_DIR for the ranks */
-  const char *hostfile;     /* where the generated hostfile goes; NULL for the local machine */
-  int tty;                  /* 1 when mnrun's stderr is a terminal (MN_TTY) */
+  const char *metrics;    /* --metrics FILE, or NULL */
+  const char *mpirun;     /* the mpirun to run */
+  const char *report_dir; /* MN_REPORT_DIR for the ranks */
+  const char *hostfile;   /* where the generated hostfile goes; NULL for the local machine */
+  int tty;                /* 1 when mnrun's stderr is a terminal (MN_TTY) */
 } mn_job_t;
 
 /* ---- engines (out: cmd, free with mn_cmd_free) ---- */

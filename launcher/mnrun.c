@@ -41,32 +41,33 @@ typedef struct mnrun_opts {
 } mnrun_opts_t;
 
 static void print_help(FILE *f) {
-  fprintf(f,
-          "usage: mnrun -np N [--hostfile FILE | -H HOST[:SLOTS],...] [--set SECTION.KEY=VALUE]...\n"
-          "             [--metrics FILE] [--dry-run] [--mpirun PATH] [-v] TRAIN.CONF\n"
-          "\n"
-          "Check TRAIN.CONF, place N ranks of mntrain on the hosts as one gang, start them\n"
-          "(through mpirun, or directly for one local rank), forward signals, and report\n"
-          "which rank failed and why. See docs/launcher.md.\n"
-          "\n"
-          "  -np, --np, -n N         ranks to start (default 1)\n"
-          "  --hostfile FILE         Open MPI hostfile, \"host slots=N\" per line\n"
-          "                          (default: the local machine, slots = its CPUs, %d here)\n"
-          "  -H, --host LIST         hosts as host[:slots],... (default slots 1)\n"
-          "  --set SECTION.KEY=VALUE override a key of TRAIN.CONF (repeatable; default none)\n"
-          "  --metrics FILE          JSON-lines metrics, passed to mntrain (default none)\n"
-          "  --dry-run               print the placement and the command; start nothing\n"
-          "  --mpirun PATH           the mpirun to use (default $MN_MPIRUN, else mpirun on PATH)\n"
-          "  --threads N             BLAS threads per rank (default: the host's cores / its\n"
-          "                          ranks, at least 1)\n"
-          "  -v, --verbose           print the command before running it; debug messages\n"
-          "  -h, --help              this text\n"
-          "  --version               the version\n"
-          "\n"
-          "The worker is $MN_TRAIN, else mntrain next to mnrun. Exit codes: 0 done, 64 usage or\n"
-          "config error, 65 bad data, 66 missing input, 69 too few slots or a rank/node failed,\n"
-          "70 internal error, 75 preempted (safe to requeue); 128+N when signal N ended it.\n",
-          mn_hosts_local_cpus());
+  fprintf(
+      f,
+      "usage: mnrun -np N [--hostfile FILE | -H HOST[:SLOTS],...] [--set SECTION.KEY=VALUE]...\n"
+      "             [--metrics FILE] [--dry-run] [--mpirun PATH] [-v] TRAIN.CONF\n"
+      "\n"
+      "Check TRAIN.CONF, place N ranks of mntrain on the hosts as one gang, start them\n"
+      "(through mpirun, or directly for one local rank), forward signals, and report\n"
+      "which rank failed and why. See docs/launcher.md.\n"
+      "\n"
+      "  -np, --np, -n N         ranks to start (default 1)\n"
+      "  --hostfile FILE         Open MPI hostfile, \"host slots=N\" per line\n"
+      "                          (default: the local machine, slots = its CPUs, %d here)\n"
+      "  -H, --host LIST         hosts as host[:slots],... (default slots 1)\n"
+      "  --set SECTION.KEY=VALUE override a key of TRAIN.CONF (repeatable; default none)\n"
+      "  --metrics FILE          JSON-lines metrics, passed to mntrain (default none)\n"
+      "  --dry-run               print the placement and the command; start nothing\n"
+      "  --mpirun PATH           the mpirun to use (default $MN_MPIRUN, else mpirun on PATH)\n"
+      "  --threads N             BLAS threads per rank (default: the host's cores / its\n"
+      "                          ranks, at least 1)\n"
+      "  -v, --verbose           print the command before running it; debug messages\n"
+      "  -h, --help              this text\n"
+      "  --version               the version\n"
+      "\n"
+      "The worker is $MN_TRAIN, else mntrain next to mnrun. Exit codes: 0 done, 64 usage or\n"
+      "config error, 65 bad data, 66 missing input, 69 too few slots or a rank/node failed,\n"
+      "70 internal error, 75 preempted (safe to requeue); 128+N when signal N ended it.\n",
+      mn_hosts_local_cpus());
 }
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
@@ -90,8 +91,15 @@ static int parse_count(const char *text) {
 /* Fill opts from argv. Returns 0 to go on, or the exit code to stop with (-1: help shown,
  * exit 0). */
 static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
-  enum { OPT_HOSTFILE = 256, OPT_SET, OPT_METRICS, OPT_DRY_RUN, OPT_MPIRUN, OPT_VERSION,
-         OPT_THREADS };
+  enum {
+    OPT_HOSTFILE = 256,
+    OPT_SET,
+    OPT_METRICS,
+    OPT_DRY_RUN,
+    OPT_MPIRUN,
+    OPT_VERSION,
+    OPT_THREADS
+  };
   static const struct option longopts[] = {
       {"np", required_argument, NULL, 'n'},
       {"host", required_argument, NULL, 'H'},
@@ -140,11 +148,10 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
     default: return usage_error("unknown option '%s'", argv[optind - 1]);
     }
   }
-  if (opts->hostfile && opts->hostlist)
-    return usage_error("give --hostfile or -H, not both");
+  if (opts->hostfile && opts->hostlist) return usage_error("give --hostfile or -H, not both");
   if (optind >= argc) return usage_error("no train.conf given");
-  if (optind + 1 < argc) return usage_error("one train.conf expected; extra argument '%s'",
-                                            argv[optind + 1]);
+  if (optind + 1 < argc)
+    return usage_error("one train.conf expected; extra argument '%s'", argv[optind + 1]);
   opts->conf = argv[optind];
   return 0;
 }
@@ -175,9 +182,8 @@ static mn_status_t find_mpirun(const char *given, char *path, size_t n) {
   if (!name || !name[0]) name = "mpirun";
   snprintf(path, n, "%s", name);
   if (strchr(name, '/'))
-    return access(name, X_OK) == 0
-               ? MN_OK
-               : mn_error(MN_ERR_PEER, "mpirun %s is not an executable", name);
+    return access(name, X_OK) == 0 ? MN_OK
+                                   : mn_error(MN_ERR_PEER, "mpirun %s is not an executable", name);
   const char *search = getenv("PATH");
   char *dirs = strdup(search && search[0] ? search : "/usr/local/bin:/usr/bin:/bin");
   if (!dirs) return mn_error(MN_ERR_NOMEM, "out of memory");
@@ -215,12 +221,14 @@ static void print_plan(const mn_hostlist_t *hosts, const mn_plan_t *plan, int un
     for (int r = 0; r < plan->nranks; r++)
       if (plan->ranks[r].threads != uniform_threads) {
         printf("note: mpirun passes one OPENBLAS_NUM_THREADS to all ranks: the smallest, %d "
-               "(rank %d could use %d)\n", uniform_threads, r, plan->ranks[r].threads);
+               "(rank %d could use %d)\n",
+               uniform_threads, r, plan->ranks[r].threads);
         break;
       }
   if (plan->oversubscribed)
     printf("note: %d ranks on %d cores of the local machine: oversubscribed (mpirun "
-           "--oversubscribe --bind-to none)\n", plan->nranks, mn_hosts_total_slots(hosts));
+           "--oversubscribe --bind-to none)\n",
+           plan->nranks, mn_hosts_total_slots(hosts));
   else if (plan->overcommitted)
     printf("note: a local host runs more ranks than it has cores: not binding (--bind-to none)\n");
 }
@@ -272,9 +280,14 @@ static mn_status_t prepare(const mnrun_opts_t *opts, mnrun_job_t *j) {
     if (!j->mpirun[0]) snprintf(j->mpirun, sizeof j->mpirun, "mpirun");
     st = MN_OK;
   }
-  j->job = (mn_job_t){.train = j->train, .conf = opts->conf, .sets = opts->sets,
-                      .nsets = opts->nsets, .metrics = opts->metrics, .mpirun = j->mpirun,
-                      .report_dir = j->workdir, .tty = isatty(STDERR_FILENO)};
+  j->job = (mn_job_t){.train = j->train,
+                      .conf = opts->conf,
+                      .sets = opts->sets,
+                      .nsets = opts->nsets,
+                      .metrics = opts->metrics,
+                      .mpirun = j->mpirun,
+                      .report_dir = j->workdir,
+                      .tty = isatty(STDERR_FILENO)};
   return st;
 }
 

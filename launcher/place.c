@@ -44,8 +44,8 @@ mn_status_t mn_place_byslot(const mn_hostlist_t *hosts, int nranks, mn_plan_t *p
     int threads = n > 0 && cores / n > 1 ? cores / n : 1;
     if (n > cores) out.overcommitted = 1;
     for (int l = 0; l < n; l++, rank++)
-      out.ranks[rank] = (mn_rank_place_t){.rank = rank, .host = h, .local_rank = l,
-                                          .threads = threads};
+      out.ranks[rank] =
+          (mn_rank_place_t){.rank = rank, .host = h, .local_rank = l, .threads = threads};
   }
   *plan = out;
   return MN_OK;

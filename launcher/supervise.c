@@ -225,8 +225,7 @@ static int is_failure(int code) { return code != MN_EXIT_OK && code != MN_EXIT_T
 static void print_failed(const mn_report_t *r) {
   const char *name = mn_report_exit_name(r->exit_code);
   fprintf(stderr, "mnrun: rank %d on host %s failed (exit %d%s%s)%s%s\n", r->rank, r->host,
-          r->exit_code, name ? ", " : "", name ? name : "", r->message[0] ? ": " : "",
-          r->message);
+          r->exit_code, name ? ", " : "", name ? name : "", r->message[0] ? ": " : "", r->message);
 }
 
 /* The failing ranks' lines: each distinct (exit code, message) once, with its lowest rank;
@@ -265,8 +264,10 @@ int mn_supervise_account(const char *report_dir, int nranks, int job_code) {
       nmissing++;
       continue;
     }
-    if (!strncmp(r.message, MN_REPORT_FOLLOWER, strlen(MN_REPORT_FOLLOWER))) nfollowers++;
-    else add_failed(&fl, &r);
+    if (!strncmp(r.message, MN_REPORT_FOLLOWER, strlen(MN_REPORT_FOLLOWER)))
+      nfollowers++;
+    else
+      add_failed(&fl, &r);
   }
   if (nfollowers)
     fprintf(stderr, "mnrun: %d other rank%s stopped with %s\n", nfollowers,

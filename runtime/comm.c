@@ -10,15 +10,15 @@
 
 #include "mn_log.h"
 
-#define MN_CHECK_MPI(call)                                                                       \
-  do {                                                                                           \
-    int rc_ = (call);                                                                            \
-    if (rc_ != MPI_SUCCESS) {                                                                    \
-      char msg_[MPI_MAX_ERROR_STRING];                                                           \
-      int len_ = 0;                                                                              \
-      MPI_Error_string(rc_, msg_, &len_);                                                        \
-      return mn_error(MN_ERR_PEER, "%s failed (%s:%d): %s", #call, __FILE__, __LINE__, msg_); \
-    }                                                                                            \
+#define MN_CHECK_MPI(call)                                                                         \
+  do {                                                                                             \
+    int rc_ = (call);                                                                              \
+    if (rc_ != MPI_SUCCESS) {                                                                      \
+      char msg_[MPI_MAX_ERROR_STRING];                                                             \
+      int len_ = 0;                                                                                \
+      MPI_Error_string(rc_, msg_, &len_);                                                          \
+      return mn_error(MN_ERR_PEER, "%s failed (%s:%d): %s", #call, __FILE__, __LINE__, msg_);      \
+    }                                                                                              \
   } while (0)
 
 mn_status_t mn_comm_init(mn_comm_t *c, MPI_Comm comm, double bucket_mb) {
@@ -74,6 +74,7 @@ mn_status_t mn_comm_agree(mn_comm_t *c, mn_status_t mine, mn_status_t *all, int 
 }
 
 mn_status_t mn_comm_sum_f64(mn_comm_t *c, double *v, int count) {
-  if (c->world > 1) MN_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, v, count, MPI_DOUBLE, MPI_SUM, c->comm));
+  if (c->world > 1)
+    MN_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, v, count, MPI_DOUBLE, MPI_SUM, c->comm));
   return MN_OK;
 }

@@ -52,12 +52,12 @@ typedef struct key_spec {
   const char *section;
   const char *key;
   key_type_t type;
-  size_t offset;       /* of the value in mn_config_t */
-  size_t aux;          /* strings: capacity; int lists: offset of the entry count */
+  size_t offset; /* of the value in mn_config_t */
+  size_t aux;    /* strings: capacity; int lists: offset of the entry count */
   unsigned flags;
-  const char *def;     /* default text; NULL for required keys */
-  long long imin, imax; /* integer types and int-list entries */
-  double dmin, dmax;   /* doubles */
+  const char *def;          /* default text; NULL for required keys */
+  long long imin, imax;     /* integer types and int-list entries */
+  double dmin, dmax;        /* doubles */
   const char *const *names; /* enums: NULL-terminated, value = index */
   const char *doc;
 } key_spec_t;
@@ -90,8 +90,8 @@ static const key_spec_t keys[] = {
      "validation set, same forms as train; empty = no validation"},
     {"data", "batch_size", KEY_INT, AT(data.batch_size), 0, RANGE, "128", 1, 1048576, 0, 0, NULL,
      "samples per step on each rank (global batch = world size x batch_size)"},
-    {"data", "remainder", KEY_ENUM, AT(data.remainder), 0, 0, "drop", 0, 0, 0, 0,
-     remainder_names, "last partial global batch of an epoch: drop it, or pad it"},
+    {"data", "remainder", KEY_ENUM, AT(data.remainder), 0, 0, "drop", 0, 0, 0, 0, remainder_names,
+     "last partial global batch of an epoch: drop it, or pad it"},
     {"data", "shuffle", KEY_BOOL, AT(data.shuffle), 0, 0, "true", 0, 0, 0, 0, NULL,
      "shuffle the sample order every epoch"},
     {"data", "block_size", KEY_INT, AT(data.block_size), 0, RANGE, "256", 1, 1 << 24, 0, 0, NULL,
@@ -105,23 +105,23 @@ static const key_spec_t keys[] = {
 
     {"optimizer", "lr", KEY_DOUBLE, AT(optimizer.lr), 0, RANGE | KEY_MIN_EXCL, "0.1", 0, 0, 0, 100,
      NULL, "learning rate (peak rate when a schedule is used)"},
-    {"optimizer", "momentum", KEY_DOUBLE, AT(optimizer.momentum), 0, RANGE | KEY_MAX_EXCL, "0.9",
-     0, 0, 0, 1, NULL, "SGD momentum; 0 = plain SGD"},
-    {"optimizer", "weight_decay", KEY_DOUBLE, AT(optimizer.weight_decay), 0,
-     RANGE | KEY_MAX_EXCL, "0", 0, 0, 0, 1, NULL, "L2 weight decay"},
+    {"optimizer", "momentum", KEY_DOUBLE, AT(optimizer.momentum), 0, RANGE | KEY_MAX_EXCL, "0.9", 0,
+     0, 0, 1, NULL, "SGD momentum; 0 = plain SGD"},
+    {"optimizer", "weight_decay", KEY_DOUBLE, AT(optimizer.weight_decay), 0, RANGE | KEY_MAX_EXCL,
+     "0", 0, 0, 0, 1, NULL, "L2 weight decay"},
 
-    {"schedule", "epochs", KEY_INT, AT(schedule.epochs), 0, KEY_REQUIRED | RANGE, NULL, 1,
-     1000000, 0, 0, NULL, "passes over the training set"},
+    {"schedule", "epochs", KEY_INT, AT(schedule.epochs), 0, KEY_REQUIRED | RANGE, NULL, 1, 1000000,
+     0, 0, NULL, "passes over the training set"},
     {"schedule", "max_steps", KEY_INT64, AT(schedule.max_steps), 0, KEY_HAS_MIN, "0", 0, 0, 0, 0,
      NULL, "stop after this many steps in total; 0 = no limit"},
     {"schedule", "lr_schedule", KEY_ENUM, AT(schedule.lr_schedule), 0, 0, "constant", 0, 0, 0, 0,
      schedule_names, "learning-rate schedule after warm-up"},
-    {"schedule", "warmup_steps", KEY_INT64, AT(schedule.warmup_steps), 0, KEY_HAS_MIN, "0", 0, 0,
-     0, 0, NULL, "steps of linear warm-up up to optimizer.lr; 0 = none"},
-    {"schedule", "step_epochs", KEY_INT, AT(schedule.step_epochs), 0, KEY_HAS_MIN, "30", 1, 0, 0,
-     0, NULL, "step schedule: multiply the rate by step_gamma every this many epochs"},
-    {"schedule", "step_gamma", KEY_DOUBLE, AT(schedule.step_gamma), 0, RANGE | KEY_MIN_EXCL,
-     "0.1", 0, 0, 0, 1, NULL, "step schedule: factor per decay"},
+    {"schedule", "warmup_steps", KEY_INT64, AT(schedule.warmup_steps), 0, KEY_HAS_MIN, "0", 0, 0, 0,
+     0, NULL, "steps of linear warm-up up to optimizer.lr; 0 = none"},
+    {"schedule", "step_epochs", KEY_INT, AT(schedule.step_epochs), 0, KEY_HAS_MIN, "30", 1, 0, 0, 0,
+     NULL, "step schedule: multiply the rate by step_gamma every this many epochs"},
+    {"schedule", "step_gamma", KEY_DOUBLE, AT(schedule.step_gamma), 0, RANGE | KEY_MIN_EXCL, "0.1",
+     0, 0, 0, 1, NULL, "step schedule: factor per decay"},
     {"schedule", "min_lr", KEY_DOUBLE, AT(schedule.min_lr), 0, KEY_HAS_MIN, "0", 0, 0, 0, 0, NULL,
      "cosine schedule: the rate it decays to; at most optimizer.lr"},
 
@@ -144,15 +144,14 @@ static const key_spec_t keys[] = {
 
 /* Keys whose canonical values make up mn_config_shape_hash (see mn_config.h). */
 static const char *const shape_keys[][2] = {
-    {"model", "layers"},     {"model", "seed"},           {"data", "seed"},
-    {"data", "shuffle"},     {"data", "block_size"},      {"data", "shuffle_blocks"},
-    {"data", "remainder"},
+    {"model", "layers"},    {"model", "seed"},          {"data", "seed"},      {"data", "shuffle"},
+    {"data", "block_size"}, {"data", "shuffle_blocks"}, {"data", "remainder"},
 };
 
 static const char *const type_names[] = {
-    [KEY_INT] = "int",   [KEY_INT64] = "int64",   [KEY_UINT64] = "uint64",
-    [KEY_DOUBLE] = "double", [KEY_BOOL] = "bool", [KEY_STRING] = "string",
-    [KEY_ENUM] = "enum", [KEY_INTLIST] = "int list",
+    [KEY_INT] = "int",       [KEY_INT64] = "int64",      [KEY_UINT64] = "uint64",
+    [KEY_DOUBLE] = "double", [KEY_BOOL] = "bool",        [KEY_STRING] = "string",
+    [KEY_ENUM] = "enum",     [KEY_INTLIST] = "int list",
 };
 
 static int key_find(const char *section, const char *key) {
@@ -218,8 +217,10 @@ static const char *suggest_section(const char *section) {
 static void unknown_message(const char *section, const char *key, char *out, size_t cap) {
   if (!section_known(section)) {
     const char *s = suggest_section(section);
-    if (s) snprintf(out, cap, "unknown section [%s] (did you mean [%s]?)", section, s);
-    else snprintf(out, cap, "unknown section [%s]", section);
+    if (s)
+      snprintf(out, cap, "unknown section [%s] (did you mean [%s]?)", section, s);
+    else
+      snprintf(out, cap, "unknown section [%s]", section);
     return;
   }
   int best = -1, best_dist = 99;
@@ -266,9 +267,12 @@ static void range_text(const key_spec_t *k, char *out, size_t cap) {
       snprintf(out, cap, "%s %g", max_excl ? "less than" : "at most", k->dmax);
     return;
   }
-  if (has_min && has_max) snprintf(out, cap, "%lld to %lld", k->imin, k->imax);
-  else if (has_min) snprintf(out, cap, "at least %lld", k->imin);
-  else if (has_max) snprintf(out, cap, "at most %lld", k->imax);
+  if (has_min && has_max)
+    snprintf(out, cap, "%lld to %lld", k->imin, k->imax);
+  else if (has_min)
+    snprintf(out, cap, "at least %lld", k->imin);
+  else if (has_max)
+    snprintf(out, cap, "at most %lld", k->imax);
 }
 
 /* ---- Parsing one value -------------------------------------------------------------- */
@@ -370,8 +374,10 @@ static int key_parse(const key_spec_t *k, const char *text, mn_config_t *cfg, ch
     int rc = parse_ll(text, &v);
     if (rc == -1) return snprintf(why, cap, "expected an integer, got '%s'", text), -1;
     if (rc == -2 || !int_in_range(k, v) || (k->type == KEY_INT && (v < INT_MIN || v > INT_MAX))) {
-      if (range[0]) snprintf(why, cap, "%s is out of range (%s)", text, range);
-      else snprintf(why, cap, "%s is out of range", text);
+      if (range[0])
+        snprintf(why, cap, "%s is out of range (%s)", text, range);
+      else
+        snprintf(why, cap, "%s is out of range", text);
       return -1;
     }
     if (k->type == KEY_INT) {
@@ -409,8 +415,8 @@ static int key_parse(const key_spec_t *k, const char *text, mn_config_t *cfg, ch
   case KEY_BOOL: {
     int b;
     if (parse_bool(text, &b) != 0)
-      return snprintf(why, cap,
-                      "expected a boolean (true/false, yes/no, on/off, 1/0), got '%s'", text),
+      return snprintf(why, cap, "expected a boolean (true/false, yes/no, on/off, 1/0), got '%s'",
+                      text),
              -1;
     memcpy(dst, &b, sizeof b);
     return 0;
@@ -444,10 +450,22 @@ static void key_format(const key_spec_t *k, const mn_config_t *cfg, char *out, s
   uint64_t uv;
   double dv;
   switch (k->type) {
-  case KEY_INT: memcpy(&iv, src, sizeof iv); snprintf(out, cap, "%d", iv); return;
-  case KEY_INT64: memcpy(&lv, src, sizeof lv); snprintf(out, cap, "%" PRId64, lv); return;
-  case KEY_UINT64: memcpy(&uv, src, sizeof uv); snprintf(out, cap, "%" PRIu64, uv); return;
-  case KEY_DOUBLE: memcpy(&dv, src, sizeof dv); snprintf(out, cap, "%.17g", dv); return;
+  case KEY_INT:
+    memcpy(&iv, src, sizeof iv);
+    snprintf(out, cap, "%d", iv);
+    return;
+  case KEY_INT64:
+    memcpy(&lv, src, sizeof lv);
+    snprintf(out, cap, "%" PRId64, lv);
+    return;
+  case KEY_UINT64:
+    memcpy(&uv, src, sizeof uv);
+    snprintf(out, cap, "%" PRIu64, uv);
+    return;
+  case KEY_DOUBLE:
+    memcpy(&dv, src, sizeof dv);
+    snprintf(out, cap, "%.17g", dv);
+    return;
   case KEY_BOOL:
     memcpy(&iv, src, sizeof iv);
     snprintf(out, cap, "%s", iv ? "true" : "false");
@@ -478,12 +496,12 @@ static void key_format(const key_spec_t *k, const mn_config_t *cfg, char *out, s
 /* ---- Loading ------------------------------------------------------------------------ */
 
 typedef struct load_state {
-  mn_config_t cfg;                /* scratch: copied out only on success */
-  const char *file;               /* name for messages */
+  mn_config_t cfg;  /* scratch: copied out only on success */
+  const char *file; /* name for messages */
   FILE *fp;
-  char *line;                     /* the reader's getline buffer */
+  char *line; /* the reader's getline buffer */
   size_t line_cap;
-  int lineno;                     /* of the line libinih is working on */
+  int lineno;                              /* of the line libinih is working on */
   int where[sizeof keys / sizeof keys[0]]; /* >0 file line, <0 -(set index + 1), 0 default */
   const char *const *sets;
   int failed;
@@ -508,9 +526,12 @@ static int fail(load_state_t *st, mn_status_t status, const char *fmt, ...) {
 
 /* Where key i got its value, for messages: "FILE:LINE" or "--set ARG". */
 static void origin_text(const load_state_t *st, int i, char *out, size_t cap) {
-  if (st->where[i] > 0) snprintf(out, cap, "%s:%d", st->file, st->where[i]);
-  else if (st->where[i] < 0) snprintf(out, cap, "--set %s", st->sets[-st->where[i] - 1]);
-  else snprintf(out, cap, "%s", st->file);
+  if (st->where[i] > 0)
+    snprintf(out, cap, "%s:%d", st->file, st->where[i]);
+  else if (st->where[i] < 0)
+    snprintf(out, cap, "--set %s", st->sets[-st->where[i] - 1]);
+  else
+    snprintf(out, cap, "%s", st->file);
 }
 
 /* libinih reader: one physical line per call, so that st->lineno is the line the handler
@@ -699,7 +720,7 @@ void mn_config_each_key_info(void (*fn)(const mn_config_key_info_t *info, void *
     char range[128];
     range_text(&keys[i], range, sizeof range);
     mn_config_key_info_t info = {keys[i].section, keys[i].key, type_names[keys[i].type],
-                                 keys[i].def, range, keys[i].doc};
+                                 keys[i].def,     range,       keys[i].doc};
     fn(&info, user);
   }
 }

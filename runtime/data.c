@@ -121,8 +121,7 @@ static mn_status_t check_dataset(const char *path, const char *name, hid_t dset,
   const char *want = want_class == H5T_FLOAT ? "float32 [N, D]" : "int32 [N]";
   hid_t type = H5Dget_type(dset);
   hid_t space = H5Dget_space(dset);
-  int ok = type >= 0 && space >= 0 && H5Tget_class(type) == want_class &&
-           H5Tget_size(type) == 4 &&
+  int ok = type >= 0 && space >= 0 && H5Tget_class(type) == want_class && H5Tget_size(type) == 4 &&
            (want_class != H5T_INTEGER || H5Tget_sign(type) == H5T_SGN_2) &&
            H5Sget_simple_extent_type(space) == H5S_SIMPLE &&
            H5Sget_simple_extent_ndims(space) == want_rank;
@@ -132,15 +131,14 @@ static mn_status_t check_dataset(const char *path, const char *name, hid_t dset,
   if (!ok) {
     char found[128];
     describe(dset, found, sizeof found);
-    return mn_error(MN_ERR_DATA, "%s: dataset %s: expected %s, found %s", path, name, want,
-                    found);
+    return mn_error(MN_ERR_DATA, "%s: dataset %s: expected %s, found %s", path, name, want, found);
   }
   return MN_OK;
 }
 
 /* Open /name with a chunk cache; out: *dset. */
-static mn_status_t open_dataset(const char *path, hid_t file, const char *name,
-                                size_t cache_bytes, hid_t *dset) {
+static mn_status_t open_dataset(const char *path, hid_t file, const char *name, size_t cache_bytes,
+                                hid_t *dset) {
   char why[256];
   htri_t exists = H5Lexists(file, name, H5P_DEFAULT);
   if (exists <= 0) {
@@ -187,8 +185,8 @@ static mn_status_t check_labels(mn_data_file_t *f, int classes, int keep) {
   }
   for (int64_t start = 0; start < f->rows; start += MN_DATA_LABEL_CHUNK) {
     hsize_t off = (hsize_t)start;
-    hsize_t cnt = (hsize_t)(f->rows - start < MN_DATA_LABEL_CHUNK ? f->rows - start
-                                                                  : MN_DATA_LABEL_CHUNK);
+    hsize_t cnt =
+        (hsize_t)(f->rows - start < MN_DATA_LABEL_CHUNK ? f->rows - start : MN_DATA_LABEL_CHUNK);
     int32_t *dst = f->labels ? f->labels + start : buf;
     hid_t mspace = H5Screate_simple(1, &cnt, NULL);
     herr_t rc = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &off, NULL, &cnt, NULL);
@@ -229,11 +227,9 @@ static mn_status_t file_open(mn_data_file_t *f, size_t cache_bytes, int *dim) {
                     errno == ENOENT ? "no such file" : strerror(errno));
   if (S_ISDIR(sb.st_mode)) return mn_error(MN_ERR_NOINPUT, "%s: is a directory", f->path);
   htri_t is_h5 = H5Fis_hdf5(f->path);
-  if (is_h5 == 0)
-    return mn_error(MN_ERR_DATA, "%s: cannot open: not an HDF5 file", f->path);
+  if (is_h5 == 0) return mn_error(MN_ERR_DATA, "%s: cannot open: not an HDF5 file", f->path);
   f->file = is_h5 > 0 ? H5Fopen(f->path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
-  if (f->file < 0)
-    return mn_error(MN_ERR_DATA, "%s: cannot open: %s", f->path, h5_reason(why));
+  if (f->file < 0) return mn_error(MN_ERR_DATA, "%s: cannot open: %s", f->path, h5_reason(why));
 
   mn_status_t st = open_dataset(f->path, f->file, "/x", cache_bytes, &f->x);
   if (st == MN_OK) st = open_dataset(f->path, f->file, "/y", MN_DATA_CACHE_MIN_BYTES, &f->y);
@@ -298,8 +294,10 @@ static mn_status_t expand_spec(mn_dataset_t *ds, const char *spec) {
     }
     glob_t g;
     int rc = glob(part, 0, NULL, &g);
-    if (rc == GLOB_NOMATCH) st = mn_error(MN_ERR_NOINPUT, "%s: no file matches", part);
-    else if (rc != 0) st = mn_error(MN_ERR_NOINPUT, "%s: cannot expand the pattern", part);
+    if (rc == GLOB_NOMATCH)
+      st = mn_error(MN_ERR_NOINPUT, "%s: no file matches", part);
+    else if (rc != 0)
+      st = mn_error(MN_ERR_NOINPUT, "%s: cannot expand the pattern", part);
     for (size_t i = 0; rc == 0 && i < g.gl_pathc && st == MN_OK; i++)
       st = add_path(ds, &cap, g.gl_pathv[i]);
     if (rc == 0 || rc == GLOB_NOMATCH) globfree(&g);
@@ -331,13 +329,13 @@ mn_status_t mn_dataset_open(const char *spec, int dim, int classes, mn_dataset_t
     st = file_open(f, cache_bytes, &d);
     if (st != MN_OK) goto fail;
     if (i == 0 && dim > 0 && d != dim) {
-      st = mn_error(MN_ERR_DATA, "%s: /x has D=%d but model.layers starts with %d", f->path,
-                    d, dim);
+      st =
+          mn_error(MN_ERR_DATA, "%s: /x has D=%d but model.layers starts with %d", f->path, d, dim);
       goto fail;
     }
     if (i > 0 && d != ds->dim) {
-      st = mn_error(MN_ERR_DATA, "%s: /x has D=%d, but %s has D=%d", f->path, d,
-                    ds->files[0].path, ds->dim);
+      st = mn_error(MN_ERR_DATA, "%s: /x has D=%d, but %s has D=%d", f->path, d, ds->files[0].path,
+                    ds->dim);
       goto fail;
     }
     ds->dim = d;
@@ -384,8 +382,10 @@ static int file_of_row(const mn_dataset_t *ds, int64_t row) {
   int lo = 0, hi = ds->nfiles - 1;
   while (lo < hi) {
     int mid = lo + (hi - lo + 1) / 2;
-    if (ds->first[mid] <= row) lo = mid;
-    else hi = mid - 1;
+    if (ds->first[mid] <= row)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   return lo;
 }
@@ -393,9 +393,8 @@ static int file_of_row(const mn_dataset_t *ds, int64_t row) {
 /* Read /x or /y rows [lo, lo + count) of f into buf: one regular hyperslab, one H5Dread.
  * (A union of hyperslabs would make one call, but HDF5 1.10 maps an irregular selection
  * to chunks element by element: measured 6x slower than a call per run.) */
-static mn_status_t read_rows(const mn_data_file_t *f, const char *name, hid_t dset,
-                             hid_t space, hid_t memtype, int64_t lo, int64_t count, int dim,
-                             void *buf) {
+static mn_status_t read_rows(const mn_data_file_t *f, const char *name, hid_t dset, hid_t space,
+                             hid_t memtype, int64_t lo, int64_t count, int dim, void *buf) {
   char why[256];
   int rank = dim > 0 ? 2 : 1;
   hsize_t start[2] = {(hsize_t)lo, 0}, cnt[2] = {(hsize_t)count, (hsize_t)dim};
@@ -404,8 +403,8 @@ static mn_status_t read_rows(const mn_data_file_t *f, const char *name, hid_t ds
   if (rc >= 0) rc = H5Dread(dset, memtype, mem, space, H5P_DEFAULT, buf);
   if (mem >= 0) H5Sclose(mem);
   if (rc < 0)
-    return mn_error(MN_ERR_DATA, "%s: dataset %s: cannot read rows %lld..%lld: %s", f->path,
-                    name, (long long)lo, (long long)(lo + count), h5_reason(why));
+    return mn_error(MN_ERR_DATA, "%s: dataset %s: cannot read rows %lld..%lld: %s", f->path, name,
+                    (long long)lo, (long long)(lo + count), h5_reason(why));
   return MN_OK;
 }
 
@@ -424,8 +423,8 @@ static mn_status_t read_file_span(const mn_dataset_t *ds, const mn_data_file_t *
 mn_status_t mn_dataset_read_range(mn_dataset_t *ds, int64_t start, int64_t count, float *x,
                                   int32_t *y) {
   if (start < 0 || count < 0 || start + count > ds->n)
-    return mn_error(MN_ERR_INTERNAL, "dataset: rows %lld..%lld outside [0, %lld)",
-                    (long long)start, (long long)(start + count), (long long)ds->n);
+    return mn_error(MN_ERR_INTERNAL, "dataset: rows %lld..%lld outside [0, %lld)", (long long)start,
+                    (long long)(start + count), (long long)ds->n);
   h5_quiet();
   mn_status_t st = MN_OK;
   pthread_mutex_lock(&ds->lock);
@@ -465,8 +464,7 @@ static mn_status_t grow_scratch(mn_dataset_t *ds, int count) {
 
 /* Read the distinct sorted rows refs[a..b) that lie in file fi into the staging buffer at
  * staged row s0, one read per contiguous run. out: *nstaged, the distinct rows staged. */
-static mn_status_t read_file_rows(mn_dataset_t *ds, int fi, int a, int b, int s0,
-                                  int *nstaged) {
+static mn_status_t read_file_rows(mn_dataset_t *ds, int fi, int a, int b, int s0, int *nstaged) {
   const mn_data_file_t *f = &ds->files[fi];
   mn_status_t st = MN_OK;
   int distinct = 0;
@@ -486,12 +484,11 @@ static mn_status_t read_file_rows(mn_dataset_t *ds, int fi, int a, int b, int s0
   return st;
 }
 
-mn_status_t mn_dataset_read(mn_dataset_t *ds, const int64_t *idx, int count, float *x,
-                            int32_t *y) {
+mn_status_t mn_dataset_read(mn_dataset_t *ds, const int64_t *idx, int count, float *x, int32_t *y) {
   for (int i = 0; i < count; i++)
     if (idx[i] < 0 || idx[i] >= ds->n)
-      return mn_error(MN_ERR_INTERNAL, "dataset: row %lld outside [0, %lld)",
-                      (long long)idx[i], (long long)ds->n);
+      return mn_error(MN_ERR_INTERNAL, "dataset: row %lld outside [0, %lld)", (long long)idx[i],
+                      (long long)ds->n);
   if (count <= 0) return MN_OK;
   h5_quiet();
   pthread_mutex_lock(&ds->lock);

@@ -29,10 +29,10 @@ struct mn_loader {
   mn_shard_plan_t plan; /* owned */
   int depth, batch, dim;
   loader_slot_t *slots;
-  int64_t *idx;             /* [batch], the reader's */
-  int64_t epoch, step;      /* the reader's next step */
-  int fill, take;           /* next slot the reader fills, the consumer takes */
-  int held;                 /* slots the consumer holds */
+  int64_t *idx;        /* [batch], the reader's */
+  int64_t epoch, step; /* the reader's next step */
+  int fill, take;      /* next slot the reader fills, the consumer takes */
+  int held;            /* slots the consumer holds */
   int stopping, failed;
   mn_status_t err;
   char errmsg[2048];
@@ -119,10 +119,9 @@ mn_status_t mn_loader_start(mn_dataset_t *ds, const mn_shard_plan_t *plan, int64
                             int64_t step, int depth, mn_loader_t **out) {
   if (depth < 1 || plan->batch < 1 || plan->steps_per_epoch < 1 || step < 0 ||
       step >= plan->steps_per_epoch || epoch < 0)
-    return mn_error(MN_ERR_INTERNAL,
-                    "loader: bad start: depth %d, batch %d, epoch %lld, step %lld of %lld",
-                    depth, plan->batch, (long long)epoch, (long long)step,
-                    (long long)plan->steps_per_epoch);
+    return mn_error(
+        MN_ERR_INTERNAL, "loader: bad start: depth %d, batch %d, epoch %lld, step %lld of %lld",
+        depth, plan->batch, (long long)epoch, (long long)step, (long long)plan->steps_per_epoch);
   if (plan->n != mn_dataset_size(ds))
     return mn_error(MN_ERR_INTERNAL, "loader: the plan has %lld samples, the dataset %lld",
                     (long long)plan->n, (long long)mn_dataset_size(ds));
@@ -154,8 +153,7 @@ mn_status_t mn_loader_start(mn_dataset_t *ds, const mn_shard_plan_t *plan, int64
   int rc = pthread_create(&l->thread, NULL, reader_main, l);
   if (rc != 0) {
     loader_free(l); /* the plan stays the caller's: outputs only on success */
-    return mn_error(MN_ERR_INTERNAL, "loader: cannot start the reader thread: %s",
-                    strerror(rc));
+    return mn_error(MN_ERR_INTERNAL, "loader: cannot start the reader thread: %s", strerror(rc));
   }
   l->started = 1;
   *out = l;

@@ -47,15 +47,21 @@ mn_status_t mn_metrics_open(mn_metrics_t *m, int rank, int world, const char *me
 
 /* A JSON number, or null when it is not finite. */
 static void json_num(FILE *f, const char *key, double v) {
-  if (isfinite(v)) fprintf(f, ",\"%s\":%.9g", key, v);
-  else fprintf(f, ",\"%s\":null", key);
+  if (isfinite(v))
+    fprintf(f, ",\"%s\":%.9g", key, v);
+  else
+    fprintf(f, ",\"%s\":null", key);
 }
 
 static void fmt_duration(char *buf, size_t len, double s) {
-  if (!isfinite(s) || s < 0) snprintf(buf, len, "?");
-  else if (s < 60) snprintf(buf, len, "%.0fs", s);
-  else if (s < 3600) snprintf(buf, len, "%dm%02ds", (int)s / 60, (int)s % 60);
-  else snprintf(buf, len, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+  if (!isfinite(s) || s < 0)
+    snprintf(buf, len, "?");
+  else if (s < 60)
+    snprintf(buf, len, "%.0fs", s);
+  else if (s < 3600)
+    snprintf(buf, len, "%dm%02ds", (int)s / 60, (int)s % 60);
+  else
+    snprintf(buf, len, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
 static void end_tty_line(mn_metrics_t *m) {
@@ -98,8 +104,8 @@ void mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r) {
              (long long)r->epoch + 1, r->train_loss, r->val_loss, 100.0 * r->val_accuracy,
              r->elapsed_s);
     else
-      printf("epoch %lld done: train loss %.4f  (%.1f s)\n", (long long)r->epoch + 1,
-             r->train_loss, r->elapsed_s);
+      printf("epoch %lld done: train loss %.4f  (%.1f s)\n", (long long)r->epoch + 1, r->train_loss,
+             r->elapsed_s);
     fflush(stdout);
   }
   if (m->json) {
@@ -118,19 +124,19 @@ void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s) {
   if (!m->active) return;
   if (m->show) {
     end_tty_line(m);
-    printf("%s: %lld steps, %lld epochs, world %d, %.0f samples/s; loss %.4f -> %.4f",
-           s->status, (long long)s->steps, (long long)s->epochs, s->world, s->samples_per_s,
-           s->first_loss, s->final_loss);
+    printf("%s: %lld steps, %lld epochs, world %d, %.0f samples/s; loss %.4f -> %.4f", s->status,
+           (long long)s->steps, (long long)s->epochs, s->world, s->samples_per_s, s->first_loss,
+           s->final_loss);
     if (s->val_accuracy >= 0) printf(", val accuracy %.2f%%", 100.0 * s->val_accuracy);
-    printf("\n  time: compute %.2f s, comm %.2f s, io wait %.2f s, total %.2f s\n",
-           s->t.compute_s, s->t.comm_s, s->t.io_wait_s, s->elapsed_s);
+    printf("\n  time: compute %.2f s, comm %.2f s, io wait %.2f s, total %.2f s\n", s->t.compute_s,
+           s->t.comm_s, s->t.io_wait_s, s->elapsed_s);
     fflush(stdout);
   }
   if (m->json) {
-    fprintf(m->json, "{\"event\":\"summary\",\"status\":\"%s\",\"world\":%d,\"steps\":%lld,"
-                     "\"epochs\":%lld,\"samples\":%lld",
-            s->status, s->world, (long long)s->steps, (long long)s->epochs,
-            (long long)s->samples);
+    fprintf(m->json,
+            "{\"event\":\"summary\",\"status\":\"%s\",\"world\":%d,\"steps\":%lld,"
+            "\"epochs\":%lld,\"samples\":%lld",
+            s->status, s->world, (long long)s->steps, (long long)s->epochs, (long long)s->samples);
     json_num(m->json, "samples_per_s", s->samples_per_s);
     json_num(m->json, "first_loss", s->first_loss);
     json_num(m->json, "final_loss", s->final_loss);

@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 typedef struct mn_comm {
-  MPI_Comm comm;         /* duplicated; mn_comm_free() frees it */
+  MPI_Comm comm; /* duplicated; mn_comm_free() frees it */
   int rank, world;
   int local_rank, local_size; /* among the ranks on this host */
   char host[64];

@@ -18,14 +18,14 @@
 extern "C" {
 #endif
 
-#define MN_MAX_LAYERS 32     /* most entries in model.layers */
+#define MN_MAX_LAYERS 32 /* most entries in model.layers */
 #define MN_PATH_MAX 4096
 
 typedef enum { MN_REMAINDER_DROP = 0, MN_REMAINDER_PAD = 1 } mn_remainder_t;
 typedef enum { MN_LR_CONSTANT = 0, MN_LR_STEP = 1, MN_LR_COSINE = 2 } mn_lr_schedule_t;
 typedef enum { MN_BACKEND_AUTO = 0, MN_BACKEND_MPI = 1 } mn_comm_backend_t;
 typedef enum {
-  MN_PROGRESS_AUTO = 0,  /* redraw in place on a terminal, plain lines otherwise */
+  MN_PROGRESS_AUTO = 0, /* redraw in place on a terminal, plain lines otherwise */
   MN_PROGRESS_TTY = 1,
   MN_PROGRESS_PLAIN = 2,
   MN_PROGRESS_OFF = 3,
@@ -45,11 +45,11 @@ typedef struct mn_config {
     char val[MN_PATH_MAX];   /* same; "" = no validation */
     int batch_size;          /* per rank */
     mn_remainder_t remainder;
-    int shuffle;             /* bool */
-    int block_size;          /* samples per contiguous block */
-    int shuffle_blocks;      /* blocks per shuffle window */
-    int prefetch;            /* batches read ahead by the loader thread */
-    uint64_t seed;           /* sample order */
+    int shuffle;        /* bool */
+    int block_size;     /* samples per contiguous block */
+    int shuffle_blocks; /* blocks per shuffle window */
+    int prefetch;       /* batches read ahead by the loader thread */
+    uint64_t seed;      /* sample order */
   } data;
 
   struct {

@@ -37,8 +37,7 @@ const char *mn_dataset_path(const mn_dataset_t *ds, int file);
 
 /* Rows idx[0..count) in that order (repeats allowed), each in [0, size). out: x[count, D],
  * y[count]. Calls on one handle are serialised by a lock, so any thread may call. */
-mn_status_t mn_dataset_read(mn_dataset_t *ds, const int64_t *idx, int count, float *x,
-                            int32_t *y);
+mn_status_t mn_dataset_read(mn_dataset_t *ds, const int64_t *idx, int count, float *x, int32_t *y);
 /* Rows [start, start + count). out: x[count, D], y[count]. */
 mn_status_t mn_dataset_read_range(mn_dataset_t *ds, int64_t start, int64_t count, float *x,
                                   int32_t *y);
@@ -48,9 +47,9 @@ mn_status_t mn_dataset_read_range(mn_dataset_t *ds, int64_t start, int64_t count
 typedef struct mn_loader mn_loader_t;
 
 typedef struct mn_batch {
-  const float *x;    /* [count, D] */
-  const int32_t *y;  /* [count] */
-  int count;         /* = batch */
+  const float *x;   /* [count, D] */
+  const int32_t *y; /* [count] */
+  int count;        /* = batch */
   int64_t epoch, step;
 } mn_batch_t;
 

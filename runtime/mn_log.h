@@ -25,13 +25,12 @@ void mn_log_set_level(mn_log_level_t level);
 int mn_log_enabled(mn_log_level_t level);
 int mn_log_is_root(void); /* true on rank 0 and outside ranks */
 
-void mn_log_write(mn_log_level_t level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void mn_log_write(mn_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mn_log_vwrite(mn_log_level_t level, const char *fmt, va_list ap);
 
-#define MN_LOG_AT(lvl, ...)                                                                      \
-  do {                                                                                           \
-    if (mn_log_enabled(lvl)) mn_log_write((lvl), __VA_ARGS__);                                   \
+#define MN_LOG_AT(lvl, ...)                                                                        \
+  do {                                                                                             \
+    if (mn_log_enabled(lvl)) mn_log_write((lvl), __VA_ARGS__);                                     \
   } while (0)
 #define mn_log_error(...) MN_LOG_AT(MN_LOG_ERROR, __VA_ARGS__)
 #define mn_log_warn(...) MN_LOG_AT(MN_LOG_WARN, __VA_ARGS__)

@@ -24,14 +24,14 @@ typedef struct mn_timing {
 } mn_timing_t;
 
 typedef struct mn_metrics {
-  int active;        /* rank 0 */
-  int tty;           /* redraw in place */
-  int show;          /* progress shown at all */
-  FILE *json;        /* NULL: no metrics file */
+  int active; /* rank 0 */
+  int tty;    /* redraw in place */
+  int show;   /* progress shown at all */
+  FILE *json; /* NULL: no metrics file */
   int world;
   int64_t total_steps;
   double t_start;
-  int line_open;     /* a tty line is being redrawn */
+  int line_open; /* a tty line is being redrawn */
 } mn_metrics_t;
 
 typedef struct mn_step_record {

@@ -26,16 +26,16 @@ extern "C" {
 
 typedef struct mn_model {
   const mn_kernels_t *k;
-  int nlinear;                        /* number of linear layers */
-  int dims[MN_MODEL_MAX_LINEAR + 1];  /* dims[0] input, dims[nlinear] classes */
+  int nlinear;                       /* number of linear layers */
+  int dims[MN_MODEL_MAX_LINEAR + 1]; /* dims[0] input, dims[nlinear] classes */
   int max_batch;
   int64_t nparams;
   float *params;                      /* [nparams] */
   float *grads;                       /* [nparams + MN_MODEL_GRAD_EXTRA] */
   int64_t w_off[MN_MODEL_MAX_LINEAR]; /* offsets into params/grads */
   int64_t b_off[MN_MODEL_MAX_LINEAR];
-  float *act[MN_MODEL_MAX_LINEAR];    /* outputs of each layer [max_batch, dims[l+1]] */
-  float *dact[2];                     /* gradient scratch [max_batch, max width] */
+  float *act[MN_MODEL_MAX_LINEAR]; /* outputs of each layer [max_batch, dims[l+1]] */
+  float *dact[2];                  /* gradient scratch [max_batch, max width] */
 } mn_model_t;
 
 /* dims[0..ndims): widths, input first. in: k, dims, ndims, max_batch, seed; out: m. */
@@ -48,8 +48,8 @@ void mn_model_forward(mn_model_t *m, const float *x, int batch);
 
 /* Loss of the last forward against y: out *loss_sum, *correct; when grad_scale != 0, also
  * keeps dlogits * grad_scale for backward. */
-void mn_model_loss(mn_model_t *m, const int32_t *y, int batch, float grad_scale,
-                   double *loss_sum, int64_t *correct);
+void mn_model_loss(mn_model_t *m, const int32_t *y, int batch, float grad_scale, double *loss_sum,
+                   int64_t *correct);
 
 /* Backward of the last forward and loss (with grad_scale != 0) into m->grads (overwrites). */
 void mn_model_backward(mn_model_t *m, const float *x, int batch);

@@ -25,7 +25,7 @@ typedef struct mn_optim {
   int step_epochs;
   double step_gamma;
   double min_lr;
-  float *velocity;     /* [nparams] */
+  float *velocity; /* [nparams] */
   int64_t nparams;
 } mn_optim_t;
 

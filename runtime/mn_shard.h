@@ -23,27 +23,27 @@ extern "C" {
 #endif
 
 typedef struct mn_shard_opts {
-  int64_t block_size;  /* samples per block (>= 1) */
-  int shuffle_blocks;  /* blocks per shuffle window (>= 1) */
-  int shuffle;         /* 0: the order is 0..N-1 every epoch */
-  int pad;             /* 1: pad the last step by wrapping; 0: drop the remainder */
+  int64_t block_size; /* samples per block (>= 1) */
+  int shuffle_blocks; /* blocks per shuffle window (>= 1) */
+  int shuffle;        /* 0: the order is 0..N-1 every epoch */
+  int pad;            /* 1: pad the last step by wrapping; 0: drop the remainder */
   uint64_t seed;
 } mn_shard_opts_t;
 
 typedef struct mn_shard_plan {
-  int64_t n;               /* samples */
-  int world, rank, batch;  /* batch per rank */
+  int64_t n;              /* samples */
+  int world, rank, batch; /* batch per rank */
   mn_shard_opts_t opts;
   int64_t steps_per_epoch;
   /* the current epoch's order, built by mn_shard_plan_epoch() */
   int64_t epoch;
   int64_t nblocks;
-  int64_t *block_perm;     /* [nblocks] block ids in epoch order */
-  int64_t *block_start;    /* [nblocks + 1] order position where each permuted block starts */
+  int64_t *block_perm;  /* [nblocks] block ids in epoch order */
+  int64_t *block_start; /* [nblocks + 1] order position where each permuted block starts */
   /* cache of one window's permutation */
   int64_t win_id;
   int64_t win_len;
-  int64_t *win_perm;       /* [shuffle_blocks * block_size] */
+  int64_t *win_perm; /* [shuffle_blocks * block_size] */
 } mn_shard_plan_t;
 
 /* Fails with MN_ERR_DATA when n < world * batch (a step could not be filled), and with

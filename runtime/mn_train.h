@@ -21,9 +21,9 @@ extern "C" {
 
 typedef struct mn_train_result {
   mn_summary_t summary;
-  float *params;      /* a copy of the final parameters (caller frees), when asked */
+  float *params; /* a copy of the final parameters (caller frees), when asked */
   int64_t nparams;
-  int failed_rank;    /* on failure, the lowest rank that failed (-1: unknown) */
+  int failed_rank; /* on failure, the lowest rank that failed (-1: unknown) */
 } mn_train_result_t;
 
 /* in: cfg, comm; want_params: copy the final parameters into res->params on success;

@@ -47,7 +47,8 @@ static mn_status_t parse_args(int argc, char **argv, args_t *a) {
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
     case 's':
-      if (a->nsets == MAX_SETS) return mn_error(MN_ERR_USAGE, "more than %d --set options", MAX_SETS);
+      if (a->nsets == MAX_SETS)
+        return mn_error(MN_ERR_USAGE, "more than %d --set options", MAX_SETS);
       a->sets[a->nsets++] = optarg;
       break;
     case 'm': a->metrics = optarg; break;
@@ -103,10 +104,12 @@ int main(int argc, char **argv) {
 
   int code = mn_status_exit_code(st);
   char msg[2300];
-  if (st == MN_OK) snprintf(msg, sizeof msg, "done");
+  if (st == MN_OK)
+    snprintf(msg, sizeof msg, "done");
   else if (failed_rank >= 0 && failed_rank != world.rank)
     snprintf(msg, sizeof msg, MN_REPORT_FOLLOWER ": rank %d failed", failed_rank);
-  else snprintf(msg, sizeof msg, "%s", mn_error_message());
+  else
+    snprintf(msg, sizeof msg, "%s", mn_error_message());
   mn_report_write(getenv("MN_REPORT_DIR"), world.rank, world.host, code, msg);
 
   free(cfg);

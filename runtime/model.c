@@ -111,8 +111,10 @@ mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const int *dims,
   return MN_OK;
 
 fail_alloc:
-  st = mn_error(MN_ERR_NOMEM, "model: cannot allocate %lld parameters and activations for "
-                              "batch %d", (long long)t.nparams, max_batch);
+  st = mn_error(MN_ERR_NOMEM,
+                "model: cannot allocate %lld parameters and activations for "
+                "batch %d",
+                (long long)t.nparams, max_batch);
   mn_model_free(&t);
   return st;
 }
@@ -133,12 +135,12 @@ void mn_model_forward(mn_model_t *m, const float *x, int batch) {
   }
 }
 
-void mn_model_loss(mn_model_t *m, const int32_t *y, int batch, float grad_scale,
-                   double *loss_sum, int64_t *correct) {
+void mn_model_loss(mn_model_t *m, const int32_t *y, int batch, float grad_scale, double *loss_sum,
+                   int64_t *correct) {
   MN_ASSERT(batch >= 1 && batch <= m->max_batch);
   float *dlogits = grad_scale != 0.0f ? m->dact[0] : NULL;
-  m->k->softmax_xent(m->act[m->nlinear - 1], y, batch, m->dims[m->nlinear], grad_scale,
-                     dlogits, loss_sum, correct);
+  m->k->softmax_xent(m->act[m->nlinear - 1], y, batch, m->dims[m->nlinear], grad_scale, dlogits,
+                     loss_sum, correct);
 }
 
 void mn_model_backward(mn_model_t *m, const float *x, int batch) {
@@ -150,13 +152,11 @@ void mn_model_backward(mn_model_t *m, const float *x, int batch) {
     int nin = m->dims[l], nout = m->dims[l + 1];
     const float *in = l > 0 ? m->act[l - 1] : x;
     /* dW[out, in] = dY^T[out, batch] X[batch, in]; db = column sums of dY */
-    k->gemm(1, 0, nout, nin, batch, 1.0f, dy, nout, in, nin, 0.0f, m->grads + m->w_off[l],
-            nin);
+    k->gemm(1, 0, nout, nin, batch, 1.0f, dy, nout, in, nin, 0.0f, m->grads + m->w_off[l], nin);
     k->bias_grad(dy, batch, nout, m->grads + m->b_off[l]);
     if (l == 0) break;
     /* dX[batch, in] = dY[batch, out] W[out, in], masked by ReLU of the previous layer */
-    k->gemm(0, 0, batch, nin, nout, 1.0f, dy, nout, m->params + m->w_off[l], nin, 0.0f, dx,
-            nin);
+    k->gemm(0, 0, batch, nin, nout, 1.0f, dy, nout, m->params + m->w_off[l], nin, 0.0f, dx, nin);
     k->relu_bwd(dx, m->act[l - 1], (int64_t)batch * nin);
     float *tmp = dy;
     dy = dx;

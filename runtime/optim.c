@@ -25,9 +25,10 @@ mn_status_t mn_optim_init(mn_optim_t *o, const mn_config_t *cfg, int64_t nparams
   void *v = NULL;
   size_t nbytes = (size_t)(nparams > 0 ? nparams : 1) * sizeof(float);
   if (nparams < 0 || steps_per_epoch < 0 || total_steps < 0)
-    return mn_error(MN_ERR_INTERNAL, "optim: negative size (%lld params, %lld steps/epoch, "
-                                     "%lld steps)", (long long)nparams,
-                    (long long)steps_per_epoch, (long long)total_steps);
+    return mn_error(MN_ERR_INTERNAL,
+                    "optim: negative size (%lld params, %lld steps/epoch, "
+                    "%lld steps)",
+                    (long long)nparams, (long long)steps_per_epoch, (long long)total_steps);
   if (posix_memalign(&v, MN_OPTIM_ALIGN, nbytes) != 0)
     return mn_error(MN_ERR_NOMEM, "optim: cannot allocate velocity for %lld parameters",
                     (long long)nparams);

@@ -16,8 +16,8 @@ mn_status_t mn_shard_plan_init(int64_t n, int world, int rank, int batch,
                                const mn_shard_opts_t *opts, mn_shard_plan_t *plan) {
   if (world < 1 || rank < 0 || rank >= world || batch < 1 || opts->block_size < 1 ||
       opts->shuffle_blocks < 1)
-    return mn_error(MN_ERR_CONFIG, "shard plan: bad world %d, rank %d, batch %d, block %lld",
-                    world, rank, batch, (long long)opts->block_size);
+    return mn_error(MN_ERR_CONFIG, "shard plan: bad world %d, rank %d, batch %d, block %lld", world,
+                    rank, batch, (long long)opts->block_size);
   int64_t global = (int64_t)world * batch;
   if (n < global)
     return mn_error(MN_ERR_DATA,
@@ -105,8 +105,10 @@ static int64_t block_of_pos(const mn_shard_plan_t *p, int64_t pos) {
   int64_t lo = 0, hi = p->nblocks - 1;
   while (lo < hi) {
     int64_t mid = lo + (hi - lo + 1) / 2;
-    if (p->block_start[mid] <= pos) lo = mid;
-    else hi = mid - 1;
+    if (p->block_start[mid] <= pos)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   return lo;
 }

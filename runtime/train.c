@@ -60,8 +60,7 @@ static mn_status_t open_data(run_t *r) {
                        cfg->data.remainder == MN_REMAINDER_PAD, cfg->data.seed};
   st = mn_shard_plan_init(mn_dataset_size(r->train), r->comm.world, r->comm.rank,
                           cfg->data.batch_size, &o, &r->plan);
-  if (st != MN_OK)
-    return mn_error(st, "%s: %s", mn_dataset_path(r->train, 0), mn_error_message());
+  if (st != MN_OK) return mn_error(st, "%s: %s", mn_dataset_path(r->train, 0), mn_error_message());
   return MN_OK;
 }
 
@@ -73,8 +72,8 @@ static mn_status_t setup(run_t *r, int64_t start_step) {
   r->total_steps = (int64_t)cfg->schedule.epochs * spe;
   if (cfg->schedule.max_steps > 0 && cfg->schedule.max_steps < r->total_steps)
     r->total_steps = cfg->schedule.max_steps;
-  st = mn_model_init(&r->model, r->k, cfg->model.layers, cfg->model.nlayers,
-                     cfg->data.batch_size, cfg->model.seed);
+  st = mn_model_init(&r->model, r->k, cfg->model.layers, cfg->model.nlayers, cfg->data.batch_size,
+                     cfg->model.seed);
   if (st != MN_OK) return st;
   st = mn_optim_init(&r->optim, cfg, r->model.nparams, spe, r->total_steps);
   if (st != MN_OK) return st;
@@ -121,7 +120,8 @@ static mn_status_t train_step(run_t *r, const mn_batch_t *batch, int64_t step, d
     *control = 1.0f;
   }
   double t1 = mn_now_s();
-  mn_status_t st = mn_comm_allreduce_grads(&r->comm, r->k, m->grads, m->nparams + MN_MODEL_GRAD_EXTRA);
+  mn_status_t st =
+      mn_comm_allreduce_grads(&r->comm, r->k, m->grads, m->nparams + MN_MODEL_GRAD_EXTRA);
   double t2 = mn_now_s();
   if (st != MN_OK) return st;
   if (*control != 0.0f) return MN_ERR_PEER;
@@ -260,8 +260,10 @@ mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
   if (st == MN_OK && want_params) {
     res->nparams = r.model.nparams;
     res->params = malloc((size_t)r.model.nparams * sizeof *res->params);
-    if (!res->params) st = mn_error(MN_ERR_NOMEM, "out of memory copying parameters");
-    else memcpy(res->params, r.model.params, (size_t)r.model.nparams * sizeof *res->params);
+    if (!res->params)
+      st = mn_error(MN_ERR_NOMEM, "out of memory copying parameters");
+    else
+      memcpy(res->params, r.model.params, (size_t)r.model.nparams * sizeof *res->params);
   }
   teardown(&r);
   return st;

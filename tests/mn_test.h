@@ -8,27 +8,29 @@
 
 static int mn_test_failures;
 
-#define CHECK(e)                                                                                 \
-  do {                                                                                           \
-    if (!(e)) {                                                                                  \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #e);                     \
-      mn_test_failures++;                                                                        \
-    }                                                                                            \
+#define CHECK(e)                                                                                   \
+  do {                                                                                             \
+    if (!(e)) {                                                                                    \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #e);                        \
+      mn_test_failures++;                                                                          \
+    }                                                                                              \
   } while (0)
 
-#define CHECK_MSG(e, ...)                                                                        \
-  do {                                                                                           \
-    if (!(e)) {                                                                                  \
-      fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #e);                     \
-      fprintf(stderr, __VA_ARGS__);                                                              \
-      fputc('\n', stderr);                                                                       \
-      mn_test_failures++;                                                                        \
-    }                                                                                            \
+#define CHECK_MSG(e, ...)                                                                          \
+  do {                                                                                             \
+    if (!(e)) {                                                                                    \
+      fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #e);                        \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fputc('\n', stderr);                                                                         \
+      mn_test_failures++;                                                                          \
+    }                                                                                              \
   } while (0)
 
 static inline int mn_test_result(const char *name) {
-  if (mn_test_failures) fprintf(stderr, "%s: %d check(s) failed\n", name, mn_test_failures);
-  else fprintf(stderr, "%s: ok\n", name);
+  if (mn_test_failures)
+    fprintf(stderr, "%s: %d check(s) failed\n", name, mn_test_failures);
+  else
+    fprintf(stderr, "%s: ok\n", name);
   return mn_test_failures ? 1 : 0;
 }
 

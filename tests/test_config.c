@@ -49,24 +49,26 @@ static void expect_error_at(int line, const char *text, const char *const *sets,
   mn_status_t got = mn_config_load(path, sets, nsets, &cfg, err, sizeof err);
   CHECK_MSG(got == st, "line %d: status %d, want %d (%s)", line, got, st, err);
   CHECK_MSG(memcmp(&cfg, &before, sizeof cfg) == 0, "line %d: cfg written on failure", line);
-  CHECK_MSG(strcmp(err, mn_error_message()) == 0, "line %d: err '%s' vs last error '%s'", line,
-            err, mn_error_message());
+  CHECK_MSG(strcmp(err, mn_error_message()) == 0, "line %d: err '%s' vs last error '%s'", line, err,
+            mn_error_message());
   va_list ap;
   va_start(ap, st);
   for (const char *frag; (frag = va_arg(ap, const char *)) != NULL;) {
     char want[1024];
     const char *f = strstr(frag, "%F");
-    if (f) snprintf(want, sizeof want, "%.*s%s%s", (int)(f - frag), frag, path, f + 2);
-    else snprintf(want, sizeof want, "%s", frag);
+    if (f)
+      snprintf(want, sizeof want, "%.*s%s%s", (int)(f - frag), frag, path, f + 2);
+    else
+      snprintf(want, sizeof want, "%s", frag);
     CHECK_MSG(strstr(err, want) != NULL, "line %d: message '%s' lacks '%s'", line, err, want);
   }
   va_end(ap);
 }
-#define EXPECT_ERROR(text, sets, nsets, st, ...)                                                 \
+#define EXPECT_ERROR(text, sets, nsets, st, ...)                                                   \
   expect_error_at(__LINE__, text, sets, nsets, st, __VA_ARGS__, (const char *)NULL)
 
-static mn_status_t load_text(const char *text, const char *const *sets, int nsets,
-                             mn_config_t *cfg, char *err) {
+static mn_status_t load_text(const char *text, const char *const *sets, int nsets, mn_config_t *cfg,
+                             char *err) {
   return mn_config_load(text ? fixture(text) : NULL, sets, nsets, cfg, err, 2048);
 }
 
@@ -149,8 +151,8 @@ static void test_full_file(void) {
   char err[2048];
   CHECK_MSG(load_text(text, NULL, 0, &cfg, err) == MN_OK, "%s", err);
   CHECK(cfg.model.nlayers == 4);
-  CHECK(cfg.model.layers[0] == 784 && cfg.model.layers[1] == 1024 &&
-        cfg.model.layers[2] == 1024 && cfg.model.layers[3] == 10);
+  CHECK(cfg.model.layers[0] == 784 && cfg.model.layers[1] == 1024 && cfg.model.layers[2] == 1024 &&
+        cfg.model.layers[3] == 10);
   CHECK(cfg.model.seed == UINT64_MAX);
   CHECK(strcmp(cfg.data.train, "/data/shards/train-*.h5") == 0);
   CHECK(strcmp(cfg.data.val, "/data/val.h5") == 0);
@@ -274,8 +276,8 @@ static void test_file_errors(void) {
                NULL, 0, MN_ERR_CONFIG, "%F:2: [model] layers: more than 32 entries");
 
   /* duplicates and missing keys */
-  EXPECT_ERROR(MINIMAL "[data]\nbatch_size = 4\n\n[data]\nbatch_size = 8\n", NULL, 0,
-               MN_ERR_CONFIG, "%F:11: [data] batch_size is set twice (first at line 8)");
+  EXPECT_ERROR(MINIMAL "[data]\nbatch_size = 4\n\n[data]\nbatch_size = 8\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:11: [data] batch_size is set twice (first at line 8)");
   EXPECT_ERROR("[model]\nlayers = 4,3\n[data]\ntrain = d.h5\n", NULL, 0, MN_ERR_CONFIG,
                "%F: missing required key [schedule] epochs");
   EXPECT_ERROR("[schedule]\nepochs = 1\n", NULL, 0, MN_ERR_CONFIG,
@@ -313,8 +315,8 @@ static void test_file_errors(void) {
   {
     mn_config_t cfg;
     char err[2048];
-    CHECK_MSG(load_text(MINIMAL "[data]\nprefetch = 2\n    batch_size = 7\n", NULL, 0, &cfg,
-                        err) == MN_OK,
+    CHECK_MSG(load_text(MINIMAL "[data]\nprefetch = 2\n    batch_size = 7\n", NULL, 0, &cfg, err) ==
+                  MN_OK,
               "%s", err);
     CHECK(cfg.data.prefetch == 2 && cfg.data.batch_size == 7);
   }
@@ -399,8 +401,8 @@ static void test_sets(void) {
 }
 
 static void test_min_lr(void) {
-  EXPECT_ERROR(MINIMAL "[optimizer]\nlr = 0.1\n[schedule]\nmin_lr = 0.5\n", NULL, 0,
-               MN_ERR_CONFIG, "%F:10: [schedule] min_lr: 0.5 is larger than [optimizer] lr (0.1)");
+  EXPECT_ERROR(MINIMAL "[optimizer]\nlr = 0.1\n[schedule]\nmin_lr = 0.5\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:10: [schedule] min_lr: 0.5 is larger than [optimizer] lr (0.1)");
   {
     const char *sets[] = {"optimizer.lr=0.01"};
     EXPECT_ERROR(MINIMAL "[schedule]\nmin_lr = 0.05\n", sets, 1, MN_ERR_CONFIG,
@@ -444,10 +446,9 @@ static void pick_value(const char *section, const char *key, const char *value, 
 
 /* The hash as mn_config.h documents it, computed here from the canonical values. */
 static uint64_t documented_hash(const mn_config_t *cfg) {
-  static const char *const order[][2] = {{"model", "layers"},    {"model", "seed"},
-                                         {"data", "seed"},       {"data", "shuffle"},
-                                         {"data", "block_size"}, {"data", "shuffle_blocks"},
-                                         {"data", "remainder"}};
+  static const char *const order[][2] = {
+      {"model", "layers"},    {"model", "seed"},          {"data", "seed"},     {"data", "shuffle"},
+      {"data", "block_size"}, {"data", "shuffle_blocks"}, {"data", "remainder"}};
   uint64_t h = 0xcbf29ce484222325ULL;
   for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
     pick_t p = {order[i][0], order[i][1], ""};
@@ -474,13 +475,12 @@ static void test_values_and_hash(void) {
   CHECK(ha == documented_hash(&a));
   const char *same[] = {"optimizer.lr=0.5", "data.batch_size=3", "data.train=other",
                         "log.interval=7", "data.prefetch=9"};
-  CHECK(load_text("[model]\nlayers = 784,1024,10\n[data]\ntrain=d\n[schedule]\nepochs=1\n", same,
-                  5, &b, err) == MN_OK);
+  CHECK(load_text("[model]\nlayers = 784,1024,10\n[data]\ntrain=d\n[schedule]\nepochs=1\n", same, 5,
+                  &b, err) == MN_OK);
   CHECK(mn_config_shape_hash(&b) == ha);
-  const char *shape_sets[] = {"model.layers=784,1024,11", "model.seed=2",
-                              "data.seed=2",              "data.shuffle=no",
-                              "data.block_size=8",        "data.shuffle_blocks=2",
-                              "data.remainder=pad"};
+  const char *shape_sets[] = {
+      "model.layers=784,1024,11", "model.seed=2",          "data.seed=2",       "data.shuffle=no",
+      "data.block_size=8",        "data.shuffle_blocks=2", "data.remainder=pad"};
   for (int i = 0; i < 7; i++) {
     CHECK(load_text("[model]\nlayers = 784,1024,10\n[data]\ntrain=d\n[schedule]\nepochs=1\n",
                     &shape_sets[i], 1, &b, err) == MN_OK);

@@ -76,13 +76,18 @@ static const char *make(const char *name, spec_t s) {
   hsize_t xd[2] = {(hsize_t)s.rows, (hsize_t)s.dim}, yd[1] = {(hsize_t)s.y_rows};
   hsize_t flat[1] = {(hsize_t)(s.rows * s.dim)};
   if (!s.no_x) {
-    if (s.x_1d) put(f, "x", H5T_IEEE_F32LE, 1, flat, H5T_NATIVE_FLOAT, x);
-    else if (s.x_int) put(f, "x", H5T_STD_I32LE, 2, xd, H5T_NATIVE_INT32, xi);
-    else put(f, "x", H5T_IEEE_F32LE, 2, xd, H5T_NATIVE_FLOAT, x);
+    if (s.x_1d)
+      put(f, "x", H5T_IEEE_F32LE, 1, flat, H5T_NATIVE_FLOAT, x);
+    else if (s.x_int)
+      put(f, "x", H5T_STD_I32LE, 2, xd, H5T_NATIVE_INT32, xi);
+    else
+      put(f, "x", H5T_IEEE_F32LE, 2, xd, H5T_NATIVE_FLOAT, x);
   }
   if (!s.no_y) {
-    if (s.y_float) put(f, "y", H5T_IEEE_F32LE, 1, yd, H5T_NATIVE_FLOAT, yf);
-    else put(f, "y", H5T_STD_I32LE, 1, yd, H5T_NATIVE_INT32, y);
+    if (s.y_float)
+      put(f, "y", H5T_IEEE_F32LE, 1, yd, H5T_NATIVE_FLOAT, yf);
+    else
+      put(f, "y", H5T_STD_I32LE, 1, yd, H5T_NATIVE_INT32, y);
   }
   H5Fclose(f);
   free(x);
@@ -130,8 +135,7 @@ static void check_reads(mn_dataset_t *ds, int64_t n) {
     for (int64_t c = 0; s + c <= n && c <= 20; c += 3) {
       for (int i = 0; i < c; i++) idx[i] = s + i;
       CHECK(mn_dataset_read_range(ds, s, c, x, y) == MN_OK);
-      CHECK_MSG(rows_ok(x, y, idx, (int)c, DIM), "range %lld+%lld", (long long)s,
-                (long long)c);
+      CHECK_MSG(rows_ok(x, y, idx, (int)c, DIM), "range %lld+%lld", (long long)s, (long long)c);
     }
   /* out of range is refused, not read */
   int64_t bad[] = {n};
@@ -182,8 +186,8 @@ static void test_shards(void) {
 }
 
 /* Opening spec must fail with want, and the message must hold every needle. */
-static void expect_fail(const char *spec, int dim, mn_status_t want, const char *n1,
-                        const char *n2, const char *n3) {
+static void expect_fail(const char *spec, int dim, mn_status_t want, const char *n1, const char *n2,
+                        const char *n3) {
   mn_dataset_t *ds = NULL;
   mn_error_clear();
   mn_status_t st = mn_dataset_open(spec, dim, CLASSES, &ds);

@@ -73,13 +73,14 @@ int main(int argc, char **argv) {
     write_data(data);
     snprintf(conf, sizeof conf, "%s/t.conf", dir);
     FILE *f = fopen(conf, "w");
-    fprintf(f, "[model]\nlayers = %d,16,9,%d\nseed = 3\n"
-               "[data]\ntrain = %s\nblock_size = 8\nshuffle_blocks = 3\nseed = 11\n"
-               "[optimizer]\nlr = 0.2\nmomentum = 0.9\nweight_decay = 0.001\n"
-               "[schedule]\nepochs = 100\nmax_steps = %d\nlr_schedule = cosine\n"
-               "warmup_steps = 4\n"
-               "[comm]\nbucket_mb = 0.001\n"
-               "[log]\nprogress = off\n",
+    fprintf(f,
+            "[model]\nlayers = %d,16,9,%d\nseed = 3\n"
+            "[data]\ntrain = %s\nblock_size = 8\nshuffle_blocks = 3\nseed = 11\n"
+            "[optimizer]\nlr = 0.2\nmomentum = 0.9\nweight_decay = 0.001\n"
+            "[schedule]\nepochs = 100\nmax_steps = %d\nlr_schedule = cosine\n"
+            "warmup_steps = 4\n"
+            "[comm]\nbucket_mb = 0.001\n"
+            "[log]\nprogress = off\n",
             D, C, data, K);
     fclose(f);
   }
@@ -112,8 +113,9 @@ int main(int argc, char **argv) {
         ref = fmax(ref, fabs((double)w1[i]));
         moved = fmax(moved, fabs((double)w1[i] - w0[i]));
       }
-      fprintf(stderr, "world %d x batch %d vs world 1 x batch %d after %d steps: max |diff| "
-                      "%.3g, relative %.3g; training moved weights by up to %.3g\n",
+      fprintf(stderr,
+              "world %d x batch %d vs world 1 x batch %d after %d steps: max |diff| "
+              "%.3g, relative %.3g; training moved weights by up to %.3g\n",
               world, B, world * B, K, diff, diff / ref, moved);
       CHECK_MSG(diff / ref <= 1e-5, "relative difference %.3g", diff / ref);
       CHECK_MSG(moved / ref > 1e-2, "training barely moved the weights (%.3g)", moved / ref);

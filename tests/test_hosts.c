@@ -58,7 +58,7 @@ static void test_list_good(void) {
 }
 
 static void test_list_bad(void) {
-  static const char *bad[] = {"a:0", "a:-1", "a:x", "a:2x", "a:", "", "a,,b", ":2",
+  static const char *bad[] = {"a:0", "a:-1", "a:x",   "a:2x",          "a:",     "", "a,,b", ":2",
                               "a,",  "-a:2", "a b:2", "a:99999999999", "a:1,b:0"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     mn_hostlist_t l = {0};
@@ -189,8 +189,7 @@ static void test_place(void) {
   /* Gang: all or nothing. */
   p.ranks = NULL;
   CHECK(mn_place_byslot(&l, 7, &p) == MN_ERR_PEER);
-  CHECK_MSG(strstr(mn_error_message(), "need 7 slots; the hosts have 6"), "%s",
-            mn_error_message());
+  CHECK_MSG(strstr(mn_error_message(), "need 7 slots; the hosts have 6"), "%s", mn_error_message());
   CHECK(p.ranks == NULL);
   CHECK(mn_place_byslot(&l, 0, &p) == MN_ERR_USAGE);
   mn_hosts_free(&l);

@@ -67,8 +67,10 @@ static void check_gemm(const mn_kernels_t *k, int ta, int tb, int m, int n, int 
     for (int j = n; j < ldc; j++) /* padding untouched */
       if (c[(int64_t)i * ldc + j] != c0[(int64_t)i * ldc + j]) bad++;
   }
-  CHECK_MSG(bad == 0, "gemm ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g pad=%d: %d bad, "
-                      "worst err/bound %.3g", ta, tb, m, n, kk, alpha, beta, pad, bad, worst);
+  CHECK_MSG(bad == 0,
+            "gemm ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g pad=%d: %d bad, "
+            "worst err/bound %.3g",
+            ta, tb, m, n, kk, alpha, beta, pad, bad, worst);
   free(a);
   free(b);
   free(c);
@@ -76,9 +78,9 @@ static void check_gemm(const mn_kernels_t *k, int ta, int tb, int m, int n, int 
 }
 
 static void test_gemm(const mn_kernels_t *k) {
-  static const int shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {13, 7, 5}, {5, 7, 13}, {1, 9, 4},
-                                  {9, 1, 4}, {6, 5, 1}, {33, 65, 17}, {64, 64, 64},
-                                  {100, 37, 129}};
+  static const int shapes[][3] = {{1, 1, 1},    {7, 13, 5},    {13, 7, 5}, {5, 7, 13},
+                                  {1, 9, 4},    {9, 1, 4},     {6, 5, 1},  {33, 65, 17},
+                                  {64, 64, 64}, {100, 37, 129}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
     for (int ta = 0; ta < 2; ta++)
       for (int tb = 0; tb < 2; tb++) {
@@ -172,12 +174,11 @@ static void test_softmax_xent(const mn_kernels_t *k, int m, int c, double offset
     }
   }
   CHECK_MSG(isfinite(loss) && fabs(loss - ref_loss) <= 1e-5 * fabs(ref_loss) + 1e-6,
-            "softmax_xent m=%d c=%d offset=%g: loss %.9g, want %.9g", m, c, offset, loss,
-            ref_loss);
+            "softmax_xent m=%d c=%d offset=%g: loss %.9g, want %.9g", m, c, offset, loss, ref_loss);
   CHECK_MSG(correct == ref_correct, "softmax_xent m=%d c=%d: correct %lld, want %lld", m, c,
             (long long)correct, (long long)ref_correct);
-  CHECK_MSG(bad == 0, "softmax_xent m=%d c=%d offset=%g gs=%g: %d dlogits bad", m, c, offset,
-            gs, bad);
+  CHECK_MSG(bad == 0, "softmax_xent m=%d c=%d offset=%g gs=%g: %d dlogits bad", m, c, offset, gs,
+            bad);
   k->softmax_xent(x, y, m, c, gs, NULL, &loss2, &correct2);
   CHECK_MSG(loss2 == loss && correct2 == correct, "softmax_xent without dlogits differs");
   free(x);
@@ -224,8 +225,8 @@ static void test_sgd(const mn_kernels_t *k, int64_t count, float lr, float mom, 
     bad += fabs(v[i] - vr) > 8 * FLT_EPSILON * vmag;
     bad += fabs(w[i] - wr) > 8 * FLT_EPSILON * (fabs(w0[i]) + fabs(lr) * vmag);
   }
-  CHECK_MSG(bad == 0, "sgd_update count=%lld lr=%g mom=%g wd=%g: %d bad", (long long)count, lr,
-            mom, wd, bad);
+  CHECK_MSG(bad == 0, "sgd_update count=%lld lr=%g mom=%g wd=%g: %d bad", (long long)count, lr, mom,
+            wd, bad);
   free(w);
   free(g);
   free(v);

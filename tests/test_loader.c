@@ -55,8 +55,7 @@ static void make_file(const char *path, int64_t n, int chunk_rows, int deflate) 
 }
 
 static mn_shard_plan_t make_plan(int64_t n, int world, int rank, int batch, int pad) {
-  mn_shard_opts_t o = {.block_size = 4, .shuffle_blocks = 3, .shuffle = 1, .pad = pad,
-                       .seed = 42};
+  mn_shard_opts_t o = {.block_size = 4, .shuffle_blocks = 3, .shuffle = 1, .pad = pad, .seed = 42};
   mn_shard_plan_t p;
   mn_status_t st = mn_shard_plan_init(n, world, rank, batch, &o, &p);
   CHECK(st == MN_OK);

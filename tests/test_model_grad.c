@@ -111,8 +111,8 @@ static void test_init_deterministic(void) {
     mn_rng_seed(&rng, 42, (uint64_t)l, 0);
     int64_t n = (int64_t)g_dims[l + 1] * g_dims[l];
     for (int64_t i = 0; i < n; i++)
-      off_contract += a.params[a.w_off[l] + i] !=
-                      (float)(sqrt(2.0 / g_dims[l]) * mn_rng_normal(&rng));
+      off_contract +=
+          a.params[a.w_off[l] + i] != (float)(sqrt(2.0 / g_dims[l]) * mn_rng_normal(&rng));
   }
   CHECK_MSG(off_contract == 0, "%lld weights differ from the documented init streams",
             (long long)off_contract);
@@ -146,8 +146,7 @@ static void test_init_errors(void) {
   CHECK(mn_model_init(&m, mn_kernels_cpu(), g_dims, 1, MAX_BATCH, 1) == MN_ERR_CONFIG);
   CHECK(mn_model_init(&m, mn_kernels_cpu(), zero_dim, 3, MAX_BATCH, 1) == MN_ERR_CONFIG);
   CHECK(strstr(mn_error_message(), "width") != NULL);
-  CHECK(mn_model_init(&m, mn_kernels_cpu(), many, MN_MODEL_MAX_LINEAR + 2, 1, 1) ==
-        MN_ERR_CONFIG);
+  CHECK(mn_model_init(&m, mn_kernels_cpu(), many, MN_MODEL_MAX_LINEAR + 2, 1, 1) == MN_ERR_CONFIG);
   CHECK(mn_model_init(&m, mn_kernels_cpu(), g_dims, NDIMS, 0, 1) == MN_ERR_CONFIG);
   CHECK(m.nlinear == 0x5a5a5a5a); /* outputs untouched on failure */
   CHECK(mn_model_init(&m, mn_kernels_cpu(), many, MN_MODEL_MAX_LINEAR + 1, 1, 1) == MN_OK);
@@ -155,9 +154,9 @@ static void test_init_errors(void) {
   mn_model_free(&m);
 }
 
-static int check_tensor(const char *what, int l, const mn_model_t *m, ref_net_t *r,
-                        int64_t off, int64_t count, const float *x, const int32_t *y,
-                        const char *pattern0, int *skipped) {
+static int check_tensor(const char *what, int l, const mn_model_t *m, ref_net_t *r, int64_t off,
+                        int64_t count, const float *x, const int32_t *y, const char *pattern0,
+                        int *skipped) {
   int bad = 0, npat = BATCH * (11 + 9);
   char pat_plus[BATCH * 20], pat_minus[BATCH * 20];
   double gmax = 0;
@@ -181,10 +180,10 @@ static int check_tensor(const char *what, int l, const mn_model_t *m, ref_net_t 
       bad++;
     }
   }
-  CHECK_MSG(gmax > 1e-3, "%s%d: all gradients ~0 (max %g), the test would prove nothing",
-            what, l, gmax);
-  CHECK_MSG(bad == 0, "%s%d: %d of %lld gradients differ from finite differences", what, l,
-            bad, (long long)count);
+  CHECK_MSG(gmax > 1e-3, "%s%d: all gradients ~0 (max %g), the test would prove nothing", what, l,
+            gmax);
+  CHECK_MSG(bad == 0, "%s%d: %d of %lld gradients differ from finite differences", what, l, bad,
+            (long long)count);
   return bad;
 }
 
@@ -241,8 +240,8 @@ static void test_gradients(void) {
     bad += check_tensor("b", l, &m, &r, m.b_off[l], g_dims[l + 1], x, y, pattern0, &skipped);
   }
   CHECK_MSG(skipped <= 5, "%d entries skipped at ReLU kinks", skipped);
-  fprintf(stderr, "gradients: %lld checked, %d bad, %d skipped at kinks\n",
-          (long long)m.nparams, bad, skipped);
+  fprintf(stderr, "gradients: %lld checked, %d bad, %d skipped at kinks\n", (long long)m.nparams,
+          bad, skipped);
 
   /* loss without gradient: the same numbers */
   double loss2 = 0;

@@ -35,11 +35,11 @@ static mn_config_t make_cfg(mn_lr_schedule_t sched, int64_t warmup) {
   return c;
 }
 
-#define CHECK_LR(o, step, want)                                                                \
-  do {                                                                                         \
-    double got_ = mn_optim_lr((o), (step));                                                    \
-    CHECK_MSG(fabs(got_ - (want)) <= 1e-9 * fabs(want), "step %d: lr %.12g, want %.12g",      \
-              (int)(step), got_, (double)(want));                                              \
+#define CHECK_LR(o, step, want)                                                                    \
+  do {                                                                                             \
+    double got_ = mn_optim_lr((o), (step));                                                        \
+    CHECK_MSG(fabs(got_ - (want)) <= 1e-9 * fabs(want), "step %d: lr %.12g, want %.12g",           \
+              (int)(step), got_, (double)(want));                                                  \
   } while (0)
 
 static void test_constant(void) {

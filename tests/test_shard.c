@@ -34,8 +34,7 @@ static int64_t epoch_samples(int64_t n, int world, int batch, const mn_shard_opt
     }
     CHECK(p.steps_per_epoch == steps); /* equal step counts on every rank */
     mn_shard_plan_epoch(&p, epoch);
-    for (int64_t s = 0; s < steps; s++)
-      mn_shard_step_samples(&p, s, all + (s * world + r) * batch);
+    for (int64_t s = 0; s < steps; s++) mn_shard_step_samples(&p, s, all + (s * world + r) * batch);
     mn_shard_plan_free(&p);
   }
   *out = all;
@@ -49,8 +48,10 @@ static void check_coverage(int64_t n, int world, int batch, const mn_shard_opts_
   if (steps < 1) return;
   int64_t g = (int64_t)world * batch;
   int64_t total = steps * g;
-  if (o->pad) CHECK(steps == (n + g - 1) / g);
-  else CHECK(steps == n / g);
+  if (o->pad)
+    CHECK(steps == (n + g - 1) / g);
+  else
+    CHECK(steps == n / g);
   int *seen = calloc((size_t)n, sizeof *seen);
   for (int64_t i = 0; i < total; i++) {
     CHECK_MSG(s[i] >= 0 && s[i] < n, "sample %lld out of range", (long long)s[i]);
@@ -120,8 +121,8 @@ static void test_reshuffle_and_determinism(void) {
   o2.seed = 6;
   epoch_samples(n, 2, 10, &o2, 1, &seed2);
   size_t bytes = (size_t)(steps * 20) * sizeof *e1;
-  CHECK(memcmp(e1, e1b, bytes) == 0);  /* same (seed, epoch): same order */
-  CHECK(memcmp(e1, e2, bytes) != 0);   /* another epoch: another order */
+  CHECK(memcmp(e1, e1b, bytes) == 0);   /* same (seed, epoch): same order */
+  CHECK(memcmp(e1, e2, bytes) != 0);    /* another epoch: another order */
   CHECK(memcmp(e1, seed2, bytes) != 0); /* another seed: another order */
   /* the order is a real shuffle: few samples stay in place */
   int64_t fixed = 0;

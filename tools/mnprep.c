@@ -83,8 +83,7 @@ static const char usage_text[] =
 
 /* ---- command-line numbers ------------------------------------------------------------ */
 
-static mn_status_t parse_i64(const char *opt, const char *s, int64_t lo, int64_t hi,
-                             int64_t *out) {
+static mn_status_t parse_i64(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out) {
   char *end;
   errno = 0;
   long long v = strtoll(s, &end, 10);
@@ -168,8 +167,8 @@ static mn_status_t make_parents(const char *path) {
 
 /* Create "<path>.tmp.<pid>" with empty extendible /x [0, dim] and /y [0]. chunk: rows per
  * chunk (capped to total when total > 0). */
-static mn_status_t out_open(out_file_t *o, const char *path, int dim, int64_t total,
-                            int64_t chunk, int classes) {
+static mn_status_t out_open(out_file_t *o, const char *path, int dim, int64_t total, int64_t chunk,
+                            int classes) {
   char why[256];
   if (snprintf(o->path, sizeof o->path, "%s", path) >= (int)sizeof o->path)
     return mn_error(MN_ERR_USAGE, "%s: path too long", path);
@@ -254,8 +253,8 @@ static mn_status_t out_attrs(out_file_t *o, int classes, uint64_t seed, int hidd
   if (st == MN_OK) st = attr_write(o->file, "classes", H5T_NATIVE_INT, &classes);
   if (st == MN_OK && hidden > 0) st = attr_write(o->file, "seed", H5T_NATIVE_UINT64, &seed);
   if (st == MN_OK && hidden > 0) st = attr_write(o->file, "hidden", H5T_NATIVE_INT, &hidden);
-  if (st != MN_OK) return mn_error(MN_ERR_IO, "cannot write %s: attributes: %s", o->path,
-                                   h5_reason(why));
+  if (st != MN_OK)
+    return mn_error(MN_ERR_IO, "cannot write %s: attributes: %s", o->path, h5_reason(why));
   return MN_OK;
 }
 
@@ -341,15 +340,15 @@ typedef struct teacher_opts {
 
 typedef struct teacher {
   int dim, hidden, classes;
-  int latent; /* 0: the teacher sees x itself */
-  int in;     /* the teacher's input size: latent, or dim */
+  int latent;  /* 0: the teacher sees x itself */
+  int in;      /* the teacher's input size: latent, or dim */
   double *mix; /* [latent, dim] */
-  double *w1; /* [in, hidden] */
-  double *b1; /* [hidden] */
-  double *w2; /* [hidden, classes] */
-  double *b2; /* [classes] */
-  double *h;  /* [hidden] scratch */
-  double *z;  /* [classes] scratch */
+  double *w1;  /* [in, hidden] */
+  double *b1;  /* [hidden] */
+  double *w2;  /* [hidden, classes] */
+  double *b2;  /* [classes] */
+  double *h;   /* [hidden] scratch */
+  double *z;   /* [classes] scratch */
 } teacher_t;
 
 static void teacher_free(teacher_t *t) {
@@ -475,13 +474,12 @@ static mn_status_t teacher_init(teacher_t *t, const teacher_opts_t *o) {
   t->z = malloc(C * sizeof *t->z);
   if (!t->mix || !t->w1 || !t->b1 || !t->w2 || !t->b2 || !t->h || !t->z) {
     teacher_free(t);
-    return mn_error(MN_ERR_NOMEM, "out of memory for a teacher of %d x %d x %d", o->dim,
-                    o->hidden, o->classes);
+    return mn_error(MN_ERR_NOMEM, "out of memory for a teacher of %d x %d x %d", o->dim, o->hidden,
+                    o->classes);
   }
   mn_rng_t rng;
   mn_rng_seed(&rng, o->seed, STREAM_MIX, 0); /* rows of unit variance before the noise */
-  for (size_t i = 0; i < L * (size_t)o->dim; i++)
-    t->mix[i] = mn_rng_normal(&rng) / sqrt((double)L);
+  for (size_t i = 0; i < L * (size_t)o->dim; i++) t->mix[i] = mn_rng_normal(&rng) / sqrt((double)L);
   mn_rng_seed(&rng, o->seed, STREAM_W1, 0);
   for (size_t i = 0; i < D * H; i++) t->w1[i] = mn_rng_normal(&rng) * sqrt(2.0 / (double)D);
   mn_rng_seed(&rng, o->seed, STREAM_B1, 0);
@@ -492,8 +490,8 @@ static mn_status_t teacher_init(teacher_t *t, const teacher_opts_t *o) {
 }
 
 /* Rows [first, first + n) of a stream into o, chunk rows at a time. */
-static mn_status_t teacher_fill(teacher_t *t, const teacher_opts_t *opt, int stream,
-                                int64_t first, int64_t n, out_file_t *o) {
+static mn_status_t teacher_fill(teacher_t *t, const teacher_opts_t *opt, int stream, int64_t first,
+                                int64_t n, out_file_t *o) {
   int64_t chunk = opt->chunk < n ? opt->chunk : n;
   if (chunk < 1024 && n >= 1024) chunk = 1024; /* fewer, larger writes */
   float *x = malloc((size_t)chunk * (size_t)t->dim * sizeof *x);
@@ -532,7 +530,8 @@ static mn_status_t teacher_run(const teacher_opts_t *opt) {
   }
   char path[PATH_MAX];
   for (int k = 0; k < opt->shards && st == MN_OK; k++) {
-    if (opt->shards == 1) snprintf(path, sizeof path, "%s-train.h5", opt->out);
+    if (opt->shards == 1)
+      snprintf(path, sizeof path, "%s-train.h5", opt->out);
     else
       snprintf(path, sizeof path, "%s-train-%05d-of-%05d.h5", opt->out, k, opt->shards);
     int64_t lo = opt->samples * k / opt->shards, hi = opt->samples * (k + 1) / opt->shards;
@@ -572,15 +571,23 @@ static mn_status_t teacher_run(const teacher_opts_t *opt) {
 }
 
 static mn_status_t teacher_main(int argc, char **argv) {
-  teacher_opts_t o = {.out = NULL, .samples = 60000, .val = 10000, .dim = 784, .classes = 10,
-                      .hidden = 16, .shards = 1, .chunk = 256, .seed = 1, .latent = 10};
+  teacher_opts_t o = {.out = NULL,
+                      .samples = 60000,
+                      .val = 10000,
+                      .dim = 784,
+                      .classes = 10,
+                      .hidden = 16,
+                      .shards = 1,
+                      .chunk = 256,
+                      .seed = 1,
+                      .latent = 10};
   static const struct option opts[] = {
-      {"out", required_argument, NULL, 'o'},    {"samples", required_argument, NULL, 'n'},
-      {"val", required_argument, NULL, 'v'},    {"dim", required_argument, NULL, 'd'},
+      {"out", required_argument, NULL, 'o'},     {"samples", required_argument, NULL, 'n'},
+      {"val", required_argument, NULL, 'v'},     {"dim", required_argument, NULL, 'd'},
       {"classes", required_argument, NULL, 'c'}, {"hidden", required_argument, NULL, 'H'},
-      {"seed", required_argument, NULL, 's'},   {"shards", required_argument, NULL, 'k'},
-      {"chunk", required_argument, NULL, 'r'},  {"help", no_argument, NULL, 'h'},
-      {"latent", required_argument, NULL, 'l'}, {NULL, 0, NULL, 0}};
+      {"seed", required_argument, NULL, 's'},    {"shards", required_argument, NULL, 'k'},
+      {"chunk", required_argument, NULL, 'r'},   {"help", no_argument, NULL, 'h'},
+      {"latent", required_argument, NULL, 'l'},  {NULL, 0, NULL, 0}};
   mn_status_t st = MN_OK;
   int64_t seed = 1;
   int c;
@@ -675,8 +682,10 @@ static mn_status_t csv_parse(csv_reader_t *r, const csv_opts_t *o, int *skip) {
   }
   if (r->dim == 0) {
     if (nf < 2)
-      return mn_error(MN_ERR_DATA, "%s:%lld: expected a label and at least one feature, "
-                      "found 1 field", r->path, (long long)r->lineno);
+      return mn_error(MN_ERR_DATA,
+                      "%s:%lld: expected a label and at least one feature, "
+                      "found 1 field",
+                      r->path, (long long)r->lineno);
     r->dim = nf - 1;
     r->x = malloc((size_t)r->dim * sizeof *r->x);
     if (!r->x) return mn_error(MN_ERR_NOMEM, "out of memory");
@@ -798,8 +807,10 @@ static mn_status_t csv_run(const csv_opts_t *o) {
   int32_t maxlabel = -1;
   mn_status_t st = csv_rewind(&r);
   while (st == MN_OK && (st = csv_next(&r, o, &got)) == MN_OK && got) {
-    if (csv_is_val(o, row++)) nval++;
-    else ntrain++;
+    if (csv_is_val(o, row++))
+      nval++;
+    else
+      ntrain++;
     if (r.label > maxlabel) maxlabel = r.label;
   }
   if (st != MN_OK) goto cleanup;
@@ -814,8 +825,8 @@ static mn_status_t csv_run(const csv_opts_t *o) {
     goto cleanup;
   }
   if (o->val_fraction > 0 && nval == 0) {
-    st = mn_error(MN_ERR_DATA, "%s: --val-fraction %g of %lld rows leaves no validation row",
-                  o->in, o->val_fraction, (long long)row);
+    st = mn_error(MN_ERR_DATA, "%s: --val-fraction %g of %lld rows leaves no validation row", o->in,
+                  o->val_fraction, (long long)row);
     goto cleanup;
   }
 
@@ -876,15 +887,26 @@ cleanup:
 }
 
 static mn_status_t csv_main(int argc, char **argv) {
-  csv_opts_t o = {.in = NULL, .out = NULL, .val_out = NULL, .label_last = 0, .classes = 0,
-                  .shards = 1, .val_fraction = 0, .chunk = 256, .seed = 1};
-  static const struct option opts[] = {
-      {"in", required_argument, NULL, 'i'},       {"out", required_argument, NULL, 'o'},
-      {"label", required_argument, NULL, 'l'},    {"classes", required_argument, NULL, 'c'},
-      {"shards", required_argument, NULL, 'k'},   {"val-fraction", required_argument, NULL, 'f'},
-      {"val-out", required_argument, NULL, 'V'},  {"seed", required_argument, NULL, 's'},
-      {"chunk", required_argument, NULL, 'r'},    {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+  csv_opts_t o = {.in = NULL,
+                  .out = NULL,
+                  .val_out = NULL,
+                  .label_last = 0,
+                  .classes = 0,
+                  .shards = 1,
+                  .val_fraction = 0,
+                  .chunk = 256,
+                  .seed = 1};
+  static const struct option opts[] = {{"in", required_argument, NULL, 'i'},
+                                       {"out", required_argument, NULL, 'o'},
+                                       {"label", required_argument, NULL, 'l'},
+                                       {"classes", required_argument, NULL, 'c'},
+                                       {"shards", required_argument, NULL, 'k'},
+                                       {"val-fraction", required_argument, NULL, 'f'},
+                                       {"val-out", required_argument, NULL, 'V'},
+                                       {"seed", required_argument, NULL, 's'},
+                                       {"chunk", required_argument, NULL, 'r'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
   mn_status_t st = MN_OK;
   int64_t seed = 1;
   char *end;
@@ -938,9 +960,12 @@ int main(int argc, char **argv) {
   }
   mn_status_t st;
   optind = 1;
-  if (!strcmp(cmd, "teacher")) st = teacher_main(argc - 1, argv + 1);
-  else if (!strcmp(cmd, "csv")) st = csv_main(argc - 1, argv + 1);
-  else st = mn_error(MN_ERR_USAGE, "unknown command '%s' (teacher or csv; see --help)", cmd);
+  if (!strcmp(cmd, "teacher"))
+    st = teacher_main(argc - 1, argv + 1);
+  else if (!strcmp(cmd, "csv"))
+    st = csv_main(argc - 1, argv + 1);
+  else
+    st = mn_error(MN_ERR_USAGE, "unknown command '%s' (teacher or csv; see --help)", cmd);
   if (st != MN_OK) {
     fprintf(stderr, "mnprep: error: %s\n", mn_error_message());
     return mn_status_exit_code(st);

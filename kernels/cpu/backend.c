@@ -13,10 +13,10 @@ void mn_gemm_cpu(int trans_a, int trans_b, int m, int n, int k, float alpha, con
 void mn_bias_act_fwd_cpu(float *y, const float *bias, int m, int n, int relu);
 void mn_relu_bwd_cpu(float *dy, const float *y, int64_t count);
 void mn_bias_grad_cpu(const float *dy, int m, int n, float *db);
-void mn_softmax_xent_cpu(const float *logits, const int32_t *labels, int m, int c,
-                         float grad_scale, float *dlogits, double *loss_sum, int64_t *correct);
-void mn_sgd_update_cpu(float *w, const float *g, float *v, int64_t count, float lr,
-                       float momentum, float weight_decay);
+void mn_softmax_xent_cpu(const float *logits, const int32_t *labels, int m, int c, float grad_scale,
+                         float *dlogits, double *loss_sum, int64_t *correct);
+void mn_sgd_update_cpu(float *w, const float *g, float *v, int64_t count, float lr, float momentum,
+                       float weight_decay);
 void mn_scale_cpu(float *x, int64_t count, float alpha);
 
 static const mn_kernels_t cpu_kernels = {

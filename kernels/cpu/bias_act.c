@@ -23,8 +23,10 @@ static void add_bias_relu_row(float *restrict y, const float *restrict bias, int
 void mn_bias_act_fwd_cpu(float *y, const float *bias, int m, int n, int relu) {
   for (int i = 0; i < m; i++) {
     float *row = y + (int64_t)i * n;
-    if (relu) add_bias_relu_row(row, bias, n);
-    else add_bias_row(row, bias, n);
+    if (relu)
+      add_bias_relu_row(row, bias, n);
+    else
+      add_bias_row(row, bias, n);
   }
 }
 

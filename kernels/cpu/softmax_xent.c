@@ -36,8 +36,8 @@ static void row_scale(float *restrict e, int c, float scale) {
   for (int j = 0; j < c; j++) e[j] *= scale;
 }
 
-void mn_softmax_xent_cpu(const float *logits, const int32_t *labels, int m, int c,
-                         float grad_scale, float *dlogits, double *loss_sum, int64_t *correct) {
+void mn_softmax_xent_cpu(const float *logits, const int32_t *labels, int m, int c, float grad_scale,
+                         float *dlogits, double *loss_sum, int64_t *correct) {
   double loss = 0.0;
   int64_t hits = 0;
   for (int i = 0; i < m; i++) {
