@@ -8,6 +8,7 @@
  * dataset. It does not log, does not know about ranks or the sample order (mn_shard.h),
  * and does not write files (tools/mnprep.c does). */
 #include "mn_data.h"
+#include "mn_h5.h"
 
 #include <errno.h>
 #include <glob.h>
@@ -58,24 +59,6 @@ struct row_ref {
 };
 
 /* ---- HDF5 helpers --------------------------------------------------------------------- */
-
-/* HDF5 keeps its error stack and its auto-print setting per thread (threadsafe build):
- * every entry point that calls HDF5 silences it for the calling thread. */
-static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
-
-static herr_t h5_first_error(unsigned n, const H5E_error2_t *e, void *data) {
-  char *buf = data;
-  if (n == 0 && e->desc) snprintf(buf, 256, "%s", e->desc);
-  return 0;
-}
-
-/* The innermost message of this thread's HDF5 error stack ("" when empty). */
-static const char *h5_reason(char buf[256]) {
-  buf[0] = '\0';
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_first_error, buf);
-  H5Eclear2(H5E_DEFAULT);
-  return buf;
-}
 
 /* "float32", "int32", "uint8", "string", ...: what a file's type is, for messages. */
 static void type_name(hid_t type, char *buf, size_t len) {
@@ -155,7 +138,7 @@ static mn_status_t open_dataset(const char *path, hid_t file, const char *name, 
   hid_t d = H5Dopen2(file, name, dapl >= 0 ? dapl : H5P_DEFAULT);
   if (dapl >= 0) H5Pclose(dapl);
   if (d < 0)
-    return mn_error(MN_ERR_DATA, "%s: dataset %s: cannot open: %s", path, name, h5_reason(why));
+    return mn_error(MN_ERR_DATA, "%s: dataset %s: cannot open: %s", path, name, mn_h5_reason(why));
   *dset = d;
   return MN_OK;
 }
@@ -194,7 +177,7 @@ static mn_status_t check_labels(mn_data_file_t *f, int classes, int keep) {
     H5Sclose(mspace);
     if (rc < 0) {
       st = mn_error(MN_ERR_DATA, "%s: dataset /y: cannot read rows %lld..%lld: %s", f->path,
-                    (long long)start, (long long)(start + (int64_t)cnt), h5_reason(why));
+                    (long long)start, (long long)(start + (int64_t)cnt), mn_h5_reason(why));
       goto cleanup;
     }
     for (hsize_t i = 0; i < cnt; i++) {
@@ -229,7 +212,7 @@ static mn_status_t file_open(mn_data_file_t *f, size_t cache_bytes, int *dim) {
   htri_t is_h5 = H5Fis_hdf5(f->path);
   if (is_h5 == 0) return mn_error(MN_ERR_DATA, "%s: cannot open: not an HDF5 file", f->path);
   f->file = is_h5 > 0 ? H5Fopen(f->path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
-  if (f->file < 0) return mn_error(MN_ERR_DATA, "%s: cannot open: %s", f->path, h5_reason(why));
+  if (f->file < 0) return mn_error(MN_ERR_DATA, "%s: cannot open: %s", f->path, mn_h5_reason(why));
 
   mn_status_t st = open_dataset(f->path, f->file, "/x", cache_bytes, &f->x);
   if (st == MN_OK) st = open_dataset(f->path, f->file, "/y", MN_DATA_CACHE_MIN_BYTES, &f->y);
@@ -251,7 +234,7 @@ static mn_status_t file_open(mn_data_file_t *f, size_t cache_bytes, int *dim) {
   f->xspace = H5Dget_space(f->x);
   f->yspace = H5Dget_space(f->y);
   if (f->xspace < 0 || f->yspace < 0)
-    return mn_error(MN_ERR_DATA, "%s: cannot get the dataspaces: %s", f->path, h5_reason(why));
+    return mn_error(MN_ERR_DATA, "%s: cannot get the dataspaces: %s", f->path, mn_h5_reason(why));
   *dim = (int)xd[1];
   return MN_OK;
 }
@@ -309,7 +292,7 @@ static mn_status_t expand_spec(mn_dataset_t *ds, const char *spec) {
 }
 
 mn_status_t mn_dataset_open(const char *spec, int dim, int classes, mn_dataset_t **out) {
-  h5_quiet();
+  mn_h5_quiet();
   mn_dataset_t *ds = calloc(1, sizeof *ds);
   if (!ds) return mn_error(MN_ERR_NOMEM, "dataset: out of memory");
   pthread_mutex_init(&ds->lock, NULL);
@@ -404,7 +387,7 @@ static mn_status_t read_rows(const mn_data_file_t *f, const char *name, hid_t ds
   if (mem >= 0) H5Sclose(mem);
   if (rc < 0)
     return mn_error(MN_ERR_DATA, "%s: dataset %s: cannot read rows %lld..%lld: %s", f->path, name,
-                    (long long)lo, (long long)(lo + count), h5_reason(why));
+                    (long long)lo, (long long)(lo + count), mn_h5_reason(why));
   return MN_OK;
 }
 
@@ -425,7 +408,7 @@ mn_status_t mn_dataset_read_range(mn_dataset_t *ds, int64_t start, int64_t count
   if (start < 0 || count < 0 || start + count > ds->n)
     return mn_error(MN_ERR_INTERNAL, "dataset: rows %lld..%lld outside [0, %lld)", (long long)start,
                     (long long)(start + count), (long long)ds->n);
-  h5_quiet();
+  mn_h5_quiet();
   mn_status_t st = MN_OK;
   pthread_mutex_lock(&ds->lock);
   int64_t done = 0;
@@ -490,7 +473,7 @@ mn_status_t mn_dataset_read(mn_dataset_t *ds, const int64_t *idx, int count, flo
       return mn_error(MN_ERR_INTERNAL, "dataset: row %lld outside [0, %lld)", (long long)idx[i],
                       (long long)ds->n);
   if (count <= 0) return MN_OK;
-  h5_quiet();
+  mn_h5_quiet();
   pthread_mutex_lock(&ds->lock);
   mn_status_t st = grow_scratch(ds, count);
   if (st != MN_OK) goto unlock;

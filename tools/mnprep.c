@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mn_h5.h"
 #include "mn_rng.h"
 #include "mn_status.h"
 
@@ -120,18 +121,6 @@ static void out_init(out_file_t *o) {
   o->file = o->x = o->y = -1;
 }
 
-static herr_t h5_first_error(unsigned n, const H5E_error2_t *e, void *data) {
-  if (n == 0 && e->desc) snprintf(data, 256, "%s", e->desc);
-  return 0;
-}
-
-static const char *h5_reason(char buf[256]) {
-  buf[0] = '\0';
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_first_error, buf);
-  H5Eclear2(H5E_DEFAULT);
-  return buf;
-}
-
 static mn_status_t create_dataset(out_file_t *o, const char *name, hid_t type, int rank,
                                   int64_t chunk, hid_t *out) {
   char why[256];
@@ -145,7 +134,8 @@ static mn_status_t create_dataset(out_file_t *o, const char *name, hid_t type, i
     d = H5Dcreate2(o->file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   if (dcpl >= 0) H5Pclose(dcpl);
   if (space >= 0) H5Sclose(space);
-  if (d < 0) return mn_error(MN_ERR_IO, "%s: cannot create %s: %s", o->tmp, name, h5_reason(why));
+  if (d < 0)
+    return mn_error(MN_ERR_IO, "%s: cannot create %s: %s", o->tmp, name, mn_h5_reason(why));
   *out = d;
   return MN_OK;
 }
@@ -187,7 +177,7 @@ static mn_status_t out_open(out_file_t *o, const char *path, int dim, int64_t to
   o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (o->file < 0) {
     unlink(o->tmp);
-    return mn_error(MN_ERR_IO, "cannot write %s: %s", path, h5_reason(why));
+    return mn_error(MN_ERR_IO, "cannot write %s: %s", path, mn_h5_reason(why));
   }
   if (total > 0 && chunk > total) chunk = total;
   st = create_dataset(o, "/x", H5T_IEEE_F32LE, 2, chunk, &o->x);
@@ -224,7 +214,7 @@ static mn_status_t out_append(out_file_t *o, const float *x, const int32_t *y, i
       if (y[i] >= 0 && y[i] < classes) o->hist[y[i]]++;
   goto cleanup;
 fail:
-  st = mn_error(MN_ERR_IO, "cannot write %s: %s", o->path, h5_reason(why));
+  st = mn_error(MN_ERR_IO, "cannot write %s: %s", o->path, mn_h5_reason(why));
 cleanup:
   if (xs >= 0) H5Sclose(xs);
   if (ys >= 0) H5Sclose(ys);
@@ -254,7 +244,7 @@ static mn_status_t out_attrs(out_file_t *o, int classes, uint64_t seed, int hidd
   if (st == MN_OK && hidden > 0) st = attr_write(o->file, "seed", H5T_NATIVE_UINT64, &seed);
   if (st == MN_OK && hidden > 0) st = attr_write(o->file, "hidden", H5T_NATIVE_INT, &hidden);
   if (st != MN_OK)
-    return mn_error(MN_ERR_IO, "cannot write %s: attributes: %s", o->path, h5_reason(why));
+    return mn_error(MN_ERR_IO, "cannot write %s: attributes: %s", o->path, mn_h5_reason(why));
   return MN_OK;
 }
 
@@ -269,7 +259,7 @@ static void out_close_handles(out_file_t *o) {
 static mn_status_t out_finish(out_file_t *o) {
   char why[256];
   if (H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0)
-    return mn_error(MN_ERR_IO, "cannot write %s: %s", o->path, h5_reason(why));
+    return mn_error(MN_ERR_IO, "cannot write %s: %s", o->path, mn_h5_reason(why));
   out_close_handles(o);
   int fd = open(o->tmp, O_RDONLY);
   if (fd < 0 || fsync(fd) != 0) {
@@ -948,7 +938,7 @@ static mn_status_t csv_main(int argc, char **argv) {
 /* ---- main ---------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  mn_h5_quiet();
   if (argc < 2) {
     fputs(usage_text, stderr);
     return MN_EXIT_USAGE;

@@ -1,0 +1,21 @@
+/* mn_h5.h: the HDF5 boundary helpers shared by datasets, mnprep (and snapshots): silence
+ * HDF5's own error printing, and word its error stack for mn's messages. */
+#ifndef MN_H5_H
+#define MN_H5_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* HDF5 keeps its error stack and auto-print setting per thread (threadsafe build): every
+ * entry point that calls HDF5 silences it for the calling thread. */
+void mn_h5_quiet(void);
+
+/* The innermost message of this thread's HDF5 error stack ("" when empty), which is then
+ * cleared. out: buf[256]; returns buf. */
+const char *mn_h5_reason(char buf[256]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MN_H5_H */
