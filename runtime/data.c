@@ -360,17 +360,9 @@ const char *mn_dataset_path(const mn_dataset_t *ds, int file) {
 
 /* ---- reading ------------------------------------------------------------------------- */
 
-/* The file that holds dataset row `row` (binary search over first[]). */
+/* The file that holds dataset row `row`. */
 static int file_of_row(const mn_dataset_t *ds, int64_t row) {
-  int lo = 0, hi = ds->nfiles - 1;
-  while (lo < hi) {
-    int mid = lo + (hi - lo + 1) / 2;
-    if (ds->first[mid] <= row)
-      lo = mid;
-    else
-      hi = mid - 1;
-  }
-  return lo;
+  return (int)mn_prefix_find(ds->first, ds->nfiles, row);
 }
 
 /* Read /x or /y rows [lo, lo + count) of f into buf: one regular hyperslab, one H5Dread.

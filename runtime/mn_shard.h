@@ -61,6 +61,10 @@ int64_t mn_shard_sample_at(mn_shard_plan_t *plan, int64_t pos);
 /* This rank's samples for step s of the current epoch. out: idx[batch]. */
 void mn_shard_step_samples(mn_shard_plan_t *plan, int64_t step, int64_t *idx);
 
+/* The last i in [0, n) with starts[i] <= v, for ascending starts[0..n) with starts[0] <= v:
+ * which block (or file) of a prefix-sum table holds position v. */
+int64_t mn_prefix_find(const int64_t *starts, int64_t n, int64_t v);
+
 #ifdef __cplusplus
 }
 #endif

@@ -100,12 +100,11 @@ static void load_window(mn_shard_plan_t *p, int64_t w) {
   p->win_len = len;
 }
 
-/* The permuted block that holds order position pos (binary search over block_start). */
-static int64_t block_of_pos(const mn_shard_plan_t *p, int64_t pos) {
-  int64_t lo = 0, hi = p->nblocks - 1;
+int64_t mn_prefix_find(const int64_t *starts, int64_t n, int64_t v) {
+  int64_t lo = 0, hi = n - 1;
   while (lo < hi) {
     int64_t mid = lo + (hi - lo + 1) / 2;
-    if (p->block_start[mid] <= pos)
+    if (starts[mid] <= v)
       lo = mid;
     else
       hi = mid - 1;
@@ -115,7 +114,7 @@ static int64_t block_of_pos(const mn_shard_plan_t *p, int64_t pos) {
 
 int64_t mn_shard_sample_at(mn_shard_plan_t *plan, int64_t pos) {
   mn_shard_plan_t *p = plan;
-  int64_t b = block_of_pos(p, pos);
+  int64_t b = mn_prefix_find(p->block_start, p->nblocks, pos); /* the permuted block */
   int64_t w = b / p->opts.shuffle_blocks;
   if (w != p->win_id) load_window(p, w);
   int64_t win_start = p->block_start[w * p->opts.shuffle_blocks];
