@@ -24,7 +24,8 @@ typedef struct run {
   const mn_kernels_t *k;
   mn_comm_t comm;
   mn_dataset_t *train, *val;
-  mn_shard_plan_t plan; /* rank's plan, for its step count (the loader owns a copy) */
+  mn_shard_plan_t plan; /* this rank's plan until the loader takes it over */
+  int64_t steps_per_epoch;
   mn_loader_t *loader;
   mn_model_t model;
   mn_optim_t optim;
@@ -68,7 +69,7 @@ static mn_status_t setup(run_t *r, int64_t start_step) {
   const mn_config_t *cfg = r->cfg;
   mn_status_t st = open_data(r);
   if (st != MN_OK) return st;
-  int64_t spe = r->plan.steps_per_epoch;
+  int64_t spe = r->steps_per_epoch = r->plan.steps_per_epoch;
   r->total_steps = (int64_t)cfg->schedule.epochs * spe;
   if (cfg->schedule.max_steps > 0 && cfg->schedule.max_steps < r->total_steps)
     r->total_steps = cfg->schedule.max_steps;
@@ -77,16 +78,10 @@ static mn_status_t setup(run_t *r, int64_t start_step) {
   if (st != MN_OK) return st;
   st = mn_optim_init(&r->optim, cfg, r->model.nparams, spe, r->total_steps);
   if (st != MN_OK) return st;
-  mn_shard_plan_t lplan;
-  mn_shard_opts_t o = r->plan.opts;
-  st = mn_shard_plan_init(r->plan.n, r->comm.world, r->comm.rank, r->plan.batch, &o, &lplan);
-  if (st != MN_OK) return st;
-  st = mn_loader_start(r->train, &lplan, start_step / spe, start_step % spe, cfg->data.prefetch,
+  st = mn_loader_start(r->train, &r->plan, start_step / spe, start_step % spe, cfg->data.prefetch,
                        &r->loader);
-  if (st != MN_OK) {
-    mn_shard_plan_free(&lplan);
-    return st;
-  }
+  if (st != MN_OK) return st;
+  memset(&r->plan, 0, sizeof r->plan); /* the loader owns it now */
   return mn_metrics_open(&r->metrics, r->comm.rank, r->comm.world, cfg->log.metrics,
                          cfg->log.progress, r->total_steps);
 }
@@ -172,7 +167,7 @@ static double global_mean(run_t *r, double sum, double count) {
 
 static mn_status_t loop(run_t *r, mn_summary_t *sum) {
   const mn_config_t *cfg = r->cfg;
-  int64_t spe = r->plan.steps_per_epoch, G = (int64_t)r->comm.world * cfg->data.batch_size;
+  int64_t spe = r->steps_per_epoch, G = (int64_t)r->comm.world * cfg->data.batch_size;
   double ival_loss = 0, epoch_loss = 0, val_s = 0;
   int64_t ival_steps = 0, epoch_steps = 0, step;
   double t_start = mn_now_s();
