@@ -128,7 +128,7 @@ static const key_spec_t keys[] = {
     {"comm", "bucket_mb", KEY_DOUBLE, AT(comm.bucket_mb), 0, RANGE | KEY_MIN_EXCL, "25", 0, 0, 0,
      4096, NULL, "gradient bucket size in MiB for the allreduce"},
     {"comm", "backend", KEY_ENUM, AT(comm.backend), 0, 0, "auto", 0, 0, 0, 0, backend_names,
-     "allreduce back end; auto = NCCL on GPUs, MPI otherwise"},
+     "allreduce back end; today always MPI (auto will pick NCCL on GPUs)"},
 
     {"log", "interval", KEY_INT, AT(log.interval), 0, RANGE, "50", 1, 1000000000, 0, 0, NULL,
      "steps between progress lines and metrics records"},
