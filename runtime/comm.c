@@ -73,6 +73,18 @@ mn_status_t mn_comm_agree(mn_comm_t *c, mn_status_t mine, mn_status_t *all, int 
   return MN_OK;
 }
 
+mn_status_t mn_comm_settle(mn_comm_t *c, mn_status_t mine, int *first_rank) {
+  mn_status_t all;
+  mn_status_t rc = mn_comm_agree(c, mine, &all, first_rank);
+  if (rc != MN_OK) {
+    mn_log_error("cannot agree with the other ranks: %s", mn_error_message());
+    *first_rank = c->rank;
+    return mn_status_worse(mine, rc);
+  }
+  if (all != MN_OK && *first_rank == c->rank) mn_log_error("%s", mn_error_message());
+  return all;
+}
+
 mn_status_t mn_comm_sum_f64(mn_comm_t *c, double *v, int count) {
   if (c->world > 1)
     MN_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, v, count, MPI_DOUBLE, MPI_SUM, c->comm));

@@ -39,6 +39,12 @@ mn_status_t mn_comm_allreduce_grads(mn_comm_t *c, const mn_kernels_t *k, float *
  * *first_rank is the lowest rank whose status is that one (-1 when all are MN_OK). */
 mn_status_t mn_comm_agree(mn_comm_t *c, mn_status_t mine, mn_status_t *all, int *first_rank);
 
+/* mn_comm_agree(), and then the lowest rank holding the worst status logs its own last
+ * message (mn_error_message()), so that a failure is told once. Returns the agreed status;
+ * *first_rank as for mn_comm_agree(). When the agreement itself fails, this rank logs why
+ * and returns the worse of its status and that failure, with *first_rank = its rank. */
+mn_status_t mn_comm_settle(mn_comm_t *c, mn_status_t mine, int *first_rank);
+
 /* Sum of doubles over all ranks, in place. */
 mn_status_t mn_comm_sum_f64(mn_comm_t *c, double *v, int count);
 

@@ -61,15 +61,6 @@ static mn_status_t parse_args(int argc, char **argv, args_t *a) {
   return MN_OK;
 }
 
-/* Agree with the other ranks on st; the lowest failing rank prints its message. */
-static mn_status_t agree_world(mn_comm_t *world, mn_status_t st, int *failed_rank) {
-  mn_status_t all = st;
-  *failed_rank = -1;
-  if (mn_comm_agree(world, st, &all, failed_rank) != MN_OK) return st;
-  if (all != MN_OK && *failed_rank == world->rank) mn_log_error("%s", mn_error_message());
-  return all;
-}
-
 int main(int argc, char **argv) {
   int provided;
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
@@ -93,7 +84,7 @@ int main(int argc, char **argv) {
     if (st != MN_OK) mn_error(st, "%s", err);
   }
   int failed_rank;
-  st = agree_world(&world, st, &failed_rank);
+  st = mn_comm_settle(&world, st, &failed_rank);
   if (st == MN_OK) {
     if (a.metrics) snprintf(cfg->log.metrics, sizeof cfg->log.metrics, "%s", a.metrics);
     mn_log_set_level((mn_log_level_t)cfg->log.level);

@@ -3,7 +3,7 @@
  * Set-up (data, plan, model, optimizer, loader), the epoch loop with its one-page training
  * step, validation at each epoch end, and the summary. Every phase that can fail on one
  * rank alone ends in an agreement among the ranks, so that no rank is left waiting in a
- * collective: set-up through mn_comm_agree(), and each step through a control slot that
+ * collective: set-up through mn_comm_settle(), and each step through a control slot that
  * rides at the end of the gradient buffer in the step's own allreduce (nonzero when any
  * rank failed to produce its batch). Logging and bookkeeping stay out of the step. */
 #include "mn_train.h"
@@ -34,22 +34,6 @@ typedef struct run {
   mn_timing_t t;
   int failed_rank; /* the lowest rank that failed, once agreed (-1: none) */
 } run_t;
-
-/* Agree on st across ranks; the lowest failing rank logs its own message, the others
- * record which rank that was. */
-static mn_status_t agree(run_t *r, mn_status_t st, const char *phase) {
-  mn_status_t all;
-  int first;
-  mn_status_t rc = mn_comm_agree(&r->comm, st, &all, &first);
-  if (rc != MN_OK) {
-    mn_log_error("%s: %s", phase, mn_error_message());
-    r->failed_rank = r->comm.rank;
-    return rc;
-  }
-  r->failed_rank = first;
-  if (all != MN_OK && first == r->comm.rank) mn_log_error("%s", mn_error_message());
-  return all;
-}
 
 static mn_status_t open_data(run_t *r) {
   const mn_config_t *cfg = r->cfg;
@@ -149,7 +133,7 @@ static mn_status_t validate(run_t *r, double *loss, double *accuracy) {
   }
   free(x);
   free(y);
-  st = agree(r, st, "validation");
+  st = mn_comm_settle(&r->comm, st, &r->failed_rank);
   if (st != MN_OK) return st;
   st = mn_comm_sum_f64(&r->comm, sums, 3);
   if (st != MN_OK) return st;
@@ -180,7 +164,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
     st = train_step(r, rd == MN_OK ? &batch : NULL, step, &loss);
     if (rd == MN_OK) mn_loader_release(r->loader, &batch);
     if (st != MN_OK) {
-      st = agree(r, rd != MN_OK ? rd : st, "training step");
+      st = mn_comm_settle(&r->comm, rd != MN_OK ? rd : st, &r->failed_rank);
       break;
     }
     loss /= cfg->data.batch_size; /* the step's mean loss on this rank */
@@ -243,7 +227,7 @@ mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
     res->failed_rank = -1;
     return st;
   }
-  st = agree(&r, setup(&r, 0), "set-up");
+  st = mn_comm_settle(&r.comm, setup(&r, 0), &r.failed_rank);
   mn_summary_t sum;
   memset(&sum, 0, sizeof sum);
   sum.val_accuracy = -1;
