@@ -7,6 +7,7 @@
 #include "mn_launch.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 void mn_launch_hostfile_print(FILE *f, const mn_hostlist_t *hosts, const mn_plan_t *plan) {
@@ -61,6 +62,11 @@ mn_status_t mn_launch_mpirun_build(const mn_job_t *job, const mn_plan_t *plan, m
   if (st == MN_OK) st = mn_cmd_add_arg(&out, job->mpirun);
   if (st == MN_OK) st = mn_cmd_add_arg(&out, "-np");
   if (st == MN_OK) st = mn_cmd_add_argf(&out, "%d", plan->nranks);
+  /* mpirun turns its own SIGTERM into SIGTERM to the ranks and SIGKILL one second later
+   * (odls_base_sigkill_timeout), too soon for a snapshot: mnrun sends it SIGUSR1 instead,
+   * which it forwards. (That timeout is not raised: after a rank fails, mpirun waits it
+   * out twice even when every rank is gone, and teardown must be quick.) */
+  out.stop_signal = SIGUSR1;
   if (st == MN_OK) st = add_placement(&out, job, plan);
   if (st == MN_OK) st = add_exports(&out, job, plan);
   if (st == MN_OK) st = mn_cmd_add_worker(&out, job);

@@ -24,6 +24,8 @@ typedef struct mn_cmd {
   int argc;
   char **env; /* NULL-terminated */
   int nenv;
+  int stop_signal; /* what the child gets when mnrun is asked to stop (SIGINT, SIGTERM): the
+                    * signal that reaches every rank without killing any (0: the same one) */
 } mn_cmd_t;
 
 /* What every engine needs to know about the job beyond its placement. */

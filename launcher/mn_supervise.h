@@ -31,7 +31,9 @@ mn_status_t mn_supervise_run(const mn_cmd_t *cmd, const char *report_dir, int *e
 /* After a job that ended with job_code: read the reports of ranks 0..nranks-1 and, if the job
  * failed, print to stderr one line per failing rank (lowest first) and per rank without a
  * report (a few, then a count). Returns mnrun's exit code: job_code, or the code of the
- * lowest failing rank when that is 64, 65 or 66 (mpirun may name another rank first). */
+ * lowest failing rank when that is 64, 65 or 66 (mpirun may name another rank first). When
+ * job_code is 0 or 75 (ranks that wrote their report exit 0): the lowest failing rank's
+ * code, else 75 when ranks stopped with a snapshot. */
 int mn_supervise_account(const char *report_dir, int nranks, int job_code);
 
 #ifdef __cplusplus

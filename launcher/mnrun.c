@@ -30,8 +30,9 @@ typedef struct mnrun_opts {
   int nranks;
   const char *hostfile; /* --hostfile */
   const char *hostlist; /* -H */
-  const char *sets[MNRUN_MAX_SETS];
+  const char *sets[MNRUN_MAX_SETS + 1];
   int nsets;
+  char resume[80]; /* "snapshot.resume=MODE" from --resume, the last of the sets */
   const char *metrics;
   const char *mpirun; /* --mpirun, else MN_MPIRUN, else PATH */
   int dry_run;
@@ -44,7 +45,8 @@ static void print_help(FILE *f) {
   fprintf(
       f,
       "usage: mnrun -np N [--hostfile FILE | -H HOST[:SLOTS],...] [--set SECTION.KEY=VALUE]...\n"
-      "             [--metrics FILE] [--dry-run] [--mpirun PATH] [-v] TRAIN.CONF\n"
+      "             [--metrics FILE] [--resume MODE] [--dry-run] [--mpirun PATH] [-v]\n"
+      "             TRAIN.CONF\n"
       "\n"
       "Check TRAIN.CONF, place N ranks of mntrain on the hosts as one gang, start them\n"
       "(through mpirun, or directly for one local rank), forward signals, and report\n"
@@ -56,6 +58,8 @@ static void print_help(FILE *f) {
       "  -H, --host LIST         hosts as host[:slots],... (default slots 1)\n"
       "  --set SECTION.KEY=VALUE override a key of TRAIN.CONF (repeatable; default none)\n"
       "  --metrics FILE          JSON-lines metrics, passed to mntrain (default none)\n"
+      "  --resume MODE           auto: from the newest valid snapshot, if any (default);\n"
+      "                          require: fail (66) without one; never: start afresh\n"
       "  --dry-run               print the placement and the command; start nothing\n"
       "  --mpirun PATH           the mpirun to use (default $MN_MPIRUN, else mpirun on PATH)\n"
       "  --threads N             BLAS threads per rank (default: the host's cores / its\n"
@@ -66,7 +70,9 @@ static void print_help(FILE *f) {
       "\n"
       "The worker is $MN_TRAIN, else mntrain next to mnrun. Exit codes: 0 done, 64 usage or\n"
       "config error, 65 bad data, 66 missing input, 69 too few slots or a rank/node failed,\n"
-      "70 internal error, 75 preempted (safe to requeue); 128+N when signal N ended it.\n",
+      "70 internal error, 74 a snapshot could not be written, 75 stopped by a signal after\n"
+      "a complete snapshot (safe to requeue); 128+N when signal N ended it. INT or TERM\n"
+      "stops the ranks after the current step with a snapshot; a second one kills them.\n",
       mn_hosts_local_cpus());
 }
 
@@ -98,7 +104,8 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
     OPT_DRY_RUN,
     OPT_MPIRUN,
     OPT_VERSION,
-    OPT_THREADS
+    OPT_THREADS,
+    OPT_RESUME
   };
   static const struct option longopts[] = {
       {"np", required_argument, NULL, 'n'},
@@ -109,6 +116,7 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
       {"dry-run", no_argument, NULL, OPT_DRY_RUN},
       {"mpirun", required_argument, NULL, OPT_MPIRUN},
       {"threads", required_argument, NULL, OPT_THREADS},
+      {"resume", required_argument, NULL, OPT_RESUME},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, OPT_VERSION},
@@ -135,6 +143,11 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
       break;
     }
     case OPT_METRICS: opts->metrics = optarg; break;
+    case OPT_RESUME:
+      if (strcmp(optarg, "auto") && strcmp(optarg, "require") && strcmp(optarg, "never"))
+        return usage_error("--resume expects auto, require or never, got '%s'", optarg);
+      snprintf(opts->resume, sizeof opts->resume, "snapshot.resume=%s", optarg);
+      break;
     case OPT_DRY_RUN: opts->dry_run = 1; break;
     case OPT_MPIRUN: opts->mpirun = optarg; break;
     case OPT_THREADS:
@@ -153,6 +166,7 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
   if (optind + 1 < argc)
     return usage_error("one train.conf expected; extra argument '%s'", argv[optind + 1]);
   opts->conf = argv[optind];
+  if (opts->resume[0]) opts->sets[opts->nsets++] = opts->resume;
   return 0;
 }
 

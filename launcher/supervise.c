@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "mn_log.h"
+#include "mn_metrics.h"
 #include "mn_report.h"
 
 #define MAX_FAILED_LINES 8
@@ -152,8 +153,11 @@ static void exec_child(const mn_cmd_t *cmd, const sigset_t *mask) {
   _exit(127);
 }
 
-/* Act on one signal that reached mnrun while the child runs. */
-static void handle_signal(int sig, pid_t child, const char *report_dir, int *stops) {
+/* Act on one signal that reached mnrun while the child runs. A stop request (INT, TERM)
+ * goes to the child as its engine's stop signal; a second one kills the job (the snapshot
+ * protocol leaves the old snapshots intact even then). */
+static void handle_signal(int sig, const mn_cmd_t *cmd, pid_t child, const char *report_dir,
+                          int *stops, double *stop_t0) {
   if (sig == SIGCHLD) return;
   if (sig == SIGINT || sig == SIGTERM) {
     if (++*stops >= 2) {
@@ -163,7 +167,11 @@ static void handle_signal(int sig, pid_t child, const char *report_dir, int *sto
       kill_local_ranks(report_dir);
       return;
     }
-    mn_log_warn("signal %d: forwarding it to the job (send it again to kill the job)", sig);
+    *stop_t0 = mn_now_s();
+    mn_log_warn("signal %d: the ranks stop after the current step and write a snapshot (send it "
+                "again to kill the job)",
+                sig);
+    if (cmd->stop_signal) sig = cmd->stop_signal;
   }
   kill(child, sig);
 }
@@ -188,6 +196,7 @@ mn_status_t mn_supervise_run(const mn_cmd_t *cmd, const char *report_dir, int *e
   }
 
   int status = 0, stops = 0;
+  double stop_t0 = 0;
   for (;;) {
     pid_t r = waitpid(child, &status, WNOHANG);
     if (r == child) break;
@@ -203,8 +212,10 @@ mn_status_t mn_supervise_run(const mn_cmd_t *cmd, const char *report_dir, int *e
     unsigned char sigs[64];
     ssize_t n;
     while ((n = read(g_pipe[0], sigs, sizeof sigs)) > 0)
-      for (ssize_t i = 0; i < n; i++) handle_signal(sigs[i], child, report_dir, &stops);
+      for (ssize_t i = 0; i < n; i++)
+        handle_signal(sigs[i], cmd, child, report_dir, &stops, &stop_t0);
   }
+  if (stops == 1) mn_log_info("the job ended %.2f s after the stop signal", mn_now_s() - stop_t0);
   if (WIFSIGNALED(status)) {
     /* mpirun died without cleaning up: its local ranks would live on, orphaned. */
     int killed = kill_local_ranks(report_dir);
@@ -252,12 +263,15 @@ static void add_failed(failed_lines_t *fl, const mn_report_t *r) {
 int mn_supervise_account(const char *report_dir, int nranks, int job_code) {
   static failed_lines_t fl; /* large; mnrun accounts for one job */
   memset(&fl, 0, sizeof fl);
-  int nmissing = 0, nfollowers = 0;
+  int nmissing = 0, nfollowers = 0, nstopped = 0;
   int missing[MAX_MISSING_LINES];
   for (int rank = 0; rank < nranks; rank++) {
     mn_report_t r;
     mn_status_t st = mn_report_read(report_dir, rank, &r);
-    if (st == MN_OK && !is_failure(r.exit_code)) continue;
+    if (st == MN_OK && !is_failure(r.exit_code)) {
+      nstopped += r.exit_code == MN_EXIT_TEMPFAIL;
+      continue;
+    }
     if (st != MN_OK) {
       if (st != MN_ERR_NOINPUT) mn_log_warn("rank %d: %s", rank, mn_error_message());
       if (nmissing < MAX_MISSING_LINES) missing[nmissing] = rank;
@@ -277,7 +291,10 @@ int mn_supervise_account(const char *report_dir, int nranks, int job_code) {
             fl.nsame == 1 ? "" : "s");
   if (fl.nmore) fprintf(stderr, "mnrun: ... and %d more failed ranks\n", fl.nmore);
   int first_failed_code = fl.nshown ? fl.shown[0].exit_code : 0;
-  if (!is_failure(job_code) && fl.nshown == 0) return job_code;
+  /* Ranks that wrote a report exit 0 (runtime/mntrain.c): then the reports say how the
+   * job ended. */
+  if (!is_failure(job_code) && fl.nshown == 0)
+    return job_code == MN_EXIT_OK && nstopped > 0 ? MN_EXIT_TEMPFAIL : job_code;
 
   int shown = nmissing < MAX_MISSING_LINES ? nmissing : MAX_MISSING_LINES;
   for (int i = 0; i < shown; i++)
@@ -289,6 +306,6 @@ int mn_supervise_account(const char *report_dir, int nranks, int job_code) {
   if (first_failed_code == MN_EXIT_USAGE || first_failed_code == MN_EXIT_DATAERR ||
       first_failed_code == MN_EXIT_NOINPUT)
     return first_failed_code;
-  if (job_code == MN_EXIT_OK && fl.nshown > 0) return first_failed_code;
+  if (!is_failure(job_code)) return first_failed_code; /* fl.nshown > 0 here */
   return job_code;
 }

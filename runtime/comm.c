@@ -90,3 +90,24 @@ mn_status_t mn_comm_sum_f64(mn_comm_t *c, double *v, int count) {
     MN_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, v, count, MPI_DOUBLE, MPI_SUM, c->comm));
   return MN_OK;
 }
+
+mn_status_t mn_comm_any(mn_comm_t *c, int flag, int *any) {
+  int v = flag != 0;
+  if (c->world > 1) MN_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_LOR, c->comm));
+  *any = v;
+  return MN_OK;
+}
+
+mn_status_t mn_comm_bcast_f32(mn_comm_t *c, float *v, int64_t count) {
+  if (c->world == 1) return MN_OK;
+  for (int64_t off = 0; off < count; off += c->bucket_count) {
+    int64_t n = count - off < c->bucket_count ? count - off : c->bucket_count;
+    MN_CHECK_MPI(MPI_Bcast(v + off, (int)n, MPI_FLOAT, 0, c->comm));
+  }
+  return MN_OK;
+}
+
+mn_status_t mn_comm_bcast_i64(mn_comm_t *c, int64_t *v, int count) {
+  if (c->world > 1) MN_CHECK_MPI(MPI_Bcast(v, count, MPI_INT64_T, 0, c->comm));
+  return MN_OK;
+}

@@ -67,11 +67,13 @@ static const char *const schedule_names[] = {"constant", "step", "cosine", NULL}
 static const char *const backend_names[] = {"auto", "mpi", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const progress_names[] = {"auto", "tty", "plain", "off", NULL};
+static const char *const resume_names[] = {"auto", "require", "never", NULL};
 
 _Static_assert(sizeof(mn_remainder_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_lr_schedule_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_comm_backend_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_progress_t) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(mn_resume_t) == sizeof(int), "enums are stored as int");
 
 #define AT(field) offsetof(mn_config_t, field)
 #define CAP(field) sizeof(((mn_config_t *)0)->field)
@@ -138,6 +140,17 @@ static const key_spec_t keys[] = {
      "progress display; auto = redraw on a terminal, plain lines otherwise"},
     {"log", "metrics", KEY_STRING, AT(log.metrics), CAP(log.metrics), 0, "", 0, 0, 0, 0, NULL,
      "JSON-lines metrics file written by rank 0; empty = none"},
+
+    {"snapshot", "enabled", KEY_BOOL, AT(snapshot.enabled), 0, 0, "true", 0, 0, 0, 0, NULL,
+     "write snapshots and resume from them"},
+    {"snapshot", "dir", KEY_STRING, AT(snapshot.dir), CAP(snapshot.dir), 0, "", 0, 0, 0, 0, NULL,
+     "snapshot directory; empty = snapshots/<config file name without .conf>"},
+    {"snapshot", "every_steps", KEY_INT64, AT(snapshot.every_steps), 0, KEY_HAS_MIN, "0", 0, 0, 0,
+     0, NULL, "also snapshot every this many steps; 0 = at epoch ends, the end and stops only"},
+    {"snapshot", "keep", KEY_INT, AT(snapshot.keep), 0, RANGE, "3", 0, 1000000, 0, 0, NULL,
+     "newest snapshots kept (older ones go once a new one is durable); 0 = keep all"},
+    {"snapshot", "resume", KEY_ENUM, AT(snapshot.resume), 0, 0, "auto", 0, 0, 0, 0, resume_names,
+     "auto: from the newest valid snapshot if any; require: fail without one; never: afresh"},
 };
 
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -663,6 +676,19 @@ static void load_set(load_state_t *st, int j) {
 }
 
 /* Required keys present, and the checks that involve more than one key. */
+/* snapshots/<stem of the config file's name>, or snapshots/run without a file. */
+static void default_snapshot_dir(mn_config_t *cfg) {
+  const char *base = strrchr(cfg->path, '/');
+  base = base ? base + 1 : cfg->path;
+  size_t len = strlen(base);
+  if (len > 5 && !strcmp(base + len - 5, ".conf")) len -= 5;
+  if (len == 0) {
+    base = "run";
+    len = 3;
+  }
+  snprintf(cfg->snapshot.dir, sizeof cfg->snapshot.dir, "snapshots/%.*s", (int)len, base);
+}
+
 static void load_check(load_state_t *st) {
   for (int i = 0; i < NKEYS && !st->failed; i++)
     if ((keys[i].flags & KEY_REQUIRED) && st->where[i] == 0)
@@ -675,6 +701,7 @@ static void load_check(load_state_t *st) {
     fail(st, MN_ERR_CONFIG, "%s: [schedule] min_lr: %g is larger than [optimizer] lr (%g)", where,
          st->cfg.schedule.min_lr, st->cfg.optimizer.lr);
   }
+  if (!st->failed && !st->cfg.snapshot.dir[0]) default_snapshot_dir(&st->cfg);
 }
 
 mn_status_t mn_config_load(const char *path, const char *const *sets, int nsets, mn_config_t *cfg,
@@ -742,6 +769,12 @@ static uint64_t fnv1a(uint64_t h, const char *s) {
     h *= 0x100000001b3ULL;
   }
   return h;
+}
+
+int mn_config_is_shape_key(const char *section, const char *key) {
+  for (size_t j = 0; j < sizeof shape_keys / sizeof shape_keys[0]; j++)
+    if (!strcmp(shape_keys[j][0], section) && !strcmp(shape_keys[j][1], key)) return 1;
+  return 0;
 }
 
 uint64_t mn_config_shape_hash(const mn_config_t *cfg) {

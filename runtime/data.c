@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 /* Chunk cache of /x: big enough for the chunks of a shuffle window, so that the steps of
  * one window read (and decompress) each chunk once. The budget is shared by the files of a
@@ -45,6 +46,7 @@ struct mn_dataset {
   int64_t *first; /* [nfiles + 1]: the dataset row where each file starts */
   int64_t n;
   int dim;
+  uint32_t label_crc;   /* CRC-32 of all labels in dataset order */
   pthread_mutex_t lock; /* one reader at a time: the scratch buffers below are shared */
   /* scratch of mn_dataset_read, grown on demand */
   int cap;
@@ -155,8 +157,8 @@ static void file_close(mn_data_file_t *f) {
 }
 
 /* Labels of /y in [0, classes), read in chunks (classes <= 0: only y >= 0). keep: hold
- * them in f->labels. */
-static mn_status_t check_labels(mn_data_file_t *f, int classes, int keep) {
+ * them in f->labels. *crc: CRC-32 carried on over the labels (the dataset's identity). */
+static mn_status_t check_labels(mn_data_file_t *f, int classes, int keep, uint32_t *crc) {
   mn_status_t st = MN_OK;
   char why[256];
   if (keep) f->labels = malloc((size_t)f->rows * sizeof *f->labels);
@@ -180,6 +182,7 @@ static mn_status_t check_labels(mn_data_file_t *f, int classes, int keep) {
                     (long long)start, (long long)(start + (int64_t)cnt), mn_h5_reason(why));
       goto cleanup;
     }
+    *crc = (uint32_t)crc32(*crc, (const Bytef *)dst, (uInt)(cnt * sizeof *dst));
     for (hsize_t i = 0; i < cnt; i++) {
       int32_t v = dst[i];
       if (v < 0 || (classes > 0 && v >= classes)) {
@@ -323,7 +326,7 @@ mn_status_t mn_dataset_open(const char *spec, int dim, int classes, mn_dataset_t
     }
     ds->dim = d;
     int64_t kept_bytes = (ds->first[i] + f->rows) * (int64_t)sizeof(int32_t);
-    st = check_labels(f, classes, kept_bytes <= MN_DATA_LABEL_KEEP_BYTES);
+    st = check_labels(f, classes, kept_bytes <= MN_DATA_LABEL_KEEP_BYTES, &ds->label_crc);
     if (st != MN_OK) goto fail;
     ds->first[i + 1] = ds->first[i] + f->rows;
   }
@@ -357,6 +360,10 @@ int mn_dataset_nfiles(const mn_dataset_t *ds) { return ds->nfiles; }
 const char *mn_dataset_path(const mn_dataset_t *ds, int file) {
   return file >= 0 && file < ds->nfiles ? ds->files[file].path : NULL;
 }
+int64_t mn_dataset_file_rows(const mn_dataset_t *ds, int file) {
+  return file >= 0 && file < ds->nfiles ? ds->files[file].rows : 0;
+}
+uint32_t mn_dataset_label_crc(const mn_dataset_t *ds) { return ds->label_crc; }
 
 /* ---- reading ------------------------------------------------------------------------- */
 

@@ -1,8 +1,8 @@
 /* loader.c: the prefetching loader of mn_data.h.
  *
  * One reader thread per loader walks this rank's steps (mn_shard.h) from a starting
- * (epoch, step) onwards, across epoch boundaries, and reads each step's rows into the next
- * slot of a ring of `depth` buffers; the training thread takes full slots in order and
+ * (epoch, order position) onwards, across epoch boundaries, and reads each step's rows
+ * into the next slot of a ring of `depth` buffers; the training thread takes full slots in order and
  * gives them back. The two meet on one mutex and two condition variables: nobody spins.
  * A read error stops the reader; the consumer gets it, with its message, after the
  * batches read before it. This file does no I/O of its own (data.c does) and does not
@@ -20,7 +20,7 @@ enum slot_state { SLOT_FREE = 0, SLOT_FULL = 1, SLOT_HELD = 2 };
 typedef struct loader_slot {
   float *x;   /* [batch, D] */
   int32_t *y; /* [batch] */
-  int64_t epoch, step;
+  int64_t epoch, pos;
   enum slot_state state;
 } loader_slot_t;
 
@@ -30,7 +30,8 @@ struct mn_loader {
   int depth, batch, dim;
   loader_slot_t *slots;
   int64_t *idx;        /* [batch], the reader's */
-  int64_t epoch, step; /* the reader's next step */
+  int64_t epoch, pos;  /* the reader's next step */
+  int64_t global;      /* samples per step, all ranks */
   int fill, take;      /* next slot the reader fills, the consumer takes */
   int held;            /* slots the consumer holds */
   int stopping, failed;
@@ -69,7 +70,7 @@ static void *reader_main(void *arg) {
     pthread_mutex_unlock(&l->mu);
     if (stop) break;
 
-    /* Only the reader touches fill, epoch, step and the plan while running. */
+    /* Only the reader touches fill, epoch, pos and the plan while running. */
     loader_slot_t *s = &l->slots[l->fill];
     mn_status_t st = MN_OK;
     if (l->epoch != built_epoch) {
@@ -77,7 +78,7 @@ static void *reader_main(void *arg) {
       built_epoch = l->epoch;
     }
     if (st == MN_OK) {
-      mn_shard_step_samples(&l->plan, l->step, l->idx);
+      mn_shard_samples_at(&l->plan, l->pos, l->idx);
       st = mn_dataset_read(l->ds, l->idx, l->batch, s->x, s->y);
     }
     if (st != MN_OK) {
@@ -87,14 +88,15 @@ static void *reader_main(void *arg) {
 
     pthread_mutex_lock(&l->mu);
     s->epoch = l->epoch;
-    s->step = l->step;
+    s->pos = l->pos;
     s->state = SLOT_FULL;
     l->fill = (l->fill + 1) % l->depth;
     pthread_cond_signal(&l->full);
     pthread_mutex_unlock(&l->mu);
 
-    if (++l->step == l->plan.steps_per_epoch) {
-      l->step = 0;
+    l->pos += l->global;
+    if (mn_shard_steps_from(&l->plan, l->pos) == 0) {
+      l->pos = 0;
       l->epoch++;
     }
   }
@@ -116,12 +118,11 @@ static void loader_free(mn_loader_t *l) {
 }
 
 mn_status_t mn_loader_start(mn_dataset_t *ds, const mn_shard_plan_t *plan, int64_t epoch,
-                            int64_t step, int depth, mn_loader_t **out) {
-  if (depth < 1 || plan->batch < 1 || plan->steps_per_epoch < 1 || step < 0 ||
-      step >= plan->steps_per_epoch || epoch < 0)
-    return mn_error(
-        MN_ERR_INTERNAL, "loader: bad start: depth %d, batch %d, epoch %lld, step %lld of %lld",
-        depth, plan->batch, (long long)epoch, (long long)step, (long long)plan->steps_per_epoch);
+                            int64_t pos, int depth, mn_loader_t **out) {
+  if (depth < 1 || plan->batch < 1 || mn_shard_steps_from(plan, pos) < 1 || epoch < 0)
+    return mn_error(MN_ERR_INTERNAL,
+                    "loader: bad start: depth %d, batch %d, epoch %lld, position %lld of %lld",
+                    depth, plan->batch, (long long)epoch, (long long)pos, (long long)plan->n);
   if (plan->n != mn_dataset_size(ds))
     return mn_error(MN_ERR_INTERNAL, "loader: the plan has %lld samples, the dataset %lld",
                     (long long)plan->n, (long long)mn_dataset_size(ds));
@@ -135,7 +136,8 @@ mn_status_t mn_loader_start(mn_dataset_t *ds, const mn_shard_plan_t *plan, int64
   l->batch = plan->batch;
   l->dim = mn_dataset_dim(ds);
   l->epoch = epoch;
-  l->step = step;
+  l->pos = pos;
+  l->global = (int64_t)plan->world * plan->batch;
   l->slots = calloc((size_t)depth, sizeof *l->slots);
   l->idx = malloc((size_t)l->batch * sizeof *l->idx);
   int ok = l->slots && l->idx;
@@ -182,7 +184,7 @@ mn_status_t mn_loader_next(mn_loader_t *l, mn_batch_t *batch, double *wait_s) {
     batch->y = s->y;
     batch->count = l->batch;
     batch->epoch = s->epoch;
-    batch->step = s->step;
+    batch->pos = s->pos;
   } else {
     st = mn_error(l->err, "%s", l->errmsg);
   }

@@ -27,7 +27,7 @@ static int want_tty(mn_progress_t progress) {
 }
 
 mn_status_t mn_metrics_open(mn_metrics_t *m, int rank, int world, const char *metrics_path,
-                            mn_progress_t progress, int64_t total_steps) {
+                            int append, mn_progress_t progress, int64_t total_steps) {
   memset(m, 0, sizeof *m);
   m->active = rank == 0;
   m->world = world;
@@ -37,7 +37,7 @@ mn_status_t mn_metrics_open(mn_metrics_t *m, int rank, int world, const char *me
   m->show = progress != MN_PROGRESS_OFF;
   m->tty = m->show && want_tty(progress);
   if (metrics_path && *metrics_path) {
-    m->json = fopen(metrics_path, "w");
+    m->json = fopen(metrics_path, append ? "a" : "w");
     if (!m->json)
       return mn_error(MN_ERR_IO, "%s: cannot write the metrics file: %s", metrics_path,
                       strerror(errno));
@@ -51,6 +51,20 @@ static void json_num(FILE *f, const char *key, double v) {
     fprintf(f, ",\"%s\":%.9g", key, v);
   else
     fprintf(f, ",\"%s\":null", key);
+}
+
+/* A JSON string value (quotes, backslashes and control characters escaped). */
+static void json_str(FILE *f, const char *key, const char *v) {
+  fprintf(f, ",\"%s\":\"", key);
+  for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      fprintf(f, "\\%c", *p);
+    else if (*p < 0x20)
+      fprintf(f, "\\u%04x", *p);
+    else
+      fputc(*p, f);
+  }
+  fputc('"', f);
 }
 
 static void fmt_duration(char *buf, size_t len, double s) {
@@ -120,6 +134,19 @@ void mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r) {
   }
 }
 
+void mn_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r) {
+  if (!m->active || !m->json) return;
+  fprintf(m->json, "{\"event\":\"snapshot\",\"global_step\":%lld", (long long)r->step);
+  json_str(m->json, "reason", r->reason);
+  json_str(m->json, "path", r->path);
+  json_str(m->json, "status", r->ok ? "ok" : "failed");
+  if (!r->ok) json_str(m->json, "error", r->error);
+  json_num(m->json, "write_s", r->write_s);
+  json_num(m->json, "stall_s", r->stall_s);
+  fputs("}\n", m->json);
+  fflush(m->json);
+}
+
 void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s) {
   if (!m->active) return;
   if (m->show) {
@@ -137,6 +164,9 @@ void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s) {
             "{\"event\":\"summary\",\"status\":\"%s\",\"world\":%d,\"steps\":%lld,"
             "\"epochs\":%lld,\"samples\":%lld",
             s->status, s->world, (long long)s->steps, (long long)s->epochs, (long long)s->samples);
+    fprintf(m->json, ",\"start_step\":%lld,\"end_step\":%lld", (long long)s->start_step,
+            (long long)s->end_step);
+    if (s->resumed_from) json_str(m->json, "resumed_from", s->resumed_from);
     json_num(m->json, "samples_per_s", s->samples_per_s);
     json_num(m->json, "first_loss", s->first_loss);
     json_num(m->json, "final_loss", s->final_loss);

@@ -48,6 +48,13 @@ mn_status_t mn_comm_settle(mn_comm_t *c, mn_status_t mine, int *first_rank);
 /* Sum of doubles over all ranks, in place. */
 mn_status_t mn_comm_sum_f64(mn_comm_t *c, double *v, int count);
 
+/* *any = 1 on every rank when flag is nonzero on any rank. */
+mn_status_t mn_comm_any(mn_comm_t *c, int flag, int *any);
+
+/* Rank 0's values to every rank, in place (any count: cut into pieces MPI can take). */
+mn_status_t mn_comm_bcast_f32(mn_comm_t *c, float *v, int64_t count);
+mn_status_t mn_comm_bcast_i64(mn_comm_t *c, int64_t *v, int count);
+
 #ifdef __cplusplus
 }
 #endif

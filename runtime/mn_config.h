@@ -24,6 +24,7 @@ extern "C" {
 typedef enum { MN_REMAINDER_DROP = 0, MN_REMAINDER_PAD = 1 } mn_remainder_t;
 typedef enum { MN_LR_CONSTANT = 0, MN_LR_STEP = 1, MN_LR_COSINE = 2 } mn_lr_schedule_t;
 typedef enum { MN_BACKEND_AUTO = 0, MN_BACKEND_MPI = 1 } mn_comm_backend_t;
+typedef enum { MN_RESUME_AUTO = 0, MN_RESUME_REQUIRE = 1, MN_RESUME_NEVER = 2 } mn_resume_t;
 typedef enum {
   MN_PROGRESS_AUTO = 0, /* redraw in place on a terminal, plain lines otherwise */
   MN_PROGRESS_TTY = 1,
@@ -79,6 +80,14 @@ typedef struct mn_config {
     mn_progress_t progress;
     char metrics[MN_PATH_MAX]; /* JSON lines; "" = none */
   } log;
+
+  struct {
+    int enabled;           /* bool */
+    char dir[MN_PATH_MAX]; /* never "" after loading: the default is derived from the path */
+    int64_t every_steps;   /* 0 = only at epoch ends, the end, and on a stop signal */
+    int keep;              /* newest snapshots kept; 0 = all */
+    mn_resume_t resume;
+  } snapshot;
 } mn_config_t;
 
 /* Load path, then apply sets[0..nsets) ("section.key=value") in order. A NULL path means
@@ -120,6 +129,8 @@ void mn_config_each_value(const mn_config_t *cfg,
  * data.batch_size (the data order depends on the global batch, which snapshots record
  * themselves), file paths, optimizer, schedule, comm and log keys. */
 uint64_t mn_config_shape_hash(const mn_config_t *cfg);
+/* Whether section.key is one of the keys of mn_config_shape_hash. */
+int mn_config_is_shape_key(const char *section, const char *key);
 
 #ifdef __cplusplus
 }

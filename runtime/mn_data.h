@@ -34,6 +34,10 @@ int64_t mn_dataset_size(const mn_dataset_t *ds);
 int mn_dataset_dim(const mn_dataset_t *ds);
 int mn_dataset_nfiles(const mn_dataset_t *ds);
 const char *mn_dataset_path(const mn_dataset_t *ds, int file);
+int64_t mn_dataset_file_rows(const mn_dataset_t *ds, int file);
+/* CRC-32 (zlib) of all labels, int32 in dataset order: with N, D and the row counts of the
+ * files, what snapshots record as the dataset's identity. */
+uint32_t mn_dataset_label_crc(const mn_dataset_t *ds);
 
 /* Rows idx[0..count) in that order (repeats allowed), each in [0, size). out: x[count, D],
  * y[count]. Calls on one handle are serialised by a lock, so any thread may call. */
@@ -50,15 +54,17 @@ typedef struct mn_batch {
   const float *x;   /* [count, D] */
   const int32_t *y; /* [count] */
   int count;        /* = batch */
-  int64_t epoch, step;
+  int64_t epoch, pos; /* the step's epoch and order position (mn_shard.h) */
 } mn_batch_t;
 
-/* Start the reader thread at (epoch, step) of plan (which the loader copies and owns from
- * here on when this succeeds: pass a fresh plan; on failure it stays the caller's to
- * free); it crosses epoch boundaries on its own. depth >= 1, 0 <= step < steps_per_epoch,
+/* Start the reader thread at the step of epoch `epoch` that starts at order position pos
+ * (s * world * batch for step s of a whole epoch; see mn_shard_steps_from), with plan
+ * (which the loader copies and owns from here on when this succeeds: pass a fresh plan; on
+ * failure it stays the caller's to free). It crosses epoch boundaries on its own, every
+ * later epoch starting at position 0. depth >= 1, mn_shard_steps_from(plan, pos) >= 1,
  * plan->n == mn_dataset_size(ds). */
 mn_status_t mn_loader_start(mn_dataset_t *ds, const mn_shard_plan_t *plan, int64_t epoch,
-                            int64_t step, int depth, mn_loader_t **loader);
+                            int64_t pos, int depth, mn_loader_t **loader);
 /* The next batch, in order; waits for it. out: batch (valid until mn_loader_release),
  * *wait_s += seconds spent waiting (wait_s may be NULL). Returns the reader's error, with
  * its message, once the batches read before it are taken (and on every call after). */

@@ -45,20 +45,32 @@ typedef struct mn_epoch_record {
   double elapsed_s;
 } mn_epoch_record_t;
 
+typedef struct mn_snapshot_record {
+  int64_t step;
+  const char *reason, *path;
+  int ok;
+  const char *error; /* when !ok */
+  double write_s, stall_s;
+} mn_snapshot_record_t;
+
 typedef struct mn_summary {
   int world;
-  int64_t steps, epochs, samples;
+  int64_t steps, epochs, samples; /* done by this run (after a resume: since it) */
+  int64_t start_step, end_step;   /* global steps: where this run began and ended */
   double samples_per_s, final_loss, first_loss, val_accuracy, elapsed_s;
   mn_timing_t t;
-  const char *status; /* "done", ... */
+  const char *status;       /* "done", "preempted", ... */
+  const char *resumed_from; /* snapshot path, or NULL */
 } mn_summary_t;
 
-/* rank: this rank; metrics_path "" for none; progress from the config (auto: tty if the
- * environment variable MN_TTY=1 or stderr is a terminal). */
+/* rank: this rank; metrics_path "" for none (append: add to it, as a resumed run does);
+ * progress from the config (auto: tty if the environment variable MN_TTY=1 or stderr is a
+ * terminal). */
 mn_status_t mn_metrics_open(mn_metrics_t *m, int rank, int world, const char *metrics_path,
-                            mn_progress_t progress, int64_t total_steps);
+                            int append, mn_progress_t progress, int64_t total_steps);
 void mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r);
 void mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r);
+void mn_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r);
 void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s);
 void mn_metrics_close(mn_metrics_t *m);
 

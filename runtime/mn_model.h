@@ -22,7 +22,7 @@ extern "C" {
 #define MN_MODEL_MAX_LINEAR 31
 /* grads has this many floats beyond nparams: the trainer's control slot, which rides in
  * the gradient allreduce (a rank that cannot step raises it, and all ranks stop). */
-#define MN_MODEL_GRAD_EXTRA 1
+#define MN_MODEL_GRAD_EXTRA 2
 
 typedef struct mn_model {
   const mn_kernels_t *k;

@@ -61,6 +61,14 @@ int64_t mn_shard_sample_at(mn_shard_plan_t *plan, int64_t pos);
 /* This rank's samples for step s of the current epoch. out: idx[batch]. */
 void mn_shard_step_samples(mn_shard_plan_t *plan, int64_t step, int64_t *idx);
 
+/* A resumed epoch may start at any order position, not only at a multiple of G (a run
+ * resumed on another world size continues at the same sample). Steps then start at pos,
+ * pos + G, ...: mn_shard_steps_from(plan, pos) of them (the same drop or pad rule applied
+ * to the n - pos samples left; 0 when none is left), and mn_shard_samples_at() gives this
+ * rank's samples of the step that starts at pos. Step s of a whole epoch starts at s * G. */
+int64_t mn_shard_steps_from(const mn_shard_plan_t *plan, int64_t pos);
+void mn_shard_samples_at(mn_shard_plan_t *plan, int64_t pos, int64_t *idx);
+
 /* The last i in [0, n) with starts[i] <= v, for ascending starts[0..n) with starts[0] <= v:
  * which block (or file) of a prefix-sum table holds position v. */
 int64_t mn_prefix_find(const int64_t *starts, int64_t n, int64_t v);

@@ -5,7 +5,9 @@
  *
  * It loads and checks the config on every rank (the ranks agree on the outcome), runs
  * mn_train_run() on MPI_COMM_WORLD, writes its exit report for mnrun (MN_REPORT_DIR), and
- * exits with the code of docs/exit-codes.md. Nothing else lives here. */
+ * exits with the code of docs/exit-codes.md (0 once that report is written: mnrun reads
+ * the code from it). Stop signals are handled from the first line (mn_preempt.h). Nothing
+ * else lives here. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,22 +18,26 @@
 #include "mn_comm.h"
 #include "mn_config.h"
 #include "mn_log.h"
+#include "mn_preempt.h"
 #include "mn_report.h"
 #include "mn_train.h"
 
 #define MAX_SETS 256
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: mntrain [--set section.key=value]... [--metrics FILE] train.conf\n"
+  fprintf(f, "usage: mntrain [--set section.key=value]... [--metrics FILE] [--resume MODE] "
+             "train.conf\n"
              "  --set K=V       override a config key (repeatable; same checks as the file)\n"
+             "  --resume MODE   auto (default), require or never: snapshot.resume\n"
              "  --metrics FILE  JSON lines of progress and a final summary (rank 0; default: "
              "log.metrics, none)\n"
              "Normally started by mnrun; see docs/launcher.md.\n");
 }
 
 typedef struct args {
-  const char *sets[MAX_SETS];
+  const char *sets[MAX_SETS + 1];
   int nsets;
+  char resume[64];
   const char *metrics;
   const char *conf;
 } args_t;
@@ -39,6 +45,7 @@ typedef struct args {
 static mn_status_t parse_args(int argc, char **argv, args_t *a) {
   static const struct option opts[] = {{"set", required_argument, NULL, 's'},
                                        {"metrics", required_argument, NULL, 'm'},
+                                       {"resume", required_argument, NULL, 'r'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
@@ -52,16 +59,22 @@ static mn_status_t parse_args(int argc, char **argv, args_t *a) {
       a->sets[a->nsets++] = optarg;
       break;
     case 'm': a->metrics = optarg; break;
+    case 'r':
+      if (strlen(optarg) > 16) return mn_error(MN_ERR_USAGE, "--resume: expected auto, require or never");
+      snprintf(a->resume, sizeof a->resume, "snapshot.resume=%s", optarg);
+      break;
     case 'h': usage(stdout); exit(0);
     default: return mn_error(MN_ERR_USAGE, "bad option '%s' (try --help)", argv[optind - 1]);
     }
   }
   if (optind != argc - 1) return mn_error(MN_ERR_USAGE, "expected one train.conf (try --help)");
+  if (a->resume[0]) a->sets[a->nsets++] = a->resume; /* after the --sets: it wins */
   a->conf = argv[optind];
   return MN_OK;
 }
 
 int main(int argc, char **argv) {
+  mn_preempt_install(); /* first: a stop signal during start-up must not kill the rank */
   int provided;
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
     fprintf(stderr, "mntrain: error: MPI_Init failed\n");
@@ -74,6 +87,8 @@ int main(int argc, char **argv) {
     MPI_Abort(MPI_COMM_WORLD, MN_EXIT_SOFTWARE);
   }
   mn_log_init("mn", world.rank, world.host);
+  if (!mn_preempt_check_handlers())
+    mn_log_warn("MPI replaced mn's handler of SIGTERM, SIGUSR1 or SIGINT; restored it");
 
   args_t a;
   mn_config_t *cfg = calloc(1, sizeof *cfg);
@@ -101,10 +116,15 @@ int main(int argc, char **argv) {
     snprintf(msg, sizeof msg, MN_REPORT_FOLLOWER ": rank %d failed", failed_rank);
   else
     snprintf(msg, sizeof msg, "%s", mn_error_message());
-  mn_report_write(getenv("MN_REPORT_DIR"), world.rank, world.host, code, msg);
+  const char *report_dir = getenv("MN_REPORT_DIR");
+  int reported = report_dir && report_dir[0] &&
+                 mn_report_write(report_dir, world.rank, world.host, code, msg) == MN_OK;
 
   free(cfg);
   mn_comm_free(&world);
   MPI_Finalize();
-  return code;
+  /* Under mnrun the report carries the code, and the process exits 0: mpirun takes a
+   * rank's nonzero exit for a failure and aborts the others, which are leaving anyway
+   * with the same agreed code, and an abort waits out its kill timeout twice. */
+  return reported ? MN_EXIT_OK : code;
 }

@@ -121,8 +121,17 @@ int64_t mn_shard_sample_at(mn_shard_plan_t *plan, int64_t pos) {
   return p->win_perm[pos - win_start];
 }
 
-void mn_shard_step_samples(mn_shard_plan_t *plan, int64_t step, int64_t *idx) {
-  int64_t global = (int64_t)plan->world * plan->batch;
-  int64_t base = step * global + (int64_t)plan->rank * plan->batch;
+void mn_shard_samples_at(mn_shard_plan_t *plan, int64_t pos, int64_t *idx) {
+  int64_t base = pos + (int64_t)plan->rank * plan->batch;
   for (int i = 0; i < plan->batch; i++) idx[i] = mn_shard_sample_at(plan, (base + i) % plan->n);
+}
+
+void mn_shard_step_samples(mn_shard_plan_t *plan, int64_t step, int64_t *idx) {
+  mn_shard_samples_at(plan, step * (int64_t)plan->world * plan->batch, idx);
+}
+
+int64_t mn_shard_steps_from(const mn_shard_plan_t *plan, int64_t pos) {
+  int64_t global = (int64_t)plan->world * plan->batch, left = plan->n - pos;
+  if (pos < 0 || left <= 0) return 0;
+  return plan->opts.pad ? (left + global - 1) / global : left / global;
 }

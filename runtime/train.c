@@ -1,11 +1,13 @@
 /* train.c: one data-parallel training run (mn_train.h).
  *
- * Set-up (data, plan, model, optimizer, loader), the epoch loop with its one-page training
- * step, validation at each epoch end, and the summary. Every phase that can fail on one
- * rank alone ends in an agreement among the ranks, so that no rank is left waiting in a
- * collective: set-up through mn_comm_settle(), and each step through a control slot that
- * rides at the end of the gradient buffer in the step's own allreduce (nonzero when any
- * rank failed to produce its batch). Logging and bookkeeping stay out of the step. */
+ * Set-up (data, plan, model, optimizer; then the resume from a snapshot; then loader and
+ * snapshot writer), the epoch loop with its one-page training step, validation at each
+ * epoch end, snapshots, and the summary. Every phase that can fail on one rank alone ends
+ * in an agreement among the ranks, so that no rank is left waiting in a collective:
+ * set-up through mn_comm_settle(), and each step through two control slots that ride at
+ * the end of the gradient buffer in the step's own allreduce: "a rank failed to produce its
+ * batch" and "a rank was asked to stop" (mn_preempt.h). So a signal that reaches one rank
+ * only stops every rank after the same step. Logging and bookkeeping stay out of the step. */
 #include "mn_train.h"
 
 #include <math.h>
@@ -17,7 +19,13 @@
 #include "mn_log.h"
 #include "mn_model.h"
 #include "mn_optim.h"
+#include "mn_preempt.h"
+#include "mn_resume.h"
 #include "mn_shard.h"
+#include "mn_snapwriter.h"
+#include "mn_trainstate.h"
+
+enum { CONTROL_FAILED = 0, CONTROL_STOP = 1 }; /* the slots after the gradients */
 
 typedef struct run {
   const mn_config_t *cfg;
@@ -25,12 +33,16 @@ typedef struct run {
   mn_comm_t comm;
   mn_dataset_t *train, *val;
   mn_shard_plan_t plan; /* this rank's plan until the loader takes it over */
-  int64_t steps_per_epoch;
+  mn_shard_plan_t rule; /* its sizes only (no tables): for mn_shard_steps_from */
+  int64_t steps_per_epoch, global_batch;
   mn_loader_t *loader;
   mn_model_t model;
   mn_optim_t optim;
   mn_metrics_t metrics;
   int64_t total_steps;
+  mn_position_t pos;         /* the next step */
+  mn_resume_result_t resume; /* where this run came from */
+  mn_snapwriter_t *writer;   /* rank 0, when snapshots are enabled */
   mn_timing_t t;
   int failed_rank; /* the lowest rank that failed, once agreed (-1: none) */
 } run_t;
@@ -49,29 +61,86 @@ static mn_status_t open_data(run_t *r) {
   return MN_OK;
 }
 
-static mn_status_t setup(run_t *r, int64_t start_step) {
+/* This rank's part of the set-up: data, plan, model, optimizer. */
+static mn_status_t setup_local(run_t *r) {
   const mn_config_t *cfg = r->cfg;
   mn_status_t st = open_data(r);
   if (st != MN_OK) return st;
   int64_t spe = r->steps_per_epoch = r->plan.steps_per_epoch;
+  r->global_batch = (int64_t)r->comm.world * cfg->data.batch_size;
   r->total_steps = (int64_t)cfg->schedule.epochs * spe;
   if (cfg->schedule.max_steps > 0 && cfg->schedule.max_steps < r->total_steps)
     r->total_steps = cfg->schedule.max_steps;
   st = mn_model_init(&r->model, r->k, cfg->model.layers, cfg->model.nlayers, cfg->data.batch_size,
                      cfg->model.seed);
   if (st != MN_OK) return st;
-  st = mn_optim_init(&r->optim, cfg, r->model.nparams, spe, r->total_steps);
+  return mn_optim_init(&r->optim, cfg, r->model.nparams, spe, r->total_steps);
+}
+
+/* Collective: continue from a snapshot if there is one to continue from, and set r->pos.
+ * A snapshot of another global batch (world x batch) keeps its epoch and its place in the
+ * epoch's sample order; the step count is then that of this global batch. */
+static mn_status_t setup_resume(run_t *r) {
+  mn_snapshot_meta_t here;
+  mn_position_t zero = {0, 0, 0, 0};
+  mn_status_t st = mn_trainstate_meta(r->cfg, r->comm.world, r->train, &zero, 0, "", &here);
+  st = mn_comm_settle(&r->comm, st, &r->failed_rank);
   if (st != MN_OK) return st;
-  st = mn_loader_start(r->train, &r->plan, start_step / spe, start_step % spe, cfg->data.prefetch,
-                       &r->loader);
+  st = mn_resume(r->cfg, &r->comm, &here, &r->model, r->optim.velocity, &r->resume);
+  mn_snapshot_meta_free(&here);
+  if (st != MN_OK || !r->resume.resumed) return st;
+  mn_position_t p = r->resume.pos;
+  int64_t G = r->global_batch, was = (int64_t)r->resume.world * r->resume.batch;
+  if (was != G) {
+    p.step = p.epoch * r->steps_per_epoch + p.epoch_pos / G;
+    if (r->comm.rank == 0)
+      mn_log_warn("the snapshot's run had a global batch of %lld (%d x %d), this one %lld (%d x "
+                  "%d): continuing at sample %lld of epoch %lld, as step %lld of this run",
+                  (long long)was, r->resume.world, r->resume.batch, (long long)G, r->comm.world,
+                  r->cfg->data.batch_size, (long long)p.epoch_pos, (long long)p.epoch,
+                  (long long)p.step);
+  }
+  if (mn_shard_steps_from(&r->plan, p.epoch_pos) == 0) { /* nothing left of that epoch */
+    p.epoch++;
+    p.epoch_pos = 0;
+  }
+  r->pos = p;
+  return MN_OK;
+}
+
+static int finished(const run_t *r) {
+  return r->pos.step >= r->total_steps || r->pos.epoch >= r->cfg->schedule.epochs;
+}
+
+/* The loader (from r->pos), the metrics, and rank 0's snapshot writer. */
+static mn_status_t setup_run(run_t *r) {
+  const mn_config_t *cfg = r->cfg;
+  mn_status_t st = MN_OK;
+  r->rule = r->plan;
+  r->rule.block_perm = r->rule.block_start = r->rule.win_perm = NULL;
+  if (!finished(r)) {
+    st = mn_loader_start(r->train, &r->plan, r->pos.epoch, r->pos.epoch_pos, cfg->data.prefetch,
+                         &r->loader);
+    if (st != MN_OK) return st;
+    memset(&r->plan, 0, sizeof r->plan); /* the loader owns it now */
+  }
+  if (r->comm.rank == 0 && cfg->snapshot.enabled)
+    st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->model, &r->writer);
   if (st != MN_OK) return st;
-  memset(&r->plan, 0, sizeof r->plan); /* the loader owns it now */
   return mn_metrics_open(&r->metrics, r->comm.rank, r->comm.world, cfg->log.metrics,
-                         cfg->log.progress, r->total_steps);
+                         r->resume.resumed, cfg->log.progress, r->total_steps);
+}
+
+static mn_status_t setup(run_t *r) {
+  mn_status_t st = mn_comm_settle(&r->comm, setup_local(r), &r->failed_rank);
+  if (st == MN_OK) st = setup_resume(r);
+  if (st == MN_OK) st = mn_comm_settle(&r->comm, setup_run(r), &r->failed_rank);
+  return st;
 }
 
 static void teardown(run_t *r) {
   if (r->loader) mn_loader_stop(r->loader);
+  mn_snapwriter_stop(r->writer);
   mn_metrics_close(&r->metrics);
   mn_optim_free(&r->optim);
   mn_model_free(&r->model);
@@ -81,10 +150,12 @@ static void teardown(run_t *r) {
   mn_comm_free(&r->comm);
 }
 
-/* The training step: forward, loss, backward, allreduce (with the control slot), update.
+/* The training step: forward, loss, backward, allreduce (with the control slots), update.
  * batch NULL: this rank has no batch (its reader failed) and only joins the allreduce with
- * zero gradients and a raised control slot. Returns MN_ERR_PEER when any rank raised it. */
-static mn_status_t train_step(run_t *r, const mn_batch_t *batch, int64_t step, double *loss_sum) {
+ * zero gradients and a raised failure slot. Returns MN_ERR_PEER when any rank raised it;
+ * out: *stop, whether any rank was asked to stop. */
+static mn_status_t train_step(run_t *r, const mn_batch_t *batch, int64_t step, double *loss_sum,
+                              int *stop) {
   mn_model_t *m = &r->model;
   float *control = m->grads + m->nparams;
   double t0 = mn_now_s();
@@ -93,22 +164,61 @@ static mn_status_t train_step(run_t *r, const mn_batch_t *batch, int64_t step, d
     mn_model_forward(m, batch->x, batch->count);
     mn_model_loss(m, batch->y, batch->count, 1.0f / (float)batch->count, loss_sum, &correct);
     mn_model_backward(m, batch->x, batch->count);
-    *control = 0.0f;
+    control[CONTROL_FAILED] = 0.0f;
   } else {
     memset(m->grads, 0, (size_t)m->nparams * sizeof *m->grads);
-    *control = 1.0f;
+    control[CONTROL_FAILED] = 1.0f;
   }
+  control[CONTROL_STOP] = mn_preempt_requested() ? 1.0f : 0.0f;
   double t1 = mn_now_s();
   mn_status_t st =
       mn_comm_allreduce_grads(&r->comm, r->k, m->grads, m->nparams + MN_MODEL_GRAD_EXTRA);
   double t2 = mn_now_s();
   if (st != MN_OK) return st;
-  if (*control != 0.0f) return MN_ERR_PEER;
+  if (control[CONTROL_FAILED] != 0.0f) return MN_ERR_PEER;
+  *stop = control[CONTROL_STOP] != 0.0f;
   mn_optim_step(&r->optim, m, step);
   double t3 = mn_now_s();
   r->t.compute_s += (t1 - t0) + (t3 - t2);
   r->t.comm_s += t2 - t1;
   return MN_OK;
+}
+
+/* Log and record one finished write (status -1: there was none). */
+static void snapshot_done(run_t *r, const mn_snapwrite_result_t *w) {
+  if ((int)w->status == -1) return;
+  mn_snapshot_record_t rec = {w->step, w->reason, w->path, w->status == MN_OK, w->message,
+                              w->write_s, w->stall_s};
+  if (w->status == MN_OK)
+    mn_log_info("snapshot %s (%s) written in %.3f s; training paused %.4f s for it", w->path,
+                w->reason, w->write_s, w->stall_s);
+  else
+    mn_log_error("snapshot of step %lld (%s) failed: %s", (long long)w->step, w->reason,
+                 w->message);
+  mn_metrics_snapshot(&r->metrics, &rec);
+}
+
+/* A snapshot of r->pos. Rank 0 hands the state to its writer and goes on; with wait (a
+ * stop, the end) it waits for the file to be durable, and all ranks agree on the outcome.
+ * Without wait, a failure is logged and training goes on. */
+static mn_status_t snapshot(run_t *r, const char *reason, int wait) {
+  mn_status_t st = MN_OK;
+  if (r->writer) {
+    mn_snapshot_meta_t meta;
+    mn_snapwrite_result_t prev, cur;
+    st = mn_trainstate_meta(r->cfg, r->comm.world, r->train, &r->pos, finished(r), reason, &meta);
+    if (st == MN_OK)
+      st = mn_snapwriter_submit(r->writer, &meta, &r->model, r->optim.velocity, &prev);
+    mn_snapshot_meta_free(&meta);
+    if (st == MN_OK) snapshot_done(r, &prev);
+    if (st == MN_OK && wait) {
+      mn_snapwriter_wait(r->writer, &cur);
+      snapshot_done(r, &cur);
+      if (cur.status != MN_OK) st = mn_error(cur.status, "snapshot: %s", cur.message);
+    }
+    if (st != MN_OK && !wait) mn_log_error("%s", mn_error_message());
+  }
+  return wait ? mn_comm_settle(&r->comm, st, &r->failed_rank) : MN_OK;
 }
 
 /* Loss and accuracy over the validation set, each rank taking a contiguous share. */
@@ -149,37 +259,65 @@ static double global_mean(run_t *r, double sum, double count) {
   return v[0] / v[1];
 }
 
+/* Why a snapshot is due after the step that brought the run to r->pos (NULL: none). */
+static const char *snapshot_reason(const run_t *r, int epoch_end, int stop) {
+  if (finished(r)) return "final";
+  if (stop) return "stop";
+  if (epoch_end) return "epoch";
+  int64_t every = r->cfg->snapshot.every_steps;
+  if (every > 0 && r->pos.step % every == 0) return "interval";
+  return NULL;
+}
+
 static mn_status_t loop(run_t *r, mn_summary_t *sum) {
   const mn_config_t *cfg = r->cfg;
-  int64_t spe = r->steps_per_epoch, G = (int64_t)r->comm.world * cfg->data.batch_size;
+  mn_position_t *p = &r->pos;
+  int64_t spe = r->steps_per_epoch, G = r->global_batch, start = p->step, start_epoch = p->epoch;
   double ival_loss = 0, epoch_loss = 0, val_s = 0;
-  int64_t ival_steps = 0, epoch_steps = 0, step;
+  int64_t ival_steps = 0, epoch_steps = 0;
   double t_start = mn_now_s();
   mn_status_t st = MN_OK;
-  for (step = 0; step < r->total_steps; step++) {
-    int64_t epoch = step / spe, in_epoch = step % spe;
+  int stop = 0;
+  while (!finished(r) && !stop) {
+    int64_t step = p->step, epoch = p->epoch;
+    mn_preempt_test_hook(r->comm.rank, step);
     mn_batch_t batch;
     double loss = 0;
     mn_status_t rd = mn_loader_next(r->loader, &batch, &r->t.io_wait_s);
-    st = train_step(r, rd == MN_OK ? &batch : NULL, step, &loss);
+    if (rd == MN_OK && (batch.epoch != epoch || batch.pos != p->epoch_pos))
+      rd = mn_error(MN_ERR_INTERNAL, "loader out of step: epoch %lld position %lld, expected %lld %lld",
+                    (long long)batch.epoch, (long long)batch.pos, (long long)epoch,
+                    (long long)p->epoch_pos);
+    st = train_step(r, rd == MN_OK ? &batch : NULL, step, &loss, &stop);
     if (rd == MN_OK) mn_loader_release(r->loader, &batch);
     if (st != MN_OK) {
       st = mn_comm_settle(&r->comm, rd != MN_OK ? rd : st, &r->failed_rank);
       break;
+    }
+    if (stop && r->comm.rank == 0)
+      mn_log_info("stop requested by a signal: all ranks stop after step %lld", (long long)step);
+    int64_t in_epoch = p->epoch_pos / G;
+    p->step++;
+    p->samples += G;
+    p->epoch_pos += G;
+    int epoch_end = mn_shard_steps_from(&r->rule, p->epoch_pos) == 0;
+    if (epoch_end) {
+      p->epoch++;
+      p->epoch_pos = 0;
     }
     loss /= cfg->data.batch_size; /* the step's mean loss on this rank */
     ival_loss += loss;
     epoch_loss += loss;
     ival_steps++;
     epoch_steps++;
-    int last = step + 1 == r->total_steps, epoch_end = in_epoch + 1 == spe || last;
-    if (step == 0 || (step + 1) % cfg->log.interval == 0 || last) {
+    int last = finished(r);
+    if (step == start || (step + 1) % cfg->log.interval == 0 || last || stop) {
       mn_step_record_t rec = {epoch, in_epoch, spe, step, 0, 0, 0, 0};
       rec.loss = global_mean(r, ival_loss, (double)ival_steps);
       rec.lr = mn_optim_lr(&r->optim, step);
       rec.elapsed_s = mn_now_s() - t_start;
-      rec.samples_per_s = (double)((step + 1) * G) / (rec.elapsed_s - val_s);
-      if (step == 0) sum->first_loss = rec.loss;
+      rec.samples_per_s = (double)((step + 1 - start) * G) / (rec.elapsed_s - val_s);
+      if (step == start) sum->first_loss = rec.loss;
       sum->final_loss = rec.loss;
       mn_metrics_step(&r->metrics, &rec);
       ival_loss = 0;
@@ -199,13 +337,25 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
       mn_metrics_epoch(&r->metrics, &rec);
       epoch_loss = 0;
       epoch_steps = 0;
+      /* a signal that came during validation stops the run here, not a step later */
+      st = mn_comm_any(&r->comm, stop || mn_preempt_requested(), &stop);
+      if (st != MN_OK) break;
     }
+    const char *reason = snapshot_reason(r, epoch_end, stop);
+    if (reason) st = snapshot(r, reason, stop || last);
+    if (st != MN_OK) break;
+    if (stop && !last)
+      st = mn_error(MN_ERR_PREEMPTED, "stopped by a signal after step %lld%s", (long long)step,
+                    cfg->snapshot.enabled ? ", with a snapshot" : " (snapshots are disabled)");
   }
   double train_s = mn_now_s() - t_start - val_s;
+  int64_t done = p->step - start;
   sum->world = r->comm.world;
-  sum->steps = step;
-  sum->epochs = (step + spe - 1) / spe;
-  sum->samples = step * G;
+  sum->start_step = start;
+  sum->end_step = p->step;
+  sum->steps = done;
+  sum->epochs = p->epoch - start_epoch + (p->epoch_pos > 0);
+  sum->samples = done * G;
   sum->samples_per_s = train_s > 0 ? (double)sum->samples / train_s : 0;
   sum->elapsed_s = mn_now_s() - t_start;
   sum->t = r->t;
@@ -227,13 +377,23 @@ mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
     res->failed_rank = -1;
     return st;
   }
-  st = mn_comm_settle(&r.comm, setup(&r, 0), &r.failed_rank);
+  mn_preempt_test_hook(r.comm.rank, -1); /* "during set-up" */
+  st = setup(&r);
   mn_summary_t sum;
   memset(&sum, 0, sizeof sum);
   sum.val_accuracy = -1;
+  sum.first_loss = sum.final_loss = NAN; /* null in the metrics when no step ran */
+  sum.resumed_from = r.resume.resumed && r.comm.rank == 0 ? r.resume.path : NULL;
+  if (st == MN_OK && finished(&r) && r.comm.rank == 0)
+    mn_log_info("training had already finished at step %lld (%s): nothing to do",
+                (long long)r.pos.step, r.resume.path);
   if (st == MN_OK) st = loop(&r, &sum);
-  sum.status = st == MN_OK ? "done" : mn_status_string(st);
+  sum.status = st == MN_OK ? "done" : st == MN_ERR_PREEMPTED ? "preempted" : mn_status_string(st);
   if (st == MN_OK || sum.steps > 0) mn_metrics_summary(&r.metrics, &sum);
+  if (mn_preempt_requested())
+    mn_log_info("signal %d: %s %.2f s after it arrived", mn_preempt_requested(),
+                st == MN_ERR_PREEMPTED ? "stopped with a snapshot" : "finishing",
+                mn_preempt_since_s());
   res->summary = sum;
   res->failed_rank = r.failed_rank;
   if (st == MN_OK && want_params) {

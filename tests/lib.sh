@@ -3,6 +3,7 @@
 set -u
 : "${MN_BIN:?run through ctest}" "${MN_SRC:?}" "${MN_TMP:?}"
 rm -rf "$MN_TMP" && mkdir -p "$MN_TMP"
+cd "$MN_TMP" || exit 1 # relative outputs (the default snapshot.dir) land in the scratch dir
 fails=0
 
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }

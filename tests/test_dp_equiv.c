@@ -80,7 +80,8 @@ int main(int argc, char **argv) {
             "[schedule]\nepochs = 100\nmax_steps = %d\nlr_schedule = cosine\n"
             "warmup_steps = 4\n"
             "[comm]\nbucket_mb = 0.001\n"
-            "[log]\nprogress = off\n",
+            "[log]\nprogress = off\n"
+            "[snapshot]\nenabled = false\n", /* three runs of one config: none resumes */
             D, C, data, K);
     fclose(f);
   }

@@ -63,39 +63,41 @@ static mn_shard_plan_t make_plan(int64_t n, int world, int rank, int batch, int 
   return p;
 }
 
-/* The loader started at (epoch0, step0) gives the reference rows for 2+ epochs. */
-static void check_order(mn_dataset_t *ds, int depth, int pad, int64_t epoch0, int64_t step0) {
+/* The loader started at (epoch0, order position pos0) gives the reference rows for 2+
+ * epochs: steps at pos0, pos0 + G, ... then every later epoch from position 0. */
+static void check_order(mn_dataset_t *ds, int depth, int pad, int64_t epoch0, int64_t pos0) {
   int64_t n = mn_dataset_size(ds);
   int world = 3, rank = 1, batch = 4;
   mn_shard_plan_t ref = make_plan(n, world, rank, batch, pad);
   mn_shard_plan_t mine = make_plan(n, world, rank, batch, pad);
   mn_loader_t *l = NULL;
-  CHECK(mn_loader_start(ds, &mine, epoch0, step0, depth, &l) == MN_OK);
+  CHECK(mn_loader_start(ds, &mine, epoch0, pos0, depth, &l) == MN_OK);
   if (!l) return;
   int64_t idx[4];
   double wait = 0;
-  int64_t e = epoch0, s = step0, built = -1;
+  int64_t e = epoch0, pos = pos0, built = -1, global = (int64_t)world * batch;
   int bad = 0;
   for (int k = 0; k < 2 * ref.steps_per_epoch + 3; k++) {
     if (e != built) {
       mn_shard_plan_epoch(&ref, e);
       built = e;
     }
-    mn_shard_step_samples(&ref, s, idx);
+    mn_shard_samples_at(&ref, pos, idx);
     mn_batch_t b;
     mn_status_t st = mn_loader_next(l, &b, &wait);
     CHECK(st == MN_OK);
     if (st != MN_OK) break;
     CHECK(b.count == batch);
-    CHECK_MSG(b.epoch == e && b.step == s, "got (%lld, %lld), want (%lld, %lld)",
-              (long long)b.epoch, (long long)b.step, (long long)e, (long long)s);
+    CHECK_MSG(b.epoch == e && b.pos == pos, "got (%lld, %lld), want (%lld, %lld)",
+              (long long)b.epoch, (long long)b.pos, (long long)e, (long long)pos);
     for (int i = 0; i < batch; i++)
       if (b.x[i * DIM] != (float)idx[i] || b.x[i * DIM + 1] != (float)-idx[i] ||
           b.y[i] != idx[i] % CLASSES)
         bad++;
     mn_loader_release(l, &b);
-    if (++s == ref.steps_per_epoch) {
-      s = 0;
+    pos += global;
+    if (mn_shard_steps_from(&ref, pos) == 0) {
+      pos = 0;
       e++;
     }
   }
@@ -206,8 +208,9 @@ int main(void) {
   for (int pad = 0; pad <= 1; pad++) {
     check_order(ds, 1, pad, 0, 0);
     check_order(ds, 4, pad, 0, 0);
-    check_order(ds, 4, pad, 3, 2); /* resumed mid-epoch */
-    check_order(ds, 1, pad, 1, 3);
+    check_order(ds, 4, pad, 3, 2 * 12); /* resumed mid-epoch at step 2 (G = 12) */
+    check_order(ds, 1, pad, 1, 3 * 12);
+    check_order(ds, 2, pad, 2, 17); /* resumed from another world size: not a multiple of G */
   }
   check_stop(ds);
   mn_dataset_close(ds);

@@ -177,8 +177,30 @@ static void test_errors(void) {
   CHECK(mn_shard_plan_init(100, 4, 4, 3, &o, &p) == MN_ERR_CONFIG); /* rank >= world */
 }
 
+/* Steps from an order position (a resumed epoch): the drop/pad rule on what is left, and
+ * the samples of the step at s * G are those of step s. */
+static void test_steps_from(void) {
+  for (int pad = 0; pad <= 1; pad++) {
+    mn_shard_opts_t o = {4, 2, 1, pad, 7};
+    mn_shard_plan_t p;
+    CHECK(mn_shard_plan_init(50, 2, 1, 6, &o, &p) == MN_OK); /* G = 12 */
+    CHECK(mn_shard_steps_from(&p, 0) == p.steps_per_epoch);
+    CHECK(mn_shard_steps_from(&p, 17) == (pad ? 3 : 2)); /* 33 left */
+    CHECK(mn_shard_steps_from(&p, 48) == (pad ? 1 : 0)); /* 2 left */
+    CHECK(mn_shard_steps_from(&p, 50) == 0);
+    CHECK(mn_shard_steps_from(&p, -1) == 0);
+    mn_shard_plan_epoch(&p, 3);
+    int64_t a[6], b[6];
+    mn_shard_step_samples(&p, 2, a);
+    mn_shard_samples_at(&p, 24, b);
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    mn_shard_plan_free(&p);
+  }
+}
+
 int main(void) {
   test_coverage();
+  test_steps_from();
   test_world_independence();
   test_reshuffle_and_determinism();
   test_no_shuffle_is_sequential();

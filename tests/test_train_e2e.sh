@@ -29,7 +29,8 @@ CONF
 
 for np in 1 2 4; do
   m="$MN_TMP/m$np.jsonl"
-  expect_exit 0 "mnrun -np $np trains" "$MN_BIN/mnrun" -np "$np" "$MN_TMP/t.conf" --metrics "$m"
+  expect_exit 0 "mnrun -np $np trains" "$MN_BIN/mnrun" -np "$np" "$MN_TMP/t.conf" --metrics "$m" \
+    --set snapshot.dir="$MN_TMP/snap$np"
   [ -s "$m" ] || { fail "no metrics at np $np"; continue; }
   world=$(json_field "$m" summary world)
   first=$(json_field "$m" summary first_loss)

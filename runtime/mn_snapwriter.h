@@ -1,0 +1,55 @@
+/* mn_snapwriter.h: rank 0's background snapshot writer.
+ *
+ * Parameters are replicated, so one rank writes. mn_snapwriter_submit() copies the model's
+ * parameters and momentum into the writer's own buffers (the only pause training sees;
+ * twice nparams floats of memcpy) and returns; a thread writes the file (mn_snapshot_write:
+ * atomic and durable) and then prunes to snapshot.keep. A submit first waits for the write
+ * before it, so at most one is in flight. */
+#ifndef MN_SNAPWRITER_H
+#define MN_SNAPWRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mn_model.h"
+#include "mn_snapshot.h"
+#include "mn_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mn_snapwriter mn_snapwriter_t;
+
+/* The outcome of one write. */
+typedef struct mn_snapwrite_result {
+  mn_status_t status;
+  char message[1024]; /* when status != MN_OK */
+  char path[4096];
+  int64_t step;
+  char reason[16];
+  double write_s; /* in the thread: file, fsync, rename, prune */
+  double stall_s; /* in the training thread: the copy (and any wait for the write before) */
+} mn_snapwrite_result_t;
+
+/* in: dir, keep (snapshot.keep), m (for the tensor layout). out: w. */
+mn_status_t mn_snapwriter_start(const char *dir, int keep, const mn_model_t *m,
+                                mn_snapwriter_t **w);
+
+/* Start writing meta (copied, strings too) with the current m->params and velocity. When a
+ * write was in flight it is waited for first, and its result is returned in *previous
+ * (previous->status is -1 when there was none). Fails only when this write cannot start. */
+mn_status_t mn_snapwriter_submit(mn_snapwriter_t *w, const mn_snapshot_meta_t *meta,
+                                 const mn_model_t *m, const float *velocity,
+                                 mn_snapwrite_result_t *previous);
+
+/* Wait for the write in flight. out: result (result->status is -1 when none was). */
+void mn_snapwriter_wait(mn_snapwriter_t *w, mn_snapwrite_result_t *result);
+
+/* Wait, then stop the thread and free everything. */
+void mn_snapwriter_stop(mn_snapwriter_t *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MN_SNAPWRITER_H */

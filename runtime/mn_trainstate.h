@@ -1,0 +1,49 @@
+/* mn_trainstate.h: what a snapshot holds of a training run (mn_snapshot.h is the file).
+ *
+ * The tensors are the model's parameters and the optimizer's momentum, one per layer:
+ * params/W<l>, params/b<l>, optim/velocity/W<l>, optim/velocity/b<l>, l = 0 on the input
+ * side; W<l> is [out, in] and b<l> is [out]. The metadata is the run's position (the next
+ * step: epoch, position in the epoch's order, global step, samples), the effective config,
+ * and the training dataset's identity. Nothing else is needed to continue exactly: the
+ * sample order and the initialisation are counter-based functions of the seeds. */
+#ifndef MN_TRAINSTATE_H
+#define MN_TRAINSTATE_H
+
+#include <stdint.h>
+
+#include "mn_config.h"
+#include "mn_data.h"
+#include "mn_model.h"
+#include "mn_snapshot.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MN_TRAINSTATE_MAX_TENSORS (4 * MN_MODEL_MAX_LINEAR)
+
+/* Where a run stands: the next step to run. */
+typedef struct mn_position {
+  int64_t epoch, epoch_pos, step, samples;
+} mn_position_t;
+
+/* The tensors of model m over the flat buffers params and velocity (both laid out as
+ * m->params). out: t[MN_TRAINSTATE_MAX_TENSORS]; returns how many (4 per layer). */
+int mn_trainstate_tensors(const mn_model_t *m, float *params, float *velocity,
+                          mn_snapshot_tensor_t *t);
+
+/* The metadata of a snapshot of this run at position pos, written for `reason`. The
+ * heap strings (config, data_files) are the caller's: mn_snapshot_meta_free(). */
+mn_status_t mn_trainstate_meta(const mn_config_t *cfg, int world, const mn_dataset_t *train,
+                               const mn_position_t *pos, int finished, const char *reason,
+                               mn_snapshot_meta_t *meta);
+
+/* The value of "section.key" in a snapshot's config text (one "section.key = value" per
+ * line). out: value. Returns 0 when the key is not there. */
+int mn_trainstate_config_value(const char *config, const char *section, const char *key,
+                               char *value, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MN_TRAINSTATE_H */

@@ -1,0 +1,138 @@
+/* snapwriter.c: rank 0's background snapshot writer (mn_snapwriter.h).
+ *
+ * One thread, one job slot: the training thread fills the slot (a copy of the state) and
+ * signals; the thread writes and prunes, records the result and signals back. The file
+ * format and the atomic write are mn_snapshot.h's business. */
+#include "mn_snapwriter.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mn_metrics.h"
+#include "mn_trainstate.h"
+
+struct mn_snapwriter {
+  char dir[4096];
+  int keep;
+  const mn_model_t *layout;
+  float *params, *velocity; /* the copies being written */
+  mn_snapshot_meta_t meta;  /* owns its strings */
+  mn_snapwrite_result_t result;
+  int busy, quit;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  pthread_t thread;
+};
+
+static void write_one(mn_snapwriter_t *w) {
+  mn_snapshot_tensor_t t[MN_TRAINSTATE_MAX_TENSORS];
+  int nt = mn_trainstate_tensors(w->layout, w->params, w->velocity, t);
+  mn_snapwrite_result_t *r = &w->result;
+  double t0 = mn_now_s();
+  r->status = mn_snapshot_write(w->dir, &w->meta, t, nt, r->path, sizeof r->path);
+  if (r->status == MN_OK) r->status = mn_snapshot_prune(w->dir, w->keep, r->path);
+  if (r->status != MN_OK) snprintf(r->message, sizeof r->message, "%s", mn_error_message());
+  r->write_s = mn_now_s() - t0;
+}
+
+static void *writer_main(void *arg) {
+  mn_snapwriter_t *w = arg;
+  pthread_mutex_lock(&w->mu);
+  for (;;) {
+    while (!w->busy && !w->quit) pthread_cond_wait(&w->cv, &w->mu);
+    if (!w->busy) break; /* quit, nothing pending */
+    pthread_mutex_unlock(&w->mu);
+    write_one(w); /* the training thread does not touch the job while busy */
+    pthread_mutex_lock(&w->mu);
+    w->busy = 0;
+    pthread_cond_broadcast(&w->cv);
+  }
+  pthread_mutex_unlock(&w->mu);
+  return NULL;
+}
+
+mn_status_t mn_snapwriter_start(const char *dir, int keep, const mn_model_t *m,
+                                mn_snapwriter_t **out) {
+  mn_snapwriter_t *w = calloc(1, sizeof *w);
+  if (!w) return mn_error(MN_ERR_NOMEM, "snapshot writer: out of memory");
+  snprintf(w->dir, sizeof w->dir, "%s", dir);
+  w->keep = keep;
+  w->layout = m;
+  w->params = malloc((size_t)m->nparams * sizeof *w->params);
+  w->velocity = malloc((size_t)m->nparams * sizeof *w->velocity);
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->cv, NULL);
+  int rc = w->params && w->velocity ? pthread_create(&w->thread, NULL, writer_main, w) : -1;
+  if (rc != 0) {
+    free(w->params);
+    free(w->velocity);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+    return mn_error(rc < 0 ? MN_ERR_NOMEM : MN_ERR_INTERNAL,
+                    "snapshot writer: cannot start (%lld parameters)", (long long)m->nparams);
+  }
+  *out = w;
+  return MN_OK;
+}
+
+/* Wait until no write is in flight; out: the finished one's result, if there was one. */
+static void wait_idle(mn_snapwriter_t *w, int had_job, mn_snapwrite_result_t *result) {
+  pthread_mutex_lock(&w->mu);
+  while (w->busy) pthread_cond_wait(&w->cv, &w->mu);
+  pthread_mutex_unlock(&w->mu);
+  if (!result) return;
+  if (had_job)
+    *result = w->result;
+  else
+    result->status = (mn_status_t)-1;
+}
+
+mn_status_t mn_snapwriter_submit(mn_snapwriter_t *w, const mn_snapshot_meta_t *meta,
+                                 const mn_model_t *m, const float *velocity,
+                                 mn_snapwrite_result_t *previous) {
+  double t0 = mn_now_s();
+  wait_idle(w, w->meta.config != NULL, previous);
+  mn_snapshot_meta_free(&w->meta);
+  w->meta = *meta;
+  w->meta.config = strdup(meta->config ? meta->config : "");
+  w->meta.data_files = strdup(meta->data_files ? meta->data_files : "");
+  if (!w->meta.config || !w->meta.data_files) {
+    mn_snapshot_meta_free(&w->meta);
+    return mn_error(MN_ERR_NOMEM, "snapshot writer: out of memory");
+  }
+  memcpy(w->params, m->params, (size_t)m->nparams * sizeof *w->params);
+  memcpy(w->velocity, velocity, (size_t)m->nparams * sizeof *w->velocity);
+  memset(&w->result, 0, sizeof w->result);
+  w->result.step = meta->step;
+  snprintf(w->result.reason, sizeof w->result.reason, "%s", meta->reason);
+  w->result.stall_s = mn_now_s() - t0;
+  pthread_mutex_lock(&w->mu);
+  w->busy = 1;
+  pthread_cond_broadcast(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+  return MN_OK;
+}
+
+void mn_snapwriter_wait(mn_snapwriter_t *w, mn_snapwrite_result_t *result) {
+  int had_job = w->meta.config != NULL;
+  wait_idle(w, had_job, result);
+  mn_snapshot_meta_free(&w->meta); /* reported once */
+}
+
+void mn_snapwriter_stop(mn_snapwriter_t *w) {
+  if (!w) return;
+  pthread_mutex_lock(&w->mu);
+  w->quit = 1;
+  pthread_cond_broadcast(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+  pthread_join(w->thread, NULL);
+  mn_snapshot_meta_free(&w->meta);
+  free(w->params);
+  free(w->velocity);
+  pthread_cond_destroy(&w->cv);
+  pthread_mutex_destroy(&w->mu);
+  free(w);
+}

@@ -1,0 +1,186 @@
+# test_resume.sh: preemption-safe stop and resume through mnrun, with real mpirun, real
+# signals and real HDF5 snapshots (design.md properties 3 and 4).
+#
+# A run stopped by SIGTERM and resumed must end with bitwise the same parameters and
+# momentum as an uninterrupted run (h5diff finds no difference): at world 1 and world 4,
+# stopped during the very first step, mid-epoch, and exactly at an epoch boundary. The
+# signal is a real SIGTERM that the rank sends itself at a chosen step
+# (MN_TEST_SIGNAL_STEP, runtime/mn_preempt.h), so that the step is known; a SIGTERM sent
+# to mnrun from outside is tested in test_quickstart.sh. Also: a signal to one rank stops
+# every rank after the same step; damaged snapshots are skipped for older ones; a world-4
+# snapshot resumes on 2 ranks; other model shapes and missing snapshots give the
+# documented exit codes and change nothing on disk.
+. "$MN_SRC/tests/lib.sh"
+
+mnrun="$MN_BIN/mnrun"
+mninfo="$MN_BIN/mninfo"
+
+# 2,400 samples, batch 8: world 1 runs 300 steps per epoch, world 4 runs 75.
+"$MN_BIN/mnprep" teacher --out "$MN_TMP/t" --samples 2400 --val 400 --dim 32 --classes 4 \
+  --seed 5 >/dev/null || fail "mnprep teacher"
+cat >"$MN_TMP/t.conf" <<CONF
+[model]
+layers = 32,48,24,4
+[data]
+train = $MN_TMP/t-train.h5
+val = $MN_TMP/t-val.h5
+batch_size = 8
+block_size = 64
+shuffle_blocks = 4
+[optimizer]
+lr = 0.05
+momentum = 0.9
+weight_decay = 0.0001
+[schedule]
+epochs = 2
+lr_schedule = cosine
+warmup_steps = 25
+[log]
+interval = 100
+progress = plain
+CONF
+
+# same_state A B DESC: parameters and momentum of two snapshots are bitwise equal.
+same_state() {
+  if h5diff -q "$1" "$2" /params /params && h5diff -q "$1" "$2" /optim /optim; then
+    pass "$3: bitwise equal to the uninterrupted run"
+  else
+    fail "$3: $1 and $2 differ"
+    h5diff -r "$1" "$2" /params /params 2>&1 | head -n 5 >&2
+  fi
+}
+
+# field FILE KEY: a value from mninfo's "position" line (e.g. epoch, step)
+position() { "$mninfo" "$1" | awk -v k="$2" '$1 == "position" { for (i = 2; i < NF; i++) if ($i == k) { v = $(i + 1); sub(",", "", v); print v } }'; }
+
+# Uninterrupted references.
+for np in 1 2 4; do
+  expect_exit 0 "reference run on $np rank(s)" "$mnrun" -np $np "$MN_TMP/t.conf" \
+    --set snapshot.dir="$MN_TMP/ref$np"
+done
+final() { "$mninfo" --latest "$1" 2>/dev/null; }
+for np in 1 2 4; do [ -n "$(final "$MN_TMP/ref$np")" ] || fail "no final snapshot in ref$np"; done
+
+# stop_resume NP STEP RANK NAME: signal rank RANK (-1: all) at the start of step STEP
+# (-1: during set-up); expect exit 75 and a snapshot of step STEP + 1 (STEP -1: step 1);
+# resume; compare with the reference.
+stop_resume() {
+  local np=$1 step=$2 rank=$3 name=$4 dir="$MN_TMP/$4" want
+  want=$((step < 0 ? 1 : step + 1))
+  local rank_env=()
+  [ "$rank" -ge 0 ] && rank_env=(MN_TEST_SIGNAL_RANK="$rank")
+  expect_exit 75 "$name: SIGTERM at step $step exits 75" \
+    env MN_TEST_SIGNAL_STEP="$step" "${rank_env[@]}" "$mnrun" -np "$np" "$MN_TMP/t.conf" \
+    --set snapshot.dir="$dir"
+  local snap
+  snap=$("$mninfo" --latest "$dir" 2>/dev/null)
+  if [ "$(position "$snap" step)" != "$want" ]; then
+    fail "$name: newest snapshot '$snap' is not of step $want"
+    return
+  fi
+  pass "$name: stopped after step $((want - 1)) with snapshot $(basename "$snap")"
+  expect_exit 0 "$name: resumed run finishes" "$mnrun" -np "$np" "$MN_TMP/t.conf" \
+    --set snapshot.dir="$dir"
+  expect_err "resuming from .*step-0*$want\.h5" "$name: resumed from that snapshot"
+  same_state "$(final "$MN_TMP/ref$np")" "$(final "$dir")" "$name"
+}
+
+stop_resume 1 -1 -1 w1-setup
+stop_resume 1 0 -1 w1-first
+stop_resume 1 137 -1 w1-mid
+stop_resume 1 299 -1 w1-boundary # the last step of epoch 0: the stop falls on the boundary
+stop_resume 4 0 -1 w4-first
+stop_resume 4 40 2 w4-one-rank # the signal reaches rank 2 only
+stop_resume 4 74 -1 w4-boundary
+
+# The boundary stop is at epoch 1, position 0 of its order.
+b="$MN_TMP/w4-boundary/step-000000075.h5"
+[ "$(position "$b" epoch)" = 1 ] && [ "$(position "$b" epoch_pos)" = 0 ] &&
+  pass "boundary snapshot is at epoch 1, position 0" || fail "boundary snapshot position ($b)"
+
+# A signal to one rank only: every rank reports exit 75 (mnrun says nobody failed).
+env MN_TEST_SIGNAL_STEP=10 MN_TEST_SIGNAL_RANK=3 "$mnrun" -np 4 "$MN_TMP/t.conf" \
+  --set snapshot.dir="$MN_TMP/one" >"$MN_TMP/one.out" 2>"$MN_TMP/one.err"
+rc=$?
+[ $rc -eq 75 ] && pass "signal to rank 3 only: exit 75" || fail "signal to rank 3 only: exit $rc"
+grep -q "failed" "$MN_TMP/one.err" && fail "a rank was reported failed after a stop"
+grep -q "all ranks stop after step 10" "$MN_TMP/one.err" && pass "all ranks agreed on step 10" ||
+  fail "no agreement on step 10"
+
+# Damaged snapshots are skipped, with path and reason, for the previous valid one: stop
+# at step 130 with snapshots every 20 steps, truncate the newest and corrupt the next,
+# resume from step 100, still end bitwise equal.
+expect_exit 75 "periodic snapshots, stop at step 130" env MN_TEST_SIGNAL_STEP=130 "$mnrun" -np 2 \
+  "$MN_TMP/t.conf" --set snapshot.dir="$MN_TMP/dmg" --set snapshot.every_steps=20 \
+  --set snapshot.keep=4
+n131="$MN_TMP/dmg/step-000000131.h5" n120="$MN_TMP/dmg/step-000000120.h5"
+if [ -f "$n131" ] && [ -f "$n120" ]; then
+  truncate -s $(($(stat -c %s "$n131") / 2)) "$n131"
+  # overwrite 4 KiB in the middle of the file: it lands in the tensor data
+  size=$(stat -c %s "$n120")
+  head -c 4096 /dev/urandom | dd of="$n120" bs=1 seek=$((size / 2)) conv=notrunc status=none
+  before=$(md5sum "$MN_TMP"/dmg/*.h5)
+  expect_exit 0 "resume over a truncated and a corrupted snapshot" "$mnrun" -np 2 \
+    "$MN_TMP/t.conf" --set snapshot.dir="$MN_TMP/dmg" --set snapshot.every_steps=20 \
+    --set snapshot.keep=4
+  expect_err "skipping snapshot .*step-000000131\.h5" "the truncated one is named"
+  expect_err "skipping snapshot .*step-000000120\.h5: .*(damaged|CRC|checksum)" \
+    "the corrupted one is named with the reason"
+  expect_err "resuming from .*step-000000100\.h5" "resumed from the last valid one"
+  same_state "$(final "$MN_TMP/ref2")" "$(final "$MN_TMP/dmg")" "resume past damaged snapshots"
+  # the truncated file is left as it was (never pruned: it is not a snapshot to count);
+  # the damaged step 120 was replaced by the resumed run's own (then pruned): every other
+  # file there is valid
+  echo "$before" | grep -q "$(md5sum "$n131")" && pass "the truncated file is left alone" ||
+    fail "the truncated $n131 was changed"
+  others=$(ls "$MN_TMP"/dmg/step-*.h5 | grep -v step-000000131)
+  "$mninfo" --verify $others >/dev/null && pass "the other $(echo $others | wc -w) files are valid" ||
+    fail "a damaged snapshot remains: $("$mninfo" --verify $others 2>&1)"
+else
+  fail "no snapshots of steps 131 and 120 in dmg/"
+fi
+
+# A world-4 snapshot resumes on 2 ranks at the same sample: 41 steps of 32 samples are
+# 1,312 samples, step 82 of world 2 (global batch 16, 150 steps per epoch, 300 in all).
+expect_exit 75 "world-4 run stopped at step 40" env MN_TEST_SIGNAL_STEP=40 "$mnrun" -np 4 \
+  "$MN_TMP/t.conf" --set snapshot.dir="$MN_TMP/w4to2"
+expect_exit 0 "world-4 snapshot resumed on 2 ranks" "$mnrun" -np 2 "$MN_TMP/t.conf" \
+  --set snapshot.dir="$MN_TMP/w4to2" --metrics "$MN_TMP/w4to2.jsonl"
+expect_err "global batch of 32 \(4 x 8\), this one 16 \(2 x 8\)" "the world change is reported"
+end=$(json_field "$MN_TMP/w4to2.jsonl" summary end_step)
+acc=$(json_field "$MN_TMP/w4to2.jsonl" summary val_accuracy)
+start=$(json_field "$MN_TMP/w4to2.jsonl" summary start_step)
+[ "$start" = 82 ] && pass "world 2 starts at step 82" || fail "start step $start, want 82"
+[ "$end" = 300 ] && pass "world 2 ends at its own last step (300)" || fail "end step $end, want 300"
+check_float "$acc > 0.5" && pass "accuracy after the world change: $acc" || fail "accuracy $acc"
+
+# Another model shape: require exits 65, auto refuses too (never starts afresh silently),
+# and neither changes a file.
+before=$(md5sum "$MN_TMP"/ref4/*.h5)
+expect_exit 65 "another model shape with --resume require" "$mnrun" -np 2 "$MN_TMP/t.conf" \
+  --set model.layers=32,40,4 --set snapshot.dir="$MN_TMP/ref4" --resume require
+expect_err "model.layers is 32,48,24,4 in the snapshot, 32,40,4 here" "the shape mismatch is named"
+expect_exit 65 "another model shape with --resume auto" "$mnrun" -np 2 "$MN_TMP/t.conf" \
+  --set model.layers=32,40,4 --set snapshot.dir="$MN_TMP/ref4"
+expect_err "none can be resumed" "auto refuses to start afresh over them"
+[ "$(md5sum "$MN_TMP"/ref4/*.h5)" = "$before" ] && pass "the snapshots are untouched" ||
+  fail "snapshots changed by a refused resume"
+
+# require without a snapshot: 66; never: old snapshots are set aside, the run starts afresh.
+expect_exit 66 "--resume require without a snapshot" "$mnrun" -np 2 "$MN_TMP/t.conf" \
+  --set snapshot.dir="$MN_TMP/empty" --resume require
+expect_err "no snapshot to resume from" "the missing snapshot is named"
+cp -r "$MN_TMP/ref2" "$MN_TMP/again"
+expect_exit 0 "--resume never over old snapshots" "$mnrun" -np 2 "$MN_TMP/t.conf" \
+  --set snapshot.dir="$MN_TMP/again" --resume never
+expect_err "moved 2 old snapshot\(s\) to .*replaced-" "the old snapshots are set aside"
+same_state "$(final "$MN_TMP/ref2")" "$(final "$MN_TMP/again")" "a fresh run after set-aside"
+[ "$(ls -d "$MN_TMP"/again/replaced-*/step-*.h5 | wc -l)" = 2 ] && pass "2 set-aside files kept" ||
+  fail "set-aside files missing"
+
+# Run again on a finished snapshot: nothing to do, exit 0, nothing written.
+expect_exit 0 "resume of a finished run" "$mnrun" -np 2 "$MN_TMP/t.conf" \
+  --set snapshot.dir="$MN_TMP/ref2"
+expect_err "already finished at step 300" "says there is nothing to do"
+
+finish test_resume

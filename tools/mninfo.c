@@ -1,0 +1,233 @@
+/* mninfo: look at mn snapshots (docs/snapshot-format.md).
+ *
+ *   mninfo SNAPSHOT.h5        its metadata and a table of its tensors, each checked
+ *   mninfo --latest DIR       the path of the newest valid snapshot in DIR
+ *   mninfo --verify FILE...   "FILE: ok" or "FILE: invalid: reason", one line per file
+ *   mninfo --json FILE        the metadata as one JSON object
+ *
+ * It only reads (runtime/snapshot.c and snapdir.c do the work) and never changes a file.
+ * Exit codes: 0 valid, 64 usage, 65 invalid or damaged, 66 missing (or no snapshot). */
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "mn_log.h"
+#include "mn_snapshot.h"
+#include "mn_status.h"
+
+static const char usage_text[] =
+    "usage: mninfo SNAPSHOT.h5\n"
+    "       mninfo --latest DIR\n"
+    "       mninfo --verify FILE...\n"
+    "       mninfo --json SNAPSHOT.h5\n"
+    "\n"
+    "Show and check mn snapshots (docs/snapshot-format.md). Nothing is ever modified.\n"
+    "  (no option)   print the metadata (position, run, dataset, config, version) and a\n"
+    "                table of the tensors (name, shape, L2 norm, CRC-32, ok or DAMAGED)\n"
+    "  --latest DIR  print the path of the newest valid snapshot in DIR; damaged newer ones\n"
+    "                are reported on stderr and skipped\n"
+    "  --verify      check each FILE fully; print \"FILE: ok\" or \"FILE: invalid: reason\"\n"
+    "  --json        print the metadata as one JSON object (the file is checked fully too)\n"
+    "  -h, --help    this text\n"
+    "\n"
+    "Exit codes: 0 valid, 64 usage, 65 invalid or damaged, 66 missing file or no snapshot.\n";
+
+/* mn_error messages start with the path; the --verify lines already do. */
+static const char *reason_of(const char *path, const char *msg) {
+  size_t len = strlen(path);
+  if (strncmp(msg, path, len) == 0 && msg[len] == ':' && msg[len + 1] == ' ') return msg + len + 2;
+  return msg;
+}
+
+/* ---- the readable report ------------------------------------------------------------------ */
+
+static void print_lines(const char *title, const char *text) {
+  printf("%s\n", title);
+  if (!text || !*text) {
+    printf("  (none)\n");
+    return;
+  }
+  for (const char *p = text; *p;) {
+    size_t k = strcspn(p, "\n");
+    printf("  %.*s\n", (int)k, p);
+    p += k + (p[k] == '\n');
+  }
+}
+
+static void print_meta(const char *path, const mn_snapshot_meta_t *m) {
+  char when[64] = "?";
+  time_t t = (time_t)m->created;
+  struct tm tm;
+  if (gmtime_r(&t, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  printf("snapshot  %s\n", path);
+  printf("version   format %d, written by mn %s at %s\n", m->format, m->mn_version, when);
+  printf("position  epoch %" PRId64 ", epoch_pos %" PRId64 ", step %" PRId64 ", samples %" PRId64
+         "%s\n",
+         m->epoch, m->epoch_pos, m->step, m->samples, m->finished ? " (training finished)" : "");
+  printf("reason    %s\n", m->reason);
+  printf("run       world %d, batch %d per rank, shape_hash 0x%016" PRIx64 ", model_seed %" PRIu64
+         ", data_seed %" PRIu64 "\n",
+         m->world, m->batch, m->shape_hash, m->model_seed, m->data_seed);
+  printf("dataset   %" PRId64 " samples, dim %d, %d classes, label CRC 0x%08" PRIx32 "\n",
+         m->data_n, m->data_dim, m->data_classes, m->data_label_crc);
+  print_lines("data files (path, rows):", m->data_files);
+  print_lines("config:", m->config);
+}
+
+static void print_tensor(const mn_snapshot_tensor_info_t *t, void *user) {
+  char shape[96] = "";
+  size_t used = 0;
+  for (int d = 0; d < t->ndims && used < sizeof shape; d++)
+    used +=
+        (size_t)snprintf(shape + used, sizeof shape - used, "%s%" PRId64, d ? "x" : "", t->dims[d]);
+  char status[64] = "ok";
+  if (!t->readable)
+    snprintf(status, sizeof status, "DAMAGED (unreadable)");
+  else if (t->crc_stored != t->crc_computed)
+    snprintf(status, sizeof status, "DAMAGED (computed 0x%08" PRIx32 ")", t->crc_computed);
+  printf("  %-28s %-14s %14.6g  0x%08" PRIx32 "  %s\n", t->name, shape, t->norm, t->crc_stored,
+         status);
+  ++*(int *)user;
+}
+
+static int show(const char *path) {
+  mn_snapshot_meta_t meta;
+  mn_status_t st = mn_snapshot_read_meta(path, &meta);
+  if (st != MN_OK) {
+    mn_log_error("%s", mn_error_message());
+    return mn_status_exit_code(st);
+  }
+  print_meta(path, &meta);
+  mn_snapshot_meta_free(&meta);
+  printf("tensors:\n  %-28s %-14s %14s  %-10s  %s\n", "name", "shape", "L2 norm", "crc32",
+         "status");
+  int count = 0;
+  st = mn_snapshot_each_tensor(path, print_tensor, &count);
+  printf("  (%d tensors)\n", count);
+  fflush(stdout);
+  if (st != MN_OK) {
+    mn_log_error("%s", mn_error_message());
+    return mn_status_exit_code(st);
+  }
+  return MN_EXIT_OK;
+}
+
+/* ---- JSON ---------------------------------------------------------------------------------- */
+
+static void json_string(const char *s) {
+  putchar('"');
+  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    if (*p == '"' || *p == '\\')
+      printf("\\%c", *p);
+    else if (*p == '\n')
+      printf("\\n");
+    else if (*p == '\t')
+      printf("\\t");
+    else if (*p < 0x20)
+      printf("\\u%04x", *p);
+    else
+      putchar(*p);
+  }
+  putchar('"');
+}
+
+static int show_json(const char *path) {
+  mn_snapshot_meta_t m;
+  mn_status_t st = mn_snapshot_read_meta(path, &m);
+  if (st == MN_OK) {
+    st = mn_snapshot_each_tensor(path, NULL, NULL);
+    if (st != MN_OK) mn_snapshot_meta_free(&m);
+  }
+  if (st != MN_OK) {
+    mn_log_error("%s", mn_error_message());
+    return mn_status_exit_code(st);
+  }
+  printf("{\"path\":");
+  json_string(path);
+  printf(",\"format\":%d,\"mn_version\":", m.format);
+  json_string(m.mn_version);
+  printf(",\"created\":%.3f,\"epoch\":%" PRId64 ",\"epoch_pos\":%" PRId64 ",\"step\":%" PRId64
+         ",\"samples\":%" PRId64 ",\"finished\":%s,\"reason\":",
+         m.created, m.epoch, m.epoch_pos, m.step, m.samples, m.finished ? "true" : "false");
+  json_string(m.reason);
+  printf(",\"world\":%d,\"batch\":%d,\"shape_hash\":\"0x%016" PRIx64 "\",\"model_seed\":%" PRIu64
+         ",\"data_seed\":%" PRIu64 ",\"data_n\":%" PRId64 ",\"data_dim\":%d,\"data_classes\":%d"
+         ",\"data_label_crc\":\"0x%08" PRIx32 "\",\"data_files\":",
+         m.world, m.batch, m.shape_hash, m.model_seed, m.data_seed, m.data_n, m.data_dim,
+         m.data_classes, m.data_label_crc);
+  json_string(m.data_files);
+  printf(",\"config\":");
+  json_string(m.config);
+  printf("}\n");
+  mn_snapshot_meta_free(&m);
+  return MN_EXIT_OK;
+}
+
+/* ---- --latest and --verify ----------------------------------------------------------------- */
+
+static int latest(const char *dir) {
+  char path[4096];
+  mn_status_t st = mn_snapshot_latest(dir, path, sizeof path);
+  if (st != MN_OK) {
+    mn_log_error("%s", mn_error_message());
+    return mn_status_exit_code(st);
+  }
+  printf("%s\n", path);
+  return MN_EXIT_OK;
+}
+
+static int verify(char **files, int n) {
+  int invalid = 0, missing = 0;
+  for (int i = 0; i < n; i++) {
+    mn_status_t st = mn_snapshot_verify(files[i]);
+    if (st == MN_OK) {
+      printf("%s: ok\n", files[i]);
+      continue;
+    }
+    printf("%s: invalid: %s\n", files[i], reason_of(files[i], mn_error_message()));
+    if (st == MN_ERR_NOINPUT)
+      missing++;
+    else
+      invalid++;
+  }
+  if (invalid) return MN_EXIT_DATAERR;
+  return missing ? MN_EXIT_NOINPUT : MN_EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+  enum { MODE_SHOW, MODE_LATEST, MODE_VERIFY, MODE_JSON } mode = MODE_SHOW;
+  static const struct option options[] = {
+      {"latest", no_argument, NULL, 'l'},
+      {"verify", no_argument, NULL, 'v'},
+      {"json", no_argument, NULL, 'j'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  mn_log_init("mninfo", -1, NULL);
+  int modes = 0, c;
+  while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    switch (c) {
+    case 'l': mode = MODE_LATEST, modes++; break;
+    case 'v': mode = MODE_VERIFY, modes++; break;
+    case 'j': mode = MODE_JSON, modes++; break;
+    case 'h': fputs(usage_text, stdout); return MN_EXIT_OK;
+    default: fputs(usage_text, stderr); return MN_EXIT_USAGE;
+    }
+  }
+  int nargs = argc - optind;
+  if (modes > 1 || nargs < 1 || (mode != MODE_VERIFY && nargs != 1)) {
+    mn_log_error("%s", modes > 1 ? "--latest, --verify and --json exclude each other"
+                                 : "wrong number of arguments (see --help)");
+    return MN_EXIT_USAGE;
+  }
+  switch (mode) {
+  case MODE_LATEST: return latest(argv[optind]);
+  case MODE_VERIFY: return verify(argv + optind, nargs);
+  case MODE_JSON: return show_json(argv[optind]);
+  case MODE_SHOW: break;
+  }
+  return show(argv[optind]);
+}
