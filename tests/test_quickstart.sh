@@ -25,8 +25,8 @@ check_float "$acc >= $THRESHOLD" || fail "val accuracy $acc < $THRESHOLD"
 tail -n 1 m.jsonl | grep -q '^{"event":"summary"' || fail "the last line is not the summary"
 ref=$("$MN_BIN/mninfo" --latest snapshots/quickstart) || fail "no snapshot of the uninterrupted run"
 
-# Stopped by a real SIGTERM to mnrun once training is under way (the first progress line
-# after step 1), then resumed by the same command.
+# Stopped by a real SIGTERM to mnrun once training is under way (the progress line of
+# step 50), then resumed by the same command.
 mkdir stop && cd stop || exit 1
 ln -s ../data data
 "$MN_BIN/mnrun" -np 4 "$MN_SRC/examples/quickstart.conf" >out 2>err &
@@ -34,6 +34,12 @@ pid=$!
 for _ in $(seq 600); do grep -q "step 50/" out 2>/dev/null && break; sleep 0.1; done
 t0=$(date +%s.%N)
 kill -TERM "$pid"
+# and a second SIGTERM straight to the ranks while they stop and rank 0 writes the
+# snapshot: it must change nothing (the snapshot is finished, the exit is still 75)
+sleep 0.05
+for p in $(pgrep -x mntrain); do # the ranks only: mpirun's own command line matches too
+  grep -q "examples/quickstart.conf" "/proc/$p/cmdline" 2>/dev/null && kill -TERM "$p"
+done
 wait "$pid"
 rc=$?
 t1=$(date +%s.%N)

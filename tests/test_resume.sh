@@ -140,6 +140,28 @@ else
   fail "no snapshots of steps 131 and 120 in dmg/"
 fi
 
+# Killed while writing: a snapshot every step (the writer is nearly always busy), and two
+# SIGTERMs to mnrun back to back (the second SIGKILLs the job at once), three times over,
+# each run resuming from what the last one left. Every snapshot left behind is valid, and
+# the final resume ends bitwise as the reference.
+for round in 1 2 3; do
+  "$mnrun" -np 2 "$MN_TMP/t.conf" --set snapshot.dir="$MN_TMP/kill" --set snapshot.every_steps=1 \
+    --set log.interval=10 >"$MN_TMP/kill.out" 2>"$MN_TMP/kill.err" &
+  pid=$!
+  for _ in $(seq 500); do [ "$(grep -c "step " "$MN_TMP/kill.out")" -ge 3 ] && break; sleep 0.01; done
+  kill -TERM "$pid"
+  kill -TERM "$pid"
+  wait "$pid"
+  rc=$?
+  echo "round $round: killed at $(grep "step " "$MN_TMP/kill.out" | tail -n 1 | cut -c1-24), exit $rc," \
+    "$(ls -a "$MN_TMP/kill" | grep -c step-) files (temporary ones included)"
+  "$mninfo" --verify "$MN_TMP"/kill/step-*.h5 >"$MN_TMP/verify.out" 2>&1 &&
+    pass "round $round: every snapshot left by the kill is valid" ||
+    { fail "round $round: a damaged snapshot after the kill"; cat "$MN_TMP/verify.out" >&2; }
+done
+expect_exit 0 "resume after the kills" "$mnrun" -np 2 "$MN_TMP/t.conf" --set snapshot.dir="$MN_TMP/kill"
+same_state "$(final "$MN_TMP/ref2")" "$(final "$MN_TMP/kill")" "resume after kills during writes"
+
 # A world-4 snapshot resumes on 2 ranks at the same sample: 41 steps of 32 samples are
 # 1,312 samples, step 82 of world 2 (global batch 16, 150 steps per epoch, 300 in all).
 expect_exit 75 "world-4 run stopped at step 40" env MN_TEST_SIGNAL_STEP=40 "$mnrun" -np 4 \
