@@ -133,7 +133,8 @@ void mn_snapshot_entries_free(mn_snapshot_entry_t *entries, int n);
 mn_status_t mn_snapshot_latest(const char *dir, char *path, size_t pathlen);
 
 /* Keep the `keep` newest readable snapshots in dir (scan order) and remove the older
- * readable ones; the file `newest` (just written) is always kept. Unreadable files are
+ * readable ones; the file `newest` (just written) is always kept. Unreadable files, and
+ * files of another run (shape_hash, data_n or data_label_crc not those of `newest`), are
  * left alone. keep <= 0 removes nothing. The directory is fsync'd after removals. */
 mn_status_t mn_snapshot_prune(const char *dir, int keep, const char *newest);
 

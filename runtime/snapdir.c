@@ -239,10 +239,17 @@ mn_status_t mn_snapshot_prune(const char *dir, int keep, const char *newest) {
   int n;
   mn_status_t st = mn_snapshot_scan(dir, &entries, &n);
   if (st != MN_OK) return st;
+  const mn_snapshot_meta_t *run = NULL; /* the newest file's: only its run's files count */
+  for (int i = 0; i < n && newest; i++)
+    if (entries[i].status == MN_OK && !strcmp(base_name(newest), base_name(entries[i].path)))
+      run = &entries[i].meta;
   int kept = 0, removed = 0;
   for (int i = 0; i < n; i++) {
     mn_snapshot_entry_t *e = &entries[i];
     if (e->status != MN_OK) continue; /* never remove what cannot be read: evidence */
+    if (run && (e->meta.shape_hash != run->shape_hash || e->meta.data_n != run->data_n ||
+                e->meta.data_label_crc != run->data_label_crc))
+      continue; /* another run's snapshot: not ours to remove */
     int is_newest = newest && strcmp(base_name(newest), base_name(e->path)) == 0;
     if (kept < keep || is_newest) {
       kept += kept < keep;

@@ -85,11 +85,14 @@ static mn_status_t setup_resume(run_t *r) {
   mn_position_t zero = {0, 0, 0, 0};
   mn_status_t st = mn_trainstate_meta(r->cfg, r->comm.world, r->train, &zero, 0, "", &here);
   st = mn_comm_settle(&r->comm, st, &r->failed_rank);
-  if (st != MN_OK) return st;
-  st = mn_resume(r->cfg, &r->comm, &here, &r->model, r->optim.velocity, &r->resume);
+  if (st == MN_OK) st = mn_resume(r->cfg, &r->comm, &here, &r->model, r->optim.velocity, &r->resume);
   mn_snapshot_meta_free(&here);
   if (st != MN_OK || !r->resume.resumed) return st;
   mn_position_t p = r->resume.pos;
+  if (mn_shard_steps_from(&r->plan, p.epoch_pos) == 0) { /* nothing left of that epoch */
+    p.epoch++;
+    p.epoch_pos = 0;
+  }
   int64_t G = r->global_batch, was = (int64_t)r->resume.world * r->resume.batch;
   if (was != G) {
     p.step = p.epoch * r->steps_per_epoch + p.epoch_pos / G;
@@ -99,10 +102,6 @@ static mn_status_t setup_resume(run_t *r) {
                   (long long)was, r->resume.world, r->resume.batch, (long long)G, r->comm.world,
                   r->cfg->data.batch_size, (long long)p.epoch_pos, (long long)p.epoch,
                   (long long)p.step);
-  }
-  if (mn_shard_steps_from(&r->plan, p.epoch_pos) == 0) { /* nothing left of that epoch */
-    p.epoch++;
-    p.epoch_pos = 0;
   }
   r->pos = p;
   return MN_OK;

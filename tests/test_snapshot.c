@@ -524,6 +524,17 @@ static void test_prune(void) {
   CHECK(mn_snapshot_prune(dir, 1, p[5]) == MN_OK);
   CHECK(file_exists(p[5]) && !file_exists(p[4]) && !file_exists(p[1]) && file_exists(bad));
   CHECK(mn_snapshot_verify(p[5]) == MN_OK);
+  /* another run's snapshot (another shape hash), older than the kept ones: left alone */
+  char other[4096];
+  tensors_t ts;
+  tensors_make(&ts, 8, 16, 1);
+  mn_snapshot_meta_t m = meta_make(1, 5);
+  m.shape_hash ^= 1;
+  CHECK(mn_snapshot_write(dir, &m, ts.t, NT, other, sizeof other) == MN_OK);
+  tensors_free(&ts);
+  CHECK(write_step(dir, 7, 70, p[0], sizeof p[0]) == MN_OK);
+  CHECK(mn_snapshot_prune(dir, 1, p[0]) == MN_OK);
+  CHECK(file_exists(p[0]) && !file_exists(p[5]) && file_exists(other) && file_exists(bad));
 }
 
 static void test_set_aside(void) {
