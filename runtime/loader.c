@@ -2,11 +2,11 @@
  *
  * One reader thread per loader walks this rank's steps (mn_shard.h) from a starting
  * (epoch, order position) onwards, across epoch boundaries, and reads each step's rows
- * into the next slot of a ring of `depth` buffers; the training thread takes full slots in order and
- * gives them back. The two meet on one mutex and two condition variables: nobody spins.
- * A read error stops the reader; the consumer gets it, with its message, after the
- * batches read before it. This file does no I/O of its own (data.c does) and does not
- * decide the sample order (shard.c does). */
+ * into the next slot of a ring of `depth` buffers; the training thread takes full slots in order
+ * and gives them back. The two meet on one mutex and two condition variables: nobody spins. A read
+ * error stops the reader; the consumer gets it, with its message, after the batches read before it.
+ * This file does no I/O of its own (data.c does) and does not decide the sample order (shard.c
+ * does). */
 #include "mn_data.h"
 
 #include <pthread.h>
@@ -29,11 +29,11 @@ struct mn_loader {
   mn_shard_plan_t plan; /* owned */
   int depth, batch, dim;
   loader_slot_t *slots;
-  int64_t *idx;        /* [batch], the reader's */
-  int64_t epoch, pos;  /* the reader's next step */
-  int64_t global;      /* samples per step, all ranks */
-  int fill, take;      /* next slot the reader fills, the consumer takes */
-  int held;            /* slots the consumer holds */
+  int64_t *idx;       /* [batch], the reader's */
+  int64_t epoch, pos; /* the reader's next step */
+  int64_t global;     /* samples per step, all ranks */
+  int fill, take;     /* next slot the reader fills, the consumer takes */
+  int held;           /* slots the consumer holds */
   int stopping, failed;
   mn_status_t err;
   char errmsg[2048];

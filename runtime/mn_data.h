@@ -51,9 +51,9 @@ mn_status_t mn_dataset_read_range(mn_dataset_t *ds, int64_t start, int64_t count
 typedef struct mn_loader mn_loader_t;
 
 typedef struct mn_batch {
-  const float *x;   /* [count, D] */
-  const int32_t *y; /* [count] */
-  int count;        /* = batch */
+  const float *x;     /* [count, D] */
+  const int32_t *y;   /* [count] */
+  int count;          /* = batch */
   int64_t epoch, pos; /* the step's epoch and order position (mn_shard.h) */
 } mn_batch_t;
 

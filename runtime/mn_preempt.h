@@ -1,4 +1,4 @@
-/* mn_preempt.h: stop requests by signal (SIGTERM, SIGUSR1, SIGINT).
+/* mn_preempt.h: stop requests by signal (SIGTERM, SIGUSR1, SIGUSR2, SIGINT).
  *
  * The handler only records the signal and the time (async-signal-safe); the trainer polls
  * mn_preempt_requested() and carries the request to every rank in the step's allreduce,

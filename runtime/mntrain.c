@@ -60,7 +60,8 @@ static mn_status_t parse_args(int argc, char **argv, args_t *a) {
       break;
     case 'm': a->metrics = optarg; break;
     case 'r':
-      if (strlen(optarg) > 16) return mn_error(MN_ERR_USAGE, "--resume: expected auto, require or never");
+      if (strlen(optarg) > 16)
+        return mn_error(MN_ERR_USAGE, "--resume: expected auto, require or never");
       snprintf(a->resume, sizeof a->resume, "snapshot.resume=%s", optarg);
       break;
     case 'h': usage(stdout); exit(0);

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const int g_stop_signals[] = {SIGTERM, SIGUSR1, SIGINT};
+static const int g_stop_signals[] = {SIGTERM, SIGUSR1, SIGUSR2, SIGINT};
 enum { NSTOP = sizeof g_stop_signals / sizeof g_stop_signals[0] };
 
 static volatile sig_atomic_t g_signal;
@@ -63,7 +63,8 @@ static int signal_by_name(const char *name) {
   static const struct {
     const char *name;
     int sig;
-  } names[] = {{"TERM", SIGTERM}, {"USR1", SIGUSR1}, {"INT", SIGINT}, {"KILL", SIGKILL}};
+  } names[] = {
+      {"TERM", SIGTERM}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"INT", SIGINT}, {"KILL", SIGKILL}};
   if (!strncmp(name, "SIG", 3)) name += 3;
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (!strcmp(name, names[i].name)) return names[i].sig;

@@ -52,7 +52,8 @@ static const char *misfit(const mn_snapshot_meta_t *here, const mn_snapshot_meta
     return why;
   }
   if (s->data_label_crc != here->data_label_crc) {
-    snprintf(why, len, "another training set: the labels differ (CRC %08x in the snapshot, %08x here)",
+    snprintf(why, len,
+             "another training set: the labels differ (CRC %08x in the snapshot, %08x here)",
              (unsigned)s->data_label_crc, (unsigned)here->data_label_crc);
     return why;
   }

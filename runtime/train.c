@@ -85,7 +85,8 @@ static mn_status_t setup_resume(run_t *r) {
   mn_position_t zero = {0, 0, 0, 0};
   mn_status_t st = mn_trainstate_meta(r->cfg, r->comm.world, r->train, &zero, 0, "", &here);
   st = mn_comm_settle(&r->comm, st, &r->failed_rank);
-  if (st == MN_OK) st = mn_resume(r->cfg, &r->comm, &here, &r->model, r->optim.velocity, &r->resume);
+  if (st == MN_OK)
+    st = mn_resume(r->cfg, &r->comm, &here, &r->model, r->optim.velocity, &r->resume);
   mn_snapshot_meta_free(&here);
   if (st != MN_OK || !r->resume.resumed) return st;
   mn_position_t p = r->resume.pos;
@@ -186,8 +187,8 @@ static mn_status_t train_step(run_t *r, const mn_batch_t *batch, int64_t step, d
 /* Log and record one finished write (status -1: there was none). */
 static void snapshot_done(run_t *r, const mn_snapwrite_result_t *w) {
   if ((int)w->status == -1) return;
-  mn_snapshot_record_t rec = {w->step, w->reason, w->path, w->status == MN_OK, w->message,
-                              w->write_s, w->stall_s};
+  mn_snapshot_record_t rec = {w->step,    w->reason,  w->path,   w->status == MN_OK,
+                              w->message, w->write_s, w->stall_s};
   if (w->status == MN_OK)
     mn_log_info("snapshot %s (%s) written in %.3f s; training paused %.4f s for it", w->path,
                 w->reason, w->write_s, w->stall_s);
@@ -284,9 +285,9 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
     double loss = 0;
     mn_status_t rd = mn_loader_next(r->loader, &batch, &r->t.io_wait_s);
     if (rd == MN_OK && (batch.epoch != epoch || batch.pos != p->epoch_pos))
-      rd = mn_error(MN_ERR_INTERNAL, "loader out of step: epoch %lld position %lld, expected %lld %lld",
-                    (long long)batch.epoch, (long long)batch.pos, (long long)epoch,
-                    (long long)p->epoch_pos);
+      rd = mn_error(
+          MN_ERR_INTERNAL, "loader out of step: epoch %lld position %lld, expected %lld %lld",
+          (long long)batch.epoch, (long long)batch.pos, (long long)epoch, (long long)p->epoch_pos);
     st = train_step(r, rd == MN_OK ? &batch : NULL, step, &loss, &stop);
     if (rd == MN_OK) mn_loader_release(r->loader, &batch);
     if (st != MN_OK) {

@@ -205,4 +205,20 @@ expect_exit 0 "resume of a finished run" "$mnrun" -np 2 "$MN_TMP/t.conf" \
   --set snapshot.dir="$MN_TMP/ref2"
 expect_err "already finished at step 300" "says there is nothing to do"
 
-finish test_resume
+# mninfo's exit codes and outputs on what the runs above left.
+expect_exit 0 "mninfo on a valid snapshot" "$mninfo" "$(final "$MN_TMP/ref4")"
+grep -q "^  params/W0 *48x32 .* ok$" "$MN_TMP/out" && pass "mninfo lists params/W0 48x32 ok" ||
+  fail "mninfo's tensor table: $(cat "$MN_TMP/out")"
+expect_exit 65 "mninfo on a truncated snapshot" "$mninfo" "$n131"
+expect_err "step-000000131\.h5" "the truncated file is named"
+expect_exit 66 "mninfo on a missing file" "$mninfo" "$MN_TMP/nope.h5"
+expect_exit 66 "mninfo --latest on an empty directory" "$mninfo" --latest "$MN_TMP/empty"
+expect_exit 64 "mninfo without arguments" "$mninfo"
+expect_exit 65 "mninfo --verify with one bad file" "$mninfo" --verify "$(final "$MN_TMP/ref4")" "$n131"
+grep -q ": ok$" "$MN_TMP/out" && grep -q "step-000000131.h5: invalid: " "$MN_TMP/out" &&
+  pass "--verify says which is which" || fail "--verify output: $(cat "$MN_TMP/out")"
+expect_exit 0 "mninfo --json" "$mninfo" --json "$(final "$MN_TMP/ref4")"
+grep -q '"step":150,' "$MN_TMP/out" && grep -q '"finished":true' "$MN_TMP/out" &&
+  pass "--json gives step 150, finished" || fail "--json output: $(cat "$MN_TMP/out")"
+
+finish
