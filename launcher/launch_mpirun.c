@@ -16,11 +16,35 @@ void mn_launch_hostfile_print(FILE *f, const mn_hostlist_t *hosts, const mn_plan
       fprintf(f, "%s slots=%d\n", hosts->hosts[h].name, plan->host_ranks[h]);
 }
 
+int mn_launch_needs_rankfile(const mn_plan_t *plan) {
+  int bound = 1, packed = 1;
+  for (int r = 0; r < plan->nranks; r++) {
+    bound = bound && plan->ranks[r].cpuset[0];
+    if (r > 0 && plan->ranks[r].host != plan->ranks[r - 1].host)
+      for (int q = 0; q < r - 1; q++) packed = packed && plan->ranks[q].host != plan->ranks[r].host;
+  }
+  return bound || !packed;
+}
+
+void mn_launch_rankfile_print(FILE *f, const mn_hostlist_t *hosts, const mn_plan_t *plan) {
+  for (int r = 0; r < plan->nranks; r++) {
+    const mn_rank_place_t *p = &plan->ranks[r];
+    const mn_host_t *h = &hosts->hosts[p->host];
+    if (p->cpuset[0])
+      fprintf(f, "rank %d=%s slot=%s\n", r, h->name, p->cpuset);
+    else
+      fprintf(f, "rank %d=%s slot=0-%d\n", r, h->name, (h->cores > 0 ? h->cores : 1) - 1);
+  }
+}
+
 mn_status_t mn_launch_hostfile_write(const char *path, const mn_hostlist_t *hosts,
                                      const mn_plan_t *plan) {
   FILE *f = fopen(path, "w");
   if (!f) return mn_error(MN_ERR_IO, "%s: cannot create hostfile: %s", path, strerror(errno));
-  mn_launch_hostfile_print(f, hosts, plan);
+  if (mn_launch_needs_rankfile(plan))
+    mn_launch_rankfile_print(f, hosts, plan);
+  else
+    mn_launch_hostfile_print(f, hosts, plan);
   int bad = ferror(f);
   if (fclose(f) != 0 || bad) return mn_error(MN_ERR_IO, "%s: cannot write hostfile", path);
   return MN_OK;
@@ -31,7 +55,14 @@ static mn_status_t add_placement(mn_cmd_t *cmd, const mn_job_t *job, const mn_pl
   /* --quiet: mpirun's own banner about a failed rank would only repeat, less precisely,
    * what mnrun prints from the ranks' reports. */
   mn_status_t st = mn_cmd_add_arg(cmd, "--quiet");
-  if (st == MN_OK && job->hostfile) {
+  if (st == MN_OK && job->hostfile && mn_launch_needs_rankfile(plan)) {
+    /* each rank's host and cores, as placed (OS core numbers, as hwloc gave them) */
+    st = mn_cmd_add_arg(cmd, "--rankfile");
+    if (st == MN_OK) st = mn_cmd_add_arg(cmd, job->hostfile);
+    if (st == MN_OK) st = mn_cmd_add_arg(cmd, "--mca");
+    if (st == MN_OK) st = mn_cmd_add_arg(cmd, "rmaps_rank_file_physical");
+    if (st == MN_OK) st = mn_cmd_add_arg(cmd, "1");
+  } else if (st == MN_OK && job->hostfile) {
     st = mn_cmd_add_arg(cmd, "--hostfile");
     if (st == MN_OK) st = mn_cmd_add_arg(cmd, job->hostfile);
     if (st == MN_OK) st = mn_cmd_add_arg(cmd, "--map-by");
@@ -53,6 +84,10 @@ static mn_status_t add_exports(mn_cmd_t *cmd, const mn_job_t *job, const mn_plan
   if (st == MN_OK) st = mn_cmd_add_argf(cmd, "MN_TTY=%d", job->tty ? 1 : 0);
   if (st == MN_OK) st = mn_cmd_add_arg(cmd, "-x");
   if (st == MN_OK) st = mn_cmd_add_argf(cmd, "MN_REPORT_DIR=%s", job->report_dir);
+  /* Open MPI's session directory inside mnrun's, so that a torn-down job leaves none */
+  if (st == MN_OK) st = mn_cmd_add_arg(cmd, "--mca");
+  if (st == MN_OK) st = mn_cmd_add_arg(cmd, "orte_tmpdir_base");
+  if (st == MN_OK) st = mn_cmd_add_arg(cmd, job->report_dir);
   return st;
 }
 

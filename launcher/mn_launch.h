@@ -47,9 +47,18 @@ typedef struct mn_job {
 mn_status_t mn_launch_mpirun_build(const mn_job_t *job, const mn_plan_t *plan, mn_cmd_t *cmd);
 /* mntrain itself (one rank on this machine, an MPI singleton), variables in env. */
 mn_status_t mn_launch_direct_build(const mn_job_t *job, const mn_plan_t *plan, mn_cmd_t *cmd);
+/* srun --ntasks=N --nodes=H [--ntasks-per-node=K] -K --mpi=pmix --export=ALL mntrain, inside
+ * a Slurm allocation; variables in env (launch_srun.c). stop_signal: SIGUSR1. */
+mn_status_t mn_launch_srun_build(const mn_job_t *job, const mn_plan_t *plan, mn_cmd_t *cmd);
 
-/* The hostfile the mpirun engine hands to mpirun: each used host once, "name slots=<ranks
- * placed there>", so that mpirun's own byslot map is the plan. */
+/* What the mpirun engine hands to mpirun to map the ranks as planned: a hostfile, each used
+ * host once, "name slots=<ranks placed there>", so that mpirun's own byslot map is the
+ * plan; or, when every rank has a cpuset or the plan is not host-contiguous (spread), a
+ * rankfile, "rank R=host slot=<cpuset>" per rank (all of the host's cores for a rank
+ * without a cpuset), which also binds each rank to its cores. mn_launch_hostfile_write
+ * writes whichever the plan needs. */
+int mn_launch_needs_rankfile(const mn_plan_t *plan);
+void mn_launch_rankfile_print(FILE *f, const mn_hostlist_t *hosts, const mn_plan_t *plan);
 void mn_launch_hostfile_print(FILE *f, const mn_hostlist_t *hosts, const mn_plan_t *plan);
 mn_status_t mn_launch_hostfile_write(const char *path, const mn_hostlist_t *hosts,
                                      const mn_plan_t *plan);

@@ -3,8 +3,9 @@
  *
  * The same for every launch engine: the engine's command runs in its own process group with
  * stdin from /dev/null; SIGINT, SIGTERM, SIGUSR1 and SIGUSR2 sent to mnrun are forwarded to
- * it once; a second SIGINT or SIGTERM kills it and this machine's ranks. Restarts and a
- * start barrier will live here too. */
+ * it once; a second SIGINT or SIGTERM kills it and this machine's ranks. A watchdog tears
+ * the gang down when a rank does not join in time, stops beating, or fails while the
+ * others go on (mn_watch_t). */
 #ifndef MN_SUPERVISE_H
 #define MN_SUPERVISE_H
 
@@ -23,10 +24,36 @@ mn_status_t mn_supervise_workdir_create(char *dir, size_t n);
 /* Remove the directory and every file in it. */
 void mn_supervise_workdir_remove(const char *dir);
 
-/* Run cmd and wait for it, forwarding signals. report_dir (MN_REPORT_DIR of the ranks) also
- * identifies this job's ranks on this machine when they must be killed. out: exit_code, the
- * child's exit status, or 128+signal when a signal ended it. */
-mn_status_t mn_supervise_run(const mn_cmd_t *cmd, const char *report_dir, int *exit_code);
+/* What the watchdog of mn_supervise_run() checks (mn_liveness.h), and what it found. */
+typedef struct mn_watch {
+  int nranks;
+  const int *watched;     /* [nranks]: 1 when mnrun sees this rank's files (NULL: all) */
+  double start_timeout_s; /* every watched rank joins within this, or the gang goes (0: off) */
+  double fail_timeout_s;  /* a lost or failed rank brings the gang down within this (0: off) */
+} mn_watch_t;
+
+typedef enum {
+  MN_WATCH_OK = 0,
+  MN_WATCH_START_TIMEOUT, /* rank: the lowest that had not joined */
+  MN_WATCH_LOST,          /* rank: its heartbeat stopped without a report */
+  MN_WATCH_LINGER,        /* rank: it failed, and the others had not stopped in time */
+} mn_watch_reason_t;
+
+typedef struct mn_watch_result {
+  mn_watch_reason_t reason;
+  int rank;
+  int nmissing; /* start timeout: how many had not joined */
+  double after_s;
+  int stop_requests; /* SIGINT/SIGTERM that mnrun itself received (then: no restart) */
+} mn_watch_result_t;
+
+/* Run cmd and wait for it, forwarding signals, and tear the job down (SIGKILL to its
+ * process group and to this machine's ranks) when the watchdog says so. report_dir
+ * (MN_REPORT_DIR of the ranks) also identifies this job's ranks on this machine when they
+ * must be killed. watch may be NULL (no watchdog). out: exit_code, the child's exit status,
+ * or 128+signal when a signal ended it; why (may be NULL): the watchdog's finding. */
+mn_status_t mn_supervise_run(const mn_cmd_t *cmd, const char *report_dir, const mn_watch_t *watch,
+                             int *exit_code, mn_watch_result_t *why);
 
 /* After a job that ended with job_code: read the reports of ranks 0..nranks-1 and, if the job
  * failed, print to stderr one line per failing rank (lowest first) and per rank without a

@@ -22,7 +22,10 @@
 #include "mn_log.h"
 #include "mn_place.h"
 #include "mn_status.h"
+#include "mn_liveness.h"
+#include "mn_report.h"
 #include "mn_supervise.h"
+#include "mn_topo.h"
 
 #define MNRUN_MAX_SETS 256
 
@@ -37,7 +40,12 @@ typedef struct mnrun_opts {
   const char *mpirun; /* --mpirun, else MN_MPIRUN, else PATH */
   int dry_run;
   int verbose;
-  int threads; /* BLAS threads per rank; 0: cores / ranks on the host */
+  int threads;                        /* BLAS threads per rank; 0: cores / ranks on the host */
+  double start_timeout, fail_timeout; /* seconds; 0: off */
+  int max_restarts, min_np;           /* min_np 0: the same -np on a restart */
+  int shared_tmpdir;                  /* every host sees $TMPDIR: watch every rank */
+  mn_place_policy_t policy;
+  int topology; /* --topology: print this machine's and exit */
   const char *conf;
 } mnrun_opts_t;
 
@@ -53,17 +61,31 @@ static void print_help(FILE *f) {
       "which rank failed and why. See docs/launcher.md.\n"
       "\n"
       "  -np, --np, -n N         ranks to start (default 1)\n"
-      "  --hostfile FILE         Open MPI hostfile, \"host slots=N\" per line\n"
-      "                          (default: the local machine, slots = its CPUs, %d here)\n"
+      "  --hostfile FILE         Open MPI hostfile, \"host slots=N [gpus=G] [label=L]\" per\n"
+      "                          line (default: the Slurm allocation when inside one, else\n"
+      "                          the local machine, slots = its CPUs, %d here)\n"
       "  -H, --host LIST         hosts as host[:slots],... (default slots 1)\n"
       "  --set SECTION.KEY=VALUE override a key of TRAIN.CONF (repeatable; default none)\n"
       "  --metrics FILE          JSON-lines metrics, passed to mntrain (default none)\n"
       "  --resume MODE           auto: from the newest valid snapshot, if any (default);\n"
       "                          require: fail (66) without one; never: start afresh\n"
       "  --dry-run               print the placement and the command; start nothing\n"
+      "  --policy pack|spread    pack: fill whole hosts, a host's ranks contiguous\n"
+      "                          (default); spread: round-robin over the hosts\n"
+      "  --topology              print this machine's NUMA nodes, cores, GPUs and network\n"
+      "                          cards as found, and exit\n"
       "  --mpirun PATH           the mpirun to use (default $MN_MPIRUN, else mpirun on PATH)\n"
       "  --threads N             BLAS threads per rank (default: the host's cores / its\n"
       "                          ranks, at least 1)\n"
+      "  --start-timeout S       every rank must have started within S seconds, or the\n"
+      "                          gang is torn down (default 300; 0 = no limit)\n"
+      "  --fail-timeout S        a rank that failed or stopped beating brings the whole\n"
+      "                          gang down within S seconds (default 30; 0 = off)\n"
+      "  --max-restarts K        relaunch up to K times after exit 75 or a failure that a\n"
+      "                          retry may fix; each run resumes from the newest snapshot\n"
+      "  --min-np M              on a restart, run on as few as M ranks when hosts were lost\n"
+      "  --shared-tmpdir         $TMPDIR is on a file system every host sees: watch the\n"
+      "                          start and heartbeat of remote ranks too\n"
       "  -v, --verbose           print the command before running it; debug messages\n"
       "  -h, --help              this text\n"
       "  --version               the version\n"
@@ -94,6 +116,14 @@ static int parse_count(const char *text) {
   return (int)v;
 }
 
+/* Seconds: a number >= 0 (up to a day), or -1. */
+static double parse_seconds(const char *text) {
+  char *end;
+  double v = strtod(text, &end);
+  if (!text[0] || *end || !(v >= 0 && v <= 86400)) return -1;
+  return v;
+}
+
 /* Fill opts from argv. Returns 0 to go on, or the exit code to stop with (-1: help shown,
  * exit 0). */
 static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
@@ -105,7 +135,14 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
     OPT_MPIRUN,
     OPT_VERSION,
     OPT_THREADS,
-    OPT_RESUME
+    OPT_RESUME,
+    OPT_START_TIMEOUT,
+    OPT_FAIL_TIMEOUT,
+    OPT_MAX_RESTARTS,
+    OPT_MIN_NP,
+    OPT_SHARED_TMPDIR,
+    OPT_POLICY,
+    OPT_TOPOLOGY
   };
   static const struct option longopts[] = {
       {"np", required_argument, NULL, 'n'},
@@ -117,12 +154,19 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
       {"mpirun", required_argument, NULL, OPT_MPIRUN},
       {"threads", required_argument, NULL, OPT_THREADS},
       {"resume", required_argument, NULL, OPT_RESUME},
+      {"start-timeout", required_argument, NULL, OPT_START_TIMEOUT},
+      {"fail-timeout", required_argument, NULL, OPT_FAIL_TIMEOUT},
+      {"max-restarts", required_argument, NULL, OPT_MAX_RESTARTS},
+      {"min-np", required_argument, NULL, OPT_MIN_NP},
+      {"shared-tmpdir", no_argument, NULL, OPT_SHARED_TMPDIR},
+      {"policy", required_argument, NULL, OPT_POLICY},
+      {"topology", no_argument, NULL, OPT_TOPOLOGY},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, OPT_VERSION},
       {NULL, 0, NULL, 0},
   };
-  *opts = (mnrun_opts_t){.nranks = 1};
+  *opts = (mnrun_opts_t){.nranks = 1, .start_timeout = 300, .fail_timeout = 30};
   opterr = 0;
   /* getopt_long_only, so that mpirun's "-np 4" works beside "--np 4"; single-letter
    * options (-n, -H, -v, -h) stay short options. */
@@ -148,6 +192,32 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
         return usage_error("--resume expects auto, require or never, got '%s'", optarg);
       snprintf(opts->resume, sizeof opts->resume, "snapshot.resume=%s", optarg);
       break;
+    case OPT_START_TIMEOUT:
+    case OPT_FAIL_TIMEOUT: {
+      double v = parse_seconds(optarg);
+      const char *name = c == OPT_START_TIMEOUT ? "--start-timeout" : "--fail-timeout";
+      if (v < 0) return usage_error("%s expects seconds from 0 to 86400, got '%s'", name, optarg);
+      *(c == OPT_START_TIMEOUT ? &opts->start_timeout : &opts->fail_timeout) = v;
+      break;
+    }
+    case OPT_MAX_RESTARTS:
+      if (strcmp(optarg, "0") && (opts->max_restarts = parse_count(optarg)) < 0)
+        return usage_error("--max-restarts expects a whole number >= 0, got '%s'", optarg);
+      break;
+    case OPT_MIN_NP:
+      if ((opts->min_np = parse_count(optarg)) < 0)
+        return usage_error("--min-np expects a whole number >= 1, got '%s'", optarg);
+      break;
+    case OPT_SHARED_TMPDIR: opts->shared_tmpdir = 1; break;
+    case OPT_POLICY:
+      if (!strcmp(optarg, "pack"))
+        opts->policy = MN_PLACE_PACK;
+      else if (!strcmp(optarg, "spread"))
+        opts->policy = MN_PLACE_SPREAD;
+      else
+        return usage_error("--policy expects pack or spread, got '%s'", optarg);
+      break;
+    case OPT_TOPOLOGY: opts->topology = 1; return 0;
     case OPT_DRY_RUN: opts->dry_run = 1; break;
     case OPT_MPIRUN: opts->mpirun = optarg; break;
     case OPT_THREADS:
@@ -161,7 +231,10 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
     default: return usage_error("unknown option '%s'", argv[optind - 1]);
     }
   }
+  if (opts->topology) return 0;
   if (opts->hostfile && opts->hostlist) return usage_error("give --hostfile or -H, not both");
+  if (opts->min_np > opts->nranks)
+    return usage_error("--min-np %d is more than -np %d", opts->min_np, opts->nranks);
   if (optind >= argc) return usage_error("no train.conf given");
   if (optind + 1 < argc)
     return usage_error("one train.conf expected; extra argument '%s'", argv[optind + 1]);
@@ -219,18 +292,7 @@ static mn_status_t find_mpirun(const char *given, char *path, size_t n) {
 /* ---- dry run ---- */
 
 static void print_plan(const mn_hostlist_t *hosts, const mn_plan_t *plan, int uniform_threads) {
-  int width = 4;
-  for (int h = 0; h < hosts->nhosts; h++)
-    if ((int)strlen(hosts->hosts[h].name) > width) width = (int)strlen(hosts->hosts[h].name);
-  printf("mnrun: %d rank%s on %d host%s%s\n", plan->nranks, plan->nranks == 1 ? "" : "s",
-         hosts->nhosts, hosts->nhosts == 1 ? "" : "s",
-         hosts->implicit ? " (the local machine)" : "");
-  printf("%6s  %-*s  %10s  %12s\n", "rank", width, "host", "local_rank", "blas_threads");
-  for (int r = 0; r < plan->nranks; r++) {
-    const mn_rank_place_t *p = &plan->ranks[r];
-    printf("%6d  %-*s  %10d  %12d\n", p->rank, width, hosts->hosts[p->host].name, p->local_rank,
-           uniform_threads > 0 ? uniform_threads : p->threads);
-  }
+  mn_place_print_threads(stdout, hosts, plan, uniform_threads);
   if (uniform_threads > 0)
     for (int r = 0; r < plan->nranks; r++)
       if (plan->ranks[r].threads != uniform_threads) {
@@ -272,20 +334,39 @@ static mn_status_t check_config(const mnrun_opts_t *opts) {
   return st;
 }
 
+/* Hosts: a hostfile or -H as given, else the Slurm allocation we are in, else this
+ * machine (explicit hosts win over the environment: docs/launcher.md). */
 static mn_status_t load_hosts(const mnrun_opts_t *opts, mn_hostlist_t *hosts) {
   if (opts->hostfile) return mn_hosts_parse_file(opts->hostfile, hosts);
   if (opts->hostlist) return mn_hosts_parse_list(opts->hostlist, hosts);
+  int in_slurm = 0;
+  mn_status_t st = mn_hosts_from_slurm(hosts, &in_slurm);
+  if (st != MN_OK || in_slurm) return st;
   return mn_hosts_local(hosts);
+}
+
+/* The gang's placement: with this machine's topology when it is the only host. */
+static mn_status_t place(const mnrun_opts_t *opts, mnrun_job_t *j, int nranks) {
+  mn_topo_t topo;
+  int have_topo = j->hosts.nhosts == 1 && j->hosts.hosts[0].local;
+  if (have_topo && mn_topo_local(&topo) != MN_OK) {
+    mn_log_warn("topology: %s (placing without it)", mn_error_message());
+    have_topo = 0;
+  }
+  mn_status_t st =
+      mn_place_gang(&j->hosts, have_topo ? &topo : NULL, nranks, opts->policy, &j->plan);
+  if (have_topo) mn_topo_free(&topo);
+  for (int r = 0; st == MN_OK && opts->threads > 0 && r < j->plan.nranks; r++)
+    j->plan.ranks[r].threads = opts->threads;
+  return st;
 }
 
 /* Resources, placement, programs. The work directory is not made yet. */
 static mn_status_t prepare(const mnrun_opts_t *opts, mnrun_job_t *j) {
   mn_status_t st = check_config(opts);
   if (st == MN_OK) st = load_hosts(opts, &j->hosts);
-  if (st == MN_OK) st = mn_place_byslot(&j->hosts, opts->nranks, &j->plan);
+  if (st == MN_OK) st = place(opts, j, opts->nranks);
   if (st != MN_OK) return st;
-  for (int r = 0; opts->threads > 0 && r < j->plan.nranks; r++)
-    j->plan.ranks[r].threads = opts->threads;
   j->use_mpirun = !(opts->nranks == 1 && j->hosts.implicit);
   st = find_worker(j->train, sizeof j->train);
   if (st == MN_OK && j->use_mpirun) st = find_mpirun(opts->mpirun, j->mpirun, sizeof j->mpirun);
@@ -307,7 +388,7 @@ static mn_status_t prepare(const mnrun_opts_t *opts, mnrun_job_t *j) {
 
 static mn_status_t build_command(mnrun_job_t *j) {
   j->job.hostfile = NULL;
-  if (j->use_mpirun && !j->hosts.implicit) {
+  if (j->use_mpirun && (!j->hosts.implicit || mn_launch_needs_rankfile(&j->plan))) {
     snprintf(j->hostfile, sizeof j->hostfile, "%s/hostfile", j->workdir);
     j->job.hostfile = j->hostfile;
   }
@@ -325,36 +406,181 @@ static int dry_run(mnrun_job_t *j) {
   }
   print_plan(&j->hosts, &j->plan, j->use_mpirun ? mn_place_min_threads(&j->plan) : 0);
   if (j->job.hostfile) {
-    printf("hostfile %s:\n", j->job.hostfile);
-    mn_launch_hostfile_print(stdout, &j->hosts, &j->plan);
+    int rankfile = mn_launch_needs_rankfile(&j->plan);
+    printf("%s %s:\n", rankfile ? "rankfile" : "hostfile", j->job.hostfile);
+    if (rankfile)
+      mn_launch_rankfile_print(stdout, &j->hosts, &j->plan);
+    else
+      mn_launch_hostfile_print(stdout, &j->hosts, &j->plan);
   }
   printf("command:\n");
   mn_cmd_print(stdout, &j->cmd);
   return MN_EXIT_OK;
 }
 
-static int launch(mnrun_job_t *j, int verbose) {
+/* Which ranks mnrun can watch (their files reach it): local ones, or all with a shared
+ * $TMPDIR. out: watched[nranks]. */
+static void watched_ranks(const mnrun_opts_t *opts, const mnrun_job_t *j, int *watched) {
+  for (int r = 0; r < j->plan.nranks; r++)
+    watched[r] = opts->shared_tmpdir || j->hosts.hosts[j->plan.ranks[r].host].local;
+}
+
+/* A rank whose heartbeat stopped this long before the freshest one went first: mpirun
+ * takes at least a second (its kill timeout) to bring the others down after a loss. */
+#define MN_LOST_GAP_S (3 * MN_LIVENESS_PERIOD_S)
+
+/* After the job: the watched ranks without a report whose heartbeat stopped well before the
+ * freshest one (their process or node went away while the others ran on). Prints a line
+ * for each (a few), flags their hosts in lost[], and returns how many. */
+static int find_lost(const mnrun_job_t *j, const int *watched, int *lost) {
+  int n = j->plan.nranks, count = 0;
+  double freshest = -1;
+  for (int r = 0; r < n; r++) {
+    double age = watched[r] ? mn_liveness_age_s(j->workdir, r) : -1;
+    if (age >= 0 && (freshest < 0 || age < freshest)) freshest = age;
+  }
+  for (int r = 0; r < n && freshest >= 0; r++) {
+    mn_report_t rep;
+    if (!watched[r] || mn_report_read(j->workdir, r, &rep) == MN_OK) continue;
+    double age = mn_liveness_age_s(j->workdir, r);
+    if (age < 0) continue; /* never started: the start barrier's business */
+    mn_log_debug("rank %d: last heartbeat %.2f s before the freshest", r, age - freshest);
+    if (age - freshest <= MN_LOST_GAP_S) continue;
+    int h = j->plan.ranks[r].host;
+    if (count++ < 4)
+      fprintf(stderr,
+              "mnrun: rank %d on host %s was lost %.1f s before the others stopped (its "
+              "process or node went away)\n",
+              r, j->hosts.hosts[h].name, age - freshest);
+    lost[h] = 1;
+  }
+  return count;
+}
+
+/* The watchdog's finding, as a line; flags lost hosts. Returns the exit code it implies (0:
+ * none). */
+static int tell_watch(const mnrun_opts_t *opts, const mnrun_job_t *j, const int *watched,
+                      const mn_watch_result_t *why, int *lost) {
+  if (why->reason == MN_WATCH_OK) return 0;
+  const char *host = j->hosts.hosts[j->plan.ranks[why->rank].host].name;
+  switch (why->reason) {
+  case MN_WATCH_START_TIMEOUT:
+    fprintf(stderr,
+            "mnrun: %d rank%s had not started after %.0f s (--start-timeout), among "
+            "them rank %d on host %s: the gang was torn down\n",
+            why->nmissing, why->nmissing == 1 ? "" : "s", opts->start_timeout, why->rank, host);
+    for (int r = 0; r < j->plan.nranks; r++)
+      if (watched[r] && !mn_liveness_joined(j->workdir, r)) lost[j->plan.ranks[r].host] = 1;
+    return MN_EXIT_UNAVAILABLE;
+  case MN_WATCH_LOST:
+    fprintf(stderr,
+            "mnrun: rank %d on host %s stopped responding (no heartbeat for %.1f s, "
+            "--fail-timeout %.0f s): the gang was torn down\n",
+            why->rank, host, why->after_s, opts->fail_timeout);
+    lost[j->plan.ranks[why->rank].host] = 1;
+    return MN_EXIT_UNAVAILABLE;
+  case MN_WATCH_LINGER:
+    fprintf(stderr,
+            "mnrun: rank %d on host %s failed and the others were still running %.0f s "
+            "later (--fail-timeout): the gang was torn down\n",
+            why->rank, host, opts->fail_timeout);
+    return 0; /* the failed rank's own code says why */
+  case MN_WATCH_OK: break;
+  }
+  return 0;
+}
+
+/* One run of the gang. out: lost[nhosts], the hosts that lost a rank; *asked_to_stop,
+ * whether mnrun itself was sent a stop signal. */
+static int launch(mnrun_job_t *j, const mnrun_opts_t *opts, int *lost, int *asked_to_stop) {
+  int *watched = NULL;
   mn_status_t st = mn_supervise_workdir_create(j->workdir, sizeof j->workdir);
   if (st != MN_OK) goto report_error;
   st = build_command(j);
   if (st == MN_OK && j->job.hostfile)
     st = mn_launch_hostfile_write(j->job.hostfile, &j->hosts, &j->plan);
+  watched = calloc((size_t)j->plan.nranks, sizeof *watched);
+  if (st == MN_OK && !watched) st = mn_error(MN_ERR_NOMEM, "out of memory");
   if (st != MN_OK) goto remove_workdir;
-  if (verbose) {
+  watched_ranks(opts, j, watched);
+  if (opts->verbose) {
     fprintf(stderr, "mnrun: running: ");
     mn_cmd_print(stderr, &j->cmd);
   }
+  mn_watch_t watch = {j->plan.nranks, watched, opts->start_timeout, opts->fail_timeout};
+  mn_watch_result_t why;
   int job_code = 0;
-  st = mn_supervise_run(&j->cmd, j->workdir, &job_code);
+  st = mn_supervise_run(&j->cmd, j->workdir, &watch, &job_code, &why);
   if (st != MN_OK) goto remove_workdir;
+  *asked_to_stop = why.stop_requests > 0;
+  int watch_code = tell_watch(opts, j, watched, &why, lost);
   int code = mn_supervise_account(j->workdir, j->plan.nranks, job_code);
+  int nlost = code != MN_EXIT_OK && code != MN_EXIT_TEMPFAIL ? find_lost(j, watched, lost) : 0;
+  if (watch_code) code = watch_code;
+  if (nlost > 0 && code != MN_EXIT_USAGE && code != MN_EXIT_DATAERR && code != MN_EXIT_NOINPUT)
+    code = MN_EXIT_UNAVAILABLE;
   mn_supervise_workdir_remove(j->workdir);
+  free(watched);
   return code;
 remove_workdir:
   mn_supervise_workdir_remove(j->workdir);
 report_error:
+  free(watched);
   mn_log_error("%s", mn_error_message());
   return mn_status_exit_code(st);
+}
+
+/* Whether a restart may help after a run that exited with code. */
+static int restartable(int code) {
+  return code != MN_EXIT_OK && code != MN_EXIT_USAGE && code != MN_EXIT_DATAERR &&
+         code != MN_EXIT_NOINPUT;
+}
+
+/* Drop the lost hosts (never all of them) and place again: -np ranks, or as many as the
+ * hosts left can take when that is at least --min-np. */
+static mn_status_t replace_for_restart(const mnrun_opts_t *opts, mnrun_job_t *j, const int *lost) {
+  mn_hostlist_t *h = &j->hosts;
+  int kept = 0, nlost = 0;
+  for (int i = 0; i < h->nhosts; i++) nlost += lost[i] != 0;
+  if (nlost > 0 && nlost < h->nhosts) {
+    for (int i = 0; i < h->nhosts; i++)
+      if (!lost[i])
+        h->hosts[kept++] = h->hosts[i];
+      else
+        mn_log_warn("leaving out host %s, which lost a rank", h->hosts[i].name);
+    h->nhosts = kept;
+  }
+  mn_place_free(&j->plan);
+  mn_cmd_free(&j->cmd);
+  int want = opts->nranks, slots = mn_hosts_total_slots(h);
+  if (!h->implicit && slots < want && opts->min_np > 0 && slots >= opts->min_np) want = slots;
+  return place(opts, j, want);
+}
+
+/* Launch, and relaunch after a stop or a failure up to --max-restarts times (never when
+ * mnrun itself was asked to stop: that stop is the user's). */
+static int run(mnrun_job_t *j, const mnrun_opts_t *opts) {
+  for (int attempt = 0;; attempt++) {
+    int *lost = calloc((size_t)j->hosts.nhosts, sizeof *lost);
+    if (!lost) {
+      mn_log_error("out of memory");
+      return MN_EXIT_SOFTWARE;
+    }
+    int asked_to_stop = 0;
+    int code = launch(j, opts, lost, &asked_to_stop);
+    if (!restartable(code) || asked_to_stop || attempt >= opts->max_restarts) {
+      free(lost);
+      return code;
+    }
+    mn_status_t st = replace_for_restart(opts, j, lost);
+    free(lost);
+    if (st != MN_OK) {
+      mn_log_error("cannot restart: %s", mn_error_message());
+      return code;
+    }
+    mn_log_warn("exit %d: restart %d of %d on %d rank%s, resuming from the newest snapshot", code,
+                attempt + 1, opts->max_restarts, j->plan.nranks, j->plan.nranks == 1 ? "" : "s");
+  }
 }
 
 int main(int argc, char **argv) {
@@ -369,12 +595,23 @@ int main(int argc, char **argv) {
     mn_log_error("out of memory");
     return MN_EXIT_SOFTWARE;
   }
+  if (opts.topology) {
+    mn_topo_t topo;
+    mn_status_t ts = mn_topo_local(&topo);
+    if (ts == MN_OK) {
+      mn_topo_print(stdout, &topo);
+      mn_topo_free(&topo);
+    }
+    free(j);
+    if (ts != MN_OK) mn_log_error("%s", mn_error_message());
+    return mn_status_exit_code(ts);
+  }
   mn_status_t st = prepare(&opts, j);
   if (st != MN_OK) {
     mn_log_error("%s", mn_error_message());
     code = mn_status_exit_code(st);
   } else {
-    code = opts.dry_run ? dry_run(j) : launch(j, opts.verbose);
+    code = opts.dry_run ? dry_run(j) : run(j, &opts);
   }
   mn_cmd_free(&j->cmd);
   mn_place_free(&j->plan);

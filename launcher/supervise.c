@@ -8,11 +8,13 @@
  * local rank in a process group of its own, killing mpirun's group would orphan them; the
  * ranks of this job on this machine are found instead by their MN_REPORT_DIR. This file
  * neither builds commands nor decides placement. */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "mn_supervise.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mn_liveness.h"
 #include "mn_log.h"
 #include "mn_metrics.h"
 #include "mn_report.h"
@@ -42,18 +45,19 @@ mn_status_t mn_supervise_workdir_create(char *dir, size_t n) {
   return MN_OK;
 }
 
-void mn_supervise_workdir_remove(const char *dir) {
-  DIR *d = opendir(dir);
-  if (d) {
-    for (struct dirent *e; (e = readdir(d));) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      char path[4096];
-      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-      unlink(path);
-    }
-    closedir(d);
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
+  (void)sb;
+  (void)ftw;
+  if (type == FTW_DP ? rmdir(path) : unlink(path)) {
+    if (errno != ENOENT) mn_log_warn("cannot remove %s: %s", path, strerror(errno));
   }
-  if (rmdir(dir) != 0) mn_log_warn("cannot remove %s: %s", dir, strerror(errno));
+  return 0;
+}
+
+void mn_supervise_workdir_remove(const char *dir) {
+  /* depth first, without following links: the reports, the hostfile, and the session
+   * directory of Open MPI (orte_tmpdir_base) */
+  nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- signals ---- */
@@ -176,7 +180,70 @@ static void handle_signal(int sig, const mn_cmd_t *cmd, pid_t child, const char 
   kill(child, sig);
 }
 
-mn_status_t mn_supervise_run(const mn_cmd_t *cmd, const char *report_dir, int *exit_code) {
+/* ---- the watchdog ---- */
+
+typedef struct watchdog {
+  const mn_watch_t *w;
+  const char *dir;
+  double t0;
+  int all_joined;
+  double failed_at; /* when a failing report was first seen (0: none) */
+  int failed_rank;
+} watchdog_t;
+
+static int is_failure(int code) { return code != MN_EXIT_OK && code != MN_EXIT_TEMPFAIL; }
+
+static int watched(const mn_watch_t *w, int rank) { return !w->watched || w->watched[rank]; }
+
+/* One look at the ranks' files. Returns MN_WATCH_OK or why the gang must go (out: why). */
+static mn_watch_reason_t watch_check(watchdog_t *d, mn_watch_result_t *why) {
+  const mn_watch_t *w = d->w;
+  double now = mn_now_s(), elapsed = now - d->t0;
+  if (!d->all_joined) {
+    int missing = 0, first = -1;
+    for (int r = 0; r < w->nranks; r++)
+      if (watched(w, r) && !mn_liveness_joined(d->dir, r) && missing++ == 0) first = r;
+    d->all_joined = missing == 0;
+    if (!d->all_joined) {
+      if (w->start_timeout_s > 0 && elapsed > w->start_timeout_s) {
+        *why = (mn_watch_result_t){MN_WATCH_START_TIMEOUT, first, missing, elapsed, 0};
+        return why->reason;
+      }
+      return MN_WATCH_OK;
+    }
+  }
+  if (w->fail_timeout_s <= 0) return MN_WATCH_OK;
+  for (int r = 0; r < w->nranks; r++) {
+    if (!watched(w, r)) continue;
+    mn_report_t rep;
+    int reported = mn_report_read(d->dir, r, &rep) == MN_OK;
+    if (reported && is_failure(rep.exit_code) && d->failed_at == 0) {
+      d->failed_at = now;
+      d->failed_rank = r;
+    }
+    double age = reported ? -1 : mn_liveness_age_s(d->dir, r);
+    if (age > w->fail_timeout_s) {
+      *why = (mn_watch_result_t){MN_WATCH_LOST, r, 0, age, 0};
+      return why->reason;
+    }
+  }
+  if (d->failed_at > 0 && now - d->failed_at > w->fail_timeout_s) {
+    *why = (mn_watch_result_t){MN_WATCH_LINGER, d->failed_rank, 0, now - d->failed_at, 0};
+    return why->reason;
+  }
+  return MN_WATCH_OK;
+}
+
+static void kill_job(pid_t child, const char *report_dir) {
+  kill(-child, SIGKILL);
+  kill(child, SIGKILL);
+  kill_local_ranks(report_dir);
+}
+
+mn_status_t mn_supervise_run(const mn_cmd_t *cmd, const char *report_dir, const mn_watch_t *watch,
+                             int *exit_code, mn_watch_result_t *why) {
+  mn_watch_result_t none = {MN_WATCH_OK, -1, 0, 0, 0};
+  if (why) *why = none;
   struct sigaction old[NFORWARDED];
   mn_status_t st = signals_install(old);
   if (st != MN_OK) return st;
@@ -195,7 +262,8 @@ mn_status_t mn_supervise_run(const mn_cmd_t *cmd, const char *report_dir, int *e
     goto restore_signals;
   }
 
-  int status = 0, stops = 0;
+  watchdog_t dog = {watch, report_dir, mn_now_s(), 0, 0, -1};
+  int status = 0, stops = 0, torn_down = 0;
   double stop_t0 = 0;
   for (;;) {
     pid_t r = waitpid(child, &status, WNOHANG);
@@ -205,7 +273,7 @@ mn_status_t mn_supervise_run(const mn_cmd_t *cmd, const char *report_dir, int *e
       goto restore_signals;
     }
     struct pollfd pfd = {.fd = g_pipe[0], .events = POLLIN};
-    if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+    if (poll(&pfd, 1, watch ? 250 : -1) < 0 && errno != EINTR) {
       st = mn_error(MN_ERR_INTERNAL, "poll: %s", strerror(errno));
       goto restore_signals;
     }
@@ -214,8 +282,15 @@ mn_status_t mn_supervise_run(const mn_cmd_t *cmd, const char *report_dir, int *e
     while ((n = read(g_pipe[0], sigs, sizeof sigs)) > 0)
       for (ssize_t i = 0; i < n; i++)
         handle_signal(sigs[i], cmd, child, report_dir, &stops, &stop_t0);
+    mn_watch_result_t found;
+    if (watch && !torn_down && watch_check(&dog, &found) != MN_WATCH_OK) {
+      if (why) *why = found;
+      kill_job(child, report_dir);
+      torn_down = 1;
+    }
   }
   if (stops == 1) mn_log_info("the job ended %.2f s after the stop signal", mn_now_s() - stop_t0);
+  if (why) why->stop_requests = stops;
   if (WIFSIGNALED(status)) {
     /* mpirun died without cleaning up: its local ranks would live on, orphaned. */
     int killed = kill_local_ranks(report_dir);
@@ -230,8 +305,6 @@ restore_signals:
 }
 
 /* ---- accounting ---- */
-
-static int is_failure(int code) { return code != MN_EXIT_OK && code != MN_EXIT_TEMPFAIL; }
 
 static void print_failed(const mn_report_t *r) {
   const char *name = mn_report_exit_name(r->exit_code);

@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mpi.h>
 
 #include "mn_comm.h"
 #include "mn_config.h"
+#include "mn_liveness.h"
 #include "mn_log.h"
 #include "mn_preempt.h"
 #include "mn_report.h"
@@ -90,6 +92,9 @@ int main(int argc, char **argv) {
   mn_log_init("mn", world.rank, world.host);
   if (!mn_preempt_check_handlers())
     mn_log_warn("MPI replaced mn's handler of SIGTERM, SIGUSR1 or SIGINT; restored it");
+  const char *report_dir = getenv("MN_REPORT_DIR");
+  if (mn_liveness_start(report_dir, world.rank) != MN_OK) /* mnrun will see it missing */
+    mn_log_warn("cannot tell mnrun this rank has started: %s", mn_error_message());
 
   args_t a;
   mn_config_t *cfg = calloc(1, sizeof *cfg);
@@ -104,6 +109,8 @@ int main(int argc, char **argv) {
   if (st == MN_OK) {
     if (a.metrics) snprintf(cfg->log.metrics, sizeof cfg->log.metrics, "%s", a.metrics);
     mn_log_set_level((mn_log_level_t)cfg->log.level);
+    mn_log_debug("rank %d of %d on %s, local rank %d of %d, pid %ld", world.rank, world.world,
+                 world.host, world.local_rank, world.local_size, (long)getpid());
     mn_train_result_t res;
     st = mn_train_run(cfg, MPI_COMM_WORLD, 0, &res);
     failed_rank = res.failed_rank;
@@ -117,13 +124,13 @@ int main(int argc, char **argv) {
     snprintf(msg, sizeof msg, MN_REPORT_FOLLOWER ": rank %d failed", failed_rank);
   else
     snprintf(msg, sizeof msg, "%s", mn_error_message());
-  const char *report_dir = getenv("MN_REPORT_DIR");
   int reported = report_dir && report_dir[0] &&
                  mn_report_write(report_dir, world.rank, world.host, code, msg) == MN_OK;
 
   free(cfg);
   mn_comm_free(&world);
   MPI_Finalize();
+  mn_liveness_stop();
   /* Under mnrun the report carries the code, and the process exits 0: mpirun takes a
    * rank's nonzero exit for a failure and aborts the others, which are leaving anyway
    * with the same agreed code, and an abort waits out its kill timeout twice. */

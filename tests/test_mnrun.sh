@@ -85,7 +85,76 @@ expect_in dry1 out "mntrain $conf"
 # Gang: more ranks than slots is refused before anything starts.
 run short -H a:2,b:2 -np 5 --dry-run "$conf"
 expect_rc short 69
-expect_in short err "need 5 slots; the hosts have 4"
+expect_in short err "need 5 slots; the allocation has 4 on 2 nodes"
+
+# 128 ranks over a 16 x 8-slot hostfile: 128 placements, node-contiguous; 129 is refused.
+for i in $(seq -w 1 16); do echo "gpu$i slots=8"; done >"$tmp/h16"
+run h128 -np 128 --hostfile "$tmp/h16" --dry-run "$conf"
+expect_rc h128 0
+placed=$(awk '$1 ~ /^[0-9]+$/ && $2 ~ /^gpu/ { print $1, $2, $3 }' "$tmp/h128.out")
+[ "$(echo "$placed" | wc -l)" = 128 ] || fail "h128: $(echo "$placed" | wc -l) placements, want 128"
+echo "$placed" | awk '{ want = sprintf("gpu%02d", int($1 / 8) + 1); if ($2 != want || $3 != $1 % 8) bad++ }
+  END { exit bad > 0 }' || fail "h128: ranks are not node-contiguous (rank r on host r/8, local rank r%8)"
+run h129 -np 129 --hostfile "$tmp/h16" "$conf"
+expect_rc h129 69
+expect_in h129 err "need 129 slots; the allocation has 128 on 16 nodes"
+[ -z "$(ls -A "$TMPDIR")" ] || fail "h129: something was started ($(ls "$TMPDIR"))"
+
+# GPUs from the hostfile: one rank per GPU, never two on one; the shortfall in GPU slots.
+for i in 1 2; do echo "g$i slots=8 gpus=4"; done >"$tmp/hg"
+run gpus -np 8 --hostfile "$tmp/hg" --dry-run "$conf"
+expect_rc gpus 0
+[ "$(awk '$2 ~ /^g[12]$/ { print $2, $4 }' "$tmp/gpus.out" | sort -u | wc -l)" = 8 ] ||
+  fail "gpus: 8 ranks do not have 8 distinct (host, gpu) pairs: $(cat "$tmp/gpus.out")"
+run gpus9 -np 9 --hostfile "$tmp/hg" --dry-run "$conf"
+expect_rc gpus9 69
+expect_in gpus9 err "need 9 GPU slots; the allocation has 8 on 2 nodes"
+
+# Spread: round-robin over the hosts, through a rankfile.
+run spread -np 4 -H a:2,b:2 --policy spread --dry-run "$conf"
+expect_rc spread 0
+expect_in spread out "rank 1=b slot="
+expect_in spread out "--rankfile"
+
+# Watchdog: a rank that never starts (start barrier), a rank that stops beating, a rank
+# that fails while the others run on: each tears the gang down within its bound.
+cat >"$tmp/nojoin.sh" <<'EOF'
+#!/bin/sh
+r=${OMPI_COMM_WORLD_RANK:-0}
+[ "$r" = 1 ] || touch "$MN_REPORT_DIR/alive-$r" "$MN_REPORT_DIR/join-$r"
+sleep 60
+EOF
+cat >"$tmp/silent.sh" <<'EOF'
+#!/bin/sh
+r=${OMPI_COMM_WORLD_RANK:-0}
+touch "$MN_REPORT_DIR/alive-$r" "$MN_REPORT_DIR/join-$r"
+if [ "$r" = 0 ]; then while :; do touch "$MN_REPORT_DIR/alive-$r"; sleep 0.2; done; fi
+sleep 60
+EOF
+cat >"$tmp/linger.sh" <<'EOF'
+#!/bin/sh
+r=${OMPI_COMM_WORLD_RANK:-0}
+touch "$MN_REPORT_DIR/alive-$r" "$MN_REPORT_DIR/join-$r"
+if [ "$r" = 1 ]; then printf 'exit=65 host=h\nbad data\n' >"$MN_REPORT_DIR/rank-1"; exit 0; fi
+while :; do touch "$MN_REPORT_DIR/alive-$r"; sleep 0.2; done
+EOF
+chmod +x "$tmp/nojoin.sh" "$tmp/silent.sh" "$tmp/linger.sh"
+for case in "nojoin 69 --start-timeout 2" "silent 69 --fail-timeout 2" "linger 65 --fail-timeout 2"; do
+  set -- $case
+  name=$1 want=$2
+  shift 2
+  start=$(date +%s)
+  MN_TRAIN="$tmp/$name.sh" run "$name" -np 2 "$@" "$conf"
+  expect_rc "$name" "$want"
+  took=$(($(date +%s) - start))
+  [ "$took" -lt 15 ] || fail "$name: took $took s to tear down"
+done
+expect_in nojoin err "1 rank had not started after 2 s (--start-timeout), among them rank 1"
+expect_in silent err "rank 1 on host"
+expect_in silent err "stopped responding"
+expect_in linger err "rank 1 on host"
+expect_in linger err "failed and the others were still running"
+[ -z "$(pgrep -f "$tmp/(nojoin|silent|linger).sh")" ] || fail "watchdog: stub ranks left running"
 
 # Config errors: file:line and the key; missing conf; bad --set.
 run badkey --dry-run "$badconf"
