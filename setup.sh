@@ -17,6 +17,8 @@ pkgs=(
   libinih-dev                       # train.conf parsing
   zlib1g-dev                        # CRC-32 of snapshot tensors
   libhwloc-dev libibverbs-dev       # topology (launcher)
+  slurm-wlm munge                   # srun engine; tests/test_slurm.sh runs a real Slurm
+  iproute2                          # tests/test_netns.sh: network namespaces as nodes
 )
 
 missing=()

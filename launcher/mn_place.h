@@ -81,6 +81,10 @@ int mn_place_min_threads(const mn_plan_t *plan);
 
 void mn_place_free(mn_plan_t *plan);
 
+/* The plan for the ranks themselves (runtime/mn_rankenv.h): one line per rank, "<rank>
+ * <gpu> <hca> <cpuset>", with -1, - and - for none. */
+mn_status_t mn_place_write_rankenv(const char *path, const mn_plan_t *plan);
+
 /* The --dry-run table: "mnrun: N ranks on H hosts", then one row per rank with the columns
  * rank, host, local_rank, [gpu], [hca], [cpuset], blas_threads; gpu, hca and cpuset only
  * when some rank has one ("-" for the ranks that have none). */

@@ -46,6 +46,7 @@ typedef struct mnrun_opts {
   int shared_tmpdir;                  /* every host sees $TMPDIR: watch every rank */
   mn_place_policy_t policy;
   int topology; /* --topology: print this machine's and exit */
+  enum { LAUNCHER_AUTO, LAUNCHER_MPIRUN, LAUNCHER_SRUN } launcher;
   const char *conf;
 } mnrun_opts_t;
 
@@ -74,6 +75,8 @@ static void print_help(FILE *f) {
       "                          (default); spread: round-robin over the hosts\n"
       "  --topology              print this machine's NUMA nodes, cores, GPUs and network\n"
       "                          cards as found, and exit\n"
+      "  --launcher auto|mpirun|srun  how the ranks start: auto = srun inside a Slurm\n"
+      "                          allocation when no hosts are given, else mpirun\n"
       "  --mpirun PATH           the mpirun to use (default $MN_MPIRUN, else mpirun on PATH)\n"
       "  --threads N             BLAS threads per rank (default: the host's cores / its\n"
       "                          ranks, at least 1)\n"
@@ -142,7 +145,8 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
     OPT_MIN_NP,
     OPT_SHARED_TMPDIR,
     OPT_POLICY,
-    OPT_TOPOLOGY
+    OPT_TOPOLOGY,
+    OPT_LAUNCHER
   };
   static const struct option longopts[] = {
       {"np", required_argument, NULL, 'n'},
@@ -161,6 +165,7 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
       {"shared-tmpdir", no_argument, NULL, OPT_SHARED_TMPDIR},
       {"policy", required_argument, NULL, OPT_POLICY},
       {"topology", no_argument, NULL, OPT_TOPOLOGY},
+      {"launcher", required_argument, NULL, OPT_LAUNCHER},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, OPT_VERSION},
@@ -218,6 +223,16 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
         return usage_error("--policy expects pack or spread, got '%s'", optarg);
       break;
     case OPT_TOPOLOGY: opts->topology = 1; return 0;
+    case OPT_LAUNCHER:
+      if (!strcmp(optarg, "auto"))
+        opts->launcher = LAUNCHER_AUTO;
+      else if (!strcmp(optarg, "mpirun"))
+        opts->launcher = LAUNCHER_MPIRUN;
+      else if (!strcmp(optarg, "srun"))
+        opts->launcher = LAUNCHER_SRUN;
+      else
+        return usage_error("--launcher expects auto, mpirun or srun, got '%s'", optarg);
+      break;
     case OPT_DRY_RUN: opts->dry_run = 1; break;
     case OPT_MPIRUN: opts->mpirun = optarg; break;
     case OPT_THREADS:
@@ -233,6 +248,8 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
   }
   if (opts->topology) return 0;
   if (opts->hostfile && opts->hostlist) return usage_error("give --hostfile or -H, not both");
+  if (opts->launcher == LAUNCHER_SRUN && !getenv("SLURM_JOB_ID"))
+    return usage_error("--launcher srun runs only inside a Slurm allocation (sbatch, salloc)");
   if (opts->min_np > opts->nranks)
     return usage_error("--min-np %d is more than -np %d", opts->min_np, opts->nranks);
   if (optind >= argc) return usage_error("no train.conf given");
@@ -263,22 +280,25 @@ static mn_status_t find_worker(char *path, size_t n) {
 }
 
 /* mpirun: --mpirun, else $MN_MPIRUN, else "mpirun" searched on PATH. out: path (size n). */
-static mn_status_t find_mpirun(const char *given, char *path, size_t n) {
-  const char *name = given;
-  if (!name || !name[0]) name = getenv("MN_MPIRUN");
-  if (!name || !name[0]) name = "mpirun";
-  snprintf(path, n, "%s", name);
-  if (strchr(name, '/'))
-    return access(name, X_OK) == 0 ? MN_OK
-                                   : mn_error(MN_ERR_PEER, "mpirun %s is not an executable", name);
+/* A launcher program: given, else $env_var, else name on PATH. out: path (size n). */
+static mn_status_t find_program(const char *given, const char *env_var, const char *name,
+                                const char *hint, char *path, size_t n) {
+  const char *prog = given;
+  if (!prog || !prog[0]) prog = getenv(env_var);
+  if (!prog || !prog[0]) prog = name;
+  snprintf(path, n, "%s", prog);
+  if (strchr(prog, '/'))
+    return access(prog, X_OK) == 0
+               ? MN_OK
+               : mn_error(MN_ERR_PEER, "%s %s is not an executable", name, prog);
   const char *search = getenv("PATH");
   char *dirs = strdup(search && search[0] ? search : "/usr/local/bin:/usr/bin:/bin");
   if (!dirs) return mn_error(MN_ERR_NOMEM, "out of memory");
-  mn_status_t st = mn_error(MN_ERR_PEER, "%s not found on PATH (use --mpirun or MN_MPIRUN)", name);
+  mn_status_t st = mn_error(MN_ERR_PEER, "%s not found on PATH (%s)", prog, hint);
   char *save = NULL;
   for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
     char candidate[PATH_MAX];
-    snprintf(candidate, sizeof candidate, "%s/%s", d, name);
+    snprintf(candidate, sizeof candidate, "%s/%s", d, prog);
     if (access(candidate, X_OK) == 0) {
       snprintf(path, n, "%s", candidate);
       st = MN_OK;
@@ -317,7 +337,8 @@ typedef struct mnrun_job {
   mn_plan_t plan;
   mn_job_t job;
   mn_cmd_t cmd;
-  int use_mpirun;
+  int use_mpirun, use_srun;
+  int from_slurm; /* the hosts came from the Slurm allocation */
   char train[PATH_MAX];
   char mpirun[PATH_MAX];
   char workdir[PATH_MAX];
@@ -336,12 +357,12 @@ static mn_status_t check_config(const mnrun_opts_t *opts) {
 
 /* Hosts: a hostfile or -H as given, else the Slurm allocation we are in, else this
  * machine (explicit hosts win over the environment: docs/launcher.md). */
-static mn_status_t load_hosts(const mnrun_opts_t *opts, mn_hostlist_t *hosts) {
+static mn_status_t load_hosts(const mnrun_opts_t *opts, mn_hostlist_t *hosts, int *from_slurm) {
+  *from_slurm = 0;
   if (opts->hostfile) return mn_hosts_parse_file(opts->hostfile, hosts);
   if (opts->hostlist) return mn_hosts_parse_list(opts->hostlist, hosts);
-  int in_slurm = 0;
-  mn_status_t st = mn_hosts_from_slurm(hosts, &in_slurm);
-  if (st != MN_OK || in_slurm) return st;
+  mn_status_t st = mn_hosts_from_slurm(hosts, from_slurm);
+  if (st != MN_OK || *from_slurm) return st;
   return mn_hosts_local(hosts);
 }
 
@@ -364,12 +385,19 @@ static mn_status_t place(const mnrun_opts_t *opts, mnrun_job_t *j, int nranks) {
 /* Resources, placement, programs. The work directory is not made yet. */
 static mn_status_t prepare(const mnrun_opts_t *opts, mnrun_job_t *j) {
   mn_status_t st = check_config(opts);
-  if (st == MN_OK) st = load_hosts(opts, &j->hosts);
+  if (st == MN_OK) st = load_hosts(opts, &j->hosts, &j->from_slurm);
   if (st == MN_OK) st = place(opts, j, opts->nranks);
   if (st != MN_OK) return st;
-  j->use_mpirun = !(opts->nranks == 1 && j->hosts.implicit);
+  j->use_srun =
+      opts->launcher == LAUNCHER_SRUN || (opts->launcher == LAUNCHER_AUTO && j->from_slurm);
+  j->use_mpirun = !j->use_srun && !(opts->nranks == 1 && j->hosts.implicit);
   st = find_worker(j->train, sizeof j->train);
-  if (st == MN_OK && j->use_mpirun) st = find_mpirun(opts->mpirun, j->mpirun, sizeof j->mpirun);
+  if (st == MN_OK && j->use_mpirun)
+    st = find_program(opts->mpirun, "MN_MPIRUN", "mpirun", "use --mpirun or MN_MPIRUN", j->mpirun,
+                      sizeof j->mpirun);
+  char srun[PATH_MAX];
+  if (st == MN_OK && j->use_srun)
+    st = find_program(NULL, "MN_SRUN", "srun", "set MN_SRUN", srun, sizeof srun);
   if (st != MN_OK && opts->dry_run) { /* show what would run anyway */
     mn_log_warn("%s", mn_error_message());
     if (!j->mpirun[0]) snprintf(j->mpirun, sizeof j->mpirun, "mpirun");
@@ -392,6 +420,7 @@ static mn_status_t build_command(mnrun_job_t *j) {
     snprintf(j->hostfile, sizeof j->hostfile, "%s/hostfile", j->workdir);
     j->job.hostfile = j->hostfile;
   }
+  if (j->use_srun) return mn_launch_srun_build(&j->job, &j->plan, &j->cmd);
   return j->use_mpirun ? mn_launch_mpirun_build(&j->job, &j->plan, &j->cmd)
                        : mn_launch_direct_build(&j->job, &j->plan, &j->cmd);
 }
@@ -499,6 +528,9 @@ static int launch(mnrun_job_t *j, const mnrun_opts_t *opts, int *lost, int *aske
   st = build_command(j);
   if (st == MN_OK && j->job.hostfile)
     st = mn_launch_hostfile_write(j->job.hostfile, &j->hosts, &j->plan);
+  char rankenv[PATH_MAX + 16];
+  snprintf(rankenv, sizeof rankenv, "%s/placement", j->workdir);
+  if (st == MN_OK) st = mn_place_write_rankenv(rankenv, &j->plan);
   watched = calloc((size_t)j->plan.nranks, sizeof *watched);
   if (st == MN_OK && !watched) st = mn_error(MN_ERR_NOMEM, "out of memory");
   if (st != MN_OK) goto remove_workdir;

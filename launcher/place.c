@@ -8,6 +8,8 @@
  * engine will; the --dry-run table is printed here so that it shows every column chosen. */
 #include "mn_place.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -318,4 +320,17 @@ void mn_place_print_threads(FILE *f, const mn_hostlist_t *hosts, const mn_plan_t
 
 void mn_place_print(FILE *f, const mn_hostlist_t *hosts, const mn_plan_t *plan) {
   mn_place_print_threads(f, hosts, plan, 0);
+}
+
+mn_status_t mn_place_write_rankenv(const char *path, const mn_plan_t *plan) {
+  FILE *f = fopen(path, "w");
+  if (!f) return mn_error(MN_ERR_IO, "%s: %s", path, strerror(errno));
+  for (int r = 0; r < plan->nranks; r++) {
+    const mn_rank_place_t *p = &plan->ranks[r];
+    fprintf(f, "%d %d %s %s\n", r, p->gpu, p->hca[0] ? p->hca : "-",
+            p->cpuset[0] ? p->cpuset : "-");
+  }
+  int bad = ferror(f);
+  if (fclose(f) != 0 || bad) return mn_error(MN_ERR_IO, "%s: cannot write", path);
+  return MN_OK;
 }

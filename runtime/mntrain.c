@@ -21,6 +21,7 @@
 #include "mn_liveness.h"
 #include "mn_log.h"
 #include "mn_preempt.h"
+#include "mn_rankenv.h"
 #include "mn_report.h"
 #include "mn_train.h"
 
@@ -93,6 +94,8 @@ int main(int argc, char **argv) {
   if (!mn_preempt_check_handlers())
     mn_log_warn("MPI replaced mn's handler of SIGTERM, SIGUSR1 or SIGINT; restored it");
   const char *report_dir = getenv("MN_REPORT_DIR");
+  if (mn_rankenv_apply(report_dir, world.rank) != MN_OK)
+    mn_log_warn("placement not applied: %s", mn_error_message());
   if (mn_liveness_start(report_dir, world.rank) != MN_OK) /* mnrun will see it missing */
     mn_log_warn("cannot tell mnrun this rank has started: %s", mn_error_message());
 

@@ -1,0 +1,25 @@
+/* mn_rankenv.h: what the launcher placed for this rank, applied inside the rank.
+ *
+ * mnrun writes its placement to "<MN_REPORT_DIR>/placement", one line per rank:
+ * "<rank> <gpu> <hca> <cpuset>" ("-1", "-" and "-" for none). The launch engines cannot
+ * give each rank an environment of its own, so the rank applies its line itself, before
+ * any library reads it: NCCL_IB_HCA=<hca> (unless the user set it), MN_GPU=<gpu> (the
+ * device the GPU back end opens), and its CPU affinity when the engine did not bind it
+ * already (the affinity is wider than the cpuset). */
+#ifndef MN_RANKENV_H
+#define MN_RANKENV_H
+
+#include "mn_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Apply this rank's line of dir/placement. A missing file (not started by mnrun) is no
+ * error; a rank missing from it, or a malformed line, is MN_ERR_INTERNAL. */
+mn_status_t mn_rankenv_apply(const char *dir, int rank);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MN_RANKENV_H */

@@ -1,0 +1,138 @@
+# test_slurm.sh: slurm/train.sbatch on a real Slurm (munge, slurmctld and slurmd started
+# on this machine by tests/slurm_cluster.sh): a 2-rank job stopped by
+# scancel --signal=USR1 --batch writes a stop snapshot, exits 75, requeues itself, runs
+# again with SLURM_RESTART_COUNT=1, resumes from that very snapshot and finishes (exit 0,
+# final snapshot). Also mnrun --launcher srun: --mpi=pmix starts mntrain's ranks, and a
+# stop request to mnrun reaches every rank through srun (SIGUSR1). Needs root and the
+# Debian packages slurm-wlm and munge; without them it prints SKIP and passes.
+. "$MN_SRC/tests/lib.sh"
+. "$MN_SRC/tests/slurm_cluster.sh"
+
+why=$(slurm_cluster_missing)
+if [ -n "$why" ]; then
+  echo "SKIP: $why"
+  exit 0
+fi
+t_start=$SECONDS
+
+# wait_for SECONDS DESC CMD...: poll CMD every 0.5 s; fail (and return 1) on timeout.
+wait_for() {
+  local limit=$1 desc=$2
+  shift 2
+  if slurm_cluster_wait "$limit" "$@"; then return 0; fi
+  fail "$desc: not within $limit s"
+  return 1
+}
+ended="COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE"
+job_field() { scontrol show job "$1" 2>/dev/null | grep -o "$2=[^ ]*" | head -n 1 | cut -d= -f2; }
+show_out() { sed 's/^/  | /' "$1" | grep -v '| epoch [0-9]* done\|(epoch) written' | tail -n 30 >&2; }
+
+if ! slurm_cluster_start "$MN_TMP/slurm"; then
+  fail "the Slurm cluster did not start"
+  finish
+fi
+pass "slurm cluster up (munged, slurmctld, slurmd) in $((SECONDS - t_start)) s"
+
+# 4,000 samples, batch 8 on 2 ranks: 250 steps per epoch; 60 epochs last 10-20 s here.
+"$MN_BIN/mnprep" teacher --out "$MN_TMP/t" --samples 4000 --val 500 --dim 32 --classes 4 \
+  --seed 3 >/dev/null || fail "mnprep teacher"
+cat >"$MN_TMP/t.conf" <<CONF
+[model]
+layers = 32,512,512,4
+[data]
+train = $MN_TMP/t-train.h5
+val = $MN_TMP/t-val.h5
+batch_size = 8
+[optimizer]
+lr = 0.02
+momentum = 0.9
+[schedule]
+epochs = 60
+[log]
+interval = 250
+progress = plain
+[snapshot]
+dir = $MN_TMP/snap
+CONF
+total_steps=15000
+
+# ---- train.sbatch: stop, requeue, resume, finish ----
+out="$MN_TMP/job.out"
+export MN_BIN
+job=$(sbatch --parsable -n 2 -o "$out" "$MN_SRC/slurm/train.sbatch" "$MN_TMP/t.conf")
+if [ -z "$job" ]; then
+  fail "sbatch refused the job"
+  finish
+fi
+pass "submitted job $job"
+
+if wait_for 60 "job $job: training under way (epoch 2 done)" grep -q '^epoch 2 done' "$out"; then
+  t_sig=$SECONDS
+  scancel --signal=USR1 --batch "$job" || fail "scancel --signal=USR1 --batch $job"
+  if wait_for 30 "job $job requeued after the stop (Restarts=1)" \
+    sh -c "scontrol show job $job | grep -q 'Restarts=1'"; then
+    pass "job $job stopped and requeued $((SECONDS - t_sig)) s after the signal"
+  fi
+  grep -q 'mn-train: mnrun exited 75' "$out" && pass "the stopped run exited 75" ||
+    fail "the stopped run did not exit 75"
+  stop_snap=$("$MN_BIN/mninfo" --latest "$MN_TMP/snap" 2>/dev/null)
+  if [ -n "$stop_snap" ] && "$MN_BIN/mninfo" "$stop_snap" | grep -qE '^reason +stop'; then
+    pass "stop snapshot $(basename "$stop_snap")"
+  else
+    fail "no stop snapshot in $MN_TMP/snap (newest: '$stop_snap')"
+  fi
+
+  # A requeued job waits about 2 minutes (BeginTime) unless released.
+  scontrol update jobid="$job" StartTime=now || fail "scontrol update StartTime=now"
+  if wait_for 120 "job $job ended after its restart" \
+    sh -c "scontrol show job $job | grep -qE 'JobState=($ended)'"; then
+    [ "$(job_field "$job" JobState)" = COMPLETED ] && pass "job $job completed" ||
+      fail "job $job ended $(job_field "$job" JobState)"
+  fi
+  [ "$(job_field "$job" ExitCode)" = "0:0" ] || fail "job $job: ExitCode $(job_field "$job" ExitCode)"
+  grep -q "job $job run 2 on" "$out" && pass "second run saw SLURM_RESTART_COUNT=1" ||
+    fail "no second run in the output"
+  if [ -n "$stop_snap" ] && grep -q "resuming from $stop_snap" "$out"; then
+    pass "the second run resumed from the stop snapshot"
+  else
+    fail "the second run did not resume from '$stop_snap'"
+  fi
+  grep -q '^done: ' "$out" && pass "training finished (done: summary)" || fail "no done: summary"
+  grep -q 'mn-train: mnrun exited 0' "$out" || fail "the second run did not exit 0"
+  final=$("$MN_BIN/mninfo" --latest "$MN_TMP/snap" 2>/dev/null)
+  if [ -n "$final" ] && "$MN_BIN/mninfo" "$final" | grep -qE '^reason +final' &&
+    [ "$(basename "$final")" = "$(printf 'step-%09d.h5' "$total_steps")" ]; then
+    pass "final snapshot $(basename "$final")"
+  else
+    fail "no final snapshot of step $total_steps (newest: '$final')"
+  fi
+fi
+[ "$fails" -ne 0 ] && show_out "$out"
+
+# ---- mnrun --launcher srun (launch_srun.c) ----
+# srun --mpi=pmix starts the ranks; SIGTERM to mnrun becomes SIGUSR1 to srun, which every
+# rank gets as a stop request: mnrun exits 75 after a stop snapshot.
+cat >"$MN_TMP/srun.sh" <<'EOF'
+#!/bin/bash
+"$MN_BIN/mnrun" -np 2 --launcher srun --set snapshot.dir="$SNAPS" "$CONF" &
+pid=$!
+for i in $(seq 1 120); do grep -q '^epoch 1 done' "$OUT" && break; sleep 0.5; done
+kill -TERM $pid
+wait $pid
+echo "mnrun exited $?"
+EOF
+out2="$MN_TMP/srun.out"
+sjob=$(MN_BIN="$MN_BIN" SNAPS="$MN_TMP/snap-srun" CONF="$MN_TMP/t.conf" OUT="$out2" \
+  sbatch --parsable -n 2 -o "$out2" "$MN_TMP/srun.sh")
+if [ -n "$sjob" ] && wait_for 90 "srun job $sjob ended" \
+  sh -c "scontrol show job $sjob | grep -qE 'JobState=($ended)'"; then
+  grep -q 'mnrun exited 75' "$out2" && pass "mnrun --launcher srun: stopped by SIGTERM, exit 75" ||
+    fail "mnrun --launcher srun did not exit 75"
+  snap=$("$MN_BIN/mninfo" --latest "$MN_TMP/snap-srun" 2>/dev/null)
+  [ -n "$snap" ] && "$MN_BIN/mninfo" "$snap" | grep -qE '^reason +stop' && pass "srun ranks wrote a stop snapshot" ||
+    fail "no stop snapshot from the srun ranks"
+  [ "$fails" -ne 0 ] && show_out "$out2"
+fi
+
+echo "test_slurm: $((SECONDS - t_start)) s"
+finish
