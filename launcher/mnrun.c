@@ -374,6 +374,13 @@ static mn_status_t place(const mnrun_opts_t *opts, mnrun_job_t *j, int nranks) {
     mn_log_warn("topology: %s (placing without it)", mn_error_message());
     have_topo = 0;
   }
+  if (have_topo && j->hosts.implicit && topo.ngpus > 0 && nranks > topo.ngpus) {
+    /* no hosts given and more ranks than GPUs here: a CPU job on this machine (the CPU
+     * back end trains anywhere), not an error; explicit hosts with GPUs stay strict */
+    mn_log_info("%d ranks, %d GPU%s on this machine: placing a CPU job (no rank gets a GPU)",
+                nranks, topo.ngpus, topo.ngpus == 1 ? "" : "s");
+    topo.ngpus = 0;
+  }
   mn_status_t st =
       mn_place_gang(&j->hosts, have_topo ? &topo : NULL, nranks, opts->policy, &j->plan);
   if (have_topo) mn_topo_free(&topo);
