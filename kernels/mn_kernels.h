@@ -1,7 +1,7 @@
 /* mn_kernels.h: the compute kernels of mn, one table per back end.
  *
- * Every op has a CPU reference in kernels/cpu/<op>.c; a CUDA twin will sit beside it in
- * kernels/cuda/<op>.cu and fill the same table. Callers pick a table once and never branch
+ * Every op has a CPU reference in kernels/cpu/<op>.c; its CUDA twin sits beside it in
+ * kernels/cuda/<op>.cu and fills the same table. Callers pick a table once and never branch
  * on the back end. Pointers are in the back end's memory (host for CPU). Matrices are
  * row-major. Nothing here knows about MPI, files or signals. */
 #ifndef MN_KERNELS_H
@@ -48,6 +48,17 @@ typedef struct mn_kernels {
 
 /* The CPU back end (GEMM through CBLAS/OpenBLAS). Never NULL. */
 const mn_kernels_t *mn_kernels_cpu(void);
+
+/* The CUDA back end (kernels/cuda/, GEMM through cuBLAS), or NULL when no device is usable:
+ * the build has no CUDA (MN_HAVE_CUDA undefined; kernels/cuda_absent.c), cudaGetDeviceCount
+ * fails or finds none, or cuBLAS cannot start. Its pointers are device pointers; its ops run
+ * on the default stream of the current device, and softmax_xent synchronises to return its
+ * host results. The first call picks up the current device; not thread-safe before it. */
+const mn_kernels_t *mn_kernels_cuda(void);
+
+/* Opt in (on != 0) or out of TF32 tensor-core math for the CUDA gemm (off by default:
+ * full FP32). A no-op without CUDA. */
+void mn_kernels_cuda_set_tf32(int on);
 
 #ifdef __cplusplus
 }

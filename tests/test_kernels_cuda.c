@@ -1,0 +1,366 @@
+/* test_kernels_cuda.c: every CUDA kernel of mn_kernels.h against the CPU table, on the same
+ * random inputs of several shapes (non-multiples of the block and warp sizes, and a count
+ * past one grid of the grid-stride loops), copied to the device with cudaMemcpy.
+ *
+ * Where no device is usable (mn_kernels_cuda() answers NULL, which a build without CUDA
+ * always does) it prints SKIP and passes: there it checks only that the query and the TF32
+ * switch are safe to call. Tolerances, relative to the magnitudes involved:
+ *   gemm          1e-5 of |alpha| sum_p |a_ip b_pj| + |beta c0_ij|; with TF32 on, 2.5e-3:
+ *                 each input keeps 10 mantissa bits, off by up to 2^-10 if the tensor cores
+ *                 truncate rather than round, so a product by up to 2^-9 (1e-3 would fail
+ *                 about half of the k = 1 cases under truncation);
+ *                 leading-dimension padding of c untouched (exact);
+ *   bias_act_fwd, relu_bwd, scale, sgd_update: 1e-5 (the kernels round as the CPU does);
+ *   bias_grad     max(1e-5, 2 (m + 1) u) of sum_i |dy_ij| (another summation order);
+ *   softmax_xent  loss within 1e-5 relative (+1e-6), dlogits within 1e-5 |grad_scale|,
+ *                 correct exact, the same loss bits with and without dlogits. */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mn_kernels.h"
+#include "mn_rng.h"
+#include "mn_test.h"
+
+#ifdef MN_HAVE_CUDA
+#include <cuda_runtime.h>
+
+static mn_rng_t g_rng;
+static const mn_kernels_t *g_cpu, *g_gpu;
+
+static float *rand_floats(int64_t n, double lo, double hi) {
+  float *p = calloc((size_t)(n > 0 ? n : 1), sizeof *p);
+  for (int64_t i = 0; i < n; i++) p[i] = (float)(lo + (hi - lo) * mn_rng_uniform(&g_rng));
+  return p;
+}
+
+static float *copy_floats(const float *x, int64_t n) {
+  float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+  memcpy(p, x, (size_t)n * sizeof *p);
+  return p;
+}
+
+static float *abs_floats(const float *x, int64_t n) {
+  float *p = copy_floats(x, n);
+  for (int64_t i = 0; i < n; i++) p[i] = fabsf(p[i]);
+  return p;
+}
+
+/* a device copy of host[0, bytes) */
+static void *to_dev(const void *host, size_t bytes) {
+  void *d = NULL;
+  cudaError_t e = cudaMalloc(&d, bytes > 0 ? bytes : 1);
+  if (e == cudaSuccess) e = cudaMemcpy(d, host, bytes, cudaMemcpyHostToDevice);
+  if (e != cudaSuccess) {
+    fprintf(stderr, "cudaMalloc/cudaMemcpy of %zu bytes: %s\n", bytes, cudaGetErrorString(e));
+    exit(1);
+  }
+  return d;
+}
+
+static void to_host(void *host, const void *dev, size_t bytes) {
+  cudaError_t e = cudaMemcpy(host, dev, bytes, cudaMemcpyDeviceToHost);
+  if (e != cudaSuccess) {
+    fprintf(stderr, "cudaMemcpy back of %zu bytes: %s\n", bytes, cudaGetErrorString(e));
+    exit(1);
+  }
+}
+
+/* the number of i with |got - want| > tol * mag_i (mag NULL: |want_i|) */
+static int64_t count_bad(const float *got, const float *want, const float *mag, int64_t n,
+                         double tol, double *worst) {
+  int64_t bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double m = mag ? mag[i] : fabs(want[i]);
+    double err = fabs((double)got[i] - want[i]);
+    if (!(err <= tol * m)) bad++; /* NaN counts as bad */
+    if (worst && m > 0 && err / m > *worst) *worst = err / m;
+  }
+  return bad;
+}
+
+/* ---- gemm ---------------------------------------------------------------------------- */
+
+static void check_gemm(int ta, int tb, int m, int n, int k, float alpha, float beta, int pad,
+                       double tol) {
+  int a_rows = ta ? k : m, a_cols = ta ? m : k;
+  int b_rows = tb ? n : k, b_cols = tb ? k : n;
+  int lda = a_cols + pad, ldb = b_cols + pad, ldc = n + pad;
+  int64_t na = (int64_t)a_rows * lda, nb = (int64_t)b_rows * ldb, nc = (int64_t)m * ldc;
+  float *a = rand_floats(na, -1, 1), *b = rand_floats(nb, -1, 1), *c = rand_floats(nc, -1, 1);
+  float *got = malloc((size_t)nc * sizeof *got);
+  float *da = to_dev(a, (size_t)na * 4), *db = to_dev(b, (size_t)nb * 4);
+  float *dc = to_dev(c, (size_t)nc * 4);
+  /* magnitudes: the same product on |a|, |b|, |c0| with |alpha|, |beta| */
+  float *aa = abs_floats(a, na), *ab = abs_floats(b, nb), *mag = abs_floats(c, nc);
+  g_cpu->gemm(ta, tb, m, n, k, fabsf(alpha), aa, lda, ab, ldb, fabsf(beta), mag, ldc);
+  float *want = copy_floats(c, nc);
+  g_cpu->gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, want, ldc);
+  g_gpu->gemm(ta, tb, m, n, k, alpha, da, lda, db, ldb, beta, dc, ldc);
+  to_host(got, dc, (size_t)nc * 4);
+  int64_t bad = 0;
+  double worst = 0;
+  for (int i = 0; i < m; i++) {
+    bad += count_bad(got + (int64_t)i * ldc, want + (int64_t)i * ldc, mag + (int64_t)i * ldc, n,
+                     tol, &worst);
+    for (int j = n; j < ldc; j++) bad += got[(int64_t)i * ldc + j] != c[(int64_t)i * ldc + j];
+  }
+  CHECK_MSG(bad == 0, "gemm ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g pad=%d tol=%g: %lld bad, "
+            "worst err/mag %.3g", ta, tb, m, n, k, alpha, beta, pad, tol, (long long)bad, worst);
+  cudaFree(da);
+  cudaFree(db);
+  cudaFree(dc);
+  free(a);
+  free(b);
+  free(c);
+  free(got);
+  free(aa);
+  free(ab);
+  free(mag);
+  free(want);
+}
+
+static void test_gemm(double tol) {
+  static const int shapes[][3] = {{1, 1, 1},     {7, 13, 5},      {13, 7, 5},  {5, 7, 13},
+                                  {1, 9, 4},     {9, 1, 4},       {6, 5, 1},   {33, 65, 17},
+                                  {64, 64, 64},  {100, 37, 129},  {257, 129, 300}};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+    for (int ta = 0; ta < 2; ta++)
+      for (int tb = 0; tb < 2; tb++) {
+        const int *sh = shapes[s];
+        check_gemm(ta, tb, sh[0], sh[1], sh[2], 1.0f, 0.0f, 0, tol);
+        check_gemm(ta, tb, sh[0], sh[1], sh[2], 0.7f, 0.3f, 3, tol);
+        check_gemm(ta, tb, sh[0], sh[1], sh[2], -1.5f, 1.0f, 1, tol);
+      }
+}
+
+/* ---- bias_act_fwd, relu_bwd, bias_grad ----------------------------------------------- */
+
+static void test_bias_act(int m, int n) {
+  int64_t count = (int64_t)m * n;
+  for (int relu = 0; relu < 2; relu++) {
+    float *y = rand_floats(count, -2, 2), *bias = rand_floats(n, -1, 1);
+    float *dy = to_dev(y, (size_t)count * 4), *dbias = to_dev(bias, (size_t)n * 4);
+    g_cpu->bias_act_fwd(y, bias, m, n, relu);
+    g_gpu->bias_act_fwd(dy, dbias, m, n, relu);
+    float *got = malloc((size_t)count * sizeof *got);
+    to_host(got, dy, (size_t)count * 4);
+    int64_t bad = count_bad(got, y, NULL, count, 1e-5, NULL);
+    CHECK_MSG(bad == 0, "bias_act_fwd m=%d n=%d relu=%d: %lld bad", m, n, relu, (long long)bad);
+    cudaFree(dy);
+    cudaFree(dbias);
+    free(y);
+    free(bias);
+    free(got);
+  }
+}
+
+static void test_bias_grad(int m, int n) {
+  int64_t count = (int64_t)m * n;
+  float *dy = rand_floats(count, -1, 1), *db = rand_floats(n, 5, 6);
+  float *ddy = to_dev(dy, (size_t)count * 4), *ddb = to_dev(db, (size_t)n * 4);
+  float *want = malloc((size_t)n * sizeof *want), *mag = malloc((size_t)n * sizeof *mag);
+  float *ady = abs_floats(dy, count);
+  g_cpu->bias_grad(dy, m, n, want);
+  g_cpu->bias_grad(ady, m, n, mag);
+  g_gpu->bias_grad(ddy, m, n, ddb); /* db held garbage: must be overwritten */
+  to_host(db, ddb, (size_t)n * 4);
+  double tol = fmax(1e-5, 2.0 * (m + 1) * FLT_EPSILON);
+  int64_t bad = count_bad(db, want, mag, n, tol, NULL);
+  CHECK_MSG(bad == 0, "bias_grad m=%d n=%d: %lld bad", m, n, (long long)bad);
+  cudaFree(ddy);
+  cudaFree(ddb);
+  free(dy);
+  free(db);
+  free(want);
+  free(mag);
+  free(ady);
+}
+
+static void test_relu_bwd(int64_t count) {
+  float *y = rand_floats(count, -1, 1), *dy = rand_floats(count, -3, 3);
+  for (int64_t i = 0; i < count; i++) y[i] = y[i] < 0 ? 0 : y[i]; /* a ReLU output */
+  float *dy_d = to_dev(dy, (size_t)count * 4), *y_d = to_dev(y, (size_t)count * 4);
+  g_cpu->relu_bwd(dy, y, count);
+  g_gpu->relu_bwd(dy_d, y_d, count);
+  float *got = malloc((size_t)count * sizeof *got);
+  to_host(got, dy_d, (size_t)count * 4);
+  int64_t bad = count_bad(got, dy, NULL, count, 1e-5, NULL);
+  CHECK_MSG(bad == 0, "relu_bwd count=%lld: %lld bad", (long long)count, (long long)bad);
+  cudaFree(dy_d);
+  cudaFree(y_d);
+  free(y);
+  free(dy);
+  free(got);
+}
+
+/* ---- softmax_xent --------------------------------------------------------------------- */
+
+static void test_softmax_xent(int m, int c, double offset, float gs) {
+  int64_t count = (int64_t)m * c;
+  float *x = rand_floats(count, offset - 4, offset + 4);
+  int32_t *y = malloc((size_t)m * sizeof *y);
+  for (int i = 0; i < m; i++) y[i] = (int32_t)mn_rng_below(&g_rng, (uint64_t)c);
+  float *want = malloc((size_t)count * sizeof *want), *got = rand_floats(count, 7, 8);
+  float *dx = to_dev(x, (size_t)count * 4), *dd = to_dev(got, (size_t)count * 4);
+  int32_t *dy = to_dev(y, (size_t)m * sizeof *y);
+  double loss_c = -1, loss_g = -1, loss_g2 = -1;
+  int64_t hits_c = -1, hits_g = -1, hits_g2 = -1;
+  g_cpu->softmax_xent(x, y, m, c, gs, want, &loss_c, &hits_c);
+  g_gpu->softmax_xent(dx, dy, m, c, gs, dd, &loss_g, &hits_g);
+  to_host(got, dd, (size_t)count * 4);
+  CHECK_MSG(isfinite(loss_g) && fabs(loss_g - loss_c) <= 1e-5 * fabs(loss_c) + 1e-6,
+            "softmax_xent m=%d c=%d offset=%g: loss %.9g, cpu %.9g", m, c, offset, loss_g, loss_c);
+  CHECK_MSG(hits_g == hits_c, "softmax_xent m=%d c=%d: correct %lld, cpu %lld", m, c,
+            (long long)hits_g, (long long)hits_c);
+  int64_t bad = 0;
+  for (int64_t i = 0; i < count; i++) bad += !(fabs((double)got[i] - want[i]) <= 1e-5 * fabs(gs));
+  CHECK_MSG(bad == 0, "softmax_xent m=%d c=%d offset=%g gs=%g: %lld dlogits bad", m, c, offset,
+            gs, (long long)bad);
+  g_gpu->softmax_xent(dx, dy, m, c, gs, NULL, &loss_g2, &hits_g2);
+  CHECK_MSG(loss_g2 == loss_g && hits_g2 == hits_g,
+            "softmax_xent m=%d c=%d: without dlogits %.17g/%lld, with %.17g/%lld", m, c, loss_g2,
+            (long long)hits_g2, loss_g, (long long)hits_g);
+  cudaFree(dx);
+  cudaFree(dd);
+  cudaFree(dy);
+  free(x);
+  free(y);
+  free(want);
+  free(got);
+}
+
+/* a tie {2, 5, 5} goes to the first maximum, as on the CPU; rows spread over lanes */
+static void test_softmax_xent_tie(void) {
+  const float x3[] = {2.0f, 5.0f, 5.0f};
+  const int32_t tie_second[] = {2}, tie_first[] = {1};
+  float *dx = to_dev(x3, sizeof x3);
+  int32_t *d2 = to_dev(tie_second, sizeof tie_second), *d1 = to_dev(tie_first, sizeof tie_first);
+  double loss = 0;
+  int64_t correct = -1;
+  g_gpu->softmax_xent(dx, d2, 1, 3, 1.0f, NULL, &loss, &correct);
+  CHECK_MSG(correct == 0, "a tie must go to the first maximum");
+  g_gpu->softmax_xent(dx, d1, 1, 3, 1.0f, NULL, &loss, &correct);
+  CHECK(correct == 1);
+  CHECK_MSG(fabs(loss - log(2.0 + exp(-3.0))) < 1e-6, "tie loss %.9g", loss);
+  cudaFree(dx);
+  cudaFree(d2);
+  cudaFree(d1);
+
+  /* 100 columns, maxima at 40 and 72 (different lanes, the later one in a lower lane) */
+  float row[100];
+  for (int j = 0; j < 100; j++) row[j] = (float)(j % 7);
+  row[72] = row[40] = 50.0f;
+  const int32_t lab[] = {40};
+  float *drow = to_dev(row, sizeof row);
+  int32_t *dlab = to_dev(lab, sizeof lab);
+  g_gpu->softmax_xent(drow, dlab, 1, 100, 1.0f, NULL, &loss, &correct);
+  CHECK_MSG(correct == 1, "a tie across lanes must go to the first maximum");
+  cudaFree(drow);
+  cudaFree(dlab);
+}
+
+/* ---- sgd_update, scale ----------------------------------------------------------------- */
+
+static void test_sgd(int64_t count, float lr, float mom, float wd) {
+  float *w = rand_floats(count, -1, 1), *g = rand_floats(count, -1, 1);
+  float *v = rand_floats(count, -1, 1);
+  float *dw = to_dev(w, (size_t)count * 4), *dg = to_dev(g, (size_t)count * 4);
+  float *dv = to_dev(v, (size_t)count * 4);
+  float *wmag = malloc((size_t)count * sizeof *wmag), *vmag = malloc((size_t)count * sizeof *vmag);
+  for (int64_t i = 0; i < count; i++) {
+    vmag[i] = fabsf(mom * v[i]) + fabsf(g[i]) + fabsf(wd * w[i]);
+    wmag[i] = fabsf(w[i]) + fabsf(lr) * vmag[i];
+  }
+  g_cpu->sgd_update(w, g, v, count, lr, mom, wd);
+  g_gpu->sgd_update(dw, dg, dv, count, lr, mom, wd);
+  float *got_w = malloc((size_t)count * sizeof *got_w), *got_v = malloc((size_t)count * 4);
+  to_host(got_w, dw, (size_t)count * 4);
+  to_host(got_v, dv, (size_t)count * 4);
+  int64_t bad = count_bad(got_w, w, wmag, count, 1e-5, NULL);
+  bad += count_bad(got_v, v, vmag, count, 1e-5, NULL);
+  CHECK_MSG(bad == 0, "sgd_update count=%lld lr=%g mom=%g wd=%g: %lld bad", (long long)count, lr,
+            mom, wd, (long long)bad);
+  cudaFree(dw);
+  cudaFree(dg);
+  cudaFree(dv);
+  free(w);
+  free(g);
+  free(v);
+  free(wmag);
+  free(vmag);
+  free(got_w);
+  free(got_v);
+}
+
+static void test_scale(int64_t count, float alpha) {
+  float *x = rand_floats(count, -10, 10);
+  float *dx = to_dev(x, (size_t)count * 4), *got = malloc((size_t)count * sizeof *got);
+  g_cpu->scale(x, count, alpha);
+  g_gpu->scale(dx, count, alpha);
+  to_host(got, dx, (size_t)count * 4);
+  int64_t bad = count_bad(got, x, NULL, count, 1e-5, NULL);
+  CHECK_MSG(bad == 0, "scale count=%lld alpha=%g: %lld bad", (long long)count, alpha,
+            (long long)bad);
+  cudaFree(dx);
+  free(x);
+  free(got);
+}
+
+static void run_all(void) {
+  mn_rng_seed(&g_rng, 4242, 0, 0);
+  CHECK(strcmp(g_gpu->name, "cuda") == 0);
+  CHECK(g_gpu->gemm && g_gpu->bias_act_fwd && g_gpu->relu_bwd && g_gpu->bias_grad &&
+        g_gpu->softmax_xent && g_gpu->sgd_update && g_gpu->scale);
+
+  test_gemm(1e-5);
+  mn_kernels_cuda_set_tf32(1);
+  test_gemm(2.5e-3);
+  mn_kernels_cuda_set_tf32(0);
+  check_gemm(0, 1, 100, 37, 129, 1.0f, 0.0f, 0, 1e-5); /* full FP32 again */
+
+  test_softmax_xent_tie();
+  static const int mn[][2] = {{1, 1},    {7, 13},   {13, 7},  {1, 100}, {100, 1},
+                              {64, 257}, {9, 1000}, {5000, 10}, {3, 33}};
+  for (size_t s = 0; s < sizeof mn / sizeof mn[0]; s++) {
+    test_bias_act(mn[s][0], mn[s][1]);
+    test_bias_grad(mn[s][0], mn[s][1]);
+    test_softmax_xent(mn[s][0], mn[s][1], 0.0, 1.0f);
+    test_softmax_xent(mn[s][0], mn[s][1], 1000.0, 0.125f); /* overflows without the shift */
+    test_softmax_xent(mn[s][0], mn[s][1], -1000.0, 1.0f / 3);
+  }
+  /* the last is past one full grid (256 threads x 65536 blocks) of the grid-stride loops */
+  static const int64_t counts[] = {1, 7, 64, 1001, 100003, ((int64_t)1 << 24) + 3};
+  for (size_t s = 0; s < sizeof counts / sizeof counts[0]; s++) {
+    test_relu_bwd(counts[s]);
+    test_sgd(counts[s], 0.1f, 0.9f, 5e-4f);
+    test_sgd(counts[s], 0.5f, 0.0f, 0.0f);
+    test_scale(counts[s], 0.25f);
+    test_scale(counts[s], -1.0f / 3);
+  }
+  CHECK_MSG(cudaDeviceSynchronize() == cudaSuccess, "device error at the end");
+}
+#endif /* MN_HAVE_CUDA */
+
+int main(void) {
+  const mn_kernels_t *gpu = mn_kernels_cuda();
+  mn_kernels_cuda_set_tf32(0); /* safe to call with or without a device */
+  CHECK(mn_kernels_cuda() == gpu); /* the answer is stable */
+#ifndef MN_HAVE_CUDA
+  CHECK_MSG(gpu == NULL, "mn_kernels_cuda() must be NULL in a build without CUDA");
+#endif
+  if (!gpu) {
+    if (mn_test_failures) return mn_test_result("test_kernels_cuda");
+    printf("SKIP: no usable CUDA device (compiled only)\n");
+    return 0;
+  }
+#ifdef MN_HAVE_CUDA
+  g_cpu = mn_kernels_cpu();
+  g_gpu = gpu;
+  run_all();
+#endif
+  return mn_test_result("test_kernels_cuda");
+}
