@@ -14,35 +14,6 @@
 #include "mn_launch.h"
 
 #include <signal.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-/* The srun to run: $MN_SRUN, else the first executable "srun" on PATH, else "srun" (which
- * exec would then fail to find: mnrun checks the program before launching). */
-static mn_status_t add_srun(mn_cmd_t *cmd) {
-  const char *env = getenv("MN_SRUN");
-  if (env && env[0]) return mn_cmd_add_arg(cmd, env);
-  const char *path = getenv("PATH");
-  for (const char *p = path ? path : ""; *p;) {
-    size_t len = strcspn(p, ":");
-    char *full = NULL;
-    if (len > 0) {
-      size_t n = len + sizeof "/srun";
-      full = malloc(n);
-      if (!full) return mn_error(MN_ERR_NOMEM, "out of memory building the command");
-      snprintf(full, n, "%.*s/srun", (int)len, p);
-    }
-    if (full && access(full, X_OK) == 0) {
-      mn_status_t st = mn_cmd_add_arg(cmd, full);
-      free(full);
-      return st;
-    }
-    free(full);
-    p += len + (p[len] == ':');
-  }
-  return mn_cmd_add_arg(cmd, "srun");
-}
 
 /* The step's shape: tasks, nodes, where each task goes, oversubscription and binding. */
 static mn_status_t add_placement(mn_cmd_t *cmd, const mn_plan_t *plan) {
@@ -73,7 +44,7 @@ mn_status_t mn_launch_srun_build(const mn_job_t *job, const mn_plan_t *plan, mn_
   mn_status_t st = mn_cmd_add_envf(&out, "OPENBLAS_NUM_THREADS=%d", mn_place_min_threads(plan));
   if (st == MN_OK) st = mn_cmd_add_envf(&out, "MN_TTY=%d", job->tty ? 1 : 0);
   if (st == MN_OK) st = mn_cmd_add_envf(&out, "MN_REPORT_DIR=%s", job->report_dir);
-  if (st == MN_OK) st = add_srun(&out);
+  if (st == MN_OK) st = mn_cmd_add_arg(&out, job->srun ? job->srun : "srun");
   if (st == MN_OK) st = add_placement(&out, plan);
   /* -K: a rank that dies (a signal, or an exit code other than 0: under mnrun a rank that
    * wrote its report exits 0) ends the whole step at once instead of leaving the others

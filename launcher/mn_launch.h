@@ -36,6 +36,7 @@ typedef struct mn_job {
   int nsets;
   const char *metrics;    /* --metrics FILE, or NULL */
   const char *mpirun;     /* the mpirun to run */
+  const char *srun;       /* the srun to run (srun engine; NULL: "srun") */
   const char *report_dir; /* MN_REPORT_DIR for the ranks */
   const char *hostfile;   /* where the generated hostfile goes; NULL for the local machine */
   int tty;                /* 1 when mnrun's stderr is a terminal (MN_TTY) */

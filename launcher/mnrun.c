@@ -341,6 +341,7 @@ typedef struct mnrun_job {
   int from_slurm; /* the hosts came from the Slurm allocation */
   char train[PATH_MAX];
   char mpirun[PATH_MAX];
+  char srun[PATH_MAX];
   char workdir[PATH_MAX];
   char hostfile[PATH_MAX + 16];
 } mnrun_job_t;
@@ -402,9 +403,8 @@ static mn_status_t prepare(const mnrun_opts_t *opts, mnrun_job_t *j) {
   if (st == MN_OK && j->use_mpirun)
     st = find_program(opts->mpirun, "MN_MPIRUN", "mpirun", "use --mpirun or MN_MPIRUN", j->mpirun,
                       sizeof j->mpirun);
-  char srun[PATH_MAX];
   if (st == MN_OK && j->use_srun)
-    st = find_program(NULL, "MN_SRUN", "srun", "set MN_SRUN", srun, sizeof srun);
+    st = find_program(NULL, "MN_SRUN", "srun", "set MN_SRUN", j->srun, sizeof j->srun);
   if (st != MN_OK && opts->dry_run) { /* show what would run anyway */
     mn_log_warn("%s", mn_error_message());
     if (!j->mpirun[0]) snprintf(j->mpirun, sizeof j->mpirun, "mpirun");
@@ -416,6 +416,7 @@ static mn_status_t prepare(const mnrun_opts_t *opts, mnrun_job_t *j) {
                       .nsets = opts->nsets,
                       .metrics = opts->metrics,
                       .mpirun = j->mpirun,
+                      .srun = j->srun[0] ? j->srun : NULL,
                       .report_dir = j->workdir,
                       .tty = isatty(STDERR_FILENO)};
   return st;

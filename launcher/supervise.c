@@ -157,6 +157,14 @@ static void exec_child(const mn_cmd_t *cmd, const sigset_t *mask) {
   _exit(127);
 }
 
+/* SIGKILL to the child's process group and to this job's ranks on this machine (mpirun
+ * gives each local rank a process group of its own). */
+static void kill_job(pid_t child, const char *report_dir) {
+  kill(-child, SIGKILL);
+  kill(child, SIGKILL);
+  kill_local_ranks(report_dir);
+}
+
 /* Act on one signal that reached mnrun while the child runs. A stop request (INT, TERM)
  * goes to the child as its engine's stop signal; a second one kills the job (the snapshot
  * protocol leaves the old snapshots intact even then). */
@@ -166,9 +174,7 @@ static void handle_signal(int sig, const mn_cmd_t *cmd, pid_t child, const char 
   if (sig == SIGINT || sig == SIGTERM) {
     if (++*stops >= 2) {
       mn_log_warn("signal %d again: killing the job", sig);
-      kill(-child, SIGKILL);
-      kill(child, SIGKILL);
-      kill_local_ranks(report_dir);
+      kill_job(child, report_dir);
       return;
     }
     *stop_t0 = mn_now_s();
@@ -232,12 +238,6 @@ static mn_watch_reason_t watch_check(watchdog_t *d, mn_watch_result_t *why) {
     return why->reason;
   }
   return MN_WATCH_OK;
-}
-
-static void kill_job(pid_t child, const char *report_dir) {
-  kill(-child, SIGKILL);
-  kill(child, SIGKILL);
-  kill_local_ranks(report_dir);
 }
 
 mn_status_t mn_supervise_run(const mn_cmd_t *cmd, const char *report_dir, const mn_watch_t *watch,

@@ -53,18 +53,27 @@ static void json_num(FILE *f, const char *key, double v) {
     fprintf(f, ",\"%s\":null", key);
 }
 
-/* A JSON string value (quotes, backslashes and control characters escaped). */
-static void json_str(FILE *f, const char *key, const char *v) {
-  fprintf(f, ",\"%s\":\"", key);
-  for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+void mn_json_string(FILE *f, const char *v) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)(v ? v : ""); *p; p++) {
     if (*p == '"' || *p == '\\')
       fprintf(f, "\\%c", *p);
+    else if (*p == '\n')
+      fputs("\\n", f);
+    else if (*p == '\t')
+      fputs("\\t", f);
     else if (*p < 0x20)
       fprintf(f, "\\u%04x", *p);
     else
       fputc(*p, f);
   }
   fputc('"', f);
+}
+
+/* ,"key":"value" */
+static void json_str(FILE *f, const char *key, const char *v) {
+  fprintf(f, ",\"%s\":", key);
+  mn_json_string(f, v);
 }
 
 static void fmt_duration(char *buf, size_t len, double s) {

@@ -74,6 +74,10 @@ void mn_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r);
 void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s);
 void mn_metrics_close(mn_metrics_t *m);
 
+/* A JSON string, quoted, with quotes, backslashes and control characters escaped (NULL is
+ * ""): for the metrics file and mninfo --json. */
+void mn_json_string(FILE *f, const char *s);
+
 /* Monotonic seconds. */
 double mn_now_s(void);
 

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "mn_log.h"
+#include "mn_metrics.h"
 #include "mn_snapshot.h"
 #include "mn_status.h"
 
@@ -117,23 +118,6 @@ static int show(const char *path) {
 
 /* ---- JSON ---------------------------------------------------------------------------------- */
 
-static void json_string(const char *s) {
-  putchar('"');
-  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-    if (*p == '"' || *p == '\\')
-      printf("\\%c", *p);
-    else if (*p == '\n')
-      printf("\\n");
-    else if (*p == '\t')
-      printf("\\t");
-    else if (*p < 0x20)
-      printf("\\u%04x", *p);
-    else
-      putchar(*p);
-  }
-  putchar('"');
-}
-
 static int show_json(const char *path) {
   mn_snapshot_meta_t m;
   mn_status_t st = mn_snapshot_read_meta(path, &m);
@@ -146,21 +130,21 @@ static int show_json(const char *path) {
     return mn_status_exit_code(st);
   }
   printf("{\"path\":");
-  json_string(path);
+  mn_json_string(stdout, path);
   printf(",\"format\":%d,\"mn_version\":", m.format);
-  json_string(m.mn_version);
+  mn_json_string(stdout, m.mn_version);
   printf(",\"created\":%.3f,\"epoch\":%" PRId64 ",\"epoch_pos\":%" PRId64 ",\"step\":%" PRId64
          ",\"samples\":%" PRId64 ",\"finished\":%s,\"reason\":",
          m.created, m.epoch, m.epoch_pos, m.step, m.samples, m.finished ? "true" : "false");
-  json_string(m.reason);
+  mn_json_string(stdout, m.reason);
   printf(",\"world\":%d,\"batch\":%d,\"shape_hash\":\"0x%016" PRIx64 "\",\"model_seed\":%" PRIu64
          ",\"data_seed\":%" PRIu64 ",\"data_n\":%" PRId64 ",\"data_dim\":%d,\"data_classes\":%d"
          ",\"data_label_crc\":\"0x%08" PRIx32 "\",\"data_files\":",
          m.world, m.batch, m.shape_hash, m.model_seed, m.data_seed, m.data_n, m.data_dim,
          m.data_classes, m.data_label_crc);
-  json_string(m.data_files);
+  mn_json_string(stdout, m.data_files);
   printf(",\"config\":");
-  json_string(m.config);
+  mn_json_string(stdout, m.config);
   printf("}\n");
   mn_snapshot_meta_free(&m);
   return MN_EXIT_OK;
