@@ -7,6 +7,7 @@
 #ifndef MN_KERNELS_H
 #define MN_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -44,6 +45,19 @@ typedef struct mn_kernels {
 
   /* x *= alpha. */
   void (*scale)(float *x, int64_t count, float alpha);
+
+  /* ---- memory of the back end (host memory for CPU, device memory for CUDA) ---- */
+
+  /* nbytes of zeroed memory, or NULL when there is not enough; release(NULL) is a no-op. */
+  void *(*alloc)(size_t nbytes);
+  void (*release)(void *p);
+  /* Copies that return when done, after all work queued before them: host -> back end,
+   * back end -> host, and within the back end. */
+  void (*upload)(void *dst, const void *host_src, size_t nbytes);
+  void (*download)(void *host_dst, const void *src, size_t nbytes);
+  void (*copy)(void *dst, const void *src, size_t nbytes);
+  /* Wait until all queued work is done (a no-op on the CPU). */
+  void (*sync)(void);
 } mn_kernels_t;
 
 /* The CPU back end (GEMM through CBLAS/OpenBLAS). Never NULL. */

@@ -1,14 +1,23 @@
-/* comm.c: the MPI world of a run and the bucketed gradient allreduce (mn_comm.h).
+/* comm.c: the MPI world of a run and the bucketed gradient allreduce (mn_comm.h): the
+ * choice of path, the buckets, and the MPI paths; the NCCL calls are in nccl.c.
  *
  * MPI errors on mn's communicator return instead of aborting (MPI_ERRORS_RETURN), and
  * are turned into statuses here, at the boundary, with the call's text. A failed
  * collective means a peer is gone or the network failed: MN_ERR_PEER. */
 #include "mn_comm.h"
 
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
+#if defined(__has_include)
+#if __has_include(<mpi-ext.h>)
+#include <mpi-ext.h> /* Open MPI's extensions: MPIX_Query_cuda_support */
+#endif
+#endif
+
 #include "mn_log.h"
+#include "mn_nccl.h"
 
 #define MN_CHECK_MPI(call)                                                                         \
   do {                                                                                             \
@@ -42,21 +51,179 @@ mn_status_t mn_comm_init(mn_comm_t *c, MPI_Comm comm, double bucket_mb) {
 }
 
 void mn_comm_free(mn_comm_t *c) {
+  mn_nccl_close(c->nccl);
+  c->nccl = NULL;
+  if (c->dev) mn_device_host_free(c->dev, c->stage);
+  c->stage = NULL;
   if (c->comm != MPI_COMM_NULL) MPI_Comm_free(&c->comm);
   c->comm = MPI_COMM_NULL;
 }
 
+/* ---- the gradient path ------------------------------------------------------------- */
+
+const char *mn_comm_path_name(mn_comm_path_t path) {
+  switch (path) {
+  case MN_COMM_HOST: return "host";
+  case MN_COMM_NCCL: return "nccl";
+  case MN_COMM_MPI_CUDA: return "mpi-cuda";
+  case MN_COMM_STAGED: return "staged";
+  }
+  return "?";
+}
+
+/* Asked of the library at run time, not of the headers at build time: Debian's headers say
+ * MPIX_CUDA_AWARE_SUPPORT 0, while the Open MPI a cluster loads at run time may be built
+ * with CUDA. */
+int mn_comm_mpi_cuda_aware(void) {
+#if defined(OMPI_HAVE_MPI_EXT_CUDA)
+  return MPIX_Query_cuda_support() == 1;
+#else
+  return 0;
+#endif
+}
+
+static mn_status_t choose_path(mn_comm_t *c, mn_device_t *dev, mn_comm_backend_t want,
+                               double timeout_s) {
+  if (!dev->gpu) {
+    if (want == MN_BACKEND_NCCL)
+      return mn_error(MN_ERR_UNAVAILABLE, "comm.backend = nccl needs a GPU, and this rank (%s) "
+                                          "runs on the CPU",
+                      c->host);
+    c->path = MN_COMM_HOST;
+    return MN_OK;
+  }
+  if (want == MN_BACKEND_NCCL || (want == MN_BACKEND_AUTO && mn_nccl_built())) {
+    mn_status_t st = mn_nccl_open(c->comm, mn_device_stream(dev), timeout_s, dev->deterministic,
+                                  &c->nccl);
+    if (st != MN_OK) return st;
+    c->path = MN_COMM_NCCL;
+    return MN_OK;
+  }
+  c->cuda_aware = mn_comm_mpi_cuda_aware();
+  c->path = c->cuda_aware ? MN_COMM_MPI_CUDA : MN_COMM_STAGED;
+  if (c->path == MN_COMM_STAGED) {
+    c->stage = mn_device_host_alloc(dev, (size_t)c->bucket_count * sizeof(float));
+    if (!c->stage)
+      return mn_error(MN_ERR_NOMEM, "comm: cannot allocate a pinned staging bucket of %lld floats",
+                      (long long)c->bucket_count);
+  }
+  return MN_OK;
+}
+
+mn_status_t mn_comm_use_device(mn_comm_t *c, mn_device_t *dev, mn_comm_backend_t want,
+                               double timeout_s) {
+  c->dev = dev;
+  c->k = dev->k;
+  mn_status_t st = choose_path(c, dev, want, timeout_s);
+  /* every rank must take the same path: NCCL on some and MPI on others would deadlock */
+  int path[2] = {st == MN_OK ? (int)c->path : -1, 0}, range[2];
+  path[1] = -path[0];
+  if (c->world > 1)
+    MN_CHECK_MPI(MPI_Allreduce(path, range, 2, MPI_INT, MPI_MAX, c->comm));
+  else
+    range[0] = path[0], range[1] = path[1];
+  if (st == MN_OK && range[0] != -range[1])
+    st = mn_error(MN_ERR_CONFIG, "comm: the ranks chose different gradient paths (this one %s); "
+                                 "set comm.backend and compute.device explicitly",
+                  mn_comm_path_name(c->path));
+  return st;
+}
+
+/* ---- buckets ------------------------------------------------------------------------ */
+
+int64_t mn_comm_nbuckets(const mn_comm_t *c, int64_t count) {
+  return (count + c->bucket_count - 1) / c->bucket_count;
+}
+
+void mn_comm_bucket(const mn_comm_t *c, int64_t count, int64_t b, int64_t *off, int64_t *n) {
+  *off = b * c->bucket_count;
+  *n = count - *off < c->bucket_count ? count - *off : c->bucket_count;
+}
+
+/* One bucket over MPI: in place on host memory (host), on device memory (mpi-cuda), or
+ * through the pinned staging bucket (staged). The averaging of host and staged happens in
+ * finish (one scale over the whole buffer, as the CPU reference does). */
+static mn_status_t mpi_bucket(mn_comm_t *c, float *p, int64_t n) {
+  if (c->path == MN_COMM_STAGED) {
+    c->k->download(c->stage, p, (size_t)n * sizeof *p);
+    MN_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, c->stage, (int)n, MPI_FLOAT, MPI_SUM, c->comm));
+    c->k->upload(p, c->stage, (size_t)n * sizeof *p);
+    return MN_OK;
+  }
+  MN_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, p, (int)n, MPI_FLOAT, MPI_SUM, c->comm));
+  return MN_OK;
+}
+
+mn_status_t mn_comm_grads_start(mn_comm_t *c, float *buf, int64_t count) {
+  if (!c->k) c->k = mn_kernels_cpu();
+  c->buf = buf;
+  c->count = count;
+  c->sent = 0;
+  c->nbuckets_last = 0;
+  return MN_OK;
+}
+
+/* Hand the buckets of buf[sent, upto) to the backend; upto is a bucket boundary or count. */
+static mn_status_t send_upto(mn_comm_t *c, int64_t upto) {
+  mn_status_t st = MN_OK;
+  while (st == MN_OK && c->sent < upto) {
+    int64_t b = c->sent / c->bucket_count, off, n;
+    mn_comm_bucket(c, c->count, b, &off, &n);
+    st = c->path == MN_COMM_NCCL ? mn_nccl_avg(c->nccl, c->buf + off, n, b)
+                                 : mpi_bucket(c, c->buf + off, n);
+    c->sent = off + n;
+    c->nbuckets_last++;
+  }
+  return st;
+}
+
+mn_status_t mn_comm_grads_ready(mn_comm_t *c, int64_t upto) {
+  if (c->path != MN_COMM_NCCL || c->world == 1) return MN_OK; /* MPI paths send in finish */
+  return send_upto(c, upto / c->bucket_count * c->bucket_count);
+}
+
+mn_status_t mn_comm_grads_finish(mn_comm_t *c) {
+  if (c->world == 1) return MN_OK;
+  if (c->path != MN_COMM_NCCL) c->k->sync(); /* MPI reads the buffer from the host side */
+  mn_status_t st = send_upto(c, c->count);
+  if (st == MN_OK && c->path != MN_COMM_NCCL) c->k->scale(c->buf, c->count, 1.0f / (float)c->world);
+  return st;
+}
+
+mn_status_t mn_comm_grads_control(mn_comm_t *c, float *host, int n) {
+  if (c->path == MN_COMM_NCCL && c->world > 1)
+    return mn_nccl_download(c->nccl, 0, host, c->buf, (size_t)n * sizeof *host);
+  c->k->download(host, c->buf, (size_t)n * sizeof *host);
+  return MN_OK;
+}
+
+mn_status_t mn_comm_grads_wait(mn_comm_t *c, int64_t off, int64_t n) {
+  if (c->path != MN_COMM_NCCL || c->world == 1 || n <= 0) return MN_OK;
+  mn_status_t st = MN_OK;
+  for (int64_t b = off / c->bucket_count; st == MN_OK && b * c->bucket_count < off + n; b++)
+    st = mn_nccl_wait_compute(c->nccl, b);
+  return st;
+}
+
 mn_status_t mn_comm_allreduce_grads(mn_comm_t *c, const mn_kernels_t *k, float *grads,
                                     int64_t count) {
-  int64_t nb = 0;
-  if (c->world > 1) {
-    for (int64_t off = 0; off < count; off += c->bucket_count, nb++) {
-      int64_t n = count - off < c->bucket_count ? count - off : c->bucket_count;
-      MN_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, grads + off, (int)n, MPI_FLOAT, MPI_SUM, c->comm));
-    }
-    k->scale(grads, count, 1.0f / (float)c->world);
-  }
-  c->nbuckets_last = nb;
+  if (!c->k) c->k = k;
+  mn_status_t st = mn_comm_grads_start(c, grads, count);
+  if (st == MN_OK) st = mn_comm_grads_finish(c);
+  if (st == MN_OK && c->path == MN_COMM_NCCL && c->world > 1) st = mn_nccl_drain(c->nccl);
+  return st;
+}
+
+mn_status_t mn_comm_raw_allreduce(mn_comm_t *c, float *buf, int64_t count) {
+  if (c->path == MN_COMM_NCCL) return mn_nccl_sum(c->nccl, buf, count);
+  if (c->path == MN_COMM_STAGED)
+    return mn_error(MN_ERR_UNAVAILABLE, "comm: no raw allreduce of device memory without NCCL or "
+                                        "CUDA-aware MPI");
+  if (count > INT_MAX)
+    return mn_error(MN_ERR_USAGE, "comm: %lld floats is more than one MPI call takes",
+                    (long long)count);
+  if (c->path == MN_COMM_MPI_CUDA) c->k->sync();
+  MN_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM, c->comm));
   return MN_OK;
 }
 

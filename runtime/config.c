@@ -64,7 +64,8 @@ typedef struct key_spec {
 
 static const char *const remainder_names[] = {"drop", "pad", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
-static const char *const backend_names[] = {"auto", "mpi", NULL};
+static const char *const backend_names[] = {"auto", "mpi", "nccl", NULL};
+static const char *const device_names[] = {"auto", "cpu", "gpu", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const progress_names[] = {"auto", "tty", "plain", "off", NULL};
 static const char *const resume_names[] = {"auto", "require", "never", NULL};
@@ -72,6 +73,7 @@ static const char *const resume_names[] = {"auto", "require", "never", NULL};
 _Static_assert(sizeof(mn_remainder_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_lr_schedule_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_comm_backend_t) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(mn_device_kind_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_progress_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_resume_t) == sizeof(int), "enums are stored as int");
 
@@ -130,7 +132,16 @@ static const key_spec_t keys[] = {
     {"comm", "bucket_mb", KEY_DOUBLE, AT(comm.bucket_mb), 0, RANGE | KEY_MIN_EXCL, "25", 0, 0, 0,
      4096, NULL, "gradient bucket size in MiB for the allreduce"},
     {"comm", "backend", KEY_ENUM, AT(comm.backend), 0, 0, "auto", 0, 0, 0, 0, backend_names,
-     "allreduce back end; today always MPI (auto will pick NCCL on GPUs)"},
+     "allreduce back end; auto = NCCL when the ranks run on GPUs (and NCCL is built), else MPI"},
+    {"comm", "timeout_s", KEY_DOUBLE, AT(comm.timeout_s), 0, RANGE | KEY_MIN_EXCL, "300", 0, 0, 0,
+     86400, NULL, "a GPU collective not done after this long means a dead peer: abort, exit 69"},
+
+    {"compute", "device", KEY_ENUM, AT(compute.device), 0, 0, "auto", 0, 0, 0, 0, device_names,
+     "where the model runs; auto = this rank's GPU when one is usable, else the CPU"},
+    {"compute", "tf32", KEY_BOOL, AT(compute.tf32), 0, 0, "false", 0, 0, 0, 0, NULL,
+     "GPU: TF32 tensor-core GEMMs (faster, about 10 mantissa bits)"},
+    {"compute", "deterministic", KEY_BOOL, AT(compute.deterministic), 0, 0, "false", 0, 0, 0, 0,
+     NULL, "GPU: bitwise reproducible runs (fixed NCCL algorithm and protocol; no TF32)"},
 
     {"log", "interval", KEY_INT, AT(log.interval), 0, RANGE, "50", 1, 1000000000, 0, 0, NULL,
      "steps between progress lines and metrics records"},
@@ -700,6 +711,13 @@ static void load_check(load_state_t *st) {
     origin_text(st, key_find("schedule", "min_lr"), where, sizeof where);
     fail(st, MN_ERR_CONFIG, "%s: [schedule] min_lr: %g is larger than [optimizer] lr (%g)", where,
          st->cfg.schedule.min_lr, st->cfg.optimizer.lr);
+  }
+  if (!st->failed && st->cfg.comm.backend == MN_BACKEND_NCCL &&
+      st->cfg.compute.device == MN_DEVICE_CPU) {
+    char where[MN_PATH_MAX + 64];
+    origin_text(st, key_find("comm", "backend"), where, sizeof where);
+    fail(st, MN_ERR_CONFIG, "%s: [comm] backend: nccl needs [compute] device = gpu or auto, not cpu",
+         where);
   }
   if (!st->failed && !st->cfg.snapshot.dir[0]) default_snapshot_dir(&st->cfg);
 }

@@ -6,7 +6,8 @@
  * and gives them back. The two meet on one mutex and two condition variables: nobody spins. A read
  * error stops the reader; the consumer gets it, with its message, after the batches read before it.
  * This file does no I/O of its own (data.c does) and does not decide the sample order (shard.c
- * does). */
+ * does). The slots are host memory from the device (pinned for a GPU, so that the copy to
+ * the device runs asynchronously at full speed). */
 #include "mn_data.h"
 
 #include <pthread.h>
@@ -26,6 +27,7 @@ typedef struct loader_slot {
 
 struct mn_loader {
   mn_dataset_t *ds;
+  const mn_device_t *mem; /* the slots' host memory (pinned for a GPU); NULL: plain */
   mn_shard_plan_t plan; /* owned */
   int depth, batch, dim;
   loader_slot_t *slots;
@@ -106,8 +108,8 @@ static void *reader_main(void *arg) {
 static void loader_free(mn_loader_t *l) {
   if (l->slots)
     for (int i = 0; i < l->depth; i++) {
-      free(l->slots[i].x);
-      free(l->slots[i].y);
+      mn_device_host_free(l->mem, l->slots[i].x);
+      mn_device_host_free(l->mem, l->slots[i].y);
     }
   free(l->slots);
   free(l->idx);
@@ -118,7 +120,7 @@ static void loader_free(mn_loader_t *l) {
 }
 
 mn_status_t mn_loader_start(mn_dataset_t *ds, const mn_shard_plan_t *plan, int64_t epoch,
-                            int64_t pos, int depth, mn_loader_t **out) {
+                            int64_t pos, int depth, const mn_device_t *mem, mn_loader_t **out) {
   if (depth < 1 || plan->batch < 1 || mn_shard_steps_from(plan, pos) < 1 || epoch < 0)
     return mn_error(MN_ERR_INTERNAL,
                     "loader: bad start: depth %d, batch %d, epoch %lld, position %lld of %lld",
@@ -132,6 +134,7 @@ mn_status_t mn_loader_start(mn_dataset_t *ds, const mn_shard_plan_t *plan, int64
   pthread_cond_init(&l->full, NULL);
   pthread_cond_init(&l->freed, NULL);
   l->ds = ds;
+  l->mem = mem;
   l->depth = depth;
   l->batch = plan->batch;
   l->dim = mn_dataset_dim(ds);
@@ -142,8 +145,8 @@ mn_status_t mn_loader_start(mn_dataset_t *ds, const mn_shard_plan_t *plan, int64
   l->idx = malloc((size_t)l->batch * sizeof *l->idx);
   int ok = l->slots && l->idx;
   for (int i = 0; ok && i < depth; i++) {
-    l->slots[i].x = malloc((size_t)l->batch * (size_t)l->dim * sizeof(float));
-    l->slots[i].y = malloc((size_t)l->batch * sizeof(int32_t));
+    l->slots[i].x = mn_device_host_alloc(mem, (size_t)l->batch * (size_t)l->dim * sizeof(float));
+    l->slots[i].y = mn_device_host_alloc(mem, (size_t)l->batch * sizeof(int32_t));
     ok = l->slots[i].x && l->slots[i].y;
   }
   if (!ok) {

@@ -1,9 +1,23 @@
-/* mn_comm.h: the world of ranks and the data-parallel gradient allreduce (MPI backend).
+/* mn_comm.h: the world of ranks and the data-parallel gradient allreduce.
  *
- * Gradients live in one flat buffer, cut into buckets of about comm.bucket_mb; each bucket
- * is summed with one MPI_Allreduce (in place) and scaled by 1/world: a few large messages
- * per step, never one per tensor. mn_comm_agree() makes every rank leave a phase with the
- * same status, so that no rank waits alone in a collective when another failed. */
+ * Gradients live in one flat buffer (in the memory of the rank's device), cut into buckets
+ * of about comm.bucket_mb; each bucket is averaged over the ranks with one allreduce: a
+ * few large messages per step, never one per tensor. The path a bucket takes is chosen
+ * once per run (mn_comm_use_device):
+ *
+ *   host       MPI_Allreduce on host memory (the CPU device)
+ *   nccl       ncclAllReduce on a communication stream, each bucket sent as soon as
+ *              backward has produced it, overlapping the rest of backward; a non-blocking
+ *              communicator whose asynchronous errors are polled, with a timeout and an
+ *              abort, so a dead peer ends in MN_ERR_PEER, never a hang
+ *   mpi-cuda   MPI_Allreduce on device memory, when MPI is CUDA-aware (MPIX_Query_cuda_support)
+ *   staged     device -> pinned host -> MPI_Allreduce -> device, when it is not
+ *
+ * A step's exchange: mn_comm_grads_start, mn_comm_grads_ready as backward finishes layers,
+ * mn_comm_grads_finish, then mn_comm_grads_control for the control slots at the front of
+ * the buffer and mn_comm_grads_wait per range before the optimizer touches it: the
+ * optimizer waits only for its own bucket. mn_comm_agree() makes every rank leave a phase
+ * with the same status, so that no rank waits alone in a collective when another failed. */
 #ifndef MN_COMM_H
 #define MN_COMM_H
 
@@ -11,12 +25,23 @@
 
 #include <mpi.h>
 
+#include "mn_config.h"
+#include "mn_device.h"
 #include "mn_kernels.h"
 #include "mn_status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+typedef enum {
+  MN_COMM_HOST = 0,
+  MN_COMM_NCCL = 1,
+  MN_COMM_MPI_CUDA = 2,
+  MN_COMM_STAGED = 3,
+} mn_comm_path_t;
+
+typedef struct mn_nccl mn_nccl_t; /* nccl.c */
 
 typedef struct mn_comm {
   MPI_Comm comm; /* duplicated; mn_comm_free() frees it */
@@ -25,15 +50,63 @@ typedef struct mn_comm {
   char host[64];
   int64_t bucket_count;  /* floats per bucket */
   int64_t nbuckets_last; /* buckets used by the last allreduce */
+  /* the gradient path (mn_comm_use_device; host until then) */
+  mn_comm_path_t path;
+  const mn_kernels_t *k; /* memory and scale of the gradients' device */
+  mn_device_t *dev;      /* NULL: host path */
+  mn_nccl_t *nccl;       /* nccl path */
+  float *stage;          /* staged path: one pinned host bucket */
+  int cuda_aware;        /* MPI said it takes device pointers */
+  /* the exchange in flight */
+  float *buf;
+  int64_t count, sent; /* floats in buf; floats already handed to the backend */
 } mn_comm_t;
 
-/* in: comm (duplicated), bucket_mb > 0; out: c. */
+/* ---- the world ---------------------------------------------------------------------- */
+
+/* in: comm (duplicated), bucket_mb > 0; out: c, on the host path. */
 mn_status_t mn_comm_init(mn_comm_t *c, MPI_Comm comm, double bucket_mb);
 void mn_comm_free(mn_comm_t *c);
 
-/* Sum grads[count] over all ranks in buckets and scale by 1/world (k->scale). */
+/* Choose the gradient path for dev's memory (collective: every rank calls it, and all agree
+ * on one path). want: auto (NCCL on a GPU when built, else MPI), nccl (MN_ERR_UNAVAILABLE
+ * without a GPU or without NCCL in the build), mpi (host; on a GPU mpi-cuda or staged).
+ * timeout_s bounds every wait for a GPU collective. */
+mn_status_t mn_comm_use_device(mn_comm_t *c, mn_device_t *dev, mn_comm_backend_t want,
+                               double timeout_s);
+/* "host", "nccl", "mpi-cuda" or "staged". */
+const char *mn_comm_path_name(mn_comm_path_t path);
+/* Does this MPI take device pointers (MPIX_Query_cuda_support, asked at run time)? */
+int mn_comm_mpi_cuda_aware(void);
+
+/* ---- the gradient exchange of one step ---------------------------------------------- */
+
+/* Begin averaging buf[count] (device memory) over all ranks. */
+mn_status_t mn_comm_grads_start(mn_comm_t *c, float *buf, int64_t count);
+/* buf[0, upto) is final: hand every whole bucket in it to the backend (nccl: now, on the
+ * communication stream; the other paths wait for finish). */
+mn_status_t mn_comm_grads_ready(mn_comm_t *c, int64_t upto);
+/* All of buf is final: hand the rest over (host, mpi-cuda, staged: done when this returns). */
+mn_status_t mn_comm_grads_finish(mn_comm_t *c);
+/* Wait (bounded) for the averaged buf[0, n) and copy it to host[n]. */
+mn_status_t mn_comm_grads_control(mn_comm_t *c, float *host, int n);
+/* Make the device's compute stream wait for the buckets covering buf[off, off + n). */
+mn_status_t mn_comm_grads_wait(mn_comm_t *c, int64_t off, int64_t n);
+/* Bucket b's range: out *off, *n (0 <= b < buckets for count floats). */
+void mn_comm_bucket(const mn_comm_t *c, int64_t count, int64_t b, int64_t *off, int64_t *n);
+int64_t mn_comm_nbuckets(const mn_comm_t *c, int64_t count);
+
+/* The whole exchange at once: average grads[count] over all ranks in buckets (start,
+ * finish, and wait for all of it). */
 mn_status_t mn_comm_allreduce_grads(mn_comm_t *c, const mn_kernels_t *k, float *grads,
                                     int64_t count);
+
+/* The raw backend on the whole buffer, one call, sum, no buckets and no scaling: the
+ * baseline mnbench compares mn's path with (MPI_Allreduce; ncclAllReduce on the nccl path).
+ * Returns when done. */
+mn_status_t mn_comm_raw_allreduce(mn_comm_t *c, float *buf, int64_t count);
+
+/* ---- agreement and small collectives (host memory) ---------------------------------- */
 
 /* Every rank passes its status; all get the worst of them (mn_status_worse) in *all, and
  * *first_rank is the lowest rank whose status is that one (-1 when all are MN_OK). */

@@ -23,7 +23,8 @@ extern "C" {
 
 typedef enum { MN_REMAINDER_DROP = 0, MN_REMAINDER_PAD = 1 } mn_remainder_t;
 typedef enum { MN_LR_CONSTANT = 0, MN_LR_STEP = 1, MN_LR_COSINE = 2 } mn_lr_schedule_t;
-typedef enum { MN_BACKEND_AUTO = 0, MN_BACKEND_MPI = 1 } mn_comm_backend_t;
+typedef enum { MN_BACKEND_AUTO = 0, MN_BACKEND_MPI = 1, MN_BACKEND_NCCL = 2 } mn_comm_backend_t;
+typedef enum { MN_DEVICE_AUTO = 0, MN_DEVICE_CPU = 1, MN_DEVICE_GPU = 2 } mn_device_kind_t;
 typedef enum { MN_RESUME_AUTO = 0, MN_RESUME_REQUIRE = 1, MN_RESUME_NEVER = 2 } mn_resume_t;
 typedef enum {
   MN_PROGRESS_AUTO = 0, /* redraw in place on a terminal, plain lines otherwise */
@@ -72,7 +73,14 @@ typedef struct mn_config {
   struct {
     double bucket_mb;
     mn_comm_backend_t backend;
+    double timeout_s; /* a GPU collective that takes longer means a dead peer */
   } comm;
+
+  struct {
+    mn_device_kind_t device;
+    int tf32;          /* TF32 tensor-core GEMMs on the GPU */
+    int deterministic; /* bitwise reproducible GPU runs where cuBLAS and NCCL allow */
+  } compute;
 
   struct {
     int interval; /* steps between progress lines and metrics records */

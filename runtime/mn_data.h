@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "mn_device.h"
 #include "mn_shard.h"
 #include "mn_status.h"
 
@@ -62,9 +63,10 @@ typedef struct mn_batch {
  * (which the loader copies and owns from here on when this succeeds: pass a fresh plan; on
  * failure it stays the caller's to free). It crosses epoch boundaries on its own, every
  * later epoch starting at position 0. depth >= 1, mn_shard_steps_from(plan, pos) >= 1,
- * plan->n == mn_dataset_size(ds). */
+ * plan->n == mn_dataset_size(ds). mem: the device whose host memory (pinned on a GPU) the
+ * batch buffers come from, or NULL for plain host memory; it must outlive the loader. */
 mn_status_t mn_loader_start(mn_dataset_t *ds, const mn_shard_plan_t *plan, int64_t epoch,
-                            int64_t pos, int depth, mn_loader_t **loader);
+                            int64_t pos, int depth, const mn_device_t *mem, mn_loader_t **loader);
 /* The next batch, in order; waits for it. out: batch (valid until mn_loader_release),
  * *wait_s += seconds spent waiting (wait_s may be NULL). Returns the reader's error, with
  * its message, once the batches read before it are taken (and on every call after). */

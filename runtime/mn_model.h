@@ -1,6 +1,7 @@
 /* mn_model.h: the MLP: parameters, forward, loss, backward, through a kernel table.
  *
  * Layers are fully connected, ReLU between them, softmax cross-entropy at the end. All
+ * buffers are in the kernel table's memory (device memory on a GPU). All
  * parameters live in one flat buffer and all gradients in another with the same layout,
  * so that the gradient allreduce works on a few large buckets. The layout puts the last
  * layer first (W_{L-1}, b_{L-1}, ..., W_0, b_0): the order in which backward produces
@@ -20,9 +21,11 @@ extern "C" {
 #endif
 
 #define MN_MODEL_MAX_LINEAR 31
-/* grads has this many floats beyond nparams: the trainer's control slot, which rides in
- * the gradient allreduce (a rank that cannot step raises it, and all ranks stop). */
-#define MN_MODEL_GRAD_EXTRA 2
+/* gradbuf holds this many floats before the gradients: the trainer's control slots, which
+ * ride in the gradient allreduce (a rank that cannot step raises one, and all ranks stop),
+ * padded to 64 bytes so that the gradients stay aligned. They come first so that the
+ * first bucket, which backward fills first, carries them. */
+#define MN_MODEL_GRAD_EXTRA 16
 
 typedef struct mn_model {
   const mn_kernels_t *k;
@@ -31,11 +34,16 @@ typedef struct mn_model {
   int max_batch;
   int64_t nparams;
   float *params;                      /* [nparams] */
-  float *grads;                       /* [nparams + MN_MODEL_GRAD_EXTRA] */
+  float *gradbuf;                     /* [MN_MODEL_GRAD_EXTRA + nparams]: control, grads */
+  float *grads;                       /* = gradbuf + MN_MODEL_GRAD_EXTRA */
   int64_t w_off[MN_MODEL_MAX_LINEAR]; /* offsets into params/grads */
   int64_t b_off[MN_MODEL_MAX_LINEAR];
   float *act[MN_MODEL_MAX_LINEAR]; /* outputs of each layer [max_batch, dims[l+1]] */
   float *dact[2];                  /* gradient scratch [max_batch, max width] */
+  /* Called by backward as soon as grads[0, done) are final (once per layer, done growing
+   * to nparams): the trainer starts allreducing them while backward goes on. May be NULL. */
+  void (*on_grads)(void *arg, int64_t done);
+  void *on_grads_arg;
 } mn_model_t;
 
 /* dims[0..ndims): widths, input first. in: k, dims, ndims, max_batch, seed; out: m. */

@@ -25,17 +25,22 @@ typedef struct mn_optim {
   int step_epochs;
   double step_gamma;
   double min_lr;
-  float *velocity; /* [nparams] */
+  const mn_kernels_t *k; /* the memory of velocity */
+  float *velocity;        /* [nparams], in k's memory */
   int64_t nparams;
 } mn_optim_t;
 
-/* in: cfg, nparams, steps_per_epoch, total_steps; out: o. */
-mn_status_t mn_optim_init(mn_optim_t *o, const mn_config_t *cfg, int64_t nparams,
-                          int64_t steps_per_epoch, int64_t total_steps);
+/* in: cfg, k (whose memory holds the velocity), nparams, steps_per_epoch, total_steps;
+ * out: o. */
+mn_status_t mn_optim_init(mn_optim_t *o, const mn_config_t *cfg, const mn_kernels_t *k,
+                          int64_t nparams, int64_t steps_per_epoch, int64_t total_steps);
 void mn_optim_free(mn_optim_t *o);
 double mn_optim_lr(const mn_optim_t *o, int64_t step);
 /* One update of m->params from m->grads at global step `step`. */
 void mn_optim_step(mn_optim_t *o, mn_model_t *m, int64_t step);
+/* The same update restricted to parameters [off, off + count) (one gradient bucket): the
+ * buckets of a step together make exactly mn_optim_step. */
+void mn_optim_step_range(mn_optim_t *o, mn_model_t *m, int64_t step, int64_t off, int64_t count);
 
 #ifdef __cplusplus
 }

@@ -28,12 +28,14 @@ typedef struct mn_resume_result {
 } mn_resume_result_t;
 
 /* Collective over comm. Rank 0 chooses (here: this run's own metadata, for the checks),
- * reads the tensors into m->params and velocity, and sends them and the position to every
- * rank. All ranks return the same status: MN_ERR_NOINPUT when require finds no snapshot;
- * MN_ERR_DATA when require meets another model shape, or when the directory holds
- * snapshots and none can be used. out: res. */
+ * reads the tensors into the host buffers params and velocity ([m->nparams] each; m gives
+ * the layout), and sends them and the position to every rank; the caller moves them to
+ * its device. All ranks return the same status: MN_ERR_NOINPUT when require finds no
+ * snapshot; MN_ERR_DATA when require meets another model shape, or when the directory
+ * holds snapshots and none can be used. out: res. */
 mn_status_t mn_resume(const mn_config_t *cfg, mn_comm_t *comm, const mn_snapshot_meta_t *here,
-                      mn_model_t *m, float *velocity, mn_resume_result_t *res);
+                      const mn_model_t *m, float *params, float *velocity,
+                      mn_resume_result_t *res);
 
 #ifdef __cplusplus
 }

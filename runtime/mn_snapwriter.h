@@ -1,16 +1,20 @@
 /* mn_snapwriter.h: rank 0's background snapshot writer.
  *
  * Parameters are replicated, so one rank writes. mn_snapwriter_submit() copies the model's
- * parameters and momentum into the writer's own buffers (the only pause training sees;
- * twice nparams floats of memcpy) and returns; a thread writes the file (mn_snapshot_write:
- * atomic and durable) and then prunes to snapshot.keep. A submit first waits for the write
- * before it, so at most one is in flight. */
+ * parameters and momentum into the writer's own host buffers and returns; a thread writes
+ * the file (mn_snapshot_write: atomic and durable) and then prunes to snapshot.keep. On
+ * the CPU the copy is a memcpy (the only pause training sees). On a GPU it is a
+ * device-to-device copy into an image of the state (fast) and then an asynchronous copy of
+ * that image into pinned host buffers on the device's download stream, which the thread
+ * waits for before it writes: training goes on meanwhile. A submit first waits for the
+ * write before it, so at most one is in flight. */
 #ifndef MN_SNAPWRITER_H
 #define MN_SNAPWRITER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mn_device.h"
 #include "mn_model.h"
 #include "mn_snapshot.h"
 #include "mn_status.h"
@@ -32,11 +36,13 @@ typedef struct mn_snapwrite_result {
   double stall_s; /* in the training thread: the copy (and any wait for the write before) */
 } mn_snapwrite_result_t;
 
-/* in: dir, keep (snapshot.keep), m (for the tensor layout). out: w. */
-mn_status_t mn_snapwriter_start(const char *dir, int keep, const mn_model_t *m,
+/* in: dir, keep (snapshot.keep), m (for the tensor layout), dev (where m lives; it must
+ * outlive the writer). out: w. */
+mn_status_t mn_snapwriter_start(const char *dir, int keep, const mn_model_t *m, mn_device_t *dev,
                                 mn_snapwriter_t **w);
 
-/* Start writing meta (copied, strings too) with the current m->params and velocity. When a
+/* Start writing meta (copied, strings too) with the current m->params and velocity (in the
+ * device's memory, as of the work queued so far). When a
  * write was in flight it is waited for first, and its result is returned in *previous
  * (previous->status is -1 when there was none). Fails only when this write cannot start. */
 mn_status_t mn_snapwriter_submit(mn_snapwriter_t *w, const mn_snapshot_meta_t *meta,

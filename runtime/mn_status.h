@@ -20,6 +20,7 @@ typedef enum mn_status {
   MN_ERR_NOMEM = -7,     /* out of memory                          -> 70 */
   MN_ERR_IO = -8,        /* an output could not be written         -> 74 */
   MN_ERR_PREEMPTED = -9, /* stopped by a signal after a snapshot   -> 75 */
+  MN_ERR_UNAVAILABLE = -10, /* a resource asked for is not here (GPU, NCCL) -> 69 */
 } mn_status_t;
 
 /* Exit codes (sysexits.h values, spelled out so that no header is needed). */

@@ -9,7 +9,10 @@
  * Scratch: act[l] holds layer l's output (post-ReLU except for the logits). dact[0] and
  * dact[1] are a ping-pong pair for the backward pass; mn_model_loss leaves dlogits in
  * dact[0], and backward consumes it (a second backward needs a second loss). The gradient
- * with respect to the network input is never computed. No allocation after init. */
+ * with respect to the network input is never computed. No allocation after init.
+ *
+ * Memory: every buffer comes from the kernel table (device memory on a GPU); the weights
+ * are drawn on the host and uploaded, so that they are the same bits on every back end. */
 #include "mn_model.h"
 
 #include <math.h>
@@ -19,15 +22,8 @@
 #include "mn_log.h"
 #include "mn_rng.h"
 
-#define MN_MODEL_ALIGN 64
-
-static float *alloc_floats(int64_t count) {
-  void *p = NULL;
-  size_t nbytes = (size_t)count * sizeof(float);
-  if (nbytes == 0) nbytes = sizeof(float);
-  if (posix_memalign(&p, MN_MODEL_ALIGN, nbytes) != 0) return NULL;
-  memset(p, 0, nbytes);
-  return p;
+static float *alloc_floats(const mn_kernels_t *k, int64_t count) {
+  return k->alloc((size_t)(count > 0 ? count : 1) * sizeof(float)); /* zeroed */
 }
 
 static mn_status_t check_dims(const int *dims, int ndims, int max_batch) {
@@ -54,40 +50,45 @@ static int64_t layout(mn_model_t *m) {
   return off;
 }
 
-static void init_params(mn_model_t *m, uint64_t seed) {
+/* He normal weights and zero biases, drawn into host[nparams]. */
+static void init_params(const mn_model_t *m, uint64_t seed, float *host) {
+  memset(host, 0, (size_t)m->nparams * sizeof *host);
   for (int l = 0; l < m->nlinear; l++) {
     mn_rng_t rng;
     mn_rng_seed(&rng, seed, (uint64_t)l, 0);
     int64_t count = (int64_t)m->dims[l + 1] * m->dims[l];
     double std = sqrt(2.0 / m->dims[l]);
-    float *w = m->params + m->w_off[l];
+    float *w = host + m->w_off[l];
     for (int64_t i = 0; i < count; i++) w[i] = (float)(std * mn_rng_normal(&rng));
-    /* biases stay zero from alloc_floats */
   }
 }
 
 void mn_model_free(mn_model_t *m) {
-  for (int l = 0; l < MN_MODEL_MAX_LINEAR; l++) free(m->act[l]);
-  free(m->dact[0]);
-  free(m->dact[1]);
-  free(m->grads);
-  free(m->params);
+  const mn_kernels_t *k = m->k;
+  if (k) {
+    for (int l = 0; l < MN_MODEL_MAX_LINEAR; l++) k->release(m->act[l]);
+    k->release(m->dact[0]);
+    k->release(m->dact[1]);
+    k->release(m->gradbuf);
+    k->release(m->params);
+  }
   memset(m, 0, sizeof *m);
 }
 
 static mn_status_t alloc_buffers(mn_model_t *t) {
   int maxw = 1;
-  t->params = alloc_floats(t->nparams);
-  t->grads = alloc_floats(t->nparams + MN_MODEL_GRAD_EXTRA);
-  if (!t->params || !t->grads) return MN_ERR_NOMEM;
+  t->params = alloc_floats(t->k, t->nparams);
+  t->gradbuf = alloc_floats(t->k, MN_MODEL_GRAD_EXTRA + t->nparams);
+  if (!t->params || !t->gradbuf) return MN_ERR_NOMEM;
+  t->grads = t->gradbuf + MN_MODEL_GRAD_EXTRA;
   for (int l = 0; l < t->nlinear; l++) {
     int out = t->dims[l + 1];
     if (out > maxw) maxw = out;
-    t->act[l] = alloc_floats((int64_t)t->max_batch * out);
+    t->act[l] = alloc_floats(t->k, (int64_t)t->max_batch * out);
     if (!t->act[l]) return MN_ERR_NOMEM;
   }
   for (int i = 0; i < 2; i++) {
-    t->dact[i] = alloc_floats((int64_t)t->max_batch * maxw);
+    t->dact[i] = alloc_floats(t->k, (int64_t)t->max_batch * maxw);
     if (!t->dact[i]) return MN_ERR_NOMEM;
   }
   return MN_OK;
@@ -106,7 +107,11 @@ mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const int *dims,
   memcpy(t.dims, dims, (size_t)ndims * sizeof *dims);
   t.nparams = layout(&t);
   if (alloc_buffers(&t) != MN_OK) goto fail_alloc;
-  init_params(&t, seed);
+  float *host = malloc((size_t)t.nparams * sizeof *host + 1);
+  if (!host) goto fail_alloc;
+  init_params(&t, seed, host);
+  k->upload(t.params, host, (size_t)t.nparams * sizeof *host);
+  free(host);
   *m = t;
   return MN_OK;
 
@@ -154,6 +159,7 @@ void mn_model_backward(mn_model_t *m, const float *x, int batch) {
     /* dW[out, in] = dY^T[out, batch] X[batch, in]; db = column sums of dY */
     k->gemm(1, 0, nout, nin, batch, 1.0f, dy, nout, in, nin, 0.0f, m->grads + m->w_off[l], nin);
     k->bias_grad(dy, batch, nout, m->grads + m->b_off[l]);
+    if (m->on_grads) m->on_grads(m->on_grads_arg, m->b_off[l] + nout); /* all before it too */
     if (l == 0) break;
     /* dX[batch, in] = dY[batch, out] W[out, in], masked by ReLU of the previous layer */
     k->gemm(0, 0, batch, nin, nout, 1.0f, dy, nout, m->params + m->w_off[l], nin, 0.0f, dx, nin);

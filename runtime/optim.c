@@ -7,8 +7,9 @@
  *   step      lr * gamma^(e / step_epochs), e = step / steps_per_epoch (integer divisions);
  *   cosine    min_lr + (lr - min_lr) * (1 + cos(pi * t / T)) / 2, t = step - warmup_steps,
  *             T = max(1, total_steps - warmup_steps), t clamped to T (min_lr after the end).
- * The update itself is the back end's sgd_update over the whole flat buffer; the velocity
- * lives in the same memory as the parameters (host for the CPU back end) and starts at 0. */
+ * The update itself is the back end's sgd_update over the flat buffer (whole, or one
+ * gradient bucket at a time); the velocity lives in the same memory as the parameters (the
+ * kernel table's: host for the CPU, device for CUDA) and starts at 0. */
 #include "mn_optim.h"
 
 #include <math.h>
@@ -17,10 +18,8 @@
 
 #include "mn_log.h"
 
-#define MN_OPTIM_ALIGN 64
-
-mn_status_t mn_optim_init(mn_optim_t *o, const mn_config_t *cfg, int64_t nparams,
-                          int64_t steps_per_epoch, int64_t total_steps) {
+mn_status_t mn_optim_init(mn_optim_t *o, const mn_config_t *cfg, const mn_kernels_t *k,
+                          int64_t nparams, int64_t steps_per_epoch, int64_t total_steps) {
   mn_optim_t t;
   void *v = NULL;
   size_t nbytes = (size_t)(nparams > 0 ? nparams : 1) * sizeof(float);
@@ -29,11 +28,11 @@ mn_status_t mn_optim_init(mn_optim_t *o, const mn_config_t *cfg, int64_t nparams
                     "optim: negative size (%lld params, %lld steps/epoch, "
                     "%lld steps)",
                     (long long)nparams, (long long)steps_per_epoch, (long long)total_steps);
-  if (posix_memalign(&v, MN_OPTIM_ALIGN, nbytes) != 0)
+  if (!(v = k->alloc(nbytes))) /* zeroed */
     return mn_error(MN_ERR_NOMEM, "optim: cannot allocate velocity for %lld parameters",
                     (long long)nparams);
-  memset(v, 0, nbytes);
   memset(&t, 0, sizeof t);
+  t.k = k;
   t.lr = cfg->optimizer.lr;
   t.momentum = cfg->optimizer.momentum;
   t.weight_decay = cfg->optimizer.weight_decay;
@@ -51,7 +50,7 @@ mn_status_t mn_optim_init(mn_optim_t *o, const mn_config_t *cfg, int64_t nparams
 }
 
 void mn_optim_free(mn_optim_t *o) {
-  free(o->velocity);
+  if (o->k) o->k->release(o->velocity);
   memset(o, 0, sizeof *o);
 }
 
@@ -82,7 +81,12 @@ double mn_optim_lr(const mn_optim_t *o, int64_t step) {
 }
 
 void mn_optim_step(mn_optim_t *o, mn_model_t *m, int64_t step) {
-  MN_ASSERT(m->nparams == o->nparams);
-  m->k->sgd_update(m->params, m->grads, o->velocity, o->nparams, (float)mn_optim_lr(o, step),
-                   (float)o->momentum, (float)o->weight_decay);
+  mn_optim_step_range(o, m, step, 0, o->nparams);
+}
+
+void mn_optim_step_range(mn_optim_t *o, mn_model_t *m, int64_t step, int64_t off, int64_t count) {
+  MN_ASSERT(m->nparams == o->nparams && off >= 0 && count >= 0 && off + count <= o->nparams);
+  if (count == 0) return;
+  m->k->sgd_update(m->params + off, m->grads + off, o->velocity + off, count,
+                   (float)mn_optim_lr(o, step), (float)o->momentum, (float)o->weight_decay);
 }

@@ -76,8 +76,9 @@ static void log_changes(const mn_snapshot_meta_t *here, const mn_snapshot_meta_t
 }
 
 /* Rank 0: the choice. */
-static mn_status_t choose(const mn_config_t *cfg, const mn_snapshot_meta_t *here, mn_model_t *m,
-                          float *velocity, mn_resume_result_t *res) {
+static mn_status_t choose(const mn_config_t *cfg, const mn_snapshot_meta_t *here,
+                          const mn_model_t *m, float *params, float *velocity,
+                          mn_resume_result_t *res) {
   const char *dir = cfg->snapshot.dir;
   mn_snapshot_entry_t *e = NULL;
   int n = 0;
@@ -92,7 +93,7 @@ static mn_status_t choose(const mn_config_t *cfg, const mn_snapshot_meta_t *here
     return st;
   }
   mn_snapshot_tensor_t t[MN_TRAINSTATE_MAX_TENSORS];
-  int nt = mn_trainstate_tensors(m, m->params, velocity, t);
+  int nt = mn_trainstate_tensors(m, params, velocity, t);
   for (int i = 0; i < n; i++) /* unreadable files come last in the scan: told first */
     if (e[i].status != MN_OK) mn_log_warn("skipping snapshot %s", e[i].reason); /* names it */
   for (int i = 0; i < n; i++) {
@@ -138,17 +139,18 @@ done:
 }
 
 mn_status_t mn_resume(const mn_config_t *cfg, mn_comm_t *comm, const mn_snapshot_meta_t *here,
-                      mn_model_t *m, float *velocity, mn_resume_result_t *res) {
+                      const mn_model_t *m, float *params, float *velocity,
+                      mn_resume_result_t *res) {
   memset(res, 0, sizeof *res);
   mn_status_t st = MN_OK;
-  if (comm->rank == 0 && cfg->snapshot.enabled) st = choose(cfg, here, m, velocity, res);
+  if (comm->rank == 0 && cfg->snapshot.enabled) st = choose(cfg, here, m, params, velocity, res);
   int first;
   st = mn_comm_settle(comm, st, &first);
   if (st != MN_OK) return st;
   int64_t v[7] = {res->resumed,     res->pos.epoch, res->pos.epoch_pos, res->pos.step,
                   res->pos.samples, res->world,     res->batch};
   st = mn_comm_bcast_i64(comm, v, 7);
-  if (st == MN_OK && v[0]) st = mn_comm_bcast_f32(comm, m->params, m->nparams);
+  if (st == MN_OK && v[0]) st = mn_comm_bcast_f32(comm, params, m->nparams);
   if (st == MN_OK && v[0]) st = mn_comm_bcast_f32(comm, velocity, m->nparams);
   if (st != MN_OK) return mn_comm_settle(comm, st, &first);
   res->resumed = (int)v[0];

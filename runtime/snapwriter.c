@@ -1,8 +1,9 @@
 /* snapwriter.c: rank 0's background snapshot writer (mn_snapwriter.h).
  *
  * One thread, one job slot: the training thread fills the slot (a copy of the state) and
- * signals; the thread writes and prunes, records the result and signals back. The file
- * format and the atomic write are mn_snapshot.h's business. */
+ * signals; the thread waits for the device's copy to land, writes and prunes, records the
+ * result and signals back. The file format and the atomic write are mn_snapshot.h's
+ * business. */
 #include "mn_snapwriter.h"
 
 #include <pthread.h>
@@ -17,7 +18,9 @@ struct mn_snapwriter {
   char dir[4096];
   int keep;
   const mn_model_t *layout;
-  float *params, *velocity; /* the copies being written */
+  mn_device_t *dev;
+  float *params, *velocity; /* the copies being written (host; pinned on a GPU) */
+  float *image[2];          /* GPU: the state copied on the device, then downloaded */
   mn_snapshot_meta_t meta;  /* owns its strings */
   mn_snapwrite_result_t result;
   int busy, quit;
@@ -31,6 +34,7 @@ static void write_one(mn_snapwriter_t *w) {
   int nt = mn_trainstate_tensors(w->layout, w->params, w->velocity, t);
   mn_snapwrite_result_t *r = &w->result;
   double t0 = mn_now_s();
+  mn_device_download_wait(w->dev);
   r->status = mn_snapshot_write(w->dir, &w->meta, t, nt, r->path, sizeof r->path);
   if (r->status == MN_OK) r->status = mn_snapshot_prune(w->dir, w->keep, r->path);
   if (r->status != MN_OK) snprintf(r->message, sizeof r->message, "%s", mn_error_message());
@@ -53,21 +57,31 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
-mn_status_t mn_snapwriter_start(const char *dir, int keep, const mn_model_t *m,
+static void free_buffers(mn_snapwriter_t *w) {
+  mn_device_host_free(w->dev, w->params);
+  mn_device_host_free(w->dev, w->velocity);
+  for (int i = 0; i < 2; i++)
+    if (w->dev->gpu) w->dev->k->release(w->image[i]);
+}
+
+mn_status_t mn_snapwriter_start(const char *dir, int keep, const mn_model_t *m, mn_device_t *dev,
                                 mn_snapwriter_t **out) {
   mn_snapwriter_t *w = calloc(1, sizeof *w);
   if (!w) return mn_error(MN_ERR_NOMEM, "snapshot writer: out of memory");
   snprintf(w->dir, sizeof w->dir, "%s", dir);
   w->keep = keep;
   w->layout = m;
-  w->params = malloc((size_t)m->nparams * sizeof *w->params);
-  w->velocity = malloc((size_t)m->nparams * sizeof *w->velocity);
+  w->dev = dev;
+  size_t nbytes = (size_t)m->nparams * sizeof(float);
+  w->params = mn_device_host_alloc(dev, nbytes);
+  w->velocity = mn_device_host_alloc(dev, nbytes);
+  int ok = w->params && w->velocity;
+  for (int i = 0; ok && dev->gpu && i < 2; i++) ok = (w->image[i] = dev->k->alloc(nbytes)) != NULL;
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->cv, NULL);
-  int rc = w->params && w->velocity ? pthread_create(&w->thread, NULL, writer_main, w) : -1;
+  int rc = ok ? pthread_create(&w->thread, NULL, writer_main, w) : -1;
   if (rc != 0) {
-    free(w->params);
-    free(w->velocity);
+    free_buffers(w);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     free(w);
@@ -103,8 +117,16 @@ mn_status_t mn_snapwriter_submit(mn_snapwriter_t *w, const mn_snapshot_meta_t *m
     mn_snapshot_meta_free(&w->meta);
     return mn_error(MN_ERR_NOMEM, "snapshot writer: out of memory");
   }
-  memcpy(w->params, m->params, (size_t)m->nparams * sizeof *w->params);
-  memcpy(w->velocity, velocity, (size_t)m->nparams * sizeof *w->velocity);
+  size_t nbytes = (size_t)m->nparams * sizeof(float);
+  if (w->dev->gpu) { /* an image on the device now; to the host while training goes on */
+    w->dev->k->copy(w->image[0], m->params, nbytes);
+    w->dev->k->copy(w->image[1], velocity, nbytes);
+    mn_device_download_async(w->dev, w->params, w->image[0], nbytes);
+    mn_device_download_async(w->dev, w->velocity, w->image[1], nbytes);
+  } else {
+    memcpy(w->params, m->params, nbytes);
+    memcpy(w->velocity, velocity, nbytes);
+  }
   memset(&w->result, 0, sizeof w->result);
   w->result.step = meta->step;
   snprintf(w->result.reason, sizeof w->result.reason, "%s", meta->reason);
@@ -130,8 +152,7 @@ void mn_snapwriter_stop(mn_snapwriter_t *w) {
   pthread_mutex_unlock(&w->mu);
   pthread_join(w->thread, NULL);
   mn_snapshot_meta_free(&w->meta);
-  free(w->params);
-  free(w->velocity);
+  free_buffers(w);
   pthread_cond_destroy(&w->cv);
   pthread_mutex_destroy(&w->mu);
   free(w);

@@ -7,7 +7,12 @@
  * set-up through mn_comm_settle(), and each step through two control slots that ride at
  * the end of the gradient buffer in the step's own allreduce: "a rank failed to produce its
  * batch" and "a rank was asked to stop" (mn_preempt.h). So a signal that reaches one rank
- * only stops every rank after the same step. Logging and bookkeeping stay out of the step. */
+ * only stops every rank after the same step. Logging and bookkeeping stay out of the step.
+ *
+ * The device (mn_device.h) is the CPU or this rank's GPU; the step is the same code on
+ * both. On a GPU the batch is copied on its own stream, every gradient bucket is handed to
+ * the allreduce as soon as backward has finished it (model->on_grads), and the optimizer
+ * updates each bucket as soon as its own allreduce is done (mn_comm.h). */
 #include "mn_train.h"
 
 #include <math.h>
@@ -16,6 +21,7 @@
 
 #include "mn_comm.h"
 #include "mn_data.h"
+#include "mn_device.h"
 #include "mn_log.h"
 #include "mn_model.h"
 #include "mn_optim.h"
@@ -25,12 +31,14 @@
 #include "mn_snapwriter.h"
 #include "mn_trainstate.h"
 
-enum { CONTROL_FAILED = 0, CONTROL_STOP = 1 }; /* the slots after the gradients */
+enum { CONTROL_FAILED = 0, CONTROL_STOP = 1 }; /* the slots before the gradients */
 
 typedef struct run {
   const mn_config_t *cfg;
   const mn_kernels_t *k;
+  mn_device_t dev;
   mn_comm_t comm;
+  mn_status_t send_status; /* the first failure to hand a bucket over during backward */
   mn_dataset_t *train, *val;
   mn_shard_plan_t plan; /* this rank's plan until the loader takes it over */
   mn_shard_plan_t rule; /* its sizes only (no tables): for mn_shard_steps_from */
@@ -61,6 +69,9 @@ static mn_status_t open_data(run_t *r) {
   return MN_OK;
 }
 
+static int dim_of(const mn_config_t *cfg) { return cfg->model.layers[0]; }
+static void grads_ready(void *arg, int64_t done);
+
 /* This rank's part of the set-up: data, plan, model, optimizer. */
 static mn_status_t setup_local(run_t *r) {
   const mn_config_t *cfg = r->cfg;
@@ -74,7 +85,29 @@ static mn_status_t setup_local(run_t *r) {
   st = mn_model_init(&r->model, r->k, cfg->model.layers, cfg->model.nlayers, cfg->data.batch_size,
                      cfg->model.seed);
   if (st != MN_OK) return st;
-  return mn_optim_init(&r->optim, cfg, r->model.nparams, spe, r->total_steps);
+  r->model.on_grads = grads_ready;
+  r->model.on_grads_arg = r;
+  st = mn_optim_init(&r->optim, cfg, r->k, r->model.nparams, spe, r->total_steps);
+  if (st == MN_OK) st = mn_device_input_init(&r->dev, cfg->data.batch_size, dim_of(cfg));
+  return st;
+}
+
+/* Collective: read a snapshot's parameters and velocity (if one is to be resumed) into host
+ * buffers and move them to the device. */
+static mn_status_t resume_state(run_t *r, const mn_snapshot_meta_t *here) {
+  size_t nbytes = (size_t)r->model.nparams * sizeof(float);
+  float *params = malloc(nbytes + 1), *velocity = malloc(nbytes + 1);
+  mn_status_t st = params && velocity ? MN_OK : mn_error(MN_ERR_NOMEM, "resume: out of memory");
+  st = mn_comm_settle(&r->comm, st, &r->failed_rank);
+  if (st == MN_OK)
+    st = mn_resume(r->cfg, &r->comm, here, &r->model, params, velocity, &r->resume);
+  if (st == MN_OK && r->resume.resumed) {
+    r->k->upload(r->model.params, params, nbytes);
+    r->k->upload(r->optim.velocity, velocity, nbytes);
+  }
+  free(params);
+  free(velocity);
+  return st;
 }
 
 /* Collective: continue from a snapshot if there is one to continue from, and set r->pos.
@@ -85,8 +118,7 @@ static mn_status_t setup_resume(run_t *r) {
   mn_position_t zero = {0, 0, 0, 0};
   mn_status_t st = mn_trainstate_meta(r->cfg, r->comm.world, r->train, &zero, 0, "", &here);
   st = mn_comm_settle(&r->comm, st, &r->failed_rank);
-  if (st == MN_OK)
-    st = mn_resume(r->cfg, &r->comm, &here, &r->model, r->optim.velocity, &r->resume);
+  if (st == MN_OK) st = resume_state(r, &here);
   mn_snapshot_meta_free(&here);
   if (st != MN_OK || !r->resume.resumed) return st;
   mn_position_t p = r->resume.pos;
@@ -120,15 +152,34 @@ static mn_status_t setup_run(run_t *r) {
   r->rule.block_perm = r->rule.block_start = r->rule.win_perm = NULL;
   if (!finished(r)) {
     st = mn_loader_start(r->train, &r->plan, r->pos.epoch, r->pos.epoch_pos, cfg->data.prefetch,
-                         &r->loader);
+                         &r->dev, &r->loader);
     if (st != MN_OK) return st;
     memset(&r->plan, 0, sizeof r->plan); /* the loader owns it now */
   }
   if (r->comm.rank == 0 && cfg->snapshot.enabled)
-    st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->model, &r->writer);
+    st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->model, &r->dev,
+                             &r->writer);
   if (st != MN_OK) return st;
   return mn_metrics_open(&r->metrics, r->comm.rank, r->comm.world, cfg->log.metrics,
                          r->resume.resumed, cfg->log.progress, r->total_steps);
+}
+
+/* Collective: this rank's device, and the gradient path all ranks take. */
+static mn_status_t open_device(run_t *r) {
+  const mn_config_t *cfg = r->cfg;
+  mn_status_t st = mn_device_open(cfg->compute.device, r->comm.local_rank, cfg->compute.tf32,
+                                  cfg->compute.deterministic, &r->dev);
+  st = mn_comm_settle(&r->comm, st, &r->failed_rank);
+  if (st != MN_OK) return st;
+  r->k = r->dev.k;
+  st = mn_comm_use_device(&r->comm, &r->dev, cfg->comm.backend, cfg->comm.timeout_s);
+  st = mn_comm_settle(&r->comm, st, &r->failed_rank);
+  if (st != MN_OK) return st;
+  mn_log_debug("computing on %s", r->dev.name);
+  if (r->comm.rank == 0)
+    mn_log_info("computing on %s%s; gradients through %s", r->dev.name,
+                r->comm.world > 1 ? " (rank 0)" : "", mn_comm_path_name(r->comm.path));
+  return MN_OK;
 }
 
 static mn_status_t setup(run_t *r) {
@@ -148,40 +199,68 @@ static void teardown(run_t *r) {
   if (r->val) mn_dataset_close(r->val);
   if (r->train) mn_dataset_close(r->train);
   mn_comm_free(&r->comm);
+  mn_device_close(&r->dev);
 }
 
-/* The training step: forward, loss, backward, allreduce (with the control slots), update.
- * batch NULL: this rank has no batch (its reader failed) and only joins the allreduce with
- * zero gradients and a raised failure slot. Returns MN_ERR_PEER when any rank raised it;
- * out: *stop, whether any rank was asked to stop. */
+/* model->on_grads: backward has finished grads[0, done): send the buckets it completes. */
+static void grads_ready(void *arg, int64_t done) {
+  run_t *r = arg;
+  if (r->send_status == MN_OK)
+    r->send_status = mn_comm_grads_ready(&r->comm, MN_MODEL_GRAD_EXTRA + done);
+}
+
+/* The optimizer, bucket by bucket, each as soon as its own allreduce is done. */
+static mn_status_t update(run_t *r, int64_t step) {
+  mn_model_t *m = &r->model;
+  int64_t count = MN_MODEL_GRAD_EXTRA + m->nparams, nb = mn_comm_nbuckets(&r->comm, count);
+  mn_status_t st = MN_OK;
+  for (int64_t b = 0; st == MN_OK && b < nb; b++) {
+    int64_t off, n;
+    mn_comm_bucket(&r->comm, count, b, &off, &n);
+    st = mn_comm_grads_wait(&r->comm, off, n);
+    int64_t lo = off < MN_MODEL_GRAD_EXTRA ? MN_MODEL_GRAD_EXTRA : off; /* skip the control */
+    if (st == MN_OK) mn_optim_step_range(&r->optim, m, step, lo - MN_MODEL_GRAD_EXTRA, off + n - lo);
+  }
+  return st;
+}
+
+/* The training step: forward, loss, backward (its buckets allreduced as they fill), the
+ * control slots, update. batch NULL: this rank has no batch (its reader failed) and only
+ * joins the allreduce with a raised failure slot (its stale gradients are never used: no
+ * rank steps). Returns MN_ERR_PEER when any rank raised it; out: *stop, whether any rank
+ * was asked to stop. */
 static mn_status_t train_step(run_t *r, const mn_batch_t *batch, int64_t step, double *loss_sum,
                               int *stop) {
   mn_model_t *m = &r->model;
-  float *control = m->grads + m->nparams;
+  float control[MN_MODEL_GRAD_EXTRA] = {0};
   double t0 = mn_now_s();
-  if (batch) {
-    int64_t correct;
-    mn_model_forward(m, batch->x, batch->count);
-    mn_model_loss(m, batch->y, batch->count, 1.0f / (float)batch->count, loss_sum, &correct);
-    mn_model_backward(m, batch->x, batch->count);
-    control[CONTROL_FAILED] = 0.0f;
-  } else {
-    memset(m->grads, 0, (size_t)m->nparams * sizeof *m->grads);
-    control[CONTROL_FAILED] = 1.0f;
-  }
+  control[CONTROL_FAILED] = batch ? 0.0f : 1.0f;
   control[CONTROL_STOP] = mn_preempt_requested() ? 1.0f : 0.0f;
+  r->k->upload(m->gradbuf, control, sizeof control);
+  r->send_status = mn_comm_grads_start(&r->comm, m->gradbuf, MN_MODEL_GRAD_EXTRA + m->nparams);
+  if (batch) {
+    const float *x;
+    const int32_t *y;
+    int64_t correct;
+    mn_device_input_put(&r->dev, batch->x, batch->y, batch->count, &x, &y);
+    mn_model_forward(m, x, batch->count);
+    mn_model_loss(m, y, batch->count, 1.0f / (float)batch->count, loss_sum, &correct);
+    mn_device_input_done(&r->dev); /* the host batch may go back to the loader */
+    mn_model_backward(m, x, batch->count);
+  }
   double t1 = mn_now_s();
-  mn_status_t st =
-      mn_comm_allreduce_grads(&r->comm, r->k, m->grads, m->nparams + MN_MODEL_GRAD_EXTRA);
+  mn_status_t st = r->send_status;
+  if (st == MN_OK) st = mn_comm_grads_finish(&r->comm);
+  if (st == MN_OK) st = mn_comm_grads_control(&r->comm, control, 2);
   double t2 = mn_now_s();
   if (st != MN_OK) return st;
   if (control[CONTROL_FAILED] != 0.0f) return MN_ERR_PEER;
   *stop = control[CONTROL_STOP] != 0.0f;
-  mn_optim_step(&r->optim, m, step);
+  st = update(r, step);
   double t3 = mn_now_s();
   r->t.compute_s += (t1 - t0) + (t3 - t2);
   r->t.comm_s += t2 - t1;
-  return MN_OK;
+  return st;
 }
 
 /* Log and record one finished write (status -1: there was none). */
@@ -226,8 +305,8 @@ static mn_status_t validate(run_t *r, double *loss, double *accuracy) {
   int64_t n = mn_dataset_size(r->val), w = r->comm.world, me = r->comm.rank;
   int64_t lo = n * me / w, hi = n * (me + 1) / w;
   int bs = r->model.max_batch, dim = mn_dataset_dim(r->val);
-  float *x = malloc((size_t)bs * (size_t)dim * sizeof *x);
-  int32_t *y = malloc((size_t)bs * sizeof *y);
+  float *x = mn_device_host_alloc(&r->dev, (size_t)bs * (size_t)dim * sizeof *x);
+  int32_t *y = mn_device_host_alloc(&r->dev, (size_t)bs * sizeof *y);
   double sums[3] = {0, 0, (double)(hi - lo)}; /* loss, correct, count */
   mn_status_t st = x && y ? MN_OK : mn_error(MN_ERR_NOMEM, "validation: out of memory");
   for (int64_t i = lo; st == MN_OK && i < hi; i += bs) {
@@ -236,13 +315,17 @@ static mn_status_t validate(run_t *r, double *loss, double *accuracy) {
     if (st != MN_OK) break;
     double ls;
     int64_t correct;
-    mn_model_forward(&r->model, x, cnt);
-    mn_model_loss(&r->model, y, cnt, 0.0f, &ls, &correct);
+    const float *xd;
+    const int32_t *yd;
+    mn_device_input_put(&r->dev, x, y, cnt, &xd, &yd);
+    mn_model_forward(&r->model, xd, cnt);
+    mn_model_loss(&r->model, yd, cnt, 0.0f, &ls, &correct);
+    mn_device_input_done(&r->dev);
     sums[0] += ls;
     sums[1] += (double)correct;
   }
-  free(x);
-  free(y);
+  mn_device_host_free(&r->dev, x);
+  mn_device_host_free(&r->dev, y);
   st = mn_comm_settle(&r->comm, st, &r->failed_rank);
   if (st != MN_OK) return st;
   st = mn_comm_sum_f64(&r->comm, sums, 3);
@@ -367,7 +450,6 @@ mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
   run_t r;
   memset(&r, 0, sizeof r);
   r.cfg = cfg;
-  r.k = mn_kernels_cpu();
   r.comm.comm = MPI_COMM_NULL;
   r.failed_rank = -1;
   memset(res, 0, sizeof *res);
@@ -378,7 +460,8 @@ mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
     return st;
   }
   mn_preempt_test_hook(r.comm.rank, -1); /* "during set-up" */
-  st = setup(&r);
+  st = open_device(&r);
+  if (st == MN_OK) st = setup(&r);
   mn_summary_t sum;
   memset(&sum, 0, sizeof sum);
   sum.val_accuracy = -1;
@@ -402,7 +485,7 @@ mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
     if (!res->params)
       st = mn_error(MN_ERR_NOMEM, "out of memory copying parameters");
     else
-      memcpy(res->params, r.model.params, (size_t)r.model.nparams * sizeof *res->params);
+      r.k->download(res->params, r.model.params, (size_t)r.model.nparams * sizeof *res->params);
   }
   teardown(&r);
   return st;

@@ -26,6 +26,10 @@ static int mn_test_failures;
     }                                                                                              \
   } while (0)
 
+/* The exit code of a test that cannot run here (no GPU): CTest's SKIP_RETURN_CODE for the
+ * tests labelled gpu (tests/CMakeLists.txt). */
+#define MN_TEST_SKIP 77
+
 static inline int mn_test_result(const char *name) {
   if (mn_test_failures)
     fprintf(stderr, "%s: %d check(s) failed\n", name, mn_test_failures);

@@ -419,6 +419,27 @@ static void test_min_lr(void) {
             err); /* equal is fine */
 }
 
+static void test_device_keys(void) {
+  EXPECT_ERROR(MINIMAL "[compute]\ndevice = tpu\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:8: [compute] device: 'tpu' is not one of auto, cpu, gpu");
+  EXPECT_ERROR(MINIMAL "[compute]\ndevice = cpu\n[comm]\nbackend = nccl\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:10: [comm] backend: nccl needs [compute] device = gpu or auto, not cpu");
+  {
+    const char *sets[] = {"comm.backend=nccl", "compute.device=cpu"};
+    EXPECT_ERROR(MINIMAL, sets, 2, MN_ERR_CONFIG, "--set comm.backend=nccl: [comm] backend: nccl");
+  }
+  EXPECT_ERROR(MINIMAL "[comm]\ntimeout_s = 0\n", NULL, 0, MN_ERR_CONFIG, "%F:8: [comm] timeout_s");
+  mn_config_t cfg;
+  char err[2048];
+  CHECK_MSG(load_text(MINIMAL, NULL, 0, &cfg, err) == MN_OK, "%s", err);
+  CHECK(cfg.compute.device == MN_DEVICE_AUTO && cfg.comm.backend == MN_BACKEND_AUTO);
+  CHECK(!cfg.compute.tf32 && !cfg.compute.deterministic && cfg.comm.timeout_s == 300);
+  CHECK_MSG(load_text(MINIMAL "[compute]\ndevice = gpu\ntf32 = true\n[comm]\nbackend = nccl\n",
+                      NULL, 0, &cfg, err) == MN_OK,
+            "%s", err);
+  CHECK(cfg.compute.device == MN_DEVICE_GPU && cfg.compute.tf32 && cfg.comm.backend == MN_BACKEND_NCCL);
+}
+
 /* ---- canonical values and the shape hash -------------------------------------------- */
 
 typedef struct {
@@ -468,7 +489,7 @@ static void test_values_and_hash(void) {
             "%s", err);
   values_t v = {0};
   mn_config_each_value(&a, collect_value, &v);
-  CHECK(v.nkeys == 32);
+  CHECK(v.nkeys == 36);
   CHECK_MSG(strcmp(v.layers, "784,1024,10") == 0, "%s", v.layers);
 
   uint64_t ha = mn_config_shape_hash(&a);
@@ -592,7 +613,7 @@ static void test_docs(void) {
   mn_config_each_key_info(check_documented, &d);
   int n = 0;
   mn_config_each_key(count_key, &n);
-  CHECK(n == d.nkeys && n == 32);
+  CHECK(n == d.nkeys && n == 36);
   /* the scaling rule and the remainder modes are explained */
   CHECK(strstr(d.doc, "## Scaling the learning rate with the world size") != NULL);
   CHECK(strstr(d.doc, "Goyal") != NULL && strstr(d.doc, "warmup_steps") != NULL);
@@ -613,6 +634,7 @@ int main(void) {
   test_missing_file();
   test_sets();
   test_min_lr();
+  test_device_keys();
   test_values_and_hash();
   test_docs();
   for (int i = 0; i < g_nfiles; i++) {

@@ -3,8 +3,8 @@
  * past one grid of the grid-stride loops), copied to the device with cudaMemcpy.
  *
  * Where no device is usable (mn_kernels_cuda() answers NULL, which a build without CUDA
- * always does) it prints SKIP and passes: there it checks only that the query and the TF32
- * switch are safe to call. Tolerances, relative to the magnitudes involved:
+ * always does) it prints SKIP and exits MN_TEST_SKIP (77), which CTest reports as skipped:
+ * there it checks only that the query and the TF32 switch are safe to call. Tolerances, relative to the magnitudes involved:
  *   gemm          1e-5 of |alpha| sum_p |a_ip b_pj| + |beta c0_ij|; with TF32 on, 2.5e-3:
  *                 each input keeps 10 mantissa bits, off by up to 2^-10 if the tensor cores
  *                 truncate rather than round, so a product by up to 2^-9 (1e-3 would fail
@@ -310,12 +310,37 @@ static void test_scale(int64_t count, float alpha) {
   free(got);
 }
 
+/* The memory ops: allocations come zeroed, copies round-trip exactly, sync returns. */
+static void test_memory(void) {
+  const int64_t n = 300007;
+  float *h = rand_floats(n, -1, 1), *back = calloc((size_t)n, sizeof *back);
+  float *d1 = g_gpu->alloc((size_t)n * 4), *d2 = g_gpu->alloc((size_t)n * 4);
+  CHECK(d1 && d2 && back);
+  if (!d1 || !d2 || !back) return;
+  g_gpu->download(back, d1, (size_t)n * 4);
+  int64_t nonzero = 0;
+  for (int64_t i = 0; i < n; i++) nonzero += back[i] != 0.0f;
+  CHECK_MSG(nonzero == 0, "%lld of %lld floats of a fresh allocation are not zero",
+            (long long)nonzero, (long long)n);
+  g_gpu->upload(d1, h, (size_t)n * 4);
+  g_gpu->copy(d2, d1, (size_t)n * 4);
+  g_gpu->sync();
+  g_gpu->download(back, d2, (size_t)n * 4);
+  CHECK(memcmp(back, h, (size_t)n * 4) == 0);
+  g_gpu->release(d1);
+  g_gpu->release(d2);
+  g_gpu->release(NULL);
+  free(h);
+  free(back);
+}
+
 static void run_all(void) {
   mn_rng_seed(&g_rng, 4242, 0, 0);
   CHECK(strcmp(g_gpu->name, "cuda") == 0);
   CHECK(g_gpu->gemm && g_gpu->bias_act_fwd && g_gpu->relu_bwd && g_gpu->bias_grad &&
         g_gpu->softmax_xent && g_gpu->sgd_update && g_gpu->scale);
 
+  test_memory();
   test_gemm(1e-5);
   mn_kernels_cuda_set_tf32(1);
   test_gemm(2.5e-3);
@@ -355,7 +380,7 @@ int main(void) {
   if (!gpu) {
     if (mn_test_failures) return mn_test_result("test_kernels_cuda");
     printf("SKIP: no usable CUDA device (compiled only)\n");
-    return 0;
+    return MN_TEST_SKIP;
   }
 #ifdef MN_HAVE_CUDA
   g_cpu = mn_kernels_cpu();

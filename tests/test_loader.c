@@ -71,7 +71,7 @@ static void check_order(mn_dataset_t *ds, int depth, int pad, int64_t epoch0, in
   mn_shard_plan_t ref = make_plan(n, world, rank, batch, pad);
   mn_shard_plan_t mine = make_plan(n, world, rank, batch, pad);
   mn_loader_t *l = NULL;
-  CHECK(mn_loader_start(ds, &mine, epoch0, pos0, depth, &l) == MN_OK);
+  CHECK(mn_loader_start(ds, &mine, epoch0, pos0, depth, NULL, &l) == MN_OK);
   if (!l) return;
   int64_t idx[4];
   double wait = 0;
@@ -113,7 +113,7 @@ static void check_stop(mn_dataset_t *ds) {
   for (int hold = 0; hold < 2; hold++) {
     mn_shard_plan_t p = make_plan(mn_dataset_size(ds), 1, 0, 4, 0);
     mn_loader_t *l = NULL;
-    CHECK(mn_loader_start(ds, &p, 0, 0, 2, &l) == MN_OK);
+    CHECK(mn_loader_start(ds, &p, 0, 0, 2, NULL, &l) == MN_OK);
     if (!l) return;
     mn_batch_t b;
     if (hold) CHECK(mn_loader_next(l, &b, NULL) == MN_OK); /* stop while holding a batch */
@@ -126,7 +126,7 @@ static void check_stop(mn_dataset_t *ds) {
   /* stop right after start, before the reader has done anything */
   mn_shard_plan_t p = make_plan(mn_dataset_size(ds), 1, 0, 4, 0);
   mn_loader_t *l = NULL;
-  CHECK(mn_loader_start(ds, &p, 0, 0, 1, &l) == MN_OK);
+  CHECK(mn_loader_start(ds, &p, 0, 0, 1, NULL, &l) == MN_OK);
   alarm(20);
   if (l) mn_loader_stop(l);
   alarm(0);
@@ -170,7 +170,7 @@ static void check_read_error(void) {
   mn_shard_plan_t p;
   CHECK(mn_shard_plan_init(48, 1, 0, 4, &o, &p) == MN_OK);
   mn_loader_t *l = NULL;
-  CHECK(mn_loader_start(ds, &p, 0, 0, 3, &l) == MN_OK);
+  CHECK(mn_loader_start(ds, &p, 0, 0, 3, NULL, &l) == MN_OK);
   if (!l) return;
   int ok_batches = 0;
   mn_status_t st = MN_OK;

@@ -45,14 +45,14 @@ static mn_config_t make_cfg(mn_lr_schedule_t sched, int64_t warmup) {
 static void test_constant(void) {
   mn_optim_t o;
   mn_config_t c = make_cfg(MN_LR_CONSTANT, 0);
-  CHECK(mn_optim_init(&o, &c, 10, 10, 100) == MN_OK);
+  CHECK(mn_optim_init(&o, &c, mn_kernels_cpu(), 10, 10, 100) == MN_OK);
   CHECK_LR(&o, 0, 0.1);
   CHECK_LR(&o, 57, 0.1);
   CHECK_LR(&o, 100000, 0.1);
   mn_optim_free(&o);
 
   c = make_cfg(MN_LR_CONSTANT, 4);
-  CHECK(mn_optim_init(&o, &c, 10, 10, 100) == MN_OK);
+  CHECK(mn_optim_init(&o, &c, mn_kernels_cpu(), 10, 10, 100) == MN_OK);
   CHECK_LR(&o, 0, 0.025);
   CHECK_LR(&o, 1, 0.05);
   CHECK_LR(&o, 2, 0.075);
@@ -65,7 +65,7 @@ static void test_constant(void) {
 static void test_step(void) {
   mn_optim_t o;
   mn_config_t c = make_cfg(MN_LR_STEP, 0);
-  CHECK(mn_optim_init(&o, &c, 10, 10, 1000) == MN_OK);
+  CHECK(mn_optim_init(&o, &c, mn_kernels_cpu(), 10, 10, 1000) == MN_OK);
   CHECK_LR(&o, 0, 0.1);
   CHECK_LR(&o, 9, 0.1);
   CHECK_LR(&o, 10, 0.1); /* epoch 1: not yet a full step_epochs */
@@ -78,7 +78,7 @@ static void test_step(void) {
   mn_optim_free(&o);
 
   c = make_cfg(MN_LR_STEP, 5);
-  CHECK(mn_optim_init(&o, &c, 10, 10, 1000) == MN_OK);
+  CHECK(mn_optim_init(&o, &c, mn_kernels_cpu(), 10, 10, 1000) == MN_OK);
   CHECK_LR(&o, 0, 0.02);
   CHECK_LR(&o, 4, 0.1);
   CHECK_LR(&o, 5, 0.1);
@@ -90,7 +90,7 @@ static void test_step(void) {
 static void test_cosine(void) {
   mn_optim_t o;
   mn_config_t c = make_cfg(MN_LR_COSINE, 0);
-  CHECK(mn_optim_init(&o, &c, 10, 10, 100) == MN_OK);
+  CHECK(mn_optim_init(&o, &c, mn_kernels_cpu(), 10, 10, 100) == MN_OK);
   CHECK_LR(&o, 0, 0.1);
   CHECK_LR(&o, 25, 0.0855017856687);
   CHECK_LR(&o, 50, 0.0505);
@@ -100,7 +100,7 @@ static void test_cosine(void) {
   mn_optim_free(&o);
 
   c = make_cfg(MN_LR_COSINE, 10);
-  CHECK(mn_optim_init(&o, &c, 10, 10, 110) == MN_OK);
+  CHECK(mn_optim_init(&o, &c, mn_kernels_cpu(), 10, 10, 110) == MN_OK);
   CHECK_LR(&o, 0, 0.01);
   CHECK_LR(&o, 9, 0.1);
   CHECK_LR(&o, 10, 0.1);
@@ -111,7 +111,7 @@ static void test_cosine(void) {
 
   /* warm-up as long as the run: T = max(1, ...) keeps it finite */
   c = make_cfg(MN_LR_COSINE, 10);
-  CHECK(mn_optim_init(&o, &c, 10, 10, 10) == MN_OK);
+  CHECK(mn_optim_init(&o, &c, mn_kernels_cpu(), 10, 10, 10) == MN_OK);
   CHECK_LR(&o, 10, 0.1);
   CHECK_LR(&o, 11, 0.001);
   mn_optim_free(&o);
@@ -135,7 +135,7 @@ static void test_sgd_steps(void) {
   mn_config_t c = make_cfg(MN_LR_CONSTANT, 0);
   CHECK(mn_model_init(&m, mn_kernels_cpu(), dims, 2, 1, 1) == MN_OK);
   CHECK(m.nparams == 2);
-  CHECK(mn_optim_init(&o, &c, m.nparams, 10, 100) == MN_OK);
+  CHECK(mn_optim_init(&o, &c, mn_kernels_cpu(), m.nparams, 10, 100) == MN_OK);
   CHECK(o.velocity[0] == 0.0f && o.velocity[1] == 0.0f);
   m.params[0] = 1.0f;
   m.params[1] = -2.0f;
@@ -159,7 +159,7 @@ static void test_sgd_steps(void) {
   /* the step uses that step's lr: warm-up 2 gives lr 0.05 at step 0, so
    * w = 1 - 0.05 * 0.51 = 0.9745 */
   c = make_cfg(MN_LR_CONSTANT, 2);
-  CHECK(mn_optim_init(&o, &c, m.nparams, 10, 100) == MN_OK);
+  CHECK(mn_optim_init(&o, &c, mn_kernels_cpu(), m.nparams, 10, 100) == MN_OK);
   m.params[0] = 1.0f;
   m.params[1] = -2.0f;
   mn_optim_step(&o, &m, 0);
@@ -175,7 +175,7 @@ static void test_velocity_zero(void) {
   mn_config_t c = make_cfg(MN_LR_CONSTANT, 0);
   int64_t n = 5000, nonzero = 0;
   dirty_heap(n);
-  CHECK(mn_optim_init(&o, &c, n, 10, 100) == MN_OK);
+  CHECK(mn_optim_init(&o, &c, mn_kernels_cpu(), n, 10, 100) == MN_OK);
   CHECK(o.nparams == n && ((uintptr_t)o.velocity % 64) == 0);
   for (int64_t i = 0; i < n; i++) nonzero += o.velocity[i] != 0.0f;
   CHECK_MSG(nonzero == 0, "%lld velocity entries not zero", (long long)nonzero);

@@ -4,6 +4,7 @@
  * CUDA twin (kernels/cuda/<op>.cu) is tested against. The prototypes below are the only
  * declarations of those functions; assigning them into the table checks them against the
  * table's types. */
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mn_kernels.h"
@@ -18,6 +19,10 @@ void mn_softmax_xent_cpu(const float *logits, const int32_t *labels, int m, int 
 void mn_sgd_update_cpu(float *w, const float *g, float *v, int64_t count, float lr, float momentum,
                        float weight_decay);
 void mn_scale_cpu(float *x, int64_t count, float alpha);
+void *mn_alloc_cpu(size_t nbytes);
+void mn_release_cpu(void *p);
+void mn_copy_cpu(void *dst, const void *src, size_t nbytes);
+void mn_sync_cpu(void);
 
 static const mn_kernels_t cpu_kernels = {
     .name = "cpu",
@@ -28,6 +33,12 @@ static const mn_kernels_t cpu_kernels = {
     .softmax_xent = mn_softmax_xent_cpu,
     .sgd_update = mn_sgd_update_cpu,
     .scale = mn_scale_cpu,
+    .alloc = mn_alloc_cpu,
+    .release = mn_release_cpu,
+    .upload = mn_copy_cpu,
+    .download = mn_copy_cpu,
+    .copy = mn_copy_cpu,
+    .sync = mn_sync_cpu,
 };
 
 const mn_kernels_t *mn_kernels_cpu(void) { return &cpu_kernels; }

@@ -1,0 +1,178 @@
+/* device_cuda.c: the GPU half of mn_device.h (mn_device_gpu.h), on the CUDA runtime API.
+ *
+ * Picks the rank's GPU, creates its kernel table (cuBLAS on that device), and owns two
+ * non-blocking streams: one for input copies and one for copies to the host (snapshots),
+ * so that neither serialises with compute on the legacy default stream, plus the events
+ * that order them: an input slot is overwritten only after the compute that read it, and
+ * compute reads it only after its copy. Built only where CUDA is; compiled, never run on
+ * the development machine (no GPU there): see docs/gpu.md. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cuda_runtime_api.h>
+
+#include "mn_device_gpu.h"
+#include "mn_log.h"
+
+struct mn_device_gpu {
+  cudaStream_t input, download;
+  cudaEvent_t copied[MN_DEVICE_SLOTS]; /* input slot s holds its batch */
+  cudaEvent_t used[MN_DEVICE_SLOTS];   /* compute is done with input slot s */
+  cudaEvent_t queued;                  /* compute queued before a download */
+  int last_slot;
+};
+
+/* A CUDA failure inside an operation that returns nothing is a device fault: fatal, with
+ * the call named (as kernels/cuda does). */
+#define GPU_CHECK(call)                                                                            \
+  do {                                                                                             \
+    cudaError_t e_ = (call);                                                                       \
+    if (e_ != cudaSuccess) {                                                                       \
+      mn_log_error("CUDA error at %s:%d: %s: %s", __FILE__, __LINE__, #call,                       \
+                   cudaGetErrorString(e_));                                                        \
+      abort();                                                                                     \
+    }                                                                                              \
+  } while (0)
+
+#define GPU_TRY(call, what)                                                                        \
+  do {                                                                                             \
+    cudaError_t e_ = (call);                                                                       \
+    if (e_ != cudaSuccess) {                                                                       \
+      mn_status_t st_ = mn_error(MN_ERR_UNAVAILABLE, "%s: %s (%s)", what, cudaGetErrorString(e_),  \
+                                 #call);                                                           \
+      (void)cudaGetLastError();                                                                    \
+      return st_;                                                                                  \
+    }                                                                                              \
+  } while (0)
+
+int mn_gpu_count(void) {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+static mn_status_t pick(int local_rank, int *index) {
+  int n = 0;
+  GPU_TRY(cudaGetDeviceCount(&n), "no usable CUDA device");
+  if (n <= 0) return mn_error(MN_ERR_UNAVAILABLE, "no CUDA device is visible");
+  const char *env = getenv("MN_GPU"); /* the launcher's placement (rankenv.c) */
+  if (env && *env) {
+    char *end;
+    long g = strtol(env, &end, 10);
+    if (*end || g < 0 || g >= n)
+      return mn_error(MN_ERR_UNAVAILABLE, "MN_GPU=%s, but %d CUDA device%s visible", env, n,
+                      n == 1 ? " is" : "s are");
+    *index = (int)g;
+  } else {
+    *index = local_rank % n;
+  }
+  return MN_OK;
+}
+
+static mn_status_t make_state(mn_device_gpu_t *g) {
+  GPU_TRY(cudaStreamCreateWithFlags(&g->input, cudaStreamNonBlocking), "input stream");
+  GPU_TRY(cudaStreamCreateWithFlags(&g->download, cudaStreamNonBlocking), "download stream");
+  for (int i = 0; i < MN_DEVICE_SLOTS; i++) {
+    GPU_TRY(cudaEventCreateWithFlags(&g->copied[i], cudaEventDisableTiming), "event");
+    GPU_TRY(cudaEventCreateWithFlags(&g->used[i], cudaEventDisableTiming), "event");
+  }
+  GPU_TRY(cudaEventCreateWithFlags(&g->queued, cudaEventDisableTiming), "event");
+  g->last_slot = -1;
+  return MN_OK;
+}
+
+mn_status_t mn_gpu_open(int local_rank, int tf32, int deterministic, mn_device_t *dev) {
+  int index = -1;
+  mn_status_t st = pick(local_rank, &index);
+  if (st != MN_OK) return st;
+  GPU_TRY(cudaSetDevice(index), "cannot select the GPU");
+  if (deterministic) setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", 0); /* before cuBLAS starts */
+  const mn_kernels_t *k = mn_kernels_cuda();
+  if (!k) return mn_error(MN_ERR_UNAVAILABLE, "GPU %d: the CUDA kernels (cuBLAS) cannot start", index);
+  mn_kernels_cuda_set_tf32(tf32 && !deterministic);
+  struct cudaDeviceProp prop;
+  GPU_TRY(cudaGetDeviceProperties(&prop, index), "cannot query the GPU");
+  char bus[32] = "?";
+  (void)cudaDeviceGetPCIBusId(bus, sizeof bus, index);
+  mn_device_gpu_t *g = calloc(1, sizeof *g);
+  if (!g) return mn_error(MN_ERR_NOMEM, "out of memory");
+  st = make_state(g);
+  if (st != MN_OK) {
+    free(g);
+    return st;
+  }
+  dev->k = k;
+  dev->gpu = 1;
+  dev->index = index;
+  dev->g = g;
+  snprintf(dev->name, sizeof dev->name, "GPU %d (%.80s, %.20s)", index, prop.name, bus);
+  return MN_OK;
+}
+
+void mn_gpu_close(mn_device_t *dev) {
+  mn_device_gpu_t *g = dev->g;
+  if (!g) return;
+  (void)cudaDeviceSynchronize();
+  for (int i = 0; i < MN_DEVICE_SLOTS; i++) {
+    cudaEventDestroy(g->copied[i]);
+    cudaEventDestroy(g->used[i]);
+  }
+  cudaEventDestroy(g->queued);
+  cudaStreamDestroy(g->input);
+  cudaStreamDestroy(g->download);
+  free(g);
+  dev->g = NULL;
+}
+
+void *mn_gpu_host_alloc(size_t nbytes) {
+  void *p = NULL;
+  if (nbytes == 0) nbytes = 64;
+  if (cudaHostAlloc(&p, nbytes, cudaHostAllocPortable) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return NULL;
+  }
+  memset(p, 0, nbytes);
+  return p;
+}
+
+void mn_gpu_host_free(void *p) {
+  if (p) GPU_CHECK(cudaFreeHost(p));
+}
+
+/* Into slot s: wait until the compute that last read slot s is done (the event recorded
+ * when the batch after it was put), copy on the input stream, and let the compute stream
+ * (legacy default, 0) wait for the copy. */
+void mn_gpu_input_put(mn_device_t *dev, int s, const float *x, const int32_t *y, int count) {
+  mn_device_gpu_t *g = dev->g;
+  if (g->last_slot >= 0) GPU_CHECK(cudaEventRecord(g->used[g->last_slot], 0));
+  GPU_CHECK(cudaStreamWaitEvent(g->input, g->used[s], 0));
+  GPU_CHECK(cudaMemcpyAsync(dev->x_slot[s], x, (size_t)count * (size_t)dev->slot_dim * sizeof *x,
+                            cudaMemcpyHostToDevice, g->input));
+  GPU_CHECK(cudaMemcpyAsync(dev->y_slot[s], y, (size_t)count * sizeof *y, cudaMemcpyHostToDevice,
+                            g->input));
+  GPU_CHECK(cudaEventRecord(g->copied[s], g->input));
+  GPU_CHECK(cudaStreamWaitEvent(0, g->copied[s], 0));
+  g->last_slot = s;
+}
+
+void mn_gpu_input_done(mn_device_t *dev) {
+  mn_device_gpu_t *g = dev->g;
+  if (g->last_slot >= 0) GPU_CHECK(cudaEventSynchronize(g->copied[g->last_slot]));
+}
+
+void mn_gpu_download_async(mn_device_t *dev, void *dst, const void *src, size_t nbytes) {
+  mn_device_gpu_t *g = dev->g;
+  GPU_CHECK(cudaEventRecord(g->queued, 0));
+  GPU_CHECK(cudaStreamWaitEvent(g->download, g->queued, 0));
+  GPU_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, g->download));
+}
+
+/* Called from the snapshot writer's thread too, whose current device is its own. */
+void mn_gpu_download_wait(mn_device_t *dev) {
+  GPU_CHECK(cudaSetDevice(dev->index));
+  GPU_CHECK(cudaStreamSynchronize(dev->g->download));
+}
