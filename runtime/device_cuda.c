@@ -63,6 +63,9 @@ static mn_status_t pick(int local_rank, int *index) {
   if (env && *env) {
     char *end;
     long g = strtol(env, &end, 10);
+    if (!*end && g == -1)
+      return mn_error(MN_ERR_UNAVAILABLE, "the launcher placed this rank without a GPU (MN_GPU=-1: "
+                                          "more ranks than GPUs on this machine)");
     if (*end || g < 0 || g >= n)
       return mn_error(MN_ERR_UNAVAILABLE, "MN_GPU=%s, but %d CUDA device%s visible", env, n,
                       n == 1 ? " is" : "s are");

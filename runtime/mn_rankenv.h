@@ -4,7 +4,8 @@
  * "<rank> <gpu> <hca> <cpuset>" ("-1", "-" and "-" for none). The launch engines cannot
  * give each rank an environment of its own, so the rank applies its line itself, before
  * any library reads it: NCCL_IB_HCA=<hca> (unless the user set it), MN_GPU=<gpu> (the
- * device the GPU back end opens), and its CPU affinity when the engine did not bind it
+ * device the GPU back end opens; -1: this rank has no GPU and computes on the CPU under
+ * compute.device = auto), and its CPU affinity when the engine did not bind it
  * already (the affinity is wider than the cpuset). */
 #ifndef MN_RANKENV_H
 #define MN_RANKENV_H

@@ -44,7 +44,7 @@ mn_status_t mn_rankenv_apply(const char *dir, int rank) {
   if (!found) return mn_error(MN_ERR_INTERNAL, "%s: no line for rank %d", path, rank);
   char value[32];
   snprintf(value, sizeof value, "%d", gpu);
-  if (gpu >= 0) setenv("MN_GPU", value, 1);
+  setenv("MN_GPU", value, 1); /* -1: the launcher gave this rank no GPU (a CPU job) */
   if (strcmp(hca, "-") != 0) setenv("NCCL_IB_HCA", hca, 0); /* the user's choice wins */
   if (strcmp(cpus, "-") == 0) return MN_OK;
   cpu_set_t want, have;

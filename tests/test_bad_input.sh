@@ -54,6 +54,18 @@ expect_exit 65 "shards with different D" "$MN_BIN/mnrun" -np 2 \
   "$(conf mix "$T/ok-train.h5,$T/wide-train.h5")"
 expect_err "wide-train.h5" "the odd shard is named"
 
+# a GPU or NCCL asked for where there is none: 69, saying why (only on a machine without GPUs)
+if [ ! -e /dev/nvidia0 ]; then
+  expect_exit 69 "compute.device = gpu without a GPU" "$MN_BIN/mnrun" -np 2 --set compute.device=gpu "$c"
+  expect_err "compute.device = gpu: .*(no usable CUDA device|no CUDA device is visible|has no CUDA)" \
+    "the missing GPU is named"
+  expect_exit 69 "comm.backend = nccl on the CPU" "$MN_BIN/mnrun" -np 2 --set comm.backend=nccl "$c"
+  expect_err "nccl needs a GPU" "the CPU rank is named"
+fi
+expect_exit 64 "nccl with device = cpu" "$MN_BIN/mnrun" -np 2 --set comm.backend=nccl \
+  --set compute.device=cpu "$c"
+expect_err "nccl needs \[compute\] device = gpu or auto" "the contradiction is named"
+
 # and the good config still trains
 expect_exit 0 "good config trains" "$MN_BIN/mnrun" -np 2 "$c"
 

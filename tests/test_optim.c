@@ -182,11 +182,38 @@ static void test_velocity_zero(void) {
   mn_optim_free(&o);
 }
 
+/* The update bucket by bucket (ragged ranges, as the trainer cuts them) is bitwise the
+ * update over the whole buffer. */
+static void test_ranges(void) {
+  const int dims[] = {13, 11, 7};
+  mn_config_t c = make_cfg(MN_LR_CONSTANT, 0);
+  c.optimizer.weight_decay = 0.01;
+  mn_model_t a, b;
+  mn_optim_t oa, ob;
+  CHECK(mn_model_init(&a, mn_kernels_cpu(), dims, 3, 4, 5) == MN_OK);
+  CHECK(mn_model_init(&b, mn_kernels_cpu(), dims, 3, 4, 5) == MN_OK);
+  CHECK(mn_optim_init(&oa, &c, mn_kernels_cpu(), a.nparams, 10, 100) == MN_OK);
+  CHECK(mn_optim_init(&ob, &c, mn_kernels_cpu(), b.nparams, 10, 100) == MN_OK);
+  for (int step = 0; step < 3; step++) {
+    for (int64_t i = 0; i < a.nparams; i++) a.grads[i] = b.grads[i] = (float)sin(i + 7.0 * step);
+    mn_optim_step(&oa, &a, step);
+    const int64_t cuts[] = {0, 1, 50, 51, 200, b.nparams};
+    for (int k = 0; k + 1 < 6; k++) mn_optim_step_range(&ob, &b, step, cuts[k], cuts[k + 1] - cuts[k]);
+  }
+  CHECK(memcmp(a.params, b.params, (size_t)a.nparams * sizeof(float)) == 0);
+  CHECK(memcmp(oa.velocity, ob.velocity, (size_t)a.nparams * sizeof(float)) == 0);
+  mn_optim_free(&oa);
+  mn_optim_free(&ob);
+  mn_model_free(&a);
+  mn_model_free(&b);
+}
+
 int main(void) {
   test_velocity_zero();
   test_constant();
   test_step();
   test_cosine();
   test_sgd_steps();
+  test_ranges();
   return mn_test_result("test_optim");
 }
