@@ -86,15 +86,16 @@ static mn_status_t choose_path(mn_comm_t *c, mn_device_t *dev, mn_comm_backend_t
                                double timeout_s) {
   if (!dev->gpu) {
     if (want == MN_BACKEND_NCCL)
-      return mn_error(MN_ERR_UNAVAILABLE, "comm.backend = nccl needs a GPU, and this rank (%s) "
-                                          "runs on the CPU",
+      return mn_error(MN_ERR_UNAVAILABLE,
+                      "comm.backend = nccl needs a GPU, and this rank (%s) "
+                      "runs on the CPU",
                       c->host);
     c->path = MN_COMM_HOST;
     return MN_OK;
   }
   if (want == MN_BACKEND_NCCL || (want == MN_BACKEND_AUTO && mn_nccl_built())) {
-    mn_status_t st = mn_nccl_open(c->comm, mn_device_stream(dev), timeout_s, dev->deterministic,
-                                  &c->nccl);
+    mn_status_t st =
+        mn_nccl_open(c->comm, mn_device_stream(dev), timeout_s, dev->deterministic, &c->nccl);
     if (st != MN_OK) return st;
     c->path = MN_COMM_NCCL;
     return MN_OK;
@@ -123,8 +124,9 @@ mn_status_t mn_comm_use_device(mn_comm_t *c, mn_device_t *dev, mn_comm_backend_t
   else
     range[0] = path[0], range[1] = path[1];
   if (st == MN_OK && range[0] != -range[1])
-    st = mn_error(MN_ERR_CONFIG, "comm: the ranks chose different gradient paths (this one %s); "
-                                 "set comm.backend and compute.device explicitly",
+    st = mn_error(MN_ERR_CONFIG,
+                  "comm: the ranks chose different gradient paths (this one %s); "
+                  "set comm.backend and compute.device explicitly",
                   mn_comm_path_name(c->path));
   return st;
 }
@@ -178,12 +180,14 @@ static mn_status_t send_upto(mn_comm_t *c, int64_t upto) {
 }
 
 mn_status_t mn_comm_grads_ready(mn_comm_t *c, int64_t upto) {
-  if (c->path != MN_COMM_NCCL || c->world == 1) return MN_OK; /* MPI paths send in finish */
+  if (c->path != MN_COMM_NCCL) return MN_OK; /* the MPI paths send in finish */
   return send_upto(c, upto / c->bucket_count * c->bucket_count);
 }
 
+/* NCCL runs at world 1 too (so that its path is the one tested on one GPU); MPI at world 1
+ * has nothing to do. */
 mn_status_t mn_comm_grads_finish(mn_comm_t *c) {
-  if (c->world == 1) return MN_OK;
+  if (c->world == 1 && c->path != MN_COMM_NCCL) return MN_OK;
   if (c->path != MN_COMM_NCCL) c->k->sync(); /* MPI reads the buffer from the host side */
   mn_status_t st = send_upto(c, c->count);
   if (st == MN_OK && c->path != MN_COMM_NCCL) c->k->scale(c->buf, c->count, 1.0f / (float)c->world);
@@ -191,14 +195,14 @@ mn_status_t mn_comm_grads_finish(mn_comm_t *c) {
 }
 
 mn_status_t mn_comm_grads_control(mn_comm_t *c, float *host, int n) {
-  if (c->path == MN_COMM_NCCL && c->world > 1)
+  if (c->path == MN_COMM_NCCL)
     return mn_nccl_download(c->nccl, 0, host, c->buf, (size_t)n * sizeof *host);
   c->k->download(host, c->buf, (size_t)n * sizeof *host);
   return MN_OK;
 }
 
 mn_status_t mn_comm_grads_wait(mn_comm_t *c, int64_t off, int64_t n) {
-  if (c->path != MN_COMM_NCCL || c->world == 1 || n <= 0) return MN_OK;
+  if (c->path != MN_COMM_NCCL || n <= 0) return MN_OK;
   mn_status_t st = MN_OK;
   for (int64_t b = off / c->bucket_count; st == MN_OK && b * c->bucket_count < off + n; b++)
     st = mn_nccl_wait_compute(c->nccl, b);
@@ -210,7 +214,7 @@ mn_status_t mn_comm_allreduce_grads(mn_comm_t *c, const mn_kernels_t *k, float *
   if (!c->k) c->k = k;
   mn_status_t st = mn_comm_grads_start(c, grads, count);
   if (st == MN_OK) st = mn_comm_grads_finish(c);
-  if (st == MN_OK && c->path == MN_COMM_NCCL && c->world > 1) st = mn_nccl_drain(c->nccl);
+  if (st == MN_OK && c->path == MN_COMM_NCCL) st = mn_nccl_drain(c->nccl);
   return st;
 }
 

@@ -716,8 +716,8 @@ static void load_check(load_state_t *st) {
       st->cfg.compute.device == MN_DEVICE_CPU) {
     char where[MN_PATH_MAX + 64];
     origin_text(st, key_find("comm", "backend"), where, sizeof where);
-    fail(st, MN_ERR_CONFIG, "%s: [comm] backend: nccl needs [compute] device = gpu or auto, not cpu",
-         where);
+    fail(st, MN_ERR_CONFIG,
+         "%s: [comm] backend: nccl needs [compute] device = gpu or auto, not cpu", where);
   }
   if (!st->failed && !st->cfg.snapshot.dir[0]) default_snapshot_dir(&st->cfg);
 }

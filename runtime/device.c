@@ -33,8 +33,7 @@ mn_status_t mn_device_open(mn_device_kind_t want, int local_rank, int tf32, int 
     *dev = d;
     return MN_OK;
   }
-  if (want == MN_DEVICE_GPU)
-    return mn_error(st, "compute.device = gpu: %s", mn_error_message());
+  if (want == MN_DEVICE_GPU) return mn_error(st, "compute.device = gpu: %s", mn_error_message());
   mn_log_debug("no GPU for this rank (%s): computing on the CPU", mn_error_message());
   open_cpu(dev);
   return MN_OK;

@@ -39,8 +39,8 @@ struct mn_device_gpu {
   do {                                                                                             \
     cudaError_t e_ = (call);                                                                       \
     if (e_ != cudaSuccess) {                                                                       \
-      mn_status_t st_ = mn_error(MN_ERR_UNAVAILABLE, "%s: %s (%s)", what, cudaGetErrorString(e_),  \
-                                 #call);                                                           \
+      mn_status_t st_ =                                                                            \
+          mn_error(MN_ERR_UNAVAILABLE, "%s: %s (%s)", what, cudaGetErrorString(e_), #call);        \
       (void)cudaGetLastError();                                                                    \
       return st_;                                                                                  \
     }                                                                                              \
@@ -95,7 +95,8 @@ mn_status_t mn_gpu_open(int local_rank, int tf32, int deterministic, mn_device_t
   GPU_TRY(cudaSetDevice(index), "cannot select the GPU");
   if (deterministic) setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", 0); /* before cuBLAS starts */
   const mn_kernels_t *k = mn_kernels_cuda();
-  if (!k) return mn_error(MN_ERR_UNAVAILABLE, "GPU %d: the CUDA kernels (cuBLAS) cannot start", index);
+  if (!k)
+    return mn_error(MN_ERR_UNAVAILABLE, "GPU %d: the CUDA kernels (cuBLAS) cannot start", index);
   mn_kernels_cuda_set_tf32(tf32 && !deterministic);
   struct cudaDeviceProp prop;
   GPU_TRY(cudaGetDeviceProperties(&prop, index), "cannot query the GPU");

@@ -28,7 +28,7 @@ typedef struct loader_slot {
 struct mn_loader {
   mn_dataset_t *ds;
   const mn_device_t *mem; /* the slots' host memory (pinned for a GPU); NULL: plain */
-  mn_shard_plan_t plan; /* owned */
+  mn_shard_plan_t plan;   /* owned */
   int depth, batch, dim;
   loader_slot_t *slots;
   int64_t *idx;       /* [batch], the reader's */

@@ -49,8 +49,9 @@ static mn_status_t fail(mn_nccl_t *n, const char *what, const char *why) {
     ncclCommAbort(n->comm);
     n->aborted = 1;
   }
-  return mn_error(MN_ERR_PEER, "NCCL %s: %s (communicator aborted; a peer rank is gone or the "
-                               "network failed)",
+  return mn_error(MN_ERR_PEER,
+                  "NCCL %s: %s (communicator aborted; a peer rank is gone or the "
+                  "network failed)",
                   what, why);
 }
 
@@ -170,16 +171,16 @@ mn_status_t mn_nccl_avg(mn_nccl_t *n, float *buf, int64_t count, int64_t bucket)
 }
 
 mn_status_t mn_nccl_wait_compute(mn_nccl_t *n, int64_t bucket) {
-  if (bucket >= n->ndone) return mn_error(MN_ERR_INTERNAL, "NCCL: bucket %lld was never sent",
-                                          (long long)bucket);
+  if (bucket >= n->ndone)
+    return mn_error(MN_ERR_INTERNAL, "NCCL: bucket %lld was never sent", (long long)bucket);
   CUDA_TRY(cudaStreamWaitEvent(n->compute, n->done[bucket], 0));
   return MN_OK;
 }
 
 mn_status_t mn_nccl_download(mn_nccl_t *n, int64_t bucket, void *dst, const void *src,
                              size_t nbytes) {
-  if (bucket >= n->ndone) return mn_error(MN_ERR_INTERNAL, "NCCL: bucket %lld was never sent",
-                                          (long long)bucket);
+  if (bucket >= n->ndone)
+    return mn_error(MN_ERR_INTERNAL, "NCCL: bucket %lld was never sent", (long long)bucket);
   mn_status_t st = wait_event(n, n->done[bucket], "allreduce");
   if (st != MN_OK) return st;
   CUDA_TRY(cudaMemcpy(dst, src, nbytes, cudaMemcpyDeviceToHost));
@@ -194,7 +195,8 @@ mn_status_t mn_nccl_drain(mn_nccl_t *n) {
 mn_status_t mn_nccl_sum(mn_nccl_t *n, float *buf, int64_t count) {
   CUDA_TRY(cudaEventRecord(n->produced, n->compute));
   CUDA_TRY(cudaStreamWaitEvent(n->stream, n->produced, 0));
-  mn_status_t st = poll(
-      n, ncclAllReduce(buf, buf, (size_t)count, ncclFloat32, ncclSum, n->comm, n->stream), "allreduce");
+  mn_status_t st =
+      poll(n, ncclAllReduce(buf, buf, (size_t)count, ncclFloat32, ncclSum, n->comm, n->stream),
+           "allreduce");
   return st == MN_OK ? mn_nccl_drain(n) : st;
 }

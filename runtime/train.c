@@ -99,8 +99,7 @@ static mn_status_t resume_state(run_t *r, const mn_snapshot_meta_t *here) {
   float *params = malloc(nbytes + 1), *velocity = malloc(nbytes + 1);
   mn_status_t st = params && velocity ? MN_OK : mn_error(MN_ERR_NOMEM, "resume: out of memory");
   st = mn_comm_settle(&r->comm, st, &r->failed_rank);
-  if (st == MN_OK)
-    st = mn_resume(r->cfg, &r->comm, here, &r->model, params, velocity, &r->resume);
+  if (st == MN_OK) st = mn_resume(r->cfg, &r->comm, here, &r->model, params, velocity, &r->resume);
   if (st == MN_OK && r->resume.resumed) {
     r->k->upload(r->model.params, params, nbytes);
     r->k->upload(r->optim.velocity, velocity, nbytes);
@@ -157,8 +156,7 @@ static mn_status_t setup_run(run_t *r) {
     memset(&r->plan, 0, sizeof r->plan); /* the loader owns it now */
   }
   if (r->comm.rank == 0 && cfg->snapshot.enabled)
-    st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->model, &r->dev,
-                             &r->writer);
+    st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->model, &r->dev, &r->writer);
   if (st != MN_OK) return st;
   return mn_metrics_open(&r->metrics, r->comm.rank, r->comm.world, cfg->log.metrics,
                          r->resume.resumed, cfg->log.progress, r->total_steps);
@@ -219,7 +217,8 @@ static mn_status_t update(run_t *r, int64_t step) {
     mn_comm_bucket(&r->comm, count, b, &off, &n);
     st = mn_comm_grads_wait(&r->comm, off, n);
     int64_t lo = off < MN_MODEL_GRAD_EXTRA ? MN_MODEL_GRAD_EXTRA : off; /* skip the control */
-    if (st == MN_OK) mn_optim_step_range(&r->optim, m, step, lo - MN_MODEL_GRAD_EXTRA, off + n - lo);
+    if (st == MN_OK)
+      mn_optim_step_range(&r->optim, m, step, lo - MN_MODEL_GRAD_EXTRA, off + n - lo);
   }
   return st;
 }

@@ -44,7 +44,8 @@ static void test_host_whole(mn_comm_t *c) {
   int64_t off, cnt;
   mn_comm_bucket(c, n, 4, &off, &cnt);
   CHECK(off == 4096 && cnt == 904);
-  CHECK_MSG(wrong_average(buf, n, g_world) == 0, "%lld wrong", (long long)wrong_average(buf, n, g_world));
+  CHECK_MSG(wrong_average(buf, n, g_world) == 0, "%lld wrong",
+            (long long)wrong_average(buf, n, g_world));
   free(buf);
 }
 
@@ -88,7 +89,8 @@ static void test_staged(mn_comm_t *c, mn_device_t *cpu) {
   fill(buf, n, g_rank);
   CHECK(mn_comm_allreduce_grads(c, cpu->k, buf, n) == MN_OK);
   CHECK(c->nbuckets_last == 3);
-  CHECK_MSG(wrong_average(buf, n, g_world) == 0, "%lld wrong", (long long)wrong_average(buf, n, g_world));
+  CHECK_MSG(wrong_average(buf, n, g_world) == 0, "%lld wrong",
+            (long long)wrong_average(buf, n, g_world));
   CHECK(strcmp(mn_comm_path_name(c->path), "staged") == 0);
   /* no raw allreduce of device memory on the staged path */
   CHECK(mn_comm_raw_allreduce(c, buf, n) == MN_ERR_UNAVAILABLE);

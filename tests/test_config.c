@@ -437,7 +437,8 @@ static void test_device_keys(void) {
   CHECK_MSG(load_text(MINIMAL "[compute]\ndevice = gpu\ntf32 = true\n[comm]\nbackend = nccl\n",
                       NULL, 0, &cfg, err) == MN_OK,
             "%s", err);
-  CHECK(cfg.compute.device == MN_DEVICE_GPU && cfg.compute.tf32 && cfg.comm.backend == MN_BACKEND_NCCL);
+  CHECK(cfg.compute.device == MN_DEVICE_GPU && cfg.compute.tf32 &&
+        cfg.comm.backend == MN_BACKEND_NCCL);
 }
 
 /* ---- canonical values and the shape hash -------------------------------------------- */

@@ -4,7 +4,8 @@
  *
  * Where no device is usable (mn_kernels_cuda() answers NULL, which a build without CUDA
  * always does) it prints SKIP and exits MN_TEST_SKIP (77), which CTest reports as skipped:
- * there it checks only that the query and the TF32 switch are safe to call. Tolerances, relative to the magnitudes involved:
+ * there it checks only that the query and the TF32 switch are safe to call. Tolerances,
+ * relative to the magnitudes involved:
  *   gemm          1e-5 of |alpha| sum_p |a_ip b_pj| + |beta c0_ij|; with TF32 on, 2.5e-3:
  *                 each input keeps 10 mantissa bits, off by up to 2^-10 if the tensor cores
  *                 truncate rather than round, so a product by up to 2^-9 (1e-3 would fail

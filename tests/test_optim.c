@@ -198,7 +198,8 @@ static void test_ranges(void) {
     for (int64_t i = 0; i < a.nparams; i++) a.grads[i] = b.grads[i] = (float)sin(i + 7.0 * step);
     mn_optim_step(&oa, &a, step);
     const int64_t cuts[] = {0, 1, 50, 51, 200, b.nparams};
-    for (int k = 0; k + 1 < 6; k++) mn_optim_step_range(&ob, &b, step, cuts[k], cuts[k + 1] - cuts[k]);
+    for (int k = 0; k + 1 < 6; k++)
+      mn_optim_step_range(&ob, &b, step, cuts[k], cuts[k + 1] - cuts[k]);
   }
   CHECK(memcmp(a.params, b.params, (size_t)a.nparams * sizeof(float)) == 0);
   CHECK(memcmp(oa.velocity, ob.velocity, (size_t)a.nparams * sizeof(float)) == 0);
