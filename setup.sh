@@ -19,6 +19,7 @@ pkgs=(
   libhwloc-dev libibverbs-dev       # topology (launcher)
   slurm-wlm munge                   # srun engine; tests/test_slurm.sh runs a real Slurm
   iproute2                          # tests/test_netns.sh: network namespaces as nodes
+  gnuplot-nox                       # mnbench's plot (without it: table and JSON only)
 )
 
 missing=()

@@ -143,8 +143,7 @@ void mn_comm_bucket(const mn_comm_t *c, int64_t count, int64_t b, int64_t *off, 
 }
 
 /* One bucket over MPI: in place on host memory (host), on device memory (mpi-cuda), or
- * through the pinned staging bucket (staged). The averaging of host and staged happens in
- * finish (one scale over the whole buffer, as the CPU reference does). */
+ * through the pinned staging bucket (staged). */
 static mn_status_t mpi_bucket(mn_comm_t *c, float *p, int64_t n) {
   if (c->path == MN_COMM_STAGED) {
     c->k->download(c->stage, p, (size_t)n * sizeof *p);
@@ -171,7 +170,7 @@ static mn_status_t send_upto(mn_comm_t *c, int64_t upto) {
   while (st == MN_OK && c->sent < upto) {
     int64_t b = c->sent / c->bucket_count, off, n;
     mn_comm_bucket(c, c->count, b, &off, &n);
-    st = c->path == MN_COMM_NCCL ? mn_nccl_avg(c->nccl, c->buf + off, n, b)
+    st = c->path == MN_COMM_NCCL ? mn_nccl_sum_async(c->nccl, c->buf + off, n, b)
                                  : mpi_bucket(c, c->buf + off, n);
     c->sent = off + n;
     c->nbuckets_last++;
@@ -189,9 +188,7 @@ mn_status_t mn_comm_grads_ready(mn_comm_t *c, int64_t upto) {
 mn_status_t mn_comm_grads_finish(mn_comm_t *c) {
   if (c->world == 1 && c->path != MN_COMM_NCCL) return MN_OK;
   if (c->path != MN_COMM_NCCL) c->k->sync(); /* MPI reads the buffer from the host side */
-  mn_status_t st = send_upto(c, c->count);
-  if (st == MN_OK && c->path != MN_COMM_NCCL) c->k->scale(c->buf, c->count, 1.0f / (float)c->world);
-  return st;
+  return send_upto(c, c->count);
 }
 
 mn_status_t mn_comm_grads_control(mn_comm_t *c, float *host, int n) {

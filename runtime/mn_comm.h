@@ -1,8 +1,10 @@
 /* mn_comm.h: the world of ranks and the data-parallel gradient allreduce.
  *
  * Gradients live in one flat buffer (in the memory of the rank's device), cut into buckets
- * of about comm.bucket_mb; each bucket is averaged over the ranks with one allreduce: a
- * few large messages per step, never one per tensor. The path a bucket takes is chosen
+ * of about comm.bucket_mb; each bucket is summed over the ranks with one allreduce: a
+ * few large messages per step, never one per tensor. The exchange sums; the trainer gets
+ * the average by scaling the loss gradient by 1/world before backward, which costs
+ * nothing, where a pass over the summed buffer would cost a read and a write of it. The path a bucket takes is chosen
  * once per run (mn_comm_use_device):
  *
  *   host       MPI_Allreduce on host memory (the CPU device)
@@ -81,14 +83,14 @@ int mn_comm_mpi_cuda_aware(void);
 
 /* ---- the gradient exchange of one step ---------------------------------------------- */
 
-/* Begin averaging buf[count] (device memory) over all ranks. */
+/* Begin summing buf[count] (device memory) over all ranks. */
 mn_status_t mn_comm_grads_start(mn_comm_t *c, float *buf, int64_t count);
 /* buf[0, upto) is final: hand every whole bucket in it to the backend (nccl: now, on the
  * communication stream; the other paths wait for finish). */
 mn_status_t mn_comm_grads_ready(mn_comm_t *c, int64_t upto);
 /* All of buf is final: hand the rest over (host, mpi-cuda, staged: done when this returns). */
 mn_status_t mn_comm_grads_finish(mn_comm_t *c);
-/* Wait (bounded) for the averaged buf[0, n) and copy it to host[n]. */
+/* Wait (bounded) for the summed buf[0, n) and copy it to host[n]. */
 mn_status_t mn_comm_grads_control(mn_comm_t *c, float *host, int n);
 /* Make the device's compute stream wait for the buckets covering buf[off, off + n). */
 mn_status_t mn_comm_grads_wait(mn_comm_t *c, int64_t off, int64_t n);
@@ -96,12 +98,12 @@ mn_status_t mn_comm_grads_wait(mn_comm_t *c, int64_t off, int64_t n);
 void mn_comm_bucket(const mn_comm_t *c, int64_t count, int64_t b, int64_t *off, int64_t *n);
 int64_t mn_comm_nbuckets(const mn_comm_t *c, int64_t count);
 
-/* The whole exchange at once: average grads[count] over all ranks in buckets (start,
- * finish, and wait for all of it). */
+/* The whole exchange at once: sum grads[count] over all ranks in buckets (start, finish,
+ * and wait for all of it). */
 mn_status_t mn_comm_allreduce_grads(mn_comm_t *c, const mn_kernels_t *k, float *grads,
                                     int64_t count);
 
-/* The raw backend on the whole buffer, one call, sum, no buckets and no scaling: the
+/* The raw backend on the whole buffer, one call, sum, no buckets: the
  * baseline mnbench compares mn's path with (MPI_Allreduce; ncclAllReduce on the nccl path).
  * Returns when done. */
 mn_status_t mn_comm_raw_allreduce(mn_comm_t *c, float *buf, int64_t count);

@@ -36,9 +36,9 @@ mn_status_t mn_nccl_open(MPI_Comm comm, void *compute_stream, double timeout_s, 
 /* Abort any collective in flight and free everything. */
 void mn_nccl_close(mn_nccl_t *n);
 
-/* Queue the average of buf[count] (device) over all ranks after the compute work queued so
+/* Queue the sum of buf[count] (device) over all ranks after the compute work queued so
  * far; bucket (>= 0) names the event it records. */
-mn_status_t mn_nccl_avg(mn_nccl_t *n, float *buf, int64_t count, int64_t bucket);
+mn_status_t mn_nccl_sum_async(mn_nccl_t *n, float *buf, int64_t count, int64_t bucket);
 /* Make the compute stream wait for bucket's allreduce (returns at once). */
 mn_status_t mn_nccl_wait_compute(mn_nccl_t *n, int64_t bucket);
 /* Wait (bounded) for bucket's allreduce, then copy nbytes at src (device) to host dst. */

@@ -157,13 +157,13 @@ static mn_status_t bucket_event(mn_nccl_t *n, int64_t b, cudaEvent_t *ev) {
   return MN_OK;
 }
 
-mn_status_t mn_nccl_avg(mn_nccl_t *n, float *buf, int64_t count, int64_t bucket) {
+mn_status_t mn_nccl_sum_async(mn_nccl_t *n, float *buf, int64_t count, int64_t bucket) {
   cudaEvent_t done = NULL;
   mn_status_t st = bucket_event(n, bucket, &done);
   if (st != MN_OK) return st;
   CUDA_TRY(cudaEventRecord(n->produced, n->compute));
   CUDA_TRY(cudaStreamWaitEvent(n->stream, n->produced, 0));
-  st = poll(n, ncclAllReduce(buf, buf, (size_t)count, ncclFloat32, ncclAvg, n->comm, n->stream),
+  st = poll(n, ncclAllReduce(buf, buf, (size_t)count, ncclFloat32, ncclSum, n->comm, n->stream),
             "allreduce");
   if (st != MN_OK) return st;
   CUDA_TRY(cudaEventRecord(done, n->stream));

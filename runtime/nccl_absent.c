@@ -20,7 +20,7 @@ void mn_nccl_close(mn_nccl_t *n) { (void)n; }
 
 static mn_status_t absent(void) { return mn_error(MN_ERR_INTERNAL, "NCCL is not built in"); }
 
-mn_status_t mn_nccl_avg(mn_nccl_t *n, float *buf, int64_t count, int64_t bucket) {
+mn_status_t mn_nccl_sum_async(mn_nccl_t *n, float *buf, int64_t count, int64_t bucket) {
   (void)n, (void)buf, (void)count, (void)bucket;
   return absent();
 }

@@ -243,7 +243,9 @@ static mn_status_t train_step(run_t *r, const mn_batch_t *batch, int64_t step, d
     int64_t correct;
     mn_device_input_put(&r->dev, batch->x, batch->y, batch->count, &x, &y);
     mn_model_forward(m, x, batch->count);
-    mn_model_loss(m, y, batch->count, 1.0f / (float)batch->count, loss_sum, &correct);
+    /* 1/(count x world): the allreduce sums, so that the ranks' sum is the mean gradient */
+    mn_model_loss(m, y, batch->count, 1.0f / ((float)batch->count * (float)r->comm.world),
+                  loss_sum, &correct);
     mn_device_input_done(&r->dev); /* the host batch may go back to the loader */
     mn_model_backward(m, x, batch->count);
   }

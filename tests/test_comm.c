@@ -2,7 +2,7 @@
 /* test_comm.c: the gradient exchange of mn_comm.h and the device choice of mn_device.h, on
  * the CPU, at world 3 under a real mpirun.
  *
- * Every path that can run without a GPU is run against values whose average is known
+ * Every path that can run without a GPU is run against values whose sum is known
  * exactly (small integers times powers of two, so that float sums are exact whatever the
  * reduction order): the host path through mn_comm_allreduce_grads and through the stepwise
  * API (start, ready at ragged points, finish, control, per-bucket wait), with buckets that
@@ -20,15 +20,19 @@
 
 static int g_rank, g_world;
 
-/* buf[i] on rank r: (i % 97 + r) / 4; the average over ranks is (i % 97 + (w-1)/2) / 4. */
+/* buf[i] on rank r: (i % 97 + r) / 4; the sum over ranks is (w (i % 97) + w (w-1)/2) / 4. */
 static void fill(float *buf, int64_t n, int rank) {
   for (int64_t i = 0; i < n; i++) buf[i] = (float)((double)(i % 97 + rank) / 4.0);
 }
 
-static int64_t wrong_average(const float *buf, int64_t n, int world) {
+static double want_sum(int64_t i, int world) {
+  return (world * (double)(i % 97) + world * (world - 1) / 2.0) / 4.0;
+}
+
+static int64_t wrong_sum(const float *buf, int64_t n, int world) {
   int64_t wrong = 0;
   for (int64_t i = 0; i < n; i++) {
-    double want = ((double)(i % 97) + (world - 1) / 2.0) / 4.0;
+    double want = want_sum(i, world);
     wrong += fabs(buf[i] - want) > 1e-6 * (1 + fabs(want));
   }
   return wrong;
@@ -44,8 +48,8 @@ static void test_host_whole(mn_comm_t *c) {
   int64_t off, cnt;
   mn_comm_bucket(c, n, 4, &off, &cnt);
   CHECK(off == 4096 && cnt == 904);
-  CHECK_MSG(wrong_average(buf, n, g_world) == 0, "%lld wrong",
-            (long long)wrong_average(buf, n, g_world));
+  CHECK_MSG(wrong_sum(buf, n, g_world) == 0, "%lld wrong",
+            (long long)wrong_sum(buf, n, g_world));
   free(buf);
 }
 
@@ -69,7 +73,7 @@ static void test_host_steps(mn_comm_t *c) {
   }
   CHECK(c->nbuckets_last == 4);
   for (int64_t i = 2; i < n; i++) {
-    double want = ((double)(i % 97) + (g_world - 1) / 2.0) / 4.0;
+    double want = want_sum(i, g_world);
     if (fabs(buf[i] - want) > 1e-6 * (1 + want)) {
       CHECK_MSG(0, "element %lld: %g, want %g", (long long)i, buf[i], want);
       break;
@@ -89,8 +93,8 @@ static void test_staged(mn_comm_t *c, mn_device_t *cpu) {
   fill(buf, n, g_rank);
   CHECK(mn_comm_allreduce_grads(c, cpu->k, buf, n) == MN_OK);
   CHECK(c->nbuckets_last == 3);
-  CHECK_MSG(wrong_average(buf, n, g_world) == 0, "%lld wrong",
-            (long long)wrong_average(buf, n, g_world));
+  CHECK_MSG(wrong_sum(buf, n, g_world) == 0, "%lld wrong",
+            (long long)wrong_sum(buf, n, g_world));
   CHECK(strcmp(mn_comm_path_name(c->path), "staged") == 0);
   /* no raw allreduce of device memory on the staged path */
   CHECK(mn_comm_raw_allreduce(c, buf, n) == MN_ERR_UNAVAILABLE);

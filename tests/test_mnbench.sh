@@ -1,0 +1,115 @@
+# test_mnbench.sh: mnbench end to end on the CPU at 1 and 2 ranks, on a small model and a
+# reduced size range: it exits 0, prints the three tables, and its JSON file holds every
+# field with sane values (no wrong element in any allreduce check, positive finite
+# bandwidths and throughputs, efficiencies in (0, 1.5], the mn/raw ratio at 2 ranks, the
+# model's predictions from 8 to 1024 ranks); the plot is an SVG when gnuplot is here, and
+# without gnuplot the table and JSON still come and stderr says no plot was made. Then
+# strong scaling, and the errors: bad options exit 64, a failed run exits 69 naming its log.
+# Timing values are only checked for sanity, never against a figure.
+. "$MN_SRC/tests/lib.sh"
+export TMPDIR="$MN_TMP" # mnbench keeps the scratch directory of a failed run: keep it here
+
+"$MN_BIN/mnprep" teacher --out data/small --samples 4096 --val 0 --dim 64 >/dev/null ||
+  fail "mnprep teacher"
+small=(--set model.layers=64,512,512,10 --set data.train=data/small-train.h5 --set data.val=)
+conf="$MN_SRC/examples/quickstart.conf"
+
+# json_num KEY [N]: the Nth (default 1st) number of KEY in out.json
+json_num() { grep -o "\"$1\":[^,}]*" out.json | sed -n "${2:-1}p" | cut -d: -f2; }
+# all_positive KEY: every value of KEY in out.json is a positive finite number
+all_positive() {
+  local vals
+  vals=$(grep -o "\"$1\":[^,}]*" out.json | cut -d: -f2)
+  [ -n "$vals" ] && ! echo "$vals" | grep -qv '^[0-9.e+-]*$' &&
+    echo "$vals" | awk '$1 <= 0 { bad = 1 } END { exit bad }'
+}
+
+# ---- the sweep at 1 and 2 ranks ----
+expect_exit 0 "mnbench --np 1,2 on the small model" \
+  "$MN_BIN/mnbench" --np 1,2 --min-bytes 4K --max-bytes 1M --iters 3 --warmup 1 --steps 100 \
+  "${small[@]}" --json out.json "$conf"
+cat out err
+grep -q "^ *ranks *size *count *iters" out && pass "the allreduce table" || fail "no allreduce table"
+grep -qE "^ +2 +1 MB +262144 " out && pass "a row at 2 ranks, 1 MB" || fail "no 1 MB row at 2 ranks"
+grep -qE "at 2 ranks, 1 MB: mn busbw [0-9.]+ GB/s, raw [0-9.]+ GB/s: mn reaches [0-9.]+% of raw" out &&
+  pass "the mn/raw ratio is printed" || fail "no mn/raw line"
+grep -q "training, weak scaling: batch 128 per rank, 100 steps" out && pass "the training table" ||
+  fail "no training table"
+grep -qE "^ +1024 +[0-9.]+ +[0-9.]+ +[0-9.]+ +-$" out && pass "the model's row at 1024 ranks" ||
+  fail "no model row at 1024 ranks"
+
+[ -s out.json ] && pass "out.json written" || fail "no out.json"
+if command -v python3 >/dev/null; then
+  python3 -m json.tool out.json >/dev/null && pass "out.json parses" || fail "out.json is not JSON"
+fi
+[ "$(json_num params)" = 301066 ] && pass "params 64*512+512 + 512*512+512 + 512*10+10 = 301066" ||
+  fail "params $(json_num params)"
+# the allreduce at 2 ranks: 4 KB .. 1 MB is 9 sizes, each checked on both paths
+nsizes=$(grep -c '"bytes":' out.json)
+[ "$nsizes" = 9 ] && pass "9 sizes at 2 ranks" || fail "$nsizes sizes, want 9"
+[ "$(grep -o '"wrong":0' out.json | wc -l)" = 18 ] && pass "#wrong is 0 on both paths at every size" ||
+  fail "wrong elements: $(grep -o '"wrong":[0-9]*' out.json | sort | uniq -c | tr '\n' ' ')"
+grep -q '"ranks":2,"ok":true,"path":"host"' out.json && pass "the sweep at 2 ranks ran on the host path" ||
+  fail "no sweep at 2 ranks"
+for k in time_us algbw_GBps busbw_GBps ratio samples_per_s step_ms compute_ms elapsed_s \
+  compute_per_sample_us machine_busbw_GBps; do
+  all_positive "$k" && pass "every $k is positive" || fail "$k: $(grep -o "\"$k\":[^,}]*" out.json | tr '\n' ' ')"
+done
+ratio=$(json_num ratio 10) # after the 9 per-size ratios: the sweep's ratio at its largest size
+check_float "$ratio > 0.05 && $ratio < 20" && pass "mn/raw ratio $ratio" || fail "mn/raw ratio '$ratio'"
+for k in comm_ms io_wait_ms alpha_us; do
+  vals=$(grep -o "\"$k\":[^,}]*" out.json | cut -d: -f2 | tr '\n' ' ')
+  echo "$vals" | awk '{ for (i = 1; i <= NF; i++) if (!($i >= 0)) exit 1 }' && [ -n "$vals" ] &&
+    pass "$k >= 0 ($vals)" || fail "$k: '$vals'"
+done
+# training: ranks 1 and 2, efficiency 1 at 1 rank and in (0, 1.5] at 2
+train=$(sed -n '/^"training"/,/^"model"/p' out.json)
+echo "$train" | grep -q '"ranks":1,"ok":true,"batch_per_rank":128,"global_batch":128,"steps":100,' &&
+  pass "training at 1 rank: 100 steps of 128" || fail "training at 1 rank: $train"
+echo "$train" | grep -q '"ranks":2,"ok":true,"batch_per_rank":128,"global_batch":256,"steps":100,' &&
+  pass "training at 2 ranks: 100 steps of 256" || fail "training at 2 ranks: $train"
+effs=$(echo "$train" | grep -o '"efficiency":[^,}]*' | cut -d: -f2 | tr '\n' ' ')
+echo "$effs" | awk '{ exit !($1 == 1 && $2 > 0 && $2 <= 1.5) }' && pass "efficiency $effs" ||
+  fail "efficiency '$effs'"
+# the model: this machine and two networks, each with 8 predictions in (0, 1]
+model=$(sed -n '/^"model"/,$p' out.json)
+[ "$(echo "$model" | grep -c '"name":')" = 3 ] && pass "3 model lines" || fail "model: $model"
+for n in 8 1024; do
+  e=$(echo "$model" | grep -o "\"ranks\":$n,\"efficiency\":[^}]*" | cut -d: -f3 | tr '\n' ' ')
+  echo "$e" | awk '{ if (NF != 3) exit 1; for (i = 1; i <= NF; i++) if (!($i > 0 && $i <= 1)) exit 1 }' &&
+    pass "predictions at $n ranks: $e" || fail "predictions at $n ranks: '$e'"
+done
+if command -v gnuplot >/dev/null; then
+  grep -q '"plot":"out.svg"' out.json && grep -q "<svg" out.svg && pass "the plot out.svg" ||
+    fail "no plot: $(grep -o '"plot[^,]*' out.json)"
+else
+  echo "SKIP: gnuplot not installed: the plot itself is not checked"
+fi
+
+# ---- without gnuplot: no plot, said so, table and JSON all the same ----
+expect_exit 0 "mnbench without gnuplot" env MN_GNUPLOT=/nonexistent/gnuplot \
+  "$MN_BIN/mnbench" --np 2 --no-train --max-bytes 64K --iters 2 --warmup 1 "${small[@]}" \
+  --json nogp.json "$conf"
+expect_err "no plot made: gnuplot not found" "stderr says no plot was made"
+grep -q '"plot":null' nogp.json && [ ! -e nogp.svg ] && pass "JSON plot null, no SVG" ||
+  fail "plot without gnuplot: $(grep -o '"plot[^,]*' nogp.json)"
+grep -q "mn reaches" out && pass "the table without gnuplot" || fail "no table without gnuplot"
+
+# ---- strong scaling: global batch 64 over 1 and 2 ranks ----
+expect_exit 0 "mnbench --global-batch 64" "$MN_BIN/mnbench" --np 1,2 --no-allreduce --steps 10 \
+  --global-batch 64 --no-plot "${small[@]}" --json strong.json "$conf"
+grep -q '"mode":"strong"' strong.json &&
+  grep -q '"ranks":1,"ok":true,"batch_per_rank":64,"global_batch":64' strong.json &&
+  grep -q '"ranks":2,"ok":true,"batch_per_rank":32,"global_batch":64' strong.json &&
+  pass "strong scaling: 64 then 2 x 32" || fail "strong scaling: $(grep -o '"batch_per_rank[^,]*' strong.json)"
+
+# ---- errors ----
+expect_exit 64 "--np 0" "$MN_BIN/mnbench" --np 0 "$conf"
+expect_exit 64 "--global-batch 3 at 2 ranks" "$MN_BIN/mnbench" --np 1,2 --global-batch 3 "$conf"
+expect_exit 64 "--overlap 2" "$MN_BIN/mnbench" --overlap 2 "$conf"
+expect_exit 69 "a training run that fails" "$MN_BIN/mnbench" --np 1 --no-allreduce --no-plot \
+  --set data.train=missing.h5 --json fail.json "$conf"
+expect_err "training at 1 rank.*mnrun exited 66 \(log: .*train-n1.log\)" "the failure names its log"
+grep -q '"ranks":1,"ok":false' fail.json && pass "the JSON marks the failed point" ||
+  fail "fail.json: $(cat fail.json 2>/dev/null | head -c 300)"
+finish
