@@ -134,5 +134,24 @@ if [ -n "$sjob" ] && wait_for 90 "srun job $sjob ended" \
   [ "$fails" -ne 0 ] && show_out "$out2"
 fi
 
+# ---- slurm/bench.sbatch: mnbench across the allocation (srun workers, mnrun training) ----
+out3="$MN_TMP/bench.out"
+bjob=$(MN_BIN="$MN_BIN" MN_BENCH_DIR="$MN_TMP/bench" sbatch --parsable -n 2 -o "$out3" \
+  "$MN_SRC/slurm/bench.sbatch" "$MN_TMP/t.conf" --np 1,2 --min-bytes 4K --max-bytes 64K \
+  --iters 2 --warmup 1 --steps 20 --set snapshot.enabled=false)
+if [ -n "$bjob" ] && wait_for 120 "bench job $bjob ended" \
+  sh -c "scontrol show job $bjob | grep -qE 'JobState=($ended)'"; then
+  [ "$(job_field "$bjob" ExitCode)" = "0:0" ] && pass "bench.sbatch exited 0" ||
+    fail "bench.sbatch: ExitCode $(job_field "$bjob" ExitCode)"
+  j="$MN_TMP/bench/mnbench.json"
+  grep -q '"ranks":2,"ok":true,"path":"host"' "$j" 2>/dev/null &&
+    pass "the allreduce sweep ran at 2 ranks in the allocation" || fail "no allreduce at 2 ranks in $j"
+  grep -q '"ranks":2,"ok":true,"batch_per_rank"' "$j" 2>/dev/null &&
+    pass "the training sweep ran at 2 ranks in the allocation" || fail "no training at 2 ranks in $j"
+  grep -q 'mn reaches' "$MN_TMP/bench/table.txt" 2>/dev/null && pass "bench.sbatch wrote the table" ||
+    fail "no table from bench.sbatch"
+  [ "$fails" -ne 0 ] && show_out "$out3"
+fi
+
 echo "test_slurm: $((SECONDS - t_start)) s"
 finish
