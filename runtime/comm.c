@@ -111,19 +111,32 @@ static mn_status_t choose_path(mn_comm_t *c, mn_device_t *dev, mn_comm_backend_t
   return MN_OK;
 }
 
+/* Do all ranks agree on v? (one MPI_MAX over (v, -v)) */
+static mn_status_t same_everywhere(mn_comm_t *c, int v, int *same) {
+  int in[2] = {v, -v}, out[2] = {v, -v};
+  if (c->world > 1) MN_CHECK_MPI(MPI_Allreduce(in, out, 2, MPI_INT, MPI_MAX, c->comm));
+  *same = out[0] == -out[1];
+  return MN_OK;
+}
+
 mn_status_t mn_comm_use_device(mn_comm_t *c, mn_device_t *dev, mn_comm_backend_t want,
                                double timeout_s) {
   c->dev = dev;
   c->k = dev->k;
-  mn_status_t st = choose_path(c, dev, want, timeout_s);
+  /* first the device kind: the NCCL set-up is collective among the GPU ranks only */
+  int same;
+  mn_status_t st = same_everywhere(c, dev->gpu, &same);
+  if (st != MN_OK) return st;
+  if (!same)
+    return mn_error(MN_ERR_CONFIG,
+                    "comm: some ranks compute on GPUs and some on CPUs (this one "
+                    "on %s); set compute.device explicitly",
+                    dev->name);
+  st = choose_path(c, dev, want, timeout_s);
   /* every rank must take the same path: NCCL on some and MPI on others would deadlock */
-  int path[2] = {st == MN_OK ? (int)c->path : -1, 0}, range[2];
-  path[1] = -path[0];
-  if (c->world > 1)
-    MN_CHECK_MPI(MPI_Allreduce(path, range, 2, MPI_INT, MPI_MAX, c->comm));
-  else
-    range[0] = path[0], range[1] = path[1];
-  if (st == MN_OK && range[0] != -range[1])
+  mn_status_t agreed = same_everywhere(c, st == MN_OK ? (int)c->path : -1, &same);
+  if (agreed != MN_OK) return agreed;
+  if (st == MN_OK && !same)
     st = mn_error(MN_ERR_CONFIG,
                   "comm: the ranks chose different gradient paths (this one %s); "
                   "set comm.backend and compute.device explicitly",

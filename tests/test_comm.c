@@ -9,7 +9,8 @@
  * do not divide the buffer; the staged path (device -> pinned host bucket -> MPI -> device)
  * driven through the CPU table's memory ops; the raw baseline. Also: the choice of device
  * and path without a GPU (auto -> CPU and host; gpu and nccl -> MN_ERR_UNAVAILABLE on every
- * rank, with a message naming why), and the run-time CUDA-aware query. */
+ * rank, with a message naming why; GPU and CPU ranks mixed -> refused on every rank), and
+ * the run-time CUDA-aware query. */
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,8 +49,7 @@ static void test_host_whole(mn_comm_t *c) {
   int64_t off, cnt;
   mn_comm_bucket(c, n, 4, &off, &cnt);
   CHECK(off == 4096 && cnt == 904);
-  CHECK_MSG(wrong_sum(buf, n, g_world) == 0, "%lld wrong",
-            (long long)wrong_sum(buf, n, g_world));
+  CHECK_MSG(wrong_sum(buf, n, g_world) == 0, "%lld wrong", (long long)wrong_sum(buf, n, g_world));
   free(buf);
 }
 
@@ -93,8 +93,7 @@ static void test_staged(mn_comm_t *c, mn_device_t *cpu) {
   fill(buf, n, g_rank);
   CHECK(mn_comm_allreduce_grads(c, cpu->k, buf, n) == MN_OK);
   CHECK(c->nbuckets_last == 3);
-  CHECK_MSG(wrong_sum(buf, n, g_world) == 0, "%lld wrong",
-            (long long)wrong_sum(buf, n, g_world));
+  CHECK_MSG(wrong_sum(buf, n, g_world) == 0, "%lld wrong", (long long)wrong_sum(buf, n, g_world));
   CHECK(strcmp(mn_comm_path_name(c->path), "staged") == 0);
   /* no raw allreduce of device memory on the staged path */
   CHECK(mn_comm_raw_allreduce(c, buf, n) == MN_ERR_UNAVAILABLE);
@@ -135,6 +134,14 @@ static void test_choice(mn_comm_t *c) {
   int aware = mn_comm_mpi_cuda_aware();
   CHECK(aware == 0 || aware == 1);
   if (g_rank == 0) printf("MPI CUDA-aware at run time: %s\n", aware ? "yes" : "no");
+  /* a rank that says it computes on a GPU among CPU ranks: refused on every rank, before
+   * anything GPU-side is touched (the flag is all that is faked) */
+  mn_device_t odd = cpu;
+  odd.gpu = g_rank == 1;
+  CHECK(mn_comm_use_device(c, &odd, MN_BACKEND_MPI, 10) == MN_ERR_CONFIG);
+  CHECK_MSG(strstr(mn_error_message(), "some ranks compute on GPUs and some on CPUs") != NULL, "%s",
+            mn_error_message());
+  CHECK(mn_comm_use_device(c, &cpu, MN_BACKEND_AUTO, 10) == MN_OK && c->path == MN_COMM_HOST);
   test_staged(c, &cpu);
   mn_device_close(&cpu);
 }
