@@ -132,12 +132,10 @@ mn_status_t mn_nccl_open(MPI_Comm comm, void *compute_stream, double timeout_s, 
 
 void mn_nccl_close(mn_nccl_t *n) {
   if (!n) return;
-  if (n->comm && !n->aborted) {
-    /* finalize flushes what is queued; a failure there leaves abort to clean up */
-    if (poll(n, ncclCommFinalize(n->comm), "finalize") == MN_OK) ncclCommDestroy(n->comm);
-  } else if (n->comm) {
-    /* already aborted: the abort freed it */
-  }
+  /* finalize flushes what is queued; when it fails, poll() has aborted the communicator,
+   * and an aborted one is already freed */
+  if (n->comm && !n->aborted && poll(n, ncclCommFinalize(n->comm), "finalize") == MN_OK)
+    ncclCommDestroy(n->comm);
   for (int64_t b = 0; b < n->ndone; b++) cudaEventDestroy(n->done[b]);
   free(n->done);
   if (n->produced) cudaEventDestroy(n->produced);
