@@ -5,7 +5,7 @@
  * epoch end, snapshots, and the summary. Every phase that can fail on one rank alone ends
  * in an agreement among the ranks, so that no rank is left waiting in a collective:
  * set-up through mn_comm_settle(), and each step through two control slots that ride at
- * the end of the gradient buffer in the step's own allreduce: "a rank failed to produce its
+ * the front of the gradient buffer in the step's own allreduce: "a rank failed to produce its
  * batch" and "a rank was asked to stop" (mn_preempt.h). So a signal that reaches one rank
  * only stops every rank after the same step. Logging and bookkeeping stay out of the step.
  *
