@@ -33,6 +33,8 @@ max_steps = $steps
 [log]
 interval = 1000000
 progress = off
+[snapshot]
+enabled = false
 CONF
 
 field() { grep '"event":"summary"' "$1" | grep -o "\"$2\":[^,}]*" | cut -d: -f2; }

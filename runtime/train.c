@@ -39,6 +39,13 @@ typedef struct run {
   mn_device_t dev;
   mn_comm_t comm;
   mn_status_t send_status; /* the first failure to hand a bucket over during backward */
+  struct input {            /* a step's batch, taken from the loader and sent to the device */
+    int held;               /* a loader buffer is held (rd == MN_OK) */
+    mn_status_t rd;         /* the loader's answer */
+    mn_batch_t batch;       /* host */
+    const float *x;         /* the device's copy (the host buffer itself on the CPU) */
+    const int32_t *y;
+  } next;                   /* the next step's, fetched ahead (next.held) */
   mn_dataset_t *train, *val;
   mn_shard_plan_t plan; /* this rank's plan until the loader takes it over */
   mn_shard_plan_t rule; /* its sizes only (no tables): for mn_shard_steps_from */
@@ -188,6 +195,7 @@ static mn_status_t setup(run_t *r) {
 }
 
 static void teardown(run_t *r) {
+  if (r->next.held) mn_device_input_done(&r->dev); /* no copy in flight from a freed buffer */
   if (r->loader) mn_loader_stop(r->loader);
   mn_snapwriter_stop(r->writer);
   mn_metrics_close(&r->metrics);
@@ -198,6 +206,20 @@ static void teardown(run_t *r) {
   if (r->train) mn_dataset_close(r->train);
   mn_comm_free(&r->comm);
   mn_device_close(&r->dev);
+}
+
+/* The next batch from the loader, its copy to the device started (it overlaps whatever the
+ * device still has queued: the end of the step before). */
+static void fetch(run_t *r, struct input *in) {
+  in->rd = mn_loader_next(r->loader, &in->batch, &r->t.io_wait_s);
+  in->held = in->rd == MN_OK;
+  if (in->held)
+    mn_device_input_put(&r->dev, in->batch.x, in->batch.y, in->batch.count, &in->x, &in->y);
+}
+
+static void give_back(run_t *r, struct input *in) {
+  if (in->held) mn_loader_release(r->loader, &in->batch);
+  in->held = 0;
 }
 
 /* model->on_grads: backward has finished grads[0, done): send the buckets it completes. */
@@ -224,30 +246,27 @@ static mn_status_t update(run_t *r, int64_t step) {
 }
 
 /* The training step: forward, loss, backward (its buckets allreduced as they fill), the
- * control slots, update. batch NULL: this rank has no batch (its reader failed) and only
+ * control slots, update. in NULL: this rank has no batch (its reader failed) and only
  * joins the allreduce with a raised failure slot (its stale gradients are never used: no
  * rank steps). Returns MN_ERR_PEER when any rank raised it; out: *stop, whether any rank
  * was asked to stop. */
-static mn_status_t train_step(run_t *r, const mn_batch_t *batch, int64_t step, double *loss_sum,
+static mn_status_t train_step(run_t *r, const struct input *in, int64_t step, double *loss_sum,
                               int *stop) {
   mn_model_t *m = &r->model;
   float control[MN_MODEL_GRAD_EXTRA] = {0};
   double t0 = mn_now_s();
-  control[CONTROL_FAILED] = batch ? 0.0f : 1.0f;
+  control[CONTROL_FAILED] = in ? 0.0f : 1.0f;
   control[CONTROL_STOP] = mn_preempt_requested() ? 1.0f : 0.0f;
   r->k->upload(m->gradbuf, control, sizeof control);
   r->send_status = mn_comm_grads_start(&r->comm, m->gradbuf, MN_MODEL_GRAD_EXTRA + m->nparams);
-  if (batch) {
-    const float *x;
-    const int32_t *y;
+  if (in) {
     int64_t correct;
-    mn_device_input_put(&r->dev, batch->x, batch->y, batch->count, &x, &y);
-    mn_model_forward(m, x, batch->count);
+    int count = in->batch.count;
+    mn_model_forward(m, in->x, count);
     /* 1/(count x world): the allreduce sums, so that the ranks' sum is the mean gradient */
-    mn_model_loss(m, y, batch->count, 1.0f / ((float)batch->count * (float)r->comm.world),
-                  loss_sum, &correct);
-    mn_device_input_done(&r->dev); /* the host batch may go back to the loader */
-    mn_model_backward(m, x, batch->count);
+    mn_model_loss(m, in->y, count, 1.0f / ((float)count * (float)r->comm.world), loss_sum,
+                  &correct);
+    mn_model_backward(m, in->x, count);
   }
   double t1 = mn_now_s();
   mn_status_t st = r->send_status;
@@ -365,15 +384,23 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
   while (!finished(r) && !stop) {
     int64_t step = p->step, epoch = p->epoch;
     mn_preempt_test_hook(r->comm.rank, step);
-    mn_batch_t batch;
+    struct input in;
     double loss = 0;
-    mn_status_t rd = mn_loader_next(r->loader, &batch, &r->t.io_wait_s);
-    if (rd == MN_OK && (batch.epoch != epoch || batch.pos != p->epoch_pos))
-      rd = mn_error(
-          MN_ERR_INTERNAL, "loader out of step: epoch %lld position %lld, expected %lld %lld",
-          (long long)batch.epoch, (long long)batch.pos, (long long)epoch, (long long)p->epoch_pos);
-    st = train_step(r, rd == MN_OK ? &batch : NULL, step, &loss, &stop);
-    if (rd == MN_OK) mn_loader_release(r->loader, &batch);
+    if (r->next.held || r->next.rd != MN_OK) /* fetched during the step before */
+      in = r->next;
+    else
+      fetch(r, &in);
+    r->next.held = 0;
+    r->next.rd = MN_OK;
+    mn_status_t rd = in.rd;
+    if (rd == MN_OK && (in.batch.epoch != epoch || in.batch.pos != p->epoch_pos))
+      rd = mn_error(MN_ERR_INTERNAL,
+                    "loader out of step: epoch %lld position %lld, expected %lld %lld",
+                    (long long)in.batch.epoch, (long long)in.batch.pos, (long long)epoch,
+                    (long long)p->epoch_pos);
+    st = train_step(r, rd == MN_OK ? &in : NULL, step, &loss, &stop);
+    mn_device_input_done(&r->dev); /* (long done: the step read its batch) */
+    give_back(r, &in);
     if (st != MN_OK) {
       st = mn_comm_settle(&r->comm, rd != MN_OK ? rd : st, &r->failed_rank);
       break;
@@ -389,6 +416,9 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
       p->epoch++;
       p->epoch_pos = 0;
     }
+    /* the next batch now, so that its copy overlaps the device's work still queued; not
+     * across an epoch end (validation uses the input slots) nor past the last step */
+    if (!epoch_end && !finished(r) && !stop) fetch(r, &r->next);
     loss /= cfg->data.batch_size; /* the step's mean loss on this rank */
     ival_loss += loss;
     epoch_loss += loss;
