@@ -21,21 +21,15 @@ static void open_cpu(mn_device_t *dev) {
 
 mn_status_t mn_device_open(mn_device_kind_t want, int local_rank, int tf32, int deterministic,
                            mn_device_t *dev) {
-  mn_device_t d;
+  mn_device_t d; /* the CPU, unless a GPU opens (mn_gpu_open writes d only on success) */
   open_cpu(&d);
   d.deterministic = deterministic != 0;
-  if (want == MN_DEVICE_CPU) {
-    *dev = d;
-    return MN_OK;
-  }
-  mn_status_t st = mn_gpu_open(local_rank, tf32, deterministic, &d);
-  if (st == MN_OK) {
-    *dev = d;
-    return MN_OK;
-  }
-  if (want == MN_DEVICE_GPU) return mn_error(st, "compute.device = gpu: %s", mn_error_message());
-  mn_log_debug("no GPU for this rank (%s): computing on the CPU", mn_error_message());
-  open_cpu(dev);
+  mn_status_t st = want == MN_DEVICE_CPU ? MN_OK : mn_gpu_open(local_rank, tf32, deterministic, &d);
+  if (st != MN_OK && want == MN_DEVICE_GPU)
+    return mn_error(st, "compute.device = gpu: %s", mn_error_message());
+  if (st != MN_OK)
+    mn_log_debug("no GPU for this rank (%s): computing on the CPU", mn_error_message());
+  *dev = d;
   return MN_OK;
 }
 

@@ -155,31 +155,45 @@ static mn_status_t bucket_event(mn_nccl_t *n, int64_t b, cudaEvent_t *ev) {
   return MN_OK;
 }
 
+/* Queue an in-place ncclAllReduce (sum) of buf[count] on the communication stream, after
+ * the compute work queued so far. */
+static mn_status_t enqueue_sum(mn_nccl_t *n, float *buf, int64_t count) {
+  CUDA_TRY(cudaEventRecord(n->produced, n->compute));
+  CUDA_TRY(cudaStreamWaitEvent(n->stream, n->produced, 0));
+  return poll(n, ncclAllReduce(buf, buf, (size_t)count, ncclFloat32, ncclSum, n->comm, n->stream),
+              "allreduce");
+}
+
+/* The event of a bucket already sent. */
+static mn_status_t sent_event(const mn_nccl_t *n, int64_t bucket, cudaEvent_t *ev) {
+  if (bucket < 0 || bucket >= n->ndone)
+    return mn_error(MN_ERR_INTERNAL, "NCCL: bucket %lld was never sent", (long long)bucket);
+  *ev = n->done[bucket];
+  return MN_OK;
+}
+
 mn_status_t mn_nccl_sum_async(mn_nccl_t *n, float *buf, int64_t count, int64_t bucket) {
   cudaEvent_t done = NULL;
   mn_status_t st = bucket_event(n, bucket, &done);
-  if (st != MN_OK) return st;
-  CUDA_TRY(cudaEventRecord(n->produced, n->compute));
-  CUDA_TRY(cudaStreamWaitEvent(n->stream, n->produced, 0));
-  st = poll(n, ncclAllReduce(buf, buf, (size_t)count, ncclFloat32, ncclSum, n->comm, n->stream),
-            "allreduce");
+  if (st == MN_OK) st = enqueue_sum(n, buf, count);
   if (st != MN_OK) return st;
   CUDA_TRY(cudaEventRecord(done, n->stream));
   return MN_OK;
 }
 
 mn_status_t mn_nccl_wait_compute(mn_nccl_t *n, int64_t bucket) {
-  if (bucket >= n->ndone)
-    return mn_error(MN_ERR_INTERNAL, "NCCL: bucket %lld was never sent", (long long)bucket);
-  CUDA_TRY(cudaStreamWaitEvent(n->compute, n->done[bucket], 0));
+  cudaEvent_t done = NULL;
+  mn_status_t st = sent_event(n, bucket, &done);
+  if (st != MN_OK) return st;
+  CUDA_TRY(cudaStreamWaitEvent(n->compute, done, 0));
   return MN_OK;
 }
 
 mn_status_t mn_nccl_download(mn_nccl_t *n, int64_t bucket, void *dst, const void *src,
                              size_t nbytes) {
-  if (bucket >= n->ndone)
-    return mn_error(MN_ERR_INTERNAL, "NCCL: bucket %lld was never sent", (long long)bucket);
-  mn_status_t st = wait_event(n, n->done[bucket], "allreduce");
+  cudaEvent_t done = NULL;
+  mn_status_t st = sent_event(n, bucket, &done);
+  if (st == MN_OK) st = wait_event(n, done, "allreduce");
   if (st != MN_OK) return st;
   CUDA_TRY(cudaMemcpy(dst, src, nbytes, cudaMemcpyDeviceToHost));
   return MN_OK;
@@ -191,10 +205,6 @@ mn_status_t mn_nccl_drain(mn_nccl_t *n) {
 }
 
 mn_status_t mn_nccl_sum(mn_nccl_t *n, float *buf, int64_t count) {
-  CUDA_TRY(cudaEventRecord(n->produced, n->compute));
-  CUDA_TRY(cudaStreamWaitEvent(n->stream, n->produced, 0));
-  mn_status_t st =
-      poll(n, ncclAllReduce(buf, buf, (size_t)count, ncclFloat32, ncclSum, n->comm, n->stream),
-           "allreduce");
+  mn_status_t st = enqueue_sum(n, buf, count);
   return st == MN_OK ? mn_nccl_drain(n) : st;
 }

@@ -60,8 +60,7 @@ static void *writer_main(void *arg) {
 static void free_buffers(mn_snapwriter_t *w) {
   mn_device_host_free(w->dev, w->params);
   mn_device_host_free(w->dev, w->velocity);
-  for (int i = 0; i < 2; i++)
-    if (w->dev->gpu) w->dev->k->release(w->image[i]);
+  for (int i = 0; i < 2; i++) w->dev->k->release(w->image[i]); /* NULL on the CPU */
 }
 
 mn_status_t mn_snapwriter_start(const char *dir, int keep, const mn_model_t *m, mn_device_t *dev,

@@ -39,13 +39,13 @@ typedef struct run {
   mn_device_t dev;
   mn_comm_t comm;
   mn_status_t send_status; /* the first failure to hand a bucket over during backward */
-  struct input {            /* a step's batch, taken from the loader and sent to the device */
-    int held;               /* a loader buffer is held (rd == MN_OK) */
-    mn_status_t rd;         /* the loader's answer */
-    mn_batch_t batch;       /* host */
-    const float *x;         /* the device's copy (the host buffer itself on the CPU) */
+  struct input {           /* a step's batch, taken from the loader and sent to the device */
+    int fetched;           /* taken from the loader (and, when rd == MN_OK, held) */
+    mn_status_t rd;        /* the loader's answer */
+    mn_batch_t batch;      /* host */
+    const float *x;        /* the device's copy (the host buffer itself on the CPU) */
     const int32_t *y;
-  } next;                   /* the next step's, fetched ahead (next.held) */
+  } next; /* the next step's, when fetched ahead */
   mn_dataset_t *train, *val;
   mn_shard_plan_t plan; /* this rank's plan until the loader takes it over */
   mn_shard_plan_t rule; /* its sizes only (no tables): for mn_shard_steps_from */
@@ -195,7 +195,7 @@ static mn_status_t setup(run_t *r) {
 }
 
 static void teardown(run_t *r) {
-  if (r->next.held) mn_device_input_done(&r->dev); /* no copy in flight from a freed buffer */
+  if (r->next.fetched) mn_device_input_done(&r->dev); /* no copy in flight from a freed buffer */
   if (r->loader) mn_loader_stop(r->loader);
   mn_snapwriter_stop(r->writer);
   mn_metrics_close(&r->metrics);
@@ -212,14 +212,14 @@ static void teardown(run_t *r) {
  * device still has queued: the end of the step before). */
 static void fetch(run_t *r, struct input *in) {
   in->rd = mn_loader_next(r->loader, &in->batch, &r->t.io_wait_s);
-  in->held = in->rd == MN_OK;
-  if (in->held)
+  in->fetched = 1;
+  if (in->rd == MN_OK)
     mn_device_input_put(&r->dev, in->batch.x, in->batch.y, in->batch.count, &in->x, &in->y);
 }
 
 static void give_back(run_t *r, struct input *in) {
-  if (in->held) mn_loader_release(r->loader, &in->batch);
-  in->held = 0;
+  if (in->fetched && in->rd == MN_OK) mn_loader_release(r->loader, &in->batch);
+  in->fetched = 0;
 }
 
 /* model->on_grads: backward has finished grads[0, done): send the buckets it completes. */
@@ -386,12 +386,11 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
     mn_preempt_test_hook(r->comm.rank, step);
     struct input in;
     double loss = 0;
-    if (r->next.held || r->next.rd != MN_OK) /* fetched during the step before */
+    if (r->next.fetched) /* during the step before */
       in = r->next;
     else
       fetch(r, &in);
-    r->next.held = 0;
-    r->next.rd = MN_OK;
+    r->next.fetched = 0;
     mn_status_t rd = in.rd;
     if (rd == MN_OK && (in.batch.epoch != epoch || in.batch.pos != p->epoch_pos))
       rd = mn_error(MN_ERR_INTERNAL,
