@@ -21,6 +21,8 @@ typedef enum mn_status {
   MN_ERR_IO = -8,        /* an output could not be written         -> 74 */
   MN_ERR_PREEMPTED = -9, /* stopped by a signal after a snapshot   -> 75 */
   MN_ERR_UNAVAILABLE = -10, /* a resource asked for is not here (GPU, NCCL) -> 69 */
+  MN_ERR_NONFINITE = -11,   /* a NaN or Inf in the loss, gradients or input -> 65 */
+  MN_ERR_LOCKED = -12,      /* the snapshot directory is held by another job -> 73 */
 } mn_status_t;
 
 /* Exit codes (sysexits.h values, spelled out so that no header is needed). */
@@ -31,6 +33,7 @@ enum {
   MN_EXIT_NOINPUT = 66,
   MN_EXIT_UNAVAILABLE = 69,
   MN_EXIT_SOFTWARE = 70,
+  MN_EXIT_CANTCREAT = 73,
   MN_EXIT_IOERR = 74,
   MN_EXIT_TEMPFAIL = 75,
 };

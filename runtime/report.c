@@ -114,6 +114,7 @@ const char *mn_report_exit_name(int exit_code) {
   case MN_EXIT_NOINPUT: return "missing input";
   case MN_EXIT_UNAVAILABLE: return "unavailable (peer, node or device)";
   case MN_EXIT_SOFTWARE: return "internal error";
+  case MN_EXIT_CANTCREAT: return "snapshot directory in use";
   case MN_EXIT_IOERR: return "I/O error";
   case MN_EXIT_TEMPFAIL: return "preempted";
   }

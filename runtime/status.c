@@ -18,6 +18,8 @@ const char *mn_status_string(mn_status_t st) {
   case MN_ERR_IO: return "I/O error";
   case MN_ERR_PREEMPTED: return "preempted";
   case MN_ERR_UNAVAILABLE: return "unavailable";
+  case MN_ERR_NONFINITE: return "non-finite values";
+  case MN_ERR_LOCKED: return "snapshot directory in use";
   }
   return "unknown status";
 }
@@ -27,7 +29,9 @@ int mn_status_exit_code(mn_status_t st) {
   case MN_OK: return MN_EXIT_OK;
   case MN_ERR_USAGE:
   case MN_ERR_CONFIG: return MN_EXIT_USAGE;
-  case MN_ERR_DATA: return MN_EXIT_DATAERR;
+  case MN_ERR_DATA:
+  case MN_ERR_NONFINITE: return MN_EXIT_DATAERR;
+  case MN_ERR_LOCKED: return MN_EXIT_CANTCREAT;
   case MN_ERR_NOINPUT: return MN_EXIT_NOINPUT;
   case MN_ERR_PEER:
   case MN_ERR_UNAVAILABLE: return MN_EXIT_UNAVAILABLE;
@@ -42,9 +46,9 @@ int mn_status_exit_code(mn_status_t st) {
 /* Severity order: an input error explains more than a peer failure it caused, and an
  * internal error hides nothing. Later in the table is worse. */
 static const mn_status_t by_severity[] = {
-    MN_OK,       MN_ERR_PREEMPTED, MN_ERR_PEER,   MN_ERR_UNAVAILABLE, MN_ERR_IO,
-    MN_ERR_DATA, MN_ERR_NOINPUT,   MN_ERR_CONFIG, MN_ERR_USAGE,       MN_ERR_NOMEM,
-    MN_ERR_INTERNAL,
+    MN_OK,          MN_ERR_PREEMPTED, MN_ERR_PEER,    MN_ERR_UNAVAILABLE, MN_ERR_IO,
+    MN_ERR_LOCKED,  MN_ERR_NONFINITE, MN_ERR_DATA,    MN_ERR_NOINPUT,     MN_ERR_CONFIG,
+    MN_ERR_USAGE,   MN_ERR_NOMEM,     MN_ERR_INTERNAL,
 };
 enum { NSEVERITY = sizeof by_severity / sizeof *by_severity };
 
