@@ -29,8 +29,20 @@ expect_exit 0 "mnbench --np 1,2 on the small model" \
   "$MN_BIN/mnbench" --np 1,2 --min-bytes 4K --max-bytes 1M --iters 3 --warmup 1 --steps 100 \
   "${small[@]}" --json out.json "$conf"
 cat out err
-grep -q "^ *ranks *size *count *iters" out && pass "the allreduce table" || fail "no allreduce table"
-grep -qE "^ +2 +1 MB +262144 " out && pass "a row at 2 ranks, 1 MB" || fail "no 1 MB row at 2 ranks"
+grep -qE "^# +size +count +type +redop +root +time +algbw +busbw +#wrong +time +algbw +busbw +#wrong" out &&
+  pass "the allreduce table has nccl-tests' header" || fail "no nccl-tests header"
+grep -qE "^ +1048576 +262144 +float +sum +-1 " out && pass "a row of 1 MB in bytes, as nccl-tests" ||
+  fail "no 1048576-byte row"
+# what a parser of nccl-tests output does: skip '#' lines, read size and busbw (fields 1, 8 and
+# 12), and the "# Avg bus bandwidth" line
+rows=$(awk '/^#/ || NF < 13 { next } $1 ~ /^[0-9]+$/ && $8 > 0 && $12 > 0 && $9 == 0 && $13 == 0 { n++ }
+  END { print n + 0 }' out)
+[ "$rows" = 9 ] && pass "a nccl-tests parser reads 9 rows with busbw > 0 and #wrong 0" ||
+  fail "nccl-tests parser read $rows rows"
+grep -qE "^# Avg bus bandwidth +: [0-9.]+" out && grep -q "^# Out of bounds values : 0 OK" out &&
+  pass "the nccl-tests summary lines" || fail "no '# Avg bus bandwidth' line"
+grep -q "summed" out && ! grep -q "averaged" out && pass "the header says the path sums" ||
+  fail "the header does not say the path sums"
 grep -qE "at 2 ranks, 1 MB: mn busbw [0-9.]+ GB/s, raw [0-9.]+ GB/s: mn reaches [0-9.]+% of raw" out &&
   pass "the mn/raw ratio is printed" || fail "no mn/raw line"
 grep -q "training, weak scaling: batch 128 per rank, 100 steps" out && pass "the training table" ||
@@ -82,6 +94,8 @@ done
 if command -v gnuplot >/dev/null; then
   grep -q '"plot":"out.svg"' out.json && grep -q "<svg" out.svg && pass "the plot out.svg" ||
     fail "no plot: $(grep -o '"plot[^,]*' out.json)"
+  grep -q "message size (bytes)" out.svg && pass "the plot has bus bandwidth against message size" ||
+    fail "no bus bandwidth against message size in out.svg"
 else
   echo "SKIP: gnuplot not installed: the plot itself is not checked"
 fi
@@ -94,6 +108,15 @@ expect_err "no plot made: gnuplot not found" "stderr says no plot was made"
 grep -q '"plot":null' nogp.json && [ ! -e nogp.svg ] && pass "JSON plot null, no SVG" ||
   fail "plot without gnuplot: $(grep -o '"plot[^,]*' nogp.json)"
 grep -q "mn reaches" out && pass "the table without gnuplot" || fail "no table without gnuplot"
+
+# ---- training only: exit 0 and a whole plot (it was 74 and a half-drawn SVG) ----
+expect_exit 0 "mnbench --no-allreduce" "$MN_BIN/mnbench" --np 1,2 --no-allreduce --steps 10 \
+  "${small[@]}" --json noar.json "$conf"
+if command -v gnuplot >/dev/null; then
+  grep -q '"plot":"noar.svg"' noar.json && grep -q "scaling efficiency" noar.svg &&
+    ! grep -q "bus bandwidth" noar.svg && pass "--no-allreduce: the efficiency plot alone" ||
+    fail "--no-allreduce plot: $(grep -o '"plot[^,]*' noar.json)"
+fi
 
 # ---- strong scaling: global batch 64 over 1 and 2 ranks ----
 expect_exit 0 "mnbench --global-batch 64" "$MN_BIN/mnbench" --np 1,2 --no-allreduce --steps 10 \

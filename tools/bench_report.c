@@ -39,39 +39,64 @@ static const mn_bench_ar_row_t *row_64mb(const mn_bench_sweep_t *s) {
 
 /* ---- the table ---------------------------------------------------------------------- */
 
+/* The allreduce table is nccl-tests' own (src/common.cu), so that what parses nccl-tests
+ * output parses ours: comment lines start with '#', and a row is size (bytes), count
+ * (elements), type, redop, root, then time (us), algbw, busbw (GB/s) and #wrong twice. Where
+ * nccl-tests puts out-of-place and in-place, mnbench puts mn's gradient path and the raw
+ * backend; a last column adds mn/raw. Each rank count is a block of its own that ends, as
+ * nccl-tests' output does, with "# Avg bus bandwidth". */
 static void print_sweep(FILE *f, const mn_bench_sweep_t *s) {
   if (!s->ok) {
-    fprintf(f, "%6d  (failed: see above)\n", s->ranks);
+    fprintf(f, "# ranks %d: failed (see above)\n", s->ranks);
     return;
   }
+  int lo = s->nrows ? s->rows[0].iters : 0, hi = lo;
+  for (int i = 0; i < s->nrows; i++) {
+    lo = s->rows[i].iters < lo ? s->rows[i].iters : lo;
+    hi = s->rows[i].iters > hi ? s->rows[i].iters : hi;
+  }
+  fprintf(f, "#\n# ranks %d, iters %d", s->ranks, hi);
+  if (lo != hi) fprintf(f, " (down to %d for the largest sizes)", lo);
+  fprintf(f, "\n#%57s%-38s%s\n", "", "mn's gradient path", "raw backend");
+  fprintf(f, "#%11s %13s %9s %7s %7s %8s %7s %7s %6s %8s %7s %7s %6s %7s\n", "size", "count",
+          "type", "redop", "root", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw",
+          "#wrong", "mn/raw");
+  fprintf(f, "#%11s %13s %9s %7s %7s %8s %7s %7s %6s %8s %7s %7s %6s %7s\n", "(B)", "(elements)",
+          "", "", "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "", "");
+  double sum_mn = 0, sum_raw = 0;
   for (int i = 0; i < s->nrows; i++) {
     const mn_bench_ar_row_t *r = &s->rows[i];
-    char size[32];
     double b = (double)r->bytes, n = s->ranks;
-    fprintf(f, "%6d %8s %11" PRId64 " %5d  %10.2f %7.2f %7.2f %6" PRId64 "  %10.2f %7.2f %7.2f %6" PRId64
-               "  %6.3f\n",
-            s->ranks, size_text(r->bytes, size, sizeof size), r->bytes / 4, r->iters, r->mn_s * 1e6,
-            mn_scaling_algbw(b, r->mn_s) / 1e9, mn_scaling_busbw(b, r->mn_s, (int)n) / 1e9,
-            r->mn_wrong, r->raw_s * 1e6, mn_scaling_algbw(b, r->raw_s) / 1e9,
-            mn_scaling_busbw(b, r->raw_s, (int)n) / 1e9, r->raw_wrong, mn_bench_ratio(r));
+    double bus_mn = mn_scaling_busbw(b, r->mn_s, (int)n) / 1e9;
+    double bus_raw = mn_scaling_busbw(b, r->raw_s, (int)n) / 1e9;
+    sum_mn += bus_mn;
+    sum_raw += bus_raw;
+    fprintf(f,
+            "%12" PRId64 " %13" PRId64 " %9s %7s %7d %8.2f %7.2f %7.2f %6" PRId64
+            " %8.2f %7.2f %7.2f %6" PRId64 " %7.3f\n",
+            r->bytes, r->bytes / 4, "float", "sum", -1, r->mn_s * 1e6,
+            mn_scaling_algbw(b, r->mn_s) / 1e9, bus_mn, r->mn_wrong, r->raw_s * 1e6,
+            mn_scaling_algbw(b, r->raw_s) / 1e9, bus_raw, r->raw_wrong, mn_bench_ratio(r));
   }
+  int64_t wrong = 0;
+  for (int i = 0; i < s->nrows; i++) wrong += s->rows[i].mn_wrong + s->rows[i].raw_wrong;
+  fprintf(f, "# Out of bounds values : %" PRId64 " %s\n", wrong, wrong ? "FAILED" : "OK");
+  fprintf(f, "# Avg bus bandwidth    : %g\n", s->nrows ? sum_mn / s->nrows : 0.0);
+  fprintf(f, "# Avg bus bandwidth of the raw backend : %g\n", s->nrows ? sum_raw / s->nrows : 0.0);
 }
 
 static void print_allreduce(FILE *f, const mn_bench_result_t *res) {
   if (res->nsweeps == 0) return;
   const mn_bench_sweep_t *s0 = &res->sweeps[0];
-  fprintf(f, "\nallreduce at 2 ranks and more, float sum in place (nccl-tests conventions; time = slowest rank's mean;"
-             " GB/s = 1e9 B/s)\n"
-             "  mn  = mn's gradient path on the %s path: buckets of %g MB, averaged\n"
-             "  raw = the backend in one call (MPI_Allreduce, or ncclAllReduce on the nccl path)\n"
-             "  mn/raw = raw time / mn time = mn busbw / raw busbw\n\n",
+  fprintf(f, "\n# allreduce at 2 ranks and more, float sum in place (nccl-tests conventions; "
+             "time = slowest rank's mean; GB/s = 1e9 B/s)\n"
+             "#   mn  = mn's gradient path on the %s path: buckets of %g MB, summed (the loss "
+             "gradient carries 1/world, so no averaging pass)\n"
+             "#   raw = the backend in one call (MPI_Allreduce, or ncclAllReduce on the nccl path)\n"
+             "#   mn/raw = raw time / mn time = mn busbw / raw busbw\n",
           s0->path[0] ? s0->path : "?", s0->bucket_mb);
-  fprintf(f, "%6s %8s %11s %5s  %10s %7s %7s %6s  %10s %7s %7s %6s  %6s\n", "", "", "", "",
-          "mn", "", "", "", "raw", "", "", "", "");
-  fprintf(f, "%6s %8s %11s %5s  %10s %7s %7s %6s  %10s %7s %7s %6s  %6s\n", "ranks", "size",
-          "count", "iters", "time(us)", "algbw", "busbw", "#wrong", "time(us)", "algbw", "busbw",
-          "#wrong", "mn/raw");
   for (int i = 0; i < res->nsweeps; i++) print_sweep(f, &res->sweeps[i]);
+  fputs("\n", f);
   for (int i = 0; i < res->nsweeps; i++) {
     const mn_bench_sweep_t *s = &res->sweeps[i];
     const mn_bench_ar_row_t *r = row_64mb(s);
@@ -338,54 +363,95 @@ static int find_gnuplot(char *path, size_t n) {
   return found;
 }
 
-/* The script, data inline (PNG when out ends in .png, else SVG): efficiency (measured and per link) and bus bandwidth at the
- * 64 MB (else largest) size, against the rank count, log2 axis. */
-static void write_script(FILE *g, const char *out, const mn_bench_result_t *res) {
+/* The script, data inline (PNG when out ends in .png, else SVG), one panel for each kind of
+ * figure the run has: scaling efficiency (measured and per link) against the rank count;
+ * bus bandwidth at the 64 MB (else largest) size against the rank count; and bus bandwidth
+ * against the message size at each rank count (the plot nccl-tests users read). Log2 x axes.
+ * Returns the number of panels (0: nothing to plot). */
+static int write_script(FILE *g, const char *out, const mn_bench_result_t *res) {
+  int ntrain_ok = 0, nsweeps_ok = 0;
+  for (int i = 0; i < res->ntrain; i++) ntrain_ok += res->train[i].ok;
+  for (int i = 0; i < res->nsweeps; i++)
+    nsweeps_ok += res->sweeps[i].ok && res->sweeps[i].nrows > 0 && res->sweeps[i].ranks > 1;
+  int eff_panel = ntrain_ok > 0 || (res->have_model && res->nlinks > 0);
+  int npanels = eff_panel + 2 * (nsweeps_ok > 0);
+  if (npanels == 0) return 0;
   const char *dot = strrchr(out, '.');
   if (dot && strcmp(dot, ".png") == 0)
-    fputs("set terminal pngcairo size 900,900\n", g);
+    fprintf(g, "set terminal pngcairo size 900,%d\n", 450 * npanels);
   else
-    fputs("set terminal svg size 900,900 dynamic background rgb 'white'\n", g);
+    fprintf(g, "set terminal svg size 900,%d dynamic background rgb 'white'\n", 450 * npanels);
   fprintf(g, "set output '%s'\n", out);
-  fputs("$measured << EOD\n", g);
-  for (int i = 0; i < res->ntrain; i++)
-    if (res->train[i].ok) fprintf(g, "%d %.6g\n", res->train[i].ranks, res->train[i].efficiency);
-  fputs("EOD\n", g);
-  for (int l = 0; l < res->nlinks; l++) {
-    fprintf(g, "$link%d << EOD\n", l);
+  fprintf(g, "set multiplot layout %d,1 title 'mnbench %s, %s (%d cores): %s'\n", npanels,
+          res->date, res->host, res->cores, res->layers);
+  fputs("set logscale x 2\nset grid\nset key outside right\n", g);
+  if (eff_panel) {
+    fputs("$measured << EOD\n", g);
     for (int i = 0; i < res->ntrain; i++)
-      fprintf(g, "%d %.6g\n", res->train[i].ranks, res->links[l].eff_measured_np[i]);
-    for (int i = 0; i < res->opts->nmodel_np; i++)
-      if (res->opts->model_np[i] > res->train[res->ntrain ? res->ntrain - 1 : 0].ranks ||
-          res->ntrain == 0)
-        fprintf(g, "%d %.6g\n", res->opts->model_np[i], res->links[l].eff[i]);
+      if (res->train[i].ok) fprintf(g, "%d %.6g\n", res->train[i].ranks, res->train[i].efficiency);
     fputs("EOD\n", g);
+    for (int l = 0; l < res->nlinks; l++) {
+      fprintf(g, "$link%d << EOD\n", l);
+      for (int i = 0; i < res->ntrain; i++)
+        fprintf(g, "%d %.6g\n", res->train[i].ranks, res->links[l].eff_measured_np[i]);
+      for (int i = 0; i < res->opts->nmodel_np; i++)
+        if (res->ntrain == 0 || res->opts->model_np[i] > res->train[res->ntrain - 1].ranks)
+          fprintf(g, "%d %.6g\n", res->opts->model_np[i], res->links[l].eff[i]);
+      fputs("EOD\n", g);
+    }
+    fputs("set xlabel 'ranks'\nset ylabel 'scaling efficiency'\nset yrange [0:1.2]\nplot ", g);
+    const char *sep = "";
+    if (ntrain_ok) {
+      fputs("$measured using 1:2 with points pt 7 ps 1.5 title 'measured'", g);
+      sep = ", ";
+    }
+    for (int l = 0; res->have_model && l < res->nlinks; l++, sep = ", ")
+      fprintf(g, "%s$link%d using 1:2 with linespoints title 'model: %s'", sep, l,
+              res->links[l].name);
+    fputs("\n", g);
   }
+  if (nsweeps_ok == 0) return npanels;
+  int most = 1;
   fputs("$busbw << EOD\n", g);
   for (int i = 0; i < res->nsweeps; i++) {
-    const mn_bench_ar_row_t *r = row_64mb(&res->sweeps[i]);
-    if (res->sweeps[i].ok && r)
-      fprintf(g, "%d %.6g %.6g\n", res->sweeps[i].ranks,
-              mn_scaling_busbw((double)r->bytes, r->mn_s, res->sweeps[i].ranks) / 1e9,
-              mn_scaling_busbw((double)r->bytes, r->raw_s, res->sweeps[i].ranks) / 1e9);
+    const mn_bench_sweep_t *s = &res->sweeps[i];
+    const mn_bench_ar_row_t *r = row_64mb(s);
+    if (!s->ok || !r || s->ranks < 2) continue;
+    most = s->ranks > most ? s->ranks : most;
+    fprintf(g, "%d %.6g %.6g\n", s->ranks, mn_scaling_busbw((double)r->bytes, r->mn_s, s->ranks) / 1e9,
+            mn_scaling_busbw((double)r->bytes, r->raw_s, s->ranks) / 1e9);
   }
   fputs("EOD\n", g);
-  fprintf(g, "set multiplot layout 2,1 title 'mnbench %s, %s (%d cores): %s'\n", res->date,
-          res->host, res->cores, res->layers);
-  fputs("set logscale x 2\nset grid\nset key outside right\nset xlabel 'ranks'\n"
-        "set ylabel 'scaling efficiency'\nset yrange [0:1.2]\n",
-        g);
-  fputs("plot $measured using 1:2 with points pt 7 ps 1.5 title 'measured'", g);
-  for (int l = 0; l < res->nlinks; l++)
-    fprintf(g, ", $link%d using 1:2 with linespoints title 'model: %s'", l, res->links[l].name);
-  int most = 1;
-  for (int i = 0; i < res->nsweeps; i++) most = res->sweeps[i].ranks > most ? res->sweeps[i].ranks : most;
-  fprintf(g, "\nset ylabel 'bus bandwidth (GB/s), 64 MB or the largest size'\nset yrange [0:*]\n"
-             "set xrange [1:%d]\n", 2 * most);
+  for (int i = 0; i < res->nsweeps; i++) {
+    const mn_bench_sweep_t *s = &res->sweeps[i];
+    fprintf(g, "$size%d << EOD\n", i);
+    for (int j = 0; s->ok && s->ranks > 1 && j < s->nrows; j++) {
+      const mn_bench_ar_row_t *r = &s->rows[j];
+      fprintf(g, "%" PRId64 " %.6g %.6g\n", r->bytes,
+              mn_scaling_busbw((double)r->bytes, r->mn_s, s->ranks) / 1e9,
+              mn_scaling_busbw((double)r->bytes, r->raw_s, s->ranks) / 1e9);
+    }
+    fputs("EOD\n", g);
+  }
+  fprintf(g, "set xlabel 'ranks'\nset ylabel 'bus bandwidth (GB/s), 64 MB or the largest size'\n"
+             "set yrange [0:*]\nset xrange [1:%d]\n", 2 * most);
   fputs("plot $busbw using 1:2 with linespoints pt 7 title \"mn's gradient path\", "
         "$busbw using 1:3 with linespoints pt 5 title 'raw backend'\n",
         g);
-  fputs("unset multiplot\n", g);
+  fputs("set xlabel 'message size (bytes)'\nset ylabel 'bus bandwidth (GB/s)'\n"
+        "set xrange [*:*]\nset format x '%.0b%BB'\nplot ",
+        g);
+  const char *sep = "";
+  for (int i = 0; i < res->nsweeps; i++) {
+    const mn_bench_sweep_t *s = &res->sweeps[i];
+    if (!s->ok || s->nrows == 0 || s->ranks < 2) continue;
+    fprintf(g, "%s$size%d using 1:2 with linespoints pt 7 title \"mn, %d ranks\", "
+               "$size%d using 1:3 with linespoints dt 2 pt 5 title 'raw, %d ranks'",
+            sep, i, s->ranks, i, s->ranks);
+    sep = ", ";
+  }
+  fputs("\nunset multiplot\n", g);
+  return npanels;
 }
 
 mn_status_t mn_bench_plot(const char *path, mn_bench_result_t *res) {
@@ -399,9 +465,14 @@ mn_status_t mn_bench_plot(const char *path, mn_bench_result_t *res) {
   snprintf(cmd, sizeof cmd, "'%s'", gnuplot);
   FILE *g = popen(cmd, "w");
   if (!g) return mn_error(MN_ERR_INTERNAL, "%s: cannot start: %s", gnuplot, strerror(errno));
-  write_script(g, path, res);
+  int npanels = write_script(g, path, res);
   int rc = pclose(g);
+  if (npanels == 0) {
+    snprintf(res->plot_note, sizeof res->plot_note, "no plot made: no figure to plot");
+    return MN_OK;
+  }
   if (rc != 0) {
+    remove(path); /* never a half-drawn plot */
     snprintf(res->plot_note, sizeof res->plot_note, "no plot made: gnuplot failed (exit %d)",
              WIFEXITED(rc) ? WEXITSTATUS(rc) : -1);
     return mn_error(MN_ERR_IO, "%s: gnuplot failed writing the plot", path);
