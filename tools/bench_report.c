@@ -88,12 +88,13 @@ static void print_sweep(FILE *f, const mn_bench_sweep_t *s) {
 static void print_allreduce(FILE *f, const mn_bench_result_t *res) {
   if (res->nsweeps == 0) return;
   const mn_bench_sweep_t *s0 = &res->sweeps[0];
-  fprintf(f, "\n# allreduce at 2 ranks and more, float sum in place (nccl-tests conventions; "
-             "time = slowest rank's mean; GB/s = 1e9 B/s)\n"
-             "#   mn  = mn's gradient path on the %s path: buckets of %g MB, summed (the loss "
-             "gradient carries 1/world, so no averaging pass)\n"
-             "#   raw = the backend in one call (MPI_Allreduce, or ncclAllReduce on the nccl path)\n"
-             "#   mn/raw = raw time / mn time = mn busbw / raw busbw\n",
+  fprintf(f,
+          "\n# allreduce at 2 ranks and more, float sum in place (nccl-tests conventions; "
+          "time = slowest rank's mean; GB/s = 1e9 B/s)\n"
+          "#   mn  = mn's gradient path on the %s path: buckets of %g MB, summed (the loss "
+          "gradient carries 1/world, so no averaging pass)\n"
+          "#   raw = the backend in one call (MPI_Allreduce, or ncclAllReduce on the nccl path)\n"
+          "#   mn/raw = raw time / mn time = mn busbw / raw busbw\n",
           s0->path[0] ? s0->path : "?", s0->bucket_mb);
   for (int i = 0; i < res->nsweeps; i++) print_sweep(f, &res->sweeps[i]);
   fputs("\n", f);
@@ -105,8 +106,7 @@ static void print_allreduce(FILE *f, const mn_bench_result_t *res) {
     fprintf(f, "at %d ranks, %s: mn busbw %.2f GB/s, raw %.2f GB/s: mn reaches %.1f%% of raw\n",
             s->ranks, size_text(r->bytes, size, sizeof size),
             mn_scaling_busbw((double)r->bytes, r->mn_s, s->ranks) / 1e9,
-            mn_scaling_busbw((double)r->bytes, r->raw_s, s->ranks) / 1e9,
-            100 * mn_bench_ratio(r));
+            mn_scaling_busbw((double)r->bytes, r->raw_s, s->ranks) / 1e9, 100 * mn_bench_ratio(r));
   }
 }
 
@@ -119,13 +119,16 @@ static void print_training(FILE *f, const mn_bench_result_t *res) {
   if (res->ntrain == 0) return;
   const mn_bench_opts_t *o = res->opts;
   if (o->global_batch > 0)
-    fprintf(f, "\ntraining, strong scaling: global batch %d, %d steps, %d BLAS thread(s) per rank\n",
+    fprintf(f,
+            "\ntraining, strong scaling: global batch %d, %d steps, %d BLAS thread(s) per rank\n",
             o->global_batch, o->steps, res->threads);
   else
-    fprintf(f, "\ntraining, weak scaling: batch %d per rank, %d steps, %d BLAS thread(s) per rank\n",
+    fprintf(f,
+            "\ntraining, weak scaling: batch %d per rank, %d steps, %d BLAS thread(s) per rank\n",
             res->batch, o->steps, res->threads);
-  fprintf(f, "  step = global batch / samples/s; compute, comm, io_wait: rank 0's per step; other = "
-             "the rest\n  efficiency = samples/s / (ranks x samples/s at %d rank%s)\n\n",
+  fprintf(f,
+          "  step = global batch / samples/s; compute, comm, io_wait: rank 0's per step; other = "
+          "the rest\n  efficiency = samples/s / (ranks x samples/s at %d rank%s)\n\n",
           res->train[0].ranks, res->train[0].ranks == 1 ? "" : "s");
   fprintf(f, "%6s %6s %10s %9s %10s %8s %10s %8s %10s %8s\n", "ranks", "batch", "samples/s",
           "step_ms", "compute_ms", "comm_ms", "io_wait_ms", "other_ms", "efficiency", "model");
@@ -138,8 +141,8 @@ static void print_training(FILE *f, const mn_bench_result_t *res) {
     double steps = t->steps > 0 ? (double)t->steps : NAN;
     double step = t->ranks * t->batch / t->samples_per_s;
     double comp = t->compute_s / steps, comm = t->comm_s / steps, io = t->io_wait_s / steps;
-    fprintf(f, "%6d %6d %10.0f %9.2f %10.2f %8.2f %10.2f %8.2f %10.3f %8.3f\n", t->ranks,
-            t->batch, t->samples_per_s, step * 1e3, comp * 1e3, comm * 1e3, io * 1e3,
+    fprintf(f, "%6d %6d %10.0f %9.2f %10.2f %8.2f %10.2f %8.2f %10.3f %8.3f\n", t->ranks, t->batch,
+            t->samples_per_s, step * 1e3, comp * 1e3, comm * 1e3, io * 1e3,
             (step - comp - comm - io) * 1e3, t->efficiency, model_at_measured(res, i));
   }
 }
@@ -150,10 +153,11 @@ static void print_model(FILE *f, const mn_bench_result_t *res) {
     return;
   }
   const mn_bench_opts_t *o = res->opts;
-  fprintf(f, "\nscaling model (docs/benchmarks.md): T(n) = c*b + max(0, t_comm(n) - f*c*b),\n"
-             "  t_comm(n) = k*2(n-1)*alpha + 2(n-1)/n * S/B; E(n) = T(1)/T(n)%s\n"
-             "  c = %.2f us/sample (measured), S = %.2f MB (%" PRId64 " parameters), k = %d "
-             "bucket(s), alpha = %.2f us%s, f = %.2f\n",
+  fprintf(f,
+          "\nscaling model (docs/benchmarks.md): T(n) = c*b + max(0, t_comm(n) - f*c*b),\n"
+          "  t_comm(n) = k*2(n-1)*alpha + 2(n-1)/n * S/B; E(n) = T(1)/T(n)%s\n"
+          "  c = %.2f us/sample (measured), S = %.2f MB (%" PRId64 " parameters), k = %d "
+          "bucket(s), alpha = %.2f us%s, f = %.2f\n",
           o->global_batch > 0 ? " x b(1)/(n b(n)) (strong)" : " (weak)",
           res->compute_per_sample_s * 1e6, res->params * 4.0 / 1e6, res->params,
           res->links[0].model.nbuckets, res->links[0].model.alpha_s * 1e6,
@@ -161,12 +165,14 @@ static void print_model(FILE *f, const mn_bench_result_t *res) {
           o->overlap);
   if (res->calib_ranks) {
     char lo[32], hi[32];
-    fprintf(f, "  this machine: B = %.2f GB/s and alpha fitted to mn's path at %d ranks, %s and %s\n",
+    fprintf(f,
+            "  this machine: B = %.2f GB/s and alpha fitted to mn's path at %d ranks, %s and %s\n",
             res->machine_Bps / 1e9, res->calib_ranks, size_text(res->calib_small, lo, sizeof lo),
             size_text(res->calib_large, hi, sizeof hi));
   }
-  fprintf(f, "  networks: B = NVLink %.0f GB/s per GPU inside a node of %d, then the IB figure "
-             "per GPU\n\n",
+  fprintf(f,
+          "  networks: B = NVLink %.0f GB/s per GPU inside a node of %d, then the IB figure "
+          "per GPU\n\n",
           o->nvlink_GBps, o->node_size);
   fprintf(f, "%6s", "ranks");
   for (int l = 0; l < res->nlinks; l++) fprintf(f, " %16s", res->links[l].name);
@@ -237,9 +243,9 @@ static void write_sweep(FILE *f, const mn_bench_sweep_t *s) {
 static void write_train(FILE *f, const mn_bench_train_t *t) {
   double steps = t->steps > 0 ? (double)t->steps : NAN;
   double step = t->ranks * t->batch / t->samples_per_s;
-  fprintf(f, "{\"ranks\":%d,\"ok\":%s,\"batch_per_rank\":%d,\"global_batch\":%d,\"steps\":%" PRId64
-             ",",
-          t->ranks, t->ok ? "true" : "false", t->batch, t->batch * t->ranks, t->steps);
+  fprintf(
+      f, "{\"ranks\":%d,\"ok\":%s,\"batch_per_rank\":%d,\"global_batch\":%d,\"steps\":%" PRId64 ",",
+      t->ranks, t->ok ? "true" : "false", t->batch, t->batch * t->ranks, t->steps);
   num(f, "samples_per_s", t->samples_per_s, 1);
   num(f, "elapsed_s", t->elapsed_s, 1);
   num(f, "compute_s", t->compute_s, 1);
@@ -312,8 +318,9 @@ mn_status_t mn_bench_write_json(const char *path, const mn_bench_result_t *res) 
   mn_json_string(f, o->conf);
   fputs(",\"layers\":", f);
   mn_json_string(f, res->layers);
-  fprintf(f, ",\"params\":%" PRId64 ",\"mode\":\"%s\",\"batch_per_rank\":%d,\"global_batch\":%d,"
-             "\"steps\":%d,\"threads\":%d,\"iters\":%d,\"warmup\":%d,",
+  fprintf(f,
+          ",\"params\":%" PRId64 ",\"mode\":\"%s\",\"batch_per_rank\":%d,\"global_batch\":%d,"
+          "\"steps\":%d,\"threads\":%d,\"iters\":%d,\"warmup\":%d,",
           res->params, o->global_batch > 0 ? "strong" : "weak", res->batch, o->global_batch,
           o->steps, res->threads, o->iters, o->warmup);
   fputs("\"plot\":", f);
@@ -418,7 +425,8 @@ static int write_script(FILE *g, const char *out, const mn_bench_result_t *res) 
     const mn_bench_ar_row_t *r = row_64mb(s);
     if (!s->ok || !r || s->ranks < 2) continue;
     most = s->ranks > most ? s->ranks : most;
-    fprintf(g, "%d %.6g %.6g\n", s->ranks, mn_scaling_busbw((double)r->bytes, r->mn_s, s->ranks) / 1e9,
+    fprintf(g, "%d %.6g %.6g\n", s->ranks,
+            mn_scaling_busbw((double)r->bytes, r->mn_s, s->ranks) / 1e9,
             mn_scaling_busbw((double)r->bytes, r->raw_s, s->ranks) / 1e9);
   }
   fputs("EOD\n", g);
@@ -433,8 +441,10 @@ static int write_script(FILE *g, const char *out, const mn_bench_result_t *res) 
     }
     fputs("EOD\n", g);
   }
-  fprintf(g, "set xlabel 'ranks'\nset ylabel 'bus bandwidth (GB/s), 64 MB or the largest size'\n"
-             "set yrange [0:*]\nset xrange [1:%d]\n", 2 * most);
+  fprintf(g,
+          "set xlabel 'ranks'\nset ylabel 'bus bandwidth (GB/s), 64 MB or the largest size'\n"
+          "set yrange [0:*]\nset xrange [1:%d]\n",
+          2 * most);
   fputs("plot $busbw using 1:2 with linespoints pt 7 title \"mn's gradient path\", "
         "$busbw using 1:3 with linespoints pt 5 title 'raw backend'\n",
         g);
@@ -445,8 +455,9 @@ static int write_script(FILE *g, const char *out, const mn_bench_result_t *res) 
   for (int i = 0; i < res->nsweeps; i++) {
     const mn_bench_sweep_t *s = &res->sweeps[i];
     if (!s->ok || s->nrows == 0 || s->ranks < 2) continue;
-    fprintf(g, "%s$size%d using 1:2 with linespoints pt 7 title \"mn, %d ranks\", "
-               "$size%d using 1:3 with linespoints dt 2 pt 5 title 'raw, %d ranks'",
+    fprintf(g,
+            "%s$size%d using 1:2 with linespoints pt 7 title \"mn, %d ranks\", "
+            "$size%d using 1:3 with linespoints dt 2 pt 5 title 'raw, %d ranks'",
             sep, i, s->ranks, i, s->ranks);
     sep = ", ";
   }
