@@ -15,6 +15,7 @@ pkgs=(
   libhdf5-dev hdf5-tools            # datasets and snapshots; h5dump/h5diff for checks
   libopenblas-dev                   # CBLAS GEMMs of the CPU backend
   libinih-dev                       # train.conf parsing
+  libcjson-dev                      # JSON headers of safetensors files (export, import)
   zlib1g-dev                        # CRC-32 of snapshot tensors
   libhwloc-dev libibverbs-dev       # topology (launcher)
   slurm-wlm munge                   # srun engine; tests/test_slurm.sh runs a real Slurm

@@ -43,6 +43,16 @@ mn_status_t mn_trainstate_meta(const mn_config_t *cfg, int world, const mn_datas
 int mn_trainstate_config_value(const char *config, const char *section, const char *key,
                                char *value, size_t len);
 
+/* The model a snapshot was trained with, for inference on the CPU: its config (the
+ * snapshot's own config text, then the overrides sets[0, nsets), "section.key=value", all
+ * checked as a train.conf is) and a model for batches of up to max_batch rows holding the
+ * snapshot's parameters (every tensor's shape and CRC checked). in: path, meta (read from
+ * path). out: cfg, m (free with mn_model_free). Errors: MN_ERR_CONFIG for an override that
+ * does not apply; MN_ERR_DATA naming the tensor that does not fit or is damaged. */
+mn_status_t mn_trainstate_load_model(const char *path, const mn_snapshot_meta_t *meta,
+                                     const char *const *sets, int nsets, int max_batch,
+                                     mn_config_t *cfg, mn_model_t *m);
+
 #ifdef __cplusplus
 }
 #endif

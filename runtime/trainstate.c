@@ -115,3 +115,42 @@ int mn_trainstate_config_value(const char *config, const char *section, const ch
   }
   return 0;
 }
+
+/* The snapshot's config lines as --set overrides, then the caller's. */
+static mn_status_t snapshot_config(const mn_snapshot_meta_t *meta, const char *const *sets,
+                                   int nsets, mn_config_t *cfg) {
+  char *text = strdup(meta->config ? meta->config : "");
+  int cap = nsets + 1;
+  for (const char *p = text; p && *p; p++) cap += *p == '\n';
+  const char **all = malloc(sizeof *all * (size_t)cap);
+  mn_status_t st = text && all ? MN_OK : mn_error(MN_ERR_NOMEM, "out of memory");
+  int n = 0;
+  for (char *save = NULL, *line = st == MN_OK ? strtok_r(text, "\n", &save) : NULL; line;
+       line = strtok_r(NULL, "\n", &save))
+    all[n++] = line;
+  for (int i = 0; st == MN_OK && i < nsets; i++) all[n++] = sets[i];
+  char err[1024];
+  if (st == MN_OK && mn_config_load(NULL, all, n, cfg, err, sizeof err) != MN_OK)
+    st = mn_error(MN_ERR_CONFIG, "the snapshot's config: %s", err);
+  free(all);
+  free(text);
+  return st;
+}
+
+mn_status_t mn_trainstate_load_model(const char *path, const mn_snapshot_meta_t *meta,
+                                     const char *const *sets, int nsets, int max_batch,
+                                     mn_config_t *cfg, mn_model_t *m) {
+  mn_status_t st = snapshot_config(meta, sets, nsets, cfg);
+  if (st != MN_OK) return st;
+  st = mn_model_init(m, mn_kernels_cpu(), cfg->model.layers, cfg->model.nlayers, max_batch,
+                     cfg->model.seed);
+  if (st != MN_OK) return st;
+  mn_snapshot_tensor_t *t = malloc(sizeof *t * MN_TRAINSTATE_MAX_TENSORS);
+  if (!t) st = mn_error(MN_ERR_NOMEM, "out of memory");
+  /* the parameters are the first half; the optimizer's state is not needed */
+  if (st == MN_OK)
+    st = mn_snapshot_read_tensors(path, t, mn_trainstate_tensors(m, m->params, m->params, t) / 2);
+  free(t);
+  if (st != MN_OK) mn_model_free(m);
+  return st;
+}

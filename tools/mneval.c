@@ -23,7 +23,6 @@
 #include "mn_config.h"
 #include "mn_data.h"
 #include "mn_h5.h"
-#include "mn_kernels.h"
 #include "mn_log.h"
 #include "mn_metrics.h"
 #include "mn_model.h"
@@ -71,39 +70,6 @@ typedef struct score {
   int classes;
   int64_t *confusion; /* [classes, classes]: row = true class, column = predicted */
 } score_t;
-
-/* ---- the model and its parameters -------------------------------------------------------- */
-
-/* The snapshot's own config ("section.key = value" lines) as --set overrides, then the
- * user's: mn_config_load validates them all as it validates a train.conf. */
-static mn_status_t load_config(const mn_snapshot_meta_t *meta, const opts_t *o, mn_config_t *cfg) {
-  const char *sets[4096];
-  int nsets = 0;
-  char *text = strdup(meta->config ? meta->config : "");
-  if (!text) return mn_error(MN_ERR_NOMEM, "out of memory");
-  for (char *save = NULL, *line = strtok_r(text, "\n", &save); line && nsets < 4096 - MAX_SETS;
-       line = strtok_r(NULL, "\n", &save))
-    sets[nsets++] = line;
-  for (int i = 0; i < o->nsets; i++) sets[nsets++] = o->sets[i];
-  char err[1024];
-  mn_status_t st = mn_config_load(NULL, sets, nsets, cfg, err, sizeof err);
-  free(text);
-  if (st != MN_OK) return mn_error(st, "the snapshot's config: %s", err);
-  return MN_OK;
-}
-
-/* The model of cfg with the snapshot's parameters, for batches of up to batch rows. */
-static mn_status_t load_model(const char *path, const mn_config_t *cfg, int batch, mn_model_t *m) {
-  mn_status_t st = mn_model_init(m, mn_kernels_cpu(), cfg->model.layers, cfg->model.nlayers, batch,
-                                 cfg->model.seed);
-  if (st != MN_OK) return st;
-  static mn_snapshot_tensor_t t[MN_TRAINSTATE_MAX_TENSORS];
-  /* the parameters come first; the optimizer's state (the second half) is not needed */
-  int nt = mn_trainstate_tensors(m, m->params, m->params, t) / 2;
-  st = mn_snapshot_read_tensors(path, t, nt);
-  if (st != MN_OK) mn_model_free(m);
-  return st;
-}
 
 /* ---- the pass over the dataset ------------------------------------------------------------ */
 
@@ -393,14 +359,14 @@ int main(int argc, char **argv) {
   mn_status_t st = cfg ? parse_args(argc, argv, &o) : mn_error(MN_ERR_NOMEM, "out of memory");
   if (st == MN_OK) st = find_snapshot(o.snapshot, path, sizeof path);
   if (st == MN_OK) st = mn_snapshot_read_meta(path, &meta);
-  if (st == MN_OK) st = load_config(&meta, &o, cfg);
+  if (st == MN_OK)
+    st = mn_trainstate_load_model(path, &meta, o.sets, o.nsets, o.batch, cfg, &model);
+  have_model = st == MN_OK;
   if (st == MN_OK) {
     data = o.data ? o.data : cfg->data.val;
     if (!data[0])
       st = mn_error(MN_ERR_USAGE, "the run had no data.val: name a dataset with --data");
   }
-  if (st == MN_OK) st = load_model(path, cfg, o.batch, &model);
-  have_model = st == MN_OK;
   if (st == MN_OK) {
     s.classes = cfg->model.layers[cfg->model.nlayers - 1];
     st = mn_dataset_open(data, cfg->model.layers[0], s.classes, &ds);

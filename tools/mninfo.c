@@ -4,10 +4,15 @@
  *   mninfo --latest DIR       the path of the newest valid snapshot in DIR
  *   mninfo --verify FILE...   "FILE: ok" or "FILE: invalid: reason", one line per file
  *   mninfo --json FILE        the metadata as one JSON object
+ *   mninfo --export OUT FILE  the parameters as safetensors, named as PyTorch names them
  *
- * It only reads (runtime/snapshot.c and snapdir.c do the work) and never changes a file.
- * Exit codes: 0 valid, 64 usage, 65 invalid or damaged, 66 missing (or no snapshot). */
+ * It only reads snapshots (runtime/snapshot.c and snapdir.c do the work) and never changes
+ * one; --export writes OUT alone (runtime/safetensors.c).
+ * Exit codes: 0 valid, 64 usage, 65 invalid or damaged, 66 missing (or no snapshot), 74 the
+ * export could not be written. */
 #include <getopt.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,14 +21,17 @@
 
 #include "mn_log.h"
 #include "mn_metrics.h"
+#include "mn_safetensors.h"
 #include "mn_snapshot.h"
 #include "mn_status.h"
+#include "mn_trainstate.h"
 
 static const char usage_text[] =
     "usage: mninfo SNAPSHOT.h5\n"
     "       mninfo --latest DIR\n"
     "       mninfo --verify FILE...\n"
     "       mninfo --json SNAPSHOT.h5\n"
+    "       mninfo --export OUT.safetensors SNAPSHOT.h5|DIR\n"
     "\n"
     "Show and check mn snapshots (docs/snapshot-format.md). Nothing is ever modified.\n"
     "  (no option)   print the metadata (position, run, dataset, config, version) and a\n"
@@ -32,9 +40,13 @@ static const char usage_text[] =
     "                are reported on stderr and skipped\n"
     "  --verify      check each FILE fully; print \"FILE: ok\" or \"FILE: invalid: reason\"\n"
     "  --json        print the metadata as one JSON object (the file is checked fully too)\n"
+    "  --export OUT  write the model's parameters to OUT in the safetensors format, named\n"
+    "                as torch.nn.Sequential(Linear, ReLU, ..., Linear) names them (\"0.weight\",\n"
+    "                \"0.bias\", \"2.weight\", ...; docs/export.md); DIR: its newest valid one\n"
     "  -h, --help    this text\n"
     "\n"
-    "Exit codes: 0 valid, 64 usage, 65 invalid or damaged, 66 missing file or no snapshot.\n";
+    "Exit codes: 0 valid, 64 usage, 65 invalid or damaged, 66 missing file or no snapshot,\n"
+    "74 the export could not be written.\n";
 
 /* mn_error messages start with the path; the --verify lines already do. */
 static const char *reason_of(const char *path, const char *msg) {
@@ -181,14 +193,62 @@ static int verify(char **files, int n) {
   return missing ? MN_EXIT_NOINPUT : MN_EXIT_OK;
 }
 
+/* ---- --export ----------------------------------------------------------------------------- */
+
+/* The MLP's parameters under the names of the same network built as
+ * torch.nn.Sequential(Linear, ReLU, ..., Linear): layer l is module 2l ("2.weight" is
+ * [out, in] as mn's W1 is), so that model.load_state_dict(safetensors.torch.load_file(OUT))
+ * loads them (docs/export.md). */
+static mn_status_t export_model(const char *snapshot, const char *out) {
+  char path[4096], layers[512] = "", step[32];
+  struct stat sb;
+  mn_status_t st = stat(snapshot, &sb) == 0 && S_ISDIR(sb.st_mode)
+                       ? mn_snapshot_latest(snapshot, path, sizeof path)
+                       : mn_snapshot_verify(snapshot);
+  if (st == MN_OK && !S_ISDIR(sb.st_mode)) snprintf(path, sizeof path, "%s", snapshot);
+  mn_snapshot_meta_t meta;
+  memset(&meta, 0, sizeof meta);
+  if (st == MN_OK) st = mn_snapshot_read_meta(path, &meta);
+  mn_config_t *cfg = calloc(1, sizeof *cfg);
+  mn_model_t m;
+  if (st == MN_OK && !cfg) st = mn_error(MN_ERR_NOMEM, "out of memory");
+  if (st == MN_OK) st = mn_trainstate_load_model(path, &meta, NULL, 0, 1, cfg, &m);
+  if (st == MN_OK) {
+    mn_snapshot_tensor_t t[2 * MN_MODEL_MAX_LINEAR];
+    for (int l = 0; l < m.nlinear; l++) {
+      mn_snapshot_tensor_t *w = &t[2 * l], *b = &t[2 * l + 1];
+      *w = (mn_snapshot_tensor_t){
+          .ndims = 2, .dims = {m.dims[l + 1], m.dims[l]}, .data = m.params + m.w_off[l]};
+      *b = (mn_snapshot_tensor_t){
+          .ndims = 1, .dims = {m.dims[l + 1]}, .data = m.params + m.b_off[l]};
+      snprintf(w->name, sizeof w->name, "%d.weight", 2 * l);
+      snprintf(b->name, sizeof b->name, "%d.bias", 2 * l);
+      size_t used = strlen(layers);
+      snprintf(layers + used, sizeof layers - used, "%s%d", l ? "," : "", m.dims[l]);
+    }
+    size_t used = strlen(layers);
+    snprintf(layers + used, sizeof layers - used, ",%d", m.dims[m.nlinear]);
+    snprintf(step, sizeof step, "%" PRId64, meta.step);
+    const char *md[] = {"format",      "pt", "mn_model", "mlp", "mn_layers",  layers,
+                        "mn_snapshot", path, "mn_step",  step,  "mn_version", MN_VERSION};
+    st = mn_safetensors_write(out, t, 2 * m.nlinear, md, 6);
+    mn_model_free(&m);
+  }
+  if (st == MN_OK)
+    printf("%s: %s (%s), step %s, written from %s\n", out, layers, "mlp", step, path);
+  free(cfg);
+  mn_snapshot_meta_free(&meta);
+  if (st != MN_OK) mn_log_error("%s", mn_error_message());
+  return mn_status_exit_code(st);
+}
+
 int main(int argc, char **argv) {
-  enum { MODE_SHOW, MODE_LATEST, MODE_VERIFY, MODE_JSON } mode = MODE_SHOW;
+  enum { MODE_SHOW, MODE_LATEST, MODE_VERIFY, MODE_JSON, MODE_EXPORT } mode = MODE_SHOW;
+  const char *export_to = NULL;
   static const struct option options[] = {
-      {"latest", no_argument, NULL, 'l'},
-      {"verify", no_argument, NULL, 'v'},
-      {"json", no_argument, NULL, 'j'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
+      {"latest", no_argument, NULL, 'l'}, {"verify", no_argument, NULL, 'v'},
+      {"json", no_argument, NULL, 'j'},   {"export", required_argument, NULL, 'e'},
+      {"help", no_argument, NULL, 'h'},   {NULL, 0, NULL, 0},
   };
   mn_log_init("mninfo", -1, NULL);
   int modes = 0, c;
@@ -197,13 +257,14 @@ int main(int argc, char **argv) {
     case 'l': mode = MODE_LATEST, modes++; break;
     case 'v': mode = MODE_VERIFY, modes++; break;
     case 'j': mode = MODE_JSON, modes++; break;
+    case 'e': mode = MODE_EXPORT, modes++, export_to = optarg; break;
     case 'h': fputs(usage_text, stdout); return MN_EXIT_OK;
     default: fputs(usage_text, stderr); return MN_EXIT_USAGE;
     }
   }
   int nargs = argc - optind;
   if (modes > 1 || nargs < 1 || (mode != MODE_VERIFY && nargs != 1)) {
-    mn_log_error("%s", modes > 1 ? "--latest, --verify and --json exclude each other"
+    mn_log_error("%s", modes > 1 ? "--latest, --verify, --json and --export exclude each other"
                                  : "wrong number of arguments (see --help)");
     return MN_EXIT_USAGE;
   }
@@ -211,6 +272,7 @@ int main(int argc, char **argv) {
   case MODE_LATEST: return latest(argv[optind]);
   case MODE_VERIFY: return verify(argv + optind, nargs);
   case MODE_JSON: return show_json(argv[optind]);
+  case MODE_EXPORT: return export_model(argv[optind], export_to);
   case MODE_SHOW: break;
   }
   return show(argv[optind]);
