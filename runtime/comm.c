@@ -33,6 +33,7 @@
 mn_status_t mn_comm_init(mn_comm_t *c, MPI_Comm comm, double bucket_mb) {
   mn_comm_t t;
   memset(&t, 0, sizeof t);
+  t.failed_rank = -1;
   MN_CHECK_MPI(MPI_Comm_dup(comm, &t.comm));
   MPI_Comm_set_errhandler(t.comm, MPI_ERRORS_RETURN);
   MN_CHECK_MPI(MPI_Comm_rank(t.comm, &t.rank));
@@ -263,6 +264,7 @@ mn_status_t mn_comm_settle(mn_comm_t *c, mn_status_t mine, int *first_rank) {
     return mn_status_worse(mine, rc);
   }
   if (all != MN_OK && *first_rank == c->rank) mn_log_error("%s", mn_error_message());
+  if (all != MN_OK && c->failed_rank < 0) c->failed_rank = *first_rank;
   return all;
 }
 

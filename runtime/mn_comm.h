@@ -4,8 +4,8 @@
  * of about comm.bucket_mb; each bucket is summed over the ranks with one allreduce: a
  * few large messages per step, never one per tensor. The exchange sums; the trainer gets
  * the average by scaling the loss gradient by 1/world before backward, which costs
- * nothing, where a pass over the summed buffer would cost a read and a write of it. The path a bucket takes is chosen
- * once per run (mn_comm_use_device):
+ * nothing, where a pass over the summed buffer would cost a read and a write of it. The path a
+ * bucket takes is chosen once per run (mn_comm_use_device):
  *
  *   host       MPI_Allreduce on host memory (the CPU device)
  *   nccl       ncclAllReduce on a communication stream, each bucket sent as soon as
@@ -62,6 +62,8 @@ typedef struct mn_comm {
   /* the exchange in flight */
   float *buf;
   int64_t count, sent; /* floats in buf; floats already handed to the backend */
+  int failed_rank;     /* the rank blamed by the first failure mn_comm_settle agreed on
+                          (-1: none yet): a follower's answer to "why did you stop?" */
 } mn_comm_t;
 
 /* ---- the world ---------------------------------------------------------------------- */
@@ -117,7 +119,9 @@ mn_status_t mn_comm_agree(mn_comm_t *c, mn_status_t mine, mn_status_t *all, int 
 /* mn_comm_agree(), and then the lowest rank holding the worst status logs its own last
  * message (mn_error_message()), so that a failure is told once. Returns the agreed status;
  * *first_rank as for mn_comm_agree(). When the agreement itself fails, this rank logs why
- * and returns the worse of its status and that failure, with *first_rank = its rank. */
+ * and returns the worse of its status and that failure, with *first_rank = its rank. The
+ * first agreed failure's rank is also kept in c->failed_rank, for callers (mn_resume) that
+ * settle with a first_rank of their own. */
 mn_status_t mn_comm_settle(mn_comm_t *c, mn_status_t mine, int *first_rank);
 
 /* Sum of doubles over all ranks, in place. */

@@ -508,7 +508,7 @@ mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
                 st == MN_ERR_PREEMPTED ? "stopped with a snapshot" : "finishing",
                 mn_preempt_since_s());
   res->summary = sum;
-  res->failed_rank = r.failed_rank;
+  res->failed_rank = r.failed_rank >= 0 ? r.failed_rank : r.comm.failed_rank;
   if (st == MN_OK && want_params) {
     res->nparams = r.model.nparams;
     res->params = malloc((size_t)r.model.nparams * sizeof *res->params);
