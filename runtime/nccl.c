@@ -204,6 +204,8 @@ static mn_status_t bucket_event(mn_nccl_t *n, int64_t b, cudaEvent_t *ev) {
 /* Queue an in-place ncclAllReduce (sum) of buf[count] on the communication stream, after
  * the compute work queued so far. */
 static mn_status_t enqueue_sum(mn_nccl_t *n, float *buf, int64_t count) {
+  if (n->aborted) /* an aborted communicator is freed: no NCCL call may name it */
+    return mn_error(MN_ERR_PEER, "NCCL allreduce: the communicator was aborted");
   CUDA_TRY(cudaEventRecord(n->produced, n->compute));
   CUDA_TRY(cudaStreamWaitEvent(n->stream, n->produced, 0));
   return poll(n, ncclAllReduce(buf, buf, (size_t)count, ncclFloat32, ncclSum, n->comm, n->stream),
@@ -212,6 +214,7 @@ static mn_status_t enqueue_sum(mn_nccl_t *n, float *buf, int64_t count) {
 
 /* The event of a bucket already sent. */
 static mn_status_t sent_event(const mn_nccl_t *n, int64_t bucket, cudaEvent_t *ev) {
+  if (n->aborted) return mn_error(MN_ERR_PEER, "NCCL allreduce: the communicator was aborted");
   if (bucket < 0 || bucket >= n->ndone)
     return mn_error(MN_ERR_INTERNAL, "NCCL: bucket %lld was never sent", (long long)bucket);
   *ev = n->done[bucket];
