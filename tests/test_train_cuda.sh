@@ -75,7 +75,7 @@ CONF
 "$mnrun" -np 1 "$MN_TMP/t.conf" --set compute.device=$DEV --set schedule.max_steps=2 \
   --set snapshot.enabled=false >"$MN_TMP/probe.out" 2>"$MN_TMP/probe.err"
 rc=$?
-no_gpu="no usable CUDA device|no CUDA device is visible|has no CUDA|NVIDIA driver|placed this rank without a GPU"
+no_gpu="no usable CUDA device|no CUDA device is visible|has no CUDA|no NVIDIA driver is installed|the NVIDIA driver is too old|placed this rank without a GPU"
 if [ $rc -eq 69 ] && grep -qE "$no_gpu" "$MN_TMP/probe.err"; then
   why=$(grep -m1 -oE "($no_gpu).*" "$MN_TMP/probe.err")
   if grep -q "driver is too old" <<<"$why"; then
