@@ -20,16 +20,16 @@ extern "C" {
 
 typedef struct mn_rank_place {
   int rank;
-  int host;           /* index into the host list */
-  int local_rank;     /* 0.. on that host */
-  int threads;        /* BLAS threads: the cores of its cpuset when it has one, else
-                         max(1, cores of the host / ranks on the host) */
-  int gpu;            /* the GPU's index on its host (NVML numbering), -1 none */
-  char gpu_busid[32]; /* its PCI bus id ("0000:3b:00.0"), "" unknown: what the rank finds
-                         its CUDA device by (CUDA may number the GPUs otherwise) */
-  char hca[32];       /* the HCA for its traffic ("mlx5_0"), "" none */
-  char cpuset[64];    /* the CPUs to bind it to ("0-15"), "" no binding */
-  int numa;           /* index into its host's topology's NUMA nodes, -1 unknown */
+  int host;        /* index into the host list */
+  int local_rank;  /* 0.. on that host */
+  int threads;     /* BLAS threads: the cores of its cpuset when it has one, else
+                      max(1, cores of the host / ranks on the host) */
+  int gpu;         /* the GPU's index on its host (NVML numbering), -1 none */
+  char busid[32];  /* its PCI bus id ("0000:3b:00.0"), "" unknown: the rank finds its
+                      CUDA device by it (CUDA may number the GPUs otherwise) */
+  char hca[32];    /* the HCA for its traffic ("mlx5_0"), "" none */
+  char cpuset[64]; /* the CPUs to bind it to ("0-15"), "" no binding */
+  int numa;        /* index into its host's topology's NUMA nodes, -1 unknown */
 } mn_rank_place_t;
 
 /* How mn_place_gang orders ranks over hosts (each host takes at most its capacity):

@@ -110,10 +110,8 @@ static void check_gemm(int ta, int tb, int m, int n, int k, float alpha, float b
                      tol, &worst);
     for (int j = n; j < ldc; j++) bad += got[(int64_t)i * ldc + j] != c[(int64_t)i * ldc + j];
   }
-  CHECK_MSG(bad == 0,
-            "gemm ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g pad=%d tol=%g: %lld bad, "
-            "worst err/mag %.3g",
-            ta, tb, m, n, k, alpha, beta, pad, tol, (long long)bad, worst);
+  CHECK_MSG(bad == 0, "gemm ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g pad=%d tol=%g: %lld bad, "
+            "worst err/mag %.3g", ta, tb, m, n, k, alpha, beta, pad, tol, (long long)bad, worst);
   cudaFree(da);
   cudaFree(db);
   cudaFree(dc);
@@ -128,9 +126,9 @@ static void check_gemm(int ta, int tb, int m, int n, int k, float alpha, float b
 }
 
 static void test_gemm(double tol) {
-  static const int shapes[][3] = {{1, 1, 1},    {7, 13, 5},     {13, 7, 5},     {5, 7, 13},
-                                  {1, 9, 4},    {9, 1, 4},      {6, 5, 1},      {33, 65, 17},
-                                  {64, 64, 64}, {100, 37, 129}, {257, 129, 300}};
+  static const int shapes[][3] = {{1, 1, 1},     {7, 13, 5},      {13, 7, 5},  {5, 7, 13},
+                                  {1, 9, 4},     {9, 1, 4},       {6, 5, 1},   {33, 65, 17},
+                                  {64, 64, 64},  {100, 37, 129},  {257, 129, 300}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
     for (int ta = 0; ta < 2; ta++)
       for (int tb = 0; tb < 2; tb++) {
@@ -222,8 +220,8 @@ static void test_softmax_xent(int m, int c, double offset, float gs) {
             (long long)hits_g, (long long)hits_c);
   int64_t bad = 0;
   for (int64_t i = 0; i < count; i++) bad += !(fabs((double)got[i] - want[i]) <= 1e-5 * fabs(gs));
-  CHECK_MSG(bad == 0, "softmax_xent m=%d c=%d offset=%g gs=%g: %lld dlogits bad", m, c, offset, gs,
-            (long long)bad);
+  CHECK_MSG(bad == 0, "softmax_xent m=%d c=%d offset=%g gs=%g: %lld dlogits bad", m, c, offset,
+            gs, (long long)bad);
   g_gpu->softmax_xent(dx, dy, m, c, gs, NULL, &loss_g2, &hits_g2);
   CHECK_MSG(loss_g2 == loss_g && hits_g2 == hits_g,
             "softmax_xent m=%d c=%d: without dlogits %.17g/%lld, with %.17g/%lld", m, c, loss_g2,
@@ -352,7 +350,7 @@ static void run_all(void) {
   check_gemm(0, 1, 100, 37, 129, 1.0f, 0.0f, 0, 1e-5); /* full FP32 again */
 
   test_softmax_xent_tie();
-  static const int mn[][2] = {{1, 1},    {7, 13},   {13, 7},    {1, 100}, {100, 1},
+  static const int mn[][2] = {{1, 1},    {7, 13},   {13, 7},  {1, 100}, {100, 1},
                               {64, 257}, {9, 1000}, {5000, 10}, {3, 33}};
   for (size_t s = 0; s < sizeof mn / sizeof mn[0]; s++) {
     test_bias_act(mn[s][0], mn[s][1]);
@@ -376,7 +374,7 @@ static void run_all(void) {
 
 int main(void) {
   const mn_kernels_t *gpu = mn_kernels_cuda();
-  mn_kernels_cuda_set_tf32(0);     /* safe to call with or without a device */
+  mn_kernels_cuda_set_tf32(0); /* safe to call with or without a device */
   CHECK(mn_kernels_cuda() == gpu); /* the answer is stable */
 #ifndef MN_HAVE_CUDA
   CHECK_MSG(gpu == NULL, "mn_kernels_cuda() must be NULL in a build without CUDA");

@@ -96,7 +96,7 @@ static void test_pack_128(void) {
     CHECK(p.ranks[r].rank == r && p.ranks[r].host == r / 8 && p.ranks[r].local_rank == r % 8);
     CHECK(p.ranks[r].gpu == r % 8 && p.ranks[r].threads == 4);
     /* the bus id travels with the GPU: the rank finds its CUDA device by it */
-    CHECK(strcmp(p.ranks[r].gpu_busid, fx.topos[r / 8].gpus[r % 8].busid) == 0);
+    CHECK(strcmp(p.ranks[r].busid, fx.topos[r / 8].gpus[r % 8].busid) == 0);
   }
   for (int h = 0; h < 16; h++) CHECK(p.host_ranks[h] == 8);
   char envpath[] = "/tmp/mn-test-place-XXXXXX";
