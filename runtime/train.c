@@ -333,9 +333,9 @@ static mn_status_t validate(run_t *r, double *loss, double *accuracy) {
   int bs = r->model.max_batch, dim = mn_dataset_dim(r->val);
   float *x = mn_device_host_alloc(&r->dev, (size_t)bs * (size_t)dim * sizeof *x);
   int32_t *y = mn_device_host_alloc(&r->dev, (size_t)bs * sizeof *y);
-  double sums[3] = {0, 0, (double)(hi - lo)};             /* loss, correct, count */
-  mn_status_t st = x && y ? mn_comm_grads_drain(&r->comm) /* its loss reads wait behind it */
-                          : mn_error(MN_ERR_NOMEM, "validation: out of memory");
+  double sums[3] = {0, 0, (double)(hi - lo)}; /* loss, correct, count */
+  mn_status_t st = x && y ? MN_OK : mn_error(MN_ERR_NOMEM, "validation: out of memory");
+  if (st == MN_OK) st = mn_comm_grads_drain(&r->comm); /* its loss reads wait behind the step */
   for (int64_t i = lo; st == MN_OK && i < hi; i += bs) {
     int cnt = (int)(hi - i < bs ? hi - i : bs);
     st = mn_dataset_read_range(r->val, i, cnt, x, y);
