@@ -24,7 +24,9 @@ typedef struct mn_rank_place {
   int local_rank;  /* 0.. on that host */
   int threads;     /* BLAS threads: the cores of its cpuset when it has one, else
                       max(1, cores of the host / ranks on the host) */
-  int gpu;         /* the GPU's index on its host (CUDA/NVML numbering), -1 none */
+  int gpu;         /* the GPU's index on its host (NVML numbering), -1 none */
+  char busid[32];  /* its PCI bus id ("0000:3b:00.0"), "" unknown: the rank finds its
+                      CUDA device by it (CUDA may number the GPUs otherwise) */
   char hca[32];    /* the HCA for its traffic ("mlx5_0"), "" none */
   char cpuset[64]; /* the CPUs to bind it to ("0-15"), "" no binding */
   int numa;        /* index into its host's topology's NUMA nodes, -1 unknown */
@@ -82,7 +84,7 @@ int mn_place_min_threads(const mn_plan_t *plan);
 void mn_place_free(mn_plan_t *plan);
 
 /* The plan for the ranks themselves (runtime/mn_rankenv.h): one line per rank, "<rank>
- * <gpu> <hca> <cpuset>", with -1, - and - for none. */
+ * <gpu> <hca> <cpuset> <gpu bus id>", with -1, -, - and - for none. */
 mn_status_t mn_place_write_rankenv(const char *path, const mn_plan_t *plan);
 
 /* The --dry-run table: "mnrun: N ranks on H hosts", then one row per rank with the columns

@@ -119,6 +119,8 @@ static void bind_slice(const mn_topo_t *t, int node, int first, int end, mn_rank
 static void bind_gpus(const mn_topo_t *t, mn_rank_place_t **ranks, int n, int *per_numa) {
   for (int l = 0; l < n; l++) {
     ranks[l]->gpu = t && t->ngpus > l ? t->gpus[l].index : l;
+    if (t && t->ngpus > l)
+      snprintf(ranks[l]->busid, sizeof ranks[l]->busid, "%s", t->gpus[l].busid);
     ranks[l]->numa = t && t->ngpus > l ? t->gpus[l].numa : -1;
     if (ranks[l]->numa >= 0) per_numa[ranks[l]->numa]++;
   }
@@ -327,8 +329,8 @@ mn_status_t mn_place_write_rankenv(const char *path, const mn_plan_t *plan) {
   if (!f) return mn_error(MN_ERR_IO, "%s: %s", path, strerror(errno));
   for (int r = 0; r < plan->nranks; r++) {
     const mn_rank_place_t *p = &plan->ranks[r];
-    fprintf(f, "%d %d %s %s\n", r, p->gpu, p->hca[0] ? p->hca : "-",
-            p->cpuset[0] ? p->cpuset : "-");
+    fprintf(f, "%d %d %s %s %s\n", r, p->gpu, p->hca[0] ? p->hca : "-",
+            p->cpuset[0] ? p->cpuset : "-", p->busid[0] ? p->busid : "-");
   }
   int bad = ferror(f);
   if (fclose(f) != 0 || bad) return mn_error(MN_ERR_IO, "%s: cannot write", path);

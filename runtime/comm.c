@@ -7,6 +7,7 @@
 #include "mn_comm.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@
 mn_status_t mn_comm_init(mn_comm_t *c, MPI_Comm comm, double bucket_mb) {
   mn_comm_t t;
   memset(&t, 0, sizeof t);
+  t.failed_rank = -1;
   MN_CHECK_MPI(MPI_Comm_dup(comm, &t.comm));
   MPI_Comm_set_errhandler(t.comm, MPI_ERRORS_RETURN);
   MN_CHECK_MPI(MPI_Comm_rank(t.comm, &t.rank));
@@ -82,8 +84,19 @@ int mn_comm_mpi_cuda_aware(void) {
 #endif
 }
 
+/* Has this rank NCCL? The build's answer, unless MN_TEST_NO_NCCL is set (and not "0"): a
+ * test aid that plays a rank without NCCL in a build with it (tests/test_comm.c), read here
+ * and nowhere else. */
+static int nccl_here(void) {
+  const char *t = getenv("MN_TEST_NO_NCCL");
+  return mn_nccl_built() && !(t && *t && strcmp(t, "0") != 0);
+}
+
+/* nccl_ranks: how many ranks have NCCL (agreed before this, so that every rank takes the
+ * same branch: NCCL's set-up is collective, and a rank that skipped it would meet the
+ * others in a different MPI call). */
 static mn_status_t choose_path(mn_comm_t *c, mn_device_t *dev, mn_comm_backend_t want,
-                               double timeout_s) {
+                               double timeout_s, int nccl_ranks) {
   if (!dev->gpu) {
     if (want == MN_BACKEND_NCCL)
       return mn_error(MN_ERR_UNAVAILABLE,
@@ -93,7 +106,22 @@ static mn_status_t choose_path(mn_comm_t *c, mn_device_t *dev, mn_comm_backend_t
     c->path = MN_COMM_HOST;
     return MN_OK;
   }
-  if (want == MN_BACKEND_NCCL || (want == MN_BACKEND_AUTO && mn_nccl_built())) {
+  if (want == MN_BACKEND_NCCL && nccl_ranks < c->world) {
+    if (!nccl_here())
+      return mn_error(MN_ERR_UNAVAILABLE, "comm.backend = nccl: %s",
+                      mn_nccl_built() ? "NCCL is hidden from this rank (MN_TEST_NO_NCCL)"
+                                      : "this build of mn has no NCCL (configure with the CUDA "
+                                        "toolkit and libnccl)");
+    return mn_error(MN_ERR_UNAVAILABLE,
+                    "comm.backend = nccl: %d of the %d ranks have no NCCL (this one has; the "
+                    "build on the others lacks it)",
+                    c->world - nccl_ranks, c->world);
+  }
+  if (want == MN_BACKEND_AUTO && nccl_ranks > 0 && nccl_ranks < c->world && c->rank == 0)
+    mn_log_warn("comm.backend = auto: %d of the %d ranks have no NCCL: gradients go through MPI "
+                "on every rank",
+                c->world - nccl_ranks, c->world);
+  if (want == MN_BACKEND_NCCL || (want == MN_BACKEND_AUTO && nccl_ranks == c->world)) {
     mn_status_t st =
         mn_nccl_open(c->comm, mn_device_stream(dev), timeout_s, dev->deterministic, &c->nccl);
     if (st != MN_OK) return st;
@@ -124,7 +152,7 @@ mn_status_t mn_comm_use_device(mn_comm_t *c, mn_device_t *dev, mn_comm_backend_t
   c->dev = dev;
   c->k = dev->k;
   /* first the device kind: the NCCL set-up is collective among the GPU ranks only */
-  int same;
+  int same = 0;
   mn_status_t st = same_everywhere(c, dev->gpu, &same);
   if (st != MN_OK) return st;
   if (!same)
@@ -132,7 +160,11 @@ mn_status_t mn_comm_use_device(mn_comm_t *c, mn_device_t *dev, mn_comm_backend_t
                     "comm: some ranks compute on GPUs and some on CPUs (this one "
                     "on %s); set compute.device explicitly",
                     dev->name);
-  st = choose_path(c, dev, want, timeout_s);
+  /* then NCCL on every rank or on none: a capability flag summed over the ranks */
+  int nccl_ranks = dev->gpu && nccl_here();
+  if (dev->gpu && c->world > 1)
+    MN_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &nccl_ranks, 1, MPI_INT, MPI_SUM, c->comm));
+  st = choose_path(c, dev, want, timeout_s, nccl_ranks);
   /* every rank must take the same path: NCCL on some and MPI on others would deadlock */
   mn_status_t agreed = same_everywhere(c, st == MN_OK ? (int)c->path : -1, &same);
   if (agreed != MN_OK) return agreed;
@@ -219,6 +251,16 @@ mn_status_t mn_comm_grads_wait(mn_comm_t *c, int64_t off, int64_t n) {
   return st;
 }
 
+mn_status_t mn_comm_grads_drain(mn_comm_t *c) {
+  if (c->path != MN_COMM_NCCL || !c->nccl || c->nbuckets_last == 0) return MN_OK;
+  return mn_nccl_drain(c->nccl);
+}
+
+void mn_comm_release_device(mn_comm_t *c) {
+  mn_nccl_close(c->nccl);
+  c->nccl = NULL;
+}
+
 mn_status_t mn_comm_allreduce_grads(mn_comm_t *c, const mn_kernels_t *k, float *grads,
                                     int64_t count) {
   if (!c->k) c->k = k;
@@ -263,6 +305,7 @@ mn_status_t mn_comm_settle(mn_comm_t *c, mn_status_t mine, int *first_rank) {
     return mn_status_worse(mine, rc);
   }
   if (all != MN_OK && *first_rank == c->rank) mn_log_error("%s", mn_error_message());
+  if (all != MN_OK && c->failed_rank < 0) c->failed_rank = *first_rank;
   return all;
 }
 

@@ -24,11 +24,17 @@ mn_status_t mn_device_open(mn_device_kind_t want, int local_rank, int tf32, int 
   mn_device_t d; /* the CPU, unless a GPU opens (mn_gpu_open writes d only on success) */
   open_cpu(&d);
   d.deterministic = deterministic != 0;
-  mn_status_t st = want == MN_DEVICE_CPU ? MN_OK : mn_gpu_open(local_rank, tf32, deterministic, &d);
+  int warn = 0;
+  mn_status_t st =
+      want == MN_DEVICE_CPU ? MN_OK : mn_gpu_open(local_rank, tf32, deterministic, &d, &warn);
   if (st != MN_OK && want == MN_DEVICE_GPU)
     return mn_error(st, "compute.device = gpu: %s", mn_error_message());
-  if (st != MN_OK)
+  if (st != MN_OK && warn)
+    mn_log_warn("a GPU is here but unusable (%s): computing on the CPU", mn_error_message());
+  else if (st != MN_OK)
     mn_log_debug("no GPU for this rank (%s): computing on the CPU", mn_error_message());
+  /* the fallback succeeded: the probe's error is no one's reason for anything later */
+  if (st != MN_OK) mn_error_clear();
   *dev = d;
   return MN_OK;
 }
@@ -68,6 +74,7 @@ mn_status_t mn_device_input_init(mn_device_t *dev, int batch, int dim) {
       return mn_error(MN_ERR_NOMEM, "%s: cannot allocate input buffers for %d x %d floats",
                       dev->name, batch, dim);
   }
+  mn_gpu_input_init(dev); /* the copies into the slots come after their zeroing */
   return MN_OK;
 }
 

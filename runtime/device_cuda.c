@@ -10,10 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include <cuda_runtime_api.h>
 
 #include "mn_device_gpu.h"
+#include "mn_gpu_policy.h"
 #include "mn_log.h"
+
+_Static_assert((int)cudaErrorInsufficientDriver == (int)MN_CUDA_ERROR_INSUFFICIENT_DRIVER,
+               "mn_gpu_policy.h: cudaErrorInsufficientDriver");
+_Static_assert((int)cudaErrorNoDevice == (int)MN_CUDA_ERROR_NO_DEVICE,
+               "mn_gpu_policy.h: cudaErrorNoDevice");
 
 struct mn_device_gpu {
   cudaStream_t input, download;
@@ -55,25 +63,43 @@ int mn_gpu_count(void) {
   return n;
 }
 
-static mn_status_t pick(int local_rank, int *index) {
+/* Are there NVIDIA device nodes (a GPU the driver knows, usable or not)? */
+static int devices_present(void) {
+  return access("/dev/nvidia0", F_OK) == 0 || access("/proc/driver/nvidia/gpus", F_OK) == 0;
+}
+
+/* No device to use: say why in a user's words (mn_gpu_unusable_why), and whether a GPU is
+ * probably there (*warn). The runtime's sticky state is reset, so that the CPU fallback
+ * carries no CUDA error along. */
+static mn_status_t unusable(cudaError_t e, int *warn) {
+  int driver = 0;
+  if (cudaDriverGetVersion(&driver) != cudaSuccess) driver = 0;
+  char why[512];
+  *warn = mn_gpu_unusable_why((int)e, cudaGetErrorString(e), driver, CUDART_VERSION,
+                              devices_present(), why, sizeof why);
+  (void)cudaGetLastError();
+  return mn_error(MN_ERR_UNAVAILABLE, "%s", why);
+}
+
+/* The launcher's GPU by its PCI bus id (MN_GPU_PCI) when CUDA sees it, else its NVML index
+ * (MN_GPU) as a CUDA number, else the local rank (mn_gpu_choose). */
+static mn_status_t pick(int local_rank, int *index, int *warn) {
   int n = 0;
-  GPU_TRY(cudaGetDeviceCount(&n), "no usable CUDA device");
-  if (n <= 0) return mn_error(MN_ERR_UNAVAILABLE, "no CUDA device is visible");
-  const char *env = getenv("MN_GPU"); /* the launcher's placement (rankenv.c) */
-  if (env && *env) {
-    char *end;
-    long g = strtol(env, &end, 10);
-    if (!*end && g == -1)
-      return mn_error(MN_ERR_UNAVAILABLE, "the launcher placed this rank without a GPU (MN_GPU=-1: "
-                                          "more ranks than GPUs on this machine)");
-    if (*end || g < 0 || g >= n)
-      return mn_error(MN_ERR_UNAVAILABLE, "MN_GPU=%s, but %d CUDA device%s visible", env, n,
-                      n == 1 ? " is" : "s are");
-    *index = (int)g;
-  } else {
-    *index = local_rank % n;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) return unusable(e, warn);
+  const char *pci = getenv("MN_GPU_PCI"); /* the launcher's placement (rankenv.c) */
+  int by_pci = -1;
+  if (pci && *pci && strcmp(pci, "-") != 0 &&
+      cudaDeviceGetByPCIBusId(&by_pci, pci) != cudaSuccess) {
+    by_pci = -1;
+    (void)cudaGetLastError();
   }
-  return MN_OK;
+  char note[512];
+  mn_status_t st =
+      mn_gpu_choose(n, local_rank, getenv("MN_GPU"), pci, by_pci, index, note, sizeof note);
+  if (st == MN_OK && note[0]) mn_log_warn("%s", note);
+  *warn = st != MN_OK && n > 0 && !(getenv("MN_GPU") && !strcmp(getenv("MN_GPU"), "-1"));
+  return st;
 }
 
 static mn_status_t make_state(mn_device_gpu_t *g) {
@@ -88,10 +114,11 @@ static mn_status_t make_state(mn_device_gpu_t *g) {
   return MN_OK;
 }
 
-mn_status_t mn_gpu_open(int local_rank, int tf32, int deterministic, mn_device_t *dev) {
+mn_status_t mn_gpu_open(int local_rank, int tf32, int deterministic, mn_device_t *dev, int *warn) {
   int index = -1;
-  mn_status_t st = pick(local_rank, &index);
+  mn_status_t st = pick(local_rank, &index, warn);
   if (st != MN_OK) return st;
+  *warn = 1; /* from here on, a GPU is there: a failure to use it is worth a warning */
   GPU_TRY(cudaSetDevice(index), "cannot select the GPU");
   if (deterministic) setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", 0); /* before cuBLAS starts */
   const mn_kernels_t *k = mn_kernels_cuda();
@@ -145,6 +172,15 @@ void *mn_gpu_host_alloc(size_t nbytes) {
 
 void mn_gpu_host_free(void *p) {
   if (p) GPU_CHECK(cudaFreeHost(p));
+}
+
+/* The slots were just allocated and zeroed (cudaMemset on the legacy default stream); the
+ * input stream is non-blocking, so it does not wait for that by itself: an event makes
+ * every copy on it come after the zeroing. */
+void mn_gpu_input_init(mn_device_t *dev) {
+  mn_device_gpu_t *g = dev->g;
+  GPU_CHECK(cudaEventRecord(g->queued, 0));
+  GPU_CHECK(cudaStreamWaitEvent(g->input, g->queued, 0));
 }
 
 /* Into slot s: wait until the compute that last read slot s is done (the event recorded

@@ -7,8 +7,9 @@
 
 int mn_gpu_count(void) { return 0; }
 
-mn_status_t mn_gpu_open(int local_rank, int tf32, int deterministic, mn_device_t *dev) {
+mn_status_t mn_gpu_open(int local_rank, int tf32, int deterministic, mn_device_t *dev, int *warn) {
   (void)local_rank, (void)tf32, (void)deterministic, (void)dev;
+  *warn = 0;
   return mn_error(MN_ERR_UNAVAILABLE, "this build of mn has no CUDA (configure with the CUDA "
                                       "toolkit to use GPUs)");
 }
@@ -16,6 +17,7 @@ mn_status_t mn_gpu_open(int local_rank, int tf32, int deterministic, mn_device_t
 void mn_gpu_close(mn_device_t *dev) { (void)dev; }
 void *mn_gpu_host_alloc(size_t nbytes) { return calloc(1, nbytes ? nbytes : 1); }
 void mn_gpu_host_free(void *p) { free(p); }
+void mn_gpu_input_init(mn_device_t *dev) { (void)dev; }
 void mn_gpu_input_put(mn_device_t *dev, int slot, const float *x, const int32_t *y, int count) {
   (void)dev, (void)slot, (void)x, (void)y, (void)count;
   abort();

@@ -4,8 +4,8 @@
  * of about comm.bucket_mb; each bucket is summed over the ranks with one allreduce: a
  * few large messages per step, never one per tensor. The exchange sums; the trainer gets
  * the average by scaling the loss gradient by 1/world before backward, which costs
- * nothing, where a pass over the summed buffer would cost a read and a write of it. The path a bucket takes is chosen
- * once per run (mn_comm_use_device):
+ * nothing, where a pass over the summed buffer would cost a read and a write of it. The path a
+ * bucket takes is chosen once per run (mn_comm_use_device):
  *
  *   host       MPI_Allreduce on host memory (the CPU device)
  *   nccl       ncclAllReduce on a communication stream, each bucket sent as soon as
@@ -62,6 +62,8 @@ typedef struct mn_comm {
   /* the exchange in flight */
   float *buf;
   int64_t count, sent; /* floats in buf; floats already handed to the backend */
+  int failed_rank;     /* the rank blamed by the first failure mn_comm_settle agreed on
+                          (-1: none yet): a follower's answer to "why did you stop?" */
 } mn_comm_t;
 
 /* ---- the world ---------------------------------------------------------------------- */
@@ -69,6 +71,10 @@ typedef struct mn_comm {
 /* in: comm (duplicated), bucket_mb > 0; out: c, on the host path. */
 mn_status_t mn_comm_init(mn_comm_t *c, MPI_Comm comm, double bucket_mb);
 void mn_comm_free(mn_comm_t *c);
+/* Close the NCCL communicator (finalized within comm.timeout_s, else aborted): before the
+ * device's buffers are freed or waited on, since a collective that can never finish would
+ * hold every such call. mn_comm_free() does it too; calling both is fine. */
+void mn_comm_release_device(mn_comm_t *c);
 
 /* Choose the gradient path for dev's memory (collective: every rank calls it, and all agree
  * on one path). want: auto (NCCL on a GPU when built, else MPI), nccl (MN_ERR_UNAVAILABLE
@@ -94,6 +100,13 @@ mn_status_t mn_comm_grads_finish(mn_comm_t *c);
 mn_status_t mn_comm_grads_control(mn_comm_t *c, float *host, int n);
 /* Make the device's compute stream wait for the buckets covering buf[off, off + n). */
 mn_status_t mn_comm_grads_wait(mn_comm_t *c, int64_t off, int64_t n);
+/* Wait (bounded by comm.timeout_s) until every bucket handed over is summed: on the nccl
+ * path a peer that died leaves its collectives unfinished, and the compute stream waits
+ * for them (mn_comm_grads_wait), so a host call that blocks on the device (an upload, a
+ * read of the loss, a snapshot's copy) would wait forever. Call it before such a call;
+ * on a dead peer it aborts the communicator (which ends the stuck kernels) and returns
+ * MN_ERR_PEER. The other paths are done when finish returns: MN_OK at once. */
+mn_status_t mn_comm_grads_drain(mn_comm_t *c);
 /* Bucket b's range: out *off, *n (0 <= b < buckets for count floats). */
 void mn_comm_bucket(const mn_comm_t *c, int64_t count, int64_t b, int64_t *off, int64_t *n);
 int64_t mn_comm_nbuckets(const mn_comm_t *c, int64_t count);
@@ -117,7 +130,9 @@ mn_status_t mn_comm_agree(mn_comm_t *c, mn_status_t mine, mn_status_t *all, int 
 /* mn_comm_agree(), and then the lowest rank holding the worst status logs its own last
  * message (mn_error_message()), so that a failure is told once. Returns the agreed status;
  * *first_rank as for mn_comm_agree(). When the agreement itself fails, this rank logs why
- * and returns the worse of its status and that failure, with *first_rank = its rank. */
+ * and returns the worse of its status and that failure, with *first_rank = its rank. The
+ * first agreed failure's rank is also kept in c->failed_rank, for callers (mn_resume) that
+ * settle with a first_rank of their own. */
 mn_status_t mn_comm_settle(mn_comm_t *c, mn_status_t mine, int *first_rank);
 
 /* Sum of doubles over all ranks, in place. */

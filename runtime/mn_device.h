@@ -1,8 +1,9 @@
 /* mn_device.h: where a rank computes: the CPU, or one GPU chosen by local rank; and the
  * device-side mechanics the trainer needs beyond the kernel table.
  *
- * A device is opened once per rank. On a GPU it selects the CUDA device (MN_GPU from the
- * launcher's placement when set, else local rank modulo the visible devices), owns the
+ * A device is opened once per rank. On a GPU it selects the CUDA device (the launcher's
+ * placement when set: the GPU's PCI bus id MN_GPU_PCI, else its index MN_GPU; else local
+ * rank modulo the visible devices; mn_gpu_policy.h), owns the
  * input-copy stream and the snapshot-copy stream, and hands out pinned host memory. On the
  * CPU every operation here is a plain copy or nothing, so that the trainer never branches
  * on the device. The GPU half lives in device_cuda.c (built with CUDA), the rest here. */

@@ -4,7 +4,9 @@
  * non-blocking so that no NCCL call can hang the rank: every call that answers "in
  * progress", and every wait for a collective, polls ncclCommGetAsyncError and the CUDA
  * event with a deadline, and on an error or past the deadline the communicator is aborted
- * and the wait returns MN_ERR_PEER naming what happened. Collectives run on the
+ * and the wait returns a status naming what happened and whose fault it is (a peer or the
+ * deadline: MN_ERR_PEER; this rank's GPU or system: MN_ERR_INTERNAL; two ranks on one GPU:
+ * MN_ERR_USAGE; mn_gpu_policy.h). Collectives run on the
  * communicator's own stream, after the compute work queued before them (an event), and
  * each bucket records an event that the compute stream or the host can wait on.
  * nccl_absent.c stands in where the build has no NCCL: mn_nccl_open answers
@@ -33,7 +35,7 @@ int mn_nccl_built(void);
  * unless the environment sets them); out: *n. */
 mn_status_t mn_nccl_open(MPI_Comm comm, void *compute_stream, double timeout_s, int deterministic,
                          mn_nccl_t **n);
-/* Abort any collective in flight and free everything. */
+/* Finalize (flush what is queued, within the timeout; else abort) and free everything. */
 void mn_nccl_close(mn_nccl_t *n);
 
 /* Queue the sum of buf[count] (device) over all ranks after the compute work queued so

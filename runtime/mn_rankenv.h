@@ -1,12 +1,14 @@
 /* mn_rankenv.h: what the launcher placed for this rank, applied inside the rank.
  *
  * mnrun writes its placement to "<MN_REPORT_DIR>/placement", one line per rank:
- * "<rank> <gpu> <hca> <cpuset>" ("-1", "-" and "-" for none). The launch engines cannot
- * give each rank an environment of its own, so the rank applies its line itself, before
- * any library reads it: NCCL_IB_HCA=<hca> (unless the user set it), MN_GPU=<gpu> (the
- * device the GPU back end opens; -1: this rank has no GPU and computes on the CPU under
- * compute.device = auto), and its CPU affinity when the engine did not bind it
- * already (the affinity is wider than the cpuset). */
+ * "<rank> <gpu> <hca> <cpuset> <busid>" ("-1", "-", "-" and "-" for none; a line of an
+ * older mnrun may lack the bus id). The launch engines cannot give each rank an
+ * environment of its own, so the rank applies its line itself, before any library reads
+ * it: NCCL_IB_HCA=<hca> (unless the user set it), MN_GPU=<gpu> (the GPU's NVML index; -1:
+ * this rank has no GPU and computes on the CPU under compute.device = auto), MN_GPU_PCI=
+ * <busid> (the GPU's PCI bus id, by which the GPU back end finds the CUDA device: CUDA's
+ * numbering is NVML's only by chance), and its CPU affinity when the engine did not bind
+ * it already (the affinity is wider than the cpuset). */
 #ifndef MN_RANKENV_H
 #define MN_RANKENV_H
 

@@ -125,8 +125,10 @@ int main(int argc, char **argv) {
     snprintf(msg, sizeof msg, "done");
   else if (failed_rank >= 0 && failed_rank != world.rank)
     snprintf(msg, sizeof msg, MN_REPORT_FOLLOWER ": rank %d failed", failed_rank);
-  else
+  else if (mn_error_message()[0])
     snprintf(msg, sizeof msg, "%s", mn_error_message());
+  else /* a status without words: say what it is rather than nothing */
+    snprintf(msg, sizeof msg, "%s", mn_status_string(st));
   int reported = report_dir && report_dir[0] &&
                  mn_report_write(report_dir, world.rank, world.host, code, msg) == MN_OK;
 

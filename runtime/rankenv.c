@@ -37,14 +37,21 @@ mn_status_t mn_rankenv_apply(const char *dir, int rank) {
   snprintf(path, sizeof path, "%s/placement", dir);
   FILE *f = fopen(path, "r");
   if (!f) return MN_OK;
-  int r, gpu, found = 0;
-  char hca[64], cpus[256];
-  while (!found && fscanf(f, "%d %d %63s %255s", &r, &gpu, hca, cpus) == 4) found = r == rank;
+  int r, gpu, found = 0, fields = 0;
+  char line[512], hca[64], cpus[256], busid[64] = "-";
+  while (!found && fgets(line, sizeof line, f)) {
+    fields = sscanf(line, "%d %d %63s %255s %63s", &r, &gpu, hca, cpus, busid);
+    found = fields >= 4 && r == rank;
+  }
   fclose(f);
   if (!found) return mn_error(MN_ERR_INTERNAL, "%s: no line for rank %d", path, rank);
   char value[32];
   snprintf(value, sizeof value, "%d", gpu);
   setenv("MN_GPU", value, 1); /* -1: the launcher gave this rank no GPU (a CPU job) */
+  if (fields == 5 && strcmp(busid, "-") != 0)
+    setenv("MN_GPU_PCI", busid, 1);
+  else
+    unsetenv("MN_GPU_PCI");
   if (strcmp(hca, "-") != 0) setenv("NCCL_IB_HCA", hca, 0); /* the user's choice wins */
   if (strcmp(cpus, "-") == 0) return MN_OK;
   cpu_set_t want, have;

@@ -195,6 +195,9 @@ static mn_status_t setup(run_t *r) {
 }
 
 static void teardown(run_t *r) {
+  /* NCCL first (finalized within comm.timeout_s, else aborted): a collective a dead peer
+   * left unfinished would otherwise hold every wait on the device and every free below */
+  mn_comm_release_device(&r->comm);
   if (r->next.fetched) mn_device_input_done(&r->dev); /* no copy in flight from a freed buffer */
   if (r->loader) mn_loader_stop(r->loader);
   mn_snapwriter_stop(r->writer);
@@ -255,6 +258,9 @@ static mn_status_t train_step(run_t *r, const struct input *in, int64_t step, do
   mn_model_t *m = &r->model;
   float control[MN_MODEL_GRAD_EXTRA] = {0};
   double t0 = mn_now_s();
+  /* the step before's buckets, with the deadline: the upload below waits behind them */
+  mn_status_t st = mn_comm_grads_drain(&r->comm);
+  if (st != MN_OK) return st;
   control[CONTROL_FAILED] = in ? 0.0f : 1.0f;
   control[CONTROL_STOP] = mn_preempt_requested() ? 1.0f : 0.0f;
   r->k->upload(m->gradbuf, control, sizeof control);
@@ -269,7 +275,7 @@ static mn_status_t train_step(run_t *r, const struct input *in, int64_t step, do
     mn_model_backward(m, in->x, count);
   }
   double t1 = mn_now_s();
-  mn_status_t st = r->send_status;
+  st = r->send_status;
   if (st == MN_OK) st = mn_comm_grads_finish(&r->comm);
   if (st == MN_OK) st = mn_comm_grads_control(&r->comm, control, 2);
   double t2 = mn_now_s();
@@ -301,8 +307,8 @@ static void snapshot_done(run_t *r, const mn_snapwrite_result_t *w) {
  * stop, the end) it waits for the file to be durable, and all ranks agree on the outcome.
  * Without wait, a failure is logged and training goes on. */
 static mn_status_t snapshot(run_t *r, const char *reason, int wait) {
-  mn_status_t st = MN_OK;
-  if (r->writer) {
+  mn_status_t st = mn_comm_grads_drain(&r->comm); /* its copies wait behind the last step's */
+  if (st == MN_OK && r->writer) {
     mn_snapshot_meta_t meta;
     mn_snapwrite_result_t prev, cur;
     st = mn_trainstate_meta(r->cfg, r->comm.world, r->train, &r->pos, finished(r), reason, &meta);
@@ -329,6 +335,7 @@ static mn_status_t validate(run_t *r, double *loss, double *accuracy) {
   int32_t *y = mn_device_host_alloc(&r->dev, (size_t)bs * sizeof *y);
   double sums[3] = {0, 0, (double)(hi - lo)}; /* loss, correct, count */
   mn_status_t st = x && y ? MN_OK : mn_error(MN_ERR_NOMEM, "validation: out of memory");
+  if (st == MN_OK) st = mn_comm_grads_drain(&r->comm); /* its loss reads wait behind the step */
   for (int64_t i = lo; st == MN_OK && i < hi; i += bs) {
     int cnt = (int)(hi - i < bs ? hi - i : bs);
     st = mn_dataset_read_range(r->val, i, cnt, x, y);
@@ -508,7 +515,7 @@ mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
                 st == MN_ERR_PREEMPTED ? "stopped with a snapshot" : "finishing",
                 mn_preempt_since_s());
   res->summary = sum;
-  res->failed_rank = r.failed_rank;
+  res->failed_rank = r.failed_rank >= 0 ? r.failed_rank : r.comm.failed_rank;
   if (st == MN_OK && want_params) {
     res->nparams = r.model.nparams;
     res->params = malloc((size_t)r.model.nparams * sizeof *res->params);

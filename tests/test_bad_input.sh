@@ -57,7 +57,7 @@ expect_err "wide-train.h5" "the odd shard is named"
 # a GPU or NCCL asked for where there is none: 69, saying why (only on a machine without GPUs)
 if [ ! -e /dev/nvidia0 ]; then
   expect_exit 69 "compute.device = gpu without a GPU" "$MN_BIN/mnrun" -np 2 --set compute.device=gpu "$c"
-  expect_err "compute.device = gpu: .*(no usable CUDA device|no CUDA device is visible|has no CUDA)" \
+  expect_err "compute.device = gpu: .*(no usable CUDA device|no CUDA device is visible|has no CUDA|no NVIDIA driver is installed|the NVIDIA driver is too old)" \
     "the missing GPU is named"
   expect_exit 69 "comm.backend = nccl on the CPU" "$MN_BIN/mnrun" -np 2 --set comm.backend=nccl "$c"
   expect_err "nccl needs a GPU" "the CPU rank is named"

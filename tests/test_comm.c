@@ -9,14 +9,17 @@
  * do not divide the buffer; the staged path (device -> pinned host bucket -> MPI -> device)
  * driven through the CPU table's memory ops; the raw baseline. Also: the choice of device
  * and path without a GPU (auto -> CPU and host; gpu and nccl -> MN_ERR_UNAVAILABLE on every
- * rank, with a message naming why; GPU and CPU ranks mixed -> refused on every rank), and
- * the run-time CUDA-aware query. */
+ * rank, with a message naming why; GPU and CPU ranks mixed -> refused on every rank; GPU
+ * ranks of which one has no NCCL -> nccl refused on every rank, auto takes MPI on every
+ * rank; NCCL's own set-up failing in CUDA -> this rank's fault, not a peer's), and the
+ * run-time CUDA-aware query. */
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mn_comm.h"
 #include "mn_device.h"
+#include "mn_nccl.h"
 #include "mn_test.h"
 
 static int g_rank, g_world;
@@ -114,6 +117,41 @@ static void test_raw(mn_comm_t *c) {
   free(buf);
 }
 
+/* The same status on every rank? */
+static int same_on_all(mn_comm_t *c, int v) {
+  int lo = v, hi = v;
+  MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_INT, MPI_MIN, c->comm);
+  MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_INT, MPI_MAX, c->comm);
+  return lo == hi;
+}
+
+/* GPU ranks where one has no NCCL (rank 1 plays it: MN_TEST_NO_NCCL): with comm.backend =
+ * nccl every rank refuses, before any NCCL call, instead of the others starting NCCL's
+ * collective set-up without it; with auto no rank takes NCCL. Only the gpu flag is faked,
+ * and nothing GPU-side is reached before the answer (auto: the staged bucket's pinned
+ * allocation, which fails without a driver, on every rank alike). */
+static void test_nccl_agreement(mn_comm_t *c, const mn_device_t *cpu) {
+  mn_device_t gpu = *cpu;
+  gpu.gpu = 1;
+  if (g_rank == 1) setenv("MN_TEST_NO_NCCL", "1", 1);
+  mn_status_t st = mn_comm_use_device(c, &gpu, MN_BACKEND_NCCL, 10);
+  CHECK_MSG(st == MN_ERR_UNAVAILABLE, "%s: %s", mn_status_string(st), mn_error_message());
+  if (g_rank == 1 || !mn_nccl_built()) /* its own reason (a build without NCCL: every rank) */
+    CHECK_MSG(strstr(mn_error_message(), "comm.backend = nccl:") != NULL, "%s", mn_error_message());
+  else
+    CHECK_MSG(strstr(mn_error_message(), "1 of the 3 ranks have no NCCL") != NULL || g_world != 3,
+              "%s", mn_error_message());
+  CHECK(c->nccl == NULL);
+  st = mn_comm_use_device(c, &gpu, MN_BACKEND_AUTO, 10);
+  CHECK(same_on_all(c, (int)st));
+  CHECK(c->path != MN_COMM_NCCL && c->nccl == NULL);
+  if (c->stage) mn_device_host_free(&gpu, c->stage);
+  c->stage = NULL;
+  unsetenv("MN_TEST_NO_NCCL");
+  c->path = MN_COMM_HOST;
+  c->dev = NULL;
+}
+
 static void test_choice(mn_comm_t *c) {
   mn_device_t dev;
   CHECK(mn_device_open(MN_DEVICE_AUTO, c->local_rank, 0, 0, &dev) == MN_OK);
@@ -141,6 +179,13 @@ static void test_choice(mn_comm_t *c) {
   CHECK_MSG(strstr(mn_error_message(), "some ranks compute on GPUs and some on CPUs") != NULL, "%s",
             mn_error_message());
   CHECK(mn_comm_use_device(c, &cpu, MN_BACKEND_AUTO, 10) == MN_OK && c->path == MN_COMM_HOST);
+  test_nccl_agreement(c, &cpu);
+  if (mn_nccl_built()) { /* NCCL's set-up runs here and fails in CUDA: this rank's fault */
+    mn_nccl_t *n = NULL;
+    mn_status_t st = mn_nccl_open(c->comm, NULL, 10, 0, &n);
+    CHECK_MSG(st == MN_ERR_INTERNAL && strstr(mn_error_message(), "not a peer") != NULL, "%s: %s",
+              mn_status_string(st), mn_error_message());
+  }
   test_staged(c, &cpu);
   mn_device_close(&cpu);
 }

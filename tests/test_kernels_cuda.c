@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mn_device.h"
 #include "mn_kernels.h"
 #include "mn_rng.h"
 #include "mn_test.h"
@@ -380,7 +381,11 @@ int main(void) {
 #endif
   if (!gpu) {
     if (mn_test_failures) return mn_test_result("test_kernels_cuda");
-    printf("SKIP: no usable CUDA device (compiled only)\n");
+    mn_device_t dev; /* why: no driver, a driver too old for the toolkit, no device */
+    const char *why = mn_device_open(MN_DEVICE_GPU, 0, 0, 0, &dev) == MN_OK
+                          ? "a GPU opens, but its kernel table does not"
+                          : mn_error_message();
+    printf("SKIP: no usable CUDA device (%s); compiled only\n", why);
     return MN_TEST_SKIP;
   }
 #ifdef MN_HAVE_CUDA

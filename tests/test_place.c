@@ -4,8 +4,10 @@
  * shortfall message, and the --dry-run table. (byslot placement: test_hosts.c.) */
 #include "mn_place.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mn_test.h"
 
@@ -93,8 +95,22 @@ static void test_pack_128(void) {
   for (int r = 0; r < 128; r++) {
     CHECK(p.ranks[r].rank == r && p.ranks[r].host == r / 8 && p.ranks[r].local_rank == r % 8);
     CHECK(p.ranks[r].gpu == r % 8 && p.ranks[r].threads == 4);
+    /* the bus id travels with the GPU: the rank finds its CUDA device by it */
+    CHECK(strcmp(p.ranks[r].busid, fx.topos[r / 8].gpus[r % 8].busid) == 0);
   }
   for (int h = 0; h < 16; h++) CHECK(p.host_ranks[h] == 8);
+  char envpath[] = "/tmp/mn-test-place-XXXXXX";
+  int fd = mkstemp(envpath);
+  CHECK(fd >= 0 && mn_place_write_rankenv(envpath, &p) == MN_OK);
+  FILE *f = fdopen(fd, "r");
+  char line[256] = "", busid[64] = "";
+  int rank = -1, gpu = -1;
+  CHECK(f && fgets(line, sizeof line, f) && fgets(line, sizeof line, f)); /* rank 1 */
+  CHECK_MSG(sscanf(line, "%d %d %*s %*s %63s", &rank, &gpu, busid) == 3 && rank == 1 && gpu == 1 &&
+                strcmp(busid, fx.topos[0].gpus[1].busid) == 0,
+            "%s", line);
+  if (f) fclose(f);
+  unlink(envpath);
   check_gpu_plan(&fx, &p);
   int pairs = 0; /* every (host, GPU) exactly once: 128 ranks, each its own pair */
   for (int r = 0; r < 128; r++) pairs += p.ranks[r].gpu >= 0;

@@ -1,6 +1,6 @@
 /* test_rankenv.c: a rank applies mnrun's placement line (runtime/mn_rankenv.h): MN_GPU,
- * NCCL_IB_HCA (the user's own value wins), and the CPU binding; missing files are fine,
- * a missing rank or a bad cpu list is an error. */
+ * MN_GPU_PCI (the bus id, when the line has one), NCCL_IB_HCA (the user's own value wins), and the
+ * CPU binding; missing files are fine, a missing rank or a bad cpu list is an error. */
 #define _GNU_SOURCE
 #include <sched.h>
 #include <stdio.h>
@@ -43,6 +43,14 @@ int main(void) {
   write_file(path, "1 2 mlx5_9 -\n");
   CHECK(mn_rankenv_apply(dir, 1) == MN_OK);
   CHECK(strcmp(getenv("NCCL_IB_HCA"), "mine") == 0 && strcmp(getenv("MN_GPU"), "2") == 0);
+  CHECK(getenv("MN_GPU_PCI") == NULL); /* a line without a bus id (an older mnrun) */
+  /* the GPU's PCI bus id, by which the rank finds its CUDA device */
+  write_file(path, "0 1 - - 0000:3b:00.0\n1 -1 - - -\n");
+  CHECK(mn_rankenv_apply(dir, 0) == MN_OK);
+  CHECK(getenv("MN_GPU_PCI") && strcmp(getenv("MN_GPU_PCI"), "0000:3b:00.0") == 0);
+  CHECK(strcmp(getenv("MN_GPU"), "1") == 0);
+  CHECK(mn_rankenv_apply(dir, 1) == MN_OK);
+  CHECK(getenv("MN_GPU_PCI") == NULL && strcmp(getenv("MN_GPU"), "-1") == 0);
   CHECK(mn_rankenv_apply(dir, 5) == MN_ERR_INTERNAL); /* not in the file */
   CHECK(strstr(mn_error_message(), "no line for rank 5") != NULL);
   write_file(path, "2 0 mlx5_0 0-x\n");

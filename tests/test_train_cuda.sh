@@ -1,28 +1,42 @@
 # test_train_cuda.sh: training on a GPU, end to end (real mnrun / mpirun, real HDF5 data
 # and snapshots), against the CPU back end as the reference.
 #
-# Where no GPU is usable (no device, a driver too old for the runtime, or a build without
-# CUDA) it prints "SKIP: ..." and exits 77, which CTest reports as skipped: found by a
-# tiny run with compute.device=gpu that exits 69 naming why. Any other failure of that
-# run is a failure, not a skip. Where a GPU is usable it checks:
-#   a. world 1 on the GPU (FP32, tf32 off) trains (exit 0, loss falls) and ends close to
-#      the same run on the CPU: every final parameter within TOL (absolute) of the CPU's,
-#      final loss within TOL;
+# Where no GPU is usable (no device, no driver, a driver too old for the toolkit, or a
+# build without CUDA) it prints "SKIP: ..." with the reason and exits 77, which CTest
+# reports as skipped: found by a tiny run with compute.device=gpu that exits 69 naming why.
+# A driver too old is said as such: on such a machine every GPU test is skipped and
+# compute.device=auto trains on the CPU (with a warning). Any other failure of that run is a
+# failure, not a skip. The probe's "computing on" line also gives the default gradient path
+# of this build: nccl where it has NCCL (2.14+), else staged or mpi-cuda. Where a GPU is
+# usable it checks:
+#   a. world 1 on the GPU (FP32, tf32 off) trains (exit 0, loss falls, gradients through
+#      the default path) and ends close to the same run on the CPU: every final parameter
+#      within TOL (absolute) of the CPU's, final loss within TOL;
 #   b. compute.deterministic = true: two identical GPU runs end bitwise equal (/params and
 #      /optim of the final snapshots);
 #   c. a real SIGTERM at a chosen step on the GPU exits 75; the resumed GPU run ends
 #      bitwise equal to the uninterrupted deterministic run of b;
-#   d. comm.backend = nccl at world 1 finishes, close to a; 2 ranks under mpirun sharing
-#      the one GPU with comm.backend = mpi (the staged or CUDA-aware path) end close to the
-#      CPU's 2-rank run; with 2 GPUs or more: 2 ranks with NCCL close to the CPU's 2-rank
-#      run, and a rank SIGKILLed mid-run (comm.timeout_s = 20) makes mnrun exit 69 within
-#      DEAD_PEER_LIMIT_S seconds instead of hanging.
+#   d. comm.backend = nccl at world 1 with small buckets (7 per step) finishes, close to a;
+#      comm.backend = mpi at world 1 takes staged or mpi-cuda, close to a; 2 ranks under
+#      mpirun with comm.backend = mpi (the staged or CUDA-aware path; sharing the GPU where
+#      there is one) end close to the CPU's 2-rank run; with 2 GPUs or more: 2 ranks with
+#      NCCL close to the CPU's 2-rank run, and a rank SIGKILLed mid-run (comm.timeout_s =
+#      20, 7 buckets a step, so that the survivor waits on several collectives at once)
+#      makes mnrun exit 69 within DEAD_PEER_LIMIT_S seconds instead of hanging.
+# MN_TEST_DEV=cpu dry-runs every check on the CPU (the paths expected are then host), to
+# test this script where no GPU is.
 # It does not measure speed (bench/gpu_step.sh does) nor test the kernels one by one
 # (test_kernels_cuda.c does).
 . "$MN_SRC/tests/lib.sh"
 
-DEV=gpu   # the device under test (a copy with DEV=cpu dry-runs the checks on the CPU)
-NCCL=nccl # the GPU collective back end under test
+DEV=${MN_TEST_DEV:-gpu} # the device under test (cpu: a dry run of the checks)
+# the gradient paths expected: with the default backend (set from the probe below), with
+# comm.backend=nccl, with comm.backend=mpi; and the backend asked for as "nccl"
+if [ "$DEV" = cpu ]; then
+  NCCL=mpi PATH_NCCL=host PATH_MPI=host
+else
+  NCCL=nccl PATH_NCCL=nccl PATH_MPI="staged|mpi-cuda"
+fi
 # Tolerance of the GPU-CPU comparisons: max absolute difference of any final parameter
 # (the weights are of order 0.01-0.5; rounding alone leaves about 1e-6 after these runs),
 # and of the final loss (about 0.7).
@@ -61,11 +75,15 @@ CONF
 "$mnrun" -np 1 "$MN_TMP/t.conf" --set compute.device=$DEV --set schedule.max_steps=2 \
   --set snapshot.enabled=false >"$MN_TMP/probe.out" 2>"$MN_TMP/probe.err"
 rc=$?
-if [ $rc -eq 69 ] &&
-  grep -qE "no usable CUDA device|no CUDA device is visible|has no CUDA" "$MN_TMP/probe.err"; then
-  why=$(grep -m1 -oE "(no usable CUDA device|no CUDA device is visible|this build of mn has no CUDA).*" \
-    "$MN_TMP/probe.err")
-  echo "SKIP: no usable GPU here (compute.device=gpu exits 69: $why)"
+no_gpu="no usable CUDA device|no CUDA device is visible|has no CUDA|no NVIDIA driver is installed|the NVIDIA driver is too old|placed this rank without a GPU"
+if [ $rc -eq 69 ] && grep -qE "$no_gpu" "$MN_TMP/probe.err"; then
+  why=$(grep -m1 -oE "($no_gpu).*" "$MN_TMP/probe.err")
+  if grep -q "driver is too old" <<<"$why"; then
+    echo "SKIP: the NVIDIA driver is too old for this build's CUDA toolkit, so every GPU test" \
+      "is skipped and compute.device=auto trains on the CPU: $why"
+  else
+    echo "SKIP: no usable GPU here (compute.device=gpu exits 69: $why)"
+  fi
   exit 77
 fi
 if [ $rc -ne 0 ]; then
@@ -74,12 +92,24 @@ if [ $rc -ne 0 ]; then
   exit 1
 fi
 pass "a GPU is usable: $(grep -m1 -o 'computing on [^;]*' "$MN_TMP/probe.err")"
+# the default path of this build: nccl with NCCL, else what comm.backend=mpi takes
+PATH_DEFAULT=$(grep -m1 -oE 'gradients through [a-z-]+' "$MN_TMP/probe.err" | awk '{ print $3 }')
+case "$PATH_DEFAULT" in
+nccl | staged | mpi-cuda | host) ;;
+*) fail "probe: no 'gradients through' line"; PATH_DEFAULT=nccl ;;
+esac
+have_nccl=1
+if [ "$DEV" != cpu ] && [ "$PATH_DEFAULT" != nccl ]; then
+  have_nccl=0
+  echo "note: this build takes $PATH_DEFAULT by default (no NCCL 2.14+): the NCCL checks are not run"
+fi
 # GPUs this test may use: nvidia-smi's list, cut to CUDA_VISIBLE_DEVICES' entries when set
 ngpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
 if [ -n "${CUDA_VISIBLE_DEVICES+x}" ]; then
   nvis=$(tr ',' '\n' <<<"$CUDA_VISIBLE_DEVICES" | grep -c .)
   [ "$nvis" -lt "$ngpus" ] && ngpus=$nvis
 fi
+[ "$DEV" = cpu ] && ngpus=2 # the dry run takes the 2-rank branch on CPU ranks
 echo "GPUs usable here (nvidia-smi -L, CUDA_VISIBLE_DEVICES): $ngpus"
 
 # ---- helpers --------------------------------------------------------------------------------
@@ -200,7 +230,7 @@ cpu=(--set compute.device=cpu)
 # ---- a. world 1 on the GPU vs the CPU -------------------------------------------------------
 run_mn cpu1 0 "CPU reference, world 1" 1 "${cpu[@]}"
 run_mn g1 0 "world 1 on the GPU (FP32)" 1 "${gpu[@]}"
-on_device g1 host "world 1 on the GPU"
+on_device g1 "$PATH_DEFAULT" "world 1 on the GPU"
 loss_falls g1 "world 1 on the GPU"
 [ "$(summary g1 steps)" = 256 ] || fail "world 1 on the GPU: $(summary g1 steps) steps, want 256"
 close g1 cpu1 "world 1, GPU vs CPU"
@@ -208,7 +238,7 @@ close g1 cpu1 "world 1, GPU vs CPU"
 # ---- b. deterministic mode: two runs, bitwise equal -----------------------------------------
 run_mn det1 0 "deterministic GPU run 1" 1 "${det[@]}"
 run_mn det2 0 "deterministic GPU run 2" 1 "${det[@]}"
-on_device det1 host "deterministic run"
+on_device det1 "$PATH_DEFAULT" "deterministic run"
 same det1 det2 "two deterministic GPU runs"
 close det1 cpu1 "deterministic GPU vs CPU"
 
@@ -223,14 +253,24 @@ else
 fi
 run_mn stop 0 "resumed on the GPU" 1 "${det[@]}"
 expect_err "resuming from .*step-0*101\.h5" "resumed from the stop's snapshot"
-on_device stop host "resumed run"
+on_device stop "$PATH_DEFAULT" "resumed run"
 same stop det1 "stopped and resumed vs uninterrupted (deterministic GPU)"
 
 # ---- d. the gradient paths ------------------------------------------------------------------
-run_mn nccl1 0 "comm.backend=$NCCL at world 1" 1 "${gpu[@]}" --set comm.backend=$NCCL
-on_device nccl1 "$NCCL" "$NCCL at world 1"
-loss_falls nccl1 "$NCCL at world 1"
-close nccl1 g1 "$NCCL at world 1 vs the plain GPU run"
+# small buckets: 0.01 MiB = 2,621 floats, 7 buckets for the 16,836 parameters (and the
+# control slots): several collectives in flight per step, each waited for on its own
+small=(--set comm.bucket_mb=0.01)
+if [ $have_nccl = 1 ]; then
+  run_mn nccl1 0 "comm.backend=$NCCL at world 1, 7 buckets" 1 "${gpu[@]}" --set comm.backend=$NCCL \
+    "${small[@]}"
+  on_device nccl1 "$PATH_NCCL" "$NCCL at world 1"
+  loss_falls nccl1 "$NCCL at world 1"
+  close nccl1 g1 "$NCCL at world 1 with 7 buckets vs the default GPU run"
+fi
+
+run_mn mpi1 0 "comm.backend=mpi at world 1" 1 "${gpu[@]}" --set comm.backend=mpi
+on_device mpi1 "$PATH_MPI" "comm.backend=mpi at world 1"
+close mpi1 g1 "comm.backend=mpi at world 1 vs the default GPU run"
 
 # 2 ranks sharing the one GPU, MPI on device memory (CUDA-aware) or staged through the host;
 # mpirun directly (mnrun places one rank per GPU, or a CPU job when there are fewer GPUs).
@@ -238,22 +278,24 @@ mpi2=(mpirun -np 2 --oversubscribe "$mntrain")
 run cpu2 0 "CPU reference, world 2 (mpirun)" "${mpi2[@]}" "${cpu[@]}"
 run mpi2 0 "2 ranks sharing one GPU, comm.backend=mpi" "${mpi2[@]}" "${gpu[@]}" \
   --set comm.backend=mpi
-on_device mpi2 "staged|mpi-cuda" "2 ranks, MPI from the GPU"
+on_device mpi2 "$PATH_MPI" "2 ranks, MPI from the GPU"
 loss_falls mpi2 "2 ranks, MPI from the GPU"
 [ "$(summary mpi2 world)" = 2 ] || fail "2 ranks, MPI from the GPU: world $(summary mpi2 world)"
 close mpi2 cpu2 "2 ranks sharing one GPU (MPI) vs the CPU's 2 ranks"
 
-if [ "$ngpus" -ge 2 ]; then
+if [ "$ngpus" -ge 2 ] && [ $have_nccl = 1 ]; then
   run_mn nccl2 0 "2 ranks on 2 GPUs, comm.backend=$NCCL" 2 "${gpu[@]}" --set comm.backend=$NCCL
-  on_device nccl2 "$NCCL" "2 ranks, $NCCL"
+  on_device nccl2 "$PATH_NCCL" "2 ranks, $NCCL"
   close nccl2 cpu2 "2 ranks on 2 GPUs ($NCCL) vs the CPU's 2 ranks"
 
   # A dead peer: rank 1 SIGKILLs itself at step 40 of 640; rank 0 is then stuck in (or on
-  # its way to) a collective. timeout(1) only keeps a hang from stalling the suite.
+  # its way to) several collectives at once (7 buckets a step: the ones after the first
+  # are waited for only by the GPU stream until mn_comm_grads_drain's deadline).
+  # timeout(1) only keeps a hang from stalling the suite.
   t0=$(date +%s.%N)
   env MN_TEST_SIGNAL_STEP=40 MN_TEST_SIGNAL_RANK=1 MN_TEST_SIGNAL=KILL \
     timeout -k 10 $((DEAD_PEER_LIMIT_S * 3)) "$mnrun" -np 2 "$MN_TMP/t.conf" "${gpu[@]}" \
-    --set comm.backend=$NCCL --set comm.timeout_s=20 --set schedule.epochs=10 \
+    --set comm.backend=$NCCL --set comm.timeout_s=20 "${small[@]}" --set schedule.epochs=10 \
     --set snapshot.dir="$MN_TMP/dead" >"$MN_TMP/dead.out" 2>"$MN_TMP/dead.err"
   rc=$?
   took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
@@ -271,7 +313,7 @@ if [ "$ngpus" -ge 2 ]; then
     kill -KILL $left 2>/dev/null
   fi
 else
-  echo "note: fewer than 2 GPUs: 2-rank NCCL and the dead-peer check not run"
+  echo "note: fewer than 2 GPUs (or no NCCL): 2-rank NCCL and the dead-peer check not run"
 fi
 
 finish

@@ -211,6 +211,7 @@ mn_status_t mn_bench_allreduce_run(const mn_bench_opts_t *o) {
     st = mn_comm_use_device(&w.comm, &w.dev, cfg->comm.backend, cfg->comm.timeout_s);
   if (st == MN_OK) st = sweep(&w, o, cfg, out);
   st = mn_comm_settle(&world, st, &failed_rank);
+  mn_comm_release_device(&w.comm); /* NCCL closed (or aborted) before cudaFree waits on it */
   if (w.buf) w.dev.k->release(w.buf);
   free(w.host);
   mn_comm_free(&w.comm);   /* before the device: it may hold the device's pinned memory */
