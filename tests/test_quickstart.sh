@@ -48,7 +48,9 @@ stop=$("$MN_BIN/mninfo" --latest snapshots/quickstart 2>/dev/null)
 "$MN_BIN/mninfo" "$stop" | grep -q "^reason *stop" && pass "a stop snapshot: $stop" ||
   fail "no stop snapshot (newest: '$stop')"
 echo "signal to exit: $(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }") s (mnrun: $(grep -o 'ended [0-9.]* s' err))"
-check_float "$t1 - $t0 < 10" || fail "the stop took more than 10 s"
+# a bound, not a timing: a stop must not wait for the end of the epoch or hang (generous,
+# for a loaded machine with 4 ranks on 2 cores)
+check_float "$t1 - $t0 < 60" || fail "the stop took more than 60 s"
 expect_exit 0 "the same command again resumes and finishes" \
   "$MN_BIN/mnrun" -np 4 "$MN_SRC/examples/quickstart.conf"
 expect_err "resuming from snapshots/quickstart/step-" "it resumed from the stop snapshot"
