@@ -46,8 +46,10 @@ typedef struct mn_snapshot_meta {
   /* the training dataset's identity */
   int64_t data_n;
   int data_dim, data_classes;
-  uint32_t data_label_crc; /* CRC-32 of all labels (int32, in dataset order) */
-  char *data_files;        /* one "path\trows\n" line per file (heap) */
+  uint32_t data_label_crc;   /* CRC-32 of all labels (int32, in dataset order) */
+  uint32_t data_feature_crc; /* CRC-32 of a fixed sample of feature rows (mn_trainstate.h) */
+  int data_feature_crc_set;  /* 0: no data_feature_crc (a file written before the check) */
+  char *data_files;          /* one "path\trows\n" line per file (heap) */
   /* set by mn_snapshot_write, read back by the readers */
   int format;          /* MN_SNAPSHOT_FORMAT */
   char mn_version[32]; /* MN_VERSION of the writer */
@@ -75,17 +77,23 @@ mn_status_t mn_snapshot_write(const char *dir, const mn_snapshot_meta_t *meta,
                               const mn_snapshot_tensor_t *tensors, int ntensors, char *path,
                               size_t pathlen);
 
-/* The metadata of a snapshot file (cheap: no tensor data is read). out: meta (caller
- * frees with mn_snapshot_meta_free; zeroed on failure). Errors: MN_ERR_NOINPUT when the
- * file does not exist; MN_ERR_DATA when it is not a readable snapshot (truncated, not
- * HDF5, damaged metadata, missing attributes, unknown format version), with the reason. */
+/* The metadata of a snapshot file (cheap: no tensor data is read), validated: every reader
+ * (scan, latest, verify, resume, mninfo) goes through the same checks. Structure: every
+ * attribute present with its type, and "ntensors" equal to the number of datasets in the
+ * file. Meaning: counters not negative, world, batch, data_n, data_dim, data_classes at
+ * least 1, finished 0 or 1 and 1 exactly when reason is "final", reason one of epoch,
+ * interval, stop, final, epoch_pos before the end of the epoch (< data_n), step at least
+ * the steps that epoch and epoch_pos imply and at most samples. out: meta (caller frees
+ * with mn_snapshot_meta_free; zeroed on failure). Errors: MN_ERR_NOINPUT when the file
+ * does not exist; MN_ERR_DATA when it is not a valid snapshot, with the reason. */
 mn_status_t mn_snapshot_read_meta(const char *path, mn_snapshot_meta_t *meta);
 
 /* Read the named tensors into the caller's buffers (tensors[i].name, ndims, dims and data
- * are set by the caller), checking each one's shape and CRC. Errors: MN_ERR_DATA naming
- * the path and the tensor: missing, another shape ("params/W0 is 512x784 in the snapshot,
- * 1024x784 here"), or damaged (CRC mismatch or unreadable). On failure the buffers may
- * hold partial data. */
+ * are set by the caller), checking each one's shape and CRC, after the validation of
+ * mn_snapshot_read_meta (in the same open). Errors: MN_ERR_DATA naming the path and the
+ * reason: invalid metadata; a tensor missing, of another shape ("params/W0 is 512x784 in
+ * the snapshot, 1024x784 here"), or damaged (CRC mismatch or unreadable); a tensor in the
+ * file that was not asked for. On failure the buffers may hold partial data. */
 mn_status_t mn_snapshot_read_tensors(const char *path, mn_snapshot_tensor_t *tensors, int ntensors);
 
 /* Full validation: the metadata reads and every tensor in the file reads and matches its

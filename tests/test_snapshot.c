@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "mn_h5.h"
 #include "mn_log.h"
@@ -241,7 +242,7 @@ static void test_round_trip(void) {
   subdir(dir, sizeof dir, "rt/a/b"); /* parents created by the writer */
   mn_snapshot_meta_t m = meta_make(7, 448);
   m.finished = 1;
-  snprintf(m.reason, sizeof m.reason, "final-reason-15"); /* 15 chars: fills the field */
+  snprintf(m.reason, sizeof m.reason, "final");
   m.model_seed = UINT64_MAX - 5;
   m.data_label_crc = 0xfffffffe;
   size_t big = 100000; /* larger than an HDF5 compact attribute may be (64 KiB) */
@@ -268,7 +269,7 @@ static void test_round_trip(void) {
     CHECK(strcmp(r.mn_version, MN_VERSION) == 0);
     CHECK(r.created >= t0 - 1 && r.created <= (double)time(NULL) + 1);
     CHECK(r.epoch == m.epoch && r.epoch_pos == m.epoch_pos && r.step == 7 && r.samples == 448);
-    CHECK(r.finished == 1 && strcmp(r.reason, "final-reason-15") == 0);
+    CHECK(r.finished == 1 && strcmp(r.reason, "final") == 0);
     CHECK(r.world == 2 && r.batch == 32 && r.shape_hash == m.shape_hash);
     CHECK(r.model_seed == UINT64_MAX - 5 && r.data_seed == 12);
     CHECK(r.data_n == 6000 && r.data_dim == 16 && r.data_classes == 10);
@@ -582,6 +583,152 @@ static void test_stale_temp(void) {
   CHECK(contains(mn_error_message(), "plain"));
 }
 
+/* ---- one validation for every reader ------------------------------------------------------ */
+
+/* Replace (or add, or with type < 0 delete) the root attribute name of a file. value is
+ * read as mem_type; a string type writes a fixed-length string. */
+static int put_attr(const char *path, const char *name, hid_t type, hid_t mem_type,
+                    const void *value) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  int rc = f >= 0 ? 0 : -1;
+  if (rc == 0 && H5Aexists(f, name) > 0 && H5Adelete(f, name) < 0) rc = -1;
+  if (rc == 0 && type >= 0) {
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(f, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0 || H5Awrite(a, mem_type, value) < 0) rc = -1;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(space);
+  }
+  if (f >= 0 && H5Fclose(f) < 0) rc = -1;
+  return rc;
+}
+
+static int put_i64(const char *path, const char *name, int64_t v) {
+  return put_attr(path, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
+}
+
+/* Add a float32 dataset `name` of 3 values, with a right crc32 attribute. */
+static int add_tensor(const char *path, const char *name) {
+  float x[3] = {1, 2, 3};
+  uint32_t crc = 0;
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  hsize_t n = 3;
+  hid_t space = H5Screate_simple(1, &n, NULL);
+  hid_t d = f >= 0
+                ? H5Dcreate2(f, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
+                : -1;
+  int rc = d >= 0 && H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0 ? 0 : -1;
+  if (d >= 0) H5Dclose(d);
+  H5Sclose(space);
+  if (f >= 0) H5Fclose(f);
+  crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)x, sizeof x); /* as the writer */
+  if (rc == 0) {
+    hid_t f2 = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t d2 = f2 >= 0 ? H5Dopen2(f2, name, H5P_DEFAULT) : -1;
+    hid_t s2 = H5Screate(H5S_SCALAR);
+    hid_t a = d2 >= 0 ? H5Acreate2(d2, "crc32", H5T_STD_U32LE, s2, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    if (a < 0 || H5Awrite(a, H5T_NATIVE_UINT32, &crc) < 0) rc = -1;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(s2);
+    if (d2 >= 0) H5Dclose(d2);
+    if (f2 >= 0) H5Fclose(f2);
+  }
+  return rc;
+}
+
+/* Issue 11, item 6: what mninfo --verify refuses, a resume refuses, and the other way
+ * round, by the same checks: each fixture is a valid snapshot with one thing made wrong;
+ * read_meta (the scan of resume, --latest), verify (mninfo --verify) and read_tensors
+ * (the load of a resume) each refuse it with MN_ERR_DATA and the reason, and latest skips
+ * it for the older valid one. */
+static void test_validation(void) {
+  char dir[4096], good[4096], path[4096];
+  subdir(dir, sizeof dir, "valid");
+  CHECK(write_step(dir, 1, 64, good, sizeof good) == MN_OK);
+  double d4 = 4.0;
+  int i5 = 5;
+  enum { NCASES = 13 };
+  static const char *const want[NCASES] = {
+      "attribute ntensors is missing",
+      "attribute ntensors is not a single integer",
+      "4 tensors in the file, 5 written",
+      "5 tensors in the file, 4 written",
+      "tensor params/extra is not one of this run's 4 tensors",
+      "attribute world is 0 (1 at least)",
+      "attribute batch is 0 (1 at least)",
+      "attribute finished is 7 (0 or 1)",
+      "attribute reason is \"bogus\"",
+      "attribute epoch_pos is 1000000000, past the end of an epoch of 6000 samples",
+      "attribute step is 9, fewer than epoch 12",
+      "attribute finished is 1 but reason is interval",
+      "attribute samples is 3, fewer than its 9 steps",
+  };
+  for (int c = 0; c < NCASES; c++) {
+    int64_t step = 10 + c;
+    CHECK(write_step(dir, step, 100 * step, path, sizeof path) == MN_OK);
+    int rc = 0, meta_ok = 0; /* meta_ok: the metadata is consistent, only the load refuses */
+    switch (c) {
+    case 0: rc = put_attr(path, "ntensors", -1, -1, NULL); break;
+    case 1: rc = put_attr(path, "ntensors", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &d4); break;
+    case 2: rc = put_attr(path, "ntensors", H5T_STD_I32LE, H5T_NATIVE_INT, &i5); break;
+    case 3: rc = add_tensor(path, "params/extra"); break; /* ntensors still says 4 */
+    case 4:
+      rc = add_tensor(path, "params/extra") |
+           put_attr(path, "ntensors", H5T_STD_I32LE, H5T_NATIVE_INT, &i5);
+      meta_ok = 1;
+      break;
+    case 5: rc = put_attr(path, "world", H5T_STD_I32LE, H5T_NATIVE_INT, &(int){0}); break;
+    case 6: rc = put_attr(path, "batch", H5T_STD_I32LE, H5T_NATIVE_INT, &(int){0}); break;
+    case 7: rc = put_attr(path, "finished", H5T_STD_I32LE, H5T_NATIVE_INT, &(int){7}); break;
+    case 8: {
+      hid_t t = H5Tcopy(H5T_C_S1);
+      H5Tset_size(t, 6);
+      rc = put_attr(path, "reason", t, t, "bogus");
+      H5Tclose(t);
+      break;
+    }
+    case 9: rc = put_i64(path, "epoch_pos", 1000000000); break;
+    case 10: rc = put_i64(path, "epoch", 12) | put_i64(path, "step", 9); break;
+    case 11: rc = put_attr(path, "finished", H5T_STD_I32LE, H5T_NATIVE_INT, &(int){1}); break;
+    case 12: rc = put_i64(path, "step", 9) | put_i64(path, "samples", 3); break;
+    }
+    CHECK_MSG(rc == 0, "fixture %d could not be made", c);
+    mn_snapshot_meta_t m;
+    mn_status_t st = mn_snapshot_read_meta(path, &m);
+    if (meta_ok) {
+      CHECK_MSG(st == MN_OK, "fixture %d: %s", c, mn_error_message());
+      mn_snapshot_meta_free(&m);
+    } else {
+      CHECK_MSG(st == MN_ERR_DATA && contains(mn_error_message(), want[c]),
+                "read_meta, fixture %d: %s", c, mn_error_message());
+    }
+    st = mn_snapshot_verify(path);
+    if (!meta_ok) /* (4: the extra tensor is consistent, only a run that knows its own refuses) */
+      CHECK_MSG(st == MN_ERR_DATA && contains(mn_error_message(), want[c]),
+                "verify, fixture %d: %s", c, mn_error_message());
+    tensors_t back;
+    tensors_make(&back, 8, 16, -1);
+    st = mn_snapshot_read_tensors(path, back.t, NT);
+    CHECK_MSG(st == MN_ERR_DATA && contains(mn_error_message(), want[c]),
+              "read_tensors, fixture %d: %s", c, mn_error_message());
+    tensors_free(&back);
+    char latest[4096] = "";
+    if (!meta_ok) {
+      CHECK(mn_snapshot_latest(dir, latest, sizeof latest) == MN_OK && strcmp(latest, good) == 0);
+    }
+    rm_rf(path);
+  }
+  /* The writer's fixed-length field filled to the brim writes, and reads back refused. */
+  mn_snapshot_meta_t m = meta_make(3, 30);
+  memcpy(m.reason, "final-reason-15!", sizeof m.reason); /* no NUL: 16 bytes */
+  tensors_t ts;
+  tensors_make(&ts, 8, 16, 3);
+  CHECK(mn_snapshot_write(dir, &m, ts.t, NT, path, sizeof path) == MN_OK);
+  tensors_free(&ts);
+  CHECK(mn_snapshot_verify(path) == MN_ERR_DATA &&
+        contains(mn_error_message(), "attribute reason is too long"));
+}
+
 /* ---- atomicity under kill -9 --------------------------------------------------------- */
 
 enum { KILL_OUT = 512, KILL_IN = 640, KILLS = 60 }; /* ~1.3 MB per W, ~2.6 MB a file */
@@ -667,7 +814,7 @@ static void test_kill(void) {
     CHECK(mn_snapshot_prune(dir, 3, NULL) == MN_OK); /* a killed child may not have pruned */
     /* the next write succeeds and cleans the killed writer's temporary file */
     tensors_make(&ts, KILL_OUT, KILL_IN, 900000 + i);
-    m = meta_make(900000 + i, 0);
+    m = meta_make(900000 + i, 9000000 + 10 * (int64_t)i);
     mn_status_t st = mn_snapshot_write(dir, &m, ts.t, NT, path, sizeof path);
     tensors_free(&ts);
     CHECK_MSG(st == MN_OK, "write after kill %d: %s", i, mn_error_message());
@@ -708,6 +855,7 @@ int main(void) {
   test_prune();
   test_set_aside();
   test_stale_temp();
+  test_validation();
   test_kill();
   fprintf(stderr, "test_snapshot: %.1f s\n", now_s() - t0);
   rm_rf(g_root);
