@@ -390,14 +390,15 @@ mn_status_t mn_snapshot_write(const char *dir, const mn_snapshot_meta_t *meta,
     mn_status_t st = check_tensor(&tensors[i]);
     if (st != MN_OK) return st;
   }
-  char final[4096], tmp[4096 + 64];
+  char final[4096], tmp[4096 + 512];
   if (snprintf(final, sizeof final, "%s/step-%09lld.h5", dir, (long long)meta->step) >=
       (int)sizeof final)
     return mn_error(MN_ERR_IO, "%s: snapshot directory name too long", dir);
   if (path && strlen(final) >= pathlen)
     return mn_error(MN_ERR_INTERNAL, "%s: path buffer too small", final);
-  snprintf(tmp, sizeof tmp, "%s/.step-%09lld.h5.tmp.%ld", dir, (long long)meta->step,
-           (long)getpid());
+  char name[512];
+  mn_snapshot_temp_name(meta->step, name, sizeof name);
+  snprintf(tmp, sizeof tmp, "%s/%s", dir, name);
 
   mn_snapshot_meta_t m = *meta; /* shallow: only the fields the writer sets differ */
   struct timespec now;

@@ -58,6 +58,7 @@ typedef struct run {
   mn_position_t pos;         /* the next step */
   mn_resume_result_t resume; /* where this run came from */
   mn_snapwriter_t *writer;   /* rank 0, when snapshots are enabled */
+  mn_snapshot_lock_t *lock;  /* rank 0's hold on snapshot.dir, for the whole run */
   mn_timing_t t;
   int failed_rank; /* the lowest rank that failed, once agreed (-1: none) */
 } run_t;
@@ -187,8 +188,18 @@ static mn_status_t open_device(run_t *r) {
   return MN_OK;
 }
 
+/* Rank 0 takes snapshot.dir for this run before anything reads it (a second job on it is
+ * refused: MN_ERR_LOCKED) and checks that it can be written (MN_ERR_IO now, not when
+ * training ends). */
+static mn_status_t claim_snapshot_dir(run_t *r) {
+  if (r->comm.rank != 0 || !r->cfg->snapshot.enabled) return MN_OK;
+  mn_status_t st = mn_snapshot_lock(r->cfg->snapshot.dir, &r->lock);
+  return st == MN_OK ? mn_snapshot_dir_probe(r->cfg->snapshot.dir) : st;
+}
+
 static mn_status_t setup(run_t *r) {
-  mn_status_t st = mn_comm_settle(&r->comm, setup_local(r), &r->failed_rank);
+  mn_status_t st = mn_comm_settle(&r->comm, claim_snapshot_dir(r), &r->failed_rank);
+  if (st == MN_OK) st = mn_comm_settle(&r->comm, setup_local(r), &r->failed_rank);
   if (st == MN_OK) st = setup_resume(r);
   if (st == MN_OK) st = mn_comm_settle(&r->comm, setup_run(r), &r->failed_rank);
   return st;
@@ -198,6 +209,7 @@ static void teardown(run_t *r) {
   if (r->next.fetched) mn_device_input_done(&r->dev); /* no copy in flight from a freed buffer */
   if (r->loader) mn_loader_stop(r->loader);
   mn_snapwriter_stop(r->writer);
+  mn_snapshot_unlock(r->lock);
   mn_metrics_close(&r->metrics);
   mn_optim_free(&r->optim);
   mn_model_free(&r->model);

@@ -61,6 +61,41 @@ done
 final() { "$mninfo" --latest "$1" 2>/dev/null; }
 for np in 1 2 4; do [ -n "$(final "$MN_TMP/ref$np")" ] || fail "no final snapshot in ref$np"; done
 
+# One run per snapshot directory (issue 11, item 2): run A holds snapshot.dir; a second
+# run B on it is refused at once, on every rank, with exit 73 naming the holder (host, pid,
+# since when), before it reads or writes anything there; A then finishes bitwise as the
+# reference. A stops itself (SIGSTOP at step 50, MN_TEST_SIGNAL) so that B surely meets it
+# mid-run; the lock file names A's rank 0, which is then continued.
+lock="$MN_TMP/lock"
+env MN_TEST_SIGNAL_STEP=50 MN_TEST_SIGNAL="$(kill -l STOP)" MN_TEST_SIGNAL_RANK=0 "$mnrun" -np 1 \
+  --fail-timeout 0 "$MN_TMP/t.conf" --set snapshot.dir="$lock" --set snapshot.every_steps=20 \
+  >"$MN_TMP/a.out" 2>"$MN_TMP/a.err" &
+a=$!
+holder=""
+for _ in $(seq 600); do
+  holder=$(sed -n 's/^host .*, pid \([0-9]*\), since .*/\1/p' "$lock/.mn-lock" 2>/dev/null)
+  [ -n "$holder" ] && [ "$(ps -o stat= -p "$holder" 2>/dev/null | cut -c1)" = T ] && break
+  sleep 0.05
+done
+before=$(md5sum "$lock"/step-*.h5 2>/dev/null)
+expect_exit 73 "a second run on a snapshot.dir in use is refused" "$mnrun" -np 2 "$MN_TMP/t.conf" \
+  --set snapshot.dir="$lock" --set snapshot.every_steps=20
+expect_err "$lock: snapshot directory in use by another run: host $(hostname), pid $holder, since [0-9-]+ [0-9:]+ UTC" \
+  "the holder is named (host, pid, since)"
+grep -q "^epoch .* step " "$MN_TMP/out" && fail "the refused run trained" || pass "the refused run trained no step"
+grep -q "resuming from" "$MN_TMP/err" && fail "the refused run read the directory" ||
+  pass "the refused run resumed nothing"
+[ "$(md5sum "$lock"/step-*.h5 2>/dev/null)" = "$before" ] && pass "the holder's snapshots are untouched" ||
+  fail "the refused run changed the holder's snapshots"
+kill -CONT "$holder" 2>/dev/null
+wait "$a"
+rc=$?
+[ $rc -eq 0 ] && pass "the holder finishes (exit 0)" || { fail "the holder exited $rc"; cat "$MN_TMP/a.err" >&2; }
+"$mninfo" --verify "$lock"/step-*.h5 >/dev/null && pass "the holder's snapshots are valid" ||
+  fail "the holder's snapshots: $("$mninfo" --verify "$lock"/step-*.h5 2>&1)"
+same_state "$(final "$MN_TMP/ref1")" "$(final "$lock")" "the holder, after a refused second run"
+ls -a "$lock" | grep -q '\.tmp\.' && fail "temporary files left in $lock" || pass "no temporary file left"
+
 # stop_resume NP STEP RANK NAME: signal rank RANK (-1: all) at the start of step STEP
 # (-1: during set-up); expect exit 75 and a snapshot of step STEP + 1 (STEP -1: step 1);
 # resume; compare with the reference.

@@ -563,24 +563,75 @@ static void test_set_aside(void) {
   CHECK(strcmp(sub, sub2) != 0);
 }
 
+/* A leftover of a writer: dir/.step-000000001.h5.tmp.<host>.<pid> (host NULL: the old
+ * ".tmp.<pid>" name). out: path. */
+static void make_temp(const char *dir, const char *host, long pid, char *path, size_t len) {
+  if (host)
+    snprintf(path, len, "%s/.step-000000001.h5.tmp.%.200s.%ld", dir, host, pid);
+  else
+    snprintf(path, len, "%s/.step-000000001.h5.tmp.%ld", dir, pid);
+  write_text(path, "half a file");
+}
+
+/* Issue 11, item 2: temporary files are removed only when their writer is provably gone
+ * (this host and a process that is no more, or any but a live one of this host while the
+ * directory's lock is held); a second lock on a held directory is refused, naming the
+ * holder. */
 static void test_stale_temp(void) {
-  char dir[4096], tmp[4200], path[4096];
+  char dir[4096], path[4096], me[512], host[512];
+  char dead[8192], live[8192], other[8192], old[8192];
   subdir(dir, sizeof dir, "stale");
   mkdir(dir, 0755);
-  snprintf(tmp, sizeof tmp, "%s/.step-000000001.h5.tmp.99999", dir);
-  write_text(tmp, "half a file");
+  mn_snapshot_temp_name(1, me, sizeof me); /* ".step-000000001.h5.tmp.<host>.<pid>" */
+  snprintf(host, sizeof host, "%.200s", me + strlen(".step-000000001.h5.tmp."));
+  *strrchr(host, '.') = '\0';
+  CHECK(host[0] != '\0' && strchr(host, '/') == NULL);
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, NULL, 0); /* its pid names a process that is no more */
+  make_temp(dir, host, (long)child, dead, sizeof dead);
+  make_temp(dir, host, (long)getppid(), live, sizeof live); /* a live writer of this host */
+  make_temp(dir, "elsewhere", (long)getpid(), other, sizeof other);
+  make_temp(dir, NULL, 99999, old, sizeof old);
   CHECK(write_step(dir, 2, 20, path, sizeof path) == MN_OK);
-  CHECK(!file_exists(tmp));
+  CHECK(!file_exists(dead));
+  CHECK(file_exists(live) && file_exists(other) && file_exists(old)); /* no lock: not provable */
+
+  mn_snapshot_lock_t *lock = NULL, *second = NULL;
+  CHECK_MSG(mn_snapshot_lock(dir, &lock) == MN_OK, "%s", mn_error_message());
+  char want[512];
+  snprintf(want, sizeof want, "snapshot directory in use by another run: host ");
+  CHECK(mn_snapshot_lock(dir, &second) == MN_ERR_LOCKED);
+  CHECK_MSG(contains(mn_error_message(), want), "%s", mn_error_message());
+  snprintf(want, sizeof want, ", pid %ld, since 20", (long)getpid());
+  CHECK_MSG(contains(mn_error_message(), want), "%s", mn_error_message());
+  CHECK(write_step(dir, 3, 30, path, sizeof path) == MN_OK);
+  CHECK(!file_exists(other) && !file_exists(old)); /* held: no other trainer writes here */
+  CHECK(file_exists(live));                        /* a live process of this host: never */
+  mn_snapshot_unlock(lock);
+  CHECK_MSG(mn_snapshot_lock(dir, &second) == MN_OK, "%s", mn_error_message()); /* released */
+  mn_snapshot_unlock(second);
+  unlink(live);
+
   int snaps, temps;
   count_files(dir, &snaps, &temps);
-  CHECK(snaps == 1 && temps == 0);
-  /* A directory that cannot be made: MN_ERR_IO naming it. */
-  char file_as_dir[4200];
+  CHECK(snaps == 2 && temps == 0);
+  /* The probe: a writable directory passes and keeps nothing of it. */
+  CHECK_MSG(mn_snapshot_dir_probe(dir) == MN_OK, "%s", mn_error_message());
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  while (d && (e = readdir(d)) != NULL) CHECK(strncmp(e->d_name, ".probe.", 7) != 0);
+  if (d) closedir(d);
+  /* A directory that cannot be made: MN_ERR_IO naming it, for a write, a lock, a probe. */
+  char file_as_dir[4200], tmp[4200];
   snprintf(file_as_dir, sizeof file_as_dir, "%s/plain/sub", dir);
   snprintf(tmp, sizeof tmp, "%s/plain", dir);
   write_text(tmp, "a file");
   CHECK(write_step(file_as_dir, 1, 1, path, sizeof path) == MN_ERR_IO);
   CHECK(contains(mn_error_message(), "plain"));
+  CHECK(mn_snapshot_lock(file_as_dir, &lock) == MN_ERR_IO && contains(mn_error_message(), "plain"));
+  CHECK(mn_snapshot_dir_probe(file_as_dir) == MN_ERR_IO &&
+        contains(mn_error_message(), "cannot be written"));
 }
 
 /* ---- one validation for every reader ------------------------------------------------------ */
