@@ -306,7 +306,23 @@ static void snapshot_done(run_t *r, const mn_snapwrite_result_t *w) {
   else
     mn_log_error("snapshot of step %lld (%s) failed: %s", (long long)w->step, w->reason,
                  w->message);
+  if (w->status != MN_OK && r->cfg->snapshot.on_error == MN_ON_ERROR_CONTINUE &&
+      (!strcmp(w->reason, "epoch") || !strcmp(w->reason, "interval")))
+    mn_log_warn("snapshot.on_error = continue: training goes on without that snapshot");
   mn_metrics_snapshot(&r->metrics, &rec);
+}
+
+/* snapshot.on_error = stop: once an epoch or interval snapshot has failed, rank 0's
+ * MN_ERR_IO, which the next step raises as a failed rank does a failed batch (no rank
+ * takes that step; all exit 74; the older snapshots are left as they are). */
+static mn_status_t snapshot_failed(run_t *r) {
+  mn_snapwrite_result_t w;
+  if (!r->writer || r->cfg->snapshot.on_error != MN_ON_ERROR_STOP ||
+      !mn_snapwriter_failed(r->writer, &w))
+    return MN_OK;
+  return mn_error(MN_ERR_IO,
+                  "snapshot of step %lld (%s) failed: %s; stopping (snapshot.on_error = stop)",
+                  (long long)w.step, w.reason, w.message);
 }
 
 /* A snapshot of r->pos. Rank 0 hands the state to its writer and goes on; with wait (a
@@ -403,7 +419,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
     else
       fetch(r, &in);
     r->next.fetched = 0;
-    mn_status_t rd = in.rd;
+    mn_status_t rd = in.rd == MN_OK ? snapshot_failed(r) : in.rd;
     if (rd == MN_OK && (in.batch.epoch != epoch || in.batch.pos != p->epoch_pos))
       rd = mn_error(MN_ERR_INTERNAL,
                     "loader out of step: epoch %lld position %lld, expected %lld %lld",
