@@ -223,6 +223,29 @@ expect_err "none can be resumed" "auto refuses to start afresh over them"
 [ "$(md5sum "$MN_TMP"/ref4/*.h5)" = "$before" ] && pass "the snapshots are untouched" ||
   fail "snapshots changed by a refused resume"
 
+# Regenerated features (issue 11, item 9): the same labels, N and D, the features scaled
+# (a new normalisation). A resume compares a CRC of the features of 16 fixed rows and
+# refuses, as it does other labels; the original file resumes.
+awk 'BEGIN { srand(7); for (i = 0; i < 480; i++) { printf "%d", i % 3
+  for (j = 0; j < 8; j++) printf ",%.4f", (i % 3) * 0.5 + rand(); printf "\n" } }' >"$MN_TMP/f.csv"
+awk -F, -v OFS=, '{ for (j = 2; j <= NF; j++) $j = sprintf("%.4f", $j * 2) } 1' "$MN_TMP/f.csv" \
+  >"$MN_TMP/f2.csv"
+"$MN_BIN/mnprep" csv --in "$MN_TMP/f.csv" --out "$MN_TMP/f.h5" >/dev/null &&
+  "$MN_BIN/mnprep" csv --in "$MN_TMP/f2.csv" --out "$MN_TMP/f2.h5" >/dev/null || fail "mnprep csv"
+printf '[model]\nlayers = 8,16,3\n[data]\ntrain = %s\nbatch_size = 8\n[schedule]\nepochs = 2\n[log]\nprogress = off\n' \
+  "$MN_TMP/f.h5" >"$MN_TMP/f.conf"
+expect_exit 75 "features: a run stopped at step 10" env MN_TEST_SIGNAL_STEP=10 "$mnrun" -np 1 \
+  "$MN_TMP/f.conf" --set snapshot.dir="$MN_TMP/feat"
+"$mninfo" --json "$(final "$MN_TMP/feat")" | grep -q '"data_feature_crc":"0x' &&
+  pass "the snapshot records the features' CRC" || fail "no data_feature_crc in mninfo --json"
+expect_exit 65 "resume over regenerated features" "$mnrun" -np 1 "$MN_TMP/f.conf" \
+  --set data.train="$MN_TMP/f2.h5" --set snapshot.dir="$MN_TMP/feat"
+expect_err "skipping snapshot .*step-000000011\.h5: another training set: the features differ" \
+  "the features are named as the difference"
+expect_exit 0 "resume over the same features" "$mnrun" -np 1 "$MN_TMP/f.conf" \
+  --set snapshot.dir="$MN_TMP/feat"
+expect_err "resuming from .*step-000000011\.h5" "resumed from the step-11 snapshot"
+
 # require without a snapshot: 66; never: old snapshots are set aside, the run starts afresh.
 expect_exit 66 "--resume require without a snapshot" "$mnrun" -np 2 "$MN_TMP/t.conf" \
   --set snapshot.dir="$MN_TMP/empty" --resume require

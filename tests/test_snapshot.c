@@ -245,6 +245,8 @@ static void test_round_trip(void) {
   snprintf(m.reason, sizeof m.reason, "final");
   m.model_seed = UINT64_MAX - 5;
   m.data_label_crc = 0xfffffffe;
+  m.data_feature_crc = 0x80000001;
+  m.data_feature_crc_set = 1;
   size_t big = 100000; /* larger than an HDF5 compact attribute may be (64 KiB) */
   m.config = malloc(big + 1);
   for (size_t i = 0; i < big; i++) m.config[i] = i % 40 == 39 ? '\n' : (char)('a' + i % 26);
@@ -274,6 +276,7 @@ static void test_round_trip(void) {
     CHECK(r.model_seed == UINT64_MAX - 5 && r.data_seed == 12);
     CHECK(r.data_n == 6000 && r.data_dim == 16 && r.data_classes == 10);
     CHECK(r.data_label_crc == 0xfffffffe);
+    CHECK(r.data_feature_crc_set == 1 && r.data_feature_crc == 0x80000001);
     CHECK(r.config && strcmp(r.config, m.config) == 0);
     CHECK(r.data_files && strcmp(r.data_files, m.data_files) == 0);
   }
@@ -306,6 +309,7 @@ static void test_round_trip(void) {
   CHECK(mn_snapshot_write(dir, &e, ts.t, NT, path, sizeof path) == MN_OK);
   CHECK(mn_snapshot_read_meta(path, &r) == MN_OK);
   CHECK(r.config && r.config[0] == '\0' && r.data_files && r.data_files[0] == '\0');
+  CHECK(r.data_feature_crc_set == 0); /* a file without the attribute (older mn) is valid */
   mn_snapshot_meta_free(&r);
 
   /* Rewriting a step replaces the file. */
