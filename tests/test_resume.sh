@@ -87,7 +87,9 @@ grep -q "resuming from" "$MN_TMP/err" && fail "the refused run read the director
   pass "the refused run resumed nothing"
 [ "$(md5sum "$lock"/step-*.h5 2>/dev/null)" = "$before" ] && pass "the holder's snapshots are untouched" ||
   fail "the refused run changed the holder's snapshots"
-kill -CONT "$holder" 2>/dev/null
+[ -n "$holder" ] || fail "no lock file names the holder"
+descendants() { local p; for p in $(pgrep -P "$1"); do echo "$p"; descendants "$p"; done; }
+for p in ${holder:-$(descendants "$a")}; do kill -CONT "$p" 2>/dev/null; done
 wait "$a"
 rc=$?
 [ $rc -eq 0 ] && pass "the holder finishes (exit 0)" || { fail "the holder exited $rc"; cat "$MN_TMP/a.err" >&2; }
