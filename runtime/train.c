@@ -327,7 +327,8 @@ static mn_status_t snapshot_failed(run_t *r) {
 
 /* A snapshot of r->pos. Rank 0 hands the state to its writer and goes on; with wait (a
  * stop, the end) it waits for the file to be durable, and all ranks agree on the outcome.
- * Without wait, a failure is logged and training goes on. */
+ * Without wait, a failure is logged when it is known, and snapshot.on_error decides
+ * whether training goes on (snapshot_failed). */
 static mn_status_t snapshot(run_t *r, const char *reason, int wait) {
   mn_status_t st = MN_OK;
   if (r->writer) {
