@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -291,7 +292,9 @@ static mn_status_t fsync_file(const char *tmp, const char *path) {
  * close the file with its descriptor pointed at an anonymous memory file, so that the
  * metadata HDF5 writes on closing cannot fail in turn. It must not fail: a file whose
  * H5Fclose failed stays open, and closing it again (ourselves, or HDF5's own clean-up at
- * exit) crashes HDF5 1.10. The temporary file on disk is left to the caller to remove. */
+ * exit) crashes HDF5 1.10. A file size limit (RLIMIT_FSIZE) binds the memory file too:
+ * its soft limit is raised to the hard one for the close (a hard limit below the file's
+ * size cannot be helped). The temporary file on disk is left to the caller to remove. */
 static void discard_file(hid_t file) {
   unsigned kinds =
       H5F_OBJ_LOCAL | H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR;
@@ -306,7 +309,13 @@ static void discard_file(hid_t file) {
   if (mem >= 0 && H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) >= 0 && handle)
     dup2(mem, *(int *)handle); /* the sec2 driver's descriptor now writes to memory */
   if (mem >= 0) close(mem);
+  struct rlimit limit, raised;
+  int lifted = getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != limit.rlim_max;
+  raised = limit;
+  raised.rlim_cur = raised.rlim_max;
+  if (lifted) lifted = setrlimit(RLIMIT_FSIZE, &raised) == 0;
   H5Fclose(file); /* once: see above */
+  if (lifted) setrlimit(RLIMIT_FSIZE, &limit);
   H5Eclear2(H5E_DEFAULT);
 }
 

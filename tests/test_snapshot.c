@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -784,6 +785,49 @@ static void test_validation(void) {
         contains(mn_error_message(), "attribute reason is too long"));
 }
 
+/* ---- a write that fails inside HDF5 ---------------------------------------------------------- */
+
+/* Issue 11, item 4: a write that fails part way (here: the file size limit, RLIMIT_FSIZE,
+ * with SIGXFSZ ignored, so that write(2) fails with EFBIG past it; the space reservation,
+ * which a full disk meets first, does not count against that limit) returns MN_ERR_IO
+ * with the reason, leaves no file, and leaves no HDF5 identifier open: each child ends
+ * with exit(), which runs HDF5's clean-up at exit, where a file left open crashed. The
+ * limits land the failure in H5Fcreate, the attributes, a tensor's data and the final
+ * flush. */
+static void test_write_fails(void) {
+  static const long limits[] = {512, 2048, 4096, 8192, 20000, 60000, 150000, 400000};
+  char dir[4096];
+  subdir(dir, sizeof dir, "efbig");
+  mkdir(dir, 0755);
+  for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+      tensors_t ts;
+      tensors_make(&ts, 300, 200, 5); /* 2 x 240 KB of weights */
+      mn_snapshot_meta_t m = meta_make(5, 50);
+      struct rlimit rl = {(rlim_t)limits[i], RLIM_INFINITY}; /* a soft limit, as ulimit -S -f */
+      signal(SIGXFSZ, SIG_IGN);
+      if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(2);
+      char path[4096];
+      mn_status_t st = mn_snapshot_write(dir, &m, ts.t, NT, path, sizeof path);
+      int snaps, temps;
+      count_files(dir, &snaps, &temps);
+      int ok = st == MN_ERR_IO && contains(mn_error_message(), "File too large") && snaps == 0 &&
+               temps == 0;
+      if (!ok)
+        fprintf(stderr, "limit %ld: status %d, %d files, %d temporary: %s\n", limits[i], (int)st,
+                snaps, temps, mn_error_message());
+      exit(ok ? 0 : 1); /* exit(), not _exit(): HDF5's clean-up at exit runs */
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "file size limit %ld: %s %d",
+              limits[i], WIFSIGNALED(status) ? "killed by signal" : "exit",
+              WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+  }
+}
+
 /* ---- atomicity under kill -9 --------------------------------------------------------- */
 
 enum { KILL_OUT = 512, KILL_IN = 640, KILLS = 60 }; /* ~1.3 MB per W, ~2.6 MB a file */
@@ -911,6 +955,7 @@ int main(void) {
   test_set_aside();
   test_stale_temp();
   test_validation();
+  test_write_fails();
   test_kill();
   fprintf(stderr, "test_snapshot: %.1f s\n", now_s() - t0);
   rm_rf(g_root);
