@@ -9,7 +9,9 @@
  * - Writing is atomic and durable: the file is written under a temporary name in the
  *   same directory, flushed and fsync'd, renamed to step-NNNNNNNNN.h5, and the directory
  *   is fsync'd. A kill at any instant leaves the old snapshots intact and, at most, one
- *   complete new one (plus a temporary file that scans ignore and later writes remove).
+ *   complete new one (plus a temporary file that scans ignore and a later write removes
+ *   once its writer is provably gone). A failed write (a full disk) leaves no file and no
+ *   HDF5 identifier open, and says why.
  * - Every tensor carries a CRC-32 of its bytes, and HDF5 metadata is checksummed (file
  *   format of HDF5 1.8 or later), so that a damaged file is detected when it is read,
  *   never loaded. A file is valid when its metadata reads, its format version is known,
@@ -68,11 +70,13 @@ void mn_snapshot_meta_free(mn_snapshot_meta_t *meta);
 
 /* Write a snapshot of meta and the tensors into dir (created if missing, with parents)
  * as step-<meta->step, 9 digits>.h5, atomically and durably (see above); an existing file
- * of that name is replaced atomically. Leftover temporary files of earlier, killed writers
- * in dir are removed first. Fills meta->format, mn_version and created in the file (meta
+ * of that name is replaced atomically. Leftover temporary files of writers that are gone
+ * are removed first (mn_snapshot_dir_prepare). The file's space is reserved before HDF5
+ * writes it (fallocate, where the file system has it), so that a full disk is met before
+ * HDF5's metadata flush. Fills meta->format, mn_version and created in the file (meta
  * itself is not changed). out: path (the final file name), when path is not NULL.
- * Errors: MN_ERR_IO naming the path and the failing call; nothing is left but, at most,
- * the temporary file. */
+ * Errors: MN_ERR_IO naming the path, the failing call and the reason ("No space left on
+ * device"); nothing is left, and every HDF5 identifier is closed. */
 mn_status_t mn_snapshot_write(const char *dir, const mn_snapshot_meta_t *meta,
                               const mn_snapshot_tensor_t *tensors, int ntensors, char *path,
                               size_t pathlen);
