@@ -69,6 +69,7 @@ static const char *const device_names[] = {"auto", "cpu", "gpu", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const progress_names[] = {"auto", "tty", "plain", "off", NULL};
 static const char *const resume_names[] = {"auto", "require", "never", NULL};
+static const char *const on_error_names[] = {"stop", "continue", NULL};
 
 _Static_assert(sizeof(mn_remainder_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_lr_schedule_t) == sizeof(int), "enums are stored as int");
@@ -162,6 +163,8 @@ static const key_spec_t keys[] = {
      "newest snapshots kept (older ones go once a new one is durable); 0 = keep all"},
     {"snapshot", "resume", KEY_ENUM, AT(snapshot.resume), 0, 0, "auto", 0, 0, 0, 0, resume_names,
      "auto: from the newest valid snapshot if any; require: fail without one; never: afresh"},
+    {"snapshot", "on_error", KEY_ENUM, AT(snapshot.on_error), 0, 0, "stop", 0, 0, 0, 0,
+     on_error_names, "after a failed epoch/interval snapshot: stop (exit 74) or continue"},
 };
 
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))

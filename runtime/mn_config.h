@@ -26,6 +26,7 @@ typedef enum { MN_LR_CONSTANT = 0, MN_LR_STEP = 1, MN_LR_COSINE = 2 } mn_lr_sche
 typedef enum { MN_BACKEND_AUTO = 0, MN_BACKEND_MPI = 1, MN_BACKEND_NCCL = 2 } mn_comm_backend_t;
 typedef enum { MN_DEVICE_AUTO = 0, MN_DEVICE_CPU = 1, MN_DEVICE_GPU = 2 } mn_device_kind_t;
 typedef enum { MN_RESUME_AUTO = 0, MN_RESUME_REQUIRE = 1, MN_RESUME_NEVER = 2 } mn_resume_t;
+typedef enum { MN_ON_ERROR_STOP = 0, MN_ON_ERROR_CONTINUE = 1 } mn_on_error_t;
 typedef enum {
   MN_PROGRESS_AUTO = 0, /* redraw in place on a terminal, plain lines otherwise */
   MN_PROGRESS_TTY = 1,
@@ -95,6 +96,7 @@ typedef struct mn_config {
     int64_t every_steps;   /* 0 = only at epoch ends, the end, and on a stop signal */
     int keep;              /* newest snapshots kept; 0 = all */
     mn_resume_t resume;
+    mn_on_error_t on_error; /* after a failed epoch or interval snapshot */
   } snapshot;
 } mn_config_t;
 

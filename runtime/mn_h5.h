@@ -12,8 +12,14 @@ extern "C" {
 void mn_h5_quiet(void);
 
 /* The innermost message of this thread's HDF5 error stack ("" when empty), which is then
- * cleared. out: buf[256]; returns buf. */
+ * cleared; a failed system call keeps only its reason ("file write failed: No space left
+ * on device"). Call it right after the failing call: every HDF5 API call clears the stack
+ * on entry, a close in a clean-up too. out: buf[256]; returns buf. */
 const char *mn_h5_reason(char buf[256]);
+
+/* The same, with strerror(saved_errno) added when saved_errno is not 0 and the message
+ * does not already say it (errno saved right after the failing call, set to 0 before). */
+const char *mn_h5_reason_errno(char buf[256], int saved_errno);
 
 #ifdef __cplusplus
 }

@@ -9,7 +9,9 @@
  * - Writing is atomic and durable: the file is written under a temporary name in the
  *   same directory, flushed and fsync'd, renamed to step-NNNNNNNNN.h5, and the directory
  *   is fsync'd. A kill at any instant leaves the old snapshots intact and, at most, one
- *   complete new one (plus a temporary file that scans ignore and later writes remove).
+ *   complete new one (plus a temporary file that scans ignore and a later write removes
+ *   once its writer is provably gone). A failed write (a full disk) leaves no file and no
+ *   HDF5 identifier open, and says why.
  * - Every tensor carries a CRC-32 of its bytes, and HDF5 metadata is checksummed (file
  *   format of HDF5 1.8 or later), so that a damaged file is detected when it is read,
  *   never loaded. A file is valid when its metadata reads, its format version is known,
@@ -46,8 +48,10 @@ typedef struct mn_snapshot_meta {
   /* the training dataset's identity */
   int64_t data_n;
   int data_dim, data_classes;
-  uint32_t data_label_crc; /* CRC-32 of all labels (int32, in dataset order) */
-  char *data_files;        /* one "path\trows\n" line per file (heap) */
+  uint32_t data_label_crc;   /* CRC-32 of all labels (int32, in dataset order) */
+  uint32_t data_feature_crc; /* CRC-32 of a fixed sample of feature rows (mn_trainstate.h) */
+  int data_feature_crc_set;  /* 0: no data_feature_crc (a file written before the check) */
+  char *data_files;          /* one "path\trows\n" line per file (heap) */
   /* set by mn_snapshot_write, read back by the readers */
   int format;          /* MN_SNAPSHOT_FORMAT */
   char mn_version[32]; /* MN_VERSION of the writer */
@@ -66,26 +70,34 @@ void mn_snapshot_meta_free(mn_snapshot_meta_t *meta);
 
 /* Write a snapshot of meta and the tensors into dir (created if missing, with parents)
  * as step-<meta->step, 9 digits>.h5, atomically and durably (see above); an existing file
- * of that name is replaced atomically. Leftover temporary files of earlier, killed writers
- * in dir are removed first. Fills meta->format, mn_version and created in the file (meta
+ * of that name is replaced atomically. Leftover temporary files of writers that are gone
+ * are removed first (mn_snapshot_dir_prepare). The file's space is reserved before HDF5
+ * writes it (fallocate, where the file system has it), so that a full disk is met before
+ * HDF5's metadata flush. Fills meta->format, mn_version and created in the file (meta
  * itself is not changed). out: path (the final file name), when path is not NULL.
- * Errors: MN_ERR_IO naming the path and the failing call; nothing is left but, at most,
- * the temporary file. */
+ * Errors: MN_ERR_IO naming the path, the failing call and the reason ("No space left on
+ * device"); nothing is left, and every HDF5 identifier is closed. */
 mn_status_t mn_snapshot_write(const char *dir, const mn_snapshot_meta_t *meta,
                               const mn_snapshot_tensor_t *tensors, int ntensors, char *path,
                               size_t pathlen);
 
-/* The metadata of a snapshot file (cheap: no tensor data is read). out: meta (caller
- * frees with mn_snapshot_meta_free; zeroed on failure). Errors: MN_ERR_NOINPUT when the
- * file does not exist; MN_ERR_DATA when it is not a readable snapshot (truncated, not
- * HDF5, damaged metadata, missing attributes, unknown format version), with the reason. */
+/* The metadata of a snapshot file (cheap: no tensor data is read), validated: every reader
+ * (scan, latest, verify, resume, mninfo) goes through the same checks. Structure: every
+ * attribute present with its type, and "ntensors" equal to the number of datasets in the
+ * file. Meaning: counters not negative, world, batch, data_n, data_dim, data_classes at
+ * least 1, finished 0 or 1 and 1 exactly when reason is "final", reason one of epoch,
+ * interval, stop, final, epoch_pos before the end of the epoch (< data_n), step at least
+ * the steps that epoch and epoch_pos imply and at most samples. out: meta (caller frees
+ * with mn_snapshot_meta_free; zeroed on failure). Errors: MN_ERR_NOINPUT when the file
+ * does not exist; MN_ERR_DATA when it is not a valid snapshot, with the reason. */
 mn_status_t mn_snapshot_read_meta(const char *path, mn_snapshot_meta_t *meta);
 
 /* Read the named tensors into the caller's buffers (tensors[i].name, ndims, dims and data
- * are set by the caller), checking each one's shape and CRC. Errors: MN_ERR_DATA naming
- * the path and the tensor: missing, another shape ("params/W0 is 512x784 in the snapshot,
- * 1024x784 here"), or damaged (CRC mismatch or unreadable). On failure the buffers may
- * hold partial data. */
+ * are set by the caller), checking each one's shape and CRC, after the validation of
+ * mn_snapshot_read_meta (in the same open). Errors: MN_ERR_DATA naming the path and the
+ * reason: invalid metadata; a tensor missing, of another shape ("params/W0 is 512x784 in
+ * the snapshot, 1024x784 here"), or damaged (CRC mismatch or unreadable); a tensor in the
+ * file that was not asked for. On failure the buffers may hold partial data. */
 mn_status_t mn_snapshot_read_tensors(const char *path, mn_snapshot_tensor_t *tensors, int ntensors);
 
 /* Full validation: the metadata reads and every tensor in the file reads and matches its
@@ -143,14 +155,41 @@ mn_status_t mn_snapshot_prune(const char *dir, int keep, const char *newest);
  * out: moved (how many), subdir (its path; "" when nothing was moved). */
 mn_status_t mn_snapshot_set_aside(const char *dir, int *moved, char *subdir, size_t subdirlen);
 
+/* ---- the directory of one run at a time ---- */
+
+typedef struct mn_snapshot_lock mn_snapshot_lock_t;
+
+/* Take dir (created with its parents where missing) for this process: an advisory lock on
+ * the file dir/.mn-lock (fcntl open-file-description lock, F_OFD_SETLK; a process lock
+ * where the kernel has none), with the holder written into it ("host H pid P since T").
+ * Held until mn_snapshot_unlock() or the process's end (the kernel drops it even on
+ * SIGKILL); the file itself stays. It binds only the processes that take it: every
+ * trainer does, before it reads the directory. Errors: MN_ERR_LOCKED when another holds
+ * it, naming the holder from the file ("dir: snapshot directory in use by another run:
+ * host H, pid P, since T"); MN_ERR_IO when dir or the lock file cannot be made. out: lock. */
+mn_status_t mn_snapshot_lock(const char *dir, mn_snapshot_lock_t **lock);
+void mn_snapshot_unlock(mn_snapshot_lock_t *lock); /* NULL: nothing */
+
+/* Check that dir can be written, now: create a probe file (.probe.<host>.<pid>), write and
+ * fsync it, remove it and fsync dir. Errors: MN_ERR_IO naming the call and errno's text. */
+mn_status_t mn_snapshot_dir_probe(const char *dir);
+
 /* ---- file names and directory helpers (shared by the writer and the functions above) ---- */
 
 /* 1 when name (a file name without directory) is a snapshot's: "step-" digits ".h5";
- * out: step (its number; may be NULL). Temporary files (".step-*.h5.tmp.<pid>") are not. */
+ * out: step (its number; may be NULL). Temporary files (".step-*.h5.tmp.<host>.<pid>")
+ * are not. */
 int mn_snapshot_name_step(const char *name, int64_t *step);
 
-/* Create dir with its parents where missing, and remove the temporary files that earlier,
- * killed writers left in it (one writer per snapshot directory at a time). */
+/* The name the writer gives its temporary file for step: ".step-NNNNNNNNN.h5.tmp.<host>.
+ * <pid>", host and pid of this process. out: name[len]. */
+void mn_snapshot_temp_name(int64_t step, char *name, size_t len);
+
+/* Create dir with its parents where missing, and remove the temporary files (and probe
+ * files) that writers now gone left in it. A file is removed only when its writer is
+ * provably gone: it names this host and a process that no longer exists (or this one),
+ * or this process holds dir's lock (mn_snapshot_lock: no other trainer writes there) and
+ * it names no live process of this host. Files of a live writer are never removed. */
 mn_status_t mn_snapshot_dir_prepare(const char *dir);
 
 /* fsync dir, so that the renames and removals in it are durable. */

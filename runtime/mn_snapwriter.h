@@ -49,6 +49,10 @@ mn_status_t mn_snapwriter_submit(mn_snapwriter_t *w, const mn_snapshot_meta_t *m
                                  const mn_model_t *m, const float *velocity,
                                  mn_snapwrite_result_t *previous);
 
+/* Whether the last write has finished and failed (it stays to be reported by the next
+ * submit or wait): a look that does not wait. out: result, when it did. */
+int mn_snapwriter_failed(mn_snapwriter_t *w, mn_snapwrite_result_t *result);
+
 /* Wait for the write in flight. out: result (result->status is -1 when none was). */
 void mn_snapwriter_wait(mn_snapwriter_t *w, mn_snapwrite_result_t *result);
 

@@ -57,6 +57,14 @@ static const char *misfit(const mn_snapshot_meta_t *here, const mn_snapshot_meta
              (unsigned)s->data_label_crc, (unsigned)here->data_label_crc);
     return why;
   }
+  if (s->data_feature_crc_set && s->data_feature_crc != here->data_feature_crc) {
+    snprintf(why, len,
+             "another training set: the features differ (CRC of %d fixed rows %08x in the "
+             "snapshot, %08x here: regenerated or renormalised?)",
+             MN_TRAINSTATE_FEATURE_ROWS, (unsigned)s->data_feature_crc,
+             (unsigned)here->data_feature_crc);
+    return why;
+  }
   return NULL;
 }
 
@@ -122,6 +130,10 @@ static mn_status_t choose(const mn_config_t *cfg, const mn_snapshot_meta_t *here
                 "%d ranks)",
                 e[i].path, (long long)s->epoch, (long long)s->step, (long long)s->samples,
                 s->mn_version, s->world);
+    if (!s->data_feature_crc_set)
+      mn_log_info("%s predates the check of the features (no data_feature_crc): only N, D, "
+                  "classes and the labels were compared",
+                  e[i].path);
     log_changes(here, s);
     goto done;
   }

@@ -9,6 +9,7 @@
  * that names the file and the reason. Directory work (creating it, removing stale
  * temporary files, listing, pruning) lives in snapdir.c; this file neither logs nor knows
  * what the tensors mean. */
+#define _GNU_SOURCE /* memfd_create */
 #include "mn_h5.h"
 #include "mn_snapshot.h"
 
@@ -20,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,6 +76,9 @@ static const struct string_field {
     {"data_files", offsetof(mn_snapshot_meta_t, data_files), 0},
 };
 enum { NSTRINGS = sizeof g_strings / sizeof *g_strings };
+
+/* The reasons a snapshot is written for. */
+static const char *const g_reasons[] = {"epoch", "interval", "stop", "final"};
 
 /* Counters that can never be negative in a snapshot that mn wrote. */
 static const char *const g_nonnegative[] = {"epoch", "epoch_pos", "step", "samples", "data_n"};
@@ -137,22 +143,33 @@ static uint32_t crc_floats(uint32_t crc, const float *x, size_t count) {
 
 /* ---- writing -------------------------------------------------------------------------- */
 
+/* A scalar attribute. On failure why holds the reason, taken at the failing call (the
+ * closes after it would clear HDF5's error stack). */
 static herr_t attr_put(hid_t loc, const char *name, hid_t file_type, hid_t mem_type,
-                       const void *value) {
+                       const void *value, char why[256]) {
+  errno = 0;
   hid_t space = H5Screate(H5S_SCALAR);
   hid_t a = space >= 0 ? H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT) : -1;
   herr_t rc = a >= 0 ? H5Awrite(a, mem_type, value) : -1;
-  if (a >= 0 && H5Aclose(a) < 0) rc = -1;
+  if (rc < 0) mn_h5_reason_errno(why, errno);
+  if (a >= 0 && H5Aclose(a) < 0 && rc >= 0) {
+    mn_h5_reason_errno(why, errno);
+    rc = -1;
+  }
   if (space >= 0) H5Sclose(space);
   return rc;
 }
 
-static herr_t attr_put_string(hid_t loc, const char *name, const char *s) {
+static herr_t attr_put_string(hid_t loc, const char *name, const char *s, char why[256]) {
   hid_t type = H5Tcopy(H5T_C_S1);
   herr_t rc = type >= 0 && H5Tset_size(type, strlen(s) + 1) >= 0 &&
                       H5Tset_strpad(type, H5T_STR_NULLTERM) >= 0
-                  ? attr_put(loc, name, type, type, s)
+                  ? 0
                   : -1;
+  if (rc < 0)
+    mn_h5_reason(why);
+  else
+    rc = attr_put(loc, name, type, type, s, why);
   if (type >= 0) H5Tclose(type);
   return rc;
 }
@@ -162,16 +179,18 @@ static mn_status_t write_meta(hid_t file, const char *path, const mn_snapshot_me
                               int ntensors) {
   char why[256];
   int format = meta->format;
-  if (attr_put(file, "format", H5T_STD_I32LE, H5T_NATIVE_INT, &format) < 0 ||
-      attr_put(file, "ntensors", H5T_STD_I32LE, H5T_NATIVE_INT, &ntensors) < 0)
-    return mn_error(MN_ERR_IO, "%s: cannot write attribute format: %s", path, mn_h5_reason(why));
+  if (attr_put(file, "format", H5T_STD_I32LE, H5T_NATIVE_INT, &format, why) < 0 ||
+      attr_put(file, "ntensors", H5T_STD_I32LE, H5T_NATIVE_INT, &ntensors, why) < 0)
+    return mn_error(MN_ERR_IO, "%s: cannot write attribute format: %s", path, why);
   for (int i = 0; i < NFIELDS; i++) {
     const struct field *f = &g_fields[i];
     const char *value = (const char *)meta + f->offset;
-    if (attr_put(file, f->name, file_type_of(f->kind), mem_type_of(f->kind), value) < 0)
-      return mn_error(MN_ERR_IO, "%s: cannot write attribute %s: %s", path, f->name,
-                      mn_h5_reason(why));
+    if (attr_put(file, f->name, file_type_of(f->kind), mem_type_of(f->kind), value, why) < 0)
+      return mn_error(MN_ERR_IO, "%s: cannot write attribute %s: %s", path, f->name, why);
   }
+  if (meta->data_feature_crc_set && attr_put(file, "data_feature_crc", H5T_STD_U32LE,
+                                             H5T_NATIVE_UINT32, &meta->data_feature_crc, why) < 0)
+    return mn_error(MN_ERR_IO, "%s: cannot write attribute data_feature_crc: %s", path, why);
   for (int i = 0; i < NSTRINGS; i++) {
     const struct string_field *f = &g_strings[i];
     char bounded[64];
@@ -185,9 +204,8 @@ static mn_status_t write_meta(hid_t file, const char *path, const mn_snapshot_me
     } else {
       s = *(char *const *)((const char *)meta + f->offset);
     }
-    if (attr_put_string(file, f->name, s ? s : "") < 0)
-      return mn_error(MN_ERR_IO, "%s: cannot write attribute %s: %s", path, f->name,
-                      mn_h5_reason(why));
+    if (attr_put_string(file, f->name, s ? s : "", why) < 0)
+      return mn_error(MN_ERR_IO, "%s: cannot write attribute %s: %s", path, f->name, why);
   }
   return MN_OK;
 }
@@ -227,32 +245,35 @@ static mn_status_t check_tensor(const mn_snapshot_tensor_t *t) {
 }
 
 static mn_status_t write_tensor(hid_t file, const char *path, const mn_snapshot_tensor_t *t) {
-  char why[256];
+  char why[256] = "";
   hsize_t dims[MN_SNAPSHOT_MAX_DIMS];
   for (int d = 0; d < t->ndims; d++) dims[d] = (hsize_t)t->dims[d];
   size_t count = tensor_count(t->ndims, t->dims);
   uint32_t crc = crc_floats((uint32_t)crc32(0L, Z_NULL, 0), t->data, count);
-  const char *call = "H5Dcreate2";
+  const char *call = NULL; /* the call that failed */
+  errno = 0;
   hid_t space = H5Screate_simple(t->ndims, dims, NULL);
-  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  hid_t lcpl = space >= 0 ? H5Pcreate(H5P_LINK_CREATE) : -1;
   hid_t d = -1;
-  if (space >= 0 && lcpl >= 0 && H5Pset_create_intermediate_group(lcpl, 1) >= 0)
-    d = H5Dcreate2(file, t->name, H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t rc = d >= 0 ? 0 : -1;
-  if (rc >= 0 && count > 0) {
+  if (lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0)
+    call = "H5Pcreate";
+  else if ((d = H5Dcreate2(file, t->name, H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT)) <
+           0)
+    call = "H5Dcreate2";
+  else if (count > 0 && H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0)
     call = "H5Dwrite";
-    rc = H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data);
-  }
-  if (rc >= 0) {
+  if (call) mn_h5_reason_errno(why, errno); /* now: the closes below clear the stack */
+  if (!call && attr_put(d, "crc32", H5T_STD_U32LE, H5T_NATIVE_UINT32, &crc, why) < 0)
     call = "crc32 attribute";
-    rc = attr_put(d, "crc32", H5T_STD_U32LE, H5T_NATIVE_UINT32, &crc);
+  errno = 0;
+  if (d >= 0 && H5Dclose(d) < 0 && !call) { /* its id is gone even so (HDF5 1.10+) */
+    call = "H5Dclose";
+    mn_h5_reason_errno(why, errno);
   }
-  if (d >= 0 && H5Dclose(d) < 0) rc = -1;
   if (lcpl >= 0) H5Pclose(lcpl);
   if (space >= 0) H5Sclose(space);
-  if (rc < 0)
-    return mn_error(MN_ERR_IO, "%s: cannot write tensor %s: %s: %s", path, t->name, call,
-                    mn_h5_reason(why));
+  if (call)
+    return mn_error(MN_ERR_IO, "%s: cannot write tensor %s: %s: %s", path, t->name, call, why);
   return MN_OK;
 }
 
@@ -267,8 +288,68 @@ static mn_status_t fsync_file(const char *tmp, const char *path) {
   return MN_OK;
 }
 
+/* After a failed write (often a full disk): close whatever of file is still open, and
+ * close the file with its descriptor pointed at an anonymous memory file, so that the
+ * metadata HDF5 writes on closing cannot fail in turn. It must not fail: a file whose
+ * H5Fclose failed stays open, and closing it again (ourselves, or HDF5's own clean-up at
+ * exit) crashes HDF5 1.10. A file size limit (RLIMIT_FSIZE) binds the memory file too:
+ * its soft limit is raised to the hard one for the close (a hard limit below the file's
+ * size cannot be helped). The temporary file on disk is left to the caller to remove. */
+static void discard_file(hid_t file) {
+  unsigned kinds =
+      H5F_OBJ_LOCAL | H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR;
+  hid_t ids[64];
+  ssize_t n = H5Fget_obj_count(file, kinds) > 0
+                  ? H5Fget_obj_ids(file, kinds, sizeof ids / sizeof *ids, ids)
+                  : 0;
+  for (ssize_t i = 0; i < n; i++) /* none, when every path closes its own: a safety net */
+    H5Iget_type(ids[i]) == H5I_ATTR ? H5Aclose(ids[i]) : H5Oclose(ids[i]);
+  void *handle = NULL;
+  int mem = memfd_create("mn-snapshot-discard", MFD_CLOEXEC);
+  if (mem >= 0 && H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) >= 0 && handle)
+    dup2(mem, *(int *)handle); /* the sec2 driver's descriptor now writes to memory */
+  if (mem >= 0) close(mem);
+  struct rlimit limit, raised;
+  int lifted = getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != limit.rlim_max;
+  raised = limit;
+  raised.rlim_cur = raised.rlim_max;
+  if (lifted) lifted = setrlimit(RLIMIT_FSIZE, &raised) == 0;
+  H5Fclose(file); /* once: see above */
+  if (lifted) setrlimit(RLIMIT_FSIZE, &limit);
+  H5Eclear2(H5E_DEFAULT);
+}
+
+/* Reserve the disk space of the file about to be written (its tensors, its strings and a
+ * generous allowance for HDF5's metadata), beyond its end, so that a full disk or quota
+ * is met here, worded by errno, and not in the middle of HDF5's metadata flush: HDF5 1.10
+ * cannot close a file whose flush failed ("slist already enabled"), and such a file is
+ * never released. File systems without fallocate(2) reserve nothing. */
+static mn_status_t reserve_space(const char *tmp, const char *path, const mn_snapshot_meta_t *meta,
+                                 const mn_snapshot_tensor_t *tensors, int ntensors) {
+  off_t nbytes = 64 * 1024 + 2 * (off_t)(strlen(meta->config ? meta->config : "") +
+                                         strlen(meta->data_files ? meta->data_files : ""));
+  for (int i = 0; i < ntensors; i++)
+    nbytes += 4096 + (off_t)(tensor_count(tensors[i].ndims, tensors[i].dims) * sizeof(float));
+  int fd = open(tmp, O_WRONLY);
+  int rc = fd >= 0 ? fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, nbytes) : -1, e = errno;
+  if (fd >= 0) close(fd);
+  if (rc != 0 && e != EOPNOTSUPP && e != ENOSYS && e != EINVAL)
+    return mn_error(MN_ERR_IO, "%s: cannot reserve %lld bytes for %s: %s", path, (long long)nbytes,
+                    tmp, strerror(e));
+  return MN_OK;
+}
+
+/* Give back what reserve_space reserved beyond the file's end (a truncation below the end
+ * frees everything after it). */
+static mn_status_t release_space(const char *tmp, const char *path) {
+  struct stat sb;
+  if (stat(tmp, &sb) != 0 || truncate(tmp, sb.st_size + 1) != 0 || truncate(tmp, sb.st_size) != 0)
+    return mn_error(MN_ERR_IO, "%s: truncate %s: %s", path, tmp, strerror(errno));
+  return MN_OK;
+}
+
 /* Write the whole file under the name tmp, flush and close it, and fsync it. path is the
- * final name, for messages. On failure tmp is removed. */
+ * final name, for messages. On failure every HDF5 id is closed and tmp is removed. */
 static mn_status_t write_file(const char *tmp, const char *path, const mn_snapshot_meta_t *meta,
                               const mn_snapshot_tensor_t *tensors, int ntensors) {
   char why[256];
@@ -279,19 +360,28 @@ static mn_status_t write_file(const char *tmp, const char *path, const mn_snapsh
   close(fd);
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   hid_t file = -1;
+  errno = 0;
   if (fapl >= 0 && H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST) >= 0 &&
       H5Pset_fclose_degree(fapl, H5F_CLOSE_SEMI) >= 0)
     file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   if (file < 0) {
-    st = mn_error(MN_ERR_IO, "%s: H5Fcreate %s: %s", path, tmp, mn_h5_reason(why));
+    st = mn_error(MN_ERR_IO, "%s: H5Fcreate %s: %s", path, tmp, mn_h5_reason_errno(why, errno));
     goto close_fapl;
   }
-  st = write_meta(file, path, meta, ntensors);
+  st = reserve_space(tmp, path, meta, tensors, ntensors);
+  if (st == MN_OK) st = write_meta(file, path, meta, ntensors);
   for (int i = 0; i < ntensors && st == MN_OK; i++) st = write_tensor(file, path, &tensors[i]);
+  errno = 0;
   if (st == MN_OK && H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
-    st = mn_error(MN_ERR_IO, "%s: H5Fflush: %s", path, mn_h5_reason(why));
-  if (H5Fclose(file) < 0 && st == MN_OK)
-    st = mn_error(MN_ERR_IO, "%s: H5Fclose: %s", path, mn_h5_reason(why));
+    st = mn_error(MN_ERR_IO, "%s: H5Fflush: %s", path, mn_h5_reason_errno(why, errno));
+  errno = 0;
+  if (st == MN_OK) { /* flushed: the close has little left to write */
+    if (H5Fclose(file) < 0)
+      st = mn_error(MN_ERR_IO, "%s: H5Fclose: %s", path, mn_h5_reason_errno(why, errno));
+    file = -1; /* closed or not, never closed twice (see discard_file) */
+  }
+  if (file >= 0) discard_file(file);
+  if (st == MN_OK) st = release_space(tmp, path);
   if (st == MN_OK) st = fsync_file(tmp, path);
 close_fapl:
   if (fapl >= 0) H5Pclose(fapl);
@@ -309,14 +399,15 @@ mn_status_t mn_snapshot_write(const char *dir, const mn_snapshot_meta_t *meta,
     mn_status_t st = check_tensor(&tensors[i]);
     if (st != MN_OK) return st;
   }
-  char final[4096], tmp[4096 + 64];
+  char final[4096], tmp[4096 + 512];
   if (snprintf(final, sizeof final, "%s/step-%09lld.h5", dir, (long long)meta->step) >=
       (int)sizeof final)
     return mn_error(MN_ERR_IO, "%s: snapshot directory name too long", dir);
   if (path && strlen(final) >= pathlen)
     return mn_error(MN_ERR_INTERNAL, "%s: path buffer too small", final);
-  snprintf(tmp, sizeof tmp, "%s/.step-%09lld.h5.tmp.%ld", dir, (long long)meta->step,
-           (long)getpid());
+  char name[512];
+  mn_snapshot_temp_name(meta->step, name, sizeof name);
+  snprintf(tmp, sizeof tmp, "%s/%s", dir, name);
 
   mn_snapshot_meta_t m = *meta; /* shallow: only the fields the writer sets differ */
   struct timespec now;
@@ -443,6 +534,61 @@ static mn_status_t attr_get_string(hid_t loc, const char *path, const char *name
   return MN_OK;
 }
 
+/* The names of the datasets of a file, in name order (H5Lvisit). */
+typedef struct name_list {
+  char **names;
+  int n, cap;
+  int failed; /* out of memory, or a name longer than TENSOR_PATH_MAX */
+} name_list_t;
+
+static herr_t collect_dataset(hid_t group, const char *name, const H5L_info_t *info, void *data) {
+  name_list_t *list = data;
+  if (info->type != H5L_TYPE_HARD) return 0;
+  hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
+  if (obj < 0) return 0; /* a damaged object: the visit goes on, verify counts tensors */
+  int is_dataset = H5Iget_type(obj) == H5I_DATASET;
+  H5Oclose(obj);
+  if (!is_dataset) return 0;
+  if (strlen(name) >= TENSOR_PATH_MAX) {
+    list->failed = 1;
+    return 0;
+  }
+  if (list->n == list->cap) {
+    int cap = list->cap ? 2 * list->cap : 16;
+    char **grown = realloc(list->names, (size_t)cap * sizeof *grown);
+    if (!grown) return -1;
+    list->names = grown;
+    list->cap = cap;
+  }
+  if (!(list->names[list->n] = strdup(name))) return -1;
+  list->n++;
+  return 0;
+}
+
+static void name_list_free(name_list_t *list) {
+  for (int i = 0; i < list->n; i++) free(list->names[i]);
+  free(list->names);
+}
+
+/* The datasets of file, in name order. */
+static mn_status_t list_tensors(hid_t file, const char *path, name_list_t *list) {
+  char why[256];
+  memset(list, 0, sizeof *list);
+  if (H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, collect_dataset, list) < 0 || list->failed)
+    return mn_error(MN_ERR_DATA, "%s: cannot list the tensors: %s", path,
+                    list->failed ? "a name is too long" : mn_h5_reason(why));
+  return MN_OK;
+}
+
+/* "ntensors": present, a single integer, and the number of datasets in the file. */
+static mn_status_t check_count(hid_t file, const char *path, int n_in_file) {
+  int expected = -1;
+  mn_status_t st = attr_get(file, path, "", "ntensors", F_I32, &expected);
+  if (st == MN_OK && expected != n_in_file)
+    st = mn_error(MN_ERR_DATA, "%s: %d tensors in the file, %d written", path, n_in_file, expected);
+  return st;
+}
+
 /* format first: a file of another kind or a newer version is refused before anything else
  * is read from it. */
 static mn_status_t read_format(hid_t file, const char *path, int *format) {
@@ -487,11 +633,67 @@ static mn_status_t read_meta_attrs(hid_t file, const char *path, mn_snapshot_met
       memcpy((char *)m + f->offset, s, strlen(s) + 1);
     free(s);
   }
-  for (size_t i = 0; i < sizeof g_nonnegative / sizeof *g_nonnegative && st == MN_OK; i++)
+  if (st == MN_OK && H5Aexists(file, "data_feature_crc") > 0) { /* absent in older files */
+    st = attr_get(file, path, "", "data_feature_crc", F_U32, &m->data_feature_crc);
+    m->data_feature_crc_set = st == MN_OK;
+  }
+  return st;
+}
+
+/* What mn could have written: the meaning of the metadata (mn_snapshot_read_meta). */
+static mn_status_t check_meta(const char *path, const mn_snapshot_meta_t *m) {
+  for (size_t i = 0; i < sizeof g_nonnegative / sizeof *g_nonnegative; i++)
     for (int j = 0; j < NFIELDS; j++)
       if (strcmp(g_fields[j].name, g_nonnegative[i]) == 0 &&
           *(int64_t *)((char *)m + g_fields[j].offset) < 0)
-        st = mn_error(MN_ERR_DATA, "%s: attribute %s is negative", path, g_nonnegative[i]);
+        return mn_error(MN_ERR_DATA, "%s: attribute %s is negative", path, g_nonnegative[i]);
+  const struct {
+    const char *name;
+    long long value;
+  } positive[] = {{"world", m->world},
+                  {"batch", m->batch},
+                  {"data_n", m->data_n},
+                  {"data_dim", m->data_dim},
+                  {"data_classes", m->data_classes}};
+  for (size_t i = 0; i < sizeof positive / sizeof *positive; i++)
+    if (positive[i].value < 1)
+      return mn_error(MN_ERR_DATA, "%s: attribute %s is %lld (1 at least)", path, positive[i].name,
+                      positive[i].value);
+  int known = 0;
+  for (size_t i = 0; i < sizeof g_reasons / sizeof *g_reasons; i++)
+    known |= strcmp(m->reason, g_reasons[i]) == 0;
+  if (!known)
+    return mn_error(MN_ERR_DATA, "%s: attribute reason is \"%s\" (epoch, interval, stop or final)",
+                    path, m->reason);
+  if (m->finished != 0 && m->finished != 1)
+    return mn_error(MN_ERR_DATA, "%s: attribute finished is %d (0 or 1)", path, m->finished);
+  if (m->finished != (strcmp(m->reason, "final") == 0))
+    return mn_error(MN_ERR_DATA, "%s: attribute finished is %d but reason is %s", path, m->finished,
+                    m->reason);
+  if (m->epoch_pos >= m->data_n)
+    return mn_error(MN_ERR_DATA,
+                    "%s: attribute epoch_pos is %lld, past the end of an epoch of %lld samples",
+                    path, (long long)m->epoch_pos, (long long)m->data_n);
+  if (m->step < m->epoch + (m->epoch_pos > 0)) /* every epoch begun took a step at least */
+    return mn_error(MN_ERR_DATA,
+                    "%s: attribute step is %lld, fewer than epoch %lld and epoch_pos "
+                    "%lld take",
+                    path, (long long)m->step, (long long)m->epoch, (long long)m->epoch_pos);
+  if (m->samples < m->step) /* every step took a sample at least */
+    return mn_error(MN_ERR_DATA, "%s: attribute samples is %lld, fewer than its %lld steps", path,
+                    (long long)m->samples, (long long)m->step);
+  return MN_OK;
+}
+
+/* The one validation of an open file: every reader's (mn_snapshot.h). */
+static mn_status_t validate(hid_t file, const char *path, mn_snapshot_meta_t *m) {
+  mn_status_t st = read_meta_attrs(file, path, m);
+  if (st == MN_OK) st = check_meta(path, m);
+  name_list_t list;
+  if (st == MN_OK && (st = list_tensors(file, path, &list)) == MN_OK) {
+    st = check_count(file, path, list.n);
+    name_list_free(&list);
+  }
   return st;
 }
 
@@ -503,7 +705,7 @@ mn_status_t mn_snapshot_read_meta(const char *path, mn_snapshot_meta_t *meta) {
   if (st != MN_OK) return st;
   mn_snapshot_meta_t m;
   memset(&m, 0, sizeof m);
-  st = read_meta_attrs(file, path, &m);
+  st = validate(file, path, &m);
   H5Fclose(file);
   if (st != MN_OK) {
     mn_snapshot_meta_free(&m);
@@ -619,45 +821,24 @@ mn_status_t mn_snapshot_read_tensors(const char *path, mn_snapshot_tensor_t *ten
   hid_t file;
   mn_status_t st = open_file(path, &file);
   if (st != MN_OK) return st;
+  mn_snapshot_meta_t m;
+  memset(&m, 0, sizeof m);
+  name_list_t list = {0};
+  st = validate(file, path, &m); /* what the scan saw may have changed since */
+  mn_snapshot_meta_free(&m);
   for (int i = 0; i < ntensors && st == MN_OK; i++) st = read_one(file, path, &tensors[i]);
+  if (st == MN_OK) st = list_tensors(file, path, &list);
+  for (int i = 0; i < list.n && st == MN_OK; i++) { /* a tensor nobody asked for */
+    int asked = 0;
+    for (int k = 0; k < ntensors && !asked; k++)
+      asked = strcmp(list.names[i], tensors[k].name) == 0;
+    if (!asked)
+      st = mn_error(MN_ERR_DATA, "%s: tensor %s is not one of this run's %d tensors", path,
+                    list.names[i], ntensors);
+  }
+  name_list_free(&list);
   H5Fclose(file);
   return st;
-}
-
-/* The names of the datasets of a file, in name order (H5Lvisit). */
-typedef struct name_list {
-  char **names;
-  int n, cap;
-  int failed; /* out of memory, or a name longer than TENSOR_PATH_MAX */
-} name_list_t;
-
-static herr_t collect_dataset(hid_t group, const char *name, const H5L_info_t *info, void *data) {
-  name_list_t *list = data;
-  if (info->type != H5L_TYPE_HARD) return 0;
-  hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
-  if (obj < 0) return 0; /* a damaged object: the visit goes on, verify counts tensors */
-  int is_dataset = H5Iget_type(obj) == H5I_DATASET;
-  H5Oclose(obj);
-  if (!is_dataset) return 0;
-  if (strlen(name) >= TENSOR_PATH_MAX) {
-    list->failed = 1;
-    return 0;
-  }
-  if (list->n == list->cap) {
-    int cap = list->cap ? 2 * list->cap : 16;
-    char **grown = realloc(list->names, (size_t)cap * sizeof *grown);
-    if (!grown) return -1;
-    list->names = grown;
-    list->cap = cap;
-  }
-  if (!(list->names[list->n] = strdup(name))) return -1;
-  list->n++;
-  return 0;
-}
-
-static void name_list_free(name_list_t *list) {
-  for (int i = 0; i < list->n; i++) free(list->names[i]);
-  free(list->names);
 }
 
 /* Read tensor d slab by slab along its first dimension: CRC and sum of squares. */
@@ -730,30 +911,26 @@ close_dataset:
 mn_status_t mn_snapshot_each_tensor(const char *path,
                                     void (*fn)(const mn_snapshot_tensor_info_t *info, void *user),
                                     void *user) {
-  char why[256], first[2048] = "";
+  char first[2048] = "";
   mn_h5_quiet();
   hid_t file;
   mn_status_t st = open_file(path, &file);
   if (st != MN_OK) return st;
-  int expected = -1, bad = 0;
+  int bad = 0;
   name_list_t list = {0};
-  if (H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &list) < 0 || list.failed) {
-    st = mn_error(MN_ERR_DATA, "%s: cannot list the tensors: %s", path,
-                  list.failed ? "a name is too long" : mn_h5_reason(why));
-    goto close_file;
-  }
+  st = list_tensors(file, path, &list);
+  if (st != MN_OK) goto close_file;
   for (int i = 0; i < list.n; i++) {
     mn_snapshot_tensor_info_t info;
     if (inspect_tensor(file, path, list.names[i], &info) != MN_OK && bad++ == 0)
       snprintf(first, sizeof first, "%s", mn_error_message());
     if (fn) fn(&info, user);
   }
-  st = attr_get(file, path, "", "ntensors", F_I32, &expected);
-  if (st == MN_OK && bad > 0)
+  if (bad > 0) /* the damage says more than the count it makes wrong */
     st = bad == 1 ? mn_error(MN_ERR_DATA, "%s", first)
                   : mn_error(MN_ERR_DATA, "%s (and %d more damaged tensors)", first, bad - 1);
-  else if (st == MN_OK && expected != list.n)
-    st = mn_error(MN_ERR_DATA, "%s: %d tensors in the file, %d written", path, list.n, expected);
+  else
+    st = check_count(file, path, list.n);
 close_file:
   name_list_free(&list);
   H5Fclose(file);

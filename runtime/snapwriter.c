@@ -137,6 +137,14 @@ mn_status_t mn_snapwriter_submit(mn_snapwriter_t *w, const mn_snapshot_meta_t *m
   return MN_OK;
 }
 
+int mn_snapwriter_failed(mn_snapwriter_t *w, mn_snapwrite_result_t *result) {
+  pthread_mutex_lock(&w->mu);
+  int failed = w->meta.config != NULL && !w->busy && w->result.status != MN_OK;
+  if (failed) *result = w->result;
+  pthread_mutex_unlock(&w->mu);
+  return failed;
+}
+
 void mn_snapwriter_wait(mn_snapwriter_t *w, mn_snapwrite_result_t *result) {
   int had_job = w->meta.config != NULL;
   wait_idle(w, had_job, result);

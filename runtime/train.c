@@ -58,6 +58,7 @@ typedef struct run {
   mn_position_t pos;         /* the next step */
   mn_resume_result_t resume; /* where this run came from */
   mn_snapwriter_t *writer;   /* rank 0, when snapshots are enabled */
+  mn_snapshot_lock_t *lock;  /* rank 0's hold on snapshot.dir, for the whole run */
   mn_timing_t t;
   int failed_rank; /* the lowest rank that failed, once agreed (-1: none) */
 } run_t;
@@ -187,8 +188,18 @@ static mn_status_t open_device(run_t *r) {
   return MN_OK;
 }
 
+/* Rank 0 takes snapshot.dir for this run before anything reads it (a second job on it is
+ * refused: MN_ERR_LOCKED) and checks that it can be written (MN_ERR_IO now, not when
+ * training ends). */
+static mn_status_t claim_snapshot_dir(run_t *r) {
+  if (r->comm.rank != 0 || !r->cfg->snapshot.enabled) return MN_OK;
+  mn_status_t st = mn_snapshot_lock(r->cfg->snapshot.dir, &r->lock);
+  return st == MN_OK ? mn_snapshot_dir_probe(r->cfg->snapshot.dir) : st;
+}
+
 static mn_status_t setup(run_t *r) {
-  mn_status_t st = mn_comm_settle(&r->comm, setup_local(r), &r->failed_rank);
+  mn_status_t st = mn_comm_settle(&r->comm, claim_snapshot_dir(r), &r->failed_rank);
+  if (st == MN_OK) st = mn_comm_settle(&r->comm, setup_local(r), &r->failed_rank);
   if (st == MN_OK) st = setup_resume(r);
   if (st == MN_OK) st = mn_comm_settle(&r->comm, setup_run(r), &r->failed_rank);
   return st;
@@ -201,6 +212,7 @@ static void teardown(run_t *r) {
   if (r->next.fetched) mn_device_input_done(&r->dev); /* no copy in flight from a freed buffer */
   if (r->loader) mn_loader_stop(r->loader);
   mn_snapwriter_stop(r->writer);
+  mn_snapshot_unlock(r->lock);
   mn_metrics_close(&r->metrics);
   mn_optim_free(&r->optim);
   mn_model_free(&r->model);
@@ -300,12 +312,29 @@ static void snapshot_done(run_t *r, const mn_snapwrite_result_t *w) {
   else
     mn_log_error("snapshot of step %lld (%s) failed: %s", (long long)w->step, w->reason,
                  w->message);
+  if (w->status != MN_OK && r->cfg->snapshot.on_error == MN_ON_ERROR_CONTINUE &&
+      (!strcmp(w->reason, "epoch") || !strcmp(w->reason, "interval")))
+    mn_log_warn("snapshot.on_error = continue: training goes on without that snapshot");
   mn_metrics_snapshot(&r->metrics, &rec);
+}
+
+/* snapshot.on_error = stop: once an epoch or interval snapshot has failed, rank 0's
+ * MN_ERR_IO, which the next step raises as a failed rank does a failed batch (no rank
+ * takes that step; all exit 74; the older snapshots are left as they are). */
+static mn_status_t snapshot_failed(run_t *r) {
+  mn_snapwrite_result_t w;
+  if (!r->writer || r->cfg->snapshot.on_error != MN_ON_ERROR_STOP ||
+      !mn_snapwriter_failed(r->writer, &w))
+    return MN_OK;
+  return mn_error(MN_ERR_IO,
+                  "snapshot of step %lld (%s) failed: %s; stopping (snapshot.on_error = stop)",
+                  (long long)w.step, w.reason, w.message);
 }
 
 /* A snapshot of r->pos. Rank 0 hands the state to its writer and goes on; with wait (a
  * stop, the end) it waits for the file to be durable, and all ranks agree on the outcome.
- * Without wait, a failure is logged and training goes on. */
+ * Without wait, a failure is logged when it is known, and snapshot.on_error decides
+ * whether training goes on (snapshot_failed). */
 static mn_status_t snapshot(run_t *r, const char *reason, int wait) {
   mn_status_t st = mn_comm_grads_drain(&r->comm); /* its copies wait behind the last step's */
   if (st == MN_OK && r->writer) {
@@ -398,7 +427,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
     else
       fetch(r, &in);
     r->next.fetched = 0;
-    mn_status_t rd = in.rd;
+    mn_status_t rd = in.rd == MN_OK ? snapshot_failed(r) : in.rd;
     if (rd == MN_OK && (in.batch.epoch != epoch || in.batch.pos != p->epoch_pos))
       rd = mn_error(MN_ERR_INTERNAL,
                     "loader out of step: epoch %lld position %lld, expected %lld %lld",

@@ -66,6 +66,17 @@ expect_exit 64 "nccl with device = cpu" "$MN_BIN/mnrun" -np 2 --set comm.backend
   --set compute.device=cpu "$c"
 expect_err "nccl needs \[compute\] device = gpu or auto" "the contradiction is named"
 
+# a snapshot.dir that cannot be created or written: 74 at once, before the first step,
+# naming the directory and the reason (issue 11, item 7; full and read-only file systems
+# are in test_snapshot_disk.sh)
+echo "a file" >"$T/plainfile"
+expect_exit 74 "snapshot.dir through a regular file" "$MN_BIN/mnrun" -np 2 \
+  --set snapshot.dir="$T/plainfile/snaps" --set log.progress=plain "$c"
+expect_err "plainfile.*(Not a directory|cannot create directory|not a directory)" \
+  "the snapshot directory and the reason are named"
+grep -q "step " "$T/out" && fail "a step was trained before the snapshot.dir check" ||
+  pass "no step was trained"
+
 # and the good config still trains
 expect_exit 0 "good config trains" "$MN_BIN/mnrun" -np 2 "$c"
 

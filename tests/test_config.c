@@ -255,6 +255,8 @@ static void test_file_errors(void) {
                "%F:8: [data] remainder: 'maybe' is not one of drop, pad");
   EXPECT_ERROR(MINIMAL "[log]\nlevel = verbose\n", NULL, 0, MN_ERR_CONFIG,
                "%F:8: [log] level: 'verbose' is not one of error, warn, info, debug");
+  EXPECT_ERROR(MINIMAL "[snapshot]\non_error = ignore\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:8: [snapshot] on_error: 'ignore' is not one of stop, continue");
 
   /* strings */
   EXPECT_ERROR("[model]\nlayers = 4,3\n[data]\ntrain =\n[schedule]\nepochs = 1\n", NULL, 0,
@@ -490,7 +492,11 @@ static void test_values_and_hash(void) {
             "%s", err);
   values_t v = {0};
   mn_config_each_value(&a, collect_value, &v);
-  CHECK(v.nkeys == 36);
+  CHECK(v.nkeys == 37);
+  CHECK(a.snapshot.on_error == MN_ON_ERROR_STOP); /* the default */
+  const char *cont[] = {"snapshot.on_error=continue"};
+  CHECK(load_text(MINIMAL, cont, 1, &b, err) == MN_OK &&
+        b.snapshot.on_error == MN_ON_ERROR_CONTINUE);
   CHECK_MSG(strcmp(v.layers, "784,1024,10") == 0, "%s", v.layers);
 
   uint64_t ha = mn_config_shape_hash(&a);
@@ -614,7 +620,7 @@ static void test_docs(void) {
   mn_config_each_key_info(check_documented, &d);
   int n = 0;
   mn_config_each_key(count_key, &n);
-  CHECK(n == d.nkeys && n == 36);
+  CHECK(n == d.nkeys && n == 37);
   /* the scaling rule and the remainder modes are explained */
   CHECK(strstr(d.doc, "## Scaling the learning rate with the world size") != NULL);
   CHECK(strstr(d.doc, "Goyal") != NULL && strstr(d.doc, "warmup_steps") != NULL);

@@ -61,6 +61,43 @@ done
 final() { "$mninfo" --latest "$1" 2>/dev/null; }
 for np in 1 2 4; do [ -n "$(final "$MN_TMP/ref$np")" ] || fail "no final snapshot in ref$np"; done
 
+# One run per snapshot directory (issue 11, item 2): run A holds snapshot.dir; a second
+# run B on it is refused at once, on every rank, with exit 73 naming the holder (host, pid,
+# since when), before it reads or writes anything there; A then finishes bitwise as the
+# reference. A stops itself (SIGSTOP at step 50, MN_TEST_SIGNAL) so that B surely meets it
+# mid-run; the lock file names A's rank 0, which is then continued.
+lock="$MN_TMP/lock"
+env MN_TEST_SIGNAL_STEP=50 MN_TEST_SIGNAL="$(kill -l STOP)" MN_TEST_SIGNAL_RANK=0 "$mnrun" -np 1 \
+  --fail-timeout 0 "$MN_TMP/t.conf" --set snapshot.dir="$lock" --set snapshot.every_steps=20 \
+  >"$MN_TMP/a.out" 2>"$MN_TMP/a.err" &
+a=$!
+holder=""
+for _ in $(seq 600); do
+  holder=$(sed -n 's/^host .*, pid \([0-9]*\), since .*/\1/p' "$lock/.mn-lock" 2>/dev/null)
+  [ -n "$holder" ] && [ "$(ps -o stat= -p "$holder" 2>/dev/null | cut -c1)" = T ] && break
+  sleep 0.05
+done
+before=$(md5sum "$lock"/step-*.h5 2>/dev/null)
+expect_exit 73 "a second run on a snapshot.dir in use is refused" "$mnrun" -np 2 "$MN_TMP/t.conf" \
+  --set snapshot.dir="$lock" --set snapshot.every_steps=20
+expect_err "$lock: snapshot directory in use by another run: host $(hostname), pid $holder, since [0-9-]+ [0-9:]+ UTC" \
+  "the holder is named (host, pid, since)"
+grep -q "^epoch .* step " "$MN_TMP/out" && fail "the refused run trained" || pass "the refused run trained no step"
+grep -q "resuming from" "$MN_TMP/err" && fail "the refused run read the directory" ||
+  pass "the refused run resumed nothing"
+[ "$(md5sum "$lock"/step-*.h5 2>/dev/null)" = "$before" ] && pass "the holder's snapshots are untouched" ||
+  fail "the refused run changed the holder's snapshots"
+[ -n "$holder" ] || fail "no lock file names the holder"
+descendants() { local p; for p in $(pgrep -P "$1"); do echo "$p"; descendants "$p"; done; }
+for p in ${holder:-$(descendants "$a")}; do kill -CONT "$p" 2>/dev/null; done
+wait "$a"
+rc=$?
+[ $rc -eq 0 ] && pass "the holder finishes (exit 0)" || { fail "the holder exited $rc"; cat "$MN_TMP/a.err" >&2; }
+"$mninfo" --verify "$lock"/step-*.h5 >/dev/null && pass "the holder's snapshots are valid" ||
+  fail "the holder's snapshots: $("$mninfo" --verify "$lock"/step-*.h5 2>&1)"
+same_state "$(final "$MN_TMP/ref1")" "$(final "$lock")" "the holder, after a refused second run"
+ls -a "$lock" | grep -q '\.tmp\.' && fail "temporary files left in $lock" || pass "no temporary file left"
+
 # stop_resume NP STEP RANK NAME: signal rank RANK (-1: all) at the start of step STEP
 # (-1: during set-up); expect exit 75 and a snapshot of step STEP + 1 (STEP -1: step 1);
 # resume; compare with the reference.
@@ -187,6 +224,29 @@ expect_exit 65 "another model shape with --resume auto" "$mnrun" -np 2 "$MN_TMP/
 expect_err "none can be resumed" "auto refuses to start afresh over them"
 [ "$(md5sum "$MN_TMP"/ref4/*.h5)" = "$before" ] && pass "the snapshots are untouched" ||
   fail "snapshots changed by a refused resume"
+
+# Regenerated features (issue 11, item 9): the same labels, N and D, the features scaled
+# (a new normalisation). A resume compares a CRC of the features of 16 fixed rows and
+# refuses, as it does other labels; the original file resumes.
+awk 'BEGIN { srand(7); for (i = 0; i < 480; i++) { printf "%d", i % 3
+  for (j = 0; j < 8; j++) printf ",%.4f", (i % 3) * 0.5 + rand(); printf "\n" } }' >"$MN_TMP/f.csv"
+awk -F, -v OFS=, '{ for (j = 2; j <= NF; j++) $j = sprintf("%.4f", $j * 2) } 1' "$MN_TMP/f.csv" \
+  >"$MN_TMP/f2.csv"
+"$MN_BIN/mnprep" csv --in "$MN_TMP/f.csv" --out "$MN_TMP/f.h5" >/dev/null &&
+  "$MN_BIN/mnprep" csv --in "$MN_TMP/f2.csv" --out "$MN_TMP/f2.h5" >/dev/null || fail "mnprep csv"
+printf '[model]\nlayers = 8,16,3\n[data]\ntrain = %s\nbatch_size = 8\n[schedule]\nepochs = 2\n[log]\nprogress = off\n' \
+  "$MN_TMP/f.h5" >"$MN_TMP/f.conf"
+expect_exit 75 "features: a run stopped at step 10" env MN_TEST_SIGNAL_STEP=10 "$mnrun" -np 1 \
+  "$MN_TMP/f.conf" --set snapshot.dir="$MN_TMP/feat"
+"$mninfo" --json "$(final "$MN_TMP/feat")" | grep -q '"data_feature_crc":"0x' &&
+  pass "the snapshot records the features' CRC" || fail "no data_feature_crc in mninfo --json"
+expect_exit 65 "resume over regenerated features" "$mnrun" -np 1 "$MN_TMP/f.conf" \
+  --set data.train="$MN_TMP/f2.h5" --set snapshot.dir="$MN_TMP/feat"
+expect_err "skipping snapshot .*step-000000011\.h5: another training set: the features differ" \
+  "the features are named as the difference"
+expect_exit 0 "resume over the same features" "$mnrun" -np 1 "$MN_TMP/f.conf" \
+  --set snapshot.dir="$MN_TMP/feat"
+expect_err "resuming from .*step-000000011\.h5" "resumed from the step-11 snapshot"
 
 # require without a snapshot: 66; never: old snapshots are set aside, the run starts afresh.
 expect_exit 66 "--resume require without a snapshot" "$mnrun" -np 2 "$MN_TMP/t.conf" \

@@ -14,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "mn_h5.h"
 #include "mn_log.h"
@@ -241,9 +243,11 @@ static void test_round_trip(void) {
   subdir(dir, sizeof dir, "rt/a/b"); /* parents created by the writer */
   mn_snapshot_meta_t m = meta_make(7, 448);
   m.finished = 1;
-  snprintf(m.reason, sizeof m.reason, "final-reason-15"); /* 15 chars: fills the field */
+  snprintf(m.reason, sizeof m.reason, "final");
   m.model_seed = UINT64_MAX - 5;
   m.data_label_crc = 0xfffffffe;
+  m.data_feature_crc = 0x80000001;
+  m.data_feature_crc_set = 1;
   size_t big = 100000; /* larger than an HDF5 compact attribute may be (64 KiB) */
   m.config = malloc(big + 1);
   for (size_t i = 0; i < big; i++) m.config[i] = i % 40 == 39 ? '\n' : (char)('a' + i % 26);
@@ -268,11 +272,12 @@ static void test_round_trip(void) {
     CHECK(strcmp(r.mn_version, MN_VERSION) == 0);
     CHECK(r.created >= t0 - 1 && r.created <= (double)time(NULL) + 1);
     CHECK(r.epoch == m.epoch && r.epoch_pos == m.epoch_pos && r.step == 7 && r.samples == 448);
-    CHECK(r.finished == 1 && strcmp(r.reason, "final-reason-15") == 0);
+    CHECK(r.finished == 1 && strcmp(r.reason, "final") == 0);
     CHECK(r.world == 2 && r.batch == 32 && r.shape_hash == m.shape_hash);
     CHECK(r.model_seed == UINT64_MAX - 5 && r.data_seed == 12);
     CHECK(r.data_n == 6000 && r.data_dim == 16 && r.data_classes == 10);
     CHECK(r.data_label_crc == 0xfffffffe);
+    CHECK(r.data_feature_crc_set == 1 && r.data_feature_crc == 0x80000001);
     CHECK(r.config && strcmp(r.config, m.config) == 0);
     CHECK(r.data_files && strcmp(r.data_files, m.data_files) == 0);
   }
@@ -305,6 +310,7 @@ static void test_round_trip(void) {
   CHECK(mn_snapshot_write(dir, &e, ts.t, NT, path, sizeof path) == MN_OK);
   CHECK(mn_snapshot_read_meta(path, &r) == MN_OK);
   CHECK(r.config && r.config[0] == '\0' && r.data_files && r.data_files[0] == '\0');
+  CHECK(r.data_feature_crc_set == 0); /* a file without the attribute (older mn) is valid */
   mn_snapshot_meta_free(&r);
 
   /* Rewriting a step replaces the file. */
@@ -562,24 +568,264 @@ static void test_set_aside(void) {
   CHECK(strcmp(sub, sub2) != 0);
 }
 
+/* A leftover of a writer: dir/.step-000000001.h5.tmp.<host>.<pid> (host NULL: the old
+ * ".tmp.<pid>" name). out: path. */
+static void make_temp(const char *dir, const char *host, long pid, char *path, size_t len) {
+  if (host)
+    snprintf(path, len, "%s/.step-000000001.h5.tmp.%.200s.%ld", dir, host, pid);
+  else
+    snprintf(path, len, "%s/.step-000000001.h5.tmp.%ld", dir, pid);
+  write_text(path, "half a file");
+}
+
+/* Issue 11, item 2: temporary files are removed only when their writer is provably gone
+ * (this host and a process that is no more, or any but a live one of this host while the
+ * directory's lock is held); a second lock on a held directory is refused, naming the
+ * holder. */
 static void test_stale_temp(void) {
-  char dir[4096], tmp[4200], path[4096];
+  char dir[4096], path[4096], me[512], host[512];
+  char dead[8192], live[8192], other[8192], old[8192];
   subdir(dir, sizeof dir, "stale");
   mkdir(dir, 0755);
-  snprintf(tmp, sizeof tmp, "%s/.step-000000001.h5.tmp.99999", dir);
-  write_text(tmp, "half a file");
+  mn_snapshot_temp_name(1, me, sizeof me); /* ".step-000000001.h5.tmp.<host>.<pid>" */
+  snprintf(host, sizeof host, "%.200s", me + strlen(".step-000000001.h5.tmp."));
+  *strrchr(host, '.') = '\0';
+  CHECK(host[0] != '\0' && strchr(host, '/') == NULL);
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, NULL, 0); /* its pid names a process that is no more */
+  make_temp(dir, host, (long)child, dead, sizeof dead);
+  make_temp(dir, host, (long)getppid(), live, sizeof live); /* a live writer of this host */
+  make_temp(dir, "elsewhere", (long)getpid(), other, sizeof other);
+  make_temp(dir, NULL, 99999, old, sizeof old);
   CHECK(write_step(dir, 2, 20, path, sizeof path) == MN_OK);
-  CHECK(!file_exists(tmp));
+  CHECK(!file_exists(dead));
+  CHECK(file_exists(live) && file_exists(other) && file_exists(old)); /* no lock: not provable */
+
+  mn_snapshot_lock_t *lock = NULL, *second = NULL;
+  CHECK_MSG(mn_snapshot_lock(dir, &lock) == MN_OK, "%s", mn_error_message());
+  char want[512];
+  snprintf(want, sizeof want, "snapshot directory in use by another run: host ");
+  CHECK(mn_snapshot_lock(dir, &second) == MN_ERR_LOCKED);
+  CHECK_MSG(contains(mn_error_message(), want), "%s", mn_error_message());
+  snprintf(want, sizeof want, ", pid %ld, since 20", (long)getpid());
+  CHECK_MSG(contains(mn_error_message(), want), "%s", mn_error_message());
+  CHECK(write_step(dir, 3, 30, path, sizeof path) == MN_OK);
+  CHECK(!file_exists(other) && !file_exists(old)); /* held: no other trainer writes here */
+  CHECK(file_exists(live));                        /* a live process of this host: never */
+  mn_snapshot_unlock(lock);
+  CHECK_MSG(mn_snapshot_lock(dir, &second) == MN_OK, "%s", mn_error_message()); /* released */
+  mn_snapshot_unlock(second);
+  unlink(live);
+
   int snaps, temps;
   count_files(dir, &snaps, &temps);
-  CHECK(snaps == 1 && temps == 0);
-  /* A directory that cannot be made: MN_ERR_IO naming it. */
-  char file_as_dir[4200];
+  CHECK(snaps == 2 && temps == 0);
+  /* The probe: a writable directory passes and keeps nothing of it. */
+  CHECK_MSG(mn_snapshot_dir_probe(dir) == MN_OK, "%s", mn_error_message());
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  while (d && (e = readdir(d)) != NULL) CHECK(strncmp(e->d_name, ".probe.", 7) != 0);
+  if (d) closedir(d);
+  /* A directory that cannot be made: MN_ERR_IO naming it, for a write, a lock, a probe. */
+  char file_as_dir[4200], tmp[4200];
   snprintf(file_as_dir, sizeof file_as_dir, "%s/plain/sub", dir);
   snprintf(tmp, sizeof tmp, "%s/plain", dir);
   write_text(tmp, "a file");
   CHECK(write_step(file_as_dir, 1, 1, path, sizeof path) == MN_ERR_IO);
   CHECK(contains(mn_error_message(), "plain"));
+  CHECK(mn_snapshot_lock(file_as_dir, &lock) == MN_ERR_IO && contains(mn_error_message(), "plain"));
+  CHECK(mn_snapshot_dir_probe(file_as_dir) == MN_ERR_IO &&
+        contains(mn_error_message(), "cannot be written"));
+}
+
+/* ---- one validation for every reader ------------------------------------------------------ */
+
+/* Replace (or add, or with type < 0 delete) the root attribute name of a file. value is
+ * read as mem_type; a string type writes a fixed-length string. */
+static int put_attr(const char *path, const char *name, hid_t type, hid_t mem_type,
+                    const void *value) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  int rc = f >= 0 ? 0 : -1;
+  if (rc == 0 && H5Aexists(f, name) > 0 && H5Adelete(f, name) < 0) rc = -1;
+  if (rc == 0 && type >= 0) {
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(f, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0 || H5Awrite(a, mem_type, value) < 0) rc = -1;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(space);
+  }
+  if (f >= 0 && H5Fclose(f) < 0) rc = -1;
+  return rc;
+}
+
+static int put_i64(const char *path, const char *name, int64_t v) {
+  return put_attr(path, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
+}
+
+/* Add a float32 dataset `name` of 3 values, with a right crc32 attribute. */
+static int add_tensor(const char *path, const char *name) {
+  float x[3] = {1, 2, 3};
+  uint32_t crc = 0;
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  hsize_t n = 3;
+  hid_t space = H5Screate_simple(1, &n, NULL);
+  hid_t d = f >= 0
+                ? H5Dcreate2(f, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
+                : -1;
+  int rc = d >= 0 && H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0 ? 0 : -1;
+  if (d >= 0) H5Dclose(d);
+  H5Sclose(space);
+  if (f >= 0) H5Fclose(f);
+  crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)x, sizeof x); /* as the writer */
+  if (rc == 0) {
+    hid_t f2 = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t d2 = f2 >= 0 ? H5Dopen2(f2, name, H5P_DEFAULT) : -1;
+    hid_t s2 = H5Screate(H5S_SCALAR);
+    hid_t a = d2 >= 0 ? H5Acreate2(d2, "crc32", H5T_STD_U32LE, s2, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    if (a < 0 || H5Awrite(a, H5T_NATIVE_UINT32, &crc) < 0) rc = -1;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(s2);
+    if (d2 >= 0) H5Dclose(d2);
+    if (f2 >= 0) H5Fclose(f2);
+  }
+  return rc;
+}
+
+/* Issue 11, item 6: what mninfo --verify refuses, a resume refuses, and the other way
+ * round, by the same checks: each fixture is a valid snapshot with one thing made wrong;
+ * read_meta (the scan of resume, --latest), verify (mninfo --verify) and read_tensors
+ * (the load of a resume) each refuse it with MN_ERR_DATA and the reason, and latest skips
+ * it for the older valid one. */
+static void test_validation(void) {
+  char dir[4096], good[4096], path[4096];
+  subdir(dir, sizeof dir, "valid");
+  CHECK(write_step(dir, 1, 64, good, sizeof good) == MN_OK);
+  double d4 = 4.0;
+  int i5 = 5;
+  enum { NCASES = 13 };
+  static const char *const want[NCASES] = {
+      "attribute ntensors is missing",
+      "attribute ntensors is not a single integer",
+      "4 tensors in the file, 5 written",
+      "5 tensors in the file, 4 written",
+      "tensor params/extra is not one of this run's 4 tensors",
+      "attribute world is 0 (1 at least)",
+      "attribute batch is 0 (1 at least)",
+      "attribute finished is 7 (0 or 1)",
+      "attribute reason is \"bogus\"",
+      "attribute epoch_pos is 1000000000, past the end of an epoch of 6000 samples",
+      "attribute step is 9, fewer than epoch 12",
+      "attribute finished is 1 but reason is interval",
+      "attribute samples is 3, fewer than its 9 steps",
+  };
+  for (int c = 0; c < NCASES; c++) {
+    int64_t step = 10 + c;
+    CHECK(write_step(dir, step, 100 * step, path, sizeof path) == MN_OK);
+    int rc = 0, meta_ok = 0; /* meta_ok: the metadata is consistent, only the load refuses */
+    switch (c) {
+    case 0: rc = put_attr(path, "ntensors", -1, -1, NULL); break;
+    case 1: rc = put_attr(path, "ntensors", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &d4); break;
+    case 2: rc = put_attr(path, "ntensors", H5T_STD_I32LE, H5T_NATIVE_INT, &i5); break;
+    case 3: rc = add_tensor(path, "params/extra"); break; /* ntensors still says 4 */
+    case 4:
+      rc = add_tensor(path, "params/extra") |
+           put_attr(path, "ntensors", H5T_STD_I32LE, H5T_NATIVE_INT, &i5);
+      meta_ok = 1;
+      break;
+    case 5: rc = put_attr(path, "world", H5T_STD_I32LE, H5T_NATIVE_INT, &(int){0}); break;
+    case 6: rc = put_attr(path, "batch", H5T_STD_I32LE, H5T_NATIVE_INT, &(int){0}); break;
+    case 7: rc = put_attr(path, "finished", H5T_STD_I32LE, H5T_NATIVE_INT, &(int){7}); break;
+    case 8: {
+      hid_t t = H5Tcopy(H5T_C_S1);
+      H5Tset_size(t, 6);
+      rc = put_attr(path, "reason", t, t, "bogus");
+      H5Tclose(t);
+      break;
+    }
+    case 9: rc = put_i64(path, "epoch_pos", 1000000000); break;
+    case 10: rc = put_i64(path, "epoch", 12) | put_i64(path, "step", 9); break;
+    case 11: rc = put_attr(path, "finished", H5T_STD_I32LE, H5T_NATIVE_INT, &(int){1}); break;
+    case 12: rc = put_i64(path, "step", 9) | put_i64(path, "samples", 3); break;
+    }
+    CHECK_MSG(rc == 0, "fixture %d could not be made", c);
+    mn_snapshot_meta_t m;
+    mn_status_t st = mn_snapshot_read_meta(path, &m);
+    if (meta_ok) {
+      CHECK_MSG(st == MN_OK, "fixture %d: %s", c, mn_error_message());
+      mn_snapshot_meta_free(&m);
+    } else {
+      CHECK_MSG(st == MN_ERR_DATA && contains(mn_error_message(), want[c]),
+                "read_meta, fixture %d: %s", c, mn_error_message());
+    }
+    st = mn_snapshot_verify(path);
+    if (!meta_ok) /* (4: the extra tensor is consistent, only a run that knows its own refuses) */
+      CHECK_MSG(st == MN_ERR_DATA && contains(mn_error_message(), want[c]),
+                "verify, fixture %d: %s", c, mn_error_message());
+    tensors_t back;
+    tensors_make(&back, 8, 16, -1);
+    st = mn_snapshot_read_tensors(path, back.t, NT);
+    CHECK_MSG(st == MN_ERR_DATA && contains(mn_error_message(), want[c]),
+              "read_tensors, fixture %d: %s", c, mn_error_message());
+    tensors_free(&back);
+    char latest[4096] = "";
+    if (!meta_ok) {
+      CHECK(mn_snapshot_latest(dir, latest, sizeof latest) == MN_OK && strcmp(latest, good) == 0);
+    }
+    rm_rf(path);
+  }
+  /* The writer's fixed-length field filled to the brim writes, and reads back refused. */
+  mn_snapshot_meta_t m = meta_make(3, 30);
+  memcpy(m.reason, "final-reason-15!", sizeof m.reason); /* no NUL: 16 bytes */
+  tensors_t ts;
+  tensors_make(&ts, 8, 16, 3);
+  CHECK(mn_snapshot_write(dir, &m, ts.t, NT, path, sizeof path) == MN_OK);
+  tensors_free(&ts);
+  CHECK(mn_snapshot_verify(path) == MN_ERR_DATA &&
+        contains(mn_error_message(), "attribute reason is too long"));
+}
+
+/* ---- a write that fails inside HDF5 ---------------------------------------------------------- */
+
+/* Issue 11, item 4: a write that fails part way (here: the file size limit, RLIMIT_FSIZE,
+ * with SIGXFSZ ignored, so that write(2) fails with EFBIG past it; the space reservation,
+ * which a full disk meets first, does not count against that limit) returns MN_ERR_IO
+ * with the reason, leaves no file, and leaves no HDF5 identifier open: each child ends
+ * with exit(), which runs HDF5's clean-up at exit, where a file left open crashed. The
+ * limits land the failure in H5Fcreate, the attributes, a tensor's data and the final
+ * flush. */
+static void test_write_fails(void) {
+  static const long limits[] = {512, 2048, 4096, 8192, 20000, 60000, 150000, 400000};
+  char dir[4096];
+  subdir(dir, sizeof dir, "efbig");
+  mkdir(dir, 0755);
+  for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+      tensors_t ts;
+      tensors_make(&ts, 300, 200, 5); /* 2 x 240 KB of weights */
+      mn_snapshot_meta_t m = meta_make(5, 50);
+      struct rlimit rl = {(rlim_t)limits[i], RLIM_INFINITY}; /* a soft limit, as ulimit -S -f */
+      signal(SIGXFSZ, SIG_IGN);
+      if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(2);
+      char path[4096];
+      mn_status_t st = mn_snapshot_write(dir, &m, ts.t, NT, path, sizeof path);
+      int snaps, temps;
+      count_files(dir, &snaps, &temps);
+      int ok = st == MN_ERR_IO && contains(mn_error_message(), "File too large") && snaps == 0 &&
+               temps == 0;
+      if (!ok)
+        fprintf(stderr, "limit %ld: status %d, %d files, %d temporary: %s\n", limits[i], (int)st,
+                snaps, temps, mn_error_message());
+      exit(ok ? 0 : 1); /* exit(), not _exit(): HDF5's clean-up at exit runs */
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "file size limit %ld: %s %d",
+              limits[i], WIFSIGNALED(status) ? "killed by signal" : "exit",
+              WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+  }
 }
 
 /* ---- atomicity under kill -9 --------------------------------------------------------- */
@@ -667,7 +913,7 @@ static void test_kill(void) {
     CHECK(mn_snapshot_prune(dir, 3, NULL) == MN_OK); /* a killed child may not have pruned */
     /* the next write succeeds and cleans the killed writer's temporary file */
     tensors_make(&ts, KILL_OUT, KILL_IN, 900000 + i);
-    m = meta_make(900000 + i, 0);
+    m = meta_make(900000 + i, 9000000 + 10 * (int64_t)i);
     mn_status_t st = mn_snapshot_write(dir, &m, ts.t, NT, path, sizeof path);
     tensors_free(&ts);
     CHECK_MSG(st == MN_OK, "write after kill %d: %s", i, mn_error_message());
@@ -708,6 +954,8 @@ int main(void) {
   test_prune();
   test_set_aside();
   test_stale_temp();
+  test_validation();
+  test_write_fails();
   test_kill();
   fprintf(stderr, "test_snapshot: %.1f s\n", now_s() - t0);
   rm_rf(g_root);

@@ -84,8 +84,12 @@ static void print_meta(const char *path, const mn_snapshot_meta_t *m) {
   printf("run       world %d, batch %d per rank, shape_hash 0x%016" PRIx64 ", model_seed %" PRIu64
          ", data_seed %" PRIu64 "\n",
          m->world, m->batch, m->shape_hash, m->model_seed, m->data_seed);
-  printf("dataset   %" PRId64 " samples, dim %d, %d classes, label CRC 0x%08" PRIx32 "\n",
-         m->data_n, m->data_dim, m->data_classes, m->data_label_crc);
+  printf("dataset   %" PRId64 " samples, dim %d, %d classes, label CRC 0x%08" PRIx32, m->data_n,
+         m->data_dim, m->data_classes, m->data_label_crc);
+  if (m->data_feature_crc_set)
+    printf(", feature CRC 0x%08" PRIx32 "\n", m->data_feature_crc);
+  else
+    printf(", no feature CRC (written before mn had one)\n");
   print_lines("data files (path, rows):", m->data_files);
   print_lines("config:", m->config);
 }
@@ -155,6 +159,8 @@ static int show_json(const char *path) {
          m.world, m.batch, m.shape_hash, m.model_seed, m.data_seed, m.data_n, m.data_dim,
          m.data_classes, m.data_label_crc);
   mn_json_string(stdout, m.data_files);
+  if (m.data_feature_crc_set)
+    printf(",\"data_feature_crc\":\"0x%08" PRIx32 "\"", m.data_feature_crc);
   printf(",\"config\":");
   mn_json_string(stdout, m.config);
   printf("}\n");
