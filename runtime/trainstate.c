@@ -167,11 +167,14 @@ mn_status_t mn_trainstate_load_model(const char *path, const mn_snapshot_meta_t 
   st = mn_model_init(m, mn_kernels_cpu(), cfg->model.layers, cfg->model.nlayers, max_batch,
                      cfg->model.seed);
   if (st != MN_OK) return st;
+  /* every tensor of the file is read (a reader takes them all or refuses it), the
+   * optimizer's state into a scratch buffer that inference does not need */
   mn_snapshot_tensor_t *t = malloc(sizeof *t * MN_TRAINSTATE_MAX_TENSORS);
-  if (!t) st = mn_error(MN_ERR_NOMEM, "out of memory");
-  /* the parameters are the first half; the optimizer's state is not needed */
+  float *state = malloc((size_t)m->nparams * sizeof *state);
+  if (!t || !state) st = mn_error(MN_ERR_NOMEM, "out of memory");
   if (st == MN_OK)
-    st = mn_snapshot_read_tensors(path, t, mn_trainstate_tensors(m, m->params, m->params, t) / 2);
+    st = mn_snapshot_read_tensors(path, t, mn_trainstate_tensors(m, m->params, state, t));
+  free(state);
   free(t);
   if (st != MN_OK) mn_model_free(m);
   return st;
