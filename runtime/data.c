@@ -4,15 +4,16 @@
  * as one dataset of rows, checks at open everything a run depends on (both datasets there,
  * their types and shapes, equal D, every label in [0, classes)), and reads rows by index
  * or by range (sorted, merged into contiguous runs, one regular hyperslab read per run,
- * labels from memory). Each HDF5 failure becomes an mn_error message naming the file and the
- * dataset. It does not log, does not know about ranks or the sample order (mn_shard.h),
- * and does not write files (tools/mnprep.c does). */
+ * labels from memory), checking that every feature read is finite. Each HDF5 failure becomes
+ * an mn_error message naming the file and the dataset. It does not log, does not know about ranks
+ * or the sample order (mn_shard.h), and does not write files (tools/mnprep.c does). */
 #include "mn_data.h"
 #include "mn_h5.h"
 
 #include <errno.h>
 #include <glob.h>
 #include <hdf5.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,10 +391,25 @@ static mn_status_t read_rows(const mn_data_file_t *f, const char *name, hid_t ds
   return MN_OK;
 }
 
+/* Every feature of rows [lo, lo + count) of f (file-relative), read into x, finite: a NaN
+ * or an Inf would train to NaN weights. One pass over what was just read (in the cache). */
+static mn_status_t check_finite(const mn_data_file_t *f, int64_t lo, int64_t count, int dim,
+                                const float *x) {
+  size_t n = (size_t)count * (size_t)dim;
+  for (size_t i = 0; i < n; i++) {
+    if (isfinite(x[i])) continue;
+    const char *what = isnan(x[i]) ? "NaN" : x[i] > 0 ? "+Inf" : "-Inf";
+    return mn_error(MN_ERR_NONFINITE, "%s: /x row %lld: %s in feature %d", f->path,
+                    (long long)(lo + (int64_t)(i / (size_t)dim)), what, (int)(i % (size_t)dim));
+  }
+  return MN_OK;
+}
+
 /* Rows [lo, lo + count) of file f (file-relative) into x, y. */
 static mn_status_t read_file_span(const mn_dataset_t *ds, const mn_data_file_t *f, int64_t lo,
                                   int64_t count, float *x, int32_t *y) {
   mn_status_t st = read_rows(f, "/x", f->x, f->xspace, H5T_NATIVE_FLOAT, lo, count, ds->dim, x);
+  if (st == MN_OK) st = check_finite(f, lo, count, ds->dim, x);
   if (st != MN_OK) return st;
   if (f->labels) {
     memcpy(y, f->labels + lo, (size_t)count * sizeof *y);
