@@ -4,15 +4,18 @@
  * snapshot writer), the epoch loop with its one-page training step, validation at each
  * epoch end, snapshots, and the summary. Every phase that can fail on one rank alone ends
  * in an agreement among the ranks, so that no rank is left waiting in a collective:
- * set-up through mn_comm_settle(), and each step through two control slots that ride at
+ * set-up through mn_comm_settle(), and each step through three control slots that ride at
  * the front of the gradient buffer in the step's own allreduce: "a rank failed to produce its
- * batch" and "a rank was asked to stop" (mn_preempt.h). So a signal that reaches one rank
- * only stops every rank after the same step. Logging and bookkeeping stay out of the step.
+ * batch", "a rank was asked to stop" (mn_preempt.h) and "a rank's loss is not finite". So a
+ * signal that reaches one rank only stops every rank after the same step, and a NaN or an
+ * Inf stops every rank at the step where it appears, before any rank updates its weights
+ * (check_step). No snapshot of non-finite parameters is ever handed to the writer
+ * (snapshot). Logging and bookkeeping stay out of the step.
  *
  * The device (mn_device.h) is the CPU or this rank's GPU; the step is the same code on
- * both. On a GPU the batch is copied on its own stream, every gradient bucket is handed to
- * the allreduce as soon as backward has finished it (model->on_grads), and the optimizer
- * updates each bucket as soon as its own allreduce is done (mn_comm.h). */
+ * both. On a GPU the batch is copied on its own stream, and every gradient bucket is handed
+ * to the allreduce as soon as backward has finished it (model->on_grads); the optimizer
+ * updates the weights once every bucket is reduced and found finite (mn_comm.h). */
 #include "mn_train.h"
 
 #include <math.h>
@@ -31,7 +34,9 @@
 #include "mn_snapwriter.h"
 #include "mn_trainstate.h"
 
-enum { CONTROL_FAILED = 0, CONTROL_STOP = 1 }; /* the slots before the gradients */
+/* the slots before the gradients (at most MN_MODEL_GRAD_EXTRA) */
+enum { CONTROL_FAILED = 0, CONTROL_STOP = 1, CONTROL_NONFINITE = 2, CONTROL_SLOTS = 3 };
+_Static_assert(CONTROL_SLOTS <= MN_MODEL_GRAD_EXTRA, "more control slots than gradbuf holds");
 
 typedef struct run {
   const mn_config_t *cfg;
@@ -229,26 +234,47 @@ static void grads_ready(void *arg, int64_t done) {
     r->send_status = mn_comm_grads_ready(&r->comm, MN_MODEL_GRAD_EXTRA + done);
 }
 
-/* The optimizer, bucket by bucket, each as soon as its own allreduce is done. */
-static mn_status_t update(run_t *r, int64_t step) {
+/* Whether the step may update the weights: no rank's loss was NaN or Inf (the agreed
+ * control slot, nranks_bad ranks raised it), and the reduced gradient holds none.
+ *
+ * Why this agrees on every rank at no extra collective: the loss slot is a sum of 0s and 1s
+ * (exact in any order). A NaN or an Inf in any rank's local gradient makes the sum non-finite
+ * whatever the order of the additions (NaN absorbs, Inf + finite = Inf, Inf - Inf = NaN), and
+ * every rank holds the same reduced gradient (the allreduce gives each rank the same result),
+ * so every rank finds the same count. The gradient is checked whole, after its last bucket
+ * is reduced and before the first is applied: no rank writes a non-finite update. (It gives
+ * up overlapping the updates with the last buckets' allreduces on a GPU; the update is a
+ * small part of a step.) */
+static mn_status_t check_step(run_t *r, int64_t step, int nranks_bad) {
   mn_model_t *m = &r->model;
-  int64_t count = MN_MODEL_GRAD_EXTRA + m->nparams, nb = mn_comm_nbuckets(&r->comm, count);
-  mn_status_t st = MN_OK;
-  for (int64_t b = 0; st == MN_OK && b < nb; b++) {
-    int64_t off, n;
-    mn_comm_bucket(&r->comm, count, b, &off, &n);
-    st = mn_comm_grads_wait(&r->comm, off, n);
-    int64_t lo = off < MN_MODEL_GRAD_EXTRA ? MN_MODEL_GRAD_EXTRA : off; /* skip the control */
-    if (st == MN_OK)
-      mn_optim_step_range(&r->optim, m, step, lo - MN_MODEL_GRAD_EXTRA, off + n - lo);
-  }
-  return st;
+  if (nranks_bad > 0)
+    return mn_error(MN_ERR_NONFINITE,
+                    "step %lld: the loss is NaN or infinite on %d of %d ranks: stopped before "
+                    "the update (the weights are those before step %lld; lower optimizer.lr, or "
+                    "check the data)",
+                    (long long)step, nranks_bad, r->comm.world, (long long)step);
+  mn_status_t st = mn_comm_grads_wait(&r->comm, MN_MODEL_GRAD_EXTRA, m->nparams); /* every bucket */
+  if (st != MN_OK) return st;
+  int64_t bad = r->k->count_nonfinite(m->grads, m->nparams);
+  if (bad > 0)
+    return mn_error(MN_ERR_NONFINITE,
+                    "step %lld: the summed gradient holds %lld NaN or infinite values of %lld: "
+                    "stopped before the update (the weights are those before step %lld; lower "
+                    "optimizer.lr, or check the data)",
+                    (long long)step, (long long)bad, (long long)m->nparams, (long long)step);
+  return MN_OK;
+}
+
+/* The optimizer over the whole reduced (and checked) gradient. */
+static void update(run_t *r, int64_t step) {
+  mn_optim_step_range(&r->optim, &r->model, step, 0, r->model.nparams);
 }
 
 /* The training step: forward, loss, backward (its buckets allreduced as they fill), the
- * control slots, update. in NULL: this rank has no batch (its reader failed) and only
- * joins the allreduce with a raised failure slot (its stale gradients are never used: no
- * rank steps). Returns MN_ERR_PEER when any rank raised it; out: *stop, whether any rank
+ * control slots, the finite check, update. in NULL: this rank has no batch (its reader
+ * failed) and only joins the allreduce with a raised failure slot (its stale gradients are
+ * never used: no rank steps). Returns MN_ERR_PEER when any rank raised it, MN_ERR_NONFINITE
+ * when a loss or the gradient is not finite (no rank steps); out: *stop, whether any rank
  * was asked to stop. */
 static mn_status_t train_step(run_t *r, const struct input *in, int64_t step, double *loss_sum,
                               int *stop) {
@@ -266,17 +292,23 @@ static mn_status_t train_step(run_t *r, const struct input *in, int64_t step, do
     /* 1/(count x world): the allreduce sums, so that the ranks' sum is the mean gradient */
     mn_model_loss(m, in->y, count, 1.0f / ((float)count * (float)r->comm.world), loss_sum,
                   &correct);
+    if (!isfinite(*loss_sum)) { /* before backward fills (and sends) the slots' bucket */
+      control[CONTROL_NONFINITE] = 1.0f;
+      r->k->upload(m->gradbuf + CONTROL_NONFINITE, &control[CONTROL_NONFINITE], sizeof(float));
+    }
     mn_model_backward(m, in->x, count);
   }
   double t1 = mn_now_s();
   mn_status_t st = r->send_status;
   if (st == MN_OK) st = mn_comm_grads_finish(&r->comm);
-  if (st == MN_OK) st = mn_comm_grads_control(&r->comm, control, 2);
+  if (st == MN_OK) st = mn_comm_grads_control(&r->comm, control, CONTROL_SLOTS);
   double t2 = mn_now_s();
   if (st != MN_OK) return st;
   if (control[CONTROL_FAILED] != 0.0f) return MN_ERR_PEER;
   *stop = control[CONTROL_STOP] != 0.0f;
-  st = update(r, step);
+  st = check_step(r, step, (int)control[CONTROL_NONFINITE]);
+  if (st != MN_OK) return st;
+  update(r, step);
   double t3 = mn_now_s();
   r->t.compute_s += (t1 - t0) + (t3 - t2);
   r->t.comm_s += t2 - t1;
@@ -297,11 +329,32 @@ static void snapshot_done(run_t *r, const mn_snapwrite_result_t *w) {
   mn_metrics_snapshot(&r->metrics, &rec);
 }
 
+/* Whether the state a snapshot would hold is finite, whatever made it otherwise (the step's
+ * check sees the loss and the gradient, not an update that overflowed): a snapshot of NaN
+ * weights would be resumed, and would let the writer prune the finite ones before it. Every
+ * rank holds the same parameters, so every rank finds the same. */
+static mn_status_t check_state_finite(run_t *r, const char *reason) {
+  int64_t n = r->model.nparams;
+  int64_t bad_p = r->k->count_nonfinite(r->model.params, n);
+  int64_t bad_v = r->k->count_nonfinite(r->optim.velocity, n);
+  if (bad_p == 0 && bad_v == 0) return MN_OK;
+  return mn_error(MN_ERR_NONFINITE,
+                  "after step %lld: %lld parameters and %lld momentum values are NaN or "
+                  "infinite: no %s snapshot written (the last good one stays; lower "
+                  "optimizer.lr, or check the data)",
+                  (long long)r->pos.step - 1, (long long)bad_p, (long long)bad_v, reason);
+}
+
 /* A snapshot of r->pos. Rank 0 hands the state to its writer and goes on; with wait (a
  * stop, the end) it waits for the file to be durable, and all ranks agree on the outcome.
- * Without wait, a failure is logged and training goes on. */
+ * Without wait, a failure is logged and training goes on. A non-finite state is never
+ * handed over: every rank finds it (check_state_finite) and the run stops with it. */
 static mn_status_t snapshot(run_t *r, const char *reason, int wait) {
   mn_status_t st = MN_OK;
+  if (r->cfg->snapshot.enabled) {
+    st = mn_comm_settle(&r->comm, check_state_finite(r, reason), &r->failed_rank);
+    if (st != MN_OK) return st;
+  }
   if (r->writer) {
     mn_snapshot_meta_t meta;
     mn_snapwrite_result_t prev, cur;

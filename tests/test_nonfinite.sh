@@ -1,0 +1,67 @@
+# test_nonfinite.sh: a NaN or an Inf stops the run with exit 65 (docs/exit-codes.md) at the
+# step where it appears, on every rank, and never reaches a snapshot.
+#
+# Divergence (optimizer.lr = 100), at world 1 and 2: exit 65 naming the step; the snapshots
+# written before it stay (none pruned by a bad one), all valid, all finite (mninfo's norms),
+# none past the step named (a snapshot at step S holds the state before step S). A NaN
+# feature in the training file: exit 65 naming the file, the row and the feature (the
+# loader checks every batch it reads).
+. "$MN_SRC/tests/lib.sh"
+T=$MN_TMP
+"$MN_BIN/mnprep" teacher --out "$T/t" --samples 2000 --val 200 --dim 16 --classes 3 \
+  --hidden 8 >/dev/null || fail "mnprep teacher"
+cat >"$T/t.conf" <<CONF
+[model]
+layers = 16,32,3
+[data]
+train = $T/t-train.h5
+val = $T/t-val.h5
+batch_size = 20
+[schedule]
+epochs = 3
+[snapshot]
+every_steps = 2
+keep = 3
+[log]
+progress = off
+CONF
+
+for np in 1 2; do
+  snaps="$T/snap$np"
+  expect_exit 65 "lr=100 diverges at np $np" "$MN_BIN/mnrun" -np "$np" "$T/t.conf" \
+    --set optimizer.lr=100 --set snapshot.dir="$snaps" --metrics "$T/m$np.jsonl"
+  expect_err "step [0-9]+: the (loss is NaN or infinite|summed gradient holds)" \
+    "np $np: the message names the step"
+  bad=$(grep -oE "step [0-9]+: the" "$T/err" | head -n 1 | grep -oE "[0-9]+")
+  [ "$(json_field "$T/m$np.jsonl" summary status)" = "non-finite values" ] ||
+    fail "np $np: summary status is not 'non-finite values'"
+  n=0
+  for f in "$snaps"/*.h5; do
+    [ -e "$f" ] || continue
+    n=$((n + 1))
+    "$MN_BIN/mninfo" --verify "$f" >/dev/null || fail "np $np: $f is not valid"
+    "$MN_BIN/mninfo" "$f" >"$T/info" || fail "np $np: mninfo $f"
+    grep -E "^  (params|optim)/" "$T/info" | grep -qiE "nan|inf" && fail "np $np: $f holds NaN/Inf"
+    step=$(grep -oE "step [0-9]+" "$T/info" | head -n 1 | grep -oE "[0-9]+")
+    [ -n "$bad" ] && [ "$step" -le "$bad" ] || fail "np $np: $f is at step $step, after $bad"
+  done
+  [ "$n" -ge 2 ] && pass "np $np: $n older snapshots kept, valid and finite" ||
+    fail "np $np: $n snapshots left (the ones before the divergence were pruned or not written)"
+done
+
+# a NaN in row 123, feature 5 of the training file: mnprep would refuse it, so the file is
+# written with a marker value there (1234.5, the only one) and its bytes patched to a NaN
+awk 'BEGIN { for (i = 0; i < 400; i++) { printf "%d", i % 3
+  for (j = 0; j < 8; j++) printf ",%s", (i == 123 && j == 5) ? "1234.5" : sprintf("%.3f", ((i * 7 + j * 13) % 17) / 17.0 - 0.5)
+  printf "\n" } }' >"$T/nan.csv"
+"$MN_BIN/mnprep" csv --in "$T/nan.csv" --out "$T/nan.h5" >/dev/null || fail "mnprep csv"
+perl -0777 -pi -e '$n = s/\x00\x50\x9a\x44/\x00\x00\xc0\x7f/g; END { exit($n != 1) }' "$T/nan.h5" ||
+  fail "the marker is not in nan.h5 exactly once"
+h5dump -d /x -s 123,5 -c 1,1 "$T/nan.h5" | grep -q "nan" || fail "nan.h5 has no NaN at [123, 5]"
+sed -e 's/16,32,3/8,16,3/' -e "s#$T/t-train.h5#$T/nan.h5#" -e '/^val/d' "$T/t.conf" >"$T/nan.conf"
+for np in 1 2; do
+  expect_exit 65 "a NaN feature at np $np" "$MN_BIN/mnrun" -np "$np" "$T/nan.conf" \
+    --set snapshot.dir="$T/nansnap$np"
+  expect_err "nan.h5: /x row 123: NaN in feature 5" "np $np: file, row and feature named"
+done
+finish
