@@ -556,6 +556,10 @@ mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
   if (st == MN_OK) st = loop(&r, &sum);
   sum.status = st == MN_OK ? "done" : st == MN_ERR_PREEMPTED ? "preempted" : mn_status_string(st);
   if (st == MN_OK || sum.steps > 0) mn_metrics_summary(&r.metrics, &sum);
+  /* a metrics file that could not be written ends a run that is otherwise done with 74 (the
+   * ranks all got here with MN_OK, so they can agree); a failed or stopped run keeps its
+   * own code: 75 must still mean "requeue me" */
+  if (st == MN_OK) st = mn_comm_settle(&r.comm, mn_metrics_sync(&r.metrics), &r.failed_rank);
   if (mn_preempt_requested())
     mn_log_info("signal %d: %s %.2f s after it arrived", mn_preempt_requested(),
                 st == MN_ERR_PREEMPTED ? "stopped with a snapshot" : "finishing",
