@@ -560,14 +560,20 @@ static void origin_text(const load_state_t *st, int i, char *out, size_t cap) {
 
 /* libinih reader: one physical line per call, so that st->lineno is the line the handler
  * sees. Leading blanks are dropped (no continuation lines), a BOM is dropped, a line that
- * libinih would cut is an error, an unknown [section] is an error at its header, and after
- * the first error we report end of file so nothing later counts. */
+ * libinih would cut is an error (too long, or holding a NUL byte), an unknown [section] is an error
+ * at its header, and after the first error we report end of file so nothing later counts. */
 static char *conf_reader(char *str, int num, void *stream) {
   load_state_t *st = stream;
   if (st->failed) return NULL;
   ssize_t got = getline(&st->line, &st->line_cap, st->fp);
   if (got < 0) return NULL;
   st->lineno++;
+  const char *nul = memchr(st->line, '\0', (size_t)got); /* would cut the line short */
+  if (nul) {
+    fail(st, MN_ERR_CONFIG, "%s:%d: a NUL byte at column %d (is this a text file?)", st->file,
+         st->lineno, (int)(nul - st->line) + 1);
+    return NULL;
+  }
   char *s = st->line;
   if (st->lineno == 1 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB &&
       (unsigned char)s[2] == 0xBF)

@@ -303,6 +303,20 @@ static void test_file_errors(void) {
                  "%F:8: line is too long (198 characters, at most 197)");
   }
 
+  /* a NUL byte inside a line is refused (the line was cut there: val = v.h5\0.bak read v.h5) */
+  {
+    static const char text[] = MINIMAL "[data]\nval = v.h5\0.bak\n";
+    const char *path = fixture("");
+    FILE *f = fopen(path, "w");
+    CHECK(f && fwrite(text, 1, sizeof text - 1, f) == sizeof text - 1);
+    if (f) fclose(f);
+    mn_config_t cfg;
+    char err[2048], want[600];
+    CHECK(mn_config_load(path, NULL, 0, &cfg, err, sizeof err) == MN_ERR_CONFIG);
+    snprintf(want, sizeof want, "%s:8: a NUL byte at column 11", path);
+    CHECK_MSG(strstr(err, want), "'%s' lacks '%s'", err, want);
+  }
+
   /* the first error wins, whichever kind it is */
   EXPECT_ERROR("[data]\ntrain = d.h5\njunk\nbatch_sise = 4\n", NULL, 0, MN_ERR_CONFIG,
                "%F:3: syntax error");
