@@ -69,6 +69,7 @@ static const char *const device_names[] = {"auto", "cpu", "gpu", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const progress_names[] = {"auto", "tty", "plain", "off", NULL};
 static const char *const resume_names[] = {"auto", "require", "never", NULL};
+static const char *const nonfinite_names[] = {"stop", "skip", NULL};
 
 _Static_assert(sizeof(mn_remainder_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_lr_schedule_t) == sizeof(int), "enums are stored as int");
@@ -76,6 +77,7 @@ _Static_assert(sizeof(mn_comm_backend_t) == sizeof(int), "enums are stored as in
 _Static_assert(sizeof(mn_device_kind_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_progress_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_resume_t) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(mn_nonfinite_t) == sizeof(int), "enums are stored as int");
 
 #define AT(field) offsetof(mn_config_t, field)
 #define CAP(field) sizeof(((mn_config_t *)0)->field)
@@ -113,6 +115,12 @@ static const key_spec_t keys[] = {
      0, 0, 1, NULL, "SGD momentum; 0 = plain SGD"},
     {"optimizer", "weight_decay", KEY_DOUBLE, AT(optimizer.weight_decay), 0, RANGE | KEY_MAX_EXCL,
      "0", 0, 0, 0, 1, NULL, "L2 weight decay"},
+    {"optimizer", "nonfinite", KEY_ENUM, AT(optimizer.nonfinite), 0, 0, "stop", 0, 0, 0, 0,
+     nonfinite_names,
+     "a step whose loss or gradient is NaN or infinite: stop (exit 65), or skip its update"},
+    {"optimizer", "nonfinite_max_skips", KEY_INT, AT(optimizer.nonfinite_max_skips), 0, RANGE, "10",
+     1, 1000000, 0, 0, NULL,
+     "skip: the most steps skipped in a row; one more stops the run (exit 65)"},
 
     {"schedule", "epochs", KEY_INT, AT(schedule.epochs), 0, KEY_REQUIRED | RANGE, NULL, 1, 1000000,
      0, 0, NULL, "passes over the training set"},

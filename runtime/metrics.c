@@ -197,6 +197,8 @@ void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s) {
            (long long)s->steps, (long long)s->epochs, s->world, s->samples_per_s, s->first_loss,
            s->final_loss);
     if (s->val_accuracy >= 0) printf(", val accuracy %.2f%%", 100.0 * s->val_accuracy);
+    if (s->skipped_steps > 0)
+      printf("; %lld non-finite steps skipped", (long long)s->skipped_steps);
     printf("\n  time: compute %.2f s, comm %.2f s, io wait %.2f s, total %.2f s\n", s->t.compute_s,
            s->t.comm_s, s->t.io_wait_s, s->elapsed_s);
     fflush(stdout);
@@ -206,8 +208,8 @@ void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s) {
             "{\"event\":\"summary\",\"status\":\"%s\",\"world\":%d,\"steps\":%lld,"
             "\"epochs\":%lld,\"samples\":%lld",
             s->status, s->world, (long long)s->steps, (long long)s->epochs, (long long)s->samples);
-    fprintf(m->json, ",\"start_step\":%lld,\"end_step\":%lld", (long long)s->start_step,
-            (long long)s->end_step);
+    fprintf(m->json, ",\"start_step\":%lld,\"end_step\":%lld,\"skipped_steps\":%lld",
+            (long long)s->start_step, (long long)s->end_step, (long long)s->skipped_steps);
     if (s->resumed_from) json_str(m->json, "resumed_from", s->resumed_from);
     json_num(m->json, "samples_per_s", s->samples_per_s);
     json_num(m->json, "first_loss", s->first_loss);

@@ -60,6 +60,7 @@ typedef struct mn_summary {
   int world;
   int64_t steps, epochs, samples; /* done by this run (after a resume: since it) */
   int64_t start_step, end_step;   /* global steps: where this run began and ended */
+  int64_t skipped_steps;          /* updates skipped as non-finite (optimizer.nonfinite) */
   double samples_per_s, final_loss, first_loss, val_accuracy, elapsed_s;
   mn_timing_t t;
   const char *status;       /* "done", "preempted", ... */

@@ -65,6 +65,8 @@ typedef struct run {
   mn_snapwriter_t *writer;   /* rank 0, when snapshots are enabled */
   mn_timing_t t;
   int failed_rank; /* the lowest rank that failed, once agreed (-1: none) */
+  int skips_in_row; /* optimizer.nonfinite = skip: non-finite steps skipped in a row */
+  int64_t skipped;  /* and in all */
 } run_t;
 
 static mn_status_t open_data(run_t *r) {
@@ -248,20 +250,15 @@ static void grads_ready(void *arg, int64_t done) {
 static mn_status_t check_step(run_t *r, int64_t step, int nranks_bad) {
   mn_model_t *m = &r->model;
   if (nranks_bad > 0)
-    return mn_error(MN_ERR_NONFINITE,
-                    "step %lld: the loss is NaN or infinite on %d of %d ranks: stopped before "
-                    "the update (the weights are those before step %lld; lower optimizer.lr, or "
-                    "check the data)",
-                    (long long)step, nranks_bad, r->comm.world, (long long)step);
+    return mn_error(MN_ERR_NONFINITE, "step %lld: the loss is NaN or infinite on %d of %d ranks",
+                    (long long)step, nranks_bad, r->comm.world);
   mn_status_t st = mn_comm_grads_wait(&r->comm, MN_MODEL_GRAD_EXTRA, m->nparams); /* every bucket */
   if (st != MN_OK) return st;
   int64_t bad = r->k->count_nonfinite(m->grads, m->nparams);
   if (bad > 0)
     return mn_error(MN_ERR_NONFINITE,
-                    "step %lld: the summed gradient holds %lld NaN or infinite values of %lld: "
-                    "stopped before the update (the weights are those before step %lld; lower "
-                    "optimizer.lr, or check the data)",
-                    (long long)step, (long long)bad, (long long)m->nparams, (long long)step);
+                    "step %lld: the summed gradient holds %lld NaN or infinite values of %lld",
+                    (long long)step, (long long)bad, (long long)m->nparams);
   return MN_OK;
 }
 
@@ -313,6 +310,32 @@ static mn_status_t train_step(run_t *r, const struct input *in, int64_t step, do
   r->t.compute_s += (t1 - t0) + (t3 - t2);
   r->t.comm_s += t2 - t1;
   return st;
+}
+
+/* A step that no rank updated from, its loss or gradient not finite (mn_error_message() says
+ * which): with optimizer.nonfinite = skip and fewer than nonfinite_max_skips skipped in a row,
+ * 1: skipped (warned); else 0, and the run's error is recorded. Every rank decides the same. */
+static int nonfinite_step(run_t *r, int64_t step) {
+  const mn_config_t *cfg = r->cfg;
+  int skip = cfg->optimizer.nonfinite == MN_NONFINITE_SKIP;
+  int max = cfg->optimizer.nonfinite_max_skips;
+  char what[512];
+  snprintf(what, sizeof what, "%s", mn_error_message());
+  if (skip && r->skips_in_row < max) {
+    r->skips_in_row++;
+    r->skipped++;
+    if (r->comm.rank == 0)
+      mn_log_warn("%s: its update is skipped on every rank (%d in a row, at most %d)", what,
+                  r->skips_in_row, max);
+    return 1;
+  }
+  char more[128] = "";
+  if (skip) snprintf(more, sizeof more, ", after %d skipped in a row", max);
+  mn_error(MN_ERR_NONFINITE,
+           "%s: stopped before the update%s (the weights are those before step %lld; lower "
+           "optimizer.lr, or check the data)",
+           what, more, (long long)(step - r->skips_in_row));
+  return 0;
 }
 
 /* Log and record one finished write (status -1: there was none). */
@@ -453,6 +476,9 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
     st = train_step(r, rd == MN_OK ? &in : NULL, step, &loss, &stop);
     mn_device_input_done(&r->dev); /* (long done: the step read its batch) */
     give_back(r, &in);
+    int skipped = st == MN_ERR_NONFINITE && nonfinite_step(r, step);
+    if (skipped) st = MN_OK;
+    if (st == MN_OK && !skipped) r->skips_in_row = 0;
     if (st != MN_OK) {
       st = mn_comm_settle(&r->comm, rd != MN_OK ? rd : st, &r->failed_rank);
       break;
@@ -471,11 +497,13 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
     /* the next batch now, so that its copy overlaps the device's work still queued; not
      * across an epoch end (validation uses the input slots) nor past the last step */
     if (!epoch_end && !finished(r) && !stop) fetch(r, &r->next);
-    loss /= cfg->data.batch_size; /* the step's mean loss on this rank */
-    ival_loss += loss;
-    epoch_loss += loss;
-    ival_steps++;
-    epoch_steps++;
+    if (!skipped) { /* a skipped step's loss is not finite somewhere: not in the means */
+      loss /= cfg->data.batch_size; /* the step's mean loss on this rank */
+      ival_loss += loss;
+      epoch_loss += loss;
+      ival_steps++;
+      epoch_steps++;
+    }
     int last = finished(r);
     if (step == start || (step + 1) % cfg->log.interval == 0 || last || stop) {
       mn_step_record_t rec = {epoch, in_epoch, spe, step, 0, 0, 0, 0};
@@ -522,6 +550,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
   sum->steps = done;
   sum->epochs = p->epoch - start_epoch + (p->epoch_pos > 0);
   sum->samples = done * G;
+  sum->skipped_steps = r->skipped;
   sum->samples_per_s = train_s > 0 ? (double)sum->samples / train_s : 0;
   sum->elapsed_s = mn_now_s() - t_start;
   sum->t = r->t;

@@ -504,7 +504,7 @@ static void test_values_and_hash(void) {
             "%s", err);
   values_t v = {0};
   mn_config_each_value(&a, collect_value, &v);
-  CHECK(v.nkeys == 36);
+  CHECK(v.nkeys == 38);
   CHECK_MSG(strcmp(v.layers, "784,1024,10") == 0, "%s", v.layers);
 
   uint64_t ha = mn_config_shape_hash(&a);
@@ -628,7 +628,7 @@ static void test_docs(void) {
   mn_config_each_key_info(check_documented, &d);
   int n = 0;
   mn_config_each_key(count_key, &n);
-  CHECK(n == d.nkeys && n == 36);
+  CHECK(n == d.nkeys && n == 38);
   /* the scaling rule and the remainder modes are explained */
   CHECK(strstr(d.doc, "## Scaling the learning rate with the world size") != NULL);
   CHECK(strstr(d.doc, "Goyal") != NULL && strstr(d.doc, "warmup_steps") != NULL);

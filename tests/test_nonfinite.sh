@@ -3,9 +3,10 @@
 #
 # Divergence (optimizer.lr = 100), at world 1 and 2: exit 65 naming the step; the snapshots
 # written before it stay (none pruned by a bad one), all valid, all finite (mninfo's norms),
-# none past the step named (a snapshot at step S holds the state before step S). A NaN
-# feature in the training file: exit 65 naming the file, the row and the feature (the
-# loader checks every batch it reads).
+# none past the step named (a snapshot at step S holds the state before step S). The same
+# with optimizer.nonfinite = skip once the skips in a row run out. A NaN feature in the
+# training file: exit 65 naming the file, the row and the feature (the loader checks every
+# batch it reads).
 . "$MN_SRC/tests/lib.sh"
 T=$MN_TMP
 "$MN_BIN/mnprep" teacher --out "$T/t" --samples 2000 --val 200 --dim 16 --classes 3 \
@@ -47,6 +48,22 @@ for np in 1 2; do
   done
   [ "$n" -ge 2 ] && pass "np $np: $n older snapshots kept, valid and finite" ||
     fail "np $np: $n snapshots left (the ones before the divergence were pruned or not written)"
+done
+
+# optimizer.nonfinite = skip: each rank skips the same non-finite updates, the summary
+# counts them, and one more than nonfinite_max_skips in a row stops the run as above
+expect_exit 65 "lr=100 with nonfinite = skip" "$MN_BIN/mnrun" -np 2 "$T/t.conf" \
+  --set optimizer.lr=100 --set optimizer.nonfinite=skip --set optimizer.nonfinite_max_skips=3 \
+  --set snapshot.dir="$T/snapskip" --metrics "$T/skip.jsonl"
+[ "$(grep -c "its update is skipped on every rank" "$T/err")" = 3 ] &&
+  pass "skip: 3 steps skipped, each warned about" || fail "skip: not 3 skip warnings"
+expect_err "step ([0-9]+): .*stopped before the update, after 3 skipped in a row" \
+  "skip: the 4th in a row stops the run"
+[ "$(json_field "$T/skip.jsonl" summary skipped_steps)" = 3 ] &&
+  pass "skip: the summary counts 3 skipped steps" || fail "skip: skipped_steps is not 3"
+for f in "$T/snapskip"/*.h5; do
+  "$MN_BIN/mninfo" "$f" | grep -E "^  (params|optim)/" | grep -qiE "nan|inf" &&
+    fail "skip: $f holds NaN/Inf"
 done
 
 # a NaN in row 123, feature 5 of the training file: mnprep would refuse it, so the file is
