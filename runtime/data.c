@@ -230,6 +230,11 @@ static mn_status_t check_storage(const char *path, const char *name, hid_t dset,
     H5Eclear2(H5E_DEFAULT);
     return mn_error(MN_ERR_DATA, "%s: dataset %s: cannot query its storage", path, name);
   }
+  if (layout == H5D_VIRTUAL) /* its rows live in other files, which may not be there */
+    return mn_error(MN_ERR_DATA,
+                    "%s: dataset %s is a virtual dataset: mn reads only datasets stored in "
+                    "the file (write a real copy)",
+                    path, name);
   if (layout == H5D_CHUNKED && (double)nchunks < want)
     return mn_error(MN_ERR_DATA,
                     "%s: dataset %s declares %llu rows, but only %llu of its %.0f chunks are "
