@@ -46,6 +46,10 @@ typedef struct mn_kernels {
   /* x *= alpha. */
   void (*scale)(float *x, int64_t count, float alpha);
 
+  /* The number of NaN and infinite values in x[0, count); returns when the work queued
+   * before it is done (it synchronises on a GPU to return its host result). */
+  int64_t (*count_nonfinite)(const float *x, int64_t count);
+
   /* ---- memory of the back end (host memory for CPU, device memory for CUDA) ---- */
 
   /* nbytes of zeroed memory, or NULL when there is not enough; release(NULL) is a no-op. */

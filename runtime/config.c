@@ -70,6 +70,7 @@ static const char *const level_names[] = {"error", "warn", "info", "debug", NULL
 static const char *const progress_names[] = {"auto", "tty", "plain", "off", NULL};
 static const char *const resume_names[] = {"auto", "require", "never", NULL};
 static const char *const on_error_names[] = {"stop", "continue", NULL};
+static const char *const nonfinite_names[] = {"stop", "skip", NULL};
 
 _Static_assert(sizeof(mn_remainder_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_lr_schedule_t) == sizeof(int), "enums are stored as int");
@@ -77,6 +78,7 @@ _Static_assert(sizeof(mn_comm_backend_t) == sizeof(int), "enums are stored as in
 _Static_assert(sizeof(mn_device_kind_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_progress_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_resume_t) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(mn_nonfinite_t) == sizeof(int), "enums are stored as int");
 
 #define AT(field) offsetof(mn_config_t, field)
 #define CAP(field) sizeof(((mn_config_t *)0)->field)
@@ -114,6 +116,12 @@ static const key_spec_t keys[] = {
      0, 0, 1, NULL, "SGD momentum; 0 = plain SGD"},
     {"optimizer", "weight_decay", KEY_DOUBLE, AT(optimizer.weight_decay), 0, RANGE | KEY_MAX_EXCL,
      "0", 0, 0, 0, 1, NULL, "L2 weight decay"},
+    {"optimizer", "nonfinite", KEY_ENUM, AT(optimizer.nonfinite), 0, 0, "stop", 0, 0, 0, 0,
+     nonfinite_names,
+     "a step whose loss or gradient is NaN or infinite: stop (exit 65), or skip its update"},
+    {"optimizer", "nonfinite_max_skips", KEY_INT, AT(optimizer.nonfinite_max_skips), 0, RANGE, "10",
+     1, 1000000, 0, 0, NULL,
+     "skip: the most steps skipped in a row; one more stops the run (exit 65)"},
 
     {"schedule", "epochs", KEY_INT, AT(schedule.epochs), 0, KEY_REQUIRED | RANGE, NULL, 1, 1000000,
      0, 0, NULL, "passes over the training set"},
@@ -563,14 +571,20 @@ static void origin_text(const load_state_t *st, int i, char *out, size_t cap) {
 
 /* libinih reader: one physical line per call, so that st->lineno is the line the handler
  * sees. Leading blanks are dropped (no continuation lines), a BOM is dropped, a line that
- * libinih would cut is an error, an unknown [section] is an error at its header, and after
- * the first error we report end of file so nothing later counts. */
+ * libinih would cut is an error (too long, or holding a NUL byte), an unknown [section] is an error
+ * at its header, and after the first error we report end of file so nothing later counts. */
 static char *conf_reader(char *str, int num, void *stream) {
   load_state_t *st = stream;
   if (st->failed) return NULL;
   ssize_t got = getline(&st->line, &st->line_cap, st->fp);
   if (got < 0) return NULL;
   st->lineno++;
+  const char *nul = memchr(st->line, '\0', (size_t)got); /* would cut the line short */
+  if (nul) {
+    fail(st, MN_ERR_CONFIG, "%s:%d: a NUL byte at column %d (is this a text file?)", st->file,
+         st->lineno, (int)(nul - st->line) + 1);
+    return NULL;
+  }
   char *s = st->line;
   if (st->lineno == 1 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB &&
       (unsigned char)s[2] == 0xBF)

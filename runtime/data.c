@@ -4,15 +4,16 @@
  * as one dataset of rows, checks at open everything a run depends on (both datasets there,
  * their types and shapes, equal D, every label in [0, classes)), and reads rows by index
  * or by range (sorted, merged into contiguous runs, one regular hyperslab read per run,
- * labels from memory). Each HDF5 failure becomes an mn_error message naming the file and the
- * dataset. It does not log, does not know about ranks or the sample order (mn_shard.h),
- * and does not write files (tools/mnprep.c does). */
+ * labels from memory), checking that every feature read is finite. Each HDF5 failure becomes
+ * an mn_error message naming the file and the dataset. It does not log, does not know about ranks
+ * or the sample order (mn_shard.h), and does not write files (tools/mnprep.c does). */
 #include "mn_data.h"
 #include "mn_h5.h"
 
 #include <errno.h>
 #include <glob.h>
 #include <hdf5.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +205,51 @@ cleanup:
   return st;
 }
 
+/* A dataset's declared shape backed by data written to the file: chunked, every chunk
+ * written; contiguous or compact, at least nbytes stored. A shape that is only declared
+ * (2^40 rows in a small file) would read as fill values, and the label check at open would
+ * walk all of it: refused before anything is read. The chunks are counted from the chunk
+ * index, whose size is bounded by the file's. */
+static mn_status_t check_storage(const char *path, const char *name, hid_t dset, int rank,
+                                 const hsize_t *dims, hsize_t nbytes) {
+  hid_t dcpl = H5Dget_create_plist(dset);
+  H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+  hsize_t chunk[2] = {1, 1}, nchunks = 0;
+  double want = 1; /* chunks the shape needs (as a double: an absurd shape overflows) */
+  int ok = layout != H5D_LAYOUT_ERROR;
+  if (ok && layout == H5D_CHUNKED) {
+    hid_t space = H5Dget_space(dset);
+    ok = H5Pget_chunk(dcpl, rank, chunk) == rank && space >= 0 &&
+         H5Dget_num_chunks(dset, space, &nchunks) >= 0;
+    if (space >= 0) H5Sclose(space);
+    for (int i = 0; ok && i < rank; i++)
+      want *= chunk[i] ? (double)((dims[i] + chunk[i] - 1) / chunk[i]) : 0;
+  }
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (!ok) {
+    H5Eclear2(H5E_DEFAULT);
+    return mn_error(MN_ERR_DATA, "%s: dataset %s: cannot query its storage", path, name);
+  }
+  if (layout == H5D_VIRTUAL) /* its rows live in other files, which may not be there */
+    return mn_error(MN_ERR_DATA,
+                    "%s: dataset %s is a virtual dataset: mn reads only datasets stored in "
+                    "the file (write a real copy)",
+                    path, name);
+  if (layout == H5D_CHUNKED && (double)nchunks < want)
+    return mn_error(MN_ERR_DATA,
+                    "%s: dataset %s declares %llu rows, but only %llu of its %.0f chunks are "
+                    "written (the rows were never all written)",
+                    path, name, (unsigned long long)dims[0], (unsigned long long)nchunks, want);
+  hsize_t stored = H5Dget_storage_size(dset);
+  if (layout != H5D_CHUNKED && stored < nbytes)
+    return mn_error(MN_ERR_DATA,
+                    "%s: dataset %s declares %llu rows (%llu bytes) but holds %llu bytes (the "
+                    "rows were never all written)",
+                    path, name, (unsigned long long)dims[0], (unsigned long long)nbytes,
+                    (unsigned long long)stored);
+  return MN_OK;
+}
+
 /* Open one file and check its two datasets; out: f (rows, handles), *dim. */
 static mn_status_t file_open(mn_data_file_t *f, size_t cache_bytes, int *dim) {
   char why[256];
@@ -212,6 +258,13 @@ static mn_status_t file_open(mn_data_file_t *f, size_t cache_bytes, int *dim) {
     return mn_error(MN_ERR_NOINPUT, "%s: %s", f->path,
                     errno == ENOENT ? "no such file" : strerror(errno));
   if (S_ISDIR(sb.st_mode)) return mn_error(MN_ERR_NOINPUT, "%s: is a directory", f->path);
+  if (!S_ISREG(sb.st_mode)) /* a FIFO or a device would block or never end */
+    return mn_error(MN_ERR_NOINPUT, "%s: is not a regular file (%s)", f->path,
+                    S_ISFIFO(sb.st_mode)   ? "a FIFO"
+                    : S_ISCHR(sb.st_mode)  ? "a character device"
+                    : S_ISBLK(sb.st_mode)  ? "a block device"
+                    : S_ISSOCK(sb.st_mode) ? "a socket"
+                                           : "not a file");
   htri_t is_h5 = H5Fis_hdf5(f->path);
   if (is_h5 == 0) return mn_error(MN_ERR_DATA, "%s: cannot open: not an HDF5 file", f->path);
   f->file = is_h5 > 0 ? H5Fopen(f->path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
@@ -233,6 +286,9 @@ static mn_status_t file_open(mn_data_file_t *f, size_t cache_bytes, int *dim) {
   if (yd[0] != xd[0])
     return mn_error(MN_ERR_DATA, "%s: /x has %llu rows but /y has %llu", f->path,
                     (unsigned long long)xd[0], (unsigned long long)yd[0]);
+  st = check_storage(f->path, "/x", f->x, 2, xd, xd[0] * xd[1] * 4);
+  if (st == MN_OK) st = check_storage(f->path, "/y", f->y, 1, yd, yd[0] * 4);
+  if (st != MN_OK) return st;
   f->rows = (int64_t)xd[0];
   f->xspace = H5Dget_space(f->x);
   f->yspace = H5Dget_space(f->y);
@@ -390,10 +446,25 @@ static mn_status_t read_rows(const mn_data_file_t *f, const char *name, hid_t ds
   return MN_OK;
 }
 
+/* Every feature of rows [lo, lo + count) of f (file-relative), read into x, finite: a NaN
+ * or an Inf would train to NaN weights. One pass over what was just read (in the cache). */
+static mn_status_t check_finite(const mn_data_file_t *f, int64_t lo, int64_t count, int dim,
+                                const float *x) {
+  size_t n = (size_t)count * (size_t)dim;
+  for (size_t i = 0; i < n; i++) {
+    if (isfinite(x[i])) continue;
+    const char *what = isnan(x[i]) ? "NaN" : x[i] > 0 ? "+Inf" : "-Inf";
+    return mn_error(MN_ERR_NONFINITE, "%s: /x row %lld: %s in feature %d", f->path,
+                    (long long)(lo + (int64_t)(i / (size_t)dim)), what, (int)(i % (size_t)dim));
+  }
+  return MN_OK;
+}
+
 /* Rows [lo, lo + count) of file f (file-relative) into x, y. */
 static mn_status_t read_file_span(const mn_dataset_t *ds, const mn_data_file_t *f, int64_t lo,
                                   int64_t count, float *x, int32_t *y) {
   mn_status_t st = read_rows(f, "/x", f->x, f->xspace, H5T_NATIVE_FLOAT, lo, count, ds->dim, x);
+  if (st == MN_OK) st = check_finite(f, lo, count, ds->dim, x);
   if (st != MN_OK) return st;
   if (f->labels) {
     memcpy(y, f->labels + lo, (size_t)count * sizeof *y);

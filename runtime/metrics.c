@@ -2,15 +2,21 @@
  *
  * Formatting only: the numbers come from the training loop. JSON is written by hand since
  * every record is a flat object of numbers and short strings; non-finite numbers become
- * null so that the file always parses. */
+ * null so that the file always parses. Every record is flushed and checked: the first
+ * failed write (a full disk) is warned about at once, the file is cut back to its last
+ * complete record and written no more, training goes on, and mn_metrics_sync() answers
+ * MN_ERR_IO so that the run ends with exit 74 (docs/metrics.md). */
 #include "mn_metrics.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "mn_log.h"
 
 double mn_now_s(void) {
   struct timespec ts;
@@ -37,12 +43,39 @@ mn_status_t mn_metrics_open(mn_metrics_t *m, int rank, int world, const char *me
   m->show = progress != MN_PROGRESS_OFF;
   m->tty = m->show && want_tty(progress);
   if (metrics_path && *metrics_path) {
+    m->path = metrics_path;
     m->json = fopen(metrics_path, append ? "a" : "w");
     if (!m->json)
       return mn_error(MN_ERR_IO, "%s: cannot write the metrics file: %s", metrics_path,
                       strerror(errno));
+    off_t end = fseeko(m->json, 0, SEEK_END) == 0 ? ftello(m->json) : -1;
+    m->good_bytes = end > 0 ? (int64_t)end : 0;
   }
   return MN_OK;
+}
+
+/* The first failed write: say it now, cut the file back to its last complete record (best
+ * effort: a full disk can still shrink a file), and write no more. */
+static void json_failed(mn_metrics_t *m, int err) {
+  m->write_errno = err ? err : EIO;
+  mn_log_warn("%s: cannot write the metrics file: %s; it keeps its complete records and gets "
+              "no more, training goes on, and the run will end with exit 74",
+              m->path, strerror(m->write_errno));
+  if (m->json) fclose(m->json); /* its error is the one above */
+  m->json = NULL;
+  if (truncate(m->path, (off_t)m->good_bytes) != 0) { /* not a regular file: nothing to cut */
+  }
+}
+
+/* A record is written: flush it and check every write of it. */
+static void json_done(mn_metrics_t *m) {
+  int rc = fflush(m->json), err = errno;
+  if (rc != 0 || ferror(m->json)) {
+    json_failed(m, err);
+    return;
+  }
+  off_t at = ftello(m->json);
+  if (at >= 0) m->good_bytes = (int64_t)at;
 }
 
 /* A JSON number, or null when it is not finite. */
@@ -114,7 +147,7 @@ void mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r) {
     json_num(m->json, "samples_per_s", r->samples_per_s);
     json_num(m->json, "elapsed_s", r->elapsed_s);
     fputs("}\n", m->json);
-    fflush(m->json);
+    json_done(m);
   }
 }
 
@@ -139,7 +172,7 @@ void mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r) {
     json_num(m->json, "val_accuracy", r->val_accuracy >= 0 ? r->val_accuracy : NAN);
     json_num(m->json, "elapsed_s", r->elapsed_s);
     fputs("}\n", m->json);
-    fflush(m->json);
+    json_done(m);
   }
 }
 
@@ -153,7 +186,7 @@ void mn_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r) {
   json_num(m->json, "write_s", r->write_s);
   json_num(m->json, "stall_s", r->stall_s);
   fputs("}\n", m->json);
-  fflush(m->json);
+  json_done(m);
 }
 
 void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s) {
@@ -164,6 +197,8 @@ void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s) {
            (long long)s->steps, (long long)s->epochs, s->world, s->samples_per_s, s->first_loss,
            s->final_loss);
     if (s->val_accuracy >= 0) printf(", val accuracy %.2f%%", 100.0 * s->val_accuracy);
+    if (s->skipped_steps > 0)
+      printf("; %lld non-finite steps skipped", (long long)s->skipped_steps);
     printf("\n  time: compute %.2f s, comm %.2f s, io wait %.2f s, total %.2f s\n", s->t.compute_s,
            s->t.comm_s, s->t.io_wait_s, s->elapsed_s);
     fflush(stdout);
@@ -173,8 +208,8 @@ void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s) {
             "{\"event\":\"summary\",\"status\":\"%s\",\"world\":%d,\"steps\":%lld,"
             "\"epochs\":%lld,\"samples\":%lld",
             s->status, s->world, (long long)s->steps, (long long)s->epochs, (long long)s->samples);
-    fprintf(m->json, ",\"start_step\":%lld,\"end_step\":%lld", (long long)s->start_step,
-            (long long)s->end_step);
+    fprintf(m->json, ",\"start_step\":%lld,\"end_step\":%lld,\"skipped_steps\":%lld",
+            (long long)s->start_step, (long long)s->end_step, (long long)s->skipped_steps);
     if (s->resumed_from) json_str(m->json, "resumed_from", s->resumed_from);
     json_num(m->json, "samples_per_s", s->samples_per_s);
     json_num(m->json, "first_loss", s->first_loss);
@@ -185,12 +220,32 @@ void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s) {
     json_num(m->json, "io_wait_s", s->t.io_wait_s);
     json_num(m->json, "elapsed_s", s->elapsed_s);
     fputs("}\n", m->json);
-    fflush(m->json);
+    json_done(m);
   }
+}
+
+mn_status_t mn_metrics_sync(mn_metrics_t *m) {
+  if (m->json) { /* fsync may not apply (a pipe, /dev/null): EINVAL, EROFS */
+    int rc = fflush(m->json), err = errno;
+    if (rc == 0 && fsync(fileno(m->json)) != 0 && errno != EINVAL && errno != EROFS) {
+      rc = -1;
+      err = errno;
+    }
+    if (rc != 0 || ferror(m->json)) json_failed(m, err);
+  }
+  if (!m->write_errno) return MN_OK;
+  return mn_error(MN_ERR_IO,
+                  "%s: the metrics file could not be written (%s): it lacks the records "
+                  "from then on, the summary among them",
+                  m->path, strerror(m->write_errno));
 }
 
 void mn_metrics_close(mn_metrics_t *m) {
   if (m->active) end_tty_line(m);
-  if (m->json) fclose(m->json);
+  if (m->json && fclose(m->json) != 0) {
+    int err = errno;
+    m->json = NULL;
+    json_failed(m, err);
+  }
   m->json = NULL;
 }

@@ -27,6 +27,8 @@ typedef enum { MN_BACKEND_AUTO = 0, MN_BACKEND_MPI = 1, MN_BACKEND_NCCL = 2 } mn
 typedef enum { MN_DEVICE_AUTO = 0, MN_DEVICE_CPU = 1, MN_DEVICE_GPU = 2 } mn_device_kind_t;
 typedef enum { MN_RESUME_AUTO = 0, MN_RESUME_REQUIRE = 1, MN_RESUME_NEVER = 2 } mn_resume_t;
 typedef enum { MN_ON_ERROR_STOP = 0, MN_ON_ERROR_CONTINUE = 1 } mn_on_error_t;
+/* a step whose loss or gradient is NaN or infinite: stop the run, or skip its update */
+typedef enum { MN_NONFINITE_STOP = 0, MN_NONFINITE_SKIP = 1 } mn_nonfinite_t;
 typedef enum {
   MN_PROGRESS_AUTO = 0, /* redraw in place on a terminal, plain lines otherwise */
   MN_PROGRESS_TTY = 1,
@@ -59,6 +61,8 @@ typedef struct mn_config {
     double lr;
     double momentum;
     double weight_decay;
+    mn_nonfinite_t nonfinite;
+    int nonfinite_max_skips; /* skip: stop after this many non-finite steps in a row */
   } optimizer;
 
   struct {

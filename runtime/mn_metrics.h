@@ -27,7 +27,10 @@ typedef struct mn_metrics {
   int active; /* rank 0 */
   int tty;    /* redraw in place */
   int show;   /* progress shown at all */
-  FILE *json; /* NULL: no metrics file */
+  FILE *json; /* NULL: no metrics file, or no more (write_errno) */
+  const char *path;   /* of the metrics file (the caller's string) */
+  int64_t good_bytes; /* the file's size after its last complete record */
+  int write_errno;    /* the first failed write to it (0: none) */
   int world;
   int64_t total_steps;
   double t_start;
@@ -57,6 +60,7 @@ typedef struct mn_summary {
   int world;
   int64_t steps, epochs, samples; /* done by this run (after a resume: since it) */
   int64_t start_step, end_step;   /* global steps: where this run began and ended */
+  int64_t skipped_steps;          /* updates skipped as non-finite (optimizer.nonfinite) */
   double samples_per_s, final_loss, first_loss, val_accuracy, elapsed_s;
   mn_timing_t t;
   const char *status;       /* "done", "preempted", ... */
@@ -72,6 +76,11 @@ void mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r);
 void mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r);
 void mn_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r);
 void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s);
+/* Flush and fsync the metrics file: MN_ERR_IO when that or any write to it during the run
+ * failed (each failure was warned about when it happened); MN_OK otherwise and on other
+ * ranks. */
+mn_status_t mn_metrics_sync(mn_metrics_t *m);
+/* Close the metrics file (a failure is warned about, as a failed write). */
 void mn_metrics_close(mn_metrics_t *m);
 
 /* A JSON string, quoted, with quotes, backslashes and control characters escaped (NULL is

@@ -4,15 +4,18 @@
  * snapshot writer), the epoch loop with its one-page training step, validation at each
  * epoch end, snapshots, and the summary. Every phase that can fail on one rank alone ends
  * in an agreement among the ranks, so that no rank is left waiting in a collective:
- * set-up through mn_comm_settle(), and each step through two control slots that ride at
+ * set-up through mn_comm_settle(), and each step through three control slots that ride at
  * the front of the gradient buffer in the step's own allreduce: "a rank failed to produce its
- * batch" and "a rank was asked to stop" (mn_preempt.h). So a signal that reaches one rank
- * only stops every rank after the same step. Logging and bookkeeping stay out of the step.
+ * batch", "a rank was asked to stop" (mn_preempt.h) and "a rank's loss is not finite". So a
+ * signal that reaches one rank only stops every rank after the same step, and a NaN or an
+ * Inf stops every rank at the step where it appears, before any rank updates its weights
+ * (check_step). No snapshot of non-finite parameters is ever handed to the writer
+ * (snapshot). Logging and bookkeeping stay out of the step.
  *
  * The device (mn_device.h) is the CPU or this rank's GPU; the step is the same code on
- * both. On a GPU the batch is copied on its own stream, every gradient bucket is handed to
- * the allreduce as soon as backward has finished it (model->on_grads), and the optimizer
- * updates each bucket as soon as its own allreduce is done (mn_comm.h). */
+ * both. On a GPU the batch is copied on its own stream, and every gradient bucket is handed
+ * to the allreduce as soon as backward has finished it (model->on_grads); the optimizer
+ * updates the weights once every bucket is reduced and found finite (mn_comm.h). */
 #include "mn_train.h"
 
 #include <math.h>
@@ -31,7 +34,9 @@
 #include "mn_snapwriter.h"
 #include "mn_trainstate.h"
 
-enum { CONTROL_FAILED = 0, CONTROL_STOP = 1 }; /* the slots before the gradients */
+/* the slots before the gradients (at most MN_MODEL_GRAD_EXTRA) */
+enum { CONTROL_FAILED = 0, CONTROL_STOP = 1, CONTROL_NONFINITE = 2, CONTROL_SLOTS = 3 };
+_Static_assert(CONTROL_SLOTS <= MN_MODEL_GRAD_EXTRA, "more control slots than gradbuf holds");
 
 typedef struct run {
   const mn_config_t *cfg;
@@ -60,7 +65,9 @@ typedef struct run {
   mn_snapwriter_t *writer;   /* rank 0, when snapshots are enabled */
   mn_snapshot_lock_t *lock;  /* rank 0's hold on snapshot.dir, for the whole run */
   mn_timing_t t;
-  int failed_rank; /* the lowest rank that failed, once agreed (-1: none) */
+  int failed_rank;  /* the lowest rank that failed, once agreed (-1: none) */
+  int skips_in_row; /* optimizer.nonfinite = skip: non-finite steps skipped in a row */
+  int64_t skipped;  /* and in all */
 } run_t;
 
 static mn_status_t open_data(run_t *r) {
@@ -244,26 +251,42 @@ static void grads_ready(void *arg, int64_t done) {
     r->send_status = mn_comm_grads_ready(&r->comm, MN_MODEL_GRAD_EXTRA + done);
 }
 
-/* The optimizer, bucket by bucket, each as soon as its own allreduce is done. */
-static mn_status_t update(run_t *r, int64_t step) {
+/* Whether the step may update the weights: no rank's loss was NaN or Inf (the agreed
+ * control slot, nranks_bad ranks raised it), and the reduced gradient holds none.
+ *
+ * Why this agrees on every rank at no extra collective: the loss slot is a sum of 0s and 1s
+ * (exact in any order). A NaN or an Inf in any rank's local gradient makes the sum non-finite
+ * whatever the order of the additions (NaN absorbs, Inf + finite = Inf, Inf - Inf = NaN), and
+ * every rank holds the same reduced gradient (the allreduce gives each rank the same result),
+ * so every rank finds the same count. The gradient is checked whole, after its last bucket
+ * is reduced and before the first is applied: no rank writes a non-finite update. (It gives
+ * up overlapping the updates with the last buckets' allreduces on a GPU; the update is a
+ * small part of a step.) */
+static mn_status_t check_step(run_t *r, int64_t step, int nranks_bad) {
   mn_model_t *m = &r->model;
-  int64_t count = MN_MODEL_GRAD_EXTRA + m->nparams, nb = mn_comm_nbuckets(&r->comm, count);
-  mn_status_t st = MN_OK;
-  for (int64_t b = 0; st == MN_OK && b < nb; b++) {
-    int64_t off, n;
-    mn_comm_bucket(&r->comm, count, b, &off, &n);
-    st = mn_comm_grads_wait(&r->comm, off, n);
-    int64_t lo = off < MN_MODEL_GRAD_EXTRA ? MN_MODEL_GRAD_EXTRA : off; /* skip the control */
-    if (st == MN_OK)
-      mn_optim_step_range(&r->optim, m, step, lo - MN_MODEL_GRAD_EXTRA, off + n - lo);
-  }
-  return st;
+  if (nranks_bad > 0)
+    return mn_error(MN_ERR_NONFINITE, "step %lld: the loss is NaN or infinite on %d of %d ranks",
+                    (long long)step, nranks_bad, r->comm.world);
+  mn_status_t st = mn_comm_grads_wait(&r->comm, MN_MODEL_GRAD_EXTRA, m->nparams); /* every bucket */
+  if (st != MN_OK) return st;
+  int64_t bad = r->k->count_nonfinite(m->grads, m->nparams);
+  if (bad > 0)
+    return mn_error(MN_ERR_NONFINITE,
+                    "step %lld: the summed gradient holds %lld NaN or infinite values of %lld",
+                    (long long)step, (long long)bad, (long long)m->nparams);
+  return MN_OK;
+}
+
+/* The optimizer over the whole reduced (and checked) gradient. */
+static void update(run_t *r, int64_t step) {
+  mn_optim_step_range(&r->optim, &r->model, step, 0, r->model.nparams);
 }
 
 /* The training step: forward, loss, backward (its buckets allreduced as they fill), the
- * control slots, update. in NULL: this rank has no batch (its reader failed) and only
- * joins the allreduce with a raised failure slot (its stale gradients are never used: no
- * rank steps). Returns MN_ERR_PEER when any rank raised it; out: *stop, whether any rank
+ * control slots, the finite check, update. in NULL: this rank has no batch (its reader
+ * failed) and only joins the allreduce with a raised failure slot (its stale gradients are
+ * never used: no rank steps). Returns MN_ERR_PEER when any rank raised it, MN_ERR_NONFINITE
+ * when a loss or the gradient is not finite (no rank steps); out: *stop, whether any rank
  * was asked to stop. */
 static mn_status_t train_step(run_t *r, const struct input *in, int64_t step, double *loss_sum,
                               int *stop) {
@@ -284,21 +307,53 @@ static mn_status_t train_step(run_t *r, const struct input *in, int64_t step, do
     /* 1/(count x world): the allreduce sums, so that the ranks' sum is the mean gradient */
     mn_model_loss(m, in->y, count, 1.0f / ((float)count * (float)r->comm.world), loss_sum,
                   &correct);
+    if (!isfinite(*loss_sum)) { /* before backward fills (and sends) the slots' bucket */
+      control[CONTROL_NONFINITE] = 1.0f;
+      r->k->upload(m->gradbuf + CONTROL_NONFINITE, &control[CONTROL_NONFINITE], sizeof(float));
+    }
     mn_model_backward(m, in->x, count);
   }
   double t1 = mn_now_s();
   st = r->send_status;
   if (st == MN_OK) st = mn_comm_grads_finish(&r->comm);
-  if (st == MN_OK) st = mn_comm_grads_control(&r->comm, control, 2);
+  if (st == MN_OK) st = mn_comm_grads_control(&r->comm, control, CONTROL_SLOTS);
   double t2 = mn_now_s();
   if (st != MN_OK) return st;
   if (control[CONTROL_FAILED] != 0.0f) return MN_ERR_PEER;
   *stop = control[CONTROL_STOP] != 0.0f;
-  st = update(r, step);
+  st = check_step(r, step, (int)control[CONTROL_NONFINITE]);
+  if (st != MN_OK) return st;
+  update(r, step);
   double t3 = mn_now_s();
   r->t.compute_s += (t1 - t0) + (t3 - t2);
   r->t.comm_s += t2 - t1;
   return st;
+}
+
+/* A step that no rank updated from, its loss or gradient not finite (mn_error_message() says
+ * which): with optimizer.nonfinite = skip and fewer than nonfinite_max_skips skipped in a row,
+ * 1: skipped (warned); else 0, and the run's error is recorded. Every rank decides the same. */
+static int nonfinite_step(run_t *r, int64_t step) {
+  const mn_config_t *cfg = r->cfg;
+  int skip = cfg->optimizer.nonfinite == MN_NONFINITE_SKIP;
+  int max = cfg->optimizer.nonfinite_max_skips;
+  char what[512];
+  snprintf(what, sizeof what, "%s", mn_error_message());
+  if (skip && r->skips_in_row < max) {
+    r->skips_in_row++;
+    r->skipped++;
+    if (r->comm.rank == 0)
+      mn_log_warn("%s: its update is skipped on every rank (%d in a row, at most %d)", what,
+                  r->skips_in_row, max);
+    return 1;
+  }
+  char more[128] = "";
+  if (skip) snprintf(more, sizeof more, ", after %d skipped in a row", max);
+  mn_error(MN_ERR_NONFINITE,
+           "%s: stopped before the update%s (the weights are those before step %lld; lower "
+           "optimizer.lr, or check the data)",
+           what, more, (long long)(step - r->skips_in_row));
+  return 0;
 }
 
 /* Log and record one finished write (status -1: there was none). */
@@ -331,12 +386,33 @@ static mn_status_t snapshot_failed(run_t *r) {
                   (long long)w.step, w.reason, w.message);
 }
 
+/* Whether the state a snapshot would hold is finite, whatever made it otherwise (the step's
+ * check sees the loss and the gradient, not an update that overflowed): a snapshot of NaN
+ * weights would be resumed, and would let the writer prune the finite ones before it. Every
+ * rank holds the same parameters, so every rank finds the same. */
+static mn_status_t check_state_finite(run_t *r, const char *reason) {
+  int64_t n = r->model.nparams;
+  int64_t bad_p = r->k->count_nonfinite(r->model.params, n);
+  int64_t bad_v = r->k->count_nonfinite(r->optim.velocity, n);
+  if (bad_p == 0 && bad_v == 0) return MN_OK;
+  return mn_error(MN_ERR_NONFINITE,
+                  "after step %lld: %lld parameters and %lld momentum values are NaN or "
+                  "infinite: no %s snapshot written (the last good one stays; lower "
+                  "optimizer.lr, or check the data)",
+                  (long long)r->pos.step - 1, (long long)bad_p, (long long)bad_v, reason);
+}
+
 /* A snapshot of r->pos. Rank 0 hands the state to its writer and goes on; with wait (a
  * stop, the end) it waits for the file to be durable, and all ranks agree on the outcome.
  * Without wait, a failure is logged when it is known, and snapshot.on_error decides
- * whether training goes on (snapshot_failed). */
+ * whether training goes on (snapshot_failed). A non-finite state is never handed over:
+ * every rank finds it (check_state_finite) and the run stops with it. */
 static mn_status_t snapshot(run_t *r, const char *reason, int wait) {
   mn_status_t st = mn_comm_grads_drain(&r->comm); /* its copies wait behind the last step's */
+  if (st == MN_OK && r->cfg->snapshot.enabled) {
+    st = mn_comm_settle(&r->comm, check_state_finite(r, reason), &r->failed_rank);
+    if (st != MN_OK) return st;
+  }
   if (st == MN_OK && r->writer) {
     mn_snapshot_meta_t meta;
     mn_snapwrite_result_t prev, cur;
@@ -436,6 +512,9 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
     st = train_step(r, rd == MN_OK ? &in : NULL, step, &loss, &stop);
     mn_device_input_done(&r->dev); /* (long done: the step read its batch) */
     give_back(r, &in);
+    int skipped = st == MN_ERR_NONFINITE && nonfinite_step(r, step);
+    if (skipped) st = MN_OK;
+    if (st == MN_OK && !skipped) r->skips_in_row = 0;
     if (st != MN_OK) {
       st = mn_comm_settle(&r->comm, rd != MN_OK ? rd : st, &r->failed_rank);
       break;
@@ -454,11 +533,13 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
     /* the next batch now, so that its copy overlaps the device's work still queued; not
      * across an epoch end (validation uses the input slots) nor past the last step */
     if (!epoch_end && !finished(r) && !stop) fetch(r, &r->next);
-    loss /= cfg->data.batch_size; /* the step's mean loss on this rank */
-    ival_loss += loss;
-    epoch_loss += loss;
-    ival_steps++;
-    epoch_steps++;
+    if (!skipped) { /* a skipped step's loss is not finite somewhere: not in the means */
+      loss /= cfg->data.batch_size; /* the step's mean loss on this rank */
+      ival_loss += loss;
+      epoch_loss += loss;
+      ival_steps++;
+      epoch_steps++;
+    }
     int last = finished(r);
     if (step == start || (step + 1) % cfg->log.interval == 0 || last || stop) {
       mn_step_record_t rec = {epoch, in_epoch, spe, step, 0, 0, 0, 0};
@@ -505,6 +586,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
   sum->steps = done;
   sum->epochs = p->epoch - start_epoch + (p->epoch_pos > 0);
   sum->samples = done * G;
+  sum->skipped_steps = r->skipped;
   sum->samples_per_s = train_s > 0 ? (double)sum->samples / train_s : 0;
   sum->elapsed_s = mn_now_s() - t_start;
   sum->t = r->t;
@@ -539,6 +621,10 @@ mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
   if (st == MN_OK) st = loop(&r, &sum);
   sum.status = st == MN_OK ? "done" : st == MN_ERR_PREEMPTED ? "preempted" : mn_status_string(st);
   if (st == MN_OK || sum.steps > 0) mn_metrics_summary(&r.metrics, &sum);
+  /* a metrics file that could not be written ends a run that is otherwise done with 74 (the
+   * ranks all got here with MN_OK, so they can agree); a failed or stopped run keeps its
+   * own code: 75 must still mean "requeue me" */
+  if (st == MN_OK) st = mn_comm_settle(&r.comm, mn_metrics_sync(&r.metrics), &r.failed_rank);
   if (mn_preempt_requested())
     mn_log_info("signal %d: %s %.2f s after it arrived", mn_preempt_requested(),
                 st == MN_ERR_PREEMPTED ? "stopped with a snapshot" : "finishing",

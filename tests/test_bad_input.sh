@@ -54,6 +54,11 @@ expect_exit 65 "shards with different D" "$MN_BIN/mnrun" -np 2 \
   "$(conf mix "$T/ok-train.h5,$T/wide-train.h5")"
 expect_err "wide-train.h5" "the odd shard is named"
 
+# a FIFO as the training set: refused at once (opening it waited for a writer forever)
+mkfifo "$T/fifo.data" # (not *.h5: the md5sum of the data files at the end would block on it)
+expect_exit 66 "a FIFO as data.train" timeout 120 "$MN_BIN/mnrun" -np 2 "$(conf fifo "$T/fifo.data")"
+expect_err "fifo.data: is not a regular file \(a FIFO\)" "the FIFO is named"
+
 # a GPU or NCCL asked for where there is none: 69, saying why (only on a machine without GPUs)
 if [ ! -e /dev/nvidia0 ]; then
   expect_exit 69 "compute.device = gpu without a GPU" "$MN_BIN/mnrun" -np 2 --set compute.device=gpu "$c"

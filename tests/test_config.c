@@ -305,6 +305,20 @@ static void test_file_errors(void) {
                  "%F:8: line is too long (198 characters, at most 197)");
   }
 
+  /* a NUL byte inside a line is refused (the line was cut there: val = v.h5\0.bak read v.h5) */
+  {
+    static const char text[] = MINIMAL "[data]\nval = v.h5\0.bak\n";
+    const char *path = fixture("");
+    FILE *f = fopen(path, "w");
+    CHECK(f && fwrite(text, 1, sizeof text - 1, f) == sizeof text - 1);
+    if (f) fclose(f);
+    mn_config_t cfg;
+    char err[2048], want[600];
+    CHECK(mn_config_load(path, NULL, 0, &cfg, err, sizeof err) == MN_ERR_CONFIG);
+    snprintf(want, sizeof want, "%s:8: a NUL byte at column 11", path);
+    CHECK_MSG(strstr(err, want), "'%s' lacks '%s'", err, want);
+  }
+
   /* the first error wins, whichever kind it is */
   EXPECT_ERROR("[data]\ntrain = d.h5\njunk\nbatch_sise = 4\n", NULL, 0, MN_ERR_CONFIG,
                "%F:3: syntax error");
@@ -492,7 +506,7 @@ static void test_values_and_hash(void) {
             "%s", err);
   values_t v = {0};
   mn_config_each_value(&a, collect_value, &v);
-  CHECK(v.nkeys == 37);
+  CHECK(v.nkeys == 39);
   CHECK(a.snapshot.on_error == MN_ON_ERROR_STOP); /* the default */
   const char *cont[] = {"snapshot.on_error=continue"};
   CHECK(load_text(MINIMAL, cont, 1, &b, err) == MN_OK &&
@@ -620,7 +634,7 @@ static void test_docs(void) {
   mn_config_each_key_info(check_documented, &d);
   int n = 0;
   mn_config_each_key(count_key, &n);
-  CHECK(n == d.nkeys && n == 37);
+  CHECK(n == d.nkeys && n == 39);
   /* the scaling rule and the remainder modes are explained */
   CHECK(strstr(d.doc, "## Scaling the learning rate with the world size") != NULL);
   CHECK(strstr(d.doc, "Goyal") != NULL && strstr(d.doc, "warmup_steps") != NULL);

@@ -1,12 +1,15 @@
 /* test_data.c: datasets (runtime/data.c): one file and a 3-shard set read as one, by index
  * and by range across file boundaries; and every bad input refused with the right status
- * and a message naming the file and the dataset. Files are made with the HDF5 API in a
- * fresh directory under /tmp. */
+ * and a message naming the file and the dataset: at open (a FIFO and shapes the file does not
+ * hold among them, refused at once) or, for a NaN or an Inf feature, when its row is read. Files
+ * are made with the HDF5 API in a fresh directory under /tmp. */
 #include <hdf5.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mn_data.h"
@@ -281,6 +284,94 @@ static void test_bad(void) {
   expect_fail(spec, DIM, MN_ERR_DATA, "g-1.h5", "no dataset /y", NULL);
 }
 
+/* What must be refused quickly, without reading what is declared: a FIFO (opening it waited
+ * for a writer) and shapes the file does not hold (2^40 rows declared in a file of a few
+ * KiB: the label check walked them). main's alarm turns a hang into a failure. */
+static void test_unbacked(void) {
+  const char *p = path_of("fifo.h5");
+  CHECK(mkfifo(p, 0600) == 0);
+  expect_fail(p, DIM, MN_ERR_NOINPUT, p, "is not a regular file (a FIFO)", NULL);
+
+  p = path_of("huge.h5");
+  hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t xd[2] = {(hsize_t)1 << 40, DIM}, yd[1] = {(hsize_t)1 << 40};
+  put(f, "x", H5T_IEEE_F32LE, 2, xd, H5T_NATIVE_FLOAT, NULL); /* declared, never written */
+  put(f, "y", H5T_STD_I32LE, 1, yd, H5T_NATIVE_INT32, NULL);
+  H5Fclose(f);
+  expect_fail(p, DIM, MN_ERR_DATA, p, "dataset /x declares 1099511627776 rows",
+              "of its 274877906944 chunks are written");
+
+  /* a few chunks written, not all */
+  p = path_of("part.h5");
+  f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t pd[2] = {100, DIM}, ly[1] = {100};
+  put(f, "x", H5T_IEEE_F32LE, 2, pd, H5T_NATIVE_FLOAT, NULL);
+  int32_t labels[100] = {0};
+  put(f, "y", H5T_STD_I32LE, 1, ly, H5T_NATIVE_INT32, labels);
+  hid_t d = H5Dopen2(f, "x", H5P_DEFAULT), space = H5Dget_space(d);
+  hsize_t start[2] = {0, 0}, cnt[2] = {8, DIM};
+  float rows[8 * DIM] = {0};
+  hid_t mem = H5Screate_simple(2, cnt, NULL);
+  H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, cnt, NULL);
+  CHECK(H5Dwrite(d, H5T_NATIVE_FLOAT, mem, space, H5P_DEFAULT, rows) >= 0);
+  H5Sclose(mem);
+  H5Sclose(space);
+  H5Dclose(d);
+  H5Fclose(f);
+  expect_fail(p, DIM, MN_ERR_DATA, p, "dataset /x declares 100 rows", "only 2 of its 25 chunks");
+
+  /* contiguous, declared and never written */
+  p = path_of("contig.h5");
+  f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t sx = H5Screate_simple(2, pd, NULL), sy = H5Screate_simple(1, ly, NULL);
+  hid_t dx = H5Dcreate2(f, "x", H5T_IEEE_F32LE, sx, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t dy = H5Dcreate2(f, "y", H5T_STD_I32LE, sy, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  CHECK(dx >= 0 && dy >= 0 &&
+        H5Dwrite(dy, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels) >= 0);
+  H5Dclose(dx);
+  H5Dclose(dy);
+  H5Sclose(sx);
+  H5Sclose(sy);
+  H5Fclose(f);
+  expect_fail(p, DIM, MN_ERR_DATA, p, "dataset /x declares 100 rows (2000 bytes) but holds 0",
+              NULL);
+}
+
+/* A NaN or an Inf in the features is refused when its row is read, naming file, row and
+ * feature (by index and by range); the rows before it read as usual. */
+static void test_nonfinite(void) {
+  const char *p = make("nan.h5", good(10, 0));
+  hid_t f = H5Fopen(p, H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t d = H5Dopen2(f, "x", H5P_DEFAULT), space = H5Dget_space(d);
+  hsize_t at[2] = {7, 2}, one[2] = {1, 1};
+  float nan = NAN, inf = -INFINITY;
+  hid_t mem = H5Screate_simple(2, one, NULL);
+  H5Sselect_hyperslab(space, H5S_SELECT_SET, at, NULL, one, NULL);
+  CHECK(H5Dwrite(d, H5T_NATIVE_FLOAT, mem, space, H5P_DEFAULT, &nan) >= 0);
+  at[0] = 9;
+  at[1] = 4;
+  H5Sselect_hyperslab(space, H5S_SELECT_SET, at, NULL, one, NULL);
+  CHECK(H5Dwrite(d, H5T_NATIVE_FLOAT, mem, space, H5P_DEFAULT, &inf) >= 0);
+  H5Sclose(mem);
+  H5Sclose(space);
+  H5Dclose(d);
+  H5Fclose(f);
+  mn_dataset_t *ds = NULL;
+  CHECK(mn_dataset_open(p, DIM, CLASSES, &ds) == MN_OK);
+  if (!ds) return;
+  float x[10 * DIM];
+  int32_t y[10];
+  int64_t idx[] = {3, 7, 1};
+  CHECK(mn_dataset_read_range(ds, 0, 7, x, y) == MN_OK);
+  CHECK(mn_dataset_read(ds, idx, 3, x, y) == MN_ERR_NONFINITE);
+  CHECK_MSG(strstr(mn_error_message(), "nan.h5: /x row 7: NaN in feature 2"), "%s",
+            mn_error_message());
+  CHECK(mn_dataset_read_range(ds, 8, 2, x, y) == MN_ERR_NONFINITE);
+  CHECK_MSG(strstr(mn_error_message(), "nan.h5: /x row 9: -Inf in feature 4"), "%s",
+            mn_error_message());
+  mn_dataset_close(ds);
+}
+
 int main(void) {
   snprintf(g_dir, sizeof g_dir, "/tmp/mn-test-data-XXXXXX");
   if (!mkdtemp(g_dir)) {
@@ -291,6 +382,10 @@ int main(void) {
   test_good();
   test_shards();
   test_bad();
+  alarm(60); /* a hang at open is a failure */
+  test_unbacked();
+  alarm(0);
+  test_nonfinite();
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
   if (!mn_test_failures && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);

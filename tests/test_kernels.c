@@ -246,14 +246,25 @@ static void test_scale(const mn_kernels_t *k, int64_t count, float alpha) {
   free(x0);
 }
 
+/* count_nonfinite: NaN, +Inf and -Inf count; the largest finite values, the smallest
+ * subnormal and -0 do not. */
+static void test_nonfinite(const mn_kernels_t *k) {
+  const float x[] = {0.0f, -0.0f, FLT_MAX, -FLT_MAX, FLT_TRUE_MIN, 1.0f, NAN, INFINITY, -INFINITY};
+  CHECK(k->count_nonfinite(x, 6) == 0);
+  CHECK(k->count_nonfinite(x, 9) == 3);
+  CHECK(k->count_nonfinite(x + 6, 1) == 1);
+  CHECK(k->count_nonfinite(x, 0) == 0);
+}
+
 int main(void) {
   const mn_kernels_t *k = mn_kernels_cpu();
   mn_rng_seed(&g_rng, 12345, 0, 0);
   CHECK(k != NULL && strcmp(k->name, "cpu") == 0);
   CHECK(k->gemm && k->bias_act_fwd && k->relu_bwd && k->bias_grad && k->softmax_xent &&
-        k->sgd_update && k->scale);
+        k->sgd_update && k->scale && k->count_nonfinite);
 
   test_gemm(k);
+  test_nonfinite(k);
   test_softmax_xent_hand(k);
   static const int mn[][2] = {{1, 1}, {7, 13}, {13, 7}, {1, 100}, {100, 1}, {64, 257}};
   for (size_t s = 0; s < sizeof mn / sizeof mn[0]; s++) {

@@ -13,6 +13,7 @@
  *                 leading-dimension padding of c untouched (exact);
  *   bias_act_fwd, relu_bwd, scale, sgd_update: 1e-5 (the kernels round as the CPU does);
  *   bias_grad     max(1e-5, 2 (m + 1) u) of sum_i |dy_ij| (another summation order);
+ *   count_nonfinite: exact;
  *   softmax_xent  loss within 1e-5 relative (+1e-6), dlogits within 1e-5 |grad_scale|,
  *                 correct exact, the same loss bits with and without dlogits. */
 #include <float.h>
@@ -312,6 +313,25 @@ static void test_scale(int64_t count, float alpha) {
   free(got);
 }
 
+/* count_nonfinite: exact, the same count as the CPU's, with NaN and +-Inf planted (none,
+ * one at each end, and every 97th element), in twice (the counter starts at 0 each call). */
+static void test_nonfinite(int64_t count) {
+  float *x = rand_floats(count, -10, 10);
+  for (int pass = 0; pass < 4; pass++) {
+    if (pass == 1) x[0] = NAN;
+    if (pass == 2) x[count - 1] = -INFINITY;
+    for (int64_t i = 5; pass == 3 && i < count; i += 97) x[i] = i % 2 ? INFINITY : NAN;
+    float *dx = to_dev(x, (size_t)count * 4);
+    int64_t want = g_cpu->count_nonfinite(x, count);
+    int64_t got = g_gpu->count_nonfinite(dx, count), again = g_gpu->count_nonfinite(dx, count);
+    CHECK_MSG(got == want && again == want,
+              "count_nonfinite count=%lld pass %d: %lld, %lld, not %lld", (long long)count, pass,
+              (long long)got, (long long)again, (long long)want);
+    cudaFree(dx);
+  }
+  free(x);
+}
+
 /* The memory ops: allocations come zeroed, copies round-trip exactly, sync returns. */
 static void test_memory(void) {
   const int64_t n = 300007;
@@ -340,7 +360,7 @@ static void run_all(void) {
   mn_rng_seed(&g_rng, 4242, 0, 0);
   CHECK(strcmp(g_gpu->name, "cuda") == 0);
   CHECK(g_gpu->gemm && g_gpu->bias_act_fwd && g_gpu->relu_bwd && g_gpu->bias_grad &&
-        g_gpu->softmax_xent && g_gpu->sgd_update && g_gpu->scale);
+        g_gpu->softmax_xent && g_gpu->sgd_update && g_gpu->scale && g_gpu->count_nonfinite);
 
   test_memory();
   test_gemm(1e-5);
@@ -367,6 +387,7 @@ static void run_all(void) {
     test_sgd(counts[s], 0.5f, 0.0f, 0.0f);
     test_scale(counts[s], 0.25f);
     test_scale(counts[s], -1.0f / 3);
+    test_nonfinite(counts[s]);
   }
   CHECK_MSG(cudaDeviceSynchronize() == cudaSuccess, "device error at the end");
 }

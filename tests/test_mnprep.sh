@@ -127,6 +127,21 @@ printf 'h,a\n1,2\nx,3\n' >"$T/lab.csv"
 expect 65 "lab.csv:3: label 'x' is not an integer" "$P" csv --in "$T/lab.csv" --out "$T/x.h5"
 printf '1,2\n-1,3\n' >"$T/neg.csv"
 expect 65 "neg.csv:2: label '-1' is negative" "$P" csv --in "$T/neg.csv" --out "$T/x.h5"
+# NaN, Inf and values beyond float32 are refused (never written as NaN or +Inf), also on
+# the first line (which is a data row, not a header); a label whose class count would not
+# fit is out of range (it overflowed the count of classes)
+printf '1,2,3\n4,nan,6\n' >"$T/nanv.csv"
+expect 65 "nanv.csv:2: field 2 'nan' is NaN or infinite" "$P" csv --in "$T/nanv.csv" --out "$T/x.h5"
+printf '1,2,3\n4,5,-inf\n' >"$T/inf.csv"
+expect 65 "inf.csv:2: field 3 '-inf' is NaN or infinite" "$P" csv --in "$T/inf.csv" --out "$T/x.h5"
+printf '1,NaN,3\n4,5,6\n' >"$T/nan1.csv"
+expect 65 "nan1.csv:1: field 2 'NaN' is NaN or infinite" "$P" csv --in "$T/nan1.csv" --out "$T/x.h5"
+printf '1,2,3\n4,1e39,6\n' >"$T/big.csv"
+expect 65 "big.csv:2: field 2 '1e39' is out of the float32 range" "$P" csv --in "$T/big.csv" \
+  --out "$T/x.h5"
+printf '1,2\n2147483647,3\n' >"$T/maxlab.csv"
+expect 65 "maxlab.csv:2: label 2147483647 is out of range" "$P" csv --in "$T/maxlab.csv" \
+  --out "$T/x.h5"
 expect 66 "no such file" "$P" csv --in "$T/absent.csv" --out "$T/x.h5"
 [ -e "$T/x.h5" ] && fail "a failed csv run left x.h5"
 no_temps "$T"

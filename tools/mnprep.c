@@ -12,6 +12,7 @@
  * Exit codes: 0 done, 64 usage, 65 bad input data, 66 missing input, 74 cannot write. */
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <getopt.h>
 #include <hdf5.h>
 #include <libgen.h>
@@ -28,6 +29,7 @@
 #include "mn_status.h"
 
 #define FORMAT_NAME "mn-dataset-1"
+#define MN_PREP_MAX_CLASSES (1 << 20) /* the most classes a dataset may have */
 
 /* Random streams, named (seed, purpose, row) so that a row is the same whatever the
  * shard count. */
@@ -193,6 +195,11 @@ static mn_status_t out_append(out_file_t *o, const float *x, const int32_t *y, i
                               int classes) {
   char why[256];
   if (n == 0) return MN_OK;
+  for (size_t i = 0; i < (size_t)n * (size_t)o->dim; i++) /* never a NaN or Inf on disk */
+    if (!isfinite(x[i]))
+      return mn_error(MN_ERR_NONFINITE, "%s: row %lld: feature %d is not finite: not written",
+                      o->path, (long long)(o->rows + (int64_t)(i / (size_t)o->dim)),
+                      (int)(i % (size_t)o->dim));
   hsize_t dims[2] = {(hsize_t)(o->rows + n), (hsize_t)o->dim};
   hsize_t start[2] = {(hsize_t)o->rows, 0}, cnt[2] = {(hsize_t)n, (hsize_t)o->dim};
   mn_status_t st = MN_OK;
@@ -587,7 +594,7 @@ static mn_status_t teacher_main(int argc, char **argv) {
     case 'n': st = parse_i64("samples", optarg, 1, INT64_C(1) << 40, &o.samples); break;
     case 'v': st = parse_i64("val", optarg, 0, INT64_C(1) << 40, &o.val); break;
     case 'd': st = parse_int("dim", optarg, 1, 1 << 24, &o.dim); break;
-    case 'c': st = parse_int("classes", optarg, 2, 1 << 20, &o.classes); break;
+    case 'c': st = parse_int("classes", optarg, 2, MN_PREP_MAX_CLASSES, &o.classes); break;
     case 'H': st = parse_int("hidden", optarg, 1, 1 << 16, &o.hidden); break;
     case 'l': st = parse_int("latent", optarg, 0, 1 << 16, &o.latent); break;
     case 's': st = parse_i64("seed", optarg, 0, INT64_MAX, &seed); break;
@@ -634,11 +641,13 @@ static char *trim(char *s) {
   return s;
 }
 
+/* A number as strtod reads it, "nan" and "inf" included (a first line holding them is a
+ * data row to refuse, not a header to skip). */
 static int is_number(const char *s) {
   char *end;
   if (!*s) return 0;
-  double v = strtod(s, &end);
-  return *end == '\0' && isfinite(v);
+  (void)strtod(s, &end);
+  return *end == '\0';
 }
 
 static int count_fields(const char *s) {
@@ -702,13 +711,24 @@ static mn_status_t csv_parse(csv_reader_t *r, const csv_opts_t *o, int *skip) {
       if (o->classes > 0 && v >= o->classes)
         return mn_error(MN_ERR_DATA, "%s:%lld: label %ld is not below --classes %d", r->path,
                         (long long)r->lineno, v, o->classes);
+      if (v >= MN_PREP_MAX_CLASSES) /* the classes (max + 1) must fit, as for --classes */
+        return mn_error(MN_ERR_DATA, "%s:%lld: label %ld is out of range (at most %d)", r->path,
+                        (long long)r->lineno, v, MN_PREP_MAX_CLASSES - 1);
       r->label = (int32_t)v;
     } else {
       if (!is_number(t))
         return mn_error(MN_ERR_DATA, "%s:%lld: field %d '%s' is not a number", r->path,
                         (long long)r->lineno, field, t);
       int col = field - (o->label_last ? 1 : 2);
+      double d = strtod(t, NULL);
       r->x[col] = strtof(t, NULL);
+      if (!isfinite(d))
+        return mn_error(MN_ERR_NONFINITE, "%s:%lld: field %d '%s' is NaN or infinite", r->path,
+                        (long long)r->lineno, field, t);
+      if (!isfinite(r->x[col])) /* finite as a double, not as a float32 */
+        return mn_error(MN_ERR_NONFINITE,
+                        "%s:%lld: field %d '%s' is out of the float32 range (+-%g)", r->path,
+                        (long long)r->lineno, field, t, (double)FLT_MAX);
     }
     p = comma ? comma + 1 : p + strlen(p);
   }
@@ -910,7 +930,7 @@ static mn_status_t csv_main(int argc, char **argv) {
         st = mn_error(MN_ERR_USAGE, "--label: '%s' is not first or last", optarg);
       o.label_last = strcmp(optarg, "last") == 0;
       break;
-    case 'c': st = parse_int("classes", optarg, 2, 1 << 20, &o.classes); break;
+    case 'c': st = parse_int("classes", optarg, 2, MN_PREP_MAX_CLASSES, &o.classes); break;
     case 'k': st = parse_int("shards", optarg, 1, 99999, &o.shards); break;
     case 'f':
       o.val_fraction = strtod(optarg, &end);

@@ -19,6 +19,7 @@ void mn_softmax_xent_cpu(const float *logits, const int32_t *labels, int m, int 
 void mn_sgd_update_cpu(float *w, const float *g, float *v, int64_t count, float lr, float momentum,
                        float weight_decay);
 void mn_scale_cpu(float *x, int64_t count, float alpha);
+int64_t mn_count_nonfinite_cpu(const float *x, int64_t count);
 void *mn_alloc_cpu(size_t nbytes);
 void mn_release_cpu(void *p);
 void mn_copy_cpu(void *dst, const void *src, size_t nbytes);
@@ -33,6 +34,7 @@ static const mn_kernels_t cpu_kernels = {
     .softmax_xent = mn_softmax_xent_cpu,
     .sgd_update = mn_sgd_update_cpu,
     .scale = mn_scale_cpu,
+    .count_nonfinite = mn_count_nonfinite_cpu,
     .alloc = mn_alloc_cpu,
     .release = mn_release_cpu,
     .upload = mn_copy_cpu,

@@ -17,6 +17,7 @@ static const mn_kernels_t cuda_kernels = {
     mn_softmax_xent_cuda,
     mn_sgd_update_cuda,
     mn_scale_cuda,
+    mn_count_nonfinite_cuda,
     mn_alloc_cuda,
     mn_release_cuda,
     mn_upload_cuda,

@@ -59,6 +59,7 @@ void mn_softmax_xent_cuda(const float *logits, const int32_t *labels, int m, int
 void mn_sgd_update_cuda(float *w, const float *g, float *v, int64_t count, float lr,
                         float momentum, float weight_decay);
 void mn_scale_cuda(float *x, int64_t count, float alpha);
+int64_t mn_count_nonfinite_cuda(const float *x, int64_t count);
 void *mn_alloc_cuda(size_t nbytes);
 void mn_release_cuda(void *p);
 void mn_upload_cuda(void *dst, const void *host_src, size_t nbytes);
