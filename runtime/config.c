@@ -90,6 +90,10 @@ static const key_spec_t keys[] = {
      "layer widths, input first and classes last, e.g. 784,1024,1024,10"},
     {"model", "seed", KEY_UINT64, AT(model.seed), 0, 0, "1", 0, 0, 0, 0, NULL,
      "seed of the weight initialisation"},
+    {"model", "init_from", KEY_STRING, AT(model.init_from), CAP(model.init_from), 0, "", 0, 0, 0, 0,
+     NULL,
+     "initial weights for a fresh run (not a resume): a .safetensors file (mninfo --export's "
+     "names) or an mn snapshot; empty = from model.seed"},
 
     {"data", "train", KEY_STRING, AT(data.train), CAP(data.train), KEY_REQUIRED | KEY_NONEMPTY,
      NULL, 0, 0, 0, 0, NULL, "training set: an HDF5 file, comma-separated files, or a glob"},

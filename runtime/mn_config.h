@@ -40,9 +40,10 @@ typedef struct mn_config {
   char path[MN_PATH_MAX]; /* the file it came from */
 
   struct {
-    int layers[MN_MAX_LAYERS]; /* widths, input first, classes last */
-    int nlayers;               /* entries in layers (>= 2) */
-    uint64_t seed;             /* weight initialisation */
+    int layers[MN_MAX_LAYERS];   /* widths, input first, classes last */
+    int nlayers;                 /* entries in layers (>= 2) */
+    uint64_t seed;               /* weight initialisation */
+    char init_from[MN_PATH_MAX]; /* initial weights: safetensors or a snapshot; "" = seed */
   } model;
 
   struct {

@@ -50,6 +50,19 @@ mn_status_t mn_trainstate_meta(const mn_config_t *cfg, int world, mn_dataset_t *
 int mn_trainstate_config_value(const char *config, const char *section, const char *key,
                                char *value, size_t len);
 
+/* The parameters of model m under the names PyTorch gives the same MLP built as
+ * torch.nn.Sequential(Linear, ReLU, ..., Linear): linear layer l is module 2l, "2l.weight"
+ * [out, in] and "2l.bias" [out] (docs/export.md), over the flat buffer params (laid out as
+ * m->params). out: t[2 * MN_MODEL_MAX_LINEAR]; returns how many. */
+int mn_trainstate_torch_tensors(const mn_model_t *m, float *params, mn_snapshot_tensor_t *t);
+
+/* Read model m's parameters from file into params (host, m->nparams floats, laid out as
+ * m->params): a safetensors file (a name ending in .safetensors; names as above) or an mn
+ * snapshot (its parameters; the optimizer's state is read and dropped). Errors:
+ * MN_ERR_NOINPUT when the file is missing; MN_ERR_DATA naming the tensor that is missing,
+ * of another shape or damaged; MN_ERR_NOMEM. */
+mn_status_t mn_trainstate_read_params(const char *file, const mn_model_t *m, float *params);
+
 /* The model a snapshot was trained with, for inference on the CPU: its config (the
  * snapshot's own config text, then the overrides sets[0, nsets), "section.key=value", all
  * checked as a train.conf is) and a model for batches of up to max_batch rows holding the

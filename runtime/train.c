@@ -154,6 +154,31 @@ static mn_status_t setup_resume(run_t *r) {
   return MN_OK;
 }
 
+/* Collective: a fresh run's weights from model.init_from (rank 0 reads the file, every rank
+ * receives them). A resumed run keeps its snapshot's weights. */
+static mn_status_t init_weights(run_t *r) {
+  const char *file = r->cfg->model.init_from;
+  if (!file[0]) return MN_OK;
+  if (r->resume.resumed) {
+    if (r->comm.rank == 0) mn_log_info("model.init_from %s: not used, the run resumed", file);
+    return MN_OK;
+  }
+  size_t nbytes = (size_t)r->model.nparams * sizeof(float);
+  float *params = malloc(nbytes);
+  mn_status_t st = params ? MN_OK : mn_error(MN_ERR_NOMEM, "init_from: out of memory");
+  if (st == MN_OK && r->comm.rank == 0 &&
+      (st = mn_trainstate_read_params(file, &r->model, params)) != MN_OK)
+    st = mn_error(st, "[model] init_from: %s", mn_error_message());
+  st = mn_comm_settle(&r->comm, st, &r->failed_rank);
+  if (st == MN_OK) st = mn_comm_bcast_f32(&r->comm, params, r->model.nparams);
+  if (st == MN_OK) {
+    r->k->upload(r->model.params, params, nbytes);
+    if (r->comm.rank == 0) mn_log_info("initial weights from %s", file);
+  }
+  free(params);
+  return st;
+}
+
 static int finished(const run_t *r) {
   return r->pos.step >= r->total_steps || r->pos.epoch >= r->cfg->schedule.epochs;
 }
@@ -208,6 +233,7 @@ static mn_status_t setup(run_t *r) {
   mn_status_t st = mn_comm_settle(&r->comm, claim_snapshot_dir(r), &r->failed_rank);
   if (st == MN_OK) st = mn_comm_settle(&r->comm, setup_local(r), &r->failed_rank);
   if (st == MN_OK) st = setup_resume(r);
+  if (st == MN_OK) st = init_weights(r);
   if (st == MN_OK) st = mn_comm_settle(&r->comm, setup_run(r), &r->failed_rank);
   return st;
 }

@@ -3,6 +3,8 @@
  * the feature check. */
 #include "mn_trainstate.h"
 
+#include "mn_safetensors.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +140,37 @@ int mn_trainstate_config_value(const char *config, const char *section, const ch
   return 0;
 }
 
+int mn_trainstate_torch_tensors(const mn_model_t *m, float *params, mn_snapshot_tensor_t *t) {
+  for (int l = 0; l < m->nlinear; l++) {
+    mn_snapshot_tensor_t *w = &t[2 * l], *b = &t[2 * l + 1];
+    *w = (mn_snapshot_tensor_t){
+        .ndims = 2, .dims = {m->dims[l + 1], m->dims[l]}, .data = params + m->w_off[l]};
+    *b = (mn_snapshot_tensor_t){.ndims = 1, .dims = {m->dims[l + 1]}, .data = params + m->b_off[l]};
+    snprintf(w->name, sizeof w->name, "%d.weight", 2 * l);
+    snprintf(b->name, sizeof b->name, "%d.bias", 2 * l);
+  }
+  return 2 * m->nlinear;
+}
+
+static int is_safetensors(const char *file) {
+  size_t n = strlen(file), k = strlen(".safetensors");
+  return n > k && !strcmp(file + n - k, ".safetensors");
+}
+
+mn_status_t mn_trainstate_read_params(const char *file, const mn_model_t *m, float *params) {
+  mn_snapshot_tensor_t *t = malloc(sizeof *t * MN_TRAINSTATE_MAX_TENSORS);
+  float *state = is_safetensors(file) ? NULL : malloc((size_t)m->nparams * sizeof *state);
+  mn_status_t st =
+      t && (state || is_safetensors(file)) ? MN_OK : mn_error(MN_ERR_NOMEM, "out of memory");
+  if (st == MN_OK && is_safetensors(file))
+    st = mn_safetensors_read(file, t, mn_trainstate_torch_tensors(m, params, t));
+  else if (st == MN_OK) /* every tensor of a snapshot is read, or the file is refused */
+    st = mn_snapshot_read_tensors(file, t, mn_trainstate_tensors(m, params, state, t));
+  free(state);
+  free(t);
+  return st;
+}
+
 /* The snapshot's config lines as --set overrides, then the caller's. */
 static mn_status_t snapshot_config(const mn_snapshot_meta_t *meta, const char *const *sets,
                                    int nsets, mn_config_t *cfg) {
@@ -167,15 +200,7 @@ mn_status_t mn_trainstate_load_model(const char *path, const mn_snapshot_meta_t 
   st = mn_model_init(m, mn_kernels_cpu(), cfg->model.layers, cfg->model.nlayers, max_batch,
                      cfg->model.seed);
   if (st != MN_OK) return st;
-  /* every tensor of the file is read (a reader takes them all or refuses it), the
-   * optimizer's state into a scratch buffer that inference does not need */
-  mn_snapshot_tensor_t *t = malloc(sizeof *t * MN_TRAINSTATE_MAX_TENSORS);
-  float *state = malloc((size_t)m->nparams * sizeof *state);
-  if (!t || !state) st = mn_error(MN_ERR_NOMEM, "out of memory");
-  if (st == MN_OK)
-    st = mn_snapshot_read_tensors(path, t, mn_trainstate_tensors(m, m->params, state, t));
-  free(state);
-  free(t);
+  st = mn_trainstate_read_params(path, m, m->params); /* a CPU model: host memory */
   if (st != MN_OK) mn_model_free(m);
   return st;
 }

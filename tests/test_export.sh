@@ -5,7 +5,10 @@
 # forward pass (Linear, ReLU, ..., Linear) over the validation set gives the probabilities
 # mneval gives (1e-5) and so the same predictions. Where PyTorch is importable, the file
 # also loads into torch.nn.Sequential with load_state_dict, with the same outputs. Bad
-# input: a missing snapshot (66), an unwritable output (74, nothing left behind).
+# input: a missing snapshot (66), an unwritable output (74, nothing left behind). Then
+# weights in: model.init_from with the exported file, with a snapshot, and with a file
+# written without mn starts a fresh run from those weights; another shape (65, the tensor
+# named), a missing file (66); a run that resumes keeps its own weights.
 . "$MN_SRC/tests/lib.sh"
 
 "$MN_BIN/mnprep" teacher --out data/ex --samples 2048 --val 256 --dim 24 >/dev/null ||
@@ -102,6 +105,56 @@ PY
 else
   echo "SKIP: PyTorch not importable: the load_state_dict check is not run"
 fi
+
+# ---- model.init_from: weights in ----
+# the exported file as a fresh run's weights; lr 1e-30 for one step keeps them, so the new
+# run's validation equals the old one's
+acc0=$(grep -o '"accuracy":[^,]*' <("$MN_BIN/mneval" --json snapshots/ex) | head -1 | cut -d: -f2)
+still=(--set schedule.max_steps=1 --set optimizer.lr=1e-30 --set optimizer.momentum=0)
+for src in model.safetensors "$("$MN_BIN/mninfo" --latest snapshots/ex)"; do
+  rm -rf snapshots/init
+  expect_exit 0 "init_from $src" "$MN_BIN/mnrun" -np 2 ex.conf --set model.init_from="$src" \
+    --set snapshot.dir=snapshots/init "${still[@]}"
+  expect_err "initial weights from $src" "the run says where its weights come from"
+  acc1=$(grep -o '"accuracy":[^,]*' <("$MN_BIN/mneval" --json snapshots/init) | head -1 | cut -d: -f2)
+  check_float "$acc1 == $acc0" && pass "init_from $src: accuracy $acc1 = the exported model's" ||
+    fail "init_from $src: accuracy $acc1, the exported model's $acc0"
+done
+# a file made without mn (Python's standard library): zero weights, the last bias 1 for
+# class 3: every row is predicted 3
+cat >foreign.py <<'PY'
+import json, struct
+dims, names, blobs, off, header = [24, 48, 32, 10], [], b"", 0, {}
+for l in range(3):
+    for kind, shape in (("weight", [dims[l + 1], dims[l]]), ("bias", [dims[l + 1]])):
+        n = shape[0] * (shape[1] if len(shape) > 1 else 1)
+        vals = [0.0] * n
+        if l == 2 and kind == "bias":
+            vals[3] = 1.0
+        data = struct.pack("<%df" % n, *vals)
+        header["%d.%s" % (2 * l, kind)] = {"dtype": "F32", "shape": shape, "data_offsets": [off, off + len(data)]}
+        blobs += data
+        off += len(data)
+h = json.dumps(header).encode()
+h += b" " * (-len(h) % 8)
+open("foreign.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + blobs)
+PY
+/usr/bin/python3 foreign.py || fail "foreign.py"
+rm -rf snapshots/init
+expect_exit 0 "init_from a file made without mn" "$MN_BIN/mnrun" -np 1 ex.conf \
+  --set model.init_from=foreign.safetensors --set snapshot.dir=snapshots/init "${still[@]}"
+"$MN_BIN/mneval" --predict foreign.csv snapshots/init >/dev/null
+[ "$(cut -d, -f2 foreign.csv | sed 1d | sort -u)" = 3 ] && pass "every row predicted 3, as the weights say" ||
+  fail "predictions: $(cut -d, -f2 foreign.csv | sed 1d | sort | uniq -c | tr '\n' ' ')"
+expect_exit 65 "init_from weights of another shape" "$MN_BIN/mnrun" -np 1 ex.conf \
+  --set model.layers=24,64,10 --set model.init_from=model.safetensors --set snapshot.dir=snapshots/x
+expect_err "init_from: model.safetensors: 0.weight is 48x24 in the file, 64x24 here" \
+  "the tensor of another shape is named"
+expect_exit 66 "init_from a missing file" "$MN_BIN/mnrun" -np 1 ex.conf \
+  --set model.init_from=none.safetensors --set snapshot.dir=snapshots/x
+expect_exit 0 "init_from on a run that resumes" "$MN_BIN/mnrun" -np 1 ex.conf \
+  --set model.init_from=foreign.safetensors --set schedule.epochs=2
+expect_err "model.init_from foreign.safetensors: not used, the run resumed" "a resume keeps its own weights"
 
 expect_exit 66 "--export of a missing snapshot" "$MN_BIN/mninfo" --export m2.safetensors snapshots/none
 expect_exit 74 "--export into a missing directory" "$MN_BIN/mninfo" --export no/dir/m.safetensors snapshots/ex

@@ -221,14 +221,8 @@ static mn_status_t export_model(const char *snapshot, const char *out) {
   if (st == MN_OK) st = mn_trainstate_load_model(path, &meta, NULL, 0, 1, cfg, &m);
   if (st == MN_OK) {
     mn_snapshot_tensor_t t[2 * MN_MODEL_MAX_LINEAR];
+    int nt = mn_trainstate_torch_tensors(&m, m.params, t);
     for (int l = 0; l < m.nlinear; l++) {
-      mn_snapshot_tensor_t *w = &t[2 * l], *b = &t[2 * l + 1];
-      *w = (mn_snapshot_tensor_t){
-          .ndims = 2, .dims = {m.dims[l + 1], m.dims[l]}, .data = m.params + m.w_off[l]};
-      *b = (mn_snapshot_tensor_t){
-          .ndims = 1, .dims = {m.dims[l + 1]}, .data = m.params + m.b_off[l]};
-      snprintf(w->name, sizeof w->name, "%d.weight", 2 * l);
-      snprintf(b->name, sizeof b->name, "%d.bias", 2 * l);
       size_t used = strlen(layers);
       snprintf(layers + used, sizeof layers - used, "%s%d", l ? "," : "", m.dims[l]);
     }
@@ -237,7 +231,7 @@ static mn_status_t export_model(const char *snapshot, const char *out) {
     snprintf(step, sizeof step, "%" PRId64, meta.step);
     const char *md[] = {"format",      "pt", "mn_model", "mlp", "mn_layers",  layers,
                         "mn_snapshot", path, "mn_step",  step,  "mn_version", MN_VERSION};
-    st = mn_safetensors_write(out, t, 2 * m.nlinear, md, 6);
+    st = mn_safetensors_write(out, t, nt, md, 6);
     mn_model_free(&m);
   }
   if (st == MN_OK)
