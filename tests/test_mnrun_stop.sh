@@ -32,6 +32,17 @@ CONF
 # The instants count from mnrun's first instruction (its handler in place: SigCgt; at most
 # 1 s is waited for it): before main, the dynamic loader's few milliseconds, a signal has
 # its default effect on any program.
+# guard SECONDS PID: SIGKILL PID if it still runs after SECONDS (a lost stop, a hang); gone
+# as soon as PID is, so that no stray sleep holds the test's output open
+guard() {
+  local i
+  for ((i = 0; i < $1 * 10; i++)); do
+    kill -0 "$2" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$2" 2>/dev/null
+}
+
 wait_handler() { # PID: until mnrun runs with its SIGTERM handler in place (at most ~1 s)
   local pid=$1 comm line mask
   for _ in $(seq 400); do
@@ -57,13 +68,11 @@ stop_case() { # NAME NP SIG DELAY
   wait_handler "$pid"
   [ "$delay" = 0 ] || sleep "$delay"
   kill -"$sig" "$pid"
-  # the exit code, or 124 when it did not end within 60 s (the stop was lost)
-  (sleep 60 && kill -KILL "$pid" 2>/dev/null) &
-  local guard=$!
+  guard 60 "$pid" >/dev/null 2>&1 & # exit 137 when the stop was lost
+  local g=$!
   wait "$pid"
   echo $? >"$MN_TMP/$name.rc"
-  kill "$guard" 2>/dev/null
-  wait "$guard" 2>/dev/null
+  wait "$g"
 }
 sigs=(TERM INT USR1)
 i=0
@@ -113,11 +122,11 @@ done
 engine=$(pgrep -P "$pid" | head -n 1)
 [ -n "$engine" ] && kill -STOP "$engine"
 start=$(date +%s)
-(sleep 60 && kill -KILL "$pid" 2>/dev/null) &
-guard=$!
+guard 60 "$pid" >/dev/null 2>&1 &
+g=$!
 wait "$pid"
 rc=$?
-kill "$guard" 2>/dev/null
+wait "$g"
 took=$(($(date +%s) - start))
 if [ "$rc" = 0 ] && [ "$took" -lt 30 ] && grep -q "had not exited" "$MN_TMP/stuck.err"; then
   pass "stopped mpirun: killed after the reports, exit 0 in $took s, with a warning"
@@ -131,13 +140,13 @@ sleep 0.3
 
 # Heartbeat files whose times jump an hour back (as after a clock step) while the ranks beat
 # on: the watchdog follows the beats on its own monotonic clock and tears nothing down.
-"$mnrun" -np 2 --fail-timeout 1 "$MN_TMP/t.conf" --set schedule.epochs=3 \
+"$mnrun" -np 2 --fail-timeout 1 "$MN_TMP/t.conf" --set schedule.epochs=2 \
   --set snapshot.enabled=false >"$MN_TMP/clock.out" 2>"$MN_TMP/clock.err" &
 pid=$!
 (while kill -0 "$pid" 2>/dev/null; do
   touch -c -d '1 hour ago' "$TMPDIR"/mnrun.*/alive-* 2>/dev/null
   sleep 0.05
-done) &
+done) >/dev/null 2>&1 &
 toucher=$!
 wait "$pid"
 rc=$?
