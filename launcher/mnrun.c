@@ -5,8 +5,10 @@
  *
  * Everything that can be checked before a rank starts is checked here first (the command
  * line, train.conf with its --set overrides, the hosts, the gang's slots), so that a mistake
- * costs no allocation. The steps themselves live in hosts.c, place.c, launch_*.c and
- * supervise.c; this file only wires them and decides the exit code (docs/launcher.md). */
+ * costs no allocation. A stop signal is recorded from the first line of main(): one that
+ * arrives before the launch launches nothing (exit 75). The steps themselves live in
+ * hosts.c, place.c, launch_*.c and supervise.c; this file only wires them and decides the
+ * exit code (docs/launcher.md). */
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
