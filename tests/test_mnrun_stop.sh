@@ -113,7 +113,7 @@ MN_TEST_CRASH_AFTER_REPORT=SEGV expect_exit 0 "np 2: done, then both ranks crash
 # for it. mnrun must not wait forever: after --fail-timeout it kills the job and exits with
 # the reports' code (0), with a warning.
 "$mnrun" -np 2 --fail-timeout 2 "$MN_TMP/t.conf" --set snapshot.enabled=false \
-  >"$MN_TMP/stuck.out" 2>"$MN_TMP/stuck.err" &
+  --set schedule.epochs=3 >"$MN_TMP/stuck.out" 2>"$MN_TMP/stuck.err" &
 pid=$!
 for _ in $(seq 200); do
   ls "$TMPDIR"/mnrun.*/join-1 >/dev/null 2>&1 && break
