@@ -1,6 +1,7 @@
 /* launch_direct.c: the direct launch engine: one rank on this machine, exec'd without mpirun
  * (mntrain initialises MPI as a singleton). The variables mpirun would pass with -x go into
- * the child's environment instead. */
+ * the child's environment instead. The stop signals stay blocked across the exec until
+ * mntrain's handler is in place, so that a stop during its start-up cannot kill it. */
 #include "mn_launch.h"
 
 mn_status_t mn_launch_direct_build(const mn_job_t *job, const mn_plan_t *plan, mn_cmd_t *cmd) {
@@ -14,6 +15,7 @@ mn_status_t mn_launch_direct_build(const mn_job_t *job, const mn_plan_t *plan, m
     mn_cmd_free(&out);
     return st;
   }
+  out.block_stop = 1;
   *cmd = out;
   return MN_OK;
 }

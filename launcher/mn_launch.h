@@ -26,6 +26,9 @@ typedef struct mn_cmd {
   int nenv;
   int stop_signal; /* what the child gets when mnrun is asked to stop (SIGINT, SIGTERM): the
                     * signal that reaches every rank without killing any (0: the same one) */
+  int block_stop;  /* 1: the child starts with the stop signals blocked and unblocks them once
+                    * its handler is in place (mntrain: mn_preempt_install); for a worker
+                    * exec'd directly (the mask survives exec; Open MPI's daemons reset it) */
 } mn_cmd_t;
 
 /* What every engine needs to know about the job beyond its placement. */

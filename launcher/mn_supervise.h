@@ -2,10 +2,12 @@
  * account of which ranks failed and why.
  *
  * The same for every launch engine: the engine's command runs in its own process group with
- * stdin from /dev/null; SIGINT, SIGTERM, SIGUSR1 and SIGUSR2 sent to mnrun are forwarded to
- * it once; a second SIGINT or SIGTERM kills it and this machine's ranks. A watchdog tears
- * the gang down when a rank does not join in time, stops beating, or fails while the
- * others go on (mn_watch_t). */
+ * stdin from /dev/null; SIGINT, SIGTERM, SIGUSR1 and SIGUSR2 sent to mnrun are recorded from
+ * mnrun's first instruction (mn_supervise_signals_install), held until every rank has
+ * joined (its handler is then in place), and forwarded; a second SIGINT or SIGTERM kills
+ * the engine and this machine's ranks. A watchdog tears the gang down when a rank does not
+ * join in time, stops beating, fails while the others go on, or when every rank has
+ * reported and the engine does not exit (mn_watch_t). */
 #ifndef MN_SUPERVISE_H
 #define MN_SUPERVISE_H
 
@@ -24,12 +26,21 @@ mn_status_t mn_supervise_workdir_create(char *dir, size_t n);
 /* Remove the directory and every file in it. */
 void mn_supervise_workdir_remove(const char *dir);
 
+/* Handle SIGINT, SIGTERM, SIGUSR1, SIGUSR2 and SIGCHLD from now until the process exits (the
+ * handler only records them; idempotent). mnrun calls it first thing, so that no stop
+ * signal is lost or kills it while it checks the job. */
+mn_status_t mn_supervise_signals_install(void);
+/* The first stop signal (INT, TERM, USR1, USR2) received since then (0: none). */
+int mn_supervise_stop_signal(void);
+
 /* What the watchdog of mn_supervise_run() checks (mn_liveness.h), and what it found. */
 typedef struct mn_watch {
   int nranks;
   const int *watched;     /* [nranks]: 1 when mnrun sees this rank's files (NULL: all) */
   double start_timeout_s; /* every watched rank joins within this, or the gang goes (0: off) */
   double fail_timeout_s;  /* a lost or failed rank brings the gang down within this (0: off) */
+  double exit_timeout_s;  /* every rank reported: the engine exits within this, or the job is
+                           * killed (0: no bound) */
 } mn_watch_t;
 
 typedef enum {
@@ -37,6 +48,7 @@ typedef enum {
   MN_WATCH_START_TIMEOUT, /* rank: the lowest that had not joined */
   MN_WATCH_LOST,          /* rank: its heartbeat stopped without a report */
   MN_WATCH_LINGER,        /* rank: it failed, and the others had not stopped in time */
+  MN_WATCH_ENGINE_STUCK,  /* every rank reported; the engine had not exited after_s later */
 } mn_watch_reason_t;
 
 typedef struct mn_watch_result {
@@ -44,11 +56,13 @@ typedef struct mn_watch_result {
   int rank;
   int nmissing; /* start timeout: how many had not joined */
   double after_s;
-  int stop_requests; /* SIGINT/SIGTERM that mnrun itself received (then: no restart) */
+  int stop_requests; /* stop signals that mnrun itself received (then: no restart) */
+  int killed_by;     /* the second SIGINT or SIGTERM, which killed the job (0: none) */
 } mn_watch_result_t;
 
-/* Run cmd and wait for it, forwarding signals, and tear the job down (SIGKILL to its
- * process group and to this machine's ranks) when the watchdog says so. report_dir
+/* Run cmd and wait for it, forwarding signals (held while a watched rank has not joined),
+ * and tear the job down (SIGKILL to its process group and to this machine's ranks) when
+ * the watchdog says so. Installs the signal handlers if mnrun has not. report_dir
  * (MN_REPORT_DIR of the ranks) also identifies this job's ranks on this machine when they
  * must be killed. watch may be NULL (no watchdog). out: exit_code, the child's exit status,
  * or 128+signal when a signal ended it; why (may be NULL): the watchdog's finding. */
@@ -57,10 +71,13 @@ mn_status_t mn_supervise_run(const mn_cmd_t *cmd, const char *report_dir, const 
 
 /* After a job that ended with job_code: read the reports of ranks 0..nranks-1 and, if the job
  * failed, print to stderr one line per failing rank (lowest first) and per rank without a
- * report (a few, then a count). Returns mnrun's exit code: job_code, or the code of the
- * lowest failing rank when that is 64, 65 or 66 (mpirun may name another rank first). When
- * job_code is 0 or 75 (ranks that wrote their report exit 0): the lowest failing rank's
- * code, else 75 when ranks stopped with a snapshot. */
+ * report (a few, then a count). Returns mnrun's exit code. When every rank reported: the
+ * reports' code (the lowest failing rank's, else 75 when ranks stopped with a snapshot,
+ * else 0), whatever job_code is (an engine that crashed or was killed after the reports;
+ * said on stderr). Else: job_code, or the code of the lowest failing rank when that is 64,
+ * 65, 66 or 73 (mpirun may name another rank first); when job_code is 0 or 75 (ranks that
+ * wrote their report exit 0), the lowest failing rank's code, else 75 when ranks stopped
+ * with a snapshot. */
 int mn_supervise_account(const char *report_dir, int nranks, int job_code);
 
 #ifdef __cplusplus

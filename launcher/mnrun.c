@@ -5,8 +5,10 @@
  *
  * Everything that can be checked before a rank starts is checked here first (the command
  * line, train.conf with its --set overrides, the hosts, the gang's slots), so that a mistake
- * costs no allocation. The steps themselves live in hosts.c, place.c, launch_*.c and
- * supervise.c; this file only wires them and decides the exit code (docs/launcher.md). */
+ * costs no allocation. A stop signal is recorded from the first line of main(): one that
+ * arrives before the launch launches nothing (exit 75). The steps themselves live in
+ * hosts.c, place.c, launch_*.c and supervise.c; this file only wires them and decides the
+ * exit code (docs/launcher.md). */
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -83,7 +85,9 @@ static void print_help(FILE *f) {
       "  --start-timeout S       every rank must have started within S seconds, or the\n"
       "                          gang is torn down (default 300; 0 = no limit)\n"
       "  --fail-timeout S        a rank that failed or stopped beating brings the whole\n"
-      "                          gang down within S seconds (default 30; 0 = off)\n"
+      "                          gang down within S seconds (default 30; 0 = off); once\n"
+      "                          every rank has reported, mpirun (or srun) must exit within\n"
+      "                          S seconds (60 when 0), or it is killed\n"
       "  --max-restarts K        relaunch up to K times after exit 75 or a failure that a\n"
       "                          retry may fix; each run resumes from the newest snapshot\n"
       "  --min-np M              on a restart, run on as few as M ranks when hosts were lost\n"
@@ -95,9 +99,11 @@ static void print_help(FILE *f) {
       "\n"
       "The worker is $MN_TRAIN, else mntrain next to mnrun. Exit codes: 0 done, 64 usage or\n"
       "config error, 65 bad data, 66 missing input, 69 too few slots or a rank/node failed,\n"
-      "70 internal error, 74 a snapshot could not be written, 75 stopped by a signal after\n"
-      "a complete snapshot (safe to requeue); 128+N when signal N ended it. INT or TERM\n"
-      "stops the ranks after the current step with a snapshot; a second one kills them.\n",
+      "70 internal error, 73 snapshot directory in use, 74 a snapshot could not be written,\n"
+      "75 stopped by a signal after a complete snapshot, or before anything was launched\n"
+      "(safe to requeue); 128+N when signal N ended it. INT, TERM, USR1 or USR2 stops the\n"
+      "ranks after the current step with a snapshot (held until every rank has started);\n"
+      "a second INT or TERM kills them, and mnrun exits 128 + its number.\n",
       mn_hosts_local_cpus());
 }
 
@@ -466,6 +472,10 @@ static void watched_ranks(const mnrun_opts_t *opts, const mnrun_job_t *j, int *w
  * takes at least a second (its kill timeout) to bring the others down after a loss. */
 #define MN_LOST_GAP_S (3 * MN_LIVENESS_PERIOD_S)
 
+/* Every rank has reported and the engine (mpirun, srun, the direct rank) has not exited:
+ * the job is killed after --fail-timeout, or after this when that is 0 (off). */
+#define MNRUN_EXIT_TIMEOUT_S 60.0
+
 /* After the job: the watched ranks without a report whose heartbeat stopped well before the
  * freshest one (their process or node went away while the others ran on). Prints a line
  * for each (a few), flags their hosts in lost[], and returns how many. */
@@ -499,6 +509,13 @@ static int find_lost(const mnrun_job_t *j, const int *watched, int *lost) {
 static int tell_watch(const mnrun_opts_t *opts, const mnrun_job_t *j, const int *watched,
                       const mn_watch_result_t *why, int *lost) {
   if (why->reason == MN_WATCH_OK) return 0;
+  if (why->reason == MN_WATCH_ENGINE_STUCK) {
+    fprintf(stderr,
+            "mnrun: warning: every rank had reported, but the launch engine had not exited "
+            "%.0f s later (stopped or hung): killed it and the ranks\n",
+            why->after_s);
+    return 0; /* the reports say how the job ended */
+  }
   const char *host = j->hosts.hosts[j->plan.ranks[why->rank].host].name;
   switch (why->reason) {
   case MN_WATCH_START_TIMEOUT:
@@ -522,9 +539,17 @@ static int tell_watch(const mnrun_opts_t *opts, const mnrun_job_t *j, const int 
             "later (--fail-timeout): the gang was torn down\n",
             why->rank, host, opts->fail_timeout);
     return 0; /* the failed rank's own code says why */
+  case MN_WATCH_ENGINE_STUCK:
   case MN_WATCH_OK: break;
   }
   return 0;
+}
+
+/* Whether code names a cause that no rerun fixes (usage, data, input, a snapshot directory
+ * in use): it stands even when ranks were lost, and there is no restart after it. */
+static int final_code(int code) {
+  return code == MN_EXIT_USAGE || code == MN_EXIT_DATAERR || code == MN_EXIT_NOINPUT ||
+         code == MN_EXIT_CANTCREAT;
 }
 
 /* One run of the gang. out: lost[nhosts], the hosts that lost a rank; *asked_to_stop,
@@ -547,7 +572,8 @@ static int launch(mnrun_job_t *j, const mnrun_opts_t *opts, int *lost, int *aske
     fprintf(stderr, "mnrun: running: ");
     mn_cmd_print(stderr, &j->cmd);
   }
-  mn_watch_t watch = {j->plan.nranks, watched, opts->start_timeout, opts->fail_timeout};
+  mn_watch_t watch = {j->plan.nranks, watched, opts->start_timeout, opts->fail_timeout,
+                      opts->fail_timeout > 0 ? opts->fail_timeout : MNRUN_EXIT_TIMEOUT_S};
   mn_watch_result_t why;
   int job_code = 0;
   st = mn_supervise_run(&j->cmd, j->workdir, &watch, &job_code, &why);
@@ -557,8 +583,12 @@ static int launch(mnrun_job_t *j, const mnrun_opts_t *opts, int *lost, int *aske
   int code = mn_supervise_account(j->workdir, j->plan.nranks, job_code);
   int nlost = code != MN_EXIT_OK && code != MN_EXIT_TEMPFAIL ? find_lost(j, watched, lost) : 0;
   if (watch_code) code = watch_code;
-  if (nlost > 0 && code != MN_EXIT_USAGE && code != MN_EXIT_DATAERR && code != MN_EXIT_NOINPUT)
-    code = MN_EXIT_UNAVAILABLE;
+  if (nlost > 0 && !final_code(code)) code = MN_EXIT_UNAVAILABLE;
+  if (why.killed_by) {
+    fprintf(stderr, "mnrun: the job was killed on a second signal %d: exit %d\n", why.killed_by,
+            128 + why.killed_by);
+    code = 128 + why.killed_by;
+  }
   mn_supervise_workdir_remove(j->workdir);
   free(watched);
   return code;
@@ -571,10 +601,7 @@ report_error:
 }
 
 /* Whether a restart may help after a run that exited with code. */
-static int restartable(int code) {
-  return code != MN_EXIT_OK && code != MN_EXIT_USAGE && code != MN_EXIT_DATAERR &&
-         code != MN_EXIT_NOINPUT;
-}
+static int restartable(int code) { return code != MN_EXIT_OK && !final_code(code); }
 
 /* Drop the lost hosts (never all of them) and place again: -np ranks, or as many as the
  * hosts left can take when that is at least --min-np. */
@@ -601,6 +628,14 @@ static mn_status_t replace_for_restart(const mnrun_opts_t *opts, mnrun_job_t *j,
  * mnrun itself was asked to stop: that stop is the user's). */
 static int run(mnrun_job_t *j, const mnrun_opts_t *opts) {
   for (int attempt = 0;; attempt++) {
+    int sig = mn_supervise_stop_signal();
+    if (sig) {
+      fprintf(stderr,
+              "mnrun: signal %d arrived before the ranks were started: %s (exit 75, safe to "
+              "requeue)\n",
+              sig, attempt == 0 ? "nothing was launched" : "the restart was not launched");
+      return MN_EXIT_TEMPFAIL;
+    }
     int *lost = calloc((size_t)j->hosts.nhosts, sizeof *lost);
     if (!lost) {
       mn_log_error("out of memory");
@@ -624,7 +659,13 @@ static int run(mnrun_job_t *j, const mnrun_opts_t *opts) {
 }
 
 int main(int argc, char **argv) {
+  /* first: from here to the exit, a stop signal is recorded, never lost nor fatal */
+  mn_status_t sst = mn_supervise_signals_install();
   mn_log_init("mnrun", -1, NULL);
+  if (sst != MN_OK) {
+    mn_log_error("%s", mn_error_message());
+    return MN_EXIT_SOFTWARE;
+  }
   mnrun_opts_t opts;
   int code = parse_options(argc, argv, &opts);
   if (code != 0) return code < 0 ? MN_EXIT_OK : code;
@@ -650,6 +691,10 @@ int main(int argc, char **argv) {
   if (st != MN_OK) {
     mn_log_error("%s", mn_error_message());
     code = mn_status_exit_code(st);
+    if (mn_supervise_stop_signal()) /* a requeue would meet the same error: it decides */
+      mn_log_warn("signal %d arrived too; nothing was launched, and the error above sets the "
+                  "exit code",
+                  mn_supervise_stop_signal());
   } else {
     code = opts.dry_run ? dry_run(j) : run(j, &opts);
   }

@@ -1,8 +1,9 @@
 /* supervise.c: run a launch engine's command, forward signals, wait, account for the ranks
  * (mn_supervise.h).
  *
- * Signal handlers only write the signal's number to a self-pipe; the loop in
- * mn_supervise_run() reads it and acts (forward, or kill on the second stop request), and
+ * Signal handlers, installed at mnrun's first instruction, only record the first stop and
+ * write the signal's number to a self-pipe; the loop in mn_supervise_run() reads it and
+ * acts (hold until every rank has joined, forward, or kill on the second stop request), and
  * SIGCHLD wakes the same loop. The child runs in its own process group, so a terminal's
  * Ctrl-C reaches mnrun alone and the ranks see it once, forwarded. Because mpirun puts each
  * local rank in a process group of its own, killing mpirun's group would orphan them; the
@@ -65,16 +66,23 @@ void mn_supervise_workdir_remove(const char *dir) {
 static const int g_forwarded[] = {SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGCHLD};
 enum { NFORWARDED = sizeof g_forwarded / sizeof g_forwarded[0] };
 static int g_pipe[2] = {-1, -1};
+static volatile sig_atomic_t g_first_stop; /* the first stop signal mnrun received (0: none) */
+
+static int is_stop_signal(int sig) {
+  return sig == SIGINT || sig == SIGTERM || sig == SIGUSR1 || sig == SIGUSR2;
+}
 
 static void on_signal(int sig) {
   int saved = errno;
+  if (is_stop_signal(sig) && !g_first_stop) g_first_stop = sig;
   unsigned char b = (unsigned char)sig;
   ssize_t w = write(g_pipe[1], &b, 1); /* a full pipe already holds a wake-up */
   (void)w;
   errno = saved;
 }
 
-static mn_status_t signals_install(struct sigaction *old) {
+mn_status_t mn_supervise_signals_install(void) {
+  if (g_pipe[0] >= 0) return MN_OK;
   if (pipe(g_pipe) != 0) return mn_error(MN_ERR_INTERNAL, "pipe: %s", strerror(errno));
   for (int i = 0; i < 2; i++) {
     fcntl(g_pipe[i], F_SETFD, FD_CLOEXEC);
@@ -85,16 +93,11 @@ static mn_status_t signals_install(struct sigaction *old) {
   sa.sa_handler = on_signal;
   sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
   sigemptyset(&sa.sa_mask);
-  for (int i = 0; i < NFORWARDED; i++) sigaction(g_forwarded[i], &sa, &old[i]);
+  for (int i = 0; i < NFORWARDED; i++) sigaction(g_forwarded[i], &sa, NULL);
   return MN_OK;
 }
 
-static void signals_restore(const struct sigaction *old) {
-  for (int i = 0; i < NFORWARDED; i++) sigaction(g_forwarded[i], &old[i], NULL);
-  close(g_pipe[0]);
-  close(g_pipe[1]);
-  g_pipe[0] = g_pipe[1] = -1;
-}
+int mn_supervise_stop_signal(void) { return g_first_stop; }
 
 /* ---- killing this job's ranks on this machine ---- */
 
@@ -141,10 +144,15 @@ static int kill_local_ranks(const char *report_dir) {
 /* ---- running ---- */
 
 /* In the forked child: default signals, own process group, stdin from /dev/null, the extra
- * environment, exec. Never returns. */
+ * environment, exec. The stop signals stay blocked across the exec when the command asks
+ * (cmd->block_stop: the worker unblocks them once its handler is in place). Never
+ * returns. */
 static void exec_child(const mn_cmd_t *cmd, const sigset_t *mask) {
   for (int i = 0; i < NFORWARDED; i++) signal(g_forwarded[i], SIG_DFL);
-  sigprocmask(SIG_SETMASK, mask, NULL);
+  sigset_t child_mask = *mask;
+  for (int i = 0; cmd->block_stop && i < NFORWARDED; i++)
+    if (is_stop_signal(g_forwarded[i])) sigaddset(&child_mask, g_forwarded[i]);
+  sigprocmask(SIG_SETMASK, &child_mask, NULL);
   setpgid(0, 0);
   int fd = open("/dev/null", O_RDONLY);
   if (fd >= 0 && fd != STDIN_FILENO) {
@@ -165,25 +173,54 @@ static void kill_job(pid_t child, const char *report_dir) {
   kill_local_ranks(report_dir);
 }
 
-/* Act on one signal that reached mnrun while the child runs. A stop request (INT, TERM)
- * goes to the child as its engine's stop signal; a second one kills the job (the snapshot
- * protocol leaves the old snapshots intact even then). */
+/* The stop requests that reached mnrun while the child runs. */
+typedef struct stops {
+  int nrequests; /* stop signals of any kind (INT, TERM, USR1, USR2) */
+  int nkill;     /* INT and TERM: the second one kills the job */
+  int killed_by; /* that second signal (0: none) */
+  unsigned held; /* bit s: signal s waits until every rank has joined */
+  double t0;     /* when the first request arrived */
+} stops_t;
+
+/* Act on one signal that reached mnrun while the child runs. A stop request goes to the
+ * child (INT and TERM as its engine's stop signal), but only once every rank has joined
+ * (joined: a rank joins after its handler is in place, so that no rank, and no mpirun
+ * still starting, dies of it): until then it is held. A second INT or TERM kills the job
+ * (the snapshot protocol leaves the old snapshots intact even then). */
 static void handle_signal(int sig, const mn_cmd_t *cmd, pid_t child, const char *report_dir,
-                          int *stops, double *stop_t0) {
-  if (sig == SIGCHLD) return;
-  if (sig == SIGINT || sig == SIGTERM) {
-    if (++*stops >= 2) {
-      mn_log_warn("signal %d again: killing the job", sig);
-      kill_job(child, report_dir);
-      return;
-    }
-    *stop_t0 = mn_now_s();
-    mn_log_warn("signal %d: the ranks stop after the current step and write a snapshot (send it "
-                "again to kill the job)",
-                sig);
-    if (cmd->stop_signal) sig = cmd->stop_signal;
+                          int joined, stops_t *s) {
+  if (!is_stop_signal(sig)) return; /* SIGCHLD: only a wake-up */
+  int kill_signal = sig == SIGINT || sig == SIGTERM;
+  if (kill_signal && ++s->nkill >= 2) {
+    mn_log_warn("signal %d again: killing the job (mnrun exits %d)", sig, 128 + sig);
+    if (!s->killed_by) s->killed_by = sig;
+    kill_job(child, report_dir);
+    return;
+  }
+  if (s->nrequests++ == 0) {
+    s->t0 = mn_now_s();
+    mn_log_warn("signal %d: the ranks stop after the current step and write a snapshot%s", sig,
+                kill_signal ? " (send it again to kill the job)" : "");
+  }
+  if (kill_signal && cmd->stop_signal) sig = cmd->stop_signal;
+  if (!joined) {
+    if (!s->held)
+      mn_log_warn("the ranks have not all started: the stop is held until they have (a rank "
+                  "takes it once its handler is in place)");
+    s->held |= 1u << sig;
+    return;
   }
   kill(child, sig);
+}
+
+/* Forward the held stop signals (every rank has joined). */
+static void forward_held(pid_t child, stops_t *s) {
+  for (int sig = 1; sig < 32; sig++)
+    if (s->held & (1u << sig)) {
+      mn_log_info("every rank has started: forwarding signal %d", sig);
+      kill(child, sig);
+    }
+  s->held = 0;
 }
 
 /* ---- the watchdog ---- */
@@ -195,6 +232,8 @@ typedef struct watchdog {
   int all_joined;
   double failed_at; /* when a failing report was first seen (0: none) */
   int failed_rank;
+  double reported_at;       /* when every rank was first seen to have reported (0: not yet) */
+  mn_liveness_seen_t *seen; /* [nranks]: the heartbeats, on mnrun's monotonic clock */
 } watchdog_t;
 
 static int is_failure(int code) { return code != MN_EXIT_OK && code != MN_EXIT_TEMPFAIL; }
@@ -212,29 +251,39 @@ static mn_watch_reason_t watch_check(watchdog_t *d, mn_watch_result_t *why) {
     d->all_joined = missing == 0;
     if (!d->all_joined) {
       if (w->start_timeout_s > 0 && elapsed > w->start_timeout_s) {
-        *why = (mn_watch_result_t){MN_WATCH_START_TIMEOUT, first, missing, elapsed, 0};
+        *why = (mn_watch_result_t){MN_WATCH_START_TIMEOUT, first, missing, elapsed, 0, 0};
         return why->reason;
       }
       return MN_WATCH_OK;
     }
   }
-  if (w->fail_timeout_s <= 0) return MN_WATCH_OK;
+  int nreported = 0;
   for (int r = 0; r < w->nranks; r++) {
     if (!watched(w, r)) continue;
     mn_report_t rep;
     int reported = mn_report_read(d->dir, r, &rep) == MN_OK;
+    nreported += reported;
+    if (w->fail_timeout_s <= 0) continue;
     if (reported && is_failure(rep.exit_code) && d->failed_at == 0) {
       d->failed_at = now;
       d->failed_rank = r;
     }
-    double age = reported ? -1 : mn_liveness_age_s(d->dir, r);
-    if (age > w->fail_timeout_s) {
-      *why = (mn_watch_result_t){MN_WATCH_LOST, r, 0, age, 0};
+    double silent = reported ? -1 : mn_liveness_silent_s(d->dir, r, &d->seen[r]);
+    if (silent > w->fail_timeout_s) {
+      *why = (mn_watch_result_t){MN_WATCH_LOST, r, 0, silent, 0, 0};
       return why->reason;
     }
   }
+  if (nreported == w->nranks) { /* every rank has said how it ended: the engine must exit */
+    if (d->reported_at == 0) d->reported_at = now;
+    if (w->exit_timeout_s > 0 && now - d->reported_at > w->exit_timeout_s) {
+      *why = (mn_watch_result_t){MN_WATCH_ENGINE_STUCK, 0, 0, now - d->reported_at, 0, 0};
+      return why->reason;
+    }
+    return MN_WATCH_OK;
+  }
   if (d->failed_at > 0 && now - d->failed_at > w->fail_timeout_s) {
-    *why = (mn_watch_result_t){MN_WATCH_LINGER, d->failed_rank, 0, now - d->failed_at, 0};
+    *why = (mn_watch_result_t){MN_WATCH_LINGER, d->failed_rank, 0, now - d->failed_at, 0, 0};
     return why->reason;
   }
   return MN_WATCH_OK;
@@ -242,11 +291,13 @@ static mn_watch_reason_t watch_check(watchdog_t *d, mn_watch_result_t *why) {
 
 mn_status_t mn_supervise_run(const mn_cmd_t *cmd, const char *report_dir, const mn_watch_t *watch,
                              int *exit_code, mn_watch_result_t *why) {
-  mn_watch_result_t none = {MN_WATCH_OK, -1, 0, 0, 0};
+  mn_watch_result_t none = {MN_WATCH_OK, -1, 0, 0, 0, 0};
   if (why) *why = none;
-  struct sigaction old[NFORWARDED];
-  mn_status_t st = signals_install(old);
+  mn_status_t st = mn_supervise_signals_install();
   if (st != MN_OK) return st;
+  watchdog_t dog = {watch, report_dir, mn_now_s(), 0, 0, -1, 0, NULL};
+  if (watch && !(dog.seen = calloc((size_t)watch->nranks, sizeof *dog.seen)))
+    return mn_error(MN_ERR_NOMEM, "out of memory");
   sigset_t block, saved;
   sigemptyset(&block);
   for (int i = 0; i < NFORWARDED; i++) sigaddset(&block, g_forwarded[i]);
@@ -259,38 +310,45 @@ mn_status_t mn_supervise_run(const mn_cmd_t *cmd, const char *report_dir, const 
   sigprocmask(SIG_SETMASK, &saved, NULL);
   if (child < 0) {
     st = mn_error(MN_ERR_INTERNAL, "fork: %s", strerror(fork_errno));
-    goto restore_signals;
+    goto free_watchdog;
   }
 
-  watchdog_t dog = {watch, report_dir, mn_now_s(), 0, 0, -1};
-  int status = 0, stops = 0, torn_down = 0;
-  double stop_t0 = 0;
+  stops_t stops = {0};
+  int status = 0, torn_down = 0;
   for (;;) {
     pid_t r = waitpid(child, &status, WNOHANG);
     if (r == child) break;
     if (r < 0 && errno != EINTR) {
       st = mn_error(MN_ERR_INTERNAL, "waitpid: %s", strerror(errno));
-      goto restore_signals;
+      goto free_watchdog;
     }
     struct pollfd pfd = {.fd = g_pipe[0], .events = POLLIN};
-    if (poll(&pfd, 1, watch ? 250 : -1) < 0 && errno != EINTR) {
+    if (poll(&pfd, 1, !watch ? -1 : stops.held ? 50 : 250) < 0 && errno != EINTR) {
       st = mn_error(MN_ERR_INTERNAL, "poll: %s", strerror(errno));
-      goto restore_signals;
+      goto free_watchdog;
     }
     unsigned char sigs[64];
     ssize_t n;
     while ((n = read(g_pipe[0], sigs, sizeof sigs)) > 0)
       for (ssize_t i = 0; i < n; i++)
-        handle_signal(sigs[i], cmd, child, report_dir, &stops, &stop_t0);
+        handle_signal(sigs[i], cmd, child, report_dir, !watch || dog.all_joined, &stops);
     mn_watch_result_t found;
     if (watch && !torn_down && watch_check(&dog, &found) != MN_WATCH_OK) {
       if (why) *why = found;
       kill_job(child, report_dir);
       torn_down = 1;
     }
+    if (stops.held && !torn_down && !stops.killed_by && (!watch || dog.all_joined))
+      forward_held(child, &stops);
   }
-  if (stops == 1) mn_log_info("the job ended %.2f s after the stop signal", mn_now_s() - stop_t0);
-  if (why) why->stop_requests = stops;
+  if (stops.held && !stops.killed_by)
+    mn_log_warn("the job ended before every rank had started: the stop was not forwarded");
+  else if (stops.nrequests > 0 && !stops.killed_by)
+    mn_log_info("the job ended %.2f s after the stop signal", mn_now_s() - stops.t0);
+  if (why) {
+    why->stop_requests = stops.nrequests;
+    why->killed_by = stops.killed_by;
+  }
   if (WIFSIGNALED(status)) {
     /* mpirun died without cleaning up: its local ranks would live on, orphaned. */
     int killed = kill_local_ranks(report_dir);
@@ -299,8 +357,8 @@ mn_status_t mn_supervise_run(const mn_cmd_t *cmd, const char *report_dir, const 
   } else {
     *exit_code = WEXITSTATUS(status);
   }
-restore_signals:
-  signals_restore(old);
+free_watchdog:
+  free(dog.seen);
   return st;
 }
 
@@ -333,10 +391,17 @@ static void add_failed(failed_lines_t *fl, const mn_report_t *r) {
   print_failed(r);
 }
 
+/* Whether code is one that a rerun cannot fix (usage, data, input, a snapshot directory in
+ * use): it names the cause better than an engine's code or a follower's. */
+static int is_final(int code) {
+  return code == MN_EXIT_USAGE || code == MN_EXIT_DATAERR || code == MN_EXIT_NOINPUT ||
+         code == MN_EXIT_CANTCREAT;
+}
+
 int mn_supervise_account(const char *report_dir, int nranks, int job_code) {
   static failed_lines_t fl; /* large; mnrun accounts for one job */
   memset(&fl, 0, sizeof fl);
-  int nmissing = 0, nfollowers = 0, nstopped = 0;
+  int nmissing = 0, nfollowers = 0, nstopped = 0, follower_code = 0;
   int missing[MAX_MISSING_LINES];
   for (int rank = 0; rank < nranks; rank++) {
     mn_report_t r;
@@ -351,10 +416,11 @@ int mn_supervise_account(const char *report_dir, int nranks, int job_code) {
       nmissing++;
       continue;
     }
-    if (!strncmp(r.message, MN_REPORT_FOLLOWER, strlen(MN_REPORT_FOLLOWER)))
-      nfollowers++;
-    else
+    if (!strncmp(r.message, MN_REPORT_FOLLOWER, strlen(MN_REPORT_FOLLOWER))) {
+      if (nfollowers++ == 0) follower_code = r.exit_code;
+    } else {
       add_failed(&fl, &r);
+    }
   }
   if (nfollowers)
     fprintf(stderr, "mnrun: %d other rank%s stopped with %s\n", nfollowers,
@@ -364,8 +430,21 @@ int mn_supervise_account(const char *report_dir, int nranks, int job_code) {
             fl.nsame == 1 ? "" : "s");
   if (fl.nmore) fprintf(stderr, "mnrun: ... and %d more failed ranks\n", fl.nmore);
   int first_failed_code = fl.nshown ? fl.shown[0].exit_code : 0;
-  /* Ranks that wrote a report exit 0 (runtime/mntrain.c): then the reports say how the
-   * job ended. */
+  /* Every rank reported (ranks that wrote a report exit 0: runtime/mntrain.c): the reports
+   * say how the job ended, whatever the engine did afterwards (a crash at exit, or mnrun
+   * killing an engine that would not exit). */
+  if (nmissing == 0) {
+    int code = fl.nshown      ? first_failed_code
+               : nfollowers   ? follower_code
+               : nstopped > 0 ? MN_EXIT_TEMPFAIL
+                              : MN_EXIT_OK;
+    if (job_code != MN_EXIT_OK && job_code != code)
+      fprintf(stderr,
+              "mnrun: the launch engine exited %d after every rank had reported; exiting with "
+              "the reports' code, %d\n",
+              job_code, code);
+    return code;
+  }
   if (!is_failure(job_code) && fl.nshown == 0)
     return job_code == MN_EXIT_OK && nstopped > 0 ? MN_EXIT_TEMPFAIL : job_code;
 
@@ -376,9 +455,7 @@ int mn_supervise_account(const char *report_dir, int nranks, int job_code) {
   if (nmissing > shown)
     fprintf(stderr, "mnrun: ... and %d more ranks without a report\n", nmissing - shown);
 
-  if (first_failed_code == MN_EXIT_USAGE || first_failed_code == MN_EXIT_DATAERR ||
-      first_failed_code == MN_EXIT_NOINPUT)
-    return first_failed_code;
+  if (is_final(first_failed_code)) return first_failed_code;
   if (!is_failure(job_code)) return first_failed_code; /* fl.nshown > 0 here */
   return job_code;
 }

@@ -15,7 +15,9 @@
 extern "C" {
 #endif
 
-/* Install the handlers (idempotent). */
+/* Install the handlers, then unblock the stop signals (they may have been blocked since
+ * before exec: mnrun's direct launch; a stop that waited is taken now). Idempotent; call it
+ * before any thread starts. */
 mn_status_t mn_preempt_install(void);
 /* Whether the handlers are still mn's: a library (NCCL takes SIGUSR1 in some versions)
  * may replace them. Re-installs them and returns 0 when one was replaced. */

@@ -9,6 +9,7 @@
  * the code from it). Stop signals are handled from the first line (mn_preempt.h). Nothing
  * else lives here. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,8 +78,24 @@ static mn_status_t parse_args(int argc, char **argv, args_t *a) {
   return MN_OK;
 }
 
+/* Testing aid (docs/snapshots.md): with MN_TEST_CRASH_AFTER_REPORT=SEGV (ABRT, KILL, or a
+ * number), die of that signal now, on every rank or only on rank MN_TEST_CRASH_RANK. */
+static void test_crash_hook(int rank) {
+  const char *name = getenv("MN_TEST_CRASH_AFTER_REPORT"), *only = getenv("MN_TEST_CRASH_RANK");
+  if (!name || !name[0] || (only && only[0] && atoi(only) != rank)) return;
+  if (!strncmp(name, "SIG", 3)) name += 3;
+  int sig = !strcmp(name, "SEGV")   ? SIGSEGV
+            : !strcmp(name, "ABRT") ? SIGABRT
+            : !strcmp(name, "KILL") ? SIGKILL
+                                    : atoi(name);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
 int main(int argc, char **argv) {
-  mn_preempt_install(); /* first: a stop signal during start-up must not kill the rank */
+  /* first: a stop signal during start-up must not kill the rank (it may have waited,
+   * blocked, since mnrun's fork: mn_preempt_install unblocks it once the handler is in) */
+  mn_preempt_install();
   int provided;
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
     fprintf(stderr, "mntrain: error: MPI_Init failed\n");
@@ -96,6 +113,8 @@ int main(int argc, char **argv) {
   const char *report_dir = getenv("MN_REPORT_DIR");
   if (mn_rankenv_apply(report_dir, world.rank) != MN_OK)
     mn_log_warn("placement not applied: %s", mn_error_message());
+  /* joining tells mnrun that this rank's handler is in place: mnrun holds a stop until
+   * every rank has joined, so this comes after the handler check above */
   if (mn_liveness_start(report_dir, world.rank) != MN_OK) /* mnrun will see it missing */
     mn_log_warn("cannot tell mnrun this rank has started: %s", mn_error_message());
 
@@ -136,6 +155,7 @@ int main(int argc, char **argv) {
   mn_comm_free(&world);
   MPI_Finalize();
   mn_liveness_stop();
+  test_crash_hook(world.rank);
   /* Under mnrun the report carries the code, and the process exits 0: mpirun takes a
    * rank's nonzero exit for a failure and aborts the others, which are leaving anyway
    * with the same agreed code, and an abort waits out its kill timeout twice. */

@@ -2,7 +2,9 @@
  *
  * The handler stores the signal number and the monotonic time in sig_atomic_t-sized
  * globals: both calls are async-signal-safe. Everything else (logging, agreeing among the
- * ranks, the snapshot) happens in the trainer at a step boundary. */
+ * ranks, the snapshot) happens in the trainer at a step boundary. Installing also unblocks
+ * the stop signals: mnrun starts a directly launched rank with them blocked, so that a
+ * stop that arrives before the handler waits for it instead of killing the rank. */
 #include "mn_preempt.h"
 
 #include <signal.h>
@@ -34,7 +36,13 @@ static void install_one(int sig) {
 }
 
 mn_status_t mn_preempt_install(void) {
-  for (int i = 0; i < NSTOP; i++) install_one(g_stop_signals[i]);
+  sigset_t stop;
+  sigemptyset(&stop);
+  for (int i = 0; i < NSTOP; i++) {
+    install_one(g_stop_signals[i]);
+    sigaddset(&stop, g_stop_signals[i]);
+  }
+  sigprocmask(SIG_UNBLOCK, &stop, NULL); /* a stop held while blocked arrives now */
   return MN_OK;
 }
 

@@ -5,6 +5,7 @@
 #include "mn_hosts.h"
 #include "mn_place.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,47 @@ static void test_file_good(void) {
     CHECK(!strcmp(l.hosts[1].name, "node2") && l.hosts[1].slots == 3);
     CHECK(!strcmp(l.hosts[2].name, "node3") && l.hosts[2].slots == 1);
   }
+  mn_hosts_free(&l);
+}
+
+static void on_alarm(int sig) {
+  (void)sig;
+  static const char msg[] = "test_hosts: merging 400,000 hostfile lines took over 60 s: the "
+                            "merge is not linear\n";
+  ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+  (void)w;
+  _exit(1);
+}
+
+/* 200,000 hosts, each named twice, half of them far apart: merged in linear time (a scan of
+ * the list per line took minutes; linear, well under a second), slots added, first order
+ * kept. The alarm is a guard against a quadratic merge, not a benchmark. */
+static void test_file_many(void) {
+  enum { NHOSTS = 200000 };
+  char path[512];
+  snprintf(path, sizeof path, "%s/many.hosts", g_dir);
+  FILE *f = fopen(path, "w");
+  CHECK(f != NULL);
+  if (!f) return;
+  for (int i = 0; i < NHOSTS; i++) fprintf(f, "node%06d slots=1\n", i);
+  for (int i = NHOSTS - 1; i >= 0; i--) fprintf(f, "node%06d slots=%d\n", i, 1 + i % 3);
+  fclose(f);
+  signal(SIGALRM, on_alarm);
+  alarm(60);
+  mn_hostlist_t l;
+  CHECK_MSG(mn_hosts_parse_file(path, &l) == MN_OK, "%s", mn_error_message());
+  alarm(0);
+  CHECK(l.nhosts == NHOSTS);
+  int bad = 0;
+  long want_slots = 0;
+  for (int i = 0; i < NHOSTS; i++) want_slots += 2 + i % 3;
+  for (int i = 0; i < l.nhosts && i < NHOSTS; i++) {
+    char want[32];
+    snprintf(want, sizeof want, "node%06d", i);
+    bad += strcmp(l.hosts[i].name, want) != 0 || l.hosts[i].slots != 2 + i % 3;
+  }
+  CHECK_MSG(bad == 0, "%d hosts merged wrong", bad);
+  CHECK(mn_hosts_total_slots(&l) == want_slots);
   mn_hosts_free(&l);
 }
 
@@ -431,6 +473,7 @@ int main(void) {
   test_file_good();
   test_file_bad();
   test_file_gpus_labels();
+  test_file_many();
   test_slurm();
   test_local();
   test_place();

@@ -38,7 +38,8 @@ kill -TERM "$pid"
 # snapshot: it must change nothing (the snapshot is finished, the exit is still 75)
 sleep 0.05
 for p in $(pgrep -x mntrain); do # the ranks only: mpirun's own command line matches too
-  grep -q "examples/quickstart.conf" "/proc/$p/cmdline" 2>/dev/null && kill -TERM "$p"
+  # this tree's only: other checkouts on the machine may run the quickstart too
+  grep -qF "$MN_SRC/examples/quickstart.conf" "/proc/$p/cmdline" 2>/dev/null && kill -TERM "$p"
 done
 wait "$pid"
 rc=$?
