@@ -25,4 +25,6 @@ export OMPI_MCA_mca_base_component_disable_dlclose=1 PMIX_MCA_mca_base_component
 export ASAN_OPTIONS="detect_leaks=1:exitcode=86:strict_string_checks=1:fast_unwind_on_malloc=0"
 export LSAN_OPTIONS="suppressions=$src/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=86"
+# tests that wait for a job to get somewhere scale their bounds by this (never their checks)
+export MN_TEST_TIME_SCALE=${MN_TEST_TIME_SCALE:-6}
 ctest --test-dir build-asan --output-on-failure "$@"

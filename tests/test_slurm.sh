@@ -15,9 +15,11 @@ if [ -n "$why" ]; then
 fi
 t_start=$SECONDS
 
-# wait_for SECONDS DESC CMD...: poll CMD every 0.5 s; fail (and return 1) on timeout.
+# wait_for SECONDS DESC CMD...: poll CMD every 0.5 s; fail (and return 1) on timeout. The
+# bound is multiplied by MN_TEST_TIME_SCALE (tests/sanitize.sh sets it: instrumented
+# programs run several times slower).
 wait_for() {
-  local limit=$1 desc=$2
+  local limit=$(($1 * ${MN_TEST_TIME_SCALE:-1})) desc=$2
   shift 2
   if slurm_cluster_wait "$limit" "$@"; then return 0; fi
   fail "$desc: not within $limit s"
@@ -33,7 +35,8 @@ if ! slurm_cluster_start "$MN_TMP/slurm"; then
 fi
 pass "slurm cluster up (munged, slurmctld, slurmd) in $((SECONDS - t_start)) s"
 
-# 4,000 samples, batch 8 on 2 ranks: 250 steps per epoch; 60 epochs last 10-20 s here.
+# 4,000 samples, batch 8 on 2 ranks: 250 steps per epoch; 60 epochs last 10-20 s here, so
+# the first run is still training when it is stopped.
 "$MN_BIN/mnprep" teacher --out "$MN_TMP/t" --samples 4000 --val 500 --dim 32 --classes 4 \
   --seed 3 >/dev/null || fail "mnprep teacher"
 cat >"$MN_TMP/t.conf" <<CONF
@@ -82,6 +85,10 @@ if wait_for 60 "job $job: training under way (epoch 2 done)" grep -q '^epoch 2 d
     fail "no stop snapshot in $MN_TMP/snap (newest: '$stop_snap')"
   fi
 
+  # The requeued run reads the config again: a shorter schedule (8 epochs, 2,000 steps)
+  # keeps the rest of the test short, also under the sanitizers.
+  sed -i 's/^epochs = 60$/epochs = 8/' "$MN_TMP/t.conf"
+  total_steps=2000
   # A requeued job waits about 2 minutes (BeginTime) unless released.
   scontrol update jobid="$job" StartTime=now || fail "scontrol update StartTime=now"
   if wait_for 120 "job $job ended after its restart" \
