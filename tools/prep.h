@@ -109,7 +109,8 @@ typedef struct spool {
   int64_t counting; /* rows whose label equals their row number (a leaked index) */
 } spool_t;
 
-mn_status_t spool_start(spool_t *sp, int dim);
+/* A spool of rows of dim features, its temp file in $TMPDIR or else beside out. */
+mn_status_t spool_start(spool_t *sp, const char *out, int dim);
 mn_status_t spool_push(spool_t *sp, const float *x, int32_t y);
 
 /* Readers: every row of the input into sp, each value checked (finite features, labels in

@@ -118,7 +118,7 @@ static mn_status_t record(csv_in_t *c) {
                       "%s:%lld: expected a label and at least one feature, found %d field%s%s",
                       path, line, nf, nf == 1 ? "" : "s",
                       c->nf == 1 ? " (is the delimiter right? --delimiter)" : "");
-    mn_status_t st = spool_start(c->sp, nf - 1);
+    mn_status_t st = spool_start(c->sp, o->out, nf - 1);
     if (st != MN_OK) return st;
     c->x = malloc((size_t)(nf - 1) * sizeof *c->x);
     if (!c->x) return mn_error(MN_ERR_NOMEM, "out of memory");

@@ -87,7 +87,7 @@ mn_status_t h5in_read(const prep_opts_t *o, spool_t *sp) {
     st = mn_error(MN_ERR_NOMEM, "out of memory");
     goto cleanup;
   }
-  st = spool_start(sp, dim);
+  st = spool_start(sp, o->out, dim);
   for (hsize_t lo = 0; lo < xd[0] && st == MN_OK; lo += H5IN_BLOCK) {
     hsize_t n = xd[0] - lo < H5IN_BLOCK ? xd[0] - lo : H5IN_BLOCK;
     st = read_block(x, path, xn, H5T_NATIVE_DOUBLE, 2, lo, n, (hsize_t)dim, bx);

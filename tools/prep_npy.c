@@ -237,7 +237,7 @@ mn_status_t npy_read(const prep_opts_t *o, spool_t *sp) {
     st = mn_error(MN_ERR_NOMEM, "out of memory");
     goto cleanup;
   }
-  st = spool_start(sp, dim);
+  st = spool_start(sp, o->out, dim);
   for (int64_t i = 0; i < x.shape[0] && st == MN_OK; i++) {
     unsigned char yb[8];
     st = npy_bytes(&x, row, (size_t)dim * (size_t)x.size);

@@ -1,8 +1,9 @@
 /* prep_write.c: what mnprep does with the rows of an input once a reader has checked them.
  *
  * A reader pushes rows, in input order, into a spool: the features go to an unlinked temp
- * file (tmpfile(3), in $TMPDIR or /tmp), the labels stay in memory. The input is thus read
- * once (a pipe works) and never held in memory whole. Then, from the spool:
+ * file (in $TMPDIR, or else beside the output, or else in /tmp), the labels stay in memory.
+ * The input is thus read once (a pipe works) and never held in memory whole. Then, from
+ * the spool:
  *
  *   - the labels are checked as a whole: one class only, or a label column that counts the
  *     rows 0, 1, 2, ... (an index), is refused with a hint;
@@ -18,10 +19,13 @@
  * It parses no input format (prep_csv.c, prep_npy.c, prep_h5.c do). */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mn_rng.h"
@@ -29,9 +33,28 @@
 
 /* ---- spool --------------------------------------------------------------------------- */
 
-mn_status_t spool_start(spool_t *sp, int dim) {
-  sp->f = tmpfile();
-  if (!sp->f) return mn_error(MN_ERR_IO, "cannot create a temp file (TMPDIR): %s", strerror(errno));
+mn_status_t spool_start(spool_t *sp, const char *out, int dim) {
+  char path[PATH_MAX + 32], dir[PATH_MAX];
+  const char *tmpdir = getenv("TMPDIR");
+  if (tmpdir && *tmpdir) {
+    snprintf(dir, sizeof dir, "%s", tmpdir);
+  } else { /* beside the output: the space it needs is the output's, and not a tmpfs */
+    char copy[PATH_MAX];
+    struct stat sb;
+    snprintf(copy, sizeof copy, "%s", out);
+    snprintf(dir, sizeof dir, "%s", dirname(copy));
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) snprintf(dir, sizeof dir, "/tmp");
+  }
+  snprintf(path, sizeof path, "%s/.mnprep-spool.XXXXXX", dir);
+  int fd = mkstemp(path);
+  if (fd < 0)
+    return mn_error(MN_ERR_IO, "cannot create a temp file in %s: %s", dir, strerror(errno));
+  unlink(path); /* gone whatever happens next; the open descriptor keeps it */
+  sp->f = fdopen(fd, "w+b");
+  if (!sp->f) {
+    close(fd);
+    return mn_error(MN_ERR_NOMEM, "out of memory");
+  }
   sp->dim = dim;
   sp->maxlabel = -1;
   return MN_OK;
@@ -46,7 +69,8 @@ mn_status_t spool_push(spool_t *sp, const float *x, int32_t y) {
     sp->cap = cap;
   }
   if (fwrite(x, sizeof *x, (size_t)sp->dim, sp->f) != (size_t)sp->dim)
-    return mn_error(MN_ERR_IO, "cannot write the temp file (TMPDIR): %s", strerror(errno));
+    return mn_error(MN_ERR_IO, "cannot write the temp file (TMPDIR or beside --out): %s",
+                    strerror(errno));
   if (y == sp->n) sp->counting++;
   if (y > sp->maxlabel) sp->maxlabel = y;
   sp->y[sp->n++] = y;
@@ -125,7 +149,7 @@ cleanup:
 static mn_status_t spool_read(spool_t *sp, float *x, int64_t rows) {
   size_t want = (size_t)rows * (size_t)sp->dim;
   if (fread(x, sizeof *x, want, sp->f) != want)
-    return mn_error(MN_ERR_IO, "cannot read back the temp file (TMPDIR): %s",
+    return mn_error(MN_ERR_IO, "cannot read back the temp file: %s",
                     ferror(sp->f) ? strerror(errno) : "short read");
   return MN_OK;
 }
