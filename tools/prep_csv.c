@@ -209,7 +209,9 @@ static mn_status_t read_line(gzFile g, const char *path, char **buf, size_t *cap
       const char *msg = gzerror(g, &err);
       if (err == Z_ERRNO)
         return mn_error(MN_ERR_NOINPUT, "%s: cannot read: %s", path, strerror(errno));
-      if (err != Z_OK && err != Z_BUF_ERROR)
+      size_t n = strlen(path); /* zlib's message starts "path: " */
+      if (!strncmp(msg, path, n) && !strncmp(msg + n, ": ", 2)) msg += n + 2;
+      if (err != Z_OK) /* Z_BUF_ERROR: the gzip stream ends early (a truncated file) */
         return mn_error(MN_ERR_DATA, "%s: cannot decompress: %s", path, msg);
       return MN_OK;
     }
