@@ -93,6 +93,8 @@ printf '1,0.5,0\n1,0.7,0\n1,0.1,1\n1,0.9,1\n' >"$T/last.csv" # the label is last
 expect 65 "every one of the 4 rows has label 1" "$P" csv --in "$T/last.csv" --out "$T/l.h5"
 grep -qF -- "--label last" "$T/err" || fail "a constant label column does not hint --label last"
 no_output "$T/l.h5"
+printf '3,0.5\n' >"$T/one.csv" # one row: one class too
+expect 65 "every one of the 1 rows has label 3" "$P" csv --in "$T/one.csv" --out "$T/l.h5"
 expect 0 "" "$P" csv --in "$T/last.csv" --out "$T/l.h5" --label last
 [ "$(values "$T/l.h5" /y)" = "0 0 1 1 " ] && [ "$(values "$T/l.h5" /x)" = "1 0.5 1 0.699999988 1 0.100000001 1 0.899999976 " ] || fail "--label last /y: $(values "$T/l.h5" /y)"
 printf '1,2\n99999999999,3\n' >"$T/huge.csv"

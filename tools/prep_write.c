@@ -244,12 +244,11 @@ static mn_status_t split_file_write(const char *path, char *tmp, size_t tmplen, 
 }
 
 /* The label column as a whole: more than one class, and not a count of the rows. */
-static mn_status_t labels_check(const spool_t *sp, const char *what, const char *hint,
-                                int classes) {
+static mn_status_t labels_check(const spool_t *sp, const char *what, const char *hint) {
   int32_t first = sp->y[0];
   int64_t same = 0;
   for (int64_t i = 0; i < sp->n; i++) same += sp->y[i] == first;
-  if (same == sp->n && sp->n > 1)
+  if (same == sp->n)
     return mn_error(MN_ERR_DATA,
                     "%s: every one of the %lld rows has label %d: one class cannot be learnt "
                     "(it would train to a false 100%% accuracy)%s%s",
@@ -259,7 +258,6 @@ static mn_status_t labels_check(const spool_t *sp, const char *what, const char 
                     "%s: the labels are 0, 1, 2, ... %lld, the row numbers: that is a row index "
                     "(such as pandas' to_csv() index), not a label%s%s",
                     what, (long long)sp->n - 1, hint[0] ? "; " : "", hint);
-  (void)classes;
   return MN_OK;
 }
 
@@ -274,7 +272,7 @@ mn_status_t prep_write(const prep_opts_t *o, spool_t *sp, const char *what, cons
   mn_status_t st = MN_OK;
   if (sp->n == 0) return mn_error(MN_ERR_DATA, "%s: no data rows", what);
   int classes = o->classes > 0 ? o->classes : sp->maxlabel + 1;
-  st = labels_check(sp, what, hint, classes);
+  st = labels_check(sp, what, hint);
   if (st != MN_OK) return st;
 
   int64_t nval = o->val_fraction > 0 ? llround((double)sp->n * o->val_fraction) : 0;
