@@ -68,6 +68,8 @@ mn_status_t h5in_read(const prep_opts_t *o, spool_t *sp) {
   if (stat(path, &sb) != 0)
     return mn_error(MN_ERR_NOINPUT, "%s: %s", path,
                     errno == ENOENT ? "no such file" : strerror(errno));
+  if (!S_ISREG(sb.st_mode)) /* HDF5 seeks; a FIFO could block forever */
+    return mn_error(MN_ERR_NOINPUT, "%s: is not a regular file", path);
   file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (file < 0) return mn_error(MN_ERR_DATA, "%s: cannot open: %s", path, mn_h5_reason(why));
   mn_status_t st = open_ds(file, path, xn, H5T_FLOAT, 2, xd, &x);
