@@ -44,6 +44,14 @@ no_output() { # no_output FILE: a refused run left neither FILE nor a temp file
   if ls "$T" | grep -q '\.tmp\.'; then fail "temp files left: $(ls "$T" | grep '\.tmp\.')"; fi
 }
 
+# ---- --help names every option of the imports, with its default -----------------------
+"$P" --help >"$T/help" || fail "mnprep --help"
+for opt in "--delimiter D" "--header auto|yes|no" "--index auto|skip|keep" "--x NAME --y NAME" \
+  "--stratify" "--split-out FILE" "--standardize" "mnprep npy --in FILE.npz" "mnprep h5 --in"; do
+  grep -qF -- "$opt" "$T/help" || fail "--help lacks '$opt'"
+done
+[ "$(grep -c '(default auto)' "$T/help")" = 3 ] || fail "--help: the defaults of --delimiter, --header, --index"
+
 # ---- 11: read once: pipes and standard input ------------------------------------------
 printf '1,0.5,2\n0,1,3\n2,4,5\n' >"$T/s.csv"
 expect 0 "" "$P" csv --in - --out "$T/pipe.h5" < <(cat "$T/s.csv")
