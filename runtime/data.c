@@ -353,7 +353,7 @@ static mn_status_t expand_spec(mn_dataset_t *ds, const char *spec) {
 }
 
 /* Warn once per process, on rank 0, when the first dataset opened (the training set) is far
- * from unit scale: max |x| > MN_DATA_SCALE_WARN over its first rows (at most 256 rows and 1M
+ * from unit scale: max |x| > MN_DATA_SCALE_WARN over its first rows (at most 256 rows and 2^20
  * values of the first file), unless /x says it is standardized (mnprep --standardize).
  * Training on raw pixels 0..255 and the like diverges or stalls without a word. A cheap
  * look, never an error: a failed read here is left to the checked reads of training. */
@@ -363,16 +363,17 @@ static void scale_check(const mn_dataset_t *ds) {
   if (looked++ || !mn_log_is_root() || ds->nfiles == 0) return;
   const mn_data_file_t *f = &ds->files[0];
   if (H5Aexists(f->x, "standardized") > 0) return;
+  int64_t cols = ds->dim < (1 << 20) ? ds->dim : (1 << 20);
   int64_t rows = f->rows < 256 ? f->rows : 256;
-  if (rows * ds->dim > (1 << 20)) rows = ((1 << 20) + ds->dim - 1) / ds->dim;
-  hsize_t start[2] = {0, 0}, cnt[2] = {(hsize_t)rows, (hsize_t)ds->dim};
-  float *x = malloc((size_t)rows * (size_t)ds->dim * sizeof *x);
+  if (rows * cols > (1 << 20)) rows = (1 << 20) / cols;
+  hsize_t start[2] = {0, 0}, cnt[2] = {(hsize_t)rows, (hsize_t)cols};
+  float *x = malloc((size_t)(rows * cols) * sizeof *x);
   hid_t space = H5Dget_space(f->x), mem = H5Screate_simple(2, cnt, NULL);
   double max = 0;
   if (x && rows > 0 && space >= 0 && mem >= 0 &&
       H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, cnt, NULL) >= 0 &&
       H5Dread(f->x, H5T_NATIVE_FLOAT, mem, space, H5P_DEFAULT, x) >= 0)
-    for (size_t i = 0; i < (size_t)rows * (size_t)ds->dim; i++)
+    for (size_t i = 0; i < (size_t)(rows * cols); i++)
       if (fabs(x[i]) > max) max = fabs(x[i]); /* a NaN is caught when its row is read */
   if (mem >= 0) H5Sclose(mem);
   if (space >= 0) H5Sclose(space);
