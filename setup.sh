@@ -16,7 +16,9 @@ pkgs=(
   libopenblas-dev                   # CBLAS GEMMs of the CPU backend
   libinih-dev                       # train.conf parsing
   libcjson-dev                      # JSON headers of safetensors files (export, import)
-  zlib1g-dev                        # CRC-32 of snapshot tensors
+  zlib1g-dev                        # CRC-32 of snapshot tensors; mnprep reads .csv.gz
+  libcsv-dev                        # mnprep csv: RFC 4180 quoting and delimiters
+  libzip-dev                        # mnprep npy: .npz archives
   libhwloc-dev libibverbs-dev       # topology (launcher)
   slurm-wlm munge                   # srun engine; tests/test_slurm.sh runs a real Slurm
   iproute2                          # tests/test_netns.sh: network namespaces as nodes

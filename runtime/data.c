@@ -5,10 +5,12 @@
  * their types and shapes, equal D, every label in [0, classes)), and reads rows by index
  * or by range (sorted, merged into contiguous runs, one regular hyperslab read per run,
  * labels from memory), checking that every feature read is finite. Each HDF5 failure becomes
- * an mn_error message naming the file and the dataset. It does not log, does not know about ranks
+ * an mn_error message naming the file and the dataset. It does not log (but for one warning
+ * on rank 0 about features far from unit scale, scale_check), does not know about ranks
  * or the sample order (mn_shard.h), and does not write files (tools/mnprep.c does). */
 #include "mn_data.h"
 #include "mn_h5.h"
+#include "mn_log.h"
 
 #include <errno.h>
 #include <glob.h>
@@ -350,6 +352,38 @@ static mn_status_t expand_spec(mn_dataset_t *ds, const char *spec) {
   return st;
 }
 
+/* Warn once per process, on rank 0, when the first dataset opened (the training set) is far
+ * from unit scale: max |x| > MN_DATA_SCALE_WARN over its first rows (at most 256 rows and 2^20
+ * values of the first file), unless /x says it is standardized (mnprep --standardize).
+ * Training on raw pixels 0..255 and the like diverges or stalls without a word. A cheap
+ * look, never an error: a failed read here is left to the checked reads of training. */
+#define MN_DATA_SCALE_WARN 100.0
+static void scale_check(const mn_dataset_t *ds) {
+  static int looked;
+  if (looked++ || !mn_log_is_root() || ds->nfiles == 0) return;
+  const mn_data_file_t *f = &ds->files[0];
+  if (H5Aexists(f->x, "standardized") > 0) return;
+  int64_t cols = ds->dim < (1 << 20) ? ds->dim : (1 << 20);
+  int64_t rows = f->rows < 256 ? f->rows : 256;
+  if (rows * cols > (1 << 20)) rows = (1 << 20) / cols;
+  hsize_t start[2] = {0, 0}, cnt[2] = {(hsize_t)rows, (hsize_t)cols};
+  float *x = malloc((size_t)(rows * cols) * sizeof *x);
+  hid_t space = H5Dget_space(f->x), mem = H5Screate_simple(2, cnt, NULL);
+  double max = 0;
+  if (x && rows > 0 && space >= 0 && mem >= 0 &&
+      H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, cnt, NULL) >= 0 &&
+      H5Dread(f->x, H5T_NATIVE_FLOAT, mem, space, H5P_DEFAULT, x) >= 0)
+    for (size_t i = 0; i < (size_t)(rows * cols); i++)
+      if (fabs(x[i]) > max) max = fabs(x[i]); /* a NaN is caught when its row is read */
+  if (mem >= 0) H5Sclose(mem);
+  if (space >= 0) H5Sclose(space);
+  free(x);
+  if (max > MN_DATA_SCALE_WARN)
+    mn_log_warn("%s: features reach |x| = %g in the first %lld rows and /x is not standardized: "
+                "training may diverge or stall; rescale them (mnprep --standardize)",
+                f->path, max, (long long)rows);
+}
+
 mn_status_t mn_dataset_open(const char *spec, int dim, int classes, mn_dataset_t **out) {
   mn_h5_quiet();
   mn_dataset_t *ds = calloc(1, sizeof *ds);
@@ -387,6 +421,7 @@ mn_status_t mn_dataset_open(const char *spec, int dim, int classes, mn_dataset_t
     ds->first[i + 1] = ds->first[i] + f->rows;
   }
   ds->n = ds->first[ds->nfiles];
+  scale_check(ds);
   *out = ds;
   return MN_OK;
 fail:

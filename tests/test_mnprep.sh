@@ -116,7 +116,7 @@ done
   awk 'NR % 2 == 1' | sort -n >"$T/rows.txt"
 seq 0 299 | cmp -s - "$T/rows.txt" || fail "csv split: rows lost or duplicated"
 nval=$(values "$T/mv.h5" /y | wc -l)
-[ "$nval" -gt 30 ] && [ "$nval" -lt 90 ] || fail "validation split has $nval of 300 rows"
+[ "$nval" = 60 ] || fail "validation split has $nval of 300 rows, want exactly 60"
 
 # bad rows: 65 naming file:line
 printf '1,2,3\n4,5\n' >"$T/short.csv"
