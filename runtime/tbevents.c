@@ -3,6 +3,7 @@
 #include "mn_tbevents.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,20 +19,22 @@ struct mn_tb {
 
 /* ---- CRC-32C (reflected polynomial 0x82F63B78), a byte at a time ----------------------- */
 
-uint32_t mn_crc32c(uint32_t crc, const void *data, size_t n) {
-  static uint32_t table[256];
-  static int ready; /* idempotent: two threads would fill it with the same values */
-  if (!ready) {
-    for (uint32_t i = 0; i < 256; i++) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-      table[i] = c;
-    }
-    ready = 1;
+static uint32_t g_crc_table[256];
+static pthread_once_t g_crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_table_init(void) {
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    g_crc_table[i] = c;
   }
+}
+
+uint32_t mn_crc32c(uint32_t crc, const void *data, size_t n) {
+  pthread_once(&g_crc_once, crc_table_init);
   const unsigned char *p = data;
   crc = ~crc;
-  for (size_t i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  for (size_t i = 0; i < n; i++) crc = g_crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
   return ~crc;
 }
 
