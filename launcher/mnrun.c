@@ -426,6 +426,8 @@ static mn_status_t prepare(const mnrun_opts_t *opts, mnrun_job_t *j) {
                       .report_dir = j->workdir,
                       /* progress goes to stdout: a terminal there, not on stderr */
                       .tty = isatty(STDOUT_FILENO)};
+  /* and whether log lines share that terminal (runtime/console.c): inherited by the ranks */
+  setenv("MN_STDERR_TTY", isatty(STDERR_FILENO) ? "1" : "0", 1);
   return st;
 }
 

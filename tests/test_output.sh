@@ -1,10 +1,12 @@
 # test_output.sh: what mnrun and the ranks print (docs/metrics.md, "On the terminal"):
 # - stdout and stderr to files (not a terminal): no "\r" and no ESC in either, even though
 #   mnrun's stderr is a terminal when its stdout is a file (`mnrun ... > log` from a
-#   terminal): "terminal" is decided on stdout, where the progress goes;
+#   terminal): "terminal" is decided on stdout, where the progress goes; and stdout to a
+#   terminal with stderr to a file: redrawn on the one, plain lines in the other;
 # - on a pseudo-terminal (python3's pty): the progress line redraws in place, and a log line
 #   written while it is open is never glued onto it: "\r" ESC[K clears the line first, so
-#   that every log line starts at column 0;
+#   that every log line starts at column 0; at -np 1 (direct) and -np 2 (through mpirun,
+#   whose two pipes keep no order between stdout and stderr);
 # - every log line of mnrun and of the ranks starts with an ISO 8601 UTC timestamp with
 #   milliseconds.
 . "$MN_SRC/tests/lib.sh"
@@ -116,10 +118,41 @@ if r=$(/usr/bin/python3 "$T/check_pty.py" "$T/tty1" 1 2>&1); then
 else fail "np 1 on a pty: $r"; fi
 /usr/bin/python3 "$T/pty_both.py" "$T/tty2" "$MN_BIN/mnrun" -np 2 "$T/t.conf" \
   --set snapshot.dir="$T/s4" || fail "np 2 on a pty: exit $?"
-grep -q "$(printf '\r')epoch 1 step" "$T/tty2" && pass "np 2 on a pty: the ranks redraw (MN_TTY)" ||
-  fail "np 2 on a pty: no redraw: $(od -c "$T/tty2" | head -5)"
+# through mpirun, the rank's stdout and stderr come in two pipes, in no fixed order
+if r=$(/usr/bin/python3 "$T/check_pty.py" "$T/tty2" 1 2>&1); then
+  pass "np 2 on a pty (through mpirun): redrawn (MN_TTY), no log line glued to it ($r)"
+else fail "np 2 on a pty: $r"; fi
 
-# 4. timestamps on every log line, of the ranks and of mnrun
+# 4. stdout to a terminal, stderr to a file (mnrun 2> log): the progress redraws on the
+# terminal, and the log file gets no \r nor ESC
+cat >"$T/pty_out.py" <<'PY'
+import os, pty, subprocess, sys
+m, s = pty.openpty()
+with open(sys.argv[2], "wb") as err:
+    p = subprocess.Popen(sys.argv[3:], stdout=s, stderr=err, stdin=s)
+os.close(s)
+data = b""
+while True:
+    try:
+        b = os.read(m, 65536)
+    except OSError:
+        break
+    if not b:
+        break
+    data += b
+open(sys.argv[1], "wb").write(data)
+sys.exit(p.wait())
+PY
+for np in 1 2; do
+  /usr/bin/python3 "$T/pty_out.py" "$T/tty_out$np" "$T/err_out$np" "$MN_BIN/mnrun" -np $np \
+    "$T/t.conf" --set snapshot.dir="$T/s6$np" || fail "np $np, stdout to a pty: exit $?"
+  grep -q "$(printf '\r')epoch 1 step" "$T/tty_out$np" && grep -q "snapshot" "$T/err_out$np" &&
+    ! grep -q "$(printf '\r')" "$T/err_out$np" && ! grep -q "$esc" "$T/err_out$np" &&
+    pass "np $np, stdout to a terminal and stderr to a file: redrawn there, plain lines here" ||
+    fail "np $np, stdout to a pty, stderr to a file: $(od -c "$T/err_out$np" | head -5)"
+done
+
+# 5. timestamps on every log line, of the ranks and of mnrun
 n=$(grep -c . "$T/err1")
 [ "$n" -gt 3 ] && [ "$(grep -cE "${ts}mn\[r0 " "$T/err1")" = "$n" ] &&
   pass "every one of the ranks' $n log lines has a timestamp" ||
