@@ -297,14 +297,16 @@ void mn_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r) {
 void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s) {
   if (!m->active) return;
   if (m->show && s->steps == 0 && s->resumed_from) {
-    char val[96] = "";
+    char loss[64] = "", train[64] = "", val[96] = ""; /* what the snapshot knows */
+    if (isfinite(s->final_loss)) snprintf(loss, sizeof loss, "; its last loss %.4f", s->final_loss);
+    if (isfinite(s->train_loss)) snprintf(train, sizeof train, ", train loss %.4f", s->train_loss);
     if (s->val_loss >= 0)
       snprintf(val, sizeof val, ", val loss %.4f, val accuracy %.2f%%", s->val_loss,
                100.0 * s->val_accuracy);
-    say("nothing to do: the run had finished at step %lld, %lld epochs done; its last loss "
-        "%.4f, train loss %.4f%s (%.1f s of training)\n",
-        (long long)s->end_step, (long long)s->end_epoch, s->final_loss, s->train_loss, val,
-        s->elapsed_s);
+    char took[64] = ""; /* 0: a snapshot written before elapsed_s was kept */
+    if (s->elapsed_s > 0) snprintf(took, sizeof took, " (%.1f s of training)", s->elapsed_s);
+    say("nothing to do: the run had finished at step %lld, %lld epochs done%s%s%s%s\n",
+        (long long)s->end_step, (long long)s->end_epoch, loss, train, val, took);
   } else if (m->show) {
     char line[512], more[160] = "";
     int n = snprintf(line, sizeof line,

@@ -671,6 +671,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
   sum->train_loss = r->train_loss;
   sum->val_loss = r->val ? r->val_loss : -1;
   if (done == 0) { /* a finished run resumed: what it had reached */
+    sum->elapsed_s = r->elapsed0;
     sum->final_loss = r->loss;
     if (r->val) sum->val_accuracy = r->val_accuracy;
   }
