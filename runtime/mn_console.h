@@ -2,11 +2,12 @@
  *
  * A progress line redrawn in place on a terminal stays open (no newline) between redraws.
  * A log line written then would be glued onto it, so every write to the console goes
- * through here: an open progress line is cleared ("\r" ESC[K on stdout) before the text
- * and redrawn after it. Whether the progress line redraws is the caller's decision (the
- * metrics, from log.progress and whether stdout is a terminal); a plain progress line
- * never leaves anything open. One lock, since the loader and the snapshot writer threads
- * log too. Nothing here decides what is printed. */
+ * through here: an open progress line is cleared ("\r" ESC[K) before the text and redrawn
+ * after it, on stderr itself when stderr is the terminal too (console.c says why).
+ * Whether the progress line redraws is the caller's decision (the metrics, from
+ * log.progress and whether stdout is a terminal); a plain progress line never leaves
+ * anything open. One lock, since the loader and the snapshot writer threads log too.
+ * Nothing here decides what is printed. */
 #ifndef MN_CONSOLE_H
 #define MN_CONSOLE_H
 
