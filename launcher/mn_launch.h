@@ -42,7 +42,7 @@ typedef struct mn_job {
   const char *srun;       /* the srun to run (srun engine; NULL: "srun") */
   const char *report_dir; /* MN_REPORT_DIR for the ranks */
   const char *hostfile;   /* where the generated hostfile goes; NULL for the local machine */
-  int tty;                /* 1 when mnrun's stderr is a terminal (MN_TTY) */
+  int tty;                /* 1 when mnrun's stdout (progress) is a terminal (MN_TTY) */
 } mn_job_t;
 
 /* ---- engines (out: cmd, free with mn_cmd_free) ---- */

@@ -424,7 +424,10 @@ static mn_status_t prepare(const mnrun_opts_t *opts, mnrun_job_t *j) {
                       .mpirun = j->mpirun,
                       .srun = j->srun[0] ? j->srun : NULL,
                       .report_dir = j->workdir,
-                      .tty = isatty(STDERR_FILENO)};
+                      /* progress goes to stdout: a terminal there, not on stderr */
+                      .tty = isatty(STDOUT_FILENO)};
+  /* and whether log lines share that terminal (runtime/console.c): inherited by the ranks */
+  setenv("MN_STDERR_TTY", isatty(STDERR_FILENO) ? "1" : "0", 1);
   return st;
 }
 
@@ -495,10 +498,9 @@ static int find_lost(const mnrun_job_t *j, const int *watched, int *lost) {
     if (age - freshest <= MN_LOST_GAP_S) continue;
     int h = j->plan.ranks[r].host;
     if (count++ < 4)
-      fprintf(stderr,
-              "mnrun: rank %d on host %s was lost %.1f s before the others stopped (its "
-              "process or node went away)\n",
-              r, j->hosts.hosts[h].name, age - freshest);
+      mn_log_say("rank %d on host %s was lost %.1f s before the others stopped (its "
+                 "process or node went away)",
+                 r, j->hosts.hosts[h].name, age - freshest);
     lost[h] = 1;
   }
   return count;
@@ -510,34 +512,30 @@ static int tell_watch(const mnrun_opts_t *opts, const mnrun_job_t *j, const int 
                       const mn_watch_result_t *why, int *lost) {
   if (why->reason == MN_WATCH_OK) return 0;
   if (why->reason == MN_WATCH_ENGINE_STUCK) {
-    fprintf(stderr,
-            "mnrun: warning: every rank had reported, but the launch engine had not exited "
-            "%.0f s later (stopped or hung): killed it and the ranks\n",
-            why->after_s);
+    mn_log_warn("every rank had reported, but the launch engine had not exited "
+                "%.0f s later (stopped or hung): killed it and the ranks",
+                why->after_s);
     return 0; /* the reports say how the job ended */
   }
   const char *host = j->hosts.hosts[j->plan.ranks[why->rank].host].name;
   switch (why->reason) {
   case MN_WATCH_START_TIMEOUT:
-    fprintf(stderr,
-            "mnrun: %d rank%s had not started after %.0f s (--start-timeout), among "
-            "them rank %d on host %s: the gang was torn down\n",
-            why->nmissing, why->nmissing == 1 ? "" : "s", opts->start_timeout, why->rank, host);
+    mn_log_say("%d rank%s had not started after %.0f s (--start-timeout), among "
+               "them rank %d on host %s: the gang was torn down",
+               why->nmissing, why->nmissing == 1 ? "" : "s", opts->start_timeout, why->rank, host);
     for (int r = 0; r < j->plan.nranks; r++)
       if (watched[r] && !mn_liveness_joined(j->workdir, r)) lost[j->plan.ranks[r].host] = 1;
     return MN_EXIT_UNAVAILABLE;
   case MN_WATCH_LOST:
-    fprintf(stderr,
-            "mnrun: rank %d on host %s stopped responding (no heartbeat for %.1f s, "
-            "--fail-timeout %.0f s): the gang was torn down\n",
-            why->rank, host, why->after_s, opts->fail_timeout);
+    mn_log_say("rank %d on host %s stopped responding (no heartbeat for %.1f s, "
+               "--fail-timeout %.0f s): the gang was torn down",
+               why->rank, host, why->after_s, opts->fail_timeout);
     lost[j->plan.ranks[why->rank].host] = 1;
     return MN_EXIT_UNAVAILABLE;
   case MN_WATCH_LINGER:
-    fprintf(stderr,
-            "mnrun: rank %d on host %s failed and the others were still running %.0f s "
-            "later (--fail-timeout): the gang was torn down\n",
-            why->rank, host, opts->fail_timeout);
+    mn_log_say("rank %d on host %s failed and the others were still running %.0f s "
+               "later (--fail-timeout): the gang was torn down",
+               why->rank, host, opts->fail_timeout);
     return 0; /* the failed rank's own code says why */
   case MN_WATCH_ENGINE_STUCK:
   case MN_WATCH_OK: break;
@@ -585,8 +583,8 @@ static int launch(mnrun_job_t *j, const mnrun_opts_t *opts, int *lost, int *aske
   if (watch_code) code = watch_code;
   if (nlost > 0 && !final_code(code)) code = MN_EXIT_UNAVAILABLE;
   if (why.killed_by) {
-    fprintf(stderr, "mnrun: the job was killed on a second signal %d: exit %d\n", why.killed_by,
-            128 + why.killed_by);
+    mn_log_say("the job was killed on a second signal %d: exit %d", why.killed_by,
+               128 + why.killed_by);
     code = 128 + why.killed_by;
   }
   mn_supervise_workdir_remove(j->workdir);
@@ -630,10 +628,9 @@ static int run(mnrun_job_t *j, const mnrun_opts_t *opts) {
   for (int attempt = 0;; attempt++) {
     int sig = mn_supervise_stop_signal();
     if (sig) {
-      fprintf(stderr,
-              "mnrun: signal %d arrived before the ranks were started: %s (exit 75, safe to "
-              "requeue)\n",
-              sig, attempt == 0 ? "nothing was launched" : "the restart was not launched");
+      mn_log_say("signal %d arrived before the ranks were started: %s (exit 75, safe to "
+                 "requeue)",
+                 sig, attempt == 0 ? "nothing was launched" : "the restart was not launched");
       return MN_EXIT_TEMPFAIL;
     }
     int *lost = calloc((size_t)j->hosts.nhosts, sizeof *lost);

@@ -366,8 +366,8 @@ free_watchdog:
 
 static void print_failed(const mn_report_t *r) {
   const char *name = mn_report_exit_name(r->exit_code);
-  fprintf(stderr, "mnrun: rank %d on host %s failed (exit %d%s%s)%s%s\n", r->rank, r->host,
-          r->exit_code, name ? ", " : "", name ? name : "", r->message[0] ? ": " : "", r->message);
+  mn_log_say("rank %d on host %s failed (exit %d%s%s)%s%s", r->rank, r->host, r->exit_code,
+             name ? ", " : "", name ? name : "", r->message[0] ? ": " : "", r->message);
 }
 
 /* The failing ranks' lines: each distinct (exit code, message) once, with its lowest rank;
@@ -423,12 +423,12 @@ int mn_supervise_account(const char *report_dir, int nranks, int job_code) {
     }
   }
   if (nfollowers)
-    fprintf(stderr, "mnrun: %d other rank%s stopped with %s\n", nfollowers,
-            nfollowers == 1 ? "" : "s", fl.nshown ? "them" : "the failed ones");
+    mn_log_say("%d other rank%s stopped with %s", nfollowers, nfollowers == 1 ? "" : "s",
+               fl.nshown ? "them" : "the failed ones");
   if (fl.nsame)
-    fprintf(stderr, "mnrun: %d more rank%s failed the same way as a rank above\n", fl.nsame,
-            fl.nsame == 1 ? "" : "s");
-  if (fl.nmore) fprintf(stderr, "mnrun: ... and %d more failed ranks\n", fl.nmore);
+    mn_log_say("%d more rank%s failed the same way as a rank above", fl.nsame,
+               fl.nsame == 1 ? "" : "s");
+  if (fl.nmore) mn_log_say("... and %d more failed ranks", fl.nmore);
   int first_failed_code = fl.nshown ? fl.shown[0].exit_code : 0;
   /* Every rank reported (ranks that wrote a report exit 0: runtime/mntrain.c): the reports
    * say how the job ended, whatever the engine did afterwards (a crash at exit, or mnrun
@@ -439,10 +439,9 @@ int mn_supervise_account(const char *report_dir, int nranks, int job_code) {
                : nstopped > 0 ? MN_EXIT_TEMPFAIL
                               : MN_EXIT_OK;
     if (job_code != MN_EXIT_OK && job_code != code)
-      fprintf(stderr,
-              "mnrun: the launch engine exited %d after every rank had reported; exiting with "
-              "the reports' code, %d\n",
-              job_code, code);
+      mn_log_say("the launch engine exited %d after every rank had reported; exiting with "
+                 "the reports' code, %d",
+                 job_code, code);
     return code;
   }
   if (!is_failure(job_code) && fl.nshown == 0)
@@ -450,10 +449,8 @@ int mn_supervise_account(const char *report_dir, int nranks, int job_code) {
 
   int shown = nmissing < MAX_MISSING_LINES ? nmissing : MAX_MISSING_LINES;
   for (int i = 0; i < shown; i++)
-    fprintf(stderr, "mnrun: rank %d exited without a report (killed, or lost with its node)\n",
-            missing[i]);
-  if (nmissing > shown)
-    fprintf(stderr, "mnrun: ... and %d more ranks without a report\n", nmissing - shown);
+    mn_log_say("rank %d exited without a report (killed, or lost with its node)", missing[i]);
+  if (nmissing > shown) mn_log_say("... and %d more ranks without a report", nmissing - shown);
 
   if (is_final(first_failed_code)) return first_failed_code;
   if (!is_failure(job_code)) return first_failed_code; /* fl.nshown > 0 here */

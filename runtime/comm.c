@@ -335,3 +335,9 @@ mn_status_t mn_comm_bcast_i64(mn_comm_t *c, int64_t *v, int count) {
   if (c->world > 1) MN_CHECK_MPI(MPI_Bcast(v, count, MPI_INT64_T, 0, c->comm));
   return MN_OK;
 }
+
+mn_status_t mn_comm_gather_hosts(mn_comm_t *c, char *hosts) {
+  int n = (int)sizeof c->host;
+  MN_CHECK_MPI(MPI_Gather(c->host, n, MPI_CHAR, hosts, n, MPI_CHAR, 0, c->comm));
+  return MN_OK;
+}

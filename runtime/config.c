@@ -164,6 +164,8 @@ static const key_spec_t keys[] = {
      "progress display; auto = redraw on a terminal, plain lines otherwise"},
     {"log", "metrics", KEY_STRING, AT(log.metrics), CAP(log.metrics), 0, "", 0, 0, 0, 0, NULL,
      "JSON-lines metrics file written by rank 0; empty = none"},
+    {"log", "tensorboard", KEY_STRING, AT(log.tensorboard), CAP(log.tensorboard), 0, "", 0, 0, 0, 0,
+     NULL, "directory for a TensorBoard event file of the metrics' scalars (rank 0); empty = none"},
 
     {"snapshot", "enabled", KEY_BOOL, AT(snapshot.enabled), 0, 0, "true", 0, 0, 0, 0, NULL,
      "write snapshots and resume from them"},

@@ -1,10 +1,14 @@
-/* log.c: the rank-tagged logger of mn_log.h. One write(2)-sized fprintf per line, so
- * that lines of different ranks interleave whole. */
+/* log.c: the rank-tagged logger of mn_log.h. Each line is formatted whole, timestamp
+ * first, and written in one piece through the console (mn_console.h), so that lines of
+ * different ranks interleave whole and none is glued onto an open progress line. */
 #include "mn_log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "mn_console.h"
 
 static struct {
   char prog[32];
@@ -28,14 +32,39 @@ static const char *level_name(mn_log_level_t level) {
   return names[level];
 }
 
-void mn_log_vwrite(mn_log_level_t level, const char *fmt, va_list ap) {
-  char msg[2048];
+void mn_log_timestamp(char *buf, size_t len) {
+  struct timespec ts;
+  struct tm tm;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  char day[32];
+  strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf, len, "%s.%03dZ", day, (int)(ts.tv_nsec / 1000000));
+}
+
+/* One line: time, who, the level's name (none: NULL), the message. */
+static void write_line(const char *level, const char *fmt, va_list ap) {
+  char msg[2048], line[2400], when[40], who[128];
   vsnprintf(msg, sizeof msg, fmt, ap);
-  if (g_log.rank < 0)
-    fprintf(stderr, "%s: %s: %s\n", g_log.prog, level_name(level), msg);
-  else
-    fprintf(stderr, "%s[r%d %s] %s: %s\n", g_log.prog, g_log.rank, g_log.host, level_name(level),
-            msg);
+  mn_log_timestamp(when, sizeof when);
+  if (g_log.rank < 0) /* "mnrun: error: ...", "mnrun: ..." */
+    snprintf(who, sizeof who, "%s:", g_log.prog);
+  else /* "mn[r0 node07] error: ...", "mn[r0 node07] ..." */
+    snprintf(who, sizeof who, "%s[r%d %s]", g_log.prog, g_log.rank, g_log.host);
+  snprintf(line, sizeof line, "%s %s %s%s%s\n", when, who, level ? level : "", level ? ": " : "",
+           msg);
+  mn_console_write(stderr, line);
+}
+
+void mn_log_vwrite(mn_log_level_t level, const char *fmt, va_list ap) {
+  write_line(level_name(level), fmt, ap);
+}
+
+void mn_log_say(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  write_line(NULL, fmt, ap);
+  va_end(ap);
 }
 
 void mn_log_write(mn_log_level_t level, const char *fmt, ...) {

@@ -1,26 +1,42 @@
-/* metrics.c: the progress line and the JSON-lines metrics file of rank 0 (mn_metrics.h).
+/* metrics.c: the progress line, the JSON-lines metrics file and the TensorBoard event file
+ * of rank 0 (mn_metrics.h).
  *
- * Formatting only: the numbers come from the training loop. JSON is written by hand since
+ * Formatting only: the numbers come from the training loop. The progress line and the
+ * epoch and summary lines go through the console (mn_console.h), which keeps log lines from
+ * being glued onto a redrawn line. JSON is written by hand since
  * every record is a flat object of numbers and short strings; non-finite numbers become
  * null so that the file always parses. Every record is flushed and checked: the first
  * failed write (a full disk) is warned about at once, the file is cut back to its last
  * complete record and written no more, training goes on, and mn_metrics_sync() answers
- * MN_ERR_IO so that the run ends with exit 74 (docs/metrics.md). */
+ * MN_ERR_IO so that the run ends with exit 74 (docs/metrics.md). A TensorBoard file that cannot
+ * be written is warned about once and dropped; it does not change the exit code. */
 #include "mn_metrics.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "mn_console.h"
 #include "mn_log.h"
+
+#ifndef MN_VERSION
+#define MN_VERSION "unknown"
+#endif
 
 double mn_now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double mn_unix_time_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -33,7 +49,8 @@ static int want_tty(mn_progress_t progress) {
 }
 
 mn_status_t mn_metrics_open(mn_metrics_t *m, int rank, int world, const char *metrics_path,
-                            int append, mn_progress_t progress, int64_t total_steps) {
+                            int append, const char *tensorboard, mn_progress_t progress,
+                            int64_t total_steps) {
   memset(m, 0, sizeof *m);
   m->active = rank == 0;
   m->world = world;
@@ -51,9 +68,29 @@ mn_status_t mn_metrics_open(mn_metrics_t *m, int rank, int world, const char *me
     off_t end = fseeko(m->json, 0, SEEK_END) == 0 ? ftello(m->json) : -1;
     m->good_bytes = end > 0 ? (int64_t)end : 0;
   }
+  if (tensorboard && *tensorboard) {
+    mn_status_t st = mn_tb_open(tensorboard, &m->tb);
+    if (st != MN_OK) return mn_error(st, "[log] tensorboard: %s", mn_error_message());
+    mn_log_info("TensorBoard events in %s", mn_tb_path(m->tb));
+  }
   return MN_OK;
 }
 
+/* The first failed TensorBoard write (mn_error_message() says which): warned about once,
+ * and the file gets nothing more. */
+static void tb_failed(mn_metrics_t *m) {
+  mn_log_warn("%s; no more TensorBoard events are written, training goes on", mn_error_message());
+  mn_tb_close(m->tb);
+  m->tb = NULL;
+}
+
+static void tb_scalar(mn_metrics_t *m, const char *tag, int64_t step, double t, double v) {
+  if (m->tb && mn_tb_scalar(m->tb, tag, step, t, (float)v) != MN_OK) tb_failed(m);
+}
+
+static void tb_flush(mn_metrics_t *m) {
+  if (m->tb && mn_tb_flush(m->tb) != MN_OK) tb_failed(m);
+}
 /* The first failed write: say it now, cut the file back to its last complete record (best
  * effort: a full disk can still shrink a file), and write no more. */
 static void json_failed(mn_metrics_t *m, int err) {
@@ -109,6 +146,28 @@ static void json_str(FILE *f, const char *key, const char *v) {
   mn_json_string(f, v);
 }
 
+/* The effective config as {"section":{"key":"value",...},...}: the values as strings, as
+ * train.conf spells them (mn_config_each_value gives each section's keys together). */
+struct config_json {
+  FILE *f;
+  char section[64]; /* the open one ("" before the first) */
+};
+
+static void config_value(const char *section, const char *key, const char *value, void *user) {
+  struct config_json *cj = user;
+  if (strcmp(cj->section, section) != 0) {
+    if (cj->section[0]) fputs("},", cj->f);
+    mn_json_string(cj->f, section);
+    fputs(":{", cj->f);
+    snprintf(cj->section, sizeof cj->section, "%s", section);
+  } else {
+    fputc(',', cj->f);
+  }
+  mn_json_string(cj->f, key);
+  fputc(':', cj->f);
+  mn_json_string(cj->f, value);
+}
+
 static void fmt_duration(char *buf, size_t len, double s) {
   if (!isfinite(s) || s < 0)
     snprintf(buf, len, "?");
@@ -120,28 +179,68 @@ static void fmt_duration(char *buf, size_t len, double s) {
     snprintf(buf, len, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
-static void end_tty_line(mn_metrics_t *m) {
-  if (m->line_open) fputc('\n', stdout);
-  m->line_open = 0;
+/* A line on stdout, after any open progress line (which it ends). */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+  char text[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  mn_console_progress_end();
+  mn_console_write(stdout, text);
+}
+
+/* {"event":"<event>","time":<unix seconds> */
+static void json_begin(FILE *f, const char *event, double t) {
+  fprintf(f, "{\"event\":\"%s\",\"time\":%.3f", event, t);
+}
+
+void mn_metrics_start(mn_metrics_t *m, const mn_start_record_t *r) {
+  if (!m->active || !m->json) return;
+  json_begin(m->json, "start", mn_unix_time_s());
+  json_str(m->json, "mn_version", MN_VERSION);
+  fprintf(m->json, ",\"world\":%d,\"hosts\":[", r->world);
+  for (int i = 0; i < r->world; i++) {
+    if (i) fputc(',', m->json);
+    mn_json_string(m->json, r->hosts ? r->hosts[i] : "");
+  }
+  fprintf(m->json, "],\"global_step\":%lld,\"epoch\":%lld", (long long)r->global_step,
+          (long long)r->epoch);
+  json_num(m->json, "elapsed_s", r->elapsed_s);
+  if (r->resumed_from)
+    json_str(m->json, "resumed_from", r->resumed_from);
+  else
+    fputs(",\"resumed_from\":null", m->json);
+  fputs(",\"config\":{", m->json);
+  struct config_json cj = {m->json, ""};
+  mn_config_each_value(r->cfg, config_value, &cj);
+  fputs(cj.section[0] ? "}}}\n" : "}}\n", m->json);
+  json_done(m);
 }
 
 void mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r) {
   if (!m->active) return;
+  double now = mn_unix_time_s();
   if (m->show) {
-    char eta[32];
-    double left = (double)(m->total_steps - r->global_step - 1);
-    double per_step = r->elapsed_s / (double)(r->global_step + 1);
+    char eta[32], line[256];
+    double left = (double)(m->total_steps - r->global_step);
+    double per_step = r->elapsed_s / (double)(r->global_step > 0 ? r->global_step : 1);
     fmt_duration(eta, sizeof eta, left * per_step);
-    printf("%sepoch %lld step %lld/%lld  loss %.4f  lr %.4g  %.0f samples/s  ETA %s%s",
-           m->tty ? "\r" : "", (long long)r->epoch + 1, (long long)r->step_in_epoch + 1,
-           (long long)r->steps_per_epoch, r->loss, r->lr, r->samples_per_s, eta,
-           m->tty ? "\x1b[K" : "\n");
-    m->line_open = m->tty;
-    fflush(stdout);
+    snprintf(line, sizeof line,
+             "epoch %lld step %lld/%lld  loss %.4f  lr %.4g  %.0f samples/s  ETA %s",
+             (long long)r->epoch, (long long)r->step_in_epoch, (long long)r->steps_per_epoch,
+             r->loss, r->lr, r->samples_per_s, eta);
+    mn_console_progress(line, m->tty);
   }
+  tb_scalar(m, "train/loss", r->global_step, now, r->loss);
+  tb_scalar(m, "train/lr", r->global_step, now, r->lr);
+  tb_scalar(m, "train/samples_per_s", r->global_step, now, r->samples_per_s);
+  tb_flush(m);
   if (m->json) {
-    fprintf(m->json, "{\"event\":\"step\",\"epoch\":%lld,\"step\":%lld,\"global_step\":%lld",
-            (long long)r->epoch, (long long)r->step_in_epoch, (long long)r->global_step);
+    json_begin(m->json, "step", now);
+    fprintf(m->json, ",\"epoch\":%lld,\"step\":%lld,\"global_step\":%lld", (long long)r->epoch,
+            (long long)r->step_in_epoch, (long long)r->global_step);
     json_num(m->json, "loss", r->loss);
     json_num(m->json, "lr", r->lr);
     json_num(m->json, "samples_per_s", r->samples_per_s);
@@ -153,20 +252,25 @@ void mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r) {
 
 void mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r) {
   if (!m->active) return;
+  double now = mn_unix_time_s();
   if (m->show) {
-    end_tty_line(m);
     if (r->val_accuracy >= 0)
-      printf("epoch %lld done: train loss %.4f  val loss %.4f  val accuracy %.2f%%  (%.1f s)\n",
-             (long long)r->epoch + 1, r->train_loss, r->val_loss, 100.0 * r->val_accuracy,
-             r->elapsed_s);
+      say("epoch %lld done: train loss %.4f  val loss %.4f  val accuracy %.2f%%  (%.1f s)\n",
+          (long long)r->epoch, r->train_loss, r->val_loss, 100.0 * r->val_accuracy, r->elapsed_s);
     else
-      printf("epoch %lld done: train loss %.4f  (%.1f s)\n", (long long)r->epoch + 1, r->train_loss,
-             r->elapsed_s);
-    fflush(stdout);
+      say("epoch %lld done: train loss %.4f  (%.1f s)\n", (long long)r->epoch, r->train_loss,
+          r->elapsed_s);
   }
+  tb_scalar(m, "train/epoch_loss", r->global_step, now, r->train_loss);
+  if (r->val_accuracy >= 0) {
+    tb_scalar(m, "val/loss", r->global_step, now, r->val_loss);
+    tb_scalar(m, "val/accuracy", r->global_step, now, r->val_accuracy);
+  }
+  tb_flush(m);
   if (m->json) {
-    fprintf(m->json, "{\"event\":\"epoch\",\"epoch\":%lld,\"global_step\":%lld",
-            (long long)r->epoch, (long long)r->global_step);
+    json_begin(m->json, "epoch", now);
+    fprintf(m->json, ",\"epoch\":%lld,\"global_step\":%lld", (long long)r->epoch,
+            (long long)r->global_step);
     json_num(m->json, "train_loss", r->train_loss);
     json_num(m->json, "val_loss", r->val_accuracy >= 0 ? r->val_loss : NAN);
     json_num(m->json, "val_accuracy", r->val_accuracy >= 0 ? r->val_accuracy : NAN);
@@ -178,7 +282,8 @@ void mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r) {
 
 void mn_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r) {
   if (!m->active || !m->json) return;
-  fprintf(m->json, "{\"event\":\"snapshot\",\"global_step\":%lld", (long long)r->step);
+  json_begin(m->json, "snapshot", mn_unix_time_s());
+  fprintf(m->json, ",\"global_step\":%lld", (long long)r->step);
   json_str(m->json, "reason", r->reason);
   json_str(m->json, "path", r->path);
   json_str(m->json, "status", r->ok ? "ok" : "failed");
@@ -191,25 +296,42 @@ void mn_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r) {
 
 void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s) {
   if (!m->active) return;
-  if (m->show) {
-    end_tty_line(m);
-    printf("%s: %lld steps, %lld epochs, world %d, %.0f samples/s; loss %.4f -> %.4f", s->status,
-           (long long)s->steps, (long long)s->epochs, s->world, s->samples_per_s, s->first_loss,
-           s->final_loss);
-    if (s->val_accuracy >= 0) printf(", val accuracy %.2f%%", 100.0 * s->val_accuracy);
+  if (m->show && s->steps == 0 && s->resumed_from) {
+    char loss[64] = "", train[64] = "", val[96] = ""; /* what the snapshot knows */
+    if (isfinite(s->final_loss)) snprintf(loss, sizeof loss, "; its last loss %.4f", s->final_loss);
+    if (isfinite(s->train_loss)) snprintf(train, sizeof train, ", train loss %.4f", s->train_loss);
+    if (s->val_loss >= 0)
+      snprintf(val, sizeof val, ", val loss %.4f, val accuracy %.2f%%", s->val_loss,
+               100.0 * s->val_accuracy);
+    char took[64] = ""; /* 0: a snapshot written before elapsed_s was kept */
+    if (s->elapsed_s > 0) snprintf(took, sizeof took, " (%.1f s of training)", s->elapsed_s);
+    say("nothing to do: the run had finished at step %lld, %lld epochs done%s%s%s%s\n",
+        (long long)s->end_step, (long long)s->end_epoch, loss, train, val, took);
+  } else if (m->show) {
+    char line[512], more[160] = "";
+    int n = snprintf(line, sizeof line,
+                     "%s: %lld steps, %lld epochs, world %d, %.0f samples/s; loss %.4f -> %.4f",
+                     s->status, (long long)s->steps, (long long)s->epochs, s->world,
+                     s->samples_per_s, s->first_loss, s->final_loss);
+    if (s->val_accuracy >= 0 && n < (int)sizeof line)
+      n += snprintf(line + n, sizeof line - (size_t)n, ", val accuracy %.2f%%",
+                    100.0 * s->val_accuracy);
     if (s->skipped_steps > 0)
-      printf("; %lld non-finite steps skipped", (long long)s->skipped_steps);
-    printf("\n  time: compute %.2f s, comm %.2f s, io wait %.2f s, total %.2f s\n", s->t.compute_s,
-           s->t.comm_s, s->t.io_wait_s, s->elapsed_s);
-    fflush(stdout);
+      snprintf(more, sizeof more, "; %lld non-finite steps skipped", (long long)s->skipped_steps);
+    say("%s%s\n  time: compute %.2f s, comm %.2f s, io wait %.2f s, total %.2f s\n", line, more,
+        s->t.compute_s, s->t.comm_s, s->t.io_wait_s, s->run_s);
   }
+  tb_flush(m);
   if (m->json) {
+    json_begin(m->json, "summary", mn_unix_time_s());
     fprintf(m->json,
-            "{\"event\":\"summary\",\"status\":\"%s\",\"world\":%d,\"steps\":%lld,"
-            "\"epochs\":%lld,\"samples\":%lld",
+            ",\"status\":\"%s\",\"world\":%d,\"steps\":%lld,\"epochs\":%lld,\"samples\":%lld",
             s->status, s->world, (long long)s->steps, (long long)s->epochs, (long long)s->samples);
-    fprintf(m->json, ",\"start_step\":%lld,\"end_step\":%lld,\"skipped_steps\":%lld",
-            (long long)s->start_step, (long long)s->end_step, (long long)s->skipped_steps);
+    fprintf(m->json,
+            ",\"start_step\":%lld,\"end_step\":%lld,\"global_step\":%lld,\"epoch\":%lld,"
+            "\"skipped_steps\":%lld",
+            (long long)s->start_step, (long long)s->end_step, (long long)s->end_step,
+            (long long)s->end_epoch, (long long)s->skipped_steps);
     if (s->resumed_from) json_str(m->json, "resumed_from", s->resumed_from);
     json_num(m->json, "samples_per_s", s->samples_per_s);
     json_num(m->json, "first_loss", s->first_loss);
@@ -219,6 +341,7 @@ void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s) {
     json_num(m->json, "comm_s", s->t.comm_s);
     json_num(m->json, "io_wait_s", s->t.io_wait_s);
     json_num(m->json, "elapsed_s", s->elapsed_s);
+    json_num(m->json, "run_s", s->run_s);
     fputs("}\n", m->json);
     json_done(m);
   }
@@ -241,7 +364,9 @@ mn_status_t mn_metrics_sync(mn_metrics_t *m) {
 }
 
 void mn_metrics_close(mn_metrics_t *m) {
-  if (m->active) end_tty_line(m);
+  if (m->active) mn_console_progress_end();
+  mn_tb_close(m->tb);
+  m->tb = NULL;
   if (m->json && fclose(m->json) != 0) {
     int err = errno;
     m->json = NULL;

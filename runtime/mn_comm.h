@@ -145,6 +145,10 @@ mn_status_t mn_comm_any(mn_comm_t *c, int flag, int *any);
 mn_status_t mn_comm_bcast_f32(mn_comm_t *c, float *v, int64_t count);
 mn_status_t mn_comm_bcast_i64(mn_comm_t *c, int64_t *v, int count);
 
+/* Every rank's host name (c->host) on rank 0, for the metrics' start record. out: hosts,
+ * world x sizeof c->host bytes on rank 0 (rank r's at r * sizeof c->host); NULL elsewhere. */
+mn_status_t mn_comm_gather_hosts(mn_comm_t *c, char *hosts);
+
 #ifdef __cplusplus
 }
 #endif

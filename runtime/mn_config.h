@@ -92,7 +92,8 @@ typedef struct mn_config {
     int interval; /* steps between progress lines and metrics records */
     int level;    /* mn_log_level_t */
     mn_progress_t progress;
-    char metrics[MN_PATH_MAX]; /* JSON lines; "" = none */
+    char metrics[MN_PATH_MAX];     /* JSON lines; "" = none */
+    char tensorboard[MN_PATH_MAX]; /* a directory for TensorBoard events; "" = none */
   } log;
 
   struct {

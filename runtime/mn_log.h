@@ -1,12 +1,14 @@
-/* mn_log.h: logging with the rank and host in every line, filtered before formatting.
+/* mn_log.h: logging with the time, rank and host in every line, filtered before formatting.
  *
- * Lines go to stderr as "mn[r3 node07] error: message". Tools and the launcher log with
- * rank -1, which prints as "mnrun: error: message". Printing only on rank 0 is a call to
- * mn_log_is_root(), never a macro that hides an if. */
+ * Lines go to stderr as "2026-11-29T06:45:12.345Z mn[r3 node07] error: message" (the time
+ * in ISO 8601, UTC, milliseconds: docs/metrics.md). Tools and the launcher log with rank
+ * -1, which prints as "2026-11-29T06:45:12.345Z mnrun: error: message". Printing only on rank 0 is
+ * a call to mn_log_is_root(), never a macro that hides an if. */
 #ifndef MN_LOG_H
 #define MN_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,6 +29,12 @@ int mn_log_is_root(void); /* true on rank 0 and outside ranks */
 
 void mn_log_write(mn_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mn_log_vwrite(mn_log_level_t level, const char *fmt, va_list ap);
+/* A line with no level, always printed ("<time> mnrun: message"): what the launcher
+ * reports of the job (a lost rank, a timeout). */
+void mn_log_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The time now as the log writes it: ISO 8601 UTC with milliseconds, "...T06:45:12.345Z".
+ * out: buf[len] (32 bytes suffice). */
+void mn_log_timestamp(char *buf, size_t len);
 
 #define MN_LOG_AT(lvl, ...)                                                                        \
   do {                                                                                             \

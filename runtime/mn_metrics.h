@@ -1,9 +1,13 @@
 /* mn_metrics.h: what a run tells its user: the progress line on rank 0 and JSON lines.
  *
  * The progress line (epoch, step, loss, samples/s, ETA) redraws in place on a terminal and
- * prints plain lines otherwise. --metrics FILE gets one JSON object per line: a "step"
- * record per log interval, an "epoch" record per epoch (with validation), and a final
- * "summary". Only rank 0 writes; the functions do nothing on other ranks. */
+ * prints plain lines otherwise (mn_console.h keeps log lines off it). --metrics FILE gets
+ * one JSON object per line: a "start" record, a "step" record per log interval, an "epoch"
+ * record per epoch (with validation), "snapshot" records and a final "summary", each with
+ * its wall-clock "time". log.tensorboard DIR gets the same scalars as a TensorBoard event
+ * file (mn_tbevents.h). Counts as people count: epochs from 1, and global_step is the number
+ * of optimizer steps completed when the record is written (docs/metrics.md). Only rank 0
+ * writes; the functions do nothing on other ranks. */
 #ifndef MN_METRICS_H
 #define MN_METRICS_H
 
@@ -12,6 +16,7 @@
 
 #include "mn_config.h"
 #include "mn_status.h"
+#include "mn_tbevents.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,26 +29,41 @@ typedef struct mn_timing {
 } mn_timing_t;
 
 typedef struct mn_metrics {
-  int active; /* rank 0 */
-  int tty;    /* redraw in place */
-  int show;   /* progress shown at all */
-  FILE *json; /* NULL: no metrics file, or no more (write_errno) */
+  int active;         /* rank 0 */
+  int tty;            /* redraw in place */
+  int show;           /* progress shown at all */
+  FILE *json;         /* NULL: no metrics file, or no more (write_errno) */
   const char *path;   /* of the metrics file (the caller's string) */
   int64_t good_bytes; /* the file's size after its last complete record */
   int write_errno;    /* the first failed write to it (0: none) */
   int world;
   int64_t total_steps;
   double t_start;
-  int line_open; /* a tty line is being redrawn */
+  mn_tb_t *tb; /* log.tensorboard's event file (NULL: none, or no more after a failure) */
 } mn_metrics_t;
 
+/* The first record: what this run is. */
+typedef struct mn_start_record {
+  const mn_config_t *cfg;   /* the effective config */
+  int world;                /* ranks */
+  const char *const *hosts; /* hosts[world]: each rank's host */
+  int64_t global_step;      /* steps completed before this run (0, or the snapshot's) */
+  int64_t epoch;            /* the epoch this run starts in, from 1 */
+  double elapsed_s;         /* training time before this run (0, or the snapshot's) */
+  const char *resumed_from; /* snapshot path, or NULL */
+} mn_start_record_t;
+
 typedef struct mn_step_record {
-  int64_t epoch, step_in_epoch, steps_per_epoch, global_step;
-  double loss, lr, samples_per_s, elapsed_s;
+  int64_t epoch;         /* the epoch of the step, from 1 */
+  int64_t step_in_epoch; /* steps completed in that epoch (this one the last) */
+  int64_t steps_per_epoch;
+  int64_t global_step; /* steps completed, all runs of the training together */
+  double loss, lr, samples_per_s;
+  double elapsed_s; /* training time, across resumes */
 } mn_step_record_t;
 
 typedef struct mn_epoch_record {
-  int64_t epoch, global_step;
+  int64_t epoch, global_step;                /* the epoch that ended (from 1); steps completed */
   double train_loss, val_loss, val_accuracy; /* val_* < 0: no validation set */
   double elapsed_s;
 } mn_epoch_record_t;
@@ -60,18 +80,25 @@ typedef struct mn_summary {
   int world;
   int64_t steps, epochs, samples; /* done by this run (after a resume: since it) */
   int64_t start_step, end_step;   /* global steps: where this run began and ended */
+  int64_t end_epoch;              /* epochs completed at the end, all runs together */
   int64_t skipped_steps;          /* updates skipped as non-finite (optimizer.nonfinite) */
-  double samples_per_s, final_loss, first_loss, val_accuracy, elapsed_s;
+  double samples_per_s, final_loss, first_loss, val_accuracy;
+  double train_loss, val_loss; /* the last epoch's (NaN, val_loss < 0: none) */
+  double elapsed_s;            /* training time, across resumes */
+  double run_s;                /* this run's */
   mn_timing_t t;
   const char *status;       /* "done", "preempted", ... */
   const char *resumed_from; /* snapshot path, or NULL */
 } mn_summary_t;
 
 /* rank: this rank; metrics_path "" for none (append: add to it, as a resumed run does);
- * progress from the config (auto: tty if the environment variable MN_TTY=1 or stderr is a
- * terminal). */
+ * tensorboard: a directory for an event file, "" for none; progress from the config (auto:
+ * redraw when the environment variable MN_TTY is 1, or, without it, when stdout is a
+ * terminal: mnrun sets MN_TTY from its own stdout, which the ranks do not see). */
 mn_status_t mn_metrics_open(mn_metrics_t *m, int rank, int world, const char *metrics_path,
-                            int append, mn_progress_t progress, int64_t total_steps);
+                            int append, const char *tensorboard, mn_progress_t progress,
+                            int64_t total_steps);
+void mn_metrics_start(mn_metrics_t *m, const mn_start_record_t *r);
 void mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r);
 void mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r);
 void mn_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r);
@@ -89,6 +116,8 @@ void mn_json_string(FILE *f, const char *s);
 
 /* Monotonic seconds. */
 double mn_now_s(void);
+/* Unix time in seconds (wall clock, as the records' "time"). */
+double mn_unix_time_s(void);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,9 @@ typedef struct mn_resume_result {
   char path[4096];   /* the snapshot (rank 0 only) */
   mn_position_t pos; /* the snapshot's position, as it was written */
   int world, batch;  /* of the run that wrote it */
+  /* what the run had reached (rank 0 only; mn_snapshot_meta_t): training time, the last
+   * interval's loss, the last epoch's train and validation loss and accuracy */
+  double elapsed_s, loss, train_loss, val_loss, val_accuracy;
 } mn_resume_result_t;
 
 /* Collective over comm. Rank 0 chooses (here: this run's own metadata, for the checks),
@@ -34,8 +37,7 @@ typedef struct mn_resume_result {
  * snapshot; MN_ERR_DATA when require meets another model shape, or when the directory
  * holds snapshots and none can be used. out: res. */
 mn_status_t mn_resume(const mn_config_t *cfg, mn_comm_t *comm, const mn_snapshot_meta_t *here,
-                      const mn_model_t *m, float *params, float *velocity,
-                      mn_resume_result_t *res);
+                      const mn_model_t *m, float *params, float *velocity, mn_resume_result_t *res);
 
 #ifdef __cplusplus
 }

@@ -52,6 +52,12 @@ typedef struct mn_snapshot_meta {
   uint32_t data_feature_crc; /* CRC-32 of a fixed sample of feature rows (mn_trainstate.h) */
   int data_feature_crc_set;  /* 0: no data_feature_crc (a file written before the check) */
   char *data_files;          /* one "path\trows\n" line per file (heap) */
+  /* what the run had reached (optional attributes: files written before them read back
+   * elapsed_s 0 and the others NaN) */
+  double elapsed_s;              /* training time so far, all runs of the training together */
+  double loss;                   /* mean training loss of the last log interval */
+  double train_loss;             /* the last completed epoch's mean training loss */
+  double val_loss, val_accuracy; /* after that epoch (NaN: no validation set) */
   /* set by mn_snapshot_write, read back by the readers */
   int format;          /* MN_SNAPSHOT_FORMAT */
   char mn_version[32]; /* MN_VERSION of the writer */

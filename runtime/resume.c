@@ -126,9 +126,14 @@ static mn_status_t choose(const mn_config_t *cfg, const mn_snapshot_meta_t *here
     res->pos = (mn_position_t){s->epoch, s->epoch_pos, s->step, s->samples};
     res->world = s->world;
     res->batch = s->batch;
-    mn_log_info("resuming from %s: epoch %lld, step %lld, %lld samples done (written by mn %s on "
-                "%d ranks)",
-                e[i].path, (long long)s->epoch, (long long)s->step, (long long)s->samples,
+    res->elapsed_s = s->elapsed_s;
+    res->loss = s->loss;
+    res->train_loss = s->train_loss;
+    res->val_loss = s->val_loss;
+    res->val_accuracy = s->val_accuracy;
+    mn_log_info("resuming from %s: %lld steps and %lld samples done, in epoch %lld (written by "
+                "mn %s on %d ranks)",
+                e[i].path, (long long)s->step, (long long)s->samples, (long long)s->epoch + 1,
                 s->mn_version, s->world);
     if (!s->data_feature_crc_set)
       mn_log_info("%s predates the check of the features (no data_feature_crc): only N, D, "

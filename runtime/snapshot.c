@@ -64,6 +64,21 @@ static const struct field {
 };
 enum { NFIELDS = sizeof g_fields / sizeof *g_fields };
 
+/* Attributes that files written before them lack: read back as their default then. What
+ * the run had reached, for its metrics and for a resume of a finished run (NaN: unknown). */
+static const struct optional_field {
+  const char *name;
+  size_t offset;
+  double absent;
+} g_optional[] = {
+    {"elapsed_s", offsetof(mn_snapshot_meta_t, elapsed_s), 0.0},
+    {"loss", offsetof(mn_snapshot_meta_t, loss), NAN},
+    {"train_loss", offsetof(mn_snapshot_meta_t, train_loss), NAN},
+    {"val_loss", offsetof(mn_snapshot_meta_t, val_loss), NAN},
+    {"val_accuracy", offsetof(mn_snapshot_meta_t, val_accuracy), NAN},
+};
+enum { NOPTIONAL = sizeof g_optional / sizeof *g_optional };
+
 /* The string attributes: cap > 0 is a char[cap] inside the meta, cap == 0 a heap char *. */
 static const struct string_field {
   const char *name;
@@ -191,6 +206,12 @@ static mn_status_t write_meta(hid_t file, const char *path, const mn_snapshot_me
   if (meta->data_feature_crc_set && attr_put(file, "data_feature_crc", H5T_STD_U32LE,
                                              H5T_NATIVE_UINT32, &meta->data_feature_crc, why) < 0)
     return mn_error(MN_ERR_IO, "%s: cannot write attribute data_feature_crc: %s", path, why);
+  for (int i = 0; i < NOPTIONAL; i++) {
+    const struct optional_field *f = &g_optional[i];
+    if (attr_put(file, f->name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (const char *)meta + f->offset,
+                 why) < 0)
+      return mn_error(MN_ERR_IO, "%s: cannot write attribute %s: %s", path, f->name, why);
+  }
   for (int i = 0; i < NSTRINGS; i++) {
     const struct string_field *f = &g_strings[i];
     char bounded[64];
@@ -636,6 +657,12 @@ static mn_status_t read_meta_attrs(hid_t file, const char *path, mn_snapshot_met
   if (st == MN_OK && H5Aexists(file, "data_feature_crc") > 0) { /* absent in older files */
     st = attr_get(file, path, "", "data_feature_crc", F_U32, &m->data_feature_crc);
     m->data_feature_crc_set = st == MN_OK;
+  }
+  for (int i = 0; i < NOPTIONAL && st == MN_OK; i++) {
+    const struct optional_field *f = &g_optional[i];
+    double *v = (double *)((char *)m + f->offset);
+    *v = f->absent;
+    if (H5Aexists(file, f->name) > 0) st = attr_get(file, path, "", f->name, F_F64, v);
   }
   return st;
 }

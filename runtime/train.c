@@ -68,6 +68,11 @@ typedef struct run {
   int failed_rank;  /* the lowest rank that failed, once agreed (-1: none) */
   int skips_in_row; /* optimizer.nonfinite = skip: non-finite steps skipped in a row */
   int64_t skipped;  /* and in all */
+  /* what the training has reached, for the records and the snapshots (rank 0's are the
+   * ones written): training time before this run and when this run began; the last
+   * interval's loss; the last epoch's train and validation loss and accuracy (NaN: none) */
+  double elapsed0, t_start;
+  double loss, train_loss, val_loss, val_accuracy;
 } run_t;
 
 static mn_status_t open_data(run_t *r) {
@@ -199,7 +204,44 @@ static mn_status_t setup_run(run_t *r) {
     st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->model, &r->dev, &r->writer);
   if (st != MN_OK) return st;
   return mn_metrics_open(&r->metrics, r->comm.rank, r->comm.world, cfg->log.metrics,
-                         r->resume.resumed, cfg->log.progress, r->total_steps);
+                         r->resume.resumed, cfg->log.tensorboard, cfg->log.progress,
+                         r->total_steps);
+}
+
+/* Collective: what the training had reached before this run (rank 0 writes it), and the
+ * metrics' start record with every rank's host. */
+static mn_status_t start_record(run_t *r) {
+  mn_resume_result_t *res = &r->resume;
+  r->elapsed0 = res->resumed ? res->elapsed_s : 0;
+  r->loss = res->resumed ? res->loss : NAN;
+  r->train_loss = res->resumed ? res->train_loss : NAN;
+  r->val_loss = res->resumed ? res->val_loss : NAN;
+  r->val_accuracy = res->resumed ? res->val_accuracy : NAN;
+  size_t hostlen = sizeof r->comm.host;
+  char *all = r->comm.rank == 0 ? calloc((size_t)r->comm.world, hostlen) : NULL;
+  const char **hosts = r->comm.rank == 0 ? calloc((size_t)r->comm.world, sizeof *hosts) : NULL;
+  mn_status_t st = r->comm.rank != 0 || (all && hosts)
+                       ? MN_OK
+                       : mn_error(MN_ERR_NOMEM, "out of memory gathering host names");
+  st = mn_comm_settle(&r->comm, st, &r->failed_rank);
+  if (st == MN_OK) st = mn_comm_gather_hosts(&r->comm, all);
+  if (st == MN_OK && r->comm.rank == 0) {
+    for (int i = 0; i < r->comm.world; i++) {
+      all[(size_t)(i + 1) * hostlen - 1] = '\0';
+      hosts[i] = all + (size_t)i * hostlen;
+    }
+    mn_start_record_t rec = {r->cfg,
+                             r->comm.world,
+                             hosts,
+                             r->pos.step,
+                             r->pos.epoch + 1,
+                             r->elapsed0,
+                             res->resumed ? res->path : NULL};
+    mn_metrics_start(&r->metrics, &rec);
+  }
+  free(hosts);
+  free(all);
+  return st;
 }
 
 /* Collective: this rank's device, and the gradient path all ranks take. */
@@ -235,6 +277,7 @@ static mn_status_t setup(run_t *r) {
   if (st == MN_OK) st = setup_resume(r);
   if (st == MN_OK) st = init_weights(r);
   if (st == MN_OK) st = mn_comm_settle(&r->comm, setup_run(r), &r->failed_rank);
+  if (st == MN_OK) st = start_record(r);
   return st;
 }
 
@@ -443,6 +486,11 @@ static mn_status_t snapshot(run_t *r, const char *reason, int wait) {
     mn_snapshot_meta_t meta;
     mn_snapwrite_result_t prev, cur;
     st = mn_trainstate_meta(r->cfg, r->comm.world, r->train, &r->pos, finished(r), reason, &meta);
+    meta.elapsed_s = r->elapsed0 + (mn_now_s() - r->t_start);
+    meta.loss = r->loss;
+    meta.train_loss = r->train_loss;
+    meta.val_loss = r->val_loss;
+    meta.val_accuracy = r->val_accuracy;
     if (st == MN_OK)
       st = mn_snapwriter_submit(r->writer, &meta, &r->model, r->optim.velocity, &prev);
     mn_snapshot_meta_free(&meta);
@@ -516,7 +564,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
   int64_t spe = r->steps_per_epoch, G = r->global_batch, start = p->step, start_epoch = p->epoch;
   double ival_loss = 0, epoch_loss = 0, val_s = 0;
   int64_t ival_steps = 0, epoch_steps = 0;
-  double t_start = mn_now_s();
+  double t_start = r->t_start = mn_now_s();
   mn_status_t st = MN_OK;
   int stop = 0;
   while (!finished(r) && !stop) {
@@ -568,28 +616,31 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
     }
     int last = finished(r);
     if (step == start || (step + 1) % cfg->log.interval == 0 || last || stop) {
-      mn_step_record_t rec = {epoch, in_epoch, spe, step, 0, 0, 0, 0};
+      /* counted as people count: epoch from 1, steps completed (docs/metrics.md) */
+      mn_step_record_t rec = {epoch + 1, in_epoch + 1, spe, step + 1, 0, 0, 0, 0};
       rec.loss = global_mean(r, ival_loss, (double)ival_steps);
       rec.lr = mn_optim_lr(&r->optim, step);
-      rec.elapsed_s = mn_now_s() - t_start;
-      rec.samples_per_s = (double)((step + 1 - start) * G) / (rec.elapsed_s - val_s);
+      double run_s = mn_now_s() - t_start;
+      rec.elapsed_s = r->elapsed0 + run_s;
+      rec.samples_per_s = (double)((step + 1 - start) * G) / (run_s - val_s);
       if (step == start) sum->first_loss = rec.loss;
-      sum->final_loss = rec.loss;
+      sum->final_loss = r->loss = rec.loss;
       mn_metrics_step(&r->metrics, &rec);
       ival_loss = 0;
       ival_steps = 0;
     }
     if (epoch_end) {
       double tv = mn_now_s();
-      mn_epoch_record_t rec = {epoch, step, 0, -1, -1, 0};
-      rec.train_loss = global_mean(r, epoch_loss, (double)epoch_steps);
+      mn_epoch_record_t rec = {epoch + 1, step + 1, 0, -1, -1, 0};
+      rec.train_loss = r->train_loss = global_mean(r, epoch_loss, (double)epoch_steps);
       if (r->val) {
         st = validate(r, &rec.val_loss, &rec.val_accuracy);
         if (st != MN_OK) break;
-        sum->val_accuracy = rec.val_accuracy;
+        sum->val_accuracy = r->val_accuracy = rec.val_accuracy;
+        r->val_loss = rec.val_loss;
       }
       val_s += mn_now_s() - tv;
-      rec.elapsed_s = mn_now_s() - t_start;
+      rec.elapsed_s = r->elapsed0 + (mn_now_s() - t_start);
       mn_metrics_epoch(&r->metrics, &rec);
       epoch_loss = 0;
       epoch_steps = 0;
@@ -614,7 +665,16 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
   sum->samples = done * G;
   sum->skipped_steps = r->skipped;
   sum->samples_per_s = train_s > 0 ? (double)sum->samples / train_s : 0;
-  sum->elapsed_s = mn_now_s() - t_start;
+  sum->run_s = mn_now_s() - t_start;
+  sum->elapsed_s = r->elapsed0 + sum->run_s;
+  sum->end_epoch = p->epoch;
+  sum->train_loss = r->train_loss;
+  sum->val_loss = r->val ? r->val_loss : -1;
+  if (done == 0) { /* a finished run resumed: what it had reached */
+    sum->elapsed_s = r->elapsed0;
+    sum->final_loss = r->loss;
+    if (r->val) sum->val_accuracy = r->val_accuracy;
+  }
   sum->t = r->t;
   return st;
 }
@@ -642,8 +702,8 @@ mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
   sum.first_loss = sum.final_loss = NAN; /* null in the metrics when no step ran */
   sum.resumed_from = r.resume.resumed && r.comm.rank == 0 ? r.resume.path : NULL;
   if (st == MN_OK && finished(&r) && r.comm.rank == 0)
-    mn_log_info("training had already finished at step %lld (%s): nothing to do",
-                (long long)r.pos.step, r.resume.path);
+    mn_log_info("training had already finished at step %lld, %lld epochs done (%s): nothing to do",
+                (long long)r.pos.step, (long long)r.pos.epoch, r.resume.path);
   if (st == MN_OK) st = loop(&r, &sum);
   sum.status = st == MN_OK ? "done" : st == MN_ERR_PREEMPTED ? "preempted" : mn_status_string(st);
   if (st == MN_OK || sum.steps > 0) mn_metrics_summary(&r.metrics, &sum);

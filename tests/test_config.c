@@ -506,7 +506,7 @@ static void test_values_and_hash(void) {
             "%s", err);
   values_t v = {0};
   mn_config_each_value(&a, collect_value, &v);
-  CHECK(v.nkeys == 40);
+  CHECK(v.nkeys == 41);
   CHECK(a.snapshot.on_error == MN_ON_ERROR_STOP); /* the default */
   const char *cont[] = {"snapshot.on_error=continue"};
   CHECK(load_text(MINIMAL, cont, 1, &b, err) == MN_OK &&
@@ -634,7 +634,7 @@ static void test_docs(void) {
   mn_config_each_key_info(check_documented, &d);
   int n = 0;
   mn_config_each_key(count_key, &n);
-  CHECK(n == d.nkeys && n == 40);
+  CHECK(n == d.nkeys && n == 41);
   /* the scaling rule and the remainder modes are explained */
   CHECK(strstr(d.doc, "## Scaling the learning rate with the world size") != NULL);
   CHECK(strstr(d.doc, "Goyal") != NULL && strstr(d.doc, "warmup_steps") != NULL);
