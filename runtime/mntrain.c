@@ -24,6 +24,7 @@
 #include "mn_preempt.h"
 #include "mn_rankenv.h"
 #include "mn_report.h"
+#include "mn_suggest.h"
 #include "mn_train.h"
 
 #define MAX_SETS 256
@@ -35,6 +36,7 @@ static void usage(FILE *f) {
              "  --resume MODE   auto (default), require or never: snapshot.resume\n"
              "  --metrics FILE  JSON lines of progress and a final summary (rank 0; default: "
              "log.metrics, none)\n"
+             "  --version       print \"mntrain VERSION\" and exit\n"
              "Normally started by mnrun; see docs/launcher.md.\n");
 }
 
@@ -46,12 +48,22 @@ typedef struct args {
   const char *conf;
 } args_t;
 
+static const struct option opts[] = {
+    {"set", required_argument, NULL, 's'},    {"metrics", required_argument, NULL, 'm'},
+    {"resume", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
+
+/* Whether the command line asks for --version, which is answered before MPI_Init (it needs
+ * no MPI); parse_args, afterwards, parses the same words again. */
+static int asks_version(int argc, char **argv) {
+  int found = 0;
+  opterr = 0;
+  for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) found |= c == 'V';
+  optind = 0; /* GNU getopt: start afresh */
+  return found;
+}
+
 static mn_status_t parse_args(int argc, char **argv, args_t *a) {
-  static const struct option opts[] = {{"set", required_argument, NULL, 's'},
-                                       {"metrics", required_argument, NULL, 'm'},
-                                       {"resume", required_argument, NULL, 'r'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   opterr = 0;
   int c;
@@ -69,7 +81,12 @@ static mn_status_t parse_args(int argc, char **argv, args_t *a) {
       snprintf(a->resume, sizeof a->resume, "snapshot.resume=%s", optarg);
       break;
     case 'h': usage(stdout); exit(0);
-    default: return mn_error(MN_ERR_USAGE, "bad option '%s' (try --help)", argv[optind - 1]);
+    case 'V': break; /* answered before MPI_Init */
+    default: {
+      char msg[256];
+      return mn_error(MN_ERR_USAGE, "%s (try --help)",
+                      mn_suggest_unknown_option(argv[optind - 1], opts, msg, sizeof msg));
+    }
     }
   }
   if (optind != argc - 1) return mn_error(MN_ERR_USAGE, "expected one train.conf (try --help)");
@@ -96,6 +113,10 @@ int main(int argc, char **argv) {
   /* first: a stop signal during start-up must not kill the rank (it may have waited,
    * blocked, since mnrun's fork: mn_preempt_install unblocks it once the handler is in) */
   mn_preempt_install();
+  if (asks_version(argc, argv)) {
+    printf("mntrain %s\n", MN_VERSION);
+    return MN_EXIT_OK;
+  }
   int provided;
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
     fprintf(stderr, "mntrain: error: MPI_Init failed\n");
