@@ -86,29 +86,10 @@ static const char usage_text[] =
 /* ---- the command line --------------------------------------------------------------- */
 
 enum {
-  OPT_NP = 256,
-  OPT_SET,
-  OPT_MIN_BYTES,
-  OPT_MAX_BYTES,
-  OPT_ITERS,
-  OPT_WARMUP,
-  OPT_STEPS,
-  OPT_GLOBAL_BATCH,
-  OPT_THREADS,
-  OPT_NO_ALLREDUCE,
-  OPT_NO_TRAIN,
-  OPT_IB,
-  OPT_NVLINK,
-  OPT_NODE_SIZE,
-  OPT_OVERLAP,
-  OPT_ALPHA,
-  OPT_MODEL_NP,
-  OPT_JSON,
-  OPT_PLOT,
-  OPT_NO_PLOT,
-  OPT_TIMEOUT,
-  OPT_KEEP,
-  OPT_WORKER,
+  OPT_NP = 256, OPT_SET, OPT_MIN_BYTES, OPT_MAX_BYTES, OPT_ITERS, OPT_WARMUP, OPT_STEPS,
+  OPT_GLOBAL_BATCH, OPT_THREADS, OPT_NO_ALLREDUCE, OPT_NO_TRAIN, OPT_IB, OPT_NVLINK,
+  OPT_NODE_SIZE, OPT_OVERLAP, OPT_ALPHA, OPT_MODEL_NP, OPT_JSON, OPT_PLOT, OPT_NO_PLOT,
+  OPT_TIMEOUT, OPT_KEEP, OPT_WORKER,
 };
 
 static mn_status_t parse_int(const char *opt, const char *s, long long lo, long long hi,
@@ -117,12 +98,9 @@ static mn_status_t parse_int(const char *opt, const char *s, long long lo, long 
   errno = 0;
   long long x = strtoll(s, &end, 10);
   long long unit = 1;
-  if (end != s && (*end == 'K' || *end == 'k'))
-    unit = 1LL << 10, end++;
-  else if (end != s && (*end == 'M' || *end == 'm'))
-    unit = 1LL << 20, end++;
-  else if (end != s && (*end == 'G' || *end == 'g'))
-    unit = 1LL << 30, end++;
+  if (end != s && (*end == 'K' || *end == 'k')) unit = 1LL << 10, end++;
+  else if (end != s && (*end == 'M' || *end == 'm')) unit = 1LL << 20, end++;
+  else if (end != s && (*end == 'G' || *end == 'g')) unit = 1LL << 30, end++;
   if (end == s || *end || errno || x < lo / unit || x > hi / unit)
     return mn_error(MN_ERR_USAGE, "%s: expected a whole number from %lld to %lld, not '%s'", opt,
                     lo, hi, s);
@@ -203,26 +181,14 @@ static mn_status_t take_opt(mn_bench_opts_t *o, int c, const char *a) {
     st = parse_int("--max-bytes", a, 4, 1LL << 33, &v);
     o->max_bytes = v;
     return st;
-  case OPT_ITERS:
-    st = parse_int("--iters", a, 1, 1000000, &v);
-    o->iters = (int)v;
-    return st;
-  case OPT_WARMUP:
-    st = parse_int("--warmup", a, 0, 1000000, &v);
-    o->warmup = (int)v;
-    return st;
-  case OPT_STEPS:
-    st = parse_int("--steps", a, 1, 100000000, &v);
-    o->steps = (int)v;
-    return st;
+  case OPT_ITERS: st = parse_int("--iters", a, 1, 1000000, &v); o->iters = (int)v; return st;
+  case OPT_WARMUP: st = parse_int("--warmup", a, 0, 1000000, &v); o->warmup = (int)v; return st;
+  case OPT_STEPS: st = parse_int("--steps", a, 1, 100000000, &v); o->steps = (int)v; return st;
   case OPT_GLOBAL_BATCH:
     st = parse_int("--global-batch", a, 1, 1LL << 30, &v);
     o->global_batch = (int)v;
     return st;
-  case OPT_THREADS:
-    st = parse_int("--threads", a, 1, 4096, &v);
-    o->threads = (int)v;
-    return st;
+  case OPT_THREADS: st = parse_int("--threads", a, 1, 4096, &v); o->threads = (int)v; return st;
   case OPT_NO_ALLREDUCE: o->no_allreduce = 1; return MN_OK;
   case OPT_NO_TRAIN: o->no_train = 1; return MN_OK;
   case OPT_IB: return parse_doubles("--ib", a, o->ib_gbit, &o->nib);
@@ -245,32 +211,33 @@ static mn_status_t take_opt(mn_bench_opts_t *o, int c, const char *a) {
 }
 
 static mn_status_t parse_args(int argc, char **argv, mn_bench_opts_t *o) {
-  static const struct option opts[] = {{"np", required_argument, NULL, OPT_NP},
-                                       {"set", required_argument, NULL, OPT_SET},
-                                       {"min-bytes", required_argument, NULL, OPT_MIN_BYTES},
-                                       {"max-bytes", required_argument, NULL, OPT_MAX_BYTES},
-                                       {"iters", required_argument, NULL, OPT_ITERS},
-                                       {"warmup", required_argument, NULL, OPT_WARMUP},
-                                       {"steps", required_argument, NULL, OPT_STEPS},
-                                       {"global-batch", required_argument, NULL, OPT_GLOBAL_BATCH},
-                                       {"threads", required_argument, NULL, OPT_THREADS},
-                                       {"no-allreduce", no_argument, NULL, OPT_NO_ALLREDUCE},
-                                       {"no-train", no_argument, NULL, OPT_NO_TRAIN},
-                                       {"ib", required_argument, NULL, OPT_IB},
-                                       {"nvlink", required_argument, NULL, OPT_NVLINK},
-                                       {"node-size", required_argument, NULL, OPT_NODE_SIZE},
-                                       {"overlap", required_argument, NULL, OPT_OVERLAP},
-                                       {"alpha-us", required_argument, NULL, OPT_ALPHA},
-                                       {"model-np", required_argument, NULL, OPT_MODEL_NP},
-                                       {"json", required_argument, NULL, OPT_JSON},
-                                       {"plot", required_argument, NULL, OPT_PLOT},
-                                       {"no-plot", no_argument, NULL, OPT_NO_PLOT},
-                                       {"timeout", required_argument, NULL, OPT_TIMEOUT},
-                                       {"keep", no_argument, NULL, OPT_KEEP},
-                                       {"worker", required_argument, NULL, OPT_WORKER},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {"version", no_argument, NULL, 'V'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"np", required_argument, NULL, OPT_NP},
+      {"set", required_argument, NULL, OPT_SET},
+      {"min-bytes", required_argument, NULL, OPT_MIN_BYTES},
+      {"max-bytes", required_argument, NULL, OPT_MAX_BYTES},
+      {"iters", required_argument, NULL, OPT_ITERS},
+      {"warmup", required_argument, NULL, OPT_WARMUP},
+      {"steps", required_argument, NULL, OPT_STEPS},
+      {"global-batch", required_argument, NULL, OPT_GLOBAL_BATCH},
+      {"threads", required_argument, NULL, OPT_THREADS},
+      {"no-allreduce", no_argument, NULL, OPT_NO_ALLREDUCE},
+      {"no-train", no_argument, NULL, OPT_NO_TRAIN},
+      {"ib", required_argument, NULL, OPT_IB},
+      {"nvlink", required_argument, NULL, OPT_NVLINK},
+      {"node-size", required_argument, NULL, OPT_NODE_SIZE},
+      {"overlap", required_argument, NULL, OPT_OVERLAP},
+      {"alpha-us", required_argument, NULL, OPT_ALPHA},
+      {"model-np", required_argument, NULL, OPT_MODEL_NP},
+      {"json", required_argument, NULL, OPT_JSON},
+      {"plot", required_argument, NULL, OPT_PLOT},
+      {"no-plot", no_argument, NULL, OPT_NO_PLOT},
+      {"timeout", required_argument, NULL, OPT_TIMEOUT},
+      {"keep", no_argument, NULL, OPT_KEEP},
+      {"worker", required_argument, NULL, OPT_WORKER},
+      {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
+      {NULL, 0, NULL, 0}};
   opts_default(o);
   opterr = 0;
   int c;
@@ -298,8 +265,8 @@ static mn_status_t parse_args(int argc, char **argv, mn_bench_opts_t *o) {
                     o->min_bytes, o->max_bytes);
   for (int i = 0; i < o->nnp && o->global_batch > 0; i++)
     if (o->global_batch % o->np[i] != 0)
-      return mn_error(MN_ERR_USAGE, "--global-batch %d: %d ranks do not divide it", o->global_batch,
-                      o->np[i]);
+      return mn_error(MN_ERR_USAGE, "--global-batch %d: %d ranks do not divide it",
+                      o->global_batch, o->np[i]);
   return MN_OK;
 }
 
@@ -355,8 +322,7 @@ static mn_status_t run_logged(char *const argv[], char *const env[], const char 
   }
   *code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (g_signal) return mn_error(MN_ERR_PREEMPTED, "stopped by signal %d", (int)g_signal);
-  if (term_at > 0)
-    return mn_error(MN_ERR_PEER, "ran past --timeout %.0f s; see %s", timeout_s, log);
+  if (term_at > 0) return mn_error(MN_ERR_PEER, "ran past --timeout %.0f s; see %s", timeout_s, log);
   return MN_OK;
 }
 
@@ -404,8 +370,8 @@ static mn_status_t load_config(bench_t *b) {
   size_t used = 0;
   for (int i = 0; i < b->cfg->model.nlayers; i++) {
     if (i > 0)
-      r->params +=
-          (int64_t)b->cfg->model.layers[i - 1] * b->cfg->model.layers[i] + b->cfg->model.layers[i];
+      r->params += (int64_t)b->cfg->model.layers[i - 1] * b->cfg->model.layers[i] +
+                   b->cfg->model.layers[i];
     used += (size_t)snprintf(r->layers + used, sizeof r->layers - used, "%s%d", i ? "," : "",
                              b->cfg->model.layers[i]);
     if (used >= sizeof r->layers) used = sizeof r->layers - 1;
@@ -503,8 +469,8 @@ static mn_status_t allreduce_at(bench_t *b, int n, mn_bench_sweep_t *s) {
     st = run_logged(cmd.argv, cmd.env, log, b->o->timeout_s, &code);
   }
   if (st == MN_OK && code != 0)
-    st = mn_error(MN_ERR_PEER, "allreduce at %d ranks: the workers exited %d (log: %s)", n, code,
-                  log);
+    st = mn_error(MN_ERR_PEER, "allreduce at %d ranks: the workers exited %d (log: %s)", n,
+                  code, log);
   if (st == MN_OK) st = mn_bench_allreduce_read(out, s);
   if (st != MN_OK) show_tail(log);
   mn_cmd_free(&cmd);
@@ -566,9 +532,8 @@ static mn_status_t train_at(bench_t *b, int n, int threads, mn_bench_train_t *t)
                           .batch = o->global_batch > 0 ? o->global_batch / n : b->res->batch};
   snprintf(batch, sizeof batch, "data.batch_size=%d", t->batch);
   /* mnbench's own settings last, so that they win over the user's --set */
-  const char *fixed[] = {
-      steps, "schedule.epochs=1000000", "snapshot.enabled=false", "log.progress=off", "data.val=",
-      batch};
+  const char *fixed[] = {steps, "schedule.epochs=1000000", "snapshot.enabled=false",
+                         "log.progress=off", "data.val=", batch};
   int nfixed = (int)(sizeof fixed / sizeof fixed[0]);
   char *argv[16 + 2 * (MN_BENCH_MAX_SETS + 8)];
   int argc = 0;
@@ -695,8 +660,7 @@ static mn_status_t run_sweeps(bench_t *b) {
   mn_status_t worst = MN_OK;
   for (int i = 0; !o->no_allreduce && i < o->nnp && !g_signal; i++) {
     if (o->np[i] < 2) continue; /* nothing to exchange: mn's path returns at once */
-    fprintf(stderr, "mnbench: allreduce sweep at %d rank%s...\n", o->np[i],
-            o->np[i] > 1 ? "s" : "");
+    fprintf(stderr, "mnbench: allreduce sweep at %d rank%s...\n", o->np[i], o->np[i] > 1 ? "s" : "");
     mn_status_t st = allreduce_at(b, o->np[i], &r->sweeps[r->nsweeps++]);
     if (st != MN_OK) mn_log_error("%s", mn_error_message());
     worst = mn_status_worse(worst, st);
@@ -707,8 +671,8 @@ static mn_status_t run_sweeps(bench_t *b) {
     mn_bench_train_t *t = &r->train[r->ntrain++];
     mn_status_t st = train_at(b, o->np[i], r->threads, t);
     if (st != MN_OK) mn_log_error("%s", mn_error_message());
-    if (t->ok)
-      t->efficiency = t->samples_per_s / (t->ranks * r->train[0].samples_per_s / r->train[0].ranks);
+    if (t->ok) t->efficiency = t->samples_per_s / (t->ranks * r->train[0].samples_per_s /
+                                                   r->train[0].ranks);
     worst = mn_status_worse(worst, st);
   }
   return worst;
