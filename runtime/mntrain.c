@@ -109,6 +109,24 @@ static void test_crash_hook(int rank) {
   raise(sig);
 }
 
+/* Testing aid (docs/launcher.md, "Environment"): with MN_TEST_ENV_DIR=DIR, each rank writes
+ * its whole environment, one NAME=value a line, to DIR/env-<rank>, so that a test sees what
+ * reached a rank on another host. */
+static void test_env_hook(int rank) {
+  extern char **environ;
+  const char *dir = getenv("MN_TEST_ENV_DIR");
+  if (!dir || !dir[0]) return;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/env-%d", dir, rank);
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    mn_log_warn("MN_TEST_ENV_DIR: cannot write %s", path);
+    return;
+  }
+  for (char **e = environ; *e; e++) fprintf(f, "%s\n", *e);
+  fclose(f);
+}
+
 int main(int argc, char **argv) {
   /* first: a stop signal during start-up must not kill the rank (it may have waited,
    * blocked, since mnrun's fork: mn_preempt_install unblocks it once the handler is in) */
@@ -129,6 +147,7 @@ int main(int argc, char **argv) {
     MPI_Abort(MPI_COMM_WORLD, MN_EXIT_SOFTWARE);
   }
   mn_log_init("mn", world.rank, world.host);
+  test_env_hook(world.rank);
   if (!mn_preempt_check_handlers())
     mn_log_warn("MPI replaced mn's handler of SIGTERM, SIGUSR1 or SIGINT; restored it");
   const char *report_dir = getenv("MN_REPORT_DIR");
