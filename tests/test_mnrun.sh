@@ -118,7 +118,7 @@ expect_in spread out "--rankfile"
 
 # -np left out: every slot of a hostfile, -H or Slurm allocation (as mpirun and srun); one
 # rank per GPU on GPU hosts; 1 on the local machine with no hosts given.
-printf 'a slots=3\nb:2\n' >"$tmp/hnp"
+printf 'a slots=3\nb slots=2\n' >"$tmp/hnp"
 run npfile --hostfile "$tmp/hnp" --dry-run "$conf"
 expect_rc npfile 0
 [ "$(rows npfile | wc -l)" -eq 5 ] || fail "npfile: want 5 ranks (every slot): $(cat "$tmp/npfile.out")"
@@ -178,9 +178,9 @@ expect_in srunargs out "--gpu-bind=none "
 for v in 4.1.4 5.0.3; do
   printf '#!/bin/sh\n[ "$1" = --version ] && echo "mpirun (Open MPI) %s" && echo && echo "Report bugs to https://www.open-mpi.org/community/help/"\n' "$v" >"$tmp/mpirun-$v"
   chmod +x "$tmp/mpirun-$v"
-  run "ompi$v" -H a:2,b:2 --mpirun "$tmp/mpirun-$v" --dry-run "$conf"
+  run "ompi$v" -np 4 -H a:2,b:2 --mpirun "$tmp/mpirun-$v" --dry-run "$conf"
   expect_rc "ompi$v" 0
-  run "ompi$v-spread" -H a:2,b:2 --policy spread --mpirun "$tmp/mpirun-$v" --dry-run "$conf"
+  run "ompi$v-spread" -np 4 -H a:2,b:2 --policy spread --mpirun "$tmp/mpirun-$v" --dry-run "$conf"
   expect_rc "ompi$v-spread" 0
 done
 expect_in ompi4.1.4 out "--mca orte_tmpdir_base "
