@@ -96,6 +96,9 @@ for r in 0 1 2 3; do
     pass "rank $r has NCCL_MN_TEST, FOO=bar (-x) and BAR (-x BAR)" ||
     fail "rank $r lacks a variable: $(grep -E '^(NCCL_MN_TEST|FOO|BAR)=' "$f" | tr '\n' ' ')"
 done
+# OMPI_MCA_* (set above for mpirun) reach the ranks through mpirun itself (docs/launcher.md)
+grep -qx "OMPI_MCA_btl_tcp_if_include=${net}0/24" "$MN_TMP/env/env-3" 2>/dev/null &&
+  pass "rank 3 on $nb has the OMPI_MCA_* settings" || fail "rank 3 lacks OMPI_MCA_btl_tcp_if_include"
 
 # Kill host b mid-run; with --max-restarts 1 --min-np 2 the gang restarts on host a alone.
 "$MN_BIN/mnrun" -v -np 4 -H "$na:2,$nb:2" --shared-tmpdir --fail-timeout 10 --max-restarts 1 \
