@@ -306,7 +306,16 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
         return usage_error("--threads expects a whole number >= 1, got '%s'", optarg);
       break;
     case 'v': opts->verbose = 1; break;
-    case 'h': print_help(stdout); return -1;
+    case 'h':
+      /* a mistyped single-dash long option ("-hostfiel") falls back to the short -h in
+       * getopt_long_only: the word is then still argv[optind], not consumed */
+      if (optind < argc && argv[optind][0] == '-' && argv[optind][1] == 'h' && argv[optind][2]) {
+        char msg[256];
+        return usage_error("%s",
+                           mn_suggest_unknown_option(argv[optind], longopts, msg, sizeof msg));
+      }
+      print_help(stdout);
+      return -1;
     case OPT_VERSION: printf("mnrun %s\n", MN_VERSION); return -1;
     case ':': return usage_error("option '%s' needs an argument", argv[optind - 1]);
     default: {

@@ -26,6 +26,9 @@ done
 # prefixes: getopt_long takes an unambiguous prefix such as --metric as --metrics)
 expect_exit 64 "mnrun --hostfiel" "$MN_BIN/mnrun" --hostfiel h train.conf
 expect_err "did you mean --hostfile\?" "mnrun --hostfiel: did you mean --hostfile?"
+expect_exit 64 "mnrun -hostfiel" "$MN_BIN/mnrun" -hostfiel h train.conf # not -h, help
+expect_err "did you mean --hostfile\?" "mnrun -hostfiel: did you mean --hostfile?"
+expect_exit 0 "mnrun -h" "$MN_BIN/mnrun" -h
 expect_exit 64 "mnrun --dryrun" "$MN_BIN/mnrun" --dryrun train.conf
 expect_err "did you mean --dry-run\?" "mnrun --dryrun: did you mean --dry-run?"
 expect_exit 64 "mntrain --metrix" "$MN_BIN/mntrain" --metrix=m.jsonl train.conf
