@@ -116,7 +116,8 @@ static mn_status_t merge_host(mn_host_t *e, const mn_host_t *h) {
     p += n + (p[n] == ',');
   }
   if (strcmp(e->user, h->user) != 0)
-    return mn_error(MN_ERR_USAGE, "%s: user '%s', but '%s' before", e->name, h->user, e->user);
+    return mn_error(MN_ERR_USAGE, "%s: user '%s', but '%s' before (a host has one login)", e->name,
+                    h->user[0] ? h->user : "(none)", e->user[0] ? e->user : "(none)");
   e->slots += h->slots;
   if (!e->local) e->cores = h->cores ? e->cores + h->cores : e->slots;
   if (h->gpus >= 0) e->gpus = h->gpus;

@@ -205,6 +205,7 @@ static void test_file_formats(void) {
   check_bad_file("user-chars.hosts", "x/y@a\n", 1, "user name may hold only");
   check_bad_file("user-differ.hosts", "u@a\nv@a\n", 2, "a: user 'v', but 'u' before");
   check_bad_file("host-after-user.hosts", "u@\n", 1, "empty host name");
+  check_bad_file("user-none.hosts", "u@a\na\n", 2, "a: user '(none)', but 'u' before");
 }
 
 static void test_file_bad(void) {
