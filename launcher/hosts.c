@@ -115,6 +115,9 @@ static mn_status_t merge_host(mn_host_t *e, const mn_host_t *h) {
                       MN_HOST_LABELS_MAX - 1);
     p += n + (p[n] == ',');
   }
+  if (strcmp(e->user, h->user) != 0)
+    return mn_error(MN_ERR_USAGE, "%s: user '%s', but '%s' before (a host has one login)", e->name,
+                    h->user[0] ? h->user : "(none)", e->user[0] ? e->user : "(none)");
   e->slots += h->slots;
   if (!e->local) e->cores = h->cores ? e->cores + h->cores : e->slots;
   if (h->gpus >= 0) e->gpus = h->gpus;
@@ -220,44 +223,92 @@ static mn_status_t parse_label(const char *where, const char *text, mn_host_t *h
   return MN_OK;
 }
 
-/* Parse one "key=value" token of a hostfile line into h (slots, gpus, labels) or *max_slots. */
-static mn_status_t parse_key(const char *where, const char *tok, mn_host_t *h, int *max_slots) {
+/* Whether the klen characters at key are one of the names (a NULL-ended list). */
+static int key_is(const char *key, size_t klen, const char *const *names) {
+  for (; *names; names++)
+    if (strlen(*names) == klen && !strncmp(key, *names, klen)) return 1;
+  return 0;
+}
+
+/* Parse one "key=value" token of a hostfile line into h (slots, gpus, labels) or *max_slots.
+ * Open MPI's keys: slots, and its synonyms count, cpu and cpus (Open MPI's hostfile lexer
+ * takes all three for slots); max_slots or max-slots; mn's: gpus, label. *seen_slots counts
+ * the slot counts given on the line (the name's ":N" too): two are an error. */
+static mn_status_t parse_key(const char *where, const char *tok, mn_host_t *h, int *max_slots,
+                             int *seen_slots) {
+  static const char *const slot_keys[] = {"slots", "count", "cpu", "cpus", NULL};
+  static const char *const max_keys[] = {"max_slots", "max-slots", NULL};
   const char *eq = strchr(tok, '=');
   if (!eq)
     return mn_error(MN_ERR_USAGE, "%s: expected key=value after the host name, got '%s'", where,
                     tok);
   size_t klen = (size_t)(eq - tok);
   int *dst = NULL, min = 1;
-  if (klen == 5 && !strncmp(tok, "slots", klen))
+  if (key_is(tok, klen, slot_keys)) {
+    if ((*seen_slots)++)
+      return mn_error(MN_ERR_USAGE, "%s: the slots are given twice ('%s')", where, tok);
     dst = &h->slots;
-  else if (klen == 9 && !strncmp(tok, "max_slots", klen))
+  } else if (key_is(tok, klen, max_keys)) {
     dst = max_slots;
-  else if (klen == 4 && !strncmp(tok, "gpus", klen))
+  } else if (klen == 4 && !strncmp(tok, "gpus", klen)) {
     dst = &h->gpus, min = 0;
-  else if (klen == 5 && !strncmp(tok, "label", klen))
+  } else if (klen == 5 && !strncmp(tok, "label", klen)) {
     return parse_label(where, eq + 1, h);
-  else
-    return mn_error(MN_ERR_USAGE, "%s: unknown key '%.*s' (known: slots, max_slots, gpus, label)",
+  } else {
+    return mn_error(MN_ERR_USAGE,
+                    "%s: unknown key '%.*s' (known: slots, count, cpu, cpus, max_slots, "
+                    "max-slots, gpus, label)",
                     where, (int)klen, tok);
+  }
   if (parse_count(eq + 1, min, MN_SLOTS_MAX, dst) != 0)
     return mn_error(MN_ERR_USAGE, "%s: %.*s must be a whole number from %d to %d, got '%s'", where,
                     (int)klen, tok, min, MN_SLOTS_MAX, eq + 1);
   return MN_OK;
 }
 
-/* Parse one line (comment already cut off). Blank lines add nothing. */
+/* A login name: [A-Za-z0-9_.-]+, not starting with '-'. Returns NULL when valid. */
+static const char *check_user(const char *user) {
+  size_t len = strlen(user);
+  if (!len) return "empty user name before '@'";
+  if (len >= MN_HOST_USER_MAX) return "user name too long";
+  if (user[0] == '-' ||
+      strspn(user, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != len)
+    return "user name may hold only letters, digits, '_', '.' and '-'";
+  return NULL;
+}
+
+/* Parse one line (comment already cut off). Blank lines add nothing. The first word is
+ * the host: "name", Open MPI's "user@name", or MPICH's "name:N". */
 static mn_status_t parse_file_line(const char *where, char *line, host_builder_t *b) {
   const char *sep = " \t\r\n";
   char *save = NULL;
   char *name = strtok_r(line, sep, &save);
   if (!name) return MN_OK;
+  mn_host_t h = {.gpus = -1};
+  int max_slots = 0, seen_slots = 0;
+  char *at = strchr(name, '@');
+  if (at) {
+    *at = '\0';
+    const char *bad = check_user(name);
+    if (bad) return mn_error(MN_ERR_USAGE, "%s: %s: '%s'", where, bad, name);
+    snprintf(h.user, sizeof h.user, "%s", name);
+    name = at + 1;
+  }
+  char *colon = strchr(name, ':');
+  if (colon) {
+    *colon = '\0';
+    seen_slots = 1;
+    if (parse_slots(colon + 1, &h.slots) != 0)
+      return mn_error(MN_ERR_USAGE,
+                      "%s: slots after '%s:' must be a whole number from 1 to %d, got "
+                      "'%s'",
+                      where, name, MN_SLOTS_MAX, colon + 1);
+  }
   const char *bad = check_name(name);
   if (bad) return mn_error(MN_ERR_USAGE, "%s: %s: '%s'", where, bad, name);
-  mn_host_t h = {.gpus = -1};
   snprintf(h.name, sizeof h.name, "%s", name);
-  int max_slots = 0;
   for (char *tok; (tok = strtok_r(NULL, sep, &save));) {
-    mn_status_t st = parse_key(where, tok, &h, &max_slots);
+    mn_status_t st = parse_key(where, tok, &h, &max_slots, &seen_slots);
     if (st != MN_OK) return st;
   }
   if (!h.slots) h.slots = 1;

@@ -54,6 +54,63 @@ mn_status_t mn_cmd_add_envf(mn_cmd_t *cmd, const char *fmt, ...) {
   return vec_push(&cmd->env, &cmd->nenv, s);
 }
 
+/* The next word of text at *p into out (cap >= strlen(text) + 1), moving *p past it.
+ * Returns 1 for a word, 0 at the end, -1 on a quoting error (*why says which). */
+static int next_word(const char **p, char *out, const char **why) {
+  const char *s = *p;
+  while (*s == ' ' || *s == '\t' || *s == '\n') s++;
+  if (!*s) return 0;
+  size_t n = 0;
+  while (*s && *s != ' ' && *s != '\t' && *s != '\n') {
+    if (*s == '\'') {
+      const char *end = strchr(s + 1, '\'');
+      if (!end) {
+        *why = "an unbalanced ' quote";
+        return -1;
+      }
+      memcpy(out + n, s + 1, (size_t)(end - s - 1));
+      n += (size_t)(end - s - 1);
+      s = end + 1;
+    } else if (*s == '"') {
+      for (s++; *s != '"'; s++) {
+        if (!*s) {
+          *why = "an unbalanced \" quote";
+          return -1;
+        }
+        if (*s == '\\' && (s[1] == '"' || s[1] == '\\')) s++;
+        out[n++] = *s;
+      }
+      s++;
+    } else if (*s == '\\') {
+      if (!s[1]) {
+        *why = "a backslash at the end";
+        return -1;
+      }
+      out[n++] = s[1];
+      s += 2;
+    } else {
+      out[n++] = *s++;
+    }
+  }
+  out[n] = '\0';
+  *p = s;
+  return 1;
+}
+
+mn_status_t mn_cmd_add_words(mn_cmd_t *cmd, const char *text) {
+  char *word = malloc(strlen(text) + 1);
+  if (!word) return mn_error(MN_ERR_NOMEM, "out of memory building the command");
+  const char *why = NULL, *p = text;
+  int r;
+  while ((r = next_word(&p, word, &why)) == 1) {
+  } /* check all before adding any */
+  mn_status_t st = MN_OK;
+  if (r < 0) st = mn_error(MN_ERR_USAGE, "'%s': %s", text, why);
+  for (p = text; st == MN_OK && next_word(&p, word, &why) == 1;) st = mn_cmd_add_arg(cmd, word);
+  free(word);
+  return st;
+}
+
 mn_status_t mn_cmd_add_worker(mn_cmd_t *cmd, const mn_job_t *job) {
   mn_status_t st = mn_cmd_add_arg(cmd, job->train);
   for (int i = 0; st == MN_OK && i < job->nsets; i++) {
@@ -65,6 +122,15 @@ mn_status_t mn_cmd_add_worker(mn_cmd_t *cmd, const mn_job_t *job) {
     if (st == MN_OK) st = mn_cmd_add_arg(cmd, job->metrics);
   }
   if (st == MN_OK) st = mn_cmd_add_arg(cmd, job->conf);
+  return st;
+}
+
+mn_status_t mn_cmd_add_user_env(mn_cmd_t *cmd, const mn_job_t *job) {
+  mn_status_t st = MN_OK;
+  for (int i = 0; st == MN_OK && i < job->nset_env; i++)
+    st = mn_cmd_add_envf(cmd, "%s", job->set_env[i]);
+  for (int i = 0; st == MN_OK && i < job->nmca; i++)
+    st = mn_cmd_add_envf(cmd, "OMPI_MCA_%s=%s", job->mca[2 * i], job->mca[2 * i + 1]);
   return st;
 }
 

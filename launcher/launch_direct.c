@@ -1,7 +1,9 @@
 /* launch_direct.c: the direct launch engine: one rank on this machine, exec'd without mpirun
  * (mntrain initialises MPI as a singleton). The variables mpirun would pass with -x go into
- * the child's environment instead. The stop signals stay blocked across the exec until
- * mntrain's handler is in place, so that a stop during its start-up cannot kill it. */
+ * the child's environment instead (with the user's -x NAME=value and --mca as
+ * OMPI_MCA_KEY=VALUE; --mpirun-args and --srun-args do not apply). The stop signals stay blocked
+ * across the exec until mntrain's handler is in place, so that a stop during its start-up cannot
+ * kill it. */
 #include "mn_launch.h"
 
 mn_status_t mn_launch_direct_build(const mn_job_t *job, const mn_plan_t *plan, mn_cmd_t *cmd) {
@@ -10,6 +12,7 @@ mn_status_t mn_launch_direct_build(const mn_job_t *job, const mn_plan_t *plan, m
   if (st == MN_OK) st = mn_cmd_add_envf(&out, "OPENBLAS_NUM_THREADS=%d", plan->ranks[0].threads);
   if (st == MN_OK) st = mn_cmd_add_envf(&out, "MN_TTY=%d", job->tty ? 1 : 0);
   if (st == MN_OK) st = mn_cmd_add_envf(&out, "MN_REPORT_DIR=%s", job->report_dir);
+  if (st == MN_OK) st = mn_cmd_add_user_env(&out, job); /* -x NAME=value, --mca */
   if (st == MN_OK) st = mn_cmd_add_worker(&out, job);
   if (st != MN_OK) {
     mn_cmd_free(&out);

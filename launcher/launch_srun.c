@@ -9,8 +9,10 @@
  * PMI-1/PMI-2 client, so with --mpi=pmi2 (or none) the ranks abort in MPI_Init; checked
  * with Slurm 22.05.8 (slurm/README.md). The ranks' variables go into srun's own environment
  * and reach them through --export=ALL (srun's --export=NAME=value list cannot quote a comma
- * in a path). This file builds the command; it does not run it, and it does not ask Slurm
- * for the allocation's nodes (the host list given to placement does). */
+ * in a path), with the user's -x NAME=value and --mca (as OMPI_MCA_KEY=VALUE): the whole
+ * environment of mnrun reaches every task, so -x NAME needs nothing here. This file builds the
+ * command; it does not run it, and it does not ask Slurm for the allocation's nodes (the host list
+ * given to placement does). */
 #include "mn_launch.h"
 
 #include <signal.h>
@@ -44,6 +46,7 @@ mn_status_t mn_launch_srun_build(const mn_job_t *job, const mn_plan_t *plan, mn_
   mn_status_t st = mn_cmd_add_envf(&out, "OPENBLAS_NUM_THREADS=%d", mn_place_min_threads(plan));
   if (st == MN_OK) st = mn_cmd_add_envf(&out, "MN_TTY=%d", job->tty ? 1 : 0);
   if (st == MN_OK) st = mn_cmd_add_envf(&out, "MN_REPORT_DIR=%s", job->report_dir);
+  if (st == MN_OK) st = mn_cmd_add_user_env(&out, job); /* -x NAME=value, --mca */
   if (st == MN_OK) st = mn_cmd_add_arg(&out, job->srun ? job->srun : "srun");
   if (st == MN_OK) st = add_placement(&out, plan);
   /* -K: a rank that dies (a signal, or an exit code other than 0: under mnrun a rank that
@@ -58,6 +61,7 @@ mn_status_t mn_launch_srun_build(const mn_job_t *job, const mn_plan_t *plan, mn_
    * and the tasks are killed at once, with no time for a snapshot. So a stop request is
    * SIGUSR1, a stop request to every rank, as for mpirun. */
   out.stop_signal = SIGUSR1;
+  if (st == MN_OK && job->engine_args) st = mn_cmd_add_words(&out, job->engine_args);
   if (st == MN_OK) st = mn_cmd_add_worker(&out, job);
   if (st != MN_OK) {
     mn_cmd_free(&out);

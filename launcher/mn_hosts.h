@@ -1,7 +1,8 @@
 /* mn_hosts.h: the resources a job may use, as a list of hosts with slots.
  *
- * Four sources, each filling the same mn_hostlist_t: an Open MPI hostfile ("host slots=N",
- * plus gpus= and label=, comments with #), a -H list ("host:slots,..."), a Slurm
+ * Four sources, each filling the same mn_hostlist_t: a hostfile (Open MPI's "[user@]host
+ * slots=N" with its other keys, MPICH's "host:N", plus mn's gpus= and label=, comments
+ * with #), a -H list ("host:slots,..."), a Slurm
  * allocation (its environment: SLURM_JOB_NODELIST, SLURM_TASKS_PER_NODE, ...), or the
  * local machine (one host, slots = the CPUs this process may run on). Later sources
  * (hwloc's topology of each host) add to this file, not to placement or launch. */
@@ -17,6 +18,7 @@ extern "C" {
 #define MN_HOST_NAME_MAX 256
 #define MN_SLOTS_MAX 1000000
 #define MN_HOST_LABELS_MAX 128
+#define MN_HOST_USER_MAX 64
 
 typedef struct mn_host {
   char name[MN_HOST_NAME_MAX];
@@ -25,6 +27,7 @@ typedef struct mn_host {
   int local; /* this machine (localhost, or our host name) */
   int gpus;  /* GPUs the job may use there: -1 unknown, 0 none */
   char labels[MN_HOST_LABELS_MAX]; /* "a,b" from the hostfile's label= keys; "" none */
+  char user[MN_HOST_USER_MAX];     /* the login from "user@host" in a hostfile; "" none */
 } mn_host_t;
 
 typedef struct mn_hostlist {
@@ -35,10 +38,11 @@ typedef struct mn_hostlist {
 
 /* ---- sources (out: list, written only on success; free with mn_hosts_free) ---- */
 
-/* An Open MPI hostfile: one host per line, "name [slots=N] [max_slots=M] [gpus=G]
- * [label=TEXT]...", '#' starts a comment, blank lines are skipped, a line without slots=
- * has 1 slot, one without gpus= has gpus -1 (unknown). Errors name file:line
- * (MN_ERR_USAGE); a missing or unreadable file is MN_ERR_NOINPUT. */
+/* A hostfile: one host per line, Open MPI's "[user@]name [slots=N] [max_slots=M]
+ * [gpus=G] [label=TEXT]..." (count=, cpu= and cpus= are slots=, max-slots= is max_slots=)
+ * or MPICH's "name:N" (N slots); '#' starts a comment, blank lines are skipped, a line
+ * without slots has 1 slot, one without gpus= has gpus -1 (unknown). Errors name
+ * file:line (MN_ERR_USAGE); a missing or unreadable file is MN_ERR_NOINPUT. */
 mn_status_t mn_hosts_parse_file(const char *path, mn_hostlist_t *list);
 
 /* A -H list: "name[:slots],..." (no slots = 1; gpus -1). Errors name the entry

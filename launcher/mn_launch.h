@@ -43,6 +43,23 @@ typedef struct mn_job {
   const char *report_dir; /* MN_REPORT_DIR for the ranks */
   const char *hostfile;   /* where the generated hostfile goes; NULL for the local machine */
   int tty;                /* 1 when mnrun's stdout (progress) is a terminal (MN_TTY) */
+  /* The ranks' environment beyond mn's own variables (docs/launcher.md, "Environment"):
+   * set: "NAME=value" for every rank (-x NAME=value); pass: names of variables of mnrun's
+   * own environment that every rank gets too (-x NAME, and NCCL_*, UCX_*, CUDA_*, MN_*).
+   * mpirun gets -x for each; srun (--export=ALL) and the direct rank inherit the
+   * environment, so set goes into it and pass needs nothing. */
+  const char *const *set_env;
+  int nset_env;
+  const char *const *pass_env;
+  int npass_env;
+  /* --mca KEY VALUE pairs (mca[2i], mca[2i+1]): mpirun's --mca; OMPI_MCA_KEY=VALUE in the
+   * ranks' environment for srun and the direct rank (Open MPI reads both). */
+  const char *const *mca;
+  int nmca;
+  const char *engine_args; /* --mpirun-args or --srun-args: words (mn_cmd_add_words) put
+                            * after mnrun's own options, before the worker; NULL none */
+  int mpi_major;           /* Open MPI's major version (mn_launch_mpirun_version); 0: unknown,
+                            * taken as 4 (ORTE); 5 and later: PRRTE's option names */
 } mn_job_t;
 
 /* ---- engines (out: cmd, free with mn_cmd_free) ---- */
@@ -62,6 +79,12 @@ mn_status_t mn_launch_srun_build(const mn_job_t *job, const mn_plan_t *plan, mn_
  * without a cpuset), which also binds each rank to its cores. mn_launch_hostfile_write
  * writes whichever the plan needs. */
 int mn_launch_needs_rankfile(const mn_plan_t *plan);
+/* Open MPI's major version in the text of `mpirun --version` ("mpirun (Open MPI) 5.0.3":
+ * 5); 0 when the text names none (another MPI, or no output). */
+int mn_launch_mpirun_parse_version(const char *text);
+/* Run `MPIRUN --version` once and parse it. out: *major (0 when unknown). Fails only when
+ * it cannot be run at all. */
+mn_status_t mn_launch_mpirun_version(const char *mpirun, int *major);
 void mn_launch_rankfile_print(FILE *f, const mn_hostlist_t *hosts, const mn_plan_t *plan);
 void mn_launch_hostfile_print(FILE *f, const mn_hostlist_t *hosts, const mn_plan_t *plan);
 mn_status_t mn_launch_hostfile_write(const char *path, const mn_hostlist_t *hosts,
@@ -74,8 +97,16 @@ mn_status_t mn_cmd_add_argf(mn_cmd_t *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 mn_status_t mn_cmd_add_envf(mn_cmd_t *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Append the words of text, split as a POSIX shell splits words: blanks separate words,
+ * '...' keeps everything literally, "..." keeps all but \" and \\, a backslash outside
+ * quotes escapes the next character; no expansion of $, ~ or globs. An unbalanced quote or
+ * a trailing backslash is MN_ERR_USAGE naming what, and nothing is appended. */
+mn_status_t mn_cmd_add_words(mn_cmd_t *cmd, const char *text);
 /* The worker's own arguments: [--set k=v]... [--metrics FILE] CONF. */
 mn_status_t mn_cmd_add_worker(mn_cmd_t *cmd, const mn_job_t *job);
+/* The user's variables for an engine whose ranks inherit its environment (srun, direct):
+ * job->set_env, and OMPI_MCA_KEY=VALUE for each --mca pair. */
+mn_status_t mn_cmd_add_user_env(mn_cmd_t *cmd, const mn_job_t *job);
 /* The variables Open MPI needs to run as root, when we are root. */
 mn_status_t mn_cmd_add_root_env(mn_cmd_t *cmd);
 /* One line a shell can run: the env entries, then argv, each quoted where needed. */

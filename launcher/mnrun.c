@@ -1,7 +1,8 @@
 /* mnrun.c: the launcher's main(): options, then resources -> placement -> launch -> supervise.
  *
- *   mnrun -np N [--hostfile F | -H host:slots,...] [--set section.key=value]...
- *         [--metrics FILE] [--dry-run] [--mpirun PATH] [-v] train.conf
+ *   mnrun [-np N] [--hostfile F | -H host:slots,...] [--set section.key=value]...
+ *         [-x NAME[=VALUE]]... [--mca KEY VALUE]... [--metrics FILE] [--dry-run]
+ *         [--mpirun PATH] [-v] train.conf
  *
  * Everything that can be checked before a rank starts is checked here first (the command
  * line, train.conf with its --set overrides, the hosts, the gang's slots), so that a mistake
@@ -26,20 +27,26 @@
 #include "mn_status.h"
 #include "mn_liveness.h"
 #include "mn_report.h"
+#include "mn_suggest.h"
 #include "mn_supervise.h"
 #include "mn_topo.h"
 
 #define MNRUN_MAX_SETS 256
 
 typedef struct mnrun_opts {
-  int nranks;
+  int nranks;           /* -np; 0: not given (every slot of the hosts given, else 1) */
   const char *hostfile; /* --hostfile */
   const char *hostlist; /* -H */
   const char *sets[MNRUN_MAX_SETS + 1];
   int nsets;
   char resume[80]; /* "snapshot.resume=MODE" from --resume, the last of the sets */
   const char *metrics;
-  const char *mpirun; /* --mpirun, else MN_MPIRUN, else PATH */
+  const char *mpirun;                  /* --mpirun, else MN_MPIRUN, else PATH */
+  const char *exports[MNRUN_MAX_SETS]; /* -x NAME or -x NAME=VALUE */
+  int nexports;
+  const char *mca[2 * MNRUN_MAX_SETS]; /* --mca KEY VALUE pairs */
+  int nmca;
+  const char *mpirun_args, *srun_args; /* --mpirun-args, --srun-args */
   int dry_run;
   int verbose;
   int threads;                        /* BLAS threads per rank; 0: cores / ranks on the host */
@@ -55,19 +62,31 @@ typedef struct mnrun_opts {
 static void print_help(FILE *f) {
   fprintf(
       f,
-      "usage: mnrun -np N [--hostfile FILE | -H HOST[:SLOTS],...] [--set SECTION.KEY=VALUE]...\n"
-      "             [--metrics FILE] [--resume MODE] [--dry-run] [--mpirun PATH] [-v]\n"
-      "             TRAIN.CONF\n"
+      "usage: mnrun [-np N] [--hostfile FILE | -H HOST[:SLOTS],...] [--set SECTION.KEY=VALUE]...\n"
+      "             [-x NAME[=VALUE]]... [--mca KEY VALUE]... [--metrics FILE] [--resume MODE]\n"
+      "             [--dry-run] [--mpirun PATH] [-v] TRAIN.CONF\n"
       "\n"
       "Check TRAIN.CONF, place N ranks of mntrain on the hosts as one gang, start them\n"
       "(through mpirun, or directly for one local rank), forward signals, and report\n"
       "which rank failed and why. See docs/launcher.md.\n"
       "\n"
-      "  -np, --np, -n N         ranks to start (default 1)\n"
-      "  --hostfile FILE         Open MPI hostfile, \"host slots=N [gpus=G] [label=L]\" per\n"
-      "                          line (default: the Slurm allocation when inside one, else\n"
-      "                          the local machine, slots = its CPUs, %d here)\n"
+      "  -np, --np, -n N         ranks to start (default: every slot of the hostfile, -H\n"
+      "                          or Slurm allocation, one per GPU on hosts with GPUs; 1 on\n"
+      "                          the local machine when no hosts are given)\n"
+      "  --hostfile FILE         hostfile, Open MPI's \"[user@]host slots=N\" (also count=,\n"
+      "                          cpus=, max_slots=; mn's gpus= and label=) or MPICH's\n"
+      "                          \"host:N\" per line (default: the Slurm allocation when\n"
+      "                          inside one, else the local machine, slots = its CPUs, %d here)\n"
       "  -H, --host LIST         hosts as host[:slots],... (default slots 1)\n"
+      "  -x NAME[=VALUE]         give every rank NAME, from mnrun's environment or set to\n"
+      "                          VALUE (repeatable; NCCL_*, UCX_*, CUDA_*, MN_* and, through\n"
+      "                          mpirun itself, OMPI_* are passed without it)\n"
+      "  --mca KEY VALUE         an Open MPI MCA parameter: mpirun --mca KEY VALUE, or\n"
+      "                          OMPI_MCA_KEY=VALUE for srun and a direct rank (repeatable;\n"
+      "                          default none)\n"
+      "  --mpirun-args \"ARGS\"    more mpirun options, split into words like a shell does\n"
+      "                          (quotes, no expansion), after mnrun's own (default none)\n"
+      "  --srun-args \"ARGS\"      the same for srun (default none)\n"
       "  --set SECTION.KEY=VALUE override a key of TRAIN.CONF (repeatable; default none)\n"
       "  --metrics FILE          JSON-lines metrics, passed to mntrain (default none)\n"
       "  --resume MODE           auto: from the newest valid snapshot, if any (default);\n"
@@ -152,7 +171,10 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
     OPT_SHARED_TMPDIR,
     OPT_POLICY,
     OPT_TOPOLOGY,
-    OPT_LAUNCHER
+    OPT_LAUNCHER,
+    OPT_MCA,
+    OPT_MPIRUN_ARGS,
+    OPT_SRUN_ARGS
   };
   static const struct option longopts[] = {
       {"np", required_argument, NULL, 'n'},
@@ -172,22 +194,60 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
       {"policy", required_argument, NULL, OPT_POLICY},
       {"topology", no_argument, NULL, OPT_TOPOLOGY},
       {"launcher", required_argument, NULL, OPT_LAUNCHER},
+      {"mca", required_argument, NULL, OPT_MCA},
+      {"mpirun-args", required_argument, NULL, OPT_MPIRUN_ARGS},
+      {"srun-args", required_argument, NULL, OPT_SRUN_ARGS},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, OPT_VERSION},
       {NULL, 0, NULL, 0},
   };
-  *opts = (mnrun_opts_t){.nranks = 1, .start_timeout = 300, .fail_timeout = 30};
+  *opts = (mnrun_opts_t){.start_timeout = 300, .fail_timeout = 30};
   opterr = 0;
   /* getopt_long_only, so that mpirun's "-np 4" works beside "--np 4"; single-letter
-   * options (-n, -H, -v, -h) stay short options. */
-  for (int c; (c = getopt_long_only(argc, argv, ":n:H:vh", longopts, NULL)) != -1;) {
+   * options (-n, -H, -x, -v, -h) stay short options. */
+  for (int c; (c = getopt_long_only(argc, argv, ":n:H:x:vh", longopts, NULL)) != -1;) {
     switch (c) {
     case 'n':
       if ((opts->nranks = parse_count(optarg)) < 0)
         return usage_error("-np expects a whole number >= 1, got '%s'", optarg);
       break;
     case 'H': opts->hostlist = optarg; break;
+    case 'x': {
+      size_t len = strcspn(optarg, "=");
+      if (len == 0 ||
+          strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                         "0123456789_") != len ||
+          (optarg[0] >= '0' && optarg[0] <= '9'))
+        return usage_error("-x expects NAME or NAME=VALUE (NAME: letters, digits and _), got "
+                           "'%s'",
+                           optarg);
+      if (!optarg[len] && !getenv(optarg))
+        return usage_error("-x %s: %s is not set in mnrun's environment (or give -x %s=VALUE)",
+                           optarg, optarg, optarg);
+      if (opts->nexports == MNRUN_MAX_SETS) return usage_error("too many -x options");
+      opts->exports[opts->nexports++] = optarg;
+      break;
+    }
+    case OPT_MCA:
+      if (optind >= argc) return usage_error("--mca expects KEY VALUE");
+      if (!optarg[0] || strchr(optarg, '='))
+        return usage_error("--mca expects KEY VALUE (two words), got key '%s'", optarg);
+      if (opts->nmca == MNRUN_MAX_SETS) return usage_error("too many --mca options");
+      opts->mca[2 * opts->nmca] = optarg;
+      opts->mca[2 * opts->nmca++ + 1] = argv[optind++]; /* the VALUE: the next word */
+      break;
+    case OPT_MPIRUN_ARGS:
+    case OPT_SRUN_ARGS: {
+      mn_cmd_t check = {0};
+      mn_status_t st = mn_cmd_add_words(&check, optarg);
+      mn_cmd_free(&check);
+      if (st != MN_OK)
+        return usage_error("%s %s", c == OPT_MPIRUN_ARGS ? "--mpirun-args" : "--srun-args",
+                           mn_error_message());
+      *(c == OPT_MPIRUN_ARGS ? &opts->mpirun_args : &opts->srun_args) = optarg;
+      break;
+    }
     case OPT_HOSTFILE: opts->hostfile = optarg; break;
     case OPT_SET: {
       const char *eq = strchr(optarg, '='), *dot = strchr(optarg, '.');
@@ -246,17 +306,30 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
         return usage_error("--threads expects a whole number >= 1, got '%s'", optarg);
       break;
     case 'v': opts->verbose = 1; break;
-    case 'h': print_help(stdout); return -1;
+    case 'h':
+      /* a mistyped single-dash long option ("-hostfiel") falls back to the short -h in
+       * getopt_long_only: the word is then still argv[optind], not consumed */
+      if (optind < argc && argv[optind][0] == '-' && argv[optind][1] == 'h' && argv[optind][2]) {
+        char msg[256];
+        return usage_error("%s",
+                           mn_suggest_unknown_option(argv[optind], longopts, msg, sizeof msg));
+      }
+      print_help(stdout);
+      return -1;
     case OPT_VERSION: printf("mnrun %s\n", MN_VERSION); return -1;
     case ':': return usage_error("option '%s' needs an argument", argv[optind - 1]);
-    default: return usage_error("unknown option '%s'", argv[optind - 1]);
+    default: {
+      char msg[256];
+      return usage_error("%s",
+                         mn_suggest_unknown_option(argv[optind - 1], longopts, msg, sizeof msg));
+    }
     }
   }
   if (opts->topology) return 0;
   if (opts->hostfile && opts->hostlist) return usage_error("give --hostfile or -H, not both");
   if (opts->launcher == LAUNCHER_SRUN && !getenv("SLURM_JOB_ID"))
     return usage_error("--launcher srun runs only inside a Slurm allocation (sbatch, salloc)");
-  if (opts->min_np > opts->nranks)
+  if (opts->nranks > 0 && opts->min_np > opts->nranks)
     return usage_error("--min-np %d is more than -np %d", opts->min_np, opts->nranks);
   if (optind >= argc) return usage_error("no train.conf given");
   if (optind + 1 < argc)
@@ -344,7 +417,12 @@ typedef struct mnrun_job {
   mn_job_t job;
   mn_cmd_t cmd;
   int use_mpirun, use_srun;
-  int from_slurm; /* the hosts came from the Slurm allocation */
+  int from_slurm;                   /* the hosts came from the Slurm allocation */
+  int nranks;                       /* -np, or its default for these hosts */
+  const char **set_env, **pass_env; /* the ranks' variables (mn_job_t) */
+  int nset_env, npass_env;
+  char **owned_names; /* the names in pass_env taken from the environment (freed) */
+  int nowned;
   char train[PATH_MAX];
   char mpirun[PATH_MAX];
   char srun[PATH_MAX];
@@ -371,6 +449,87 @@ static mn_status_t load_hosts(const mnrun_opts_t *opts, mn_hostlist_t *hosts, in
   mn_status_t st = mn_hosts_from_slurm(hosts, from_slurm);
   if (st != MN_OK || *from_slurm) return st;
   return mn_hosts_local(hosts);
+}
+
+/* -np left out: every slot of the hosts given or of the Slurm allocation, as mpirun and srun
+ * do, but one rank per GPU on hosts with GPUs (only those take ranks then); 1 on the local
+ * machine when no hosts were given (not mpirun's one per core: a run's batch and result
+ * depend on the rank count, which should not change with the laptop it runs on). */
+static int default_nranks(const mn_hostlist_t *hosts) {
+  if (hosts->implicit) return 1;
+  long slots = 0, gpu_slots = 0;
+  int gpu_job = 0;
+  for (int i = 0; i < hosts->nhosts; i++) {
+    const mn_host_t *h = &hosts->hosts[i];
+    slots += h->slots;
+    if (h->gpus > 0) {
+      gpu_job = 1;
+      gpu_slots += h->slots < h->gpus ? h->slots : h->gpus;
+    }
+  }
+  long n = gpu_job ? gpu_slots : slots;
+  return n < 1 ? 1 : n > MN_SLOTS_MAX ? MN_SLOTS_MAX : (int)n;
+}
+
+/* Whether an entry of mnrun's environment ("NAME=value") goes to every rank without -x:
+ * NCCL_*, UCX_*, CUDA_* and MN_* (not the MN_ variables mnrun sets for the ranks itself).
+ * OMPI_* are not in the list: mpirun exports them itself, and srun and a direct rank
+ * inherit the whole environment. */
+static int passed_by_default(const char *entry) {
+  static const char *const prefixes[] = {"NCCL_", "UCX_", "CUDA_", "MN_"};
+  if (!strncmp(entry, "MN_TTY=", 7) || !strncmp(entry, "MN_REPORT_DIR=", 14)) return 0;
+  for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
+    if (!strncmp(entry, prefixes[i], strlen(prefixes[i]))) return 1;
+  return 0;
+}
+
+/* Whether names[0..n) holds the name (len characters). */
+static int has_name(const char *const *names, int n, const char *name, size_t len) {
+  for (int i = 0; i < n; i++)
+    if (strlen(names[i]) >= len && !strncmp(names[i], name, len) &&
+        (names[i][len] == '\0' || names[i][len] == '='))
+      return 1;
+  return 0;
+}
+
+/* The ranks' variables (mn_job_t set_env, pass_env): -x NAME=VALUE as given; the names of
+ * -x NAME and of the variables passed by default, each once, none that -x sets. */
+static mn_status_t build_env(const mnrun_opts_t *opts, mnrun_job_t *j) {
+  extern char **environ;
+  int nenv = 0;
+  while (environ[nenv]) nenv++;
+  j->set_env = calloc((size_t)opts->nexports + 1, sizeof *j->set_env);
+  j->pass_env = calloc((size_t)(opts->nexports + nenv) + 1, sizeof *j->pass_env);
+  j->owned_names = calloc((size_t)nenv + 1, sizeof *j->owned_names);
+  if (!j->set_env || !j->pass_env || !j->owned_names)
+    return mn_error(MN_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < opts->nexports; i++)
+    if (strchr(opts->exports[i], '=')) j->set_env[j->nset_env++] = opts->exports[i];
+  for (int i = 0; i < nenv; i++) {
+    const char *e = environ[i];
+    size_t len = strcspn(e, "=");
+    if (!passed_by_default(e) || has_name(j->set_env, j->nset_env, e, len) ||
+        has_name(j->pass_env, j->npass_env, e, len))
+      continue;
+    char *name = strndup(e, len);
+    if (!name) return mn_error(MN_ERR_NOMEM, "out of memory");
+    j->owned_names[j->nowned++] = name;
+    j->pass_env[j->npass_env++] = name;
+  }
+  for (int i = 0; i < opts->nexports; i++) {
+    const char *x = opts->exports[i];
+    if (!strchr(x, '=') && !has_name(j->set_env, j->nset_env, x, strlen(x)) &&
+        !has_name(j->pass_env, j->npass_env, x, strlen(x)))
+      j->pass_env[j->npass_env++] = x;
+  }
+  return MN_OK;
+}
+
+static void free_env(mnrun_job_t *j) {
+  for (int i = 0; i < j->nowned; i++) free(j->owned_names[i]);
+  free(j->owned_names);
+  free(j->set_env);
+  free(j->pass_env);
 }
 
 /* The gang's placement: with this machine's topology when it is the only host. */
@@ -400,15 +559,36 @@ static mn_status_t place(const mnrun_opts_t *opts, mnrun_job_t *j, int nranks) {
 static mn_status_t prepare(const mnrun_opts_t *opts, mnrun_job_t *j) {
   mn_status_t st = check_config(opts);
   if (st == MN_OK) st = load_hosts(opts, &j->hosts, &j->from_slurm);
-  if (st == MN_OK) st = place(opts, j, opts->nranks);
+  if (st != MN_OK) return st;
+  j->nranks = opts->nranks > 0 ? opts->nranks : default_nranks(&j->hosts);
+  if (opts->nranks == 0)
+    mn_log_debug("-np not given: %d rank%s (%s)", j->nranks, j->nranks == 1 ? "" : "s",
+                 j->hosts.implicit ? "the local machine" : "every slot of the hosts");
+  if (opts->min_np > j->nranks)
+    return mn_error(MN_ERR_USAGE, "--min-np %d is more than the %d ranks to start", opts->min_np,
+                    j->nranks);
+  st = place(opts, j, j->nranks);
+  if (st == MN_OK) st = build_env(opts, j);
   if (st != MN_OK) return st;
   j->use_srun =
       opts->launcher == LAUNCHER_SRUN || (opts->launcher == LAUNCHER_AUTO && j->from_slurm);
-  j->use_mpirun = !j->use_srun && !(opts->nranks == 1 && j->hosts.implicit);
+  j->use_mpirun = !j->use_srun && !(j->nranks == 1 && j->hosts.implicit);
+  if (opts->mpirun_args && !j->use_mpirun)
+    mn_log_warn("--mpirun-args ignored: the ranks start through %s",
+                j->use_srun ? "srun" : "mnrun");
+  if (opts->srun_args && !j->use_srun)
+    mn_log_warn("--srun-args ignored: the ranks start through %s",
+                j->use_mpirun ? "mpirun" : "mnrun");
+  int mpi_major = 0;
   st = find_worker(j->train, sizeof j->train);
   if (st == MN_OK && j->use_mpirun)
     st = find_program(opts->mpirun, "MN_MPIRUN", "mpirun", "use --mpirun or MN_MPIRUN", j->mpirun,
                       sizeof j->mpirun);
+  if (st == MN_OK && j->use_mpirun && mn_launch_mpirun_version(j->mpirun, &mpi_major) != MN_OK)
+    mn_log_warn("%s (taking it for Open MPI 4)", mn_error_message());
+  if (j->use_mpirun)
+    mn_log_debug("mpirun %s: Open MPI %d (%s option names)", j->mpirun, mpi_major,
+                 mpi_major >= 5 ? "PRRTE" : "ORTE");
   if (st == MN_OK && j->use_srun)
     st = find_program(NULL, "MN_SRUN", "srun", "set MN_SRUN", j->srun, sizeof j->srun);
   if (st != MN_OK && opts->dry_run) { /* show what would run anyway */
@@ -425,9 +605,17 @@ static mn_status_t prepare(const mnrun_opts_t *opts, mnrun_job_t *j) {
                       .srun = j->srun[0] ? j->srun : NULL,
                       .report_dir = j->workdir,
                       /* progress goes to stdout: a terminal there, not on stderr */
-                      .tty = isatty(STDOUT_FILENO)};
-  /* and whether log lines share that terminal (runtime/console.c): inherited by the ranks */
-  setenv("MN_STDERR_TTY", isatty(STDERR_FILENO) ? "1" : "0", 1);
+                      .tty = isatty(STDOUT_FILENO),
+                      .set_env = j->set_env,
+                      .nset_env = j->nset_env,
+                      .pass_env = j->pass_env,
+                      .npass_env = j->npass_env,
+                      .mca = opts->mca,
+                      .nmca = opts->nmca,
+                      .engine_args = j->use_srun     ? opts->srun_args
+                                     : j->use_mpirun ? opts->mpirun_args
+                                                     : NULL,
+                      .mpi_major = mpi_major};
   return st;
 }
 
@@ -617,7 +805,7 @@ static mn_status_t replace_for_restart(const mnrun_opts_t *opts, mnrun_job_t *j,
   }
   mn_place_free(&j->plan);
   mn_cmd_free(&j->cmd);
-  int want = opts->nranks, slots = mn_hosts_total_slots(h);
+  int want = j->nranks, slots = mn_hosts_total_slots(h);
   if (!h->implicit && slots < want && opts->min_np > 0 && slots >= opts->min_np) want = slots;
   return place(opts, j, want);
 }
@@ -663,6 +851,9 @@ int main(int argc, char **argv) {
     mn_log_error("%s", mn_error_message());
     return MN_EXIT_SOFTWARE;
   }
+  /* whether log lines share a terminal with the progress line (runtime/console.c): the
+   * ranks get it with the other MN_ variables */
+  setenv("MN_STDERR_TTY", isatty(STDERR_FILENO) ? "1" : "0", 1);
   mnrun_opts_t opts;
   int code = parse_options(argc, argv, &opts);
   if (code != 0) return code < 0 ? MN_EXIT_OK : code;
@@ -698,6 +889,7 @@ int main(int argc, char **argv) {
   mn_cmd_free(&j->cmd);
   mn_place_free(&j->plan);
   mn_hosts_free(&j->hosts);
+  free_env(j);
   free(j);
   return code;
 }

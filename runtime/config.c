@@ -12,6 +12,7 @@
  * It does not resolve paths, check that data files exist, or know anything about the
  * world size: those are checked where they are used. */
 #include "mn_config.h"
+#include "mn_suggest.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -219,37 +220,9 @@ static int trim_copy(const char *s, size_t n, char *out, size_t cap) {
   return 0;
 }
 
-/* Edit distance with transpositions (optimal string alignment), for "did you mean". */
-static int edit_distance(const char *a, const char *b) {
-  size_t n = strlen(a), m = strlen(b);
-  if (n > 63 || m > 63) return 99;
-  int d[64][64];
-  for (size_t i = 0; i <= n; i++) d[i][0] = (int)i;
-  for (size_t j = 0; j <= m; j++) d[0][j] = (int)j;
-  for (size_t i = 1; i <= n; i++) {
-    for (size_t j = 1; j <= m; j++) {
-      int cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
-      int best = d[i - 1][j] + 1;
-      if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
-      if (d[i - 1][j - 1] + cost < best) best = d[i - 1][j - 1] + cost;
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-          d[i - 2][j - 2] + 1 < best)
-        best = d[i - 2][j - 2] + 1;
-      d[i][j] = best;
-    }
-  }
-  return d[n][m];
-}
-
-/* Close enough to suggest: at most 2 edits, and fewer edits than the candidate's length. */
-static int is_close(const char *typed, const char *candidate) {
-  int dist = edit_distance(typed, candidate);
-  return dist <= 2 && (size_t)dist < strlen(candidate);
-}
-
 static const char *suggest_section(const char *section) {
   for (int i = 0; i < NKEYS; i++)
-    if (is_close(section, keys[i].section)) return keys[i].section;
+    if (mn_suggest_close(section, keys[i].section)) return keys[i].section;
   return NULL;
 }
 
@@ -266,8 +239,8 @@ static void unknown_message(const char *section, const char *key, char *out, siz
   }
   int best = -1, best_dist = 99;
   for (int i = 0; i < NKEYS; i++) {
-    if (strcmp(keys[i].section, section) != 0 || !is_close(key, keys[i].key)) continue;
-    int dist = edit_distance(key, keys[i].key);
+    if (strcmp(keys[i].section, section) != 0 || !mn_suggest_close(key, keys[i].key)) continue;
+    int dist = mn_suggest_distance(key, keys[i].key);
     if (dist < best_dist) best = i, best_dist = dist;
   }
   if (best >= 0) {

@@ -24,6 +24,7 @@
 #include "mn_preempt.h"
 #include "mn_rankenv.h"
 #include "mn_report.h"
+#include "mn_suggest.h"
 #include "mn_train.h"
 
 #define MAX_SETS 256
@@ -35,6 +36,7 @@ static void usage(FILE *f) {
              "  --resume MODE   auto (default), require or never: snapshot.resume\n"
              "  --metrics FILE  JSON lines of progress and a final summary (rank 0; default: "
              "log.metrics, none)\n"
+             "  --version       print \"mntrain VERSION\" and exit\n"
              "Normally started by mnrun; see docs/launcher.md.\n");
 }
 
@@ -46,12 +48,22 @@ typedef struct args {
   const char *conf;
 } args_t;
 
+static const struct option opts[] = {
+    {"set", required_argument, NULL, 's'},    {"metrics", required_argument, NULL, 'm'},
+    {"resume", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
+
+/* Whether the command line asks for --version, which is answered before MPI_Init (it needs
+ * no MPI); parse_args, afterwards, parses the same words again. */
+static int asks_version(int argc, char **argv) {
+  int found = 0;
+  opterr = 0;
+  for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) found |= c == 'V';
+  optind = 0; /* GNU getopt: start afresh */
+  return found;
+}
+
 static mn_status_t parse_args(int argc, char **argv, args_t *a) {
-  static const struct option opts[] = {{"set", required_argument, NULL, 's'},
-                                       {"metrics", required_argument, NULL, 'm'},
-                                       {"resume", required_argument, NULL, 'r'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   opterr = 0;
   int c;
@@ -69,7 +81,12 @@ static mn_status_t parse_args(int argc, char **argv, args_t *a) {
       snprintf(a->resume, sizeof a->resume, "snapshot.resume=%s", optarg);
       break;
     case 'h': usage(stdout); exit(0);
-    default: return mn_error(MN_ERR_USAGE, "bad option '%s' (try --help)", argv[optind - 1]);
+    case 'V': break; /* answered before MPI_Init */
+    default: {
+      char msg[256];
+      return mn_error(MN_ERR_USAGE, "%s (try --help)",
+                      mn_suggest_unknown_option(argv[optind - 1], opts, msg, sizeof msg));
+    }
     }
   }
   if (optind != argc - 1) return mn_error(MN_ERR_USAGE, "expected one train.conf (try --help)");
@@ -92,10 +109,32 @@ static void test_crash_hook(int rank) {
   raise(sig);
 }
 
+/* Testing aid (docs/launcher.md, "Environment"): with MN_TEST_ENV_DIR=DIR, each rank writes
+ * its whole environment, one NAME=value a line, to DIR/env-<rank>, so that a test sees what
+ * reached a rank on another host. */
+static void test_env_hook(int rank) {
+  extern char **environ;
+  const char *dir = getenv("MN_TEST_ENV_DIR");
+  if (!dir || !dir[0]) return;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/env-%d", dir, rank);
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    mn_log_warn("MN_TEST_ENV_DIR: cannot write %s", path);
+    return;
+  }
+  for (char **e = environ; *e; e++) fprintf(f, "%s\n", *e);
+  fclose(f);
+}
+
 int main(int argc, char **argv) {
   /* first: a stop signal during start-up must not kill the rank (it may have waited,
    * blocked, since mnrun's fork: mn_preempt_install unblocks it once the handler is in) */
   mn_preempt_install();
+  if (asks_version(argc, argv)) {
+    printf("mntrain %s\n", MN_VERSION);
+    return MN_EXIT_OK;
+  }
   int provided;
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
     fprintf(stderr, "mntrain: error: MPI_Init failed\n");
@@ -108,6 +147,7 @@ int main(int argc, char **argv) {
     MPI_Abort(MPI_COMM_WORLD, MN_EXIT_SOFTWARE);
   }
   mn_log_init("mn", world.rank, world.host);
+  test_env_hook(world.rank);
   if (!mn_preempt_check_handlers())
     mn_log_warn("MPI replaced mn's handler of SIGTERM, SIGUSR1 or SIGINT; restored it");
   const char *report_dir = getenv("MN_REPORT_DIR");

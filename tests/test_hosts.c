@@ -158,13 +158,63 @@ static void check_bad_file(const char *name, const char *text, int line, const c
   CHECK(l.hosts == NULL);
 }
 
+/* The formats users have: Open MPI's keys and synonyms, user@host, MPICH's host:n. */
+static void test_file_formats(void) {
+  mn_hostlist_t l;
+  const char *path = write_file("ompi.hosts", "# Open MPI\n"
+                                              "\n"
+                                              "a slots=2 max_slots=4\n"
+                                              "b slots=2 max-slots=2   # dash form\n"
+                                              "c count=3\n"
+                                              "d cpu=4\n"
+                                              "e cpus=5\n"
+                                              "alice@f slots=6\n"
+                                              "g:7\n"
+                                              "h:2 gpus=2 label=x\n"
+                                              "bob@i:3\n");
+  CHECK_MSG(mn_hosts_parse_file(path, &l) == MN_OK, "%s", mn_error_message());
+  const char *names[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i"};
+  const int slots[] = {2, 2, 3, 4, 5, 6, 7, 2, 3};
+  const char *users[] = {"", "", "", "", "", "alice", "", "", "bob"};
+  CHECK(l.nhosts == 9);
+  for (int i = 0; i < l.nhosts && i < 9; i++) {
+    CHECK_MSG(!strcmp(l.hosts[i].name, names[i]), "host %d: '%s'", i, l.hosts[i].name);
+    CHECK_MSG(l.hosts[i].slots == slots[i], "%s: slots %d", names[i], l.hosts[i].slots);
+    CHECK_MSG(!strcmp(l.hosts[i].user, users[i]), "%s: user '%s'", names[i], l.hosts[i].user);
+  }
+  if (l.nhosts == 9) CHECK(l.hosts[7].gpus == 2 && !strcmp(l.hosts[7].labels, "x"));
+  mn_hosts_free(&l);
+
+  /* MPICH's host:n file, one host per line, merged like the rest */
+  path = write_file("mpich.hosts", "n1:4\nn2:4\nn1:2\n");
+  CHECK_MSG(mn_hosts_parse_file(path, &l) == MN_OK, "%s", mn_error_message());
+  CHECK(l.nhosts == 2 && mn_hosts_total_slots(&l) == 10);
+  if (l.nhosts == 2) CHECK(l.hosts[0].slots == 6 && l.hosts[1].slots == 4);
+  mn_hosts_free(&l);
+
+  /* errors name file:line */
+  check_bad_file("colon-zero.hosts", "a:2\nb:0\n", 2, "slots after 'b:' must be");
+  check_bad_file("colon-nan.hosts", "a:x\n", 1, "got 'x'");
+  check_bad_file("colon-empty.hosts", "a:\n", 1, "slots after 'a:'");
+  check_bad_file("twice.hosts", "a slots=2 count=3\n", 1, "slots are given twice");
+  check_bad_file("twice-colon.hosts", "\na:2 slots=3\n", 2, "slots are given twice");
+  check_bad_file("cpus-bad.hosts", "a cpus=0\n", 1, "cpus must be a whole number from 1");
+  check_bad_file("max-dash.hosts", "a slots=4 max-slots=2\n", 1, "max_slots=2");
+  check_bad_file("user-empty.hosts", "@a\n", 1, "empty user name");
+  check_bad_file("user-bad.hosts", "a b@c\n", 1, "expected key=value");
+  check_bad_file("user-chars.hosts", "x/y@a\n", 1, "user name may hold only");
+  check_bad_file("user-differ.hosts", "u@a\nv@a\n", 2, "a: user 'v', but 'u' before");
+  check_bad_file("host-after-user.hosts", "u@\n", 1, "empty host name");
+  check_bad_file("user-none.hosts", "u@a\na\n", 2, "a: user '(none)', but 'u' before");
+}
+
 static void test_file_bad(void) {
   check_bad_file("zero.hosts", "a slots=2\n# c\nb slots=0\n", 3, "slots must be");
   check_bad_file("neg.hosts", "a slots=-1\n", 1, "slots must be");
   check_bad_file("nan.hosts", "\na slots=two\n", 2, "'two'");
   check_bad_file("trail.hosts", "a slots=2x\n", 1, "slots must be");
   check_bad_file("empty-value.hosts", "a slots=\n", 1, "slots must be");
-  check_bad_file("key.hosts", "a slots=2\nb slots=1 cpus=4\n", 2, "unknown key 'cpus'");
+  check_bad_file("key.hosts", "a slots=2\nb slots=1 port=22\n", 2, "unknown key 'port'");
   check_bad_file("noeq.hosts", "a slots 2\n", 1, "expected key=value");
   check_bad_file("name.hosts", "a/b slots=1\n", 1, "host name");
   check_bad_file("leading-key.hosts", "slots=2\n", 1, "host name");
@@ -472,6 +522,7 @@ int main(void) {
   test_list_bad();
   test_file_good();
   test_file_bad();
+  test_file_formats();
   test_file_gpus_labels();
   test_file_many();
   test_slurm();

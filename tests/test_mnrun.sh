@@ -116,6 +116,81 @@ expect_rc spread 0
 expect_in spread out "rank 1=b slot="
 expect_in spread out "--rankfile"
 
+# -np left out: every slot of a hostfile, -H or Slurm allocation (as mpirun and srun); one
+# rank per GPU on GPU hosts; 1 on the local machine with no hosts given.
+printf 'a slots=3\nb slots=2\n' >"$tmp/hnp"
+run npfile --hostfile "$tmp/hnp" --dry-run "$conf"
+expect_rc npfile 0
+[ "$(rows npfile | wc -l)" -eq 5 ] || fail "npfile: want 5 ranks (every slot): $(cat "$tmp/npfile.out")"
+expect_in npfile out " -np 5 "
+run npH -H a:2,b:2 --dry-run "$conf"
+expect_rc npH 0
+[ "$(rows npH | wc -l)" -eq 4 ] || fail "npH: want 4 ranks: $(cat "$tmp/npH.out")"
+SLURM_JOB_ID=1 SLURM_JOB_NODELIST='n[1-2]' SLURM_TASKS_PER_NODE='4(x2)' run npslurm --dry-run "$conf"
+expect_rc npslurm 0
+[ "$(rows npslurm | wc -l)" -eq 8 ] || fail "npslurm: want 8 ranks in an 8-task allocation: $(cat "$tmp/npslurm.out")"
+expect_in npslurm out "--ntasks=8"
+run npgpu --hostfile "$tmp/hg" --dry-run "$conf"
+expect_rc npgpu 0
+[ "$(grep -c '^ *[0-9][0-9]* ' "$tmp/npgpu.out")" -eq 8 ] ||
+  fail "npgpu: want 8 ranks (one per GPU): $(cat "$tmp/npgpu.out")"
+run nplocal --dry-run "$conf"
+expect_rc nplocal 0
+[ "$(grep -c '^ *[0-9][0-9]* ' "$tmp/nplocal.out")" -eq 1 ] || fail "nplocal: want 1 rank on the local machine: $(cat "$tmp/nplocal.out")"
+run npmin -H a:2 --min-np 3 --dry-run "$conf"
+expect_rc npmin 64
+expect_in npmin err "--min-np 3 is more than the 2 ranks to start"
+
+# The ranks' environment: -x NAME=VALUE and -x NAME reach mpirun as -x; NCCL_*, UCX_*,
+# CUDA_* and MN_* of mnrun's environment are passed without asking; -x of an unset name is
+# refused. Under srun and the direct engine, -x NAME=VALUE goes into the environment.
+NCCL_MN_T=1 UCX_MN_T=2 MN_MN_T=3 SOMETHING_ELSE=4 BAR=5 run envx -H a:2 -x FOO=bar -x BAR --dry-run "$conf"
+expect_rc envx 0
+for want in "-x FOO=bar" "-x BAR" "-x NCCL_MN_T" "-x UCX_MN_T" "-x MN_MN_T"; do
+  expect_in envx out "$want "
+done
+grep -q "SOMETHING_ELSE" "$tmp/envx.out" && fail "envx: SOMETHING_ELSE was passed"
+run envunset -H a:2 -x MN_SURELY_UNSET_VAR --dry-run "$conf"
+expect_rc envunset 64
+expect_in envunset err "MN_SURELY_UNSET_VAR is not set in mnrun's environment"
+run envbad -H a:2 -x 1X=2 --dry-run "$conf"
+expect_rc envbad 64
+run envdirect -x FOO=bar --mca btl self --dry-run "$conf"
+expect_rc envdirect 0
+expect_in envdirect out "FOO=bar OMPI_MCA_btl=self "
+
+# Site MPI settings: --mca KEY VALUE (repeatable, also after TRAIN.CONF) and the extra
+# words of --mpirun-args / --srun-args, split like a shell, shown by --dry-run.
+run mca -H a:2 "$conf" --mca btl tcp,self --mca pml ob1 --mpirun-args "--report-bindings --tag-output 'two words'" --dry-run
+expect_rc mca 0
+expect_in mca out "--mca btl tcp,self --mca pml ob1 --report-bindings --tag-output 'two words' "
+run mcaquote -H a:2 --mpirun-args "--foo 'bar" --dry-run "$conf"
+expect_rc mcaquote 64
+expect_in mcaquote err "unbalanced ' quote"
+run mcaone -H a:2 --mca btl --dry-run
+expect_rc mcaone 64
+SLURM_JOB_ID=1 SLURM_JOB_NODELIST='n1' SLURM_TASKS_PER_NODE='2' run srunargs --srun-args "--gpu-bind=none" --mca btl self --dry-run "$conf"
+expect_rc srunargs 0
+expect_in srunargs out "OMPI_MCA_btl=self"
+expect_in srunargs out "--gpu-bind=none "
+
+# Open MPI 4 (ORTE) or 5 (PRRTE): the names follow `mpirun --version`.
+for v in 4.1.4 5.0.3; do
+  printf '#!/bin/sh\n[ "$1" = --version ] && echo "mpirun (Open MPI) %s" && echo && echo "Report bugs to https://www.open-mpi.org/community/help/"\n' "$v" >"$tmp/mpirun-$v"
+  chmod +x "$tmp/mpirun-$v"
+  run "ompi$v" -np 4 -H a:2,b:2 --mpirun "$tmp/mpirun-$v" --dry-run "$conf"
+  expect_rc "ompi$v" 0
+  run "ompi$v-spread" -np 4 -H a:2,b:2 --policy spread --mpirun "$tmp/mpirun-$v" --dry-run "$conf"
+  expect_rc "ompi$v-spread" 0
+done
+expect_in ompi4.1.4 out "--mca orte_tmpdir_base "
+expect_in ompi4.1.4-spread out "--rankfile "
+expect_in ompi4.1.4-spread out "--mca rmaps_rank_file_physical 1"
+expect_in ompi5.0.3 out "--prtemca prte_tmpdir_base "
+expect_in ompi5.0.3-spread out "--map-by rankfile:file="
+grep -q "orte\|--rankfile\|rmaps_rank_file_physical" "$tmp/ompi5.0.3.out" "$tmp/ompi5.0.3-spread.out" &&
+  fail "ompi5: ORTE names for Open MPI 5: $(grep -h command: -A1 "$tmp"/ompi5.0.3*.out)"
+
 # Watchdog: a rank that never starts (start barrier), a rank that stops beating, a rank
 # that fails while the others run on: each tears the gang down within its bound.
 cat >"$tmp/nojoin.sh" <<'EOF'
@@ -206,7 +281,10 @@ run both -H a:1 --hostfile "$tmp/hosts" "$conf"
 expect_rc both 64
 run help --help
 expect_rc help 0
-expect_in help out "default 1"
+expect_in help out "default: every slot of the hostfile"
+for opt in "-x NAME[=VALUE]" "--mca KEY VALUE" "--mpirun-args" "--srun-args" "--version"; do
+  expect_in help out "$opt"
+done
 
 # A failing rank's report: a stand-in worker whose rank 1 fails with 65 and says why.
 worker="$tmp/worker.sh"

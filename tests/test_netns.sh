@@ -2,7 +2,9 @@
 # host of its own (../shared/notes/simulated-nodes.md). Killing every process of one
 # "node" mid-run must tear the whole gang down within --fail-timeout, with a line naming
 # the lost host and exit 69; with --max-restarts the gang then restarts on the host left
-# (--min-np) and resumes from the snapshot to finish.
+# (--min-np) and resumes from the snapshot to finish. What the user sets reaches the ranks
+# on the other "nodes": NCCL_* (and MN_*) by default, -x FOO=bar everywhere; the rsh agent
+# starts each host's daemon with a clean environment, as ssh does.
 # Needs root, ip (iproute2) and unshare; otherwise it says why and exits 77 (skipped).
 . "$MN_SRC/tests/lib.sh"
 
@@ -36,12 +38,14 @@ for ns in "$na" "$nb"; do
   echo "$net$i $ns" >>/etc/hosts
 done
 
-# mpirun's rsh agent: enter the host's namespace with its own host name.
+# mpirun's rsh agent: enter the host's namespace with its own host name, with a clean
+# environment as ssh gives (only PATH and HOME): nothing of mpirun's environment reaches the
+# host unless mpirun passes it.
 cat >"$MN_TMP/agent" <<'EOF'
 #!/bin/sh
 host=$1
 shift
-exec ip netns exec "$host" unshare --uts sh -c "hostname $host; $*"
+exec env -i PATH="$PATH" HOME="$HOME" ip netns exec "$host" unshare --uts sh -c "hostname $host; $*"
 EOF
 chmod +x "$MN_TMP/agent"
 export OMPI_MCA_plm_rsh_agent="$MN_TMP/agent" OMPI_MCA_routed=direct \
@@ -74,6 +78,27 @@ expect_exit 0 "4 ranks on 2 namespace hosts" "$MN_BIN/mnrun" -np 4 -H "$na:2,$nb
   --shared-tmpdir --set schedule.epochs=1 --set snapshot.dir="$MN_TMP/snap0" \
   --set log.level=debug "$MN_TMP/t.conf"
 expect_err "rank 2 of 4 on $nb, local rank 0 of 2" "rank 2 ran on host $nb"
+
+# The environment: the user's NCCL_* and MN_* reach every rank without -x (MN_TEST_ENV_DIR
+# makes each rank write its environment: runtime/mntrain.c), -x FOO=bar and -x BAR (from
+# mnrun's environment) reach every rank, on both hosts.
+mkdir -p "$MN_TMP/env"
+NCCL_MN_TEST=from-user MN_TEST_ENV_DIR="$MN_TMP/env" BAR=from-env \
+  expect_exit 0 "4 ranks, variables passed" "$MN_BIN/mnrun" -np 4 -H "$na:2,$nb:2" \
+  -x FOO=bar -x BAR --set schedule.epochs=1 --set snapshot.dir="$MN_TMP/snap-env" "$MN_TMP/t.conf"
+for r in 0 1 2 3; do
+  f="$MN_TMP/env/env-$r"
+  if [ ! -f "$f" ]; then
+    fail "rank $r wrote no environment (MN_TEST_ENV_DIR did not reach it)"
+    continue
+  fi
+  grep -qx "NCCL_MN_TEST=from-user" "$f" && grep -qx "FOO=bar" "$f" && grep -qx "BAR=from-env" "$f" &&
+    pass "rank $r has NCCL_MN_TEST, FOO=bar (-x) and BAR (-x BAR)" ||
+    fail "rank $r lacks a variable: $(grep -E '^(NCCL_MN_TEST|FOO|BAR)=' "$f" | tr '\n' ' ')"
+done
+# OMPI_MCA_* (set above for mpirun) reach the ranks through mpirun itself (docs/launcher.md)
+grep -qx "OMPI_MCA_btl_tcp_if_include=${net}0/24" "$MN_TMP/env/env-3" 2>/dev/null &&
+  pass "rank 3 on $nb has the OMPI_MCA_* settings" || fail "rank 3 lacks OMPI_MCA_btl_tcp_if_include"
 
 # Kill host b mid-run; with --max-restarts 1 --min-np 2 the gang restarts on host a alone.
 "$MN_BIN/mnrun" -v -np 4 -H "$na:2,$nb:2" --shared-tmpdir --fail-timeout 10 --max-restarts 1 \

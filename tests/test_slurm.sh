@@ -2,7 +2,9 @@
 # on this machine by tests/slurm_cluster.sh): a 2-rank job stopped by
 # scancel --signal=USR1 --batch writes a stop snapshot, exits 75, requeues itself, runs
 # again with SLURM_RESTART_COUNT=1, resumes from that very snapshot and finishes (exit 0,
-# final snapshot). Also mnrun --launcher srun: --mpi=pmix starts mntrain's ranks, and a
+# final snapshot); the job is submitted from another directory without MN_BIN (the script
+# finds mnrun through its own repository), and mnrun reads the allocation itself: every
+# task (-np left out) as an srun step. Also mnrun --launcher srun: --mpi=pmix starts mntrain's ranks, and a
 # stop request to mnrun reaches every rank through srun (SIGUSR1). Needs root and the
 # Debian packages slurm-wlm and munge; without them it says why and exits 77 (skipped).
 . "$MN_SRC/tests/lib.sh"
@@ -60,9 +62,21 @@ CONF
 total_steps=15000
 
 # ---- train.sbatch: stop, requeue, resume, finish ----
+# Submitted from a directory outside the repository, as users do. When the programs are in
+# the repository's build/bin, MN_BIN is left unset: train.sbatch must find mnrun itself
+# (sbatch runs a copy of the script, so not through $0).
 out="$MN_TMP/job.out"
+mkdir -p "$MN_TMP/elsewhere"
+unset_bin=()
+if [ "$(cd "$MN_BIN" && pwd)" = "$(cd "$MN_SRC/build/bin" 2>/dev/null && pwd)" ]; then
+  unset_bin=(-u MN_BIN)
+  pass "submitting without MN_BIN (the programs are in the repository's build/bin)"
+else
+  echo "note: MN_BIN=$MN_BIN is not the repository's build/bin: train.sbatch gets MN_BIN"
+fi
 export MN_BIN
-job=$(sbatch --parsable -n 2 -o "$out" "$MN_SRC/slurm/train.sbatch" "$MN_TMP/t.conf")
+job=$(cd "$MN_TMP/elsewhere" && env "${unset_bin[@]}" sbatch --parsable -n 2 -o "$out" \
+  "$MN_SRC/slurm/train.sbatch" "$MN_TMP/t.conf" -v)
 if [ -z "$job" ]; then
   fail "sbatch refused the job"
   finish
@@ -78,6 +92,11 @@ if wait_for 60 "job $job: training under way (epoch 2 done)" grep -q '^epoch 2 d
   fi
   grep -q 'mn-train: mnrun exited 75' "$out" && pass "the stopped run exited 75" ||
     fail "the stopped run did not exit 75"
+  grep -q "with $(cd "$MN_BIN" && pwd)/mnrun" "$out" && pass "train.sbatch found mnrun ($MN_BIN)" ||
+    fail "train.sbatch did not use $MN_BIN/mnrun: $(grep 'mn-train: job' "$out" | head -n 1)"
+  grep -q "running: .*srun --ntasks=2 " "$out" &&
+    pass "mnrun read the allocation: 2 ranks (-np left out) as an srun step" ||
+    fail "mnrun did not start 2 ranks through srun: $(grep 'running:' "$out" | head -n 1)"
   stop_snap=$("$MN_BIN/mninfo" --latest "$MN_TMP/snap" 2>/dev/null)
   if [ -n "$stop_snap" ] && "$MN_BIN/mninfo" "$stop_snap" | grep -qE '^reason +stop'; then
     pass "stop snapshot $(basename "$stop_snap")"
@@ -158,6 +177,20 @@ if [ -n "$bjob" ] && wait_for 120 "bench job $bjob ended" \
   grep -q 'mn reaches' "$MN_TMP/bench/table.txt" 2>/dev/null && pass "bench.sbatch wrote the table" ||
     fail "no table from bench.sbatch"
   [ "$fails" -ne 0 ] && show_out "$out3"
+fi
+
+# ---- slurm/sweep.sbatch: 1 and 2 ranks, mnrun reading the allocation (from elsewhere) ----
+out4="$MN_TMP/sweep.out"
+wjob=$(cd "$MN_TMP/elsewhere" && env "${unset_bin[@]}" MN_SWEEP_DIR="$MN_TMP/sweep" \
+  sbatch --parsable -n 2 -o "$out4" "$MN_SRC/slurm/sweep.sbatch" "$MN_TMP/t.conf" 1 2 -- \
+  --set schedule.epochs=1)
+if [ -n "$wjob" ] && wait_for 120 "sweep job $wjob ended" \
+  sh -c "scontrol show job $wjob | grep -qE 'JobState=($ended)'"; then
+  [ "$(job_field "$wjob" ExitCode)" = "0:0" ] && pass "sweep.sbatch exited 0" ||
+    fail "sweep.sbatch: ExitCode $(job_field "$wjob" ExitCode)"
+  [ "$(awk '$1 ~ /^[12]$/ && $4 ~ /%$/' "$out4" | wc -l)" = 2 ] &&
+    pass "sweep.sbatch measured 1 and 2 ranks" || fail "no sweep rows for 1 and 2 ranks"
+  [ "$fails" -ne 0 ] && show_out "$out4"
 fi
 
 echo "test_slurm: $((SECONDS - t_start)) s"

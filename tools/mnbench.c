@@ -35,6 +35,7 @@
 #include "mn_log.h"
 #include "mn_metrics.h"
 #include "mn_place.h"
+#include "mn_suggest.h"
 #include "mn_supervise.h"
 
 static const char usage_text[] =
@@ -76,6 +77,7 @@ static const char usage_text[] =
     "  --timeout S         longest run of one rank count, seconds (default 1800)\n"
     "  --keep              keep the scratch directory (logs of every run)\n"
     "  -h, --help          this text\n"
+    "  --version           print \"mnbench VERSION\" and exit\n"
     "\n"
     "Environment: MN_MPIRUN, MN_SRUN (the launchers; else on PATH), MN_GNUPLOT (else on PATH;\n"
     "without gnuplot there is no plot, and the table and JSON are written all the same).\n"
@@ -234,6 +236,7 @@ static mn_status_t parse_args(int argc, char **argv, mn_bench_opts_t *o) {
       {"keep", no_argument, NULL, OPT_KEEP},
       {"worker", required_argument, NULL, OPT_WORKER},
       {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0}};
   opts_default(o);
   opterr = 0;
@@ -243,8 +246,15 @@ static mn_status_t parse_args(int argc, char **argv, mn_bench_opts_t *o) {
       fputs(usage_text, stdout);
       exit(0);
     }
-    if (c == '?' || c == ':')
-      return mn_error(MN_ERR_USAGE, "bad option '%s' (try --help)", argv[optind - 1]);
+    if (c == 'V') {
+      printf("mnbench %s\n", MN_VERSION);
+      exit(0);
+    }
+    if (c == '?' || c == ':') {
+      char msg[256];
+      return mn_error(MN_ERR_USAGE, "%s (try --help)",
+                      mn_suggest_unknown_option(argv[optind - 1], opts, msg, sizeof msg));
+    }
     mn_status_t st = take_opt(o, c, optarg);
     if (st != MN_OK) return st;
   }

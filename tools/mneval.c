@@ -28,6 +28,7 @@
 #include "mn_model.h"
 #include "mn_snapshot.h"
 #include "mn_status.h"
+#include "mn_suggest.h"
 #include "mn_trainstate.h"
 
 #define MAX_SETS 256
@@ -49,7 +50,7 @@ static const char usage_text[] =
     "  --json           print the result as one JSON object instead of text\n"
     "  --set K=V        override a key of the run's config (e.g. model.seed; the shape\n"
     "                   keys must still match the snapshot's tensors)\n"
-    "  -V, --version    print mn's version\n"
+    "  -V, --version    print \"mneval VERSION\" and exit\n"
     "  -h, --help       this text\n"
     "\n"
     "Exit codes: 0 done, 64 usage, 65 bad data or snapshot (another model shape, a\n"
@@ -321,7 +322,11 @@ static mn_status_t parse_args(int argc, char **argv, opts_t *o) {
       break;
     case 'V': printf("mneval %s\n", MN_VERSION); exit(MN_EXIT_OK);
     case 'h': fputs(usage_text, stdout); exit(MN_EXIT_OK);
-    default: return mn_error(MN_ERR_USAGE, "unknown option '%s' (see --help)", argv[optind - 1]);
+    default: {
+      char msg[256];
+      return mn_error(MN_ERR_USAGE, "%s (see --help)",
+                      mn_suggest_unknown_option(argv[optind - 1], options, msg, sizeof msg));
+    }
     }
   }
   if (argc - optind != 1)

@@ -24,6 +24,7 @@
 #include "mn_safetensors.h"
 #include "mn_snapshot.h"
 #include "mn_status.h"
+#include "mn_suggest.h"
 #include "mn_trainstate.h"
 
 static const char usage_text[] =
@@ -44,6 +45,7 @@ static const char usage_text[] =
     "                as torch.nn.Sequential(Linear, ReLU, ..., Linear) names them (\"0.weight\",\n"
     "                \"0.bias\", \"2.weight\", ...; docs/export.md); DIR: its newest valid one\n"
     "  -h, --help    this text\n"
+    "  --version     print \"mninfo VERSION\" and exit\n"
     "\n"
     "Exit codes: 0 valid, 64 usage, 65 invalid or damaged, 66 missing file or no snapshot,\n"
     "74 the export could not be written.\n";
@@ -246,11 +248,16 @@ int main(int argc, char **argv) {
   enum { MODE_SHOW, MODE_LATEST, MODE_VERIFY, MODE_JSON, MODE_EXPORT } mode = MODE_SHOW;
   const char *export_to = NULL;
   static const struct option options[] = {
-      {"latest", no_argument, NULL, 'l'}, {"verify", no_argument, NULL, 'v'},
-      {"json", no_argument, NULL, 'j'},   {"export", required_argument, NULL, 'e'},
-      {"help", no_argument, NULL, 'h'},   {NULL, 0, NULL, 0},
+      {"latest", no_argument, NULL, 'l'},
+      {"verify", no_argument, NULL, 'v'},
+      {"json", no_argument, NULL, 'j'},
+      {"export", required_argument, NULL, 'e'},
+      {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
+      {NULL, 0, NULL, 0},
   };
   mn_log_init("mninfo", -1, NULL);
+  opterr = 0;
   int modes = 0, c;
   while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
     switch (c) {
@@ -259,7 +266,13 @@ int main(int argc, char **argv) {
     case 'j': mode = MODE_JSON, modes++; break;
     case 'e': mode = MODE_EXPORT, modes++, export_to = optarg; break;
     case 'h': fputs(usage_text, stdout); return MN_EXIT_OK;
-    default: fputs(usage_text, stderr); return MN_EXIT_USAGE;
+    case 'V': printf("mninfo %s\n", MN_VERSION); return MN_EXIT_OK;
+    default: {
+      char msg[256];
+      mn_log_error("%s (see --help)",
+                   mn_suggest_unknown_option(argv[optind - 1], options, msg, sizeof msg));
+      return MN_EXIT_USAGE;
+    }
     }
   }
   int nargs = argc - optind;

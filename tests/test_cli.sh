@@ -1,0 +1,47 @@
+# test_cli.sh: what every program (mnrun, mntrain, mninfo, mnbench, mneval) answers on its
+# command line alike: --version prints "PROG VERSION" (the project's version) and exits 0,
+# and an unknown option exits 64 with a "did you mean --X?" taken from the program's own
+# options (runtime/suggest.c, shared with train.conf's key suggestions).
+. "$MN_SRC/tests/lib.sh"
+
+version=$(sed -n 's/^project(mn VERSION \([0-9.]*\).*/\1/p' "$MN_SRC/CMakeLists.txt")
+[ -n "$version" ] || fail "no project version in CMakeLists.txt"
+
+for prog in mnrun mntrain mninfo mnbench mneval; do
+  expect_exit 0 "$prog --version" "$MN_BIN/$prog" --version
+  got=$(cat "$MN_TMP/out")
+  [ "$got" = "$prog $version" ] && pass "$prog --version prints '$got'" ||
+    fail "$prog --version printed '$got', want '$prog $version'"
+  expect_exit 64 "$prog --verison" "$MN_BIN/$prog" --verison
+  expect_err "unknown option '--verison' \(did you mean --version\?\)" "$prog suggests --version"
+  expect_exit 64 "$prog --no-such-thing" "$MN_BIN/$prog" --no-such-thing
+  if grep -q "did you mean" "$MN_TMP/err"; then
+    fail "$prog suggests something for --no-such-thing: $(cat "$MN_TMP/err")"
+  else
+    pass "$prog suggests nothing far off"
+  fi
+done
+
+# a suggestion from each program's own options (typos that are not
+# prefixes: getopt_long takes an unambiguous prefix such as --metric as --metrics)
+expect_exit 64 "mnrun --hostfiel" "$MN_BIN/mnrun" --hostfiel h train.conf
+expect_err "did you mean --hostfile\?" "mnrun --hostfiel: did you mean --hostfile?"
+expect_exit 64 "mnrun -hostfiel" "$MN_BIN/mnrun" -hostfiel h train.conf # not -h, help
+expect_err "did you mean --hostfile\?" "mnrun -hostfiel: did you mean --hostfile?"
+expect_exit 0 "mnrun -h" "$MN_BIN/mnrun" -h
+expect_exit 64 "mnrun --dryrun" "$MN_BIN/mnrun" --dryrun train.conf
+expect_err "did you mean --dry-run\?" "mnrun --dryrun: did you mean --dry-run?"
+expect_exit 64 "mntrain --metrix" "$MN_BIN/mntrain" --metrix=m.jsonl train.conf
+expect_err "did you mean --metrics\?" "mntrain --metrix=...: did you mean --metrics?"
+expect_exit 64 "mnbench --max-bites" "$MN_BIN/mnbench" --max-bites 1M train.conf
+expect_err "did you mean --max-bytes\?" "mnbench --max-bites: did you mean --max-bytes?"
+expect_exit 64 "mninfo --latset" "$MN_BIN/mninfo" --latset dir
+expect_err "did you mean --latest\?" "mninfo --latset: did you mean --latest?"
+expect_exit 64 "mneval --predcit" "$MN_BIN/mneval" --predcit p.csv snap.h5
+expect_err "did you mean --predict\?" "mneval --predcit: did you mean --predict?"
+
+# train.conf keys still get theirs (config.c now uses the same shared function)
+printf '[model]\nlayers = 4,3\n[data]\ntrain = x.h5\nbatch_sise = 3\n' >"$MN_TMP/bad.conf"
+expect_exit 64 "mnrun with a mistyped key" "$MN_BIN/mnrun" --dry-run "$MN_TMP/bad.conf"
+expect_err "did you mean 'batch_size'\?" "config key suggestion"
+finish
