@@ -1,4 +1,4 @@
-# test_cli.sh: what every program (mnrun, mntrain, mninfo, mnbench, mneval) answers on its
+# test_cli.sh: what every program (mnrun, mntrain, mninfo, mnbench, mneval, mnprep) answers on its
 # command line alike: --version prints "PROG VERSION" (the project's version) and exits 0,
 # and an unknown option exits 64 with a "did you mean --X?" taken from the program's own
 # options (runtime/suggest.c, shared with train.conf's key suggestions).
@@ -7,7 +7,7 @@
 version=$(sed -n 's/^project(mn VERSION \([0-9.]*\).*/\1/p' "$MN_SRC/CMakeLists.txt")
 [ -n "$version" ] || fail "no project version in CMakeLists.txt"
 
-for prog in mnrun mntrain mninfo mnbench mneval; do
+for prog in mnrun mntrain mninfo mnbench mneval mnprep; do
   expect_exit 0 "$prog --version" "$MN_BIN/$prog" --version
   got=$(cat "$MN_TMP/out")
   [ "$got" = "$prog $version" ] && pass "$prog --version prints '$got'" ||
@@ -39,6 +39,14 @@ expect_exit 64 "mninfo --latset" "$MN_BIN/mninfo" --latset dir
 expect_err "did you mean --latest\?" "mninfo --latset: did you mean --latest?"
 expect_exit 64 "mneval --predcit" "$MN_BIN/mneval" --predcit p.csv snap.h5
 expect_err "did you mean --predict\?" "mneval --predcit: did you mean --predict?"
+
+expect_exit 64 "mnprep csv --standardise" "$MN_BIN/mnprep" csv --standardise --in a.csv --out a.h5
+expect_err "did you mean --standardize\?" "mnprep csv --standardise: did you mean --standardize?"
+expect_exit 64 "mnprep teacher --sampels" "$MN_BIN/mnprep" teacher --sampels 3 --out t
+expect_err "did you mean --samples\?" "mnprep teacher --sampels: did you mean --samples?"
+expect_exit 64 "mnprep teachr" "$MN_BIN/mnprep" teachr --out t
+expect_err "unknown command 'teachr' \(did you mean teacher\?\)" "mnprep teachr: did you mean teacher?"
+expect_exit 0 "mnprep csv --version" "$MN_BIN/mnprep" csv --version
 
 # train.conf keys still get theirs (config.c now uses the same shared function)
 printf '[model]\nlayers = 4,3\n[data]\ntrain = x.h5\nbatch_sise = 3\n' >"$MN_TMP/bad.conf"

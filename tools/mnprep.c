@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "mn_h5.h"
+#include "mn_suggest.h"
 #include "prep.h"
 
 const char prep_usage_text[] =
@@ -26,6 +27,7 @@ const char prep_usage_text[] =
     "       mnprep npy --in FILE.npz --out FILE.h5 [options]\n"
     "       mnprep npy --x X.npy --y Y.npy --out FILE.h5 [options]\n"
     "       mnprep h5 --in FILE.h5 --x NAME --y NAME --out FILE.h5 [options]\n"
+    "       mnprep --version | --help\n"
     "\n"
     "Make mn datasets: HDF5 files with /x float32 [N, D] and /y int32 [N] (docs/data.md).\n"
     "Outputs are written atomically (temp file, fsync, rename).\n"
@@ -120,6 +122,7 @@ static mn_status_t convert_main(int cmd, int argc, char **argv) {
                                        {"seed", required_argument, NULL, 's'},
                                        {"chunk", required_argument, NULL, 'r'},
                                        {"help", no_argument, NULL, 'h'},
+                                       {"version", no_argument, NULL, 0x100},
                                        {NULL, 0, NULL, 0}};
   static const char *const cmds[] = {"csv", "npy", "h5"};
   mn_status_t st = MN_OK;
@@ -159,7 +162,8 @@ static mn_status_t convert_main(int cmd, int argc, char **argv) {
     case 's': st = parse_i64("seed", optarg, 0, INT64_MAX, &seed); break;
     case 'r': st = parse_i64("chunk", optarg, 1, INT64_C(1) << 30, &o.chunk); break;
     case 'h': fputs(prep_usage_text, stdout); exit(0);
-    default: return mn_error(MN_ERR_USAGE, "bad option (see mnprep --help)");
+    case 0x100: printf("mnprep %s\n", MN_VERSION); exit(0);
+    default: return prep_bad_option(argv[optind - 1], opts);
     }
   }
   if (st != MN_OK) return st;
@@ -203,6 +207,22 @@ static mn_status_t convert_main(int cmd, int argc, char **argv) {
 
 /* ---- main ---------------------------------------------------------------------------- */
 
+/* MN_ERR_USAGE for an unknown command (or an option before the command), with the closest
+ * command when one is close. */
+static mn_status_t unknown_command(const char *cmd) {
+  static const char *const cmds[] = {"teacher", "csv", "npy", "h5"};
+  static const struct option top[] = {
+      {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
+  if (cmd[0] == '-') return prep_bad_option(cmd, top);
+  const char *near = NULL;
+  for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+    if (mn_suggest_close(cmd, cmds[i]) &&
+        (!near || mn_suggest_distance(cmd, cmds[i]) < mn_suggest_distance(cmd, near)))
+      near = cmds[i];
+  if (near) return mn_error(MN_ERR_USAGE, "unknown command '%s' (did you mean %s?)", cmd, near);
+  return mn_error(MN_ERR_USAGE, "unknown command '%s' (teacher, csv, npy or h5; see --help)", cmd);
+}
+
 int main(int argc, char **argv) {
   mn_h5_quiet();
   if (argc < 2) {
@@ -214,8 +234,13 @@ int main(int argc, char **argv) {
     fputs(prep_usage_text, stdout);
     return 0;
   }
+  if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+    printf("mnprep %s\n", MN_VERSION);
+    return 0;
+  }
   mn_status_t st;
   optind = 1;
+  opterr = 0; /* unknown options are worded by prep_bad_option */
   if (!strcmp(cmd, "teacher"))
     st = teacher_main(argc - 1, argv + 1);
   else if (!strcmp(cmd, "csv"))
@@ -225,7 +250,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "h5"))
     st = convert_main(CMD_H5, argc - 1, argv + 1);
   else
-    st = mn_error(MN_ERR_USAGE, "unknown command '%s' (teacher, csv, npy or h5; see --help)", cmd);
+    st = unknown_command(cmd);
   if (st != MN_OK) {
     fprintf(stderr, "mnprep: error: %s\n", mn_error_message());
     return mn_status_exit_code(st);

@@ -16,6 +16,7 @@
 
 #include <hdf5.h>
 #include <limits.h>
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -43,10 +44,13 @@ enum {
 
 extern const char prep_usage_text[];
 
-/* ---- command-line numbers (prep_out.c) ------------------------------------------------ */
+/* ---- the command line (prep_out.c) ---------------------------------------------------- */
 
 mn_status_t parse_i64(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);
 mn_status_t parse_int(const char *opt, const char *s, int lo, int hi, int *out);
+/* MN_ERR_USAGE for the unknown command-line word arg, with the closest long option of opts
+ * ("unknown option '--standardise' (did you mean --standardize?)"). */
+mn_status_t prep_bad_option(const char *arg, const struct option *opts);
 
 /* ---- atomic HDF5 outputs (prep_out.c) ------------------------------------------------- */
 

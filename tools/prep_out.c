@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "mn_h5.h"
+#include "mn_suggest.h"
 #include "prep.h"
 
 /* ---- command-line numbers ------------------------------------------------------------ */
@@ -33,6 +34,12 @@ mn_status_t parse_i64(const char *opt, const char *s, int64_t lo, int64_t hi, in
                     (long long)hi);
   *out = v;
   return MN_OK;
+}
+
+mn_status_t prep_bad_option(const char *arg, const struct option *opts) {
+  char msg[256];
+  return mn_error(MN_ERR_USAGE, "%s (see mnprep --help)",
+                  mn_suggest_unknown_option(arg, opts, msg, sizeof msg));
 }
 
 mn_status_t parse_int(const char *opt, const char *s, int lo, int hi, int *out) {

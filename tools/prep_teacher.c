@@ -264,13 +264,19 @@ mn_status_t teacher_main(int argc, char **argv) {
                       .chunk = 256,
                       .seed = 1,
                       .latent = 10};
-  static const struct option opts[] = {
-      {"out", required_argument, NULL, 'o'},     {"samples", required_argument, NULL, 'n'},
-      {"val", required_argument, NULL, 'v'},     {"dim", required_argument, NULL, 'd'},
-      {"classes", required_argument, NULL, 'c'}, {"hidden", required_argument, NULL, 'H'},
-      {"seed", required_argument, NULL, 's'},    {"shards", required_argument, NULL, 'k'},
-      {"chunk", required_argument, NULL, 'r'},   {"help", no_argument, NULL, 'h'},
-      {"latent", required_argument, NULL, 'l'},  {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
+                                       {"samples", required_argument, NULL, 'n'},
+                                       {"val", required_argument, NULL, 'v'},
+                                       {"dim", required_argument, NULL, 'd'},
+                                       {"classes", required_argument, NULL, 'c'},
+                                       {"hidden", required_argument, NULL, 'H'},
+                                       {"seed", required_argument, NULL, 's'},
+                                       {"shards", required_argument, NULL, 'k'},
+                                       {"chunk", required_argument, NULL, 'r'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {"version", no_argument, NULL, 0x100},
+                                       {"latent", required_argument, NULL, 'l'},
+                                       {NULL, 0, NULL, 0}};
   mn_status_t st = MN_OK;
   int64_t seed = 1;
   int c;
@@ -287,7 +293,8 @@ mn_status_t teacher_main(int argc, char **argv) {
     case 'k': st = parse_int("shards", optarg, 1, 99999, &o.shards); break;
     case 'r': st = parse_i64("chunk", optarg, 1, INT64_C(1) << 30, &o.chunk); break;
     case 'h': fputs(prep_usage_text, stdout); exit(0);
-    default: return mn_error(MN_ERR_USAGE, "bad option (see mnprep --help)");
+    case 0x100: printf("mnprep %s\n", MN_VERSION); exit(0);
+    default: return prep_bad_option(argv[optind - 1], opts);
     }
   }
   if (st != MN_OK) return st;
