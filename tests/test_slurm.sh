@@ -60,6 +60,7 @@ progress = plain
 dir = $MN_TMP/snap
 CONF
 total_steps=15000
+cp "$MN_TMP/t.conf" "$MN_TMP/t60.conf" # 60 epochs for the srun job below: still training when stopped
 
 # ---- train.sbatch: stop, requeue, resume, finish ----
 # Submitted from a directory outside the repository, as users do. When the programs are in
@@ -104,10 +105,13 @@ if wait_for 60 "job $job: training under way (epoch 2 done)" grep -q '^epoch 2 d
     fail "no stop snapshot in $MN_TMP/snap (newest: '$stop_snap')"
   fi
 
-  # The requeued run reads the config again: a shorter schedule (8 epochs, 2,000 steps)
-  # keeps the rest of the test short, also under the sanitizers.
-  sed -i 's/^epochs = 60$/epochs = 8/' "$MN_TMP/t.conf"
-  total_steps=2000
+  # The requeued run reads the config again: a shorter schedule (2 or 3 epochs after the
+  # stop) keeps the rest of the test short, also under the sanitizers.
+  stop_step=$(basename "${stop_snap:-step-000000000.h5}" .h5)
+  stop_step=$((10#${stop_step#step-}))
+  epochs=$((stop_step / 250 + 3))
+  sed -i "s/^epochs = 60\$/epochs = $epochs/" "$MN_TMP/t.conf"
+  total_steps=$((epochs * 250))
   # A requeued job waits about 2 minutes (BeginTime) unless released.
   scontrol update jobid="$job" StartTime=now || fail "scontrol update StartTime=now"
   if wait_for 120 "job $job ended after its restart" \
@@ -148,7 +152,7 @@ wait $pid
 echo "mnrun exited $?"
 EOF
 out2="$MN_TMP/srun.out"
-sjob=$(MN_BIN="$MN_BIN" SNAPS="$MN_TMP/snap-srun" CONF="$MN_TMP/t.conf" OUT="$out2" \
+sjob=$(MN_BIN="$MN_BIN" SNAPS="$MN_TMP/snap-srun" CONF="$MN_TMP/t60.conf" OUT="$out2" \
   sbatch --parsable -n 2 -o "$out2" "$MN_TMP/srun.sh")
 if [ -n "$sjob" ] && wait_for 90 "srun job $sjob ended" \
   sh -c "scontrol show job $sjob | grep -qE 'JobState=($ended)'"; then
