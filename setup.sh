@@ -23,6 +23,7 @@ pkgs=(
   slurm-wlm munge                   # srun engine; tests/test_slurm.sh runs a real Slurm
   iproute2                          # tests/test_netns.sh: network namespaces as nodes
   gnuplot-nox                       # mnbench's plot (without it: table and JSON only)
+  python3                           # tests: readers of mn's outputs written from their specs
 )
 
 missing=()
