@@ -6,11 +6,11 @@
  *   backward  dx = dy W    gemm(0, 0, B, W, W)
  *
  * each 2 B W^2 FLOP. Every shape gets --warmup untimed calls, then --iters calls timed
- * between two k->sync(); the rate is FLOP over wall time. It prints one line per shape,
- * the overall rate (all FLOP over all timed time), and a last line of key=value pairs for
- * scripts. Each shape's result is also checked at a few entries against a double-precision
- * dot product on the host (tolerance 1e-3 relative to the row's scale in FP32, 1e-2 with
- * TF32), so that a wrong GEMM cannot report a rate.
+ * between two k->sync() (the default context: the legacy default stream, no workspace); the rate is
+ * FLOP over wall time. It prints one line per shape, the overall rate (all FLOP over all timed
+ * time), and a last line of key=value pairs for scripts. Each shape's result is also checked at a
+ * few entries against a double-precision dot product on the host (tolerance 1e-3 relative to the
+ * row's scale in FP32, 1e-2 with TF32), so that a wrong GEMM cannot report a rate.
  *
  * It uses the CUDA table (mn_kernels_cuda()); with --cpu the CPU table instead. Without a
  * usable GPU (or in a build without CUDA) it says so and exits 77. It times k->gemm only:
@@ -103,8 +103,8 @@ static void fill(float *v, size_t count, uint64_t seed) {
 }
 
 static void run_gemm(const mn_kernels_t *k, const shape_t *s, float *const buf[3], float *c) {
-  k->gemm(s->ta, s->tb, s->m, s->n, s->k, 1.0f, buf[s->a], s->lda, buf[s->b], s->ldb, 0.0f, c,
-          s->ldc);
+  k->gemm(mn_kctx_default(), s->ta, s->tb, s->m, s->n, s->k, 1.0f, buf[s->a], s->lda, buf[s->b],
+          s->ldb, 0.0f, c, s->ldc);
 }
 
 /* op(a)[i, p] and op(b)[p, j] from the host copies, row-major with the shape's strides. */
@@ -157,7 +157,7 @@ int main(int argc, char **argv) {
     dev[i] = k->alloc(count[i] * sizeof(float));
     if (!host[i] || !dev[i]) goto out_of_memory;
     fill(host[i], count[i], (uint64_t)i + 1);
-    k->upload(dev[i], host[i], count[i] * sizeof(float));
+    k->upload(mn_kctx_default(), dev[i], host[i], count[i] * sizeof(float));
   }
   c_dev = k->alloc(out_count * sizeof(float));
   c_host = malloc(out_count * sizeof(float));
@@ -173,16 +173,16 @@ int main(int argc, char **argv) {
   for (int si = 0; si < 3; si++) {
     const shape_t *s = &shapes[si];
     for (int it = 0; it < o.warmup; it++) run_gemm(k, s, dev, c_dev);
-    k->sync();
+    k->sync(mn_kctx_default());
     double t0 = now_s();
     for (int it = 0; it < o.iters; it++) run_gemm(k, s, dev, c_dev);
-    k->sync();
+    k->sync(mn_kctx_default());
     double dt = now_s() - t0;
     double flop = 2.0 * s->m * s->n * (double)s->k * o.iters;
     rate[si] = flop / dt / 1e9;
     flop_all += flop;
     time_all += dt;
-    k->download(c_host, c_dev, (size_t)s->m * s->n * sizeof(float));
+    k->download(mn_kctx_default(), c_host, c_dev, (size_t)s->m * s->n * sizeof(float));
     double err = check(s, host, c_host);
     if (!(err <= tol)) wrong++;
     char call[64];

@@ -1,9 +1,15 @@
-/* mn_kernels.h: the compute kernels of mn, one table per back end.
+/* mn_kernels.h: the compute kernels of mn, one table per back end, and the context every
+ * op runs in.
  *
  * Every op has a CPU reference in kernels/cpu/<op>.c; its CUDA twin sits beside it in
  * kernels/cuda/<op>.cu and fills the same table. Callers pick a table once and never branch
  * on the back end. Pointers are in the back end's memory (host for CPU). Matrices are
- * row-major. Nothing here knows about MPI, files or signals. */
+ * row-major. Nothing here knows about MPI, files or signals.
+ *
+ * Every op that queues work takes a context (mn_kctx_t) first: the stream it is queued on
+ * and a workspace it may use as scratch. The kernels keep no scratch of their own; an op
+ * that needs scratch says how much through its *_workspace query, and the caller (the
+ * runtime's device) sizes the workspace once for the largest need. */
 #ifndef MN_KERNELS_H
 #define MN_KERNELS_H
 
@@ -14,54 +20,84 @@
 extern "C" {
 #endif
 
+/* The context of an op, owned by the caller (the runtime's device; kernels never allocate,
+ * free or resize it).
+ *
+ * stream: where the op's work is queued: a cudaStream_t on CUDA, NULL for the legacy
+ *   default stream; ignored on the CPU (its ops finish before they return).
+ * workspace, workspace_nbytes: back-end memory (device memory on CUDA), aligned as the
+ *   table's alloc aligns, that an op may overwrite as scratch between its start and the end
+ *   of its work on the stream. Every op of one stream reuses the same workspace: ops on one
+ *   stream run in order, so they never overlap; two streams need two workspaces. An op needs
+ *   no more than its *_workspace query answers (0 for the ops without a query); one given
+ *   less is a programming error (abort with a message). */
+typedef struct mn_kctx {
+  void *stream;
+  void *workspace;
+  size_t workspace_nbytes;
+} mn_kctx_t;
+
+/* A context with the default stream and no workspace, for callers of ops that need none
+ * (e.g. copies in tests and tools, every op of the CPU table today). Never NULL. */
+const mn_kctx_t *mn_kctx_default(void);
+
 typedef struct mn_kernels {
   const char *name;
 
+  /* ---- compute: each op queued on ctx->stream, in order ---- */
+
   /* c[m,n] = alpha * op(a) * op(b) + beta * c; op(a) is [m,k], op(b) is [k,n];
    * trans_a/trans_b nonzero: a is stored [k,m] / b is stored [n,k]. */
-  void (*gemm)(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
-               const float *b, int ldb, float beta, float *c, int ldc);
+  void (*gemm)(const mn_kctx_t *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
+               const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
   /* y[i,j] = act(y[i,j] + bias[j]) for y[m,n]; act is ReLU when relu, identity otherwise. */
-  void (*bias_act_fwd)(float *y, const float *bias, int m, int n, int relu);
+  void (*bias_act_fwd)(const mn_kctx_t *ctx, float *y, const float *bias, int m, int n, int relu);
 
   /* dy[i] *= (y[i] > 0), the ReLU gradient given the ReLU output y. */
-  void (*relu_bwd)(float *dy, const float *y, int64_t count);
+  void (*relu_bwd)(const mn_kctx_t *ctx, float *dy, const float *y, int64_t count);
 
   /* db[j] = sum_i dy[i,j] for dy[m,n] (overwrites db). */
-  void (*bias_grad)(const float *dy, int m, int n, float *db);
+  void (*bias_grad)(const mn_kctx_t *ctx, const float *dy, int m, int n, float *db);
 
   /* Softmax cross-entropy over logits[m,c] with integer labels[m]:
    * dlogits[i,j] = (softmax(logits_i)_j - [j == labels_i]) * grad_scale,
    * *loss_sum = sum_i -log softmax(logits_i)_{labels_i}, *correct = #{i: argmax == label}.
-   * dlogits may be NULL (evaluation only). */
-  void (*softmax_xent)(const float *logits, const int32_t *labels, int m, int c, float grad_scale,
-                       float *dlogits, double *loss_sum, int64_t *correct);
+   * dlogits may be NULL (evaluation only). Returns when done (it reads its totals back).
+   * Needs softmax_xent_workspace(m, c) bytes of ctx's workspace. */
+  void (*softmax_xent)(const mn_kctx_t *ctx, const float *logits, const int32_t *labels, int m,
+                       int c, float grad_scale, float *dlogits, double *loss_sum, int64_t *correct);
+  size_t (*softmax_xent_workspace)(int m, int c);
 
   /* SGD with momentum and weight decay (PyTorch's convention):
    * v = momentum * v + (g + weight_decay * w);  w -= lr * v. */
-  void (*sgd_update)(float *w, const float *g, float *v, int64_t count, float lr, float momentum,
-                     float weight_decay);
+  void (*sgd_update)(const mn_kctx_t *ctx, float *w, const float *g, float *v, int64_t count,
+                     float lr, float momentum, float weight_decay);
 
   /* x *= alpha. */
-  void (*scale)(float *x, int64_t count, float alpha);
+  void (*scale)(const mn_kctx_t *ctx, float *x, int64_t count, float alpha);
 
   /* The number of NaN and infinite values in x[0, count); returns when the work queued
-   * before it is done (it synchronises on a GPU to return its host result). */
-  int64_t (*count_nonfinite)(const float *x, int64_t count);
+   * before it on ctx->stream is done (it synchronises on a GPU to return its host result).
+   * Needs count_nonfinite_workspace(count) bytes of ctx's workspace. */
+  int64_t (*count_nonfinite)(const mn_kctx_t *ctx, const float *x, int64_t count);
+  size_t (*count_nonfinite_workspace)(int64_t count);
 
   /* ---- memory of the back end (host memory for CPU, device memory for CUDA) ---- */
 
-  /* nbytes of zeroed memory, or NULL when there is not enough; release(NULL) is a no-op. */
+  /* nbytes of zeroed memory, or NULL when there is not enough; release(NULL) is a no-op.
+   * Synchronous, no stream: allocate before the work that uses the memory is queued. */
   void *(*alloc)(size_t nbytes);
   void (*release)(void *p);
-  /* Copies that return when done, after all work queued before them: host -> back end,
-   * back end -> host, and within the back end. */
-  void (*upload)(void *dst, const void *host_src, size_t nbytes);
-  void (*download)(void *host_dst, const void *src, size_t nbytes);
-  void (*copy)(void *dst, const void *src, size_t nbytes);
-  /* Wait until all queued work is done (a no-op on the CPU). */
-  void (*sync)(void);
+  /* Copies queued on ctx->stream that return when done, after all work queued before them
+   * on that stream: host -> back end, back end -> host, and within the back end. (The
+   * runtime's device has its own copy streams for input and snapshots: mn_device.h.) */
+  void (*upload)(const mn_kctx_t *ctx, void *dst, const void *host_src, size_t nbytes);
+  void (*download)(const mn_kctx_t *ctx, void *host_dst, const void *src, size_t nbytes);
+  void (*copy)(const mn_kctx_t *ctx, void *dst, const void *src, size_t nbytes);
+  /* Wait until the work queued on ctx->stream is done; for the legacy default stream
+   * (NULL) all work on the device, other streams' included (a no-op on the CPU). */
+  void (*sync)(const mn_kctx_t *ctx);
 } mn_kernels_t;
 
 /* The CPU back end (GEMM through CBLAS/OpenBLAS). Never NULL. */
@@ -70,8 +106,10 @@ const mn_kernels_t *mn_kernels_cpu(void);
 /* The CUDA back end (kernels/cuda/, GEMM through cuBLAS), or NULL when no device is usable:
  * the build has no CUDA (MN_HAVE_CUDA undefined; kernels/cuda_absent.c), cudaGetDeviceCount
  * fails or finds none, or cuBLAS cannot start. Its pointers are device pointers; its ops run
- * on the default stream of the current device, and softmax_xent synchronises to return its
- * host results. The first call picks up the current device; not thread-safe before it. */
+ * on the context's stream of the current device, and softmax_xent and count_nonfinite
+ * synchronise that stream to return their host results. cuBLAS is set to the context's
+ * stream before each GEMM. The first call picks up the current device; not thread-safe
+ * before it. */
 const mn_kernels_t *mn_kernels_cuda(void);
 
 /* Opt in (on != 0) or out of TF32 tensor-core math for the CUDA gemm (off by default:

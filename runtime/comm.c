@@ -151,6 +151,7 @@ mn_status_t mn_comm_use_device(mn_comm_t *c, mn_device_t *dev, mn_comm_backend_t
                                double timeout_s) {
   c->dev = dev;
   c->k = dev->k;
+  c->ctx = &dev->ctx;
   /* first the device kind: the NCCL set-up is collective among the GPU ranks only */
   int same = 0;
   mn_status_t st = same_everywhere(c, dev->gpu, &same);
@@ -191,9 +192,9 @@ void mn_comm_bucket(const mn_comm_t *c, int64_t count, int64_t b, int64_t *off, 
  * through the pinned staging bucket (staged). */
 static mn_status_t mpi_bucket(mn_comm_t *c, float *p, int64_t n) {
   if (c->path == MN_COMM_STAGED) {
-    c->k->download(c->stage, p, (size_t)n * sizeof *p);
+    c->k->download(c->ctx, c->stage, p, (size_t)n * sizeof *p);
     MN_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, c->stage, (int)n, MPI_FLOAT, MPI_SUM, c->comm));
-    c->k->upload(p, c->stage, (size_t)n * sizeof *p);
+    c->k->upload(c->ctx, p, c->stage, (size_t)n * sizeof *p);
     return MN_OK;
   }
   MN_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, p, (int)n, MPI_FLOAT, MPI_SUM, c->comm));
@@ -202,6 +203,7 @@ static mn_status_t mpi_bucket(mn_comm_t *c, float *p, int64_t n) {
 
 mn_status_t mn_comm_grads_start(mn_comm_t *c, float *buf, int64_t count) {
   if (!c->k) c->k = mn_kernels_cpu();
+  if (!c->ctx) c->ctx = mn_kctx_default();
   c->buf = buf;
   c->count = count;
   c->sent = 0;
@@ -232,14 +234,14 @@ mn_status_t mn_comm_grads_ready(mn_comm_t *c, int64_t upto) {
  * has nothing to do. */
 mn_status_t mn_comm_grads_finish(mn_comm_t *c) {
   if (c->world == 1 && c->path != MN_COMM_NCCL) return MN_OK;
-  if (c->path != MN_COMM_NCCL) c->k->sync(); /* MPI reads the buffer from the host side */
+  if (c->path != MN_COMM_NCCL) c->k->sync(c->ctx); /* MPI reads the buffer from the host side */
   return send_upto(c, c->count);
 }
 
 mn_status_t mn_comm_grads_control(mn_comm_t *c, float *host, int n) {
   if (c->path == MN_COMM_NCCL)
     return mn_nccl_download(c->nccl, 0, host, c->buf, (size_t)n * sizeof *host);
-  c->k->download(host, c->buf, (size_t)n * sizeof *host);
+  c->k->download(c->ctx, host, c->buf, (size_t)n * sizeof *host);
   return MN_OK;
 }
 
@@ -278,7 +280,7 @@ mn_status_t mn_comm_raw_allreduce(mn_comm_t *c, float *buf, int64_t count) {
   if (count > INT_MAX)
     return mn_error(MN_ERR_USAGE, "comm: %lld floats is more than one MPI call takes",
                     (long long)count);
-  if (c->path == MN_COMM_MPI_CUDA) c->k->sync();
+  if (c->path == MN_COMM_MPI_CUDA) c->k->sync(c->ctx);
   MN_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM, c->comm));
   return MN_OK;
 }

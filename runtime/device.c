@@ -1,6 +1,7 @@
 /* device.c: opening a rank's device (mn_device.h) and the device-side mechanics the
  * trainer uses, dispatched to the GPU half (device_cuda.c) or done here for the CPU, where
- * input is used in place and copies to the host are plain copies. */
+ * input is used in place and copies to the host are plain copies. The device owns the
+ * kernel context of its ops (dev->ctx): the compute stream and the workspace. */
 #include "mn_device.h"
 
 #include <stdio.h>
@@ -40,6 +41,7 @@ mn_status_t mn_device_open(mn_device_kind_t want, int local_rank, int tf32, int 
 }
 
 void mn_device_close(mn_device_t *dev) {
+  if (dev->k) dev->k->release(dev->ctx.workspace); /* cudaFree waits for the device */
   if (dev->gpu) {
     for (int i = 0; i < MN_DEVICE_SLOTS; i++) {
       dev->k->release(dev->x_slot[i]);
@@ -48,6 +50,21 @@ void mn_device_close(mn_device_t *dev) {
     mn_gpu_close(dev);
   }
   memset(dev, 0, sizeof *dev);
+}
+
+mn_status_t mn_device_workspace_reserve(mn_device_t *dev, size_t nbytes) {
+  if (nbytes <= dev->ctx.workspace_nbytes) return MN_OK;
+  dev->k->sync(&dev->ctx); /* no queued op may still use the old one */
+  dev->k->release(dev->ctx.workspace);
+  dev->ctx.workspace = NULL;
+  dev->ctx.workspace_nbytes = 0;
+  void *p = dev->k->alloc(nbytes);
+  if (!p)
+    return mn_error(MN_ERR_NOMEM, "%s: cannot allocate %zu bytes of kernel workspace", dev->name,
+                    nbytes);
+  dev->ctx.workspace = p;
+  dev->ctx.workspace_nbytes = nbytes;
+  return MN_OK;
 }
 
 void *mn_device_host_alloc(const mn_device_t *dev, size_t nbytes) {
@@ -101,14 +118,11 @@ void mn_device_download_async(mn_device_t *dev, void *dst, const void *src, size
   if (dev->gpu)
     mn_gpu_download_async(dev, dst, src, nbytes);
   else
-    dev->k->download(dst, src, nbytes);
+    dev->k->download(&dev->ctx, dst, src, nbytes);
 }
 
 void mn_device_download_wait(mn_device_t *dev) {
   if (dev->gpu) mn_gpu_download_wait(dev);
 }
 
-void *mn_device_stream(const mn_device_t *dev) {
-  (void)dev;
-  return NULL; /* the kernels run on the legacy default stream */
-}
+void *mn_device_stream(const mn_device_t *dev) { return dev->ctx.stream; }

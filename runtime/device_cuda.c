@@ -2,10 +2,12 @@
  *
  * Picks the rank's GPU, creates its kernel table (cuBLAS on that device), and owns two
  * non-blocking streams: one for input copies and one for copies to the host (snapshots),
- * so that neither serialises with compute on the legacy default stream, plus the events
- * that order them: an input slot is overwritten only after the compute that read it, and
- * compute reads it only after its copy. Built only where CUDA is; compiled, never run on
- * the development machine (no GPU there): see docs/gpu.md. */
+ * so that neither serialises with compute, plus the events that order them against the
+ * compute stream (the kernel context's, dev->ctx.stream: the legacy default stream, NULL,
+ * with which the zeroing of new allocations and every cudaMemcpy are ordered implicitly;
+ * a created stream would need those orders checked on a GPU): an input slot is overwritten only
+ * after the compute that read it, and compute reads it only after its copy. Built only where CUDA
+ * is; compiled, never run on the development machine (no GPU there): see docs/gpu.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,9 @@ static mn_status_t pick(int local_rank, int *index, int *warn) {
   return st;
 }
 
+/* The compute stream: the one the kernels run on (their context's). */
+static cudaStream_t compute(const mn_device_t *dev) { return (cudaStream_t)dev->ctx.stream; }
+
 static mn_status_t make_state(mn_device_gpu_t *g) {
   GPU_TRY(cudaStreamCreateWithFlags(&g->input, cudaStreamNonBlocking), "input stream");
   GPU_TRY(cudaStreamCreateWithFlags(&g->download, cudaStreamNonBlocking), "download stream");
@@ -137,6 +142,7 @@ mn_status_t mn_gpu_open(int local_rank, int tf32, int deterministic, mn_device_t
     return st;
   }
   dev->k = k;
+  dev->ctx.stream = NULL; /* compute on the legacy default stream; workspace: reserved later */
   dev->gpu = 1;
   dev->index = index;
   dev->g = g;
@@ -179,23 +185,23 @@ void mn_gpu_host_free(void *p) {
  * every copy on it come after the zeroing. */
 void mn_gpu_input_init(mn_device_t *dev) {
   mn_device_gpu_t *g = dev->g;
-  GPU_CHECK(cudaEventRecord(g->queued, 0));
+  GPU_CHECK(cudaEventRecord(g->queued, compute(dev)));
   GPU_CHECK(cudaStreamWaitEvent(g->input, g->queued, 0));
 }
 
 /* Into slot s: wait until the compute that last read slot s is done (the event recorded
  * when the batch after it was put), copy on the input stream, and let the compute stream
- * (legacy default, 0) wait for the copy. */
+ * wait for the copy. */
 void mn_gpu_input_put(mn_device_t *dev, int s, const float *x, const int32_t *y, int count) {
   mn_device_gpu_t *g = dev->g;
-  if (g->last_slot >= 0) GPU_CHECK(cudaEventRecord(g->used[g->last_slot], 0));
+  if (g->last_slot >= 0) GPU_CHECK(cudaEventRecord(g->used[g->last_slot], compute(dev)));
   GPU_CHECK(cudaStreamWaitEvent(g->input, g->used[s], 0));
   GPU_CHECK(cudaMemcpyAsync(dev->x_slot[s], x, (size_t)count * (size_t)dev->slot_dim * sizeof *x,
                             cudaMemcpyHostToDevice, g->input));
   GPU_CHECK(cudaMemcpyAsync(dev->y_slot[s], y, (size_t)count * sizeof *y, cudaMemcpyHostToDevice,
                             g->input));
   GPU_CHECK(cudaEventRecord(g->copied[s], g->input));
-  GPU_CHECK(cudaStreamWaitEvent(0, g->copied[s], 0));
+  GPU_CHECK(cudaStreamWaitEvent(compute(dev), g->copied[s], 0));
   g->last_slot = s;
 }
 
@@ -206,7 +212,7 @@ void mn_gpu_input_done(mn_device_t *dev) {
 
 void mn_gpu_download_async(mn_device_t *dev, void *dst, const void *src, size_t nbytes) {
   mn_device_gpu_t *g = dev->g;
-  GPU_CHECK(cudaEventRecord(g->queued, 0));
+  GPU_CHECK(cudaEventRecord(g->queued, compute(dev)));
   GPU_CHECK(cudaStreamWaitEvent(g->download, g->queued, 0));
   GPU_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, g->download));
 }

@@ -55,6 +55,7 @@ typedef struct mn_comm {
   /* the gradient path (mn_comm_use_device; host until then) */
   mn_comm_path_t path;
   const mn_kernels_t *k; /* memory and scale of the gradients' device */
+  const mn_kctx_t *ctx;  /* the context its copies run in (the device's) */
   mn_device_t *dev;      /* NULL: host path */
   mn_nccl_t *nccl;       /* nccl path */
   float *stage;          /* staged path: one pinned host bucket */

@@ -27,9 +27,13 @@ typedef struct mn_device_gpu mn_device_gpu_t; /* device_cuda.c */
 
 typedef struct mn_device {
   const mn_kernels_t *k; /* the kernel table of this device */
-  int gpu;               /* 1: a CUDA device */
-  int index;             /* its CUDA ordinal (-1: CPU) */
-  char name[128];        /* "cpu", or the GPU's name and PCI bus id */
+  /* The context of every op on this device: the compute stream (today the legacy default
+   * stream, NULL, on a GPU too) and the workspace this device owns, sized by
+   * mn_device_workspace_reserve() before the first step, released by mn_device_close(). */
+  mn_kctx_t ctx;
+  int gpu;        /* 1: a CUDA device */
+  int index;      /* its CUDA ordinal (-1: CPU) */
+  char name[128]; /* "cpu", or the GPU's name and PCI bus id */
   int deterministic;
   mn_device_gpu_t *g; /* GPU state (NULL on the CPU) */
   /* input slots on the device (GPU only) */
@@ -48,6 +52,14 @@ void mn_device_close(mn_device_t *dev);
 
 /* Is a CUDA device usable here, and how many are visible (0 without CUDA)? */
 int mn_device_gpu_count(void);
+
+/* ---- kernel workspace --------------------------------------------------------------- */
+
+/* Make dev->ctx's workspace hold at least nbytes (in the device's memory), for the largest
+ * need of the ops that will run (their *_workspace queries, e.g. mn_model_workspace_nbytes).
+ * Grows only; waits for queued work before it replaces a smaller one. Call it while no op
+ * is running, never from inside a step. MN_ERR_NOMEM when the memory is not there. */
+mn_status_t mn_device_workspace_reserve(mn_device_t *dev, size_t nbytes);
 
 /* ---- host memory -------------------------------------------------------------------- */
 
@@ -77,7 +89,8 @@ void mn_device_download_async(mn_device_t *dev, void *dst, const void *src, size
 /* Wait for every copy queued by mn_device_download_async (any thread). */
 void mn_device_download_wait(mn_device_t *dev);
 
-/* The compute stream (a cudaStream_t; NULL = the legacy default stream, and on the CPU). */
+/* The compute stream (a cudaStream_t; NULL = the legacy default stream, and on the CPU):
+ * dev->ctx.stream. */
 void *mn_device_stream(const mn_device_t *dev);
 
 #ifdef __cplusplus

@@ -1,6 +1,7 @@
 /* mn_model.h: the MLP: parameters, forward, loss, backward, through a kernel table.
  *
- * Layers are fully connected, ReLU between them, softmax cross-entropy at the end. All
+ * Layers are fully connected, ReLU between them, softmax cross-entropy at the end. Every op
+ * runs in the kernel context given at init (its stream and workspace). All
  * buffers are in the kernel table's memory (device memory on a GPU). All
  * parameters live in one flat buffer and all gradients in another with the same layout,
  * so that the gradient allreduce works on a few large buckets. The layout puts the last
@@ -29,6 +30,7 @@ extern "C" {
 
 typedef struct mn_model {
   const mn_kernels_t *k;
+  const mn_kctx_t *ctx;              /* the context of every op (the device's; not owned) */
   int nlinear;                       /* number of linear layers */
   int dims[MN_MODEL_MAX_LINEAR + 1]; /* dims[0] input, dims[nlinear] classes */
   int max_batch;
@@ -46,10 +48,15 @@ typedef struct mn_model {
   void *on_grads_arg;
 } mn_model_t;
 
-/* dims[0..ndims): widths, input first. in: k, dims, ndims, max_batch, seed; out: m. */
-mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const int *dims, int ndims,
-                          int max_batch, uint64_t seed);
+/* dims[0..ndims): widths, input first. in: k, ctx (kept by the model: it must outlive it),
+ * dims, ndims, max_batch, seed; out: m. */
+mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const mn_kctx_t *ctx,
+                          const int *dims, int ndims, int max_batch, uint64_t seed);
 void mn_model_free(mn_model_t *m);
+
+/* The workspace m->ctx must hold before the first forward: the largest need of the ops
+ * m runs at up to max_batch rows (the table's *_workspace queries; 0 on the CPU today). */
+size_t mn_model_workspace_nbytes(const mn_model_t *m);
 
 /* Forward x[batch, dims[0]] to the logits (m->act[nlinear - 1]). */
 void mn_model_forward(mn_model_t *m, const float *x, int batch);

@@ -1,5 +1,5 @@
 /* model.c: the MLP of mn_model.h: parameter layout and initialisation, forward, loss and
- * backward, all compute through the kernel table m->k.
+ * backward, all compute through the kernel table m->k in the context m->ctx.
  *
  * Layout: one flat params buffer and one flat grads buffer, last layer first
  * (W_{L-1}, b_{L-1}, ..., W_0, b_0), W_l [out, in] row-major. Initialisation is He normal
@@ -9,7 +9,9 @@
  * Scratch: act[l] holds layer l's output (post-ReLU except for the logits). dact[0] and
  * dact[1] are a ping-pong pair for the backward pass; mn_model_loss leaves dlogits in
  * dact[0], and backward consumes it (a second backward needs a second loss). The gradient
- * with respect to the network input is never computed. No allocation after init.
+ * with respect to the network input is never computed. No allocation after init; the
+ * kernels' scratch is the context's workspace, which the caller sizes by
+ * mn_model_workspace_nbytes().
  *
  * Memory: every buffer comes from the kernel table (device memory on a GPU); the weights
  * are drawn on the host and uploaded, so that they are the same bits on every back end. */
@@ -94,14 +96,15 @@ static mn_status_t alloc_buffers(mn_model_t *t) {
   return MN_OK;
 }
 
-mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const int *dims, int ndims,
-                          int max_batch, uint64_t seed) {
+mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const mn_kctx_t *ctx,
+                          const int *dims, int ndims, int max_batch, uint64_t seed) {
   mn_model_t t;
   mn_status_t st = check_dims(dims, ndims, max_batch);
   if (st != MN_OK) return st;
-  if (!k) return mn_error(MN_ERR_INTERNAL, "model: no kernel table");
+  if (!k || !ctx) return mn_error(MN_ERR_INTERNAL, "model: no kernel table or context");
   memset(&t, 0, sizeof t);
   t.k = k;
+  t.ctx = ctx;
   t.nlinear = ndims - 1;
   t.max_batch = max_batch;
   memcpy(t.dims, dims, (size_t)ndims * sizeof *dims);
@@ -110,7 +113,7 @@ mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const int *dims,
   float *host = malloc((size_t)t.nparams * sizeof *host + 1);
   if (!host) goto fail_alloc;
   init_params(&t, seed, host);
-  k->upload(t.params, host, (size_t)t.nparams * sizeof *host);
+  k->upload(ctx, t.params, host, (size_t)t.nparams * sizeof *host);
   free(host);
   *m = t;
   return MN_OK;
@@ -124,18 +127,23 @@ fail_alloc:
   return st;
 }
 
+size_t mn_model_workspace_nbytes(const mn_model_t *m) {
+  return m->k->softmax_xent_workspace(m->max_batch, m->dims[m->nlinear]);
+}
+
 /* ---- forward, loss, backward -------------------------------------------------------- */
 
 void mn_model_forward(mn_model_t *m, const float *x, int batch) {
   MN_ASSERT(batch >= 1 && batch <= m->max_batch);
   const mn_kernels_t *k = m->k;
+  const mn_kctx_t *ctx = m->ctx;
   const float *in = x;
   for (int l = 0; l < m->nlinear; l++) {
     int nin = m->dims[l], nout = m->dims[l + 1];
     const float *w = m->params + m->w_off[l];
     /* act[l][batch, out] = in[batch, in] W^T, with W stored [out, in] */
-    k->gemm(0, 1, batch, nout, nin, 1.0f, in, nin, w, nin, 0.0f, m->act[l], nout);
-    k->bias_act_fwd(m->act[l], m->params + m->b_off[l], batch, nout, l < m->nlinear - 1);
+    k->gemm(ctx, 0, 1, batch, nout, nin, 1.0f, in, nin, w, nin, 0.0f, m->act[l], nout);
+    k->bias_act_fwd(ctx, m->act[l], m->params + m->b_off[l], batch, nout, l < m->nlinear - 1);
     in = m->act[l];
   }
 }
@@ -144,26 +152,29 @@ void mn_model_loss(mn_model_t *m, const int32_t *y, int batch, float grad_scale,
                    int64_t *correct) {
   MN_ASSERT(batch >= 1 && batch <= m->max_batch);
   float *dlogits = grad_scale != 0.0f ? m->dact[0] : NULL;
-  m->k->softmax_xent(m->act[m->nlinear - 1], y, batch, m->dims[m->nlinear], grad_scale, dlogits,
-                     loss_sum, correct);
+  m->k->softmax_xent(m->ctx, m->act[m->nlinear - 1], y, batch, m->dims[m->nlinear], grad_scale,
+                     dlogits, loss_sum, correct);
 }
 
 void mn_model_backward(mn_model_t *m, const float *x, int batch) {
   MN_ASSERT(batch >= 1 && batch <= m->max_batch);
   const mn_kernels_t *k = m->k;
+  const mn_kctx_t *ctx = m->ctx;
   float *dy = m->dact[0]; /* dlogits from mn_model_loss */
   float *dx = m->dact[1];
   for (int l = m->nlinear - 1; l >= 0; l--) {
     int nin = m->dims[l], nout = m->dims[l + 1];
     const float *in = l > 0 ? m->act[l - 1] : x;
     /* dW[out, in] = dY^T[out, batch] X[batch, in]; db = column sums of dY */
-    k->gemm(1, 0, nout, nin, batch, 1.0f, dy, nout, in, nin, 0.0f, m->grads + m->w_off[l], nin);
-    k->bias_grad(dy, batch, nout, m->grads + m->b_off[l]);
+    k->gemm(ctx, 1, 0, nout, nin, batch, 1.0f, dy, nout, in, nin, 0.0f, m->grads + m->w_off[l],
+            nin);
+    k->bias_grad(ctx, dy, batch, nout, m->grads + m->b_off[l]);
     if (m->on_grads) m->on_grads(m->on_grads_arg, m->b_off[l] + nout); /* all before it too */
     if (l == 0) break;
     /* dX[batch, in] = dY[batch, out] W[out, in], masked by ReLU of the previous layer */
-    k->gemm(0, 0, batch, nin, nout, 1.0f, dy, nout, m->params + m->w_off[l], nin, 0.0f, dx, nin);
-    k->relu_bwd(dx, m->act[l - 1], (int64_t)batch * nin);
+    k->gemm(ctx, 0, 0, batch, nin, nout, 1.0f, dy, nout, m->params + m->w_off[l], nin, 0.0f, dx,
+            nin);
+    k->relu_bwd(ctx, dx, m->act[l - 1], (int64_t)batch * nin);
     float *tmp = dy;
     dy = dx;
     dx = tmp;

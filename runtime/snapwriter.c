@@ -118,8 +118,8 @@ mn_status_t mn_snapwriter_submit(mn_snapwriter_t *w, const mn_snapshot_meta_t *m
   }
   size_t nbytes = (size_t)m->nparams * sizeof(float);
   if (w->dev->gpu) { /* an image on the device now; to the host while training goes on */
-    w->dev->k->copy(w->image[0], m->params, nbytes);
-    w->dev->k->copy(w->image[1], velocity, nbytes);
+    w->dev->k->copy(&w->dev->ctx, w->image[0], m->params, nbytes);
+    w->dev->k->copy(&w->dev->ctx, w->image[1], velocity, nbytes);
     mn_device_download_async(w->dev, w->params, w->image[0], nbytes);
     mn_device_download_async(w->dev, w->velocity, w->image[1], nbytes);
   } else {

@@ -102,8 +102,14 @@ static mn_status_t setup_local(run_t *r) {
   r->total_steps = (int64_t)cfg->schedule.epochs * spe;
   if (cfg->schedule.max_steps > 0 && cfg->schedule.max_steps < r->total_steps)
     r->total_steps = cfg->schedule.max_steps;
-  st = mn_model_init(&r->model, r->k, cfg->model.layers, cfg->model.nlayers, cfg->data.batch_size,
-                     cfg->model.seed);
+  st = mn_model_init(&r->model, r->k, &r->dev.ctx, cfg->model.layers, cfg->model.nlayers,
+                     cfg->data.batch_size, cfg->model.seed);
+  if (st != MN_OK) return st;
+  /* the kernels' scratch, once for the step's largest need: the model's ops and the checks
+   * of the gradient and the state (count_nonfinite over nparams) */
+  size_t ws = mn_model_workspace_nbytes(&r->model);
+  size_t ws_check = r->k->count_nonfinite_workspace(r->model.nparams);
+  st = mn_device_workspace_reserve(&r->dev, ws > ws_check ? ws : ws_check);
   if (st != MN_OK) return st;
   r->model.on_grads = grads_ready;
   r->model.on_grads_arg = r;
@@ -121,8 +127,8 @@ static mn_status_t resume_state(run_t *r, const mn_snapshot_meta_t *here) {
   st = mn_comm_settle(&r->comm, st, &r->failed_rank);
   if (st == MN_OK) st = mn_resume(r->cfg, &r->comm, here, &r->model, params, velocity, &r->resume);
   if (st == MN_OK && r->resume.resumed) {
-    r->k->upload(r->model.params, params, nbytes);
-    r->k->upload(r->optim.velocity, velocity, nbytes);
+    r->k->upload(&r->dev.ctx, r->model.params, params, nbytes);
+    r->k->upload(&r->dev.ctx, r->optim.velocity, velocity, nbytes);
   }
   free(params);
   free(velocity);
@@ -177,7 +183,7 @@ static mn_status_t init_weights(run_t *r) {
   st = mn_comm_settle(&r->comm, st, &r->failed_rank);
   if (st == MN_OK) st = mn_comm_bcast_f32(&r->comm, params, r->model.nparams);
   if (st == MN_OK) {
-    r->k->upload(r->model.params, params, nbytes);
+    r->k->upload(&r->dev.ctx, r->model.params, params, nbytes);
     if (r->comm.rank == 0) mn_log_info("initial weights from %s", file);
   }
   free(params);
@@ -338,7 +344,7 @@ static mn_status_t check_step(run_t *r, int64_t step, int nranks_bad) {
                     (long long)step, nranks_bad, r->comm.world);
   mn_status_t st = mn_comm_grads_wait(&r->comm, MN_MODEL_GRAD_EXTRA, m->nparams); /* every bucket */
   if (st != MN_OK) return st;
-  int64_t bad = r->k->count_nonfinite(m->grads, m->nparams);
+  int64_t bad = r->k->count_nonfinite(&r->dev.ctx, m->grads, m->nparams);
   if (bad > 0)
     return mn_error(MN_ERR_NONFINITE,
                     "step %lld: the summed gradient holds %lld NaN or infinite values of %lld",
@@ -367,7 +373,7 @@ static mn_status_t train_step(run_t *r, const struct input *in, int64_t step, do
   if (st != MN_OK) return st;
   control[CONTROL_FAILED] = in ? 0.0f : 1.0f;
   control[CONTROL_STOP] = mn_preempt_requested() ? 1.0f : 0.0f;
-  r->k->upload(m->gradbuf, control, sizeof control);
+  r->k->upload(&r->dev.ctx, m->gradbuf, control, sizeof control);
   r->send_status = mn_comm_grads_start(&r->comm, m->gradbuf, MN_MODEL_GRAD_EXTRA + m->nparams);
   if (in) {
     int64_t correct;
@@ -378,7 +384,8 @@ static mn_status_t train_step(run_t *r, const struct input *in, int64_t step, do
                   &correct);
     if (!isfinite(*loss_sum)) { /* before backward fills (and sends) the slots' bucket */
       control[CONTROL_NONFINITE] = 1.0f;
-      r->k->upload(m->gradbuf + CONTROL_NONFINITE, &control[CONTROL_NONFINITE], sizeof(float));
+      r->k->upload(&r->dev.ctx, m->gradbuf + CONTROL_NONFINITE, &control[CONTROL_NONFINITE],
+                   sizeof(float));
     }
     mn_model_backward(m, in->x, count);
   }
@@ -461,8 +468,8 @@ static mn_status_t snapshot_failed(run_t *r) {
  * rank holds the same parameters, so every rank finds the same. */
 static mn_status_t check_state_finite(run_t *r, const char *reason) {
   int64_t n = r->model.nparams;
-  int64_t bad_p = r->k->count_nonfinite(r->model.params, n);
-  int64_t bad_v = r->k->count_nonfinite(r->optim.velocity, n);
+  int64_t bad_p = r->k->count_nonfinite(&r->dev.ctx, r->model.params, n);
+  int64_t bad_v = r->k->count_nonfinite(&r->dev.ctx, r->optim.velocity, n);
   if (bad_p == 0 && bad_v == 0) return MN_OK;
   return mn_error(MN_ERR_NONFINITE,
                   "after step %lld: %lld parameters and %lld momentum values are NaN or "
@@ -723,7 +730,8 @@ mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
     if (!res->params)
       st = mn_error(MN_ERR_NOMEM, "out of memory copying parameters");
     else
-      r.k->download(res->params, r.model.params, (size_t)r.model.nparams * sizeof *res->params);
+      r.k->download(&r.dev.ctx, res->params, r.model.params,
+                    (size_t)r.model.nparams * sizeof *res->params);
   }
   teardown(&r);
   return st;

@@ -3,6 +3,7 @@
  * the feature check. */
 #include "mn_trainstate.h"
 
+#include "mn_log.h"
 #include "mn_safetensors.h"
 
 #include <stdio.h>
@@ -197,9 +198,11 @@ mn_status_t mn_trainstate_load_model(const char *path, const mn_snapshot_meta_t 
                                      mn_config_t *cfg, mn_model_t *m) {
   mn_status_t st = snapshot_config(meta, sets, nsets, cfg);
   if (st != MN_OK) return st;
-  st = mn_model_init(m, mn_kernels_cpu(), cfg->model.layers, cfg->model.nlayers, max_batch,
-                     cfg->model.seed);
+  /* the default context: the CPU ops need no workspace */
+  st = mn_model_init(m, mn_kernels_cpu(), mn_kctx_default(), cfg->model.layers, cfg->model.nlayers,
+                     max_batch, cfg->model.seed);
   if (st != MN_OK) return st;
+  MN_ASSERT(mn_model_workspace_nbytes(m) == 0);
   st = mn_trainstate_read_params(path, m, m->params); /* a CPU model: host memory */
   if (st != MN_OK) mn_model_free(m);
   return st;

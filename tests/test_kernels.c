@@ -9,7 +9,9 @@
  *   softmax_xent  loss_sum within 1e-5 relative (+1e-6 absolute), dlogits within
  *                 1e-5 |grad_scale| absolute, correct exact; dlogits = NULL gives the same
  *                 loss and count;
- *   sgd_update    w and v within 8 u of the magnitudes involved. */
+ *   sgd_update    w and v within 8 u of the magnitudes involved.
+ * Every op runs through a kernel context; softmax_xent is also run through two contexts with
+ * their own workspaces, alternately, with different m: it keeps no state of its own. */
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -21,6 +23,9 @@
 #include "mn_test.h"
 
 static mn_rng_t g_rng;
+/* the context every op runs in, as the runtime's device would make it: the default stream
+ * and a workspace sized by the table's queries for the largest shapes below */
+static mn_kctx_t g_ctx;
 
 static float *rand_floats(int64_t n, double lo, double hi) {
   float *p = calloc((size_t)(n > 0 ? n : 1), sizeof *p);
@@ -46,7 +51,7 @@ static void check_gemm(const mn_kernels_t *k, int ta, int tb, int m, int n, int 
   float *c = rand_floats((int64_t)m * ldc, -1, 1);
   float *c0 = malloc((size_t)m * ldc * sizeof *c0);
   memcpy(c0, c, (size_t)m * ldc * sizeof *c0);
-  k->gemm(ta, tb, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc);
+  k->gemm(&g_ctx, ta, tb, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc);
   int bad = 0;
   double worst = 0;
   for (int i = 0; i < m; i++) {
@@ -98,7 +103,7 @@ static void test_bias_act(const mn_kernels_t *k, int m, int n) {
     float *bias = rand_floats(n, -1, 1);
     float *y0 = malloc((size_t)m * n * sizeof *y0);
     memcpy(y0, y, (size_t)m * n * sizeof *y0);
-    k->bias_act_fwd(y, bias, m, n, relu);
+    k->bias_act_fwd(&g_ctx, y, bias, m, n, relu);
     int bad = 0, zeros = 0;
     for (int i = 0; i < m; i++)
       for (int j = 0; j < n; j++) {
@@ -121,7 +126,7 @@ static void test_relu_bwd(const mn_kernels_t *k, int64_t count) {
   float *dy0 = malloc((size_t)count * sizeof *dy0);
   for (int64_t i = 0; i < count; i++) y[i] = y[i] < 0 ? 0 : y[i]; /* a ReLU output */
   memcpy(dy0, dy, (size_t)count * sizeof *dy0);
-  k->relu_bwd(dy, y, count);
+  k->relu_bwd(&g_ctx, dy, y, count);
   int bad = 0;
   for (int64_t i = 0; i < count; i++) bad += dy[i] != (y[i] > 0 ? dy0[i] : 0.0f);
   CHECK_MSG(bad == 0, "relu_bwd count=%lld: %d differ", (long long)count, bad);
@@ -133,7 +138,7 @@ static void test_relu_bwd(const mn_kernels_t *k, int64_t count) {
 static void test_bias_grad(const mn_kernels_t *k, int m, int n) {
   float *dy = rand_floats((int64_t)m * n, -1, 1);
   float *db = rand_floats(n, 5, 6); /* garbage: must be overwritten */
-  k->bias_grad(dy, m, n, db);
+  k->bias_grad(&g_ctx, dy, m, n, db);
   int bad = 0;
   for (int j = 0; j < n; j++) {
     double ref = 0, mag = 0;
@@ -157,7 +162,7 @@ static void test_softmax_xent(const mn_kernels_t *k, int m, int c, double offset
   for (int i = 0; i < m; i++) y[i] = (int32_t)mn_rng_below(&g_rng, (uint64_t)c);
   double loss = -1, ref_loss = 0, loss2 = -1;
   int64_t correct = -1, ref_correct = 0, correct2 = -1;
-  k->softmax_xent(x, y, m, c, gs, d, &loss, &correct);
+  k->softmax_xent(&g_ctx, x, y, m, c, gs, d, &loss, &correct);
   int bad = 0;
   for (int i = 0; i < m; i++) {
     const float *row = x + (int64_t)i * c;
@@ -179,7 +184,7 @@ static void test_softmax_xent(const mn_kernels_t *k, int m, int c, double offset
             (long long)correct, (long long)ref_correct);
   CHECK_MSG(bad == 0, "softmax_xent m=%d c=%d offset=%g gs=%g: %d dlogits bad", m, c, offset, gs,
             bad);
-  k->softmax_xent(x, y, m, c, gs, NULL, &loss2, &correct2);
+  k->softmax_xent(&g_ctx, x, y, m, c, gs, NULL, &loss2, &correct2);
   CHECK_MSG(loss2 == loss && correct2 == correct, "softmax_xent without dlogits differs");
   free(x);
   free(d);
@@ -194,18 +199,70 @@ static void test_softmax_xent_hand(const mn_kernels_t *k) {
   float d[3];
   double loss;
   int64_t correct;
-  k->softmax_xent(x2, y2, 1, 2, 2.0f, d, &loss, &correct);
+  k->softmax_xent(&g_ctx, x2, y2, 1, 2, 2.0f, d, &loss, &correct);
   CHECK_MSG(fabs(loss - log(4.0)) < 1e-6, "loss %.9g, want ln 4", loss);
   CHECK(correct == 0);
   CHECK(fabs(d[0] - 2 * (0.25 - 1)) < 1e-6 && fabs(d[1] - 2 * 0.75) < 1e-6);
 
   const float x3[] = {2.0f, 5.0f, 5.0f};
   const int32_t tie_second[] = {2}, tie_first[] = {1};
-  k->softmax_xent(x3, tie_second, 1, 3, 1.0f, d, &loss, &correct);
+  k->softmax_xent(&g_ctx, x3, tie_second, 1, 3, 1.0f, d, &loss, &correct);
   CHECK_MSG(correct == 0, "a tie must go to the first maximum");
-  k->softmax_xent(x3, tie_first, 1, 3, 1.0f, d, &loss, &correct);
+  k->softmax_xent(&g_ctx, x3, tie_first, 1, 3, 1.0f, d, &loss, &correct);
   CHECK(correct == 1);
   CHECK(fabs(loss - log(2.0 + exp(-3.0))) < 1e-6);
+}
+
+/* Two contexts, each with its own workspace sized for its own m, used alternately: every
+ * call gives the reference's loss and count and the same bits as the first call of its
+ * shape (scratch kept between calls, or shared between contexts, would show here on a
+ * back end that uses the workspace; the CPU needs none, and says so). */
+static void test_softmax_xent_contexts(const mn_kernels_t *k) {
+  enum { C = 10, MA = 64, MB = 3 };
+  mn_kctx_t ctx[2] = {{0}, {0}};
+  const int ms[2] = {MA, MB};
+  float *x = rand_floats((int64_t)MA * C, -3, 3);
+  int32_t y[MA];
+  for (int i = 0; i < MA; i++) y[i] = (int32_t)mn_rng_below(&g_rng, C);
+  float *d = malloc((size_t)MA * C * sizeof *d);
+  double first_loss[2] = {0, 0};
+  int64_t first_correct[2] = {0, 0};
+  if (strcmp(k->name, "cpu") == 0)
+    CHECK_MSG(k->softmax_xent_workspace(MA, C) == 0 && k->count_nonfinite_workspace(1000) == 0,
+              "the CPU ops need no workspace");
+  for (int c = 0; c < 2; c++) {
+    ctx[c].workspace_nbytes = k->softmax_xent_workspace(ms[c], C); /* exactly the need */
+    ctx[c].workspace = ctx[c].workspace_nbytes ? k->alloc(ctx[c].workspace_nbytes) : NULL;
+    CHECK(ctx[c].workspace_nbytes == 0 || ctx[c].workspace != NULL);
+  }
+  for (int round = 0; round < 3; round++)
+    for (int c = 0; c < 2; c++) {
+      double loss = -1, ref = 0;
+      int64_t correct = -1, ref_correct = 0;
+      k->softmax_xent(&ctx[c], x, y, ms[c], C, 1.0f, d, &loss, &correct);
+      for (int i = 0; i < ms[c]; i++) {
+        const float *row = x + (int64_t)i * C;
+        double mx = row[0], sum = 0;
+        int best = 0;
+        for (int j = 1; j < C; j++)
+          if (row[j] > mx) mx = row[j], best = j;
+        for (int j = 0; j < C; j++) sum += exp(row[j] - mx);
+        ref += log(sum) - (row[y[i]] - mx);
+        ref_correct += best == y[i];
+      }
+      CHECK_MSG(fabs(loss - ref) <= 1e-5 * fabs(ref) + 1e-6 && correct == ref_correct,
+                "softmax_xent context %d m=%d round %d: loss %.9g correct %lld, want %.9g %lld", c,
+                ms[c], round, loss, (long long)correct, ref, (long long)ref_correct);
+      if (round == 0) {
+        first_loss[c] = loss;
+        first_correct[c] = correct;
+      }
+      CHECK_MSG(loss == first_loss[c] && correct == first_correct[c],
+                "softmax_xent context %d: round %d differs from round 0", c, round);
+    }
+  for (int c = 0; c < 2; c++) k->release(ctx[c].workspace);
+  free(x);
+  free(d);
 }
 
 /* ---- sgd_update, scale ----------------------------------------------------------------- */
@@ -216,7 +273,7 @@ static void test_sgd(const mn_kernels_t *k, int64_t count, float lr, float mom, 
   float *w0 = malloc((size_t)count * sizeof *w0), *v0 = malloc((size_t)count * sizeof *v0);
   memcpy(w0, w, (size_t)count * sizeof *w0);
   memcpy(v0, v, (size_t)count * sizeof *v0);
-  k->sgd_update(w, g, v, count, lr, mom, wd);
+  k->sgd_update(&g_ctx, w, g, v, count, lr, mom, wd);
   int bad = 0;
   for (int64_t i = 0; i < count; i++) {
     double vr = (double)mom * v0[i] + (g[i] + (double)wd * w0[i]);
@@ -238,7 +295,7 @@ static void test_scale(const mn_kernels_t *k, int64_t count, float alpha) {
   float *x = rand_floats(count, -10, 10);
   float *x0 = malloc((size_t)count * sizeof *x0);
   memcpy(x0, x, (size_t)count * sizeof *x0);
-  k->scale(x, count, alpha);
+  k->scale(&g_ctx, x, count, alpha);
   int bad = 0;
   for (int64_t i = 0; i < count; i++) bad += x[i] != (float)((double)x0[i] * alpha);
   CHECK_MSG(bad == 0, "scale count=%lld alpha=%g: %d differ", (long long)count, alpha, bad);
@@ -250,10 +307,10 @@ static void test_scale(const mn_kernels_t *k, int64_t count, float alpha) {
  * subnormal and -0 do not. */
 static void test_nonfinite(const mn_kernels_t *k) {
   const float x[] = {0.0f, -0.0f, FLT_MAX, -FLT_MAX, FLT_TRUE_MIN, 1.0f, NAN, INFINITY, -INFINITY};
-  CHECK(k->count_nonfinite(x, 6) == 0);
-  CHECK(k->count_nonfinite(x, 9) == 3);
-  CHECK(k->count_nonfinite(x + 6, 1) == 1);
-  CHECK(k->count_nonfinite(x, 0) == 0);
+  CHECK(k->count_nonfinite(&g_ctx, x, 6) == 0);
+  CHECK(k->count_nonfinite(&g_ctx, x, 9) == 3);
+  CHECK(k->count_nonfinite(&g_ctx, x + 6, 1) == 1);
+  CHECK(k->count_nonfinite(&g_ctx, x, 0) == 0);
 }
 
 int main(void) {
@@ -263,8 +320,15 @@ int main(void) {
   CHECK(k->gemm && k->bias_act_fwd && k->relu_bwd && k->bias_grad && k->softmax_xent &&
         k->sgd_update && k->scale && k->count_nonfinite);
 
+  CHECK(k->softmax_xent_workspace && k->count_nonfinite_workspace);
+  CHECK(mn_kctx_default() != NULL && mn_kctx_default()->workspace_nbytes == 0);
+  size_t need = k->softmax_xent_workspace(100, 257), need_count = k->count_nonfinite_workspace(9);
+  g_ctx.workspace_nbytes = need > need_count ? need : need_count;
+  g_ctx.workspace = g_ctx.workspace_nbytes ? k->alloc(g_ctx.workspace_nbytes) : NULL;
+
   test_gemm(k);
   test_nonfinite(k);
+  test_softmax_xent_contexts(k);
   test_softmax_xent_hand(k);
   static const int mn[][2] = {{1, 1}, {7, 13}, {13, 7}, {1, 100}, {100, 1}, {64, 257}};
   for (size_t s = 0; s < sizeof mn / sizeof mn[0]; s++) {
@@ -282,5 +346,6 @@ int main(void) {
     test_scale(k, counts[s], 0.25f);
     test_scale(k, counts[s], -1.0f / 3);
   }
+  k->release(g_ctx.workspace);
   return mn_test_result("test_kernels");
 }

@@ -15,7 +15,11 @@
  *   bias_grad     max(1e-5, 2 (m + 1) u) of sum_i |dy_ij| (another summation order);
  *   count_nonfinite: exact;
  *   softmax_xent  loss within 1e-5 relative (+1e-6), dlogits within 1e-5 |grad_scale|,
- *                 correct exact, the same loss bits with and without dlogits. */
+ *                 correct exact, the same loss bits with and without dlogits; and through
+ *                 two contexts (own stream, own workspace of exactly the queried size) used
+ *                 alternately with different m: the same results, so no scratch is shared.
+ * Every GPU op runs in a context with its own stream and workspace (g_ctx). Compiled on the
+ * development machine, which has no GPU: run only where one is lent (docs/gpu.md). */
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -33,6 +37,10 @@
 
 static mn_rng_t g_rng;
 static const mn_kernels_t *g_cpu, *g_gpu;
+/* the context of every GPU op: a stream of its own (blocking, so that the cudaMemcpy of the
+ * helpers below, on the legacy default stream, stay ordered with it) and a workspace sized
+ * by the table's queries for the largest shapes; the CPU ops take mn_kctx_default() */
+static mn_kctx_t g_ctx;
 
 static float *rand_floats(int64_t n, double lo, double hi) {
   float *p = calloc((size_t)(n > 0 ? n : 1), sizeof *p);
@@ -99,10 +107,11 @@ static void check_gemm(int ta, int tb, int m, int n, int k, float alpha, float b
   float *dc = to_dev(c, (size_t)nc * 4);
   /* magnitudes: the same product on |a|, |b|, |c0| with |alpha|, |beta| */
   float *aa = abs_floats(a, na), *ab = abs_floats(b, nb), *mag = abs_floats(c, nc);
-  g_cpu->gemm(ta, tb, m, n, k, fabsf(alpha), aa, lda, ab, ldb, fabsf(beta), mag, ldc);
+  g_cpu->gemm(mn_kctx_default(), ta, tb, m, n, k, fabsf(alpha), aa, lda, ab, ldb, fabsf(beta), mag,
+              ldc);
   float *want = copy_floats(c, nc);
-  g_cpu->gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, want, ldc);
-  g_gpu->gemm(ta, tb, m, n, k, alpha, da, lda, db, ldb, beta, dc, ldc);
+  g_cpu->gemm(mn_kctx_default(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, want, ldc);
+  g_gpu->gemm(&g_ctx, ta, tb, m, n, k, alpha, da, lda, db, ldb, beta, dc, ldc);
   to_host(got, dc, (size_t)nc * 4);
   int64_t bad = 0;
   double worst = 0;
@@ -147,8 +156,8 @@ static void test_bias_act(int m, int n) {
   for (int relu = 0; relu < 2; relu++) {
     float *y = rand_floats(count, -2, 2), *bias = rand_floats(n, -1, 1);
     float *dy = to_dev(y, (size_t)count * 4), *dbias = to_dev(bias, (size_t)n * 4);
-    g_cpu->bias_act_fwd(y, bias, m, n, relu);
-    g_gpu->bias_act_fwd(dy, dbias, m, n, relu);
+    g_cpu->bias_act_fwd(mn_kctx_default(), y, bias, m, n, relu);
+    g_gpu->bias_act_fwd(&g_ctx, dy, dbias, m, n, relu);
     float *got = malloc((size_t)count * sizeof *got);
     to_host(got, dy, (size_t)count * 4);
     int64_t bad = count_bad(got, y, NULL, count, 1e-5, NULL);
@@ -167,9 +176,9 @@ static void test_bias_grad(int m, int n) {
   float *ddy = to_dev(dy, (size_t)count * 4), *ddb = to_dev(db, (size_t)n * 4);
   float *want = malloc((size_t)n * sizeof *want), *mag = malloc((size_t)n * sizeof *mag);
   float *ady = abs_floats(dy, count);
-  g_cpu->bias_grad(dy, m, n, want);
-  g_cpu->bias_grad(ady, m, n, mag);
-  g_gpu->bias_grad(ddy, m, n, ddb); /* db held garbage: must be overwritten */
+  g_cpu->bias_grad(mn_kctx_default(), dy, m, n, want);
+  g_cpu->bias_grad(mn_kctx_default(), ady, m, n, mag);
+  g_gpu->bias_grad(&g_ctx, ddy, m, n, ddb); /* db held garbage: must be overwritten */
   to_host(db, ddb, (size_t)n * 4);
   double tol = fmax(1e-5, 2.0 * (m + 1) * FLT_EPSILON);
   int64_t bad = count_bad(db, want, mag, n, tol, NULL);
@@ -187,8 +196,8 @@ static void test_relu_bwd(int64_t count) {
   float *y = rand_floats(count, -1, 1), *dy = rand_floats(count, -3, 3);
   for (int64_t i = 0; i < count; i++) y[i] = y[i] < 0 ? 0 : y[i]; /* a ReLU output */
   float *dy_d = to_dev(dy, (size_t)count * 4), *y_d = to_dev(y, (size_t)count * 4);
-  g_cpu->relu_bwd(dy, y, count);
-  g_gpu->relu_bwd(dy_d, y_d, count);
+  g_cpu->relu_bwd(mn_kctx_default(), dy, y, count);
+  g_gpu->relu_bwd(&g_ctx, dy_d, y_d, count);
   float *got = malloc((size_t)count * sizeof *got);
   to_host(got, dy_d, (size_t)count * 4);
   int64_t bad = count_bad(got, dy, NULL, count, 1e-5, NULL);
@@ -212,8 +221,8 @@ static void test_softmax_xent(int m, int c, double offset, float gs) {
   int32_t *dy = to_dev(y, (size_t)m * sizeof *y);
   double loss_c = -1, loss_g = -1, loss_g2 = -1;
   int64_t hits_c = -1, hits_g = -1, hits_g2 = -1;
-  g_cpu->softmax_xent(x, y, m, c, gs, want, &loss_c, &hits_c);
-  g_gpu->softmax_xent(dx, dy, m, c, gs, dd, &loss_g, &hits_g);
+  g_cpu->softmax_xent(mn_kctx_default(), x, y, m, c, gs, want, &loss_c, &hits_c);
+  g_gpu->softmax_xent(&g_ctx, dx, dy, m, c, gs, dd, &loss_g, &hits_g);
   to_host(got, dd, (size_t)count * 4);
   CHECK_MSG(isfinite(loss_g) && fabs(loss_g - loss_c) <= 1e-5 * fabs(loss_c) + 1e-6,
             "softmax_xent m=%d c=%d offset=%g: loss %.9g, cpu %.9g", m, c, offset, loss_g, loss_c);
@@ -223,7 +232,7 @@ static void test_softmax_xent(int m, int c, double offset, float gs) {
   for (int64_t i = 0; i < count; i++) bad += !(fabs((double)got[i] - want[i]) <= 1e-5 * fabs(gs));
   CHECK_MSG(bad == 0, "softmax_xent m=%d c=%d offset=%g gs=%g: %lld dlogits bad", m, c, offset,
             gs, (long long)bad);
-  g_gpu->softmax_xent(dx, dy, m, c, gs, NULL, &loss_g2, &hits_g2);
+  g_gpu->softmax_xent(&g_ctx, dx, dy, m, c, gs, NULL, &loss_g2, &hits_g2);
   CHECK_MSG(loss_g2 == loss_g && hits_g2 == hits_g,
             "softmax_xent m=%d c=%d: without dlogits %.17g/%lld, with %.17g/%lld", m, c, loss_g2,
             (long long)hits_g2, loss_g, (long long)hits_g);
@@ -244,9 +253,9 @@ static void test_softmax_xent_tie(void) {
   int32_t *d2 = to_dev(tie_second, sizeof tie_second), *d1 = to_dev(tie_first, sizeof tie_first);
   double loss = 0;
   int64_t correct = -1;
-  g_gpu->softmax_xent(dx, d2, 1, 3, 1.0f, NULL, &loss, &correct);
+  g_gpu->softmax_xent(&g_ctx, dx, d2, 1, 3, 1.0f, NULL, &loss, &correct);
   CHECK_MSG(correct == 0, "a tie must go to the first maximum");
-  g_gpu->softmax_xent(dx, d1, 1, 3, 1.0f, NULL, &loss, &correct);
+  g_gpu->softmax_xent(&g_ctx, dx, d1, 1, 3, 1.0f, NULL, &loss, &correct);
   CHECK(correct == 1);
   CHECK_MSG(fabs(loss - log(2.0 + exp(-3.0))) < 1e-6, "tie loss %.9g", loss);
   cudaFree(dx);
@@ -260,10 +269,60 @@ static void test_softmax_xent_tie(void) {
   const int32_t lab[] = {40};
   float *drow = to_dev(row, sizeof row);
   int32_t *dlab = to_dev(lab, sizeof lab);
-  g_gpu->softmax_xent(drow, dlab, 1, 100, 1.0f, NULL, &loss, &correct);
+  g_gpu->softmax_xent(&g_ctx, drow, dlab, 1, 100, 1.0f, NULL, &loss, &correct);
   CHECK_MSG(correct == 1, "a tie across lanes must go to the first maximum");
   cudaFree(drow);
   cudaFree(dlab);
+}
+
+/* Two contexts, each with its own stream and a workspace of exactly its query's size, used
+ * alternately with m = 64 and m = 3: each call matches the CPU and the first call of its
+ * context bit for bit. Scratch shared between contexts or kept between calls (what the
+ * op's file-level arrays were) would break one of them, or overrun the smaller workspace
+ * (which compute-sanitizer reports). */
+static void test_softmax_xent_contexts(void) {
+  enum { C = 37, MA = 64, MB = 3 };
+  const int ms[2] = {MA, MB};
+  mn_kctx_t ctx[2] = {{0}, {0}};
+  float *x = rand_floats((int64_t)MA * C, -3, 3);
+  int32_t y[MA];
+  for (int i = 0; i < MA; i++) y[i] = (int32_t)mn_rng_below(&g_rng, C);
+  float *dx = to_dev(x, sizeof(float) * MA * C), *dd = to_dev(x, sizeof(float) * MA * C);
+  int32_t *dy = to_dev(y, sizeof y);
+  for (int c = 0; c < 2; c++) {
+    cudaStream_t s = NULL;
+    CHECK(cudaStreamCreate(&s) == cudaSuccess);
+    ctx[c].stream = s;
+    ctx[c].workspace_nbytes = g_gpu->softmax_xent_workspace(ms[c], C);
+    ctx[c].workspace = g_gpu->alloc(ctx[c].workspace_nbytes);
+    CHECK(ctx[c].workspace_nbytes > 0 && ctx[c].workspace != NULL);
+  }
+  double first_loss[2] = {0, 0};
+  int64_t first_hits[2] = {0, 0};
+  for (int round = 0; round < 3; round++)
+    for (int c = 0; c < 2; c++) {
+      double loss_c = -1, loss_g = -1;
+      int64_t hits_c = -1, hits_g = -1;
+      g_cpu->softmax_xent(mn_kctx_default(), x, y, ms[c], C, 1.0f, NULL, &loss_c, &hits_c);
+      g_gpu->softmax_xent(&ctx[c], dx, dy, ms[c], C, 1.0f, dd, &loss_g, &hits_g);
+      CHECK_MSG(fabs(loss_g - loss_c) <= 1e-5 * fabs(loss_c) + 1e-6 && hits_g == hits_c,
+                "softmax_xent context %d m=%d round %d: %.9g/%lld, cpu %.9g/%lld", c, ms[c], round,
+                loss_g, (long long)hits_g, loss_c, (long long)hits_c);
+      if (round == 0) {
+        first_loss[c] = loss_g;
+        first_hits[c] = hits_g;
+      }
+      CHECK_MSG(loss_g == first_loss[c] && hits_g == first_hits[c],
+                "softmax_xent context %d: round %d differs from round 0", c, round);
+    }
+  for (int c = 0; c < 2; c++) {
+    g_gpu->release(ctx[c].workspace);
+    cudaStreamDestroy((cudaStream_t)ctx[c].stream);
+  }
+  cudaFree(dx);
+  cudaFree(dd);
+  cudaFree(dy);
+  free(x);
 }
 
 /* ---- sgd_update, scale ----------------------------------------------------------------- */
@@ -278,8 +337,8 @@ static void test_sgd(int64_t count, float lr, float mom, float wd) {
     vmag[i] = fabsf(mom * v[i]) + fabsf(g[i]) + fabsf(wd * w[i]);
     wmag[i] = fabsf(w[i]) + fabsf(lr) * vmag[i];
   }
-  g_cpu->sgd_update(w, g, v, count, lr, mom, wd);
-  g_gpu->sgd_update(dw, dg, dv, count, lr, mom, wd);
+  g_cpu->sgd_update(mn_kctx_default(), w, g, v, count, lr, mom, wd);
+  g_gpu->sgd_update(&g_ctx, dw, dg, dv, count, lr, mom, wd);
   float *got_w = malloc((size_t)count * sizeof *got_w), *got_v = malloc((size_t)count * 4);
   to_host(got_w, dw, (size_t)count * 4);
   to_host(got_v, dv, (size_t)count * 4);
@@ -302,8 +361,8 @@ static void test_sgd(int64_t count, float lr, float mom, float wd) {
 static void test_scale(int64_t count, float alpha) {
   float *x = rand_floats(count, -10, 10);
   float *dx = to_dev(x, (size_t)count * 4), *got = malloc((size_t)count * sizeof *got);
-  g_cpu->scale(x, count, alpha);
-  g_gpu->scale(dx, count, alpha);
+  g_cpu->scale(mn_kctx_default(), x, count, alpha);
+  g_gpu->scale(&g_ctx, dx, count, alpha);
   to_host(got, dx, (size_t)count * 4);
   int64_t bad = count_bad(got, x, NULL, count, 1e-5, NULL);
   CHECK_MSG(bad == 0, "scale count=%lld alpha=%g: %lld bad", (long long)count, alpha,
@@ -322,8 +381,9 @@ static void test_nonfinite(int64_t count) {
     if (pass == 2) x[count - 1] = -INFINITY;
     for (int64_t i = 5; pass == 3 && i < count; i += 97) x[i] = i % 2 ? INFINITY : NAN;
     float *dx = to_dev(x, (size_t)count * 4);
-    int64_t want = g_cpu->count_nonfinite(x, count);
-    int64_t got = g_gpu->count_nonfinite(dx, count), again = g_gpu->count_nonfinite(dx, count);
+    int64_t want = g_cpu->count_nonfinite(mn_kctx_default(), x, count);
+    int64_t got = g_gpu->count_nonfinite(&g_ctx, dx, count),
+            again = g_gpu->count_nonfinite(&g_ctx, dx, count);
     CHECK_MSG(got == want && again == want,
               "count_nonfinite count=%lld pass %d: %lld, %lld, not %lld", (long long)count, pass,
               (long long)got, (long long)again, (long long)want);
@@ -339,15 +399,15 @@ static void test_memory(void) {
   float *d1 = g_gpu->alloc((size_t)n * 4), *d2 = g_gpu->alloc((size_t)n * 4);
   CHECK(d1 && d2 && back);
   if (!d1 || !d2 || !back) return;
-  g_gpu->download(back, d1, (size_t)n * 4);
+  g_gpu->download(&g_ctx, back, d1, (size_t)n * 4);
   int64_t nonzero = 0;
   for (int64_t i = 0; i < n; i++) nonzero += back[i] != 0.0f;
   CHECK_MSG(nonzero == 0, "%lld of %lld floats of a fresh allocation are not zero",
             (long long)nonzero, (long long)n);
-  g_gpu->upload(d1, h, (size_t)n * 4);
-  g_gpu->copy(d2, d1, (size_t)n * 4);
-  g_gpu->sync();
-  g_gpu->download(back, d2, (size_t)n * 4);
+  g_gpu->upload(&g_ctx, d1, h, (size_t)n * 4);
+  g_gpu->copy(&g_ctx, d2, d1, (size_t)n * 4);
+  g_gpu->sync(&g_ctx);
+  g_gpu->download(&g_ctx, back, d2, (size_t)n * 4);
   CHECK(memcmp(back, h, (size_t)n * 4) == 0);
   g_gpu->release(d1);
   g_gpu->release(d2);
@@ -360,7 +420,16 @@ static void run_all(void) {
   mn_rng_seed(&g_rng, 4242, 0, 0);
   CHECK(strcmp(g_gpu->name, "cuda") == 0);
   CHECK(g_gpu->gemm && g_gpu->bias_act_fwd && g_gpu->relu_bwd && g_gpu->bias_grad &&
-        g_gpu->softmax_xent && g_gpu->sgd_update && g_gpu->scale && g_gpu->count_nonfinite);
+        g_gpu->softmax_xent && g_gpu->sgd_update && g_gpu->scale && g_gpu->count_nonfinite &&
+        g_gpu->softmax_xent_workspace && g_gpu->count_nonfinite_workspace);
+  cudaStream_t stream = NULL;
+  CHECK(cudaStreamCreate(&stream) == cudaSuccess);
+  g_ctx.stream = stream;
+  size_t need = g_gpu->softmax_xent_workspace(5000, 10);
+  size_t need_count = g_gpu->count_nonfinite_workspace(((int64_t)1 << 24) + 3);
+  g_ctx.workspace_nbytes = need > need_count ? need : need_count;
+  g_ctx.workspace = g_gpu->alloc(g_ctx.workspace_nbytes);
+  CHECK(g_ctx.workspace != NULL);
 
   test_memory();
   test_gemm(1e-5);
@@ -370,6 +439,7 @@ static void run_all(void) {
   check_gemm(0, 1, 100, 37, 129, 1.0f, 0.0f, 0, 1e-5); /* full FP32 again */
 
   test_softmax_xent_tie();
+  test_softmax_xent_contexts();
   static const int mn[][2] = {{1, 1},    {7, 13},   {13, 7},  {1, 100}, {100, 1},
                               {64, 257}, {9, 1000}, {5000, 10}, {3, 33}};
   for (size_t s = 0; s < sizeof mn / sizeof mn[0]; s++) {
@@ -390,6 +460,8 @@ static void run_all(void) {
     test_nonfinite(counts[s]);
   }
   CHECK_MSG(cudaDeviceSynchronize() == cudaSuccess, "device error at the end");
+  g_gpu->release(g_ctx.workspace);
+  cudaStreamDestroy(stream);
 }
 #endif /* MN_HAVE_CUDA */
 

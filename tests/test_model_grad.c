@@ -74,7 +74,8 @@ static double ref_loss(const ref_net_t *r, const float *x, const int32_t *y, int
 
 static void test_layout(void) {
   mn_model_t m;
-  CHECK(mn_model_init(&m, mn_kernels_cpu(), g_dims, NDIMS, MAX_BATCH, 1) == MN_OK);
+  CHECK(mn_model_init(&m, mn_kernels_cpu(), mn_kctx_default(), g_dims, NDIMS, MAX_BATCH, 1) ==
+        MN_OK);
   CHECK(m.nlinear == 3);
   /* last layer first: W2 [5,9], b2 [5], W1 [9,11], b1 [9], W0 [11,7], b0 [11] */
   CHECK(m.w_off[2] == 0 && m.b_off[2] == 45);
@@ -93,9 +94,11 @@ static void test_layout(void) {
 
 static void test_init_deterministic(void) {
   mn_model_t a, b, c;
-  CHECK(mn_model_init(&a, mn_kernels_cpu(), g_dims, NDIMS, MAX_BATCH, 42) == MN_OK);
-  CHECK(mn_model_init(&b, mn_kernels_cpu(), g_dims, NDIMS, 3, 42) == MN_OK);
-  CHECK(mn_model_init(&c, mn_kernels_cpu(), g_dims, NDIMS, MAX_BATCH, 43) == MN_OK);
+  CHECK(mn_model_init(&a, mn_kernels_cpu(), mn_kctx_default(), g_dims, NDIMS, MAX_BATCH, 42) ==
+        MN_OK);
+  CHECK(mn_model_init(&b, mn_kernels_cpu(), mn_kctx_default(), g_dims, NDIMS, 3, 42) == MN_OK);
+  CHECK(mn_model_init(&c, mn_kernels_cpu(), mn_kctx_default(), g_dims, NDIMS, MAX_BATCH, 43) ==
+        MN_OK);
   CHECK(a.nparams == b.nparams && a.nparams == c.nparams);
   CHECK_MSG(memcmp(a.params, b.params, (size_t)a.nparams * sizeof(float)) == 0,
             "same seed must give bitwise equal params");
@@ -126,7 +129,7 @@ static void test_init_deterministic(void) {
 static void test_init_distribution(void) {
   const int dims[] = {256, 256, 10};
   mn_model_t m;
-  CHECK(mn_model_init(&m, mn_kernels_cpu(), dims, 3, 1, 7) == MN_OK);
+  CHECK(mn_model_init(&m, mn_kernels_cpu(), mn_kctx_default(), dims, 3, 1, 7) == MN_OK);
   const float *w = m.params + m.w_off[0];
   int64_t n = 256 * 256;
   double s = 0, s2 = 0;
@@ -143,13 +146,18 @@ static void test_init_errors(void) {
   const int zero_dim[] = {7, 0, 5};
   int many[MN_MODEL_MAX_LINEAR + 2];
   for (int i = 0; i < MN_MODEL_MAX_LINEAR + 2; i++) many[i] = 2;
-  CHECK(mn_model_init(&m, mn_kernels_cpu(), g_dims, 1, MAX_BATCH, 1) == MN_ERR_CONFIG);
-  CHECK(mn_model_init(&m, mn_kernels_cpu(), zero_dim, 3, MAX_BATCH, 1) == MN_ERR_CONFIG);
+  CHECK(mn_model_init(&m, mn_kernels_cpu(), mn_kctx_default(), g_dims, 1, MAX_BATCH, 1) ==
+        MN_ERR_CONFIG);
+  CHECK(mn_model_init(&m, mn_kernels_cpu(), mn_kctx_default(), zero_dim, 3, MAX_BATCH, 1) ==
+        MN_ERR_CONFIG);
   CHECK(strstr(mn_error_message(), "width") != NULL);
-  CHECK(mn_model_init(&m, mn_kernels_cpu(), many, MN_MODEL_MAX_LINEAR + 2, 1, 1) == MN_ERR_CONFIG);
-  CHECK(mn_model_init(&m, mn_kernels_cpu(), g_dims, NDIMS, 0, 1) == MN_ERR_CONFIG);
+  CHECK(mn_model_init(&m, mn_kernels_cpu(), mn_kctx_default(), many, MN_MODEL_MAX_LINEAR + 2, 1,
+                      1) == MN_ERR_CONFIG);
+  CHECK(mn_model_init(&m, mn_kernels_cpu(), mn_kctx_default(), g_dims, NDIMS, 0, 1) ==
+        MN_ERR_CONFIG);
   CHECK(m.nlinear == 0x5a5a5a5a); /* outputs untouched on failure */
-  CHECK(mn_model_init(&m, mn_kernels_cpu(), many, MN_MODEL_MAX_LINEAR + 1, 1, 1) == MN_OK);
+  CHECK(mn_model_init(&m, mn_kernels_cpu(), mn_kctx_default(), many, MN_MODEL_MAX_LINEAR + 1, 1,
+                      1) == MN_OK);
   CHECK(m.nlinear == MN_MODEL_MAX_LINEAR);
   mn_model_free(&m);
 }
@@ -192,7 +200,8 @@ static void test_gradients(void) {
   mn_rng_t rng;
   float x[BATCH * 7];
   int32_t y[BATCH];
-  CHECK(mn_model_init(&m, mn_kernels_cpu(), g_dims, NDIMS, MAX_BATCH, 2024) == MN_OK);
+  CHECK(mn_model_init(&m, mn_kernels_cpu(), mn_kctx_default(), g_dims, NDIMS, MAX_BATCH, 2024) ==
+        MN_OK);
   mn_rng_seed(&rng, 99, 1, 2);
   for (int i = 0; i < BATCH * 7; i++) x[i] = (float)mn_rng_normal(&rng);
   for (int i = 0; i < BATCH; i++) y[i] = (int32_t)mn_rng_below(&rng, 5);
@@ -262,7 +271,8 @@ static void test_repeatable(void) {
   int32_t y[MAX_BATCH];
   double loss;
   int64_t correct;
-  CHECK(mn_model_init(&m, mn_kernels_cpu(), g_dims, NDIMS, MAX_BATCH, 5) == MN_OK);
+  CHECK(mn_model_init(&m, mn_kernels_cpu(), mn_kctx_default(), g_dims, NDIMS, MAX_BATCH, 5) ==
+        MN_OK);
   mn_rng_seed(&rng, 3, 0, 0);
   for (int i = 0; i < MAX_BATCH * 7; i++) x[i] = (float)mn_rng_normal(&rng);
   for (int i = 0; i < MAX_BATCH; i++) y[i] = (int32_t)mn_rng_below(&rng, 5);

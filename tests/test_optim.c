@@ -133,7 +133,7 @@ static void test_sgd_steps(void) {
   mn_optim_t o;
   const int dims[] = {1, 1};
   mn_config_t c = make_cfg(MN_LR_CONSTANT, 0);
-  CHECK(mn_model_init(&m, mn_kernels_cpu(), dims, 2, 1, 1) == MN_OK);
+  CHECK(mn_model_init(&m, mn_kernels_cpu(), mn_kctx_default(), dims, 2, 1, 1) == MN_OK);
   CHECK(m.nparams == 2);
   CHECK(mn_optim_init(&o, &c, mn_kernels_cpu(), m.nparams, 10, 100) == MN_OK);
   CHECK(o.velocity[0] == 0.0f && o.velocity[1] == 0.0f);
@@ -190,8 +190,8 @@ static void test_ranges(void) {
   c.optimizer.weight_decay = 0.01;
   mn_model_t a, b;
   mn_optim_t oa, ob;
-  CHECK(mn_model_init(&a, mn_kernels_cpu(), dims, 3, 4, 5) == MN_OK);
-  CHECK(mn_model_init(&b, mn_kernels_cpu(), dims, 3, 4, 5) == MN_OK);
+  CHECK(mn_model_init(&a, mn_kernels_cpu(), mn_kctx_default(), dims, 3, 4, 5) == MN_OK);
+  CHECK(mn_model_init(&b, mn_kernels_cpu(), mn_kctx_default(), dims, 3, 4, 5) == MN_OK);
   CHECK(mn_optim_init(&oa, &c, mn_kernels_cpu(), a.nparams, 10, 100) == MN_OK);
   CHECK(mn_optim_init(&ob, &c, mn_kernels_cpu(), b.nparams, 10, 100) == MN_OK);
   for (int step = 0; step < 3; step++) {

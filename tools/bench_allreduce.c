@@ -106,11 +106,11 @@ static mn_status_t run_op(worker_t *w, int mn_path, int64_t count) {
 static mn_status_t check_path(worker_t *w, int mn_path, int64_t count, int64_t *wrong) {
   int n = w->comm.world, r = w->comm.rank;
   for (int64_t i = 0; i < count; i++) w->host[i] = (float)(i % 7 + r);
-  w->dev.k->upload(w->buf, w->host, (size_t)count * sizeof(float));
+  w->dev.k->upload(&w->dev.ctx, w->buf, w->host, (size_t)count * sizeof(float));
   mn_status_t st = run_op(w, mn_path, count);
   if (st != MN_OK) return st;
-  w->dev.k->sync();
-  w->dev.k->download(w->host, w->buf, (size_t)count * sizeof(float));
+  w->dev.k->sync(&w->dev.ctx);
+  w->dev.k->download(&w->dev.ctx, w->host, w->buf, (size_t)count * sizeof(float));
   long long bad = 0;
   double ranks_sum = 0.5 * n * (n - 1);
   for (int64_t i = 0; i < count; i++) {
@@ -127,14 +127,14 @@ static mn_status_t check_path(worker_t *w, int mn_path, int64_t count, int64_t *
 static mn_status_t time_path(worker_t *w, int mn_path, int64_t count, int warmup, int iters,
                              double *t_s) {
   memset(w->host, 0, (size_t)count * sizeof(float));
-  w->dev.k->upload(w->buf, w->host, (size_t)count * sizeof(float));
+  w->dev.k->upload(&w->dev.ctx, w->buf, w->host, (size_t)count * sizeof(float));
   mn_status_t st = MN_OK;
   for (int i = 0; st == MN_OK && i < warmup; i++) st = run_op(w, mn_path, count);
-  w->dev.k->sync();
+  w->dev.k->sync(&w->dev.ctx);
   MPI_Barrier(w->comm.comm);
   double t0 = MPI_Wtime();
   for (int i = 0; st == MN_OK && i < iters; i++) st = run_op(w, mn_path, count);
-  w->dev.k->sync();
+  w->dev.k->sync(&w->dev.ctx);
   double mine = (MPI_Wtime() - t0) / iters, all = mine;
   if (st != MN_OK) return st;
   MPI_Allreduce(&mine, &all, 1, MPI_DOUBLE, MPI_MAX, w->comm.comm);

@@ -9,21 +9,24 @@
 
 #include "mn_kernels.h"
 
-void mn_gemm_cpu(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
-                 int lda, const float *b, int ldb, float beta, float *c, int ldc);
-void mn_bias_act_fwd_cpu(float *y, const float *bias, int m, int n, int relu);
-void mn_relu_bwd_cpu(float *dy, const float *y, int64_t count);
-void mn_bias_grad_cpu(const float *dy, int m, int n, float *db);
-void mn_softmax_xent_cpu(const float *logits, const int32_t *labels, int m, int c, float grad_scale,
-                         float *dlogits, double *loss_sum, int64_t *correct);
-void mn_sgd_update_cpu(float *w, const float *g, float *v, int64_t count, float lr, float momentum,
-                       float weight_decay);
-void mn_scale_cpu(float *x, int64_t count, float alpha);
-int64_t mn_count_nonfinite_cpu(const float *x, int64_t count);
+void mn_gemm_cpu(const mn_kctx_t *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+void mn_bias_act_fwd_cpu(const mn_kctx_t *ctx, float *y, const float *bias, int m, int n, int relu);
+void mn_relu_bwd_cpu(const mn_kctx_t *ctx, float *dy, const float *y, int64_t count);
+void mn_bias_grad_cpu(const mn_kctx_t *ctx, const float *dy, int m, int n, float *db);
+void mn_softmax_xent_cpu(const mn_kctx_t *ctx, const float *logits, const int32_t *labels, int m,
+                         int c, float grad_scale, float *dlogits, double *loss_sum,
+                         int64_t *correct);
+size_t mn_softmax_xent_workspace_cpu(int m, int c);
+void mn_sgd_update_cpu(const mn_kctx_t *ctx, float *w, const float *g, float *v, int64_t count,
+                       float lr, float momentum, float weight_decay);
+void mn_scale_cpu(const mn_kctx_t *ctx, float *x, int64_t count, float alpha);
+int64_t mn_count_nonfinite_cpu(const mn_kctx_t *ctx, const float *x, int64_t count);
+size_t mn_count_nonfinite_workspace_cpu(int64_t count);
 void *mn_alloc_cpu(size_t nbytes);
 void mn_release_cpu(void *p);
-void mn_copy_cpu(void *dst, const void *src, size_t nbytes);
-void mn_sync_cpu(void);
+void mn_copy_cpu(const mn_kctx_t *ctx, void *dst, const void *src, size_t nbytes);
+void mn_sync_cpu(const mn_kctx_t *ctx);
 
 static const mn_kernels_t cpu_kernels = {
     .name = "cpu",
@@ -32,9 +35,11 @@ static const mn_kernels_t cpu_kernels = {
     .relu_bwd = mn_relu_bwd_cpu,
     .bias_grad = mn_bias_grad_cpu,
     .softmax_xent = mn_softmax_xent_cpu,
+    .softmax_xent_workspace = mn_softmax_xent_workspace_cpu,
     .sgd_update = mn_sgd_update_cpu,
     .scale = mn_scale_cpu,
     .count_nonfinite = mn_count_nonfinite_cpu,
+    .count_nonfinite_workspace = mn_count_nonfinite_workspace_cpu,
     .alloc = mn_alloc_cpu,
     .release = mn_release_cpu,
     .upload = mn_copy_cpu,
@@ -44,3 +49,8 @@ static const mn_kernels_t cpu_kernels = {
 };
 
 const mn_kernels_t *mn_kernels_cpu(void) { return &cpu_kernels; }
+
+/* Constant and empty: sharing it is safe, it holds no scratch. */
+static const mn_kctx_t default_kctx = {.stream = NULL, .workspace = NULL, .workspace_nbytes = 0};
+
+const mn_kctx_t *mn_kctx_default(void) { return &default_kctx; }

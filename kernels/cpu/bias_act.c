@@ -20,7 +20,9 @@ static void add_bias_relu_row(float *restrict y, const float *restrict bias, int
   }
 }
 
-void mn_bias_act_fwd_cpu(float *y, const float *bias, int m, int n, int relu) {
+void mn_bias_act_fwd_cpu(const mn_kctx_t *ctx, float *y, const float *bias, int m, int n,
+                         int relu) {
+  (void)ctx;
   for (int i = 0; i < m; i++) {
     float *row = y + (int64_t)i * n;
     if (relu)
@@ -30,13 +32,17 @@ void mn_bias_act_fwd_cpu(float *y, const float *bias, int m, int n, int relu) {
   }
 }
 
-void mn_relu_bwd_cpu(float *restrict dy, const float *restrict y, int64_t count) {
+void mn_relu_bwd_cpu(const mn_kctx_t *ctx, float *restrict dy, const float *restrict y,
+                     int64_t count) {
+  (void)ctx;
   for (int64_t i = 0; i < count; i++) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 /* Row by row into db: each pass is a contiguous, vectorisable axpy, where a
  * column-at-a-time sum would stride through dy with stride n. */
-void mn_bias_grad_cpu(const float *restrict dy, int m, int n, float *restrict db) {
+void mn_bias_grad_cpu(const mn_kctx_t *ctx, const float *restrict dy, int m, int n,
+                      float *restrict db) {
+  (void)ctx;
   memset(db, 0, (size_t)n * sizeof *db);
   for (int i = 0; i < m; i++) {
     const float *restrict row = dy + (int64_t)i * n;

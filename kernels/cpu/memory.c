@@ -1,5 +1,6 @@
 /* memory.c: the CPU back end's memory ops: aligned, zeroed host memory and plain copies.
- * Every CPU op runs to completion before it returns, so sync has nothing to wait for. */
+ * Every CPU op runs to completion before it returns, so sync has nothing to wait for and
+ * the context's stream means nothing here. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,8 +18,9 @@ void *mn_alloc_cpu(size_t nbytes) {
 
 void mn_release_cpu(void *p) { free(p); }
 
-void mn_copy_cpu(void *dst, const void *src, size_t nbytes) {
+void mn_copy_cpu(const mn_kctx_t *ctx, void *dst, const void *src, size_t nbytes) {
+  (void)ctx;
   if (nbytes > 0 && dst != src) memmove(dst, src, nbytes);
 }
 
-void mn_sync_cpu(void) {}
+void mn_sync_cpu(const mn_kctx_t *ctx) { (void)ctx; }

@@ -3,6 +3,7 @@
 
 #include "mn_kernels.h"
 
-void mn_scale_cpu(float *restrict x, int64_t count, float alpha) {
+void mn_scale_cpu(const mn_kctx_t *ctx, float *restrict x, int64_t count, float alpha) {
+  (void)ctx;
   for (int64_t i = 0; i < count; i++) x[i] *= alpha;
 }

@@ -7,8 +7,10 @@
 
 #include "mn_kernels.h"
 
-void mn_sgd_update_cpu(float *restrict w, const float *restrict g, float *restrict v, int64_t count,
-                       float lr, float momentum, float weight_decay) {
+void mn_sgd_update_cpu(const mn_kctx_t *ctx, float *restrict w, const float *restrict g,
+                       float *restrict v, int64_t count, float lr, float momentum,
+                       float weight_decay) {
+  (void)ctx;
   for (int64_t i = 0; i < count; i++) {
     float vi = momentum * v[i] + (g[i] + weight_decay * w[i]);
     v[i] = vi;

@@ -4,26 +4,30 @@
  * mn_kernels_cuda() answers NULL, without failing anything, when no device is usable
  * (cudaGetDeviceCount fails or finds none, or cuBLAS cannot start), so that callers fall
  * back to the CPU table. The first call creates the handle on the current device; device
- * selection, streams and NCCL are not here (the runtime will own them). Not thread-safe
- * before that first call has returned. */
+ * selection, streams, workspaces and NCCL are not here (the runtime's device owns them and
+ * passes them in each op's context; gemm.cu binds the handle to the context's stream). Not
+ * thread-safe before that first call has returned. The table is filled by designated
+ * initializers, so that an entry added to mn_kernels_t cannot shift the others. */
 #include "mn_cuda.cuh"
 
 static const mn_kernels_t cuda_kernels = {
-    "cuda",
-    mn_gemm_cuda,
-    mn_bias_act_fwd_cuda,
-    mn_relu_bwd_cuda,
-    mn_bias_grad_cuda,
-    mn_softmax_xent_cuda,
-    mn_sgd_update_cuda,
-    mn_scale_cuda,
-    mn_count_nonfinite_cuda,
-    mn_alloc_cuda,
-    mn_release_cuda,
-    mn_upload_cuda,
-    mn_download_cuda,
-    mn_copy_cuda,
-    mn_sync_cuda,
+    .name = "cuda",
+    .gemm = mn_gemm_cuda,
+    .bias_act_fwd = mn_bias_act_fwd_cuda,
+    .relu_bwd = mn_relu_bwd_cuda,
+    .bias_grad = mn_bias_grad_cuda,
+    .softmax_xent = mn_softmax_xent_cuda,
+    .softmax_xent_workspace = mn_softmax_xent_workspace_cuda,
+    .sgd_update = mn_sgd_update_cuda,
+    .scale = mn_scale_cuda,
+    .count_nonfinite = mn_count_nonfinite_cuda,
+    .count_nonfinite_workspace = mn_count_nonfinite_workspace_cuda,
+    .alloc = mn_alloc_cuda,
+    .release = mn_release_cuda,
+    .upload = mn_upload_cuda,
+    .download = mn_download_cuda,
+    .copy = mn_copy_cuda,
+    .sync = mn_sync_cuda,
 };
 
 static cublasHandle_t g_cublas;

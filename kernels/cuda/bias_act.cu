@@ -1,7 +1,7 @@
 /* bias_act.cu: the CUDA bias-plus-activation ops of mn: the fused forward
  * y = act(y + bias), the ReLU backward mask, and the bias gradient (a column sum).
  *
- * The elementwise ops are grid-stride loops on the default stream. ReLU propagates NaN
+ * The elementwise ops are grid-stride loops on the context's stream. ReLU propagates NaN
  * (v < 0 ? 0 : v, not fmaxf), as the CPU reference does. The bias gradient gives each block
  * 32 adjacent columns (coalesced reads of each row) and 8 row lanes that sum every 8th row,
  * then adds the 8 partial sums in a fixed order: deterministic, no atomics. Its parallelism
@@ -44,27 +44,29 @@ static __global__ void bias_grad_kernel(const float *__restrict__ dy, int m, int
   }
 }
 
-extern "C" void mn_bias_act_fwd_cuda(float *y, const float *bias, int m, int n, int relu) {
+extern "C" void mn_bias_act_fwd_cuda(const mn_kctx_t *ctx, float *y, const float *bias, int m,
+                                     int n, int relu) {
   int64_t count = (int64_t)m * n;
   if (count <= 0) return;
-  bias_act_kernel<<<mn_cuda_blocks(count), MN_CUDA_THREADS>>>(y, bias, count, n, relu);
+  bias_act_kernel<<<mn_cuda_blocks(count), MN_CUDA_THREADS, 0, mn_cuda_stream(ctx)>>>(
+      y, bias, count, n, relu);
   MN_CUDA_LAUNCHED("bias_act_kernel");
 }
 
-extern "C" void mn_relu_bwd_cuda(float *dy, const float *y, int64_t count) {
+extern "C" void mn_relu_bwd_cuda(const mn_kctx_t *ctx, float *dy, const float *y, int64_t count) {
   if (count <= 0) return;
-  relu_bwd_kernel<<<mn_cuda_blocks(count), MN_CUDA_THREADS>>>(dy, y, count);
+  relu_bwd_kernel<<<mn_cuda_blocks(count), MN_CUDA_THREADS, 0, mn_cuda_stream(ctx)>>>(dy, y, count);
   MN_CUDA_LAUNCHED("relu_bwd_kernel");
 }
 
-extern "C" void mn_bias_grad_cuda(const float *dy, int m, int n, float *db) {
+extern "C" void mn_bias_grad_cuda(const mn_kctx_t *ctx, const float *dy, int m, int n, float *db) {
   if (n <= 0) return;
   if (m <= 0) {
-    MN_CUDA_CHECK(cudaMemset(db, 0, (size_t)n * sizeof *db));
+    MN_CUDA_CHECK(cudaMemsetAsync(db, 0, (size_t)n * sizeof *db, mn_cuda_stream(ctx)));
     return;
   }
   dim3 block(BIAS_GRAD_COLS, BIAS_GRAD_ROWS);
   unsigned blocks = (unsigned)((n + BIAS_GRAD_COLS - 1) / BIAS_GRAD_COLS);
-  bias_grad_kernel<<<blocks, block>>>(dy, m, n, db);
+  bias_grad_kernel<<<blocks, block, 0, mn_cuda_stream(ctx)>>>(dy, m, n, db);
   MN_CUDA_LAUNCHED("bias_grad_kernel");
 }

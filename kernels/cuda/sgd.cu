@@ -1,9 +1,9 @@
 /* sgd.cu: the CUDA SGD update of mn, with momentum and weight decay (PyTorch's convention:
  * v = momentum * v + (g + weight_decay * w); w -= lr * v).
  *
- * One fused grid-stride pass over the flat parameter buffer. The arithmetic goes through
- * the _rn intrinsics, which nvcc never contracts into FMAs, so that every element rounds
- * exactly as the CPU reference (kernels/cpu/sgd.c) does. */
+ * One fused grid-stride pass over the flat parameter buffer, on the context's stream. The
+ * arithmetic goes through the _rn intrinsics, which nvcc never contracts into FMAs, so that every
+ * element rounds exactly as the CPU reference (kernels/cpu/sgd.c) does. */
 #include "mn_cuda.cuh"
 
 static __global__ void sgd_kernel(float *__restrict__ w, const float *__restrict__ g,
@@ -18,10 +18,10 @@ static __global__ void sgd_kernel(float *__restrict__ w, const float *__restrict
   }
 }
 
-extern "C" void mn_sgd_update_cuda(float *w, const float *g, float *v, int64_t count, float lr,
-                                   float momentum, float weight_decay) {
+extern "C" void mn_sgd_update_cuda(const mn_kctx_t *ctx, float *w, const float *g, float *v,
+                                   int64_t count, float lr, float momentum, float weight_decay) {
   if (count <= 0) return;
-  sgd_kernel<<<mn_cuda_blocks(count), MN_CUDA_THREADS>>>(w, g, v, count, lr, momentum,
-                                                         weight_decay);
+  sgd_kernel<<<mn_cuda_blocks(count), MN_CUDA_THREADS, 0, mn_cuda_stream(ctx)>>>(
+      w, g, v, count, lr, momentum, weight_decay);
   MN_CUDA_LAUNCHED("sgd_kernel");
 }

@@ -4,12 +4,13 @@
  * One warp per row: the lanes stride over the row for its maximum (the first of tied maxima,
  * as on the CPU), then sum exp(x - max) in double and, when dlogits is wanted, write
  * (exp(x - max) * (grad_scale / s) - [j == label] * grad_scale) with the CPU's roundings.
- * Each row's loss and hit go to a scratch array; a second, single-block kernel sums them in
+ * Each row's loss and hit go to per-row arrays; a second, single-block kernel sums them in
  * a fixed order (deterministic: the same inputs give the same bits, with or without
- * dlogits), and the two totals are copied back to the host, which synchronises the default
- * stream. The scratch arrays belong to this file, grow to the largest m seen and are never
- * freed; like the rest of the back end they assume one host thread per device. Labels must
- * lie in [0, c); they are not checked here. */
+ * dlogits), and the two totals are copied back to the host, which synchronises the
+ * context's stream. The totals and the per-row arrays are carved from the context's
+ * workspace (layout(): totals first, then m doubles, then m bytes); this file keeps no
+ * state, so contexts on different streams or threads do not share scratch. Labels must lie
+ * in [0, c); they are not checked here. */
 #include <math.h>
 
 #include "mn_cuda.cuh"
@@ -23,10 +24,19 @@ typedef struct totals {
   unsigned long long hits;
 } totals_t;
 
-static double *g_row_loss;       /* [cap] per-row losses */
-static unsigned char *g_row_hit; /* [cap] per-row argmax == label */
-static totals_t *g_totals;       /* one, on the device */
-static int g_cap;
+/* Where the scratch lies in the workspace: byte offsets of the per-row losses and hits,
+ * and the bytes needed. The totals (16 bytes) come first, so the doubles stay aligned. */
+typedef struct layout {
+  size_t row_loss, row_hit, nbytes;
+} layout_t;
+
+static layout_t layout(int m) {
+  layout_t l;
+  l.row_loss = sizeof(totals_t);
+  l.row_hit = l.row_loss + (size_t)m * sizeof(double);
+  l.nbytes = l.row_hit + (size_t)m;
+  return l;
+}
 
 static __device__ void take_max(float *bv, int *bi, float ov, int oi) {
   if (ov > *bv || (ov == *bv && oi < *bi)) {
@@ -100,36 +110,35 @@ static __global__ void xent_sum_kernel(const double *__restrict__ row_loss,
   }
 }
 
-static void ensure_scratch(int m) {
-  if (!g_totals) MN_CUDA_CHECK(cudaMalloc((void **)&g_totals, sizeof *g_totals));
-  if (m <= g_cap) return;
-  MN_CUDA_CHECK(cudaFree(g_row_loss));
-  MN_CUDA_CHECK(cudaFree(g_row_hit));
-  g_row_loss = NULL;
-  g_row_hit = NULL;
-  g_cap = 0;
-  MN_CUDA_CHECK(cudaMalloc((void **)&g_row_loss, (size_t)m * sizeof *g_row_loss));
-  MN_CUDA_CHECK(cudaMalloc((void **)&g_row_hit, (size_t)m * sizeof *g_row_hit));
-  g_cap = m;
+extern "C" size_t mn_softmax_xent_workspace_cuda(int m, int c) {
+  (void)c;
+  return m > 0 ? layout(m).nbytes : 0;
 }
 
-extern "C" void mn_softmax_xent_cuda(const float *logits, const int32_t *labels, int m, int c,
-                                     float grad_scale, float *dlogits, double *loss_sum,
-                                     int64_t *correct) {
+extern "C" void mn_softmax_xent_cuda(const mn_kctx_t *ctx, const float *logits,
+                                     const int32_t *labels, int m, int c, float grad_scale,
+                                     float *dlogits, double *loss_sum, int64_t *correct) {
   if (m <= 0) {
     *loss_sum = 0.0;
     *correct = 0;
     return;
   }
-  ensure_scratch(m);
+  layout_t l = layout(m);
+  mn_cuda_need_workspace(ctx, l.nbytes, "softmax_xent");
+  char *ws = (char *)ctx->workspace;
+  totals_t *totals = (totals_t *)ws;
+  double *row_loss = (double *)(ws + l.row_loss);
+  unsigned char *row_hit = (unsigned char *)(ws + l.row_hit);
+  cudaStream_t s = mn_cuda_stream(ctx);
   unsigned blocks = (unsigned)((m + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK);
-  xent_rows_kernel<<<blocks, ROWS_PER_BLOCK * WARP>>>(logits, labels, m, c, grad_scale, dlogits,
-                                                     g_row_loss, g_row_hit);
+  xent_rows_kernel<<<blocks, ROWS_PER_BLOCK * WARP, 0, s>>>(logits, labels, m, c, grad_scale,
+                                                            dlogits, row_loss, row_hit);
   MN_CUDA_LAUNCHED("xent_rows_kernel");
-  xent_sum_kernel<<<1, SUM_THREADS>>>(g_row_loss, g_row_hit, m, g_totals);
+  xent_sum_kernel<<<1, SUM_THREADS, 0, s>>>(row_loss, row_hit, m, totals);
   MN_CUDA_LAUNCHED("xent_sum_kernel");
   totals_t t;
-  MN_CUDA_CHECK(cudaMemcpy(&t, g_totals, sizeof t, cudaMemcpyDeviceToHost));
+  MN_CUDA_CHECK(cudaMemcpyAsync(&t, totals, sizeof t, cudaMemcpyDeviceToHost, s));
+  MN_CUDA_CHECK(cudaStreamSynchronize(s));
   *loss_sum = t.loss;
   *correct = (int64_t)t.hits;
 }
