@@ -37,3 +37,16 @@ finish() {
   if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed" >&2; exit 1; fi
   echo "all checks passed"
 }
+
+# small_run SAMPLES VAL EPOCHS: a small teacher dataset in $MN_TMP (t-train.h5, and t-val.h5
+# when VAL > 0; 16 features, 3 classes) and $MN_TMP/t.conf, which trains a 16,32,3 MLP on it
+# with batch 20 for EPOCHS epochs and ends in its [schedule] section: append to it for more.
+small_run() {
+  "$MN_BIN/mnprep" teacher --out "$MN_TMP/t" --samples "$1" --val "$2" --dim 16 --classes 3 \
+    --hidden 8 >/dev/null || fail "mnprep teacher"
+  {
+    printf '[model]\nlayers = 16,32,3\n[data]\ntrain = %s/t-train.h5\n' "$MN_TMP"
+    [ "$2" -gt 0 ] && printf 'val = %s/t-val.h5\n' "$MN_TMP"
+    printf 'batch_size = 20\n[schedule]\nepochs = %s\n' "$3"
+  } >"$MN_TMP/t.conf"
+}

@@ -5,16 +5,8 @@
 # runs as root and may mount one (else that part says SKIP).
 . "$MN_SRC/tests/lib.sh"
 T=$MN_TMP
-"$MN_BIN/mnprep" teacher --out "$T/t" --samples 2000 --val 0 --dim 16 --classes 3 \
-  --hidden 8 >/dev/null || fail "mnprep teacher"
-cat >"$T/t.conf" <<CONF
-[model]
-layers = 16,32,3
-[data]
-train = $T/t-train.h5
-batch_size = 20
-[schedule]
-epochs = 6
+small_run 2000 0 6
+cat >>"$T/t.conf" <<CONF
 [log]
 progress = off
 interval = 1

@@ -10,17 +10,8 @@
 #   accuracy, kept in the snapshot), not "loss nan -> nan".
 . "$MN_SRC/tests/lib.sh"
 T=$MN_TMP
-"$MN_BIN/mnprep" teacher --out "$T/t" --samples 1200 --val 200 --dim 16 --classes 3 \
-  --hidden 8 >/dev/null || fail "mnprep teacher"
-cat >"$T/t.conf" <<CONF
-[model]
-layers = 16,32,3
-[data]
-train = $T/t-train.h5
-val = $T/t-val.h5
-batch_size = 20
-[schedule]
-epochs = 2
+small_run 1200 200 2
+cat >>"$T/t.conf" <<CONF
 [log]
 interval = 5
 progress = plain

@@ -9,17 +9,8 @@
 # batch it reads).
 . "$MN_SRC/tests/lib.sh"
 T=$MN_TMP
-"$MN_BIN/mnprep" teacher --out "$T/t" --samples 2000 --val 200 --dim 16 --classes 3 \
-  --hidden 8 >/dev/null || fail "mnprep teacher"
-cat >"$T/t.conf" <<CONF
-[model]
-layers = 16,32,3
-[data]
-train = $T/t-train.h5
-val = $T/t-val.h5
-batch_size = 20
-[schedule]
-epochs = 3
+small_run 2000 200 3
+cat >>"$T/t.conf" <<CONF
 [snapshot]
 every_steps = 2
 keep = 3

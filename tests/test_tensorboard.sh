@@ -6,17 +6,8 @@
 # $MN_PYTHON), it reads the file too; elsewhere that part says SKIP.
 . "$MN_SRC/tests/lib.sh"
 T=$MN_TMP
-"$MN_BIN/mnprep" teacher --out "$T/t" --samples 1200 --val 200 --dim 16 --classes 3 \
-  --hidden 8 >/dev/null || fail "mnprep teacher"
-cat >"$T/t.conf" <<CONF
-[model]
-layers = 16,32,3
-[data]
-train = $T/t-train.h5
-val = $T/t-val.h5
-batch_size = 20
-[schedule]
-epochs = 3
+small_run 1200 200 3
+cat >>"$T/t.conf" <<CONF
 lr_schedule = cosine
 [log]
 interval = 4
