@@ -50,6 +50,8 @@ struct mn_dataset {
   int64_t n;
   int dim;
   uint32_t label_crc;   /* CRC-32 of all labels in dataset order */
+  uint32_t feature_crc; /* CRC-32 of the features of the MN_DATA_FEATURE_ROWS fixed rows */
+  int feature_crc_done; /* feature_crc is known (read at the first mn_dataset_feature_crc) */
   pthread_mutex_t lock; /* one reader at a time: the scratch buffers below are shared */
   /* scratch of mn_dataset_read, grown on demand */
   int cap;
@@ -455,6 +457,26 @@ int64_t mn_dataset_file_rows(const mn_dataset_t *ds, int file) {
   return file >= 0 && file < ds->nfiles ? ds->files[file].rows : 0;
 }
 uint32_t mn_dataset_label_crc(const mn_dataset_t *ds) { return ds->label_crc; }
+mn_status_t mn_dataset_feature_crc(mn_dataset_t *ds, uint32_t *crc) {
+  if (!ds->feature_crc_done) {
+    int64_t n = ds->n, idx[MN_DATA_FEATURE_ROWS];
+    int k = n < MN_DATA_FEATURE_ROWS ? (int)n : MN_DATA_FEATURE_ROWS;
+    size_t dim = (size_t)ds->dim;
+    for (int i = 0; i < k; i++) idx[i] = k > 1 ? (int64_t)i * (n - 1) / (k - 1) : 0;
+    float *x = malloc((size_t)(k > 0 ? k : 1) * dim * sizeof *x);
+    int32_t y[MN_DATA_FEATURE_ROWS];
+    mn_status_t st = x ? MN_OK : mn_error(MN_ERR_NOMEM, "dataset: out of memory");
+    if (st == MN_OK && k > 0) st = mn_dataset_read(ds, idx, k, x, y);
+    if (st == MN_OK)
+      ds->feature_crc =
+          (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)x, (uInt)((size_t)k * dim * 4));
+    free(x);
+    if (st != MN_OK) return st;
+    ds->feature_crc_done = 1;
+  }
+  *crc = ds->feature_crc;
+  return MN_OK;
+}
 
 /* ---- reading ------------------------------------------------------------------------- */
 

@@ -39,6 +39,15 @@ int64_t mn_dataset_file_rows(const mn_dataset_t *ds, int file);
 /* CRC-32 (zlib) of all labels, int32 in dataset order: with N, D and the row counts of the
  * files, what snapshots record as the dataset's identity. */
 uint32_t mn_dataset_label_crc(const mn_dataset_t *ds);
+/* Rows whose features the dataset's identity covers: at most this many, at the fixed
+ * positions i * (N - 1) / (K - 1), i = 0 .. K - 1 (K = min(N, this); no seed, so that any
+ * run on the same files finds the same rows). */
+#define MN_DATA_FEATURE_ROWS 16
+/* CRC-32 (zlib) of those rows' features (float32 as in memory, little-endian on every
+ * machine mn runs on), in row order. The rows are read at the first call only; later calls
+ * answer the kept value. out: crc. Errors: those of mn_dataset_read. Not to be called from
+ * two threads at once. */
+mn_status_t mn_dataset_feature_crc(mn_dataset_t *ds, uint32_t *crc);
 
 /* Rows idx[0..count) in that order (repeats allowed), each in [0, size). out: x[count, D],
  * y[count]. Calls on one handle are serialised by a lock, so any thread may call. */

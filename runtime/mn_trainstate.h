@@ -32,15 +32,10 @@ typedef struct mn_position {
 int mn_trainstate_tensors(const mn_model_t *m, float *params, float *velocity,
                           mn_snapshot_tensor_t *t);
 
-/* Rows of the training set whose features a snapshot records a CRC of: at most this many,
- * at the fixed positions i * (N - 1) / (K - 1), i = 0 .. K - 1 (K = min(N, this); no seed,
- * so that any run on the same file finds the same rows). */
-#define MN_TRAINSTATE_FEATURE_ROWS 16
-
 /* The metadata of a snapshot of this run at position pos, written for `reason`, with the
- * dataset's identity: N, D, classes, the CRC of all labels, and the CRC of the features
- * of MN_TRAINSTATE_FEATURE_ROWS fixed rows (read here: 16 small reads). The heap strings
- * (config, data_files) are the caller's: mn_snapshot_meta_free(). */
+ * dataset's identity: N, D, classes, the CRC of all labels, and the CRC of the features of
+ * MN_DATA_FEATURE_ROWS fixed rows (read once per dataset handle). The heap strings (config,
+ * data_files) are the caller's: mn_snapshot_meta_free(). */
 mn_status_t mn_trainstate_meta(const mn_config_t *cfg, int world, mn_dataset_t *train,
                                const mn_position_t *pos, int finished, const char *reason,
                                mn_snapshot_meta_t *meta);

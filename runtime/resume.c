@@ -61,7 +61,7 @@ static const char *misfit(const mn_snapshot_meta_t *here, const mn_snapshot_meta
     snprintf(why, len,
              "another training set: the features differ (CRC of %d fixed rows %08x in the "
              "snapshot, %08x here: regenerated or renormalised?)",
-             MN_TRAINSTATE_FEATURE_ROWS, (unsigned)s->data_feature_crc,
+             MN_DATA_FEATURE_ROWS, (unsigned)s->data_feature_crc,
              (unsigned)here->data_feature_crc);
     return why;
   }

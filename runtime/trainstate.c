@@ -1,6 +1,6 @@
 /* trainstate.c: the snapshot view of a training run (mn_trainstate.h): tensor names over
- * the model's flat buffers, and the metadata. No MPI; no I/O but the few dataset rows of
- * the feature check. */
+ * the model's flat buffers, the metadata, and a model's parameters read back from a
+ * snapshot or a safetensors file. No MPI. */
 #include "mn_trainstate.h"
 
 #include "mn_log.h"
@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 static void tensor(mn_snapshot_tensor_t *t, const char *prefix, char kind, int l, float *data,
                    int64_t d0, int64_t d1) {
@@ -67,23 +66,6 @@ static void add_value(const char *section, const char *key, const char *value, v
   text_add(t, value, "\n", "", "");
 }
 
-/* CRC-32 of the features (float32, as in memory: little-endian on every machine mn runs on)
- * of the fixed rows of MN_TRAINSTATE_FEATURE_ROWS, in row order. */
-static mn_status_t feature_crc(mn_dataset_t *train, uint32_t *crc) {
-  int64_t n = mn_dataset_size(train), idx[MN_TRAINSTATE_FEATURE_ROWS];
-  int k = n < MN_TRAINSTATE_FEATURE_ROWS ? (int)n : MN_TRAINSTATE_FEATURE_ROWS;
-  size_t dim = (size_t)mn_dataset_dim(train);
-  for (int i = 0; i < k; i++) idx[i] = k > 1 ? (int64_t)i * (n - 1) / (k - 1) : 0;
-  float *x = malloc((size_t)(k > 0 ? k : 1) * dim * sizeof *x);
-  int32_t y[MN_TRAINSTATE_FEATURE_ROWS];
-  mn_status_t st = x ? MN_OK : mn_error(MN_ERR_NOMEM, "out of memory checking the features");
-  if (st == MN_OK && k > 0) st = mn_dataset_read(train, idx, k, x, y);
-  if (st == MN_OK)
-    *crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)x, (uInt)((size_t)k * dim * 4));
-  free(x);
-  return st;
-}
-
 mn_status_t mn_trainstate_meta(const mn_config_t *cfg, int world, mn_dataset_t *train,
                                const mn_position_t *pos, int finished, const char *reason,
                                mn_snapshot_meta_t *meta) {
@@ -103,7 +85,7 @@ mn_status_t mn_trainstate_meta(const mn_config_t *cfg, int world, mn_dataset_t *
   meta->data_dim = mn_dataset_dim(train);
   meta->data_classes = cfg->model.layers[cfg->model.nlayers - 1];
   meta->data_label_crc = mn_dataset_label_crc(train);
-  mn_status_t st = feature_crc(train, &meta->data_feature_crc);
+  mn_status_t st = mn_dataset_feature_crc(train, &meta->data_feature_crc);
   if (st != MN_OK) return st;
   meta->data_feature_crc_set = 1;
   text_t config = {0}, files = {0};
