@@ -9,6 +9,7 @@
  * snapshot.c's work; this file only orders and moves whole files, and logs (mn_log_warn)
  * only the files mn_snapshot_latest skips. */
 #define _GNU_SOURCE /* F_OFD_SETLK */
+#include "mn_fs.h"
 #include "mn_log.h"
 #include "mn_snapshot.h"
 
@@ -93,26 +94,6 @@ mn_status_t mn_snapshot_dir_sync(const char *dir) {
   return MN_OK;
 }
 
-/* mkdir -p dir */
-static mn_status_t make_dirs(const char *dir) {
-  char buf[4096];
-  if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
-    return mn_error(MN_ERR_IO, "%s: directory name too long", dir);
-  for (char *p = buf + 1;; p++) {
-    if (*p != '/' && *p != '\0') continue;
-    char c = *p;
-    *p = '\0';
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-      return mn_error(MN_ERR_IO, "%s: cannot create directory %s: %s", dir, buf, strerror(errno));
-    if (!c) break;
-    *p = c;
-  }
-  struct stat sb;
-  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-    return mn_error(MN_ERR_IO, "%s: not a directory", dir);
-  return MN_OK;
-}
-
 /* ---- the lock ------------------------------------------------------------------------------ */
 
 struct mn_snapshot_lock {
@@ -152,7 +133,7 @@ static int lock_file(int fd) {
 
 mn_status_t mn_snapshot_lock(const char *dir, mn_snapshot_lock_t **out) {
   char path[4096 + 64], host[128], since[64];
-  mn_status_t st = make_dirs(dir);
+  mn_status_t st = mn_fs_mkdirs(dir);
   if (st != MN_OK) return st;
   snprintf(path, sizeof path, "%s/" LOCK_NAME, dir);
   int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -251,7 +232,7 @@ static int writer_gone(const char *host, long pid, int locked) {
 }
 
 mn_status_t mn_snapshot_dir_prepare(const char *dir) {
-  mn_status_t st = make_dirs(dir);
+  mn_status_t st = mn_fs_mkdirs(dir);
   if (st != MN_OK) return st;
   int locked = holds_lock(dir);
   DIR *d = opendir(dir);

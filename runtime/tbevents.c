@@ -2,6 +2,8 @@
  * CRC-32C, and the few Event and Summary protobuf fields encoded by hand. */
 #include "mn_tbevents.h"
 
+#include "mn_fs.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -105,22 +107,6 @@ static mn_status_t put_record(mn_tb_t *tb, const pb_t *e) {
   return MN_OK;
 }
 
-static mn_status_t make_dirs(const char *dir) {
-  char buf[4096];
-  if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
-    return mn_error(MN_ERR_IO, "%s: directory name too long", dir);
-  for (char *p = buf + 1;; p++) {
-    if (*p != '/' && *p != '\0') continue;
-    char c = *p;
-    *p = '\0';
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-      return mn_error(MN_ERR_IO, "%s: cannot create directory %s: %s", dir, buf, strerror(errno));
-    if (!c) break;
-    *p = c;
-  }
-  return MN_OK;
-}
-
 mn_status_t mn_tb_open(const char *dir, mn_tb_t **out) {
   mn_tb_t *tb = calloc(1, sizeof *tb);
   if (!tb) return mn_error(MN_ERR_NOMEM, "out of memory");
@@ -128,7 +114,7 @@ mn_status_t mn_tb_open(const char *dir, mn_tb_t **out) {
   if (gethostname(host, sizeof host - 1) != 0 || !host[0]) snprintf(host, sizeof host, "unknown");
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
-  mn_status_t st = make_dirs(dir);
+  mn_status_t st = mn_fs_mkdirs(dir);
   if (st != MN_OK) goto free_tb;
   snprintf(tb->path, sizeof tb->path, "%s/events.out.tfevents.%lld.%s.%d.mn", dir,
            (long long)now.tv_sec, host, (int)getpid());
