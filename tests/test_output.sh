@@ -32,37 +32,18 @@ for f in out1 err1; do
   else pass "np 2 to files: no \\r nor ESC in $f"; fi
 done
 
-# 2. stdout to a file and stderr to a terminal (mnrun ... > log): the file gets no \r nor ESC
-cat >"$T/pty_err.py" <<'PY'
+# pty_run.py STREAMS TTY FILE CMD...: CMD with STREAMS (both, stdout or stderr) on a
+# pseudo-terminal and the other stream, if any, into FILE; what the terminal got goes to TTY
+cat >"$T/pty_run.py" <<'PY'
 import os, pty, subprocess, sys
+streams, tty, other = sys.argv[1:4]
 m, s = pty.openpty()
-with open(sys.argv[1], "wb") as out:
-    p = subprocess.Popen(sys.argv[2:], stdout=out, stderr=s, stdin=s)
+f = open(other, "wb") if streams != "both" else None
+p = subprocess.Popen(sys.argv[4:], stdin=s, stdout=s if streams != "stderr" else f,
+                     stderr=s if streams != "stdout" else f)
 os.close(s)
-err = b""
-while True:
-    try:
-        b = os.read(m, 65536)
-    except OSError:
-        break
-    if not b:
-        break
-    err += b
-sys.exit(p.wait())
-PY
-/usr/bin/python3 "$T/pty_err.py" "$T/out2" "$MN_BIN/mnrun" -np 2 "$T/t.conf" \
-  --set snapshot.dir="$T/s2" || fail "stdout to a file, stderr to a pty: exit $?"
-grep -q "^epoch 1 step 1/" "$T/out2" && ! grep -q "$(printf '\r')" "$T/out2" &&
-  ! grep -q "$esc" "$T/out2" && pass "stdout to a file, stderr to a terminal: plain lines" ||
-  fail "stdout to a file, stderr to a terminal: $(od -c "$T/out2" | head -5)"
-
-# 3. one pseudo-terminal for both (the direct launch at -np 1: the rank writes to it itself;
-# then -np 2 through mpirun: the redraw reaches the ranks through MN_TTY)
-cat >"$T/pty_both.py" <<'PY'
-import os, pty, re, subprocess, sys
-m, s = pty.openpty()
-p = subprocess.Popen(sys.argv[2:], stdout=s, stderr=s, stdin=s)
-os.close(s)
+if f:
+    f.close()
 data = b""
 while True:
     try:
@@ -73,9 +54,19 @@ while True:
         break
     data += b
 rc = p.wait()
-open(sys.argv[1], "wb").write(data)
+open(tty, "wb").write(data)
 sys.exit(rc)
 PY
+
+# 2. stdout to a file and stderr to a terminal (mnrun ... > log): the file gets no \r nor ESC
+/usr/bin/python3 "$T/pty_run.py" stderr "$T/tty_err" "$T/out2" "$MN_BIN/mnrun" -np 2 "$T/t.conf" \
+  --set snapshot.dir="$T/s2" || fail "stdout to a file, stderr to a pty: exit $?"
+grep -q "^epoch 1 step 1/" "$T/out2" && ! grep -q "$(printf '\r')" "$T/out2" &&
+  ! grep -q "$esc" "$T/out2" && pass "stdout to a file, stderr to a terminal: plain lines" ||
+  fail "stdout to a file, stderr to a terminal: $(od -c "$T/out2" | head -5)"
+
+# 3. one pseudo-terminal for both (the direct launch at -np 1: the rank writes to it itself;
+# then -np 2 through mpirun: the redraw reaches the ranks through MN_TTY)
 cat >"$T/check_pty.py" <<'PY'
 # every log line starts at column 0: at the start, after a newline, or after "\r" ESC[K
 import re, sys
@@ -102,12 +93,12 @@ if redraws < 2:
 if n == 0 or (need_glue_case and cleared == 0):
     sys.exit("no log line came while a progress line was open: the case is not tested")
 PY
-/usr/bin/python3 "$T/pty_both.py" "$T/tty1" "$MN_BIN/mnrun" -np 1 "$T/t.conf" \
+/usr/bin/python3 "$T/pty_run.py" both "$T/tty1" - "$MN_BIN/mnrun" -np 1 "$T/t.conf" \
   --set snapshot.dir="$T/s3" || fail "np 1 on a pty: exit $?"
 if r=$(/usr/bin/python3 "$T/check_pty.py" "$T/tty1" 1 2>&1); then
   pass "np 1 on a pty: redrawn, no log line glued to it ($r)"
 else fail "np 1 on a pty: $r"; fi
-/usr/bin/python3 "$T/pty_both.py" "$T/tty2" "$MN_BIN/mnrun" -np 2 "$T/t.conf" \
+/usr/bin/python3 "$T/pty_run.py" both "$T/tty2" - "$MN_BIN/mnrun" -np 2 "$T/t.conf" \
   --set snapshot.dir="$T/s4" || fail "np 2 on a pty: exit $?"
 # through mpirun, the rank's stdout and stderr come in two pipes, in no fixed order
 if r=$(/usr/bin/python3 "$T/check_pty.py" "$T/tty2" 1 2>&1); then
@@ -116,26 +107,8 @@ else fail "np 2 on a pty: $r"; fi
 
 # 4. stdout to a terminal, stderr to a file (mnrun 2> log): the progress redraws on the
 # terminal, and the log file gets no \r nor ESC
-cat >"$T/pty_out.py" <<'PY'
-import os, pty, subprocess, sys
-m, s = pty.openpty()
-with open(sys.argv[2], "wb") as err:
-    p = subprocess.Popen(sys.argv[3:], stdout=s, stderr=err, stdin=s)
-os.close(s)
-data = b""
-while True:
-    try:
-        b = os.read(m, 65536)
-    except OSError:
-        break
-    if not b:
-        break
-    data += b
-open(sys.argv[1], "wb").write(data)
-sys.exit(p.wait())
-PY
 for np in 1 2; do
-  /usr/bin/python3 "$T/pty_out.py" "$T/tty_out$np" "$T/err_out$np" "$MN_BIN/mnrun" -np $np \
+  /usr/bin/python3 "$T/pty_run.py" stdout "$T/tty_out$np" "$T/err_out$np" "$MN_BIN/mnrun" -np $np \
     "$T/t.conf" --set snapshot.dir="$T/s6$np" || fail "np $np, stdout to a pty: exit $?"
   grep -q "$(printf '\r')epoch 1 step" "$T/tty_out$np" && grep -q "snapshot" "$T/err_out$np" &&
     ! grep -q "$(printf '\r')" "$T/err_out$np" && ! grep -q "$esc" "$T/err_out$np" &&
