@@ -150,6 +150,10 @@ void mn_snapshot_entries_free(mn_snapshot_entry_t *entries, int n);
  * MN_ERR_NOINPUT when there is none. */
 mn_status_t mn_snapshot_latest(const char *dir, char *path, size_t pathlen);
 
+/* The snapshot a command line names: a directory's newest valid one (mn_snapshot_latest),
+ * or a file that passes mn_snapshot_verify(). out: path. Errors: those two functions'. */
+mn_status_t mn_snapshot_find(const char *file_or_dir, char *path, size_t pathlen);
+
 /* Keep the `keep` newest readable snapshots in dir (scan order) and remove the older
  * readable ones; the file `newest` (just written) is always kept. Unreadable files, and
  * files of another run (shape_hash, data_n or data_label_crc not those of `newest`), are

@@ -393,6 +393,15 @@ mn_status_t mn_snapshot_latest(const char *dir, char *path, size_t pathlen) {
   return st;
 }
 
+mn_status_t mn_snapshot_find(const char *file_or_dir, char *path, size_t pathlen) {
+  struct stat sb;
+  if (stat(file_or_dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+    return mn_snapshot_latest(file_or_dir, path, pathlen);
+  mn_status_t st = mn_snapshot_verify(file_or_dir);
+  if (st == MN_OK) snprintf(path, pathlen, "%s", file_or_dir);
+  return st;
+}
+
 mn_status_t mn_snapshot_prune(const char *dir, int keep, const char *newest) {
   if (keep <= 0) return MN_OK;
   mn_snapshot_entry_t *entries;

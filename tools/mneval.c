@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <hdf5.h>
@@ -335,15 +334,6 @@ static mn_status_t parse_args(int argc, char **argv, opts_t *o) {
   return MN_OK;
 }
 
-/* The snapshot file: the argument, or a directory's newest valid one. out: path. */
-static mn_status_t find_snapshot(const char *arg, char *path, size_t n) {
-  struct stat sb;
-  if (stat(arg, &sb) == 0 && S_ISDIR(sb.st_mode)) return mn_snapshot_latest(arg, path, n);
-  mn_status_t st = mn_snapshot_verify(arg);
-  if (st == MN_OK) snprintf(path, n, "%s", arg);
-  return st;
-}
-
 int main(int argc, char **argv) {
   mn_log_init("mneval", -1, NULL);
   opts_t o;
@@ -362,7 +352,7 @@ int main(int argc, char **argv) {
   int have_model = 0;
 
   mn_status_t st = cfg ? parse_args(argc, argv, &o) : mn_error(MN_ERR_NOMEM, "out of memory");
-  if (st == MN_OK) st = find_snapshot(o.snapshot, path, sizeof path);
+  if (st == MN_OK) st = mn_snapshot_find(o.snapshot, path, sizeof path);
   if (st == MN_OK) st = mn_snapshot_read_meta(path, &meta);
   if (st == MN_OK)
     st = mn_trainstate_load_model(path, &meta, o.sets, o.nsets, o.batch, cfg, &model);

@@ -12,7 +12,6 @@
  * export could not be written. */
 #include <getopt.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -209,11 +208,7 @@ static int verify(char **files, int n) {
  * loads them (docs/export.md). */
 static mn_status_t export_model(const char *snapshot, const char *out) {
   char path[4096], layers[512] = "", step[32];
-  struct stat sb;
-  mn_status_t st = stat(snapshot, &sb) == 0 && S_ISDIR(sb.st_mode)
-                       ? mn_snapshot_latest(snapshot, path, sizeof path)
-                       : mn_snapshot_verify(snapshot);
-  if (st == MN_OK && !S_ISDIR(sb.st_mode)) snprintf(path, sizeof path, "%s", snapshot);
+  mn_status_t st = mn_snapshot_find(snapshot, path, sizeof path);
   mn_snapshot_meta_t meta;
   memset(&meta, 0, sizeof meta);
   if (st == MN_OK) st = mn_snapshot_read_meta(path, &meta);
