@@ -83,7 +83,7 @@ int mn_place_min_threads(const mn_plan_t *plan);
 
 void mn_place_free(mn_plan_t *plan);
 
-/* The plan for the ranks themselves (runtime/mn_rankenv.h): one line per rank, "<rank>
+/* The plan for the ranks themselves (runtime/process/mn_rankenv.h): one line per rank, "<rank>
  * <gpu> <hca> <cpuset> <gpu bus id>", with -1, -, - and - for none. */
 mn_status_t mn_place_write_rankenv(const char *path, const mn_plan_t *plan);
 

@@ -851,7 +851,7 @@ int main(int argc, char **argv) {
     mn_log_error("%s", mn_error_message());
     return MN_EXIT_SOFTWARE;
   }
-  /* whether log lines share a terminal with the progress line (runtime/console.c): the
+  /* whether log lines share a terminal with the progress line (runtime/base/console.c): the
    * ranks get it with the other MN_ variables */
   setenv("MN_STDERR_TTY", isatty(STDERR_FILENO) ? "1" : "0", 1);
   mnrun_opts_t opts;

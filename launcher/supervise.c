@@ -11,6 +11,7 @@
  * neither builds commands nor decides placement. */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "mn_supervise.h"
+#include "mn_clock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -28,7 +29,6 @@
 
 #include "mn_liveness.h"
 #include "mn_log.h"
-#include "mn_metrics.h"
 #include "mn_report.h"
 
 #define MAX_FAILED_LINES 8
@@ -430,7 +430,7 @@ int mn_supervise_account(const char *report_dir, int nranks, int job_code) {
                fl.nsame == 1 ? "" : "s");
   if (fl.nmore) mn_log_say("... and %d more failed ranks", fl.nmore);
   int first_failed_code = fl.nshown ? fl.shown[0].exit_code : 0;
-  /* Every rank reported (ranks that wrote a report exit 0: runtime/mntrain.c): the reports
+  /* Every rank reported (ranks that wrote a report exit 0: runtime/train/mntrain.c): the reports
    * say how the job ended, whatever the engine did afterwards (a crash at exit, or mnrun
    * killing an engine that would not exit). */
   if (nmissing == 0) {

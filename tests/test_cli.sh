@@ -1,7 +1,7 @@
 # test_cli.sh: what every program (mnrun, mntrain, mninfo, mnbench, mneval, mnprep) answers on its
 # command line alike: --version prints "PROG VERSION" (the project's version) and exits 0,
 # and an unknown option exits 64 with a "did you mean --X?" taken from the program's own
-# options (runtime/suggest.c, shared with train.conf's key suggestions).
+# options (runtime/base/suggest.c, shared with train.conf's key suggestions).
 . "$MN_SRC/tests/lib.sh"
 
 version=$(sed -n 's/^project(mn VERSION \([0-9.]*\).*/\1/p' "$MN_SRC/CMakeLists.txt")

@@ -1,4 +1,4 @@
-/* test_config.c: train.conf parsing (runtime/config.c) and its documentation.
+/* test_config.c: train.conf parsing (runtime/config/config.c) and its documentation.
  *
  * Good files (defaults, every type, comments, white space, bool spellings, lists), every
  * kind of error with the exact file:line and key in its message, --set overrides, the

@@ -1,4 +1,4 @@
-/* test_data.c: datasets (runtime/data.c): one file and a 3-shard set read as one, by index
+/* test_data.c: datasets (runtime/data/data.c): one file and a 3-shard set read as one, by index
  * and by range across file boundaries; and every bad input refused with the right status
  * and a message naming the file and the dataset: at open (a FIFO and shapes the file does not
  * hold among them, refused at once) or, for a NaN or an Inf feature, when its row is read. Files

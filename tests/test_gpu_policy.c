@@ -1,4 +1,4 @@
-/* test_gpu_policy.c: the GPU path's decisions that need no GPU (runtime/mn_gpu_policy.h),
+/* test_gpu_policy.c: the GPU path's decisions that need no GPU (runtime/device/mn_gpu_policy.h),
  * on the CPU: every NCCL result classified (whose fault, which exit status), the words for
  * an unusable GPU (no driver, a driver too old, no device) and whether they deserve a
  * warning, and the choice of the CUDA device from MN_GPU, MN_GPU_PCI and the local rank

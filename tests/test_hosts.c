@@ -1,6 +1,6 @@
 /* test_hosts.c: mnrun's resources and placement (launcher/hosts.c, launcher/place.c): -H
  * lists, hostfiles (with gpus= and label=) and Slurm environments, good and bad, and byslot
- * placement of a gang; plus the rank report round trip (runtime/report.c) that mnrun reads
+ * placement of a gang; plus the rank report round trip (runtime/process/report.c) that mnrun reads
  * after a job. */
 #include "mn_hosts.h"
 #include "mn_place.h"

@@ -1,4 +1,4 @@
-/* test_liveness.c: join markers and heartbeats (runtime/mn_liveness.h), timed on the
+/* test_liveness.c: join markers and heartbeats (runtime/process/mn_liveness.h), timed on the
  * watcher's monotonic clock: a heartbeat file whose modification time is an hour in the past
  * (a clock stepped forward) while its count advances is alive, and one dated an hour ahead
  * (a clock stepped back) that no longer changes is found silent. The real heartbeat thread

@@ -1,4 +1,4 @@
-/* test_loader.c: the prefetching loader (runtime/loader.c). Over a dataset whose rows
+/* test_loader.c: the prefetching loader (runtime/data/loader.c). Over a dataset whose rows
  * say their index (x[i][0] = i), the loader must yield exactly mn_shard_step_samples's
  * rows, step by step, across epoch boundaries, from a resumed (epoch, step), for ring
  * depths 1 and 4; stop must not hang with the reader blocked on a full ring; and a read

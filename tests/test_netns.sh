@@ -80,7 +80,7 @@ expect_exit 0 "4 ranks on 2 namespace hosts" "$MN_BIN/mnrun" -np 4 -H "$na:2,$nb
 expect_err "rank 2 of 4 on $nb, local rank 0 of 2" "rank 2 ran on host $nb"
 
 # The environment: the user's NCCL_* and MN_* reach every rank without -x (MN_TEST_ENV_DIR
-# makes each rank write its environment: runtime/mntrain.c), -x FOO=bar and -x BAR (from
+# makes each rank write its environment: runtime/train/mntrain.c), -x FOO=bar and -x BAR (from
 # mnrun's environment) reach every rank, on both hosts.
 mkdir -p "$MN_TMP/env"
 NCCL_MN_TEST=from-user MN_TEST_ENV_DIR="$MN_TMP/env" BAR=from-env \

@@ -1,4 +1,4 @@
-/* test_rankenv.c: a rank applies mnrun's placement line (runtime/mn_rankenv.h): MN_GPU,
+/* test_rankenv.c: a rank applies mnrun's placement line (runtime/process/mn_rankenv.h): MN_GPU,
  * MN_GPU_PCI (the bus id, when the line has one), NCCL_IB_HCA (the user's own value wins), and the
  * CPU binding; missing files are fine, a missing rank or a bad cpu list is an error. */
 #define _GNU_SOURCE

@@ -5,7 +5,7 @@
 # momentum as an uninterrupted run (h5diff finds no difference): at world 1 and world 4,
 # stopped during the very first step, mid-epoch, and exactly at an epoch boundary. The
 # signal is a real SIGTERM that the rank sends itself at a chosen step
-# (MN_TEST_SIGNAL_STEP, runtime/mn_preempt.h), so that the step is known; a SIGTERM sent
+# (MN_TEST_SIGNAL_STEP, runtime/process/mn_preempt.h), so that the step is known; a SIGTERM sent
 # to mnrun from outside is tested in test_quickstart.sh. Also: a signal to one rank stops
 # every rank after the same step; damaged snapshots are skipped for older ones; a world-4
 # snapshot resumes on 2 ranks; other model shapes and missing snapshots give the

@@ -1,4 +1,4 @@
-/* test_safetensors.c: safetensors files (runtime/safetensors.c).
+/* test_safetensors.c: safetensors files (runtime/state/safetensors.c).
  *
  * Round trip of tensors and metadata, bit for bit; the bytes on disk laid out as the format
  * says (8-byte little-endian header length, a JSON header padded to 8 bytes, the data at the

@@ -1,4 +1,4 @@
-/* test_shard.c: the shard plan (runtime/shard.c).
+/* test_shard.c: the shard plan (runtime/data/shard.c).
  *
  * Every sample is used exactly once per epoch across all ranks (drop: the dropped rest
  * excepted; pad: every sample at least once), every rank runs the same number of steps,

@@ -1,4 +1,4 @@
-/* test_snapshot.c: snapshot files and directories (runtime/snapshot.c, runtime/snapdir.c).
+/* test_snapshot.c: snapshot files and directories (runtime/state/snapshot.c, runtime/state/snapdir.c).
  *
  * Round trip of every metadata field and of tensor bytes; wrong shapes and missing tensors;
  * truncated, bit-flipped, foreign and future-version files refused with MN_ERR_DATA and a

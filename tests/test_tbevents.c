@@ -1,4 +1,4 @@
-/* test_tbevents.c: runtime/tbevents.c, TensorBoard event files: CRC-32C against its
+/* test_tbevents.c: runtime/metrics/tbevents.c, TensorBoard event files: CRC-32C against its
  * published check values, and the bytes of a scalar event against a hand-encoded Event
  * protobuf in its TFRecord frame. (tests/test_tensorboard.sh reads a whole run's file.) */
 #include "mn_tbevents.h"

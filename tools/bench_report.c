@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "mn_bench.h"
-#include "mn_metrics.h"
+#include "mn_json.h"
 
 double mn_bench_ratio(const mn_bench_ar_row_t *row) {
   return row->mn_s > 0 && row->raw_s > 0 ? row->raw_s / row->mn_s : NAN;

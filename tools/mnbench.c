@@ -29,11 +29,11 @@
 #include <mpi.h>
 
 #include "mn_bench.h"
+#include "mn_clock.h"
 #include "mn_config.h"
 #include "mn_hosts.h"
 #include "mn_launch.h"
 #include "mn_log.h"
-#include "mn_metrics.h"
 #include "mn_place.h"
 #include "mn_suggest.h"
 #include "mn_supervise.h"

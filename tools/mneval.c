@@ -20,10 +20,10 @@
 #include <hdf5.h>
 
 #include "mn_config.h"
+#include "mn_json.h"
 #include "mn_data.h"
 #include "mn_h5.h"
 #include "mn_log.h"
-#include "mn_metrics.h"
 #include "mn_model.h"
 #include "mn_snapshot.h"
 #include "mn_status.h"

@@ -2,7 +2,7 @@
  * v = momentum * v + (g + weight_decay * w); w -= lr * v).
  *
  * One fused, branch-free pass over the flat parameter buffer. The learning rate schedule
- * lives in runtime/optim.c; this file knows nothing of steps or epochs. */
+ * lives in runtime/optim/optim.c; this file knows nothing of steps or epochs. */
 #include <stdint.h>
 
 #include "mn_kernels.h"

@@ -110,14 +110,6 @@ mn_status_t mn_metrics_sync(mn_metrics_t *m);
 /* Close the metrics file (a failure is warned about, as a failed write). */
 void mn_metrics_close(mn_metrics_t *m);
 
-/* A JSON string, quoted, with quotes, backslashes and control characters escaped (NULL is
- * ""): for the metrics file and mninfo --json. */
-void mn_json_string(FILE *f, const char *s);
-
-/* Monotonic seconds. */
-double mn_now_s(void);
-/* Unix time in seconds (wall clock, as the records' "time"). */
-double mn_unix_time_s(void);
 
 #ifdef __cplusplus
 }

@@ -5,13 +5,13 @@
  * result and signals back. The file format and the atomic write are mn_snapshot.h's
  * business. */
 #include "mn_snapwriter.h"
+#include "mn_clock.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mn_metrics.h"
 #include "mn_trainstate.h"
 
 struct mn_snapwriter {

@@ -21,24 +21,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mn_clock.h"
 #include "mn_console.h"
+#include "mn_json.h"
 #include "mn_log.h"
 
 #ifndef MN_VERSION
 #define MN_VERSION "unknown"
 #endif
-
-double mn_now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-double mn_unix_time_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int want_tty(mn_progress_t progress) {
   if (progress == MN_PROGRESS_TTY) return 1;
@@ -121,23 +111,6 @@ static void json_num(FILE *f, const char *key, double v) {
     fprintf(f, ",\"%s\":%.9g", key, v);
   else
     fprintf(f, ",\"%s\":null", key);
-}
-
-void mn_json_string(FILE *f, const char *v) {
-  fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)(v ? v : ""); *p; p++) {
-    if (*p == '"' || *p == '\\')
-      fprintf(f, "\\%c", *p);
-    else if (*p == '\n')
-      fputs("\\n", f);
-    else if (*p == '\t')
-      fputs("\\t", f);
-    else if (*p < 0x20)
-      fprintf(f, "\\u%04x", *p);
-    else
-      fputc(*p, f);
-  }
-  fputc('"', f);
 }
 
 /* ,"key":"value" */

@@ -17,6 +17,7 @@
  * to the allreduce as soon as backward has finished it (model->on_grads); the optimizer
  * updates the weights once every bucket is reduced and found finite (mn_comm.h). */
 #include "mn_train.h"
+#include "mn_clock.h"
 
 #include <math.h>
 #include <stdlib.h>
