@@ -212,7 +212,7 @@ static mn_status_t evaluate(mn_model_t *m, mn_dataset_t *ds, int batch, predict_
     st = mn_dataset_read_range(ds, i, count, x, y);
     if (st != MN_OK) break;
     mn_model_forward(m, x, count);
-    score_rows(s, m->act[m->nlinear - 1], y, count, prob, pred);
+    score_rows(s, mn_model_logits(m), y, count, prob, pred);
     if (out) st = predict_write(out, i, count, pred, prob, y);
   }
   free(x);

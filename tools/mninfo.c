@@ -202,10 +202,10 @@ static int verify(char **files, int n) {
 
 /* ---- --export ----------------------------------------------------------------------------- */
 
-/* The MLP's parameters under the names of the same network built as
- * torch.nn.Sequential(Linear, ReLU, ..., Linear): layer l is module 2l ("2.weight" is
- * [out, in] as mn's W1 is), so that model.load_state_dict(safetensors.torch.load_file(OUT))
- * loads them (docs/export.md). */
+/* The model's parameters under their registry names, which are those of the same network
+ * in PyTorch (the MLP's: torch.nn.Sequential(Linear, ReLU, ..., Linear), "2.weight" is
+ * [out, in]), so that model.load_state_dict(safetensors.torch.load_file(OUT)) loads them
+ * (docs/export.md). */
 static mn_status_t export_model(const char *snapshot, const char *out) {
   char path[4096], layers[512] = "", step[32];
   mn_status_t st = mn_snapshot_find(snapshot, path, sizeof path);
@@ -217,18 +217,18 @@ static mn_status_t export_model(const char *snapshot, const char *out) {
   if (st == MN_OK && !cfg) st = mn_error(MN_ERR_NOMEM, "out of memory");
   if (st == MN_OK) st = mn_trainstate_load_model(path, &meta, NULL, 0, 1, cfg, &m);
   if (st == MN_OK) {
-    mn_snapshot_tensor_t t[2 * MN_MODEL_MAX_LINEAR];
-    int nt = mn_trainstate_torch_tensors(&m, m.params, t);
-    for (int l = 0; l < m.nlinear; l++) {
+    mn_snapshot_tensor_t *t = NULL;
+    int nt = 0;
+    for (int l = 0; l < cfg->model.nlayers; l++) {
       size_t used = strlen(layers);
-      snprintf(layers + used, sizeof layers - used, "%s%d", l ? "," : "", m.dims[l]);
+      snprintf(layers + used, sizeof layers - used, "%s%d", l ? "," : "", cfg->model.layers[l]);
     }
-    size_t used = strlen(layers);
-    snprintf(layers + used, sizeof layers - used, ",%d", m.dims[m.nlinear]);
     snprintf(step, sizeof step, "%" PRId64, meta.step);
-    const char *md[] = {"format",      "pt", "mn_model", "mlp", "mn_layers",  layers,
-                        "mn_snapshot", path, "mn_step",  step,  "mn_version", MN_VERSION};
-    st = mn_safetensors_write(out, t, nt, md, 6);
+    const char *md[] = {"format",      "pt", "mn_model", m.spec.type, "mn_layers",  layers,
+                        "mn_snapshot", path, "mn_step",  step,        "mn_version", MN_VERSION};
+    st = mn_trainstate_torch_tensors(&m, m.params, &t, &nt);
+    if (st == MN_OK) st = mn_safetensors_write(out, t, nt, md, 6);
+    free(t);
     mn_model_free(&m);
   }
   if (st == MN_OK)

@@ -55,6 +55,8 @@ mn_status_t mn_comm_init(mn_comm_t *c, MPI_Comm comm, double bucket_mb) {
 void mn_comm_free(mn_comm_t *c) {
   mn_nccl_close(c->nccl);
   c->nccl = NULL;
+  if (c->k) c->k->release(c->exchange);
+  c->exchange = NULL;
   if (c->dev) mn_device_host_free(c->dev, c->stage);
   c->stage = NULL;
   if (c->comm != MPI_COMM_NULL) MPI_Comm_free(&c->comm);
@@ -201,14 +203,41 @@ static mn_status_t mpi_bucket(mn_comm_t *c, float *p, int64_t n) {
   return MN_OK;
 }
 
-mn_status_t mn_comm_grads_start(mn_comm_t *c, float *buf, int64_t count) {
+/* Begin summing buf[count] (device memory) over all ranks. */
+static void begin(mn_comm_t *c, float *buf, int64_t count) {
   if (!c->k) c->k = mn_kernels_cpu();
   if (!c->ctx) c->ctx = mn_kctx_default();
   c->buf = buf;
   c->count = count;
   c->sent = 0;
   c->nbuckets_last = 0;
+}
+
+mn_status_t mn_comm_grads_alloc(mn_comm_t *c, int64_t ngrads, float **grads) {
+  if (!c->k) c->k = mn_kernels_cpu();
+  if (!c->ctx) c->ctx = mn_kctx_default();
+  MN_ASSERT(!c->exchange && ngrads >= 0);
+  c->exchange = c->k->alloc((size_t)(MN_COMM_CONTROL + ngrads) * sizeof(float)); /* zeroed */
+  if (!c->exchange)
+    return mn_error(MN_ERR_NOMEM, "comm: cannot allocate the gradient buffer (%lld floats)",
+                    (long long)ngrads);
+  c->ngrads = ngrads;
+  *grads = c->exchange + MN_COMM_CONTROL;
   return MN_OK;
+}
+
+mn_status_t mn_comm_grads_start(mn_comm_t *c, const float *control, int n) {
+  float slots[MN_COMM_CONTROL] = {0};
+  MN_ASSERT(c->exchange && n >= 0 && n <= MN_COMM_CONTROL);
+  memcpy(slots, control, (size_t)n * sizeof *slots);
+  c->k->upload(c->ctx, c->exchange, slots, sizeof slots);
+  begin(c, c->exchange, MN_COMM_CONTROL + c->ngrads);
+  return MN_OK;
+}
+
+void mn_comm_grads_raise(mn_comm_t *c, int slot, float value) {
+  MN_ASSERT(c->buf == c->exchange && slot >= 0 && slot < MN_COMM_CONTROL && c->sent == 0);
+  c->k->upload(c->ctx, c->exchange + slot, &value, sizeof value);
 }
 
 /* Hand the buckets of buf[sent, upto) to the backend; upto is a bucket boundary or count. */
@@ -227,6 +256,7 @@ static mn_status_t send_upto(mn_comm_t *c, int64_t upto) {
 
 mn_status_t mn_comm_grads_ready(mn_comm_t *c, int64_t upto) {
   if (c->path != MN_COMM_NCCL) return MN_OK; /* the MPI paths send in finish */
+  upto += MN_COMM_CONTROL;
   return send_upto(c, upto / c->bucket_count * c->bucket_count);
 }
 
@@ -247,6 +277,7 @@ mn_status_t mn_comm_grads_control(mn_comm_t *c, float *host, int n) {
 
 mn_status_t mn_comm_grads_wait(mn_comm_t *c, int64_t off, int64_t n) {
   if (c->path != MN_COMM_NCCL || n <= 0) return MN_OK;
+  off += MN_COMM_CONTROL;
   mn_status_t st = MN_OK;
   for (int64_t b = off / c->bucket_count; st == MN_OK && b * c->bucket_count < off + n; b++)
     st = mn_nccl_wait_compute(c->nccl, b);
@@ -266,8 +297,8 @@ void mn_comm_release_device(mn_comm_t *c) {
 mn_status_t mn_comm_allreduce_grads(mn_comm_t *c, const mn_kernels_t *k, float *grads,
                                     int64_t count) {
   if (!c->k) c->k = k;
-  mn_status_t st = mn_comm_grads_start(c, grads, count);
-  if (st == MN_OK) st = mn_comm_grads_finish(c);
+  begin(c, grads, count);
+  mn_status_t st = mn_comm_grads_finish(c);
   if (st == MN_OK && c->path == MN_COMM_NCCL) st = mn_nccl_drain(c->nccl);
   return st;
 }

@@ -15,10 +15,14 @@
  *   mpi-cuda   MPI_Allreduce on device memory, when MPI is CUDA-aware (MPIX_Query_cuda_support)
  *   staged     device -> pinned host -> MPI_Allreduce -> device, when it is not
  *
- * A step's exchange: mn_comm_grads_start, mn_comm_grads_ready as backward finishes layers,
- * mn_comm_grads_finish, then mn_comm_grads_control for the control slots at the front of
- * the buffer and mn_comm_grads_wait per range before the optimizer touches it: the
- * optimizer waits only for its own bucket. mn_comm_agree() makes every rank leave a phase
+ * The exchange owns the step's buffer (mn_comm_grads_alloc): MN_COMM_CONTROL floats of
+ * control slots, then the gradients, which the model writes in place. The slots are the
+ * trainer's ("a rank failed", "a rank was asked to stop", "a loss was not finite"): they
+ * ride in the first bucket, which backward fills first, so that every rank learns them at
+ * no extra collective. A step's exchange: mn_comm_grads_start (with the slots' values),
+ * mn_comm_grads_raise if one changes before backward, mn_comm_grads_ready as backward
+ * finishes layers, mn_comm_grads_finish, then mn_comm_grads_control for the summed slots
+ * and mn_comm_grads_wait per range before the optimizer touches it. mn_comm_agree() makes every rank leave a phase
  * with the same status, so that no rank waits alone in a collective when another failed. */
 #ifndef MN_COMM_H
 #define MN_COMM_H
@@ -60,6 +64,8 @@ typedef struct mn_comm {
   mn_nccl_t *nccl;       /* nccl path */
   float *stage;          /* staged path: one pinned host bucket */
   int cuda_aware;        /* MPI said it takes device pointers */
+  float *exchange;        /* [MN_COMM_CONTROL + ngrads] of the device's memory, or NULL */
+  int64_t ngrads;
   /* the exchange in flight */
   float *buf;
   int64_t count, sent; /* floats in buf; floats already handed to the backend */
@@ -90,16 +96,27 @@ int mn_comm_mpi_cuda_aware(void);
 
 /* ---- the gradient exchange of one step ---------------------------------------------- */
 
-/* Begin summing buf[count] (device memory) over all ranks. */
-mn_status_t mn_comm_grads_start(mn_comm_t *c, float *buf, int64_t count);
-/* buf[0, upto) is final: hand every whole bucket in it to the backend (nccl: now, on the
- * communication stream; the other paths wait for finish). */
+/* Control slots before the gradients: 64 floats, so that the gradients keep the 256-byte
+ * alignment of the buffer. */
+#define MN_COMM_CONTROL 64
+
+/* The step's buffer, after mn_comm_use_device (its memory is the device's): zeroed control
+ * slots and ngrads gradients. out: *grads, the gradients' part (owned by c; freed by
+ * mn_comm_free). MN_ERR_NOMEM when it cannot be had. */
+mn_status_t mn_comm_grads_alloc(mn_comm_t *c, int64_t ngrads, float **grads);
+/* Begin the step's exchange with the control slots control[0, n) (n <= MN_COMM_CONTROL;
+ * the others are 0), copied to the buffer before the gradients are written. */
+mn_status_t mn_comm_grads_start(mn_comm_t *c, const float *control, int n);
+/* Set slot `slot` to value before backward sends the first bucket. */
+void mn_comm_grads_raise(mn_comm_t *c, int slot, float value);
+/* grads[0, upto) is final: hand every whole bucket of the buffer up to it to the backend
+ * (nccl: now, on the communication stream; the other paths wait for finish). */
 mn_status_t mn_comm_grads_ready(mn_comm_t *c, int64_t upto);
 /* All of buf is final: hand the rest over (host, mpi-cuda, staged: done when this returns). */
 mn_status_t mn_comm_grads_finish(mn_comm_t *c);
-/* Wait (bounded) for the summed buf[0, n) and copy it to host[n]. */
+/* Wait (bounded) for the summed control slots [0, n) and copy them to host[n]. */
 mn_status_t mn_comm_grads_control(mn_comm_t *c, float *host, int n);
-/* Make the device's compute stream wait for the buckets covering buf[off, off + n). */
+/* Make the device's compute stream wait for the buckets covering grads[off, off + n). */
 mn_status_t mn_comm_grads_wait(mn_comm_t *c, int64_t off, int64_t n);
 /* Wait (bounded by comm.timeout_s) until every bucket handed over is summed: on the nccl
  * path a peer that died leaves its collectives unfinished, and the compute stream waits

@@ -209,6 +209,7 @@ void mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r) {
   tb_scalar(m, "train/loss", r->global_step, now, r->loss);
   tb_scalar(m, "train/lr", r->global_step, now, r->lr);
   tb_scalar(m, "train/samples_per_s", r->global_step, now, r->samples_per_s);
+  tb_scalar(m, "train/grad_norm", r->global_step, now, r->grad_norm);
   tb_flush(m);
   if (m->json) {
     json_begin(m->json, "step", now);
@@ -217,6 +218,7 @@ void mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r) {
     json_num(m->json, "loss", r->loss);
     json_num(m->json, "lr", r->lr);
     json_num(m->json, "samples_per_s", r->samples_per_s);
+    json_num(m->json, "grad_norm", r->grad_norm);
     json_num(m->json, "elapsed_s", r->elapsed_s);
     fputs("}\n", m->json);
     json_done(m);

@@ -59,6 +59,7 @@ typedef struct mn_step_record {
   int64_t steps_per_epoch;
   int64_t global_step; /* steps completed, all runs of the training together */
   double loss, lr, samples_per_s;
+  double grad_norm; /* the L2 norm of the summed gradient of the step, before clipping */
   double elapsed_s; /* training time, across resumes */
 } mn_step_record_t;
 

@@ -1,73 +1,112 @@
-/* mn_model.h: the MLP: parameters, forward, loss, backward, through a kernel table.
+/* mn_model.h: a network of layers over one flat parameter buffer: build, forward, loss,
+ * backward, through a kernel table.
  *
- * Layers are fully connected, ReLU between them, softmax cross-entropy at the end. Every op
- * runs in the kernel context given at init (its stream and workspace). All
- * buffers are in the kernel table's memory (device memory on a GPU). All
- * parameters live in one flat buffer and all gradients in another with the same layout,
- * so that the gradient allreduce works on a few large buckets. The layout puts the last
- * layer first (W_{L-1}, b_{L-1}, ..., W_0, b_0): the order in which backward produces
- * gradients, so that buckets fill front to back. W_l is [out, in] row-major (y = x W^T + b).
- * Initialisation (He normal for W, zero for b) depends only on the seed: every rank gets
- * the same weights without a broadcast. */
+ * A model is a list of layers (mn_layer.h), each reading one or two activations (or the
+ * model's input) and writing one, so that a residual add is a layer like any other; the
+ * last layer's output is the logits, and the loss is softmax cross-entropy over them
+ * (per row: one label per sample, or per position of a sequence). A spec (mn_model_spec_t)
+ * says what to build; mn_model_spec_config() makes it from train.conf's [model]
+ * (type = mlp today). Every parameter is a named tensor of the registry (mn_tensors.h) in
+ * one flat buffer, the gradients in a second with the same layout, laid out so that
+ * backward fills the gradient buffer front to back.
+ *
+ * Every op runs in the kernel context given at init (its stream and workspace). All buffers
+ * are in the kernel table's memory (device memory on a GPU). Initialisation depends only on
+ * the seed: every rank gets the same weights without a broadcast. */
 #ifndef MN_MODEL_H
 #define MN_MODEL_H
 
 #include <stdint.h>
 
+#include "mn_config.h"
 #include "mn_kernels.h"
+#include "mn_layer.h"
 #include "mn_status.h"
+#include "mn_tensors.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define MN_MODEL_MAX_LINEAR 31
-/* gradbuf holds this many floats before the gradients: the trainer's control slots, which
- * ride in the gradient allreduce (a rank that cannot step raises one, and all ranks stop),
- * padded to 64 bytes so that the gradients stay aligned. They come first so that the
- * first bucket, which backward fills first, carries them. */
-#define MN_MODEL_GRAD_EXTRA 16
+#define MN_MODEL_MAX_LAYERS 256
+
+/* What to build. Activation i is the output of the layer whose out is i; every layer's
+ * out is a new activation (ids 0, 1, ... in layer order), and the last one is the
+ * logits. */
+typedef struct mn_model_spec {
+  char type[16]; /* "mlp" */
+  int in_width;  /* features per input row (for an embedding: the vocabulary) */
+  int seq;       /* rows per sample: 1, or the context length of a sequence model */
+  int nlayers;
+  mn_layer_t layers[MN_MODEL_MAX_LAYERS]; /* kind, name, nin, in, arg, farg, init_stream */
+} mn_model_spec_t;
+
+/* The spec of train.conf's [model]: type mlp builds, for layers = d0,d1,...,dL, Linear and
+ * ReLU layers named as PyTorch's nn.Sequential(Linear, ReLU, ..., Linear) names its
+ * modules ("0", "1", "2", ...; tensors "0.weight", "0.bias", "2.weight", ...), He normal
+ * weights from stream l for linear layer l, zero biases. MN_ERR_CONFIG naming the key when
+ * it does not describe a model. */
+mn_status_t mn_model_spec_config(const mn_config_t *cfg, mn_model_spec_t *spec);
+/* The MLP of widths dims[0, ndims). */
+mn_status_t mn_model_spec_mlp(const int *dims, int ndims, mn_model_spec_t *spec);
+
+typedef struct mn_model_act mn_model_act_t; /* an activation and its gradient (model.c) */
+typedef struct mn_model_bwd mn_model_bwd_t; /* how a layer's backward writes (model.c) */
 
 typedef struct mn_model {
   const mn_kernels_t *k;
-  const mn_kctx_t *ctx;              /* the context of every op (the device's; not owned) */
-  int nlinear;                       /* number of linear layers */
-  int dims[MN_MODEL_MAX_LINEAR + 1]; /* dims[0] input, dims[nlinear] classes */
-  int max_batch;
-  int64_t nparams;
-  float *params;                      /* [nparams] */
-  float *gradbuf;                     /* [MN_MODEL_GRAD_EXTRA + nparams]: control, grads */
-  float *grads;                       /* = gradbuf + MN_MODEL_GRAD_EXTRA */
-  int64_t w_off[MN_MODEL_MAX_LINEAR]; /* offsets into params/grads */
-  int64_t b_off[MN_MODEL_MAX_LINEAR];
-  float *act[MN_MODEL_MAX_LINEAR]; /* outputs of each layer [max_batch, dims[l+1]] */
-  float *dact[2];                  /* gradient scratch [max_batch, max width] */
-  /* Called by backward as soon as grads[0, done) are final (once per layer, done growing
-   * to nparams): the trainer starts allreducing them while backward goes on. May be NULL. */
+  const mn_kctx_t *ctx;  /* the context of every op (the device's; not owned) */
+  mn_model_spec_t spec;  /* as built: widths and tensor indices filled in */
+  mn_tensors_t tensors;  /* the registry, laid out */
+  int max_batch;         /* samples per forward, at most */
+  int classes;           /* the logits' width */
+  int64_t nparams;       /* elements of each flat buffer (tensors.size: padding included) */
+  float *params;         /* [nparams] */
+  float *grads;          /* [nparams]: the model's own, or the caller's (mn_model_init) */
+  int own_grads;
+  int nacts;
+  mn_model_act_t *acts;
+  float **saved;          /* [nlayers]: each layer's kept floats (NULL: none) */
+  int64_t *ready;         /* [nlayers]: grads[0, ready[i]) are final after layer i's backward */
+  mn_model_bwd_t *bwd;    /* [nlayers] */
+  /* Called by backward as soon as grads[0, done) are final (done growing to nparams): the
+   * trainer starts allreducing them while backward goes on. May be NULL. */
   void (*on_grads)(void *arg, int64_t done);
   void *on_grads_arg;
 } mn_model_t;
 
-/* dims[0..ndims): widths, input first. in: k, ctx (kept by the model: it must outlive it),
- * dims, ndims, max_batch, seed; out: m. */
+/* Build spec for batches of up to max_batch samples, with weights from seed. in: k, ctx
+ * (kept by the model: it must outlive it), spec, max_batch, seed; grads: the gradient
+ * buffer to use ([tensors.size] floats of k's memory, zeroed; the trainer's, which keeps its
+ * control slots before it), or NULL for one of the model's own. Since its size is known only
+ * once the spec is laid out, a caller with its own buffer asks mn_model_size() first.
+ * out: m. */
 mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const mn_kctx_t *ctx,
-                          const int *dims, int ndims, int max_batch, uint64_t seed);
+                          const mn_model_spec_t *spec, int max_batch, uint64_t seed, float *grads);
 void mn_model_free(mn_model_t *m);
 
+/* The flat buffer size (elements) of spec's model, without building it. */
+mn_status_t mn_model_size(const mn_model_spec_t *spec, int64_t *nparams);
+
 /* The workspace m->ctx must hold before the first forward: the largest need of the ops
- * m runs at up to max_batch rows (the table's *_workspace queries; 0 on the CPU today). */
+ * m runs at up to max_batch samples (the table's *_workspace queries). */
 size_t mn_model_workspace_nbytes(const mn_model_t *m);
 
-/* Forward x[batch, dims[0]] to the logits (m->act[nlinear - 1]). */
-void mn_model_forward(mn_model_t *m, const float *x, int batch);
+/* Forward x (the input: [batch x seq, in_width] floats, or int32 tokens for an embedding)
+ * to the logits (mn_model_logits). */
+void mn_model_forward(mn_model_t *m, const void *x, int batch);
+/* The logits of the last forward: [batch x seq, classes]. */
+const float *mn_model_logits(const mn_model_t *m);
 
-/* Loss of the last forward against y: out *loss_sum, *correct; when grad_scale != 0, also
- * keeps dlogits * grad_scale for backward. */
+/* Loss of the last forward against y [batch x seq]: out *loss_sum, *correct (sums over the
+ * rows); when grad_scale != 0, also keeps dlogits * grad_scale for backward. */
 void mn_model_loss(mn_model_t *m, const int32_t *y, int batch, float grad_scale, double *loss_sum,
                    int64_t *correct);
 
-/* Backward of the last forward and loss (with grad_scale != 0) into m->grads (overwrites). */
-void mn_model_backward(mn_model_t *m, const float *x, int batch);
+/* Backward of the last forward and loss (with grad_scale != 0) into m->grads: overwriting
+ * them (accumulate 0), or adding to them (accumulate 1: a later micro-batch of one
+ * optimizer step). */
+void mn_model_backward(mn_model_t *m, const void *x, int batch, int accumulate);
 
 #ifdef __cplusplus
 }

@@ -1,182 +1,308 @@
-/* model.c: the MLP of mn_model.h: parameter layout and initialisation, forward, loss and
- * backward, all compute through the kernel table m->k in the context m->ctx.
+/* model.c: the network of mn_model.h: wiring the layers of a spec, the registry and the
+ * buffers, initialisation, and the passes, every op through the kernel table m->k in the
+ * context m->ctx.
  *
- * Layout: one flat params buffer and one flat grads buffer, last layer first
- * (W_{L-1}, b_{L-1}, ..., W_0, b_0), W_l [out, in] row-major. Initialisation is He normal
- * (std sqrt(2 / in)) from the stream mn_rng_seed(seed, l, 0), drawn in row-major order, and
- * zero biases: it depends on nothing but the seed and the dims.
+ * Wiring (wire): each layer in order gets its input widths from the activations it reads,
+ * builds (declares its tensors, sets its output width), and its output becomes the next
+ * activation. Then the registry lays the tensors out.
  *
- * Scratch: act[l] holds layer l's output (post-ReLU except for the logits). dact[0] and
- * dact[1] are a ping-pong pair for the backward pass; mn_model_loss leaves dlogits in
- * dact[0], and backward consumes it (a second backward needs a second loss). The gradient
- * with respect to the network input is never computed. No allocation after init; the
+ * Backward bookkeeping, fixed at init: the layers run in reverse; an activation's gradient
+ * is overwritten by the first layer that writes it in that order and added into by the
+ * later ones (din_add); a tensor's gradient likewise (grad_add), unless the backward
+ * accumulates a later micro-batch, where every write adds. ready[i] is how much of the
+ * gradient buffer is final once layer i's backward is done: every tensor first declared by
+ * a layer at or after i (the layout puts them first). An element-wise layer that is its
+ * input's only consumer shares its gradient buffer (grad_in_place).
+ *
+ * Scratch: one buffer per activation and one per activation gradient (or shared, above),
+ * each [max_batch x seq, width]; each layer's saved floats. No allocation after init; the
  * kernels' scratch is the context's workspace, which the caller sizes by
- * mn_model_workspace_nbytes().
- *
- * Memory: every buffer comes from the kernel table (device memory on a GPU); the weights
- * are drawn on the host and uploaded, so that they are the same bits on every back end. */
+ * mn_model_workspace_nbytes(). The weights are drawn on the host and uploaded, so that they
+ * are the same bits on every back end. */
 #include "mn_model.h"
 
-#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mn_log.h"
-#include "mn_rng.h"
 
-static float *alloc_floats(const mn_kernels_t *k, int64_t count) {
-  return k->alloc((size_t)(count > 0 ? count : 1) * sizeof(float)); /* zeroed */
-}
+struct mn_model_act {
+  int width;
+  int producer; /* the layer that writes it */
+  int consumers;
+  float *x, *dx; /* dx may be another activation's (shared) */
+  int dx_owned;
+};
 
-static mn_status_t check_dims(const int *dims, int ndims, int max_batch) {
-  if (ndims < 2 || ndims - 1 > MN_MODEL_MAX_LINEAR)
-    return mn_error(MN_ERR_CONFIG, "model: %d layer widths given, need 2 to %d", ndims,
-                    MN_MODEL_MAX_LINEAR + 1);
-  for (int i = 0; i < ndims; i++)
-    if (dims[i] < 1)
-      return mn_error(MN_ERR_CONFIG, "model: layer width %d is %d, must be >= 1", i, dims[i]);
-  if (max_batch < 1)
-    return mn_error(MN_ERR_CONFIG, "model: batch size %d, must be >= 1", max_batch);
+/* How layer i's backward writes (the file's paragraph), when it does not accumulate. */
+struct mn_model_bwd {
+  char din_add[MN_LAYER_MAX_IN];
+  char grad_add[MN_LAYER_MAX_PARAMS];
+};
+
+mn_status_t mn_layer_declare(mn_layer_t *l, mn_tensors_t *r, const char *suffix, int ndims,
+                             const int64_t *dims, mn_role_t role) {
+  char name[MN_TENSOR_NAME_MAX];
+  if (l->nparam >= MN_LAYER_MAX_PARAMS ||
+      snprintf(name, sizeof name, "%s.%s", l->name, suffix) >= (int)sizeof name)
+    return mn_error(MN_ERR_INTERNAL, "model: layer %s: too many tensors or too long a name",
+                    l->name);
+  int i = mn_tensors_declare(r, name, ndims, dims, role);
+  if (i < 0) return (mn_status_t)i;
+  l->param[l->nparam++] = i;
   return MN_OK;
 }
 
-/* Offsets of every W and b, last layer first; returns the parameter count. */
-static int64_t layout(mn_model_t *m) {
-  int64_t off = 0;
-  for (int l = m->nlinear - 1; l >= 0; l--) {
-    m->w_off[l] = off;
-    off += (int64_t)m->dims[l + 1] * m->dims[l];
-    m->b_off[l] = off;
-    off += m->dims[l + 1];
+/* Build every layer of spec in order into r, and lay r out. */
+static mn_status_t wire(mn_model_spec_t *spec, mn_tensors_t *r) {
+  if (spec->nlayers < 1 || spec->nlayers > MN_MODEL_MAX_LAYERS || spec->in_width < 1 ||
+      spec->seq < 1)
+    return mn_error(MN_ERR_CONFIG, "model: %d layers, input width %d, %d rows per sample",
+                    spec->nlayers, spec->in_width, spec->seq);
+  for (int i = 0; i < spec->nlayers; i++) {
+    mn_layer_t *l = &spec->layers[i];
+    l->out = i;
+    l->nparam = 0;
+    if (!l->kind || l->nin < 1 || l->nin > MN_LAYER_MAX_IN)
+      return mn_error(MN_ERR_INTERNAL, "model: layer %d (%s) is not set up", i, l->name);
+    for (int j = 0; j < l->nin; j++) {
+      if (l->in[j] < -1 || l->in[j] >= i)
+        return mn_error(MN_ERR_INTERNAL, "model: layer %s reads activation %d", l->name, l->in[j]);
+      l->in_width[j] = l->in[j] < 0 ? spec->in_width : spec->layers[l->in[j]].out_width;
+    }
+    mn_status_t st = l->kind->build(l, r);
+    if (st != MN_OK) return st;
   }
-  return off;
+  mn_tensors_layout(r);
+  return MN_OK;
 }
 
-/* He normal weights and zero biases, drawn into host[nparams]. */
-static void init_params(const mn_model_t *m, uint64_t seed, float *host) {
-  memset(host, 0, (size_t)m->nparams * sizeof *host);
-  for (int l = 0; l < m->nlinear; l++) {
-    mn_rng_t rng;
-    mn_rng_seed(&rng, seed, (uint64_t)l, 0);
-    int64_t count = (int64_t)m->dims[l + 1] * m->dims[l];
-    double std = sqrt(2.0 / m->dims[l]);
-    float *w = host + m->w_off[l];
-    for (int64_t i = 0; i < count; i++) w[i] = (float)(std * mn_rng_normal(&rng));
-  }
+mn_status_t mn_model_size(const mn_model_spec_t *spec, int64_t *nparams) {
+  mn_model_spec_t *s = malloc(sizeof *s);
+  mn_tensors_t r = {0};
+  if (!s) return mn_error(MN_ERR_NOMEM, "model: out of memory");
+  *s = *spec;
+  mn_status_t st = wire(s, &r);
+  if (st == MN_OK) *nparams = r.size;
+  mn_tensors_free(&r);
+  free(s);
+  return st;
 }
 
 void mn_model_free(mn_model_t *m) {
   const mn_kernels_t *k = m->k;
   if (k) {
-    for (int l = 0; l < MN_MODEL_MAX_LINEAR; l++) k->release(m->act[l]);
-    k->release(m->dact[0]);
-    k->release(m->dact[1]);
-    k->release(m->gradbuf);
+    for (int i = 0; m->acts && i < m->nacts; i++) {
+      k->release(m->acts[i].x);
+      if (m->acts[i].dx_owned) k->release(m->acts[i].dx);
+    }
+    for (int i = 0; m->saved && i < m->spec.nlayers; i++) k->release(m->saved[i]);
+    if (m->own_grads) k->release(m->grads);
     k->release(m->params);
   }
+  free(m->acts);
+  free(m->saved);
+  free(m->ready);
+  free(m->bwd);
+  mn_tensors_free(&m->tensors);
   memset(m, 0, sizeof *m);
 }
 
-static mn_status_t alloc_buffers(mn_model_t *t) {
-  int maxw = 1;
-  t->params = alloc_floats(t->k, t->nparams);
-  t->gradbuf = alloc_floats(t->k, MN_MODEL_GRAD_EXTRA + t->nparams);
-  if (!t->params || !t->gradbuf) return MN_ERR_NOMEM;
-  t->grads = t->gradbuf + MN_MODEL_GRAD_EXTRA;
-  for (int l = 0; l < t->nlinear; l++) {
-    int out = t->dims[l + 1];
-    if (out > maxw) maxw = out;
-    t->act[l] = alloc_floats(t->k, (int64_t)t->max_batch * out);
-    if (!t->act[l]) return MN_ERR_NOMEM;
+/* Consumers of each activation, who produces it, and which share their gradient. */
+static void plan_acts(mn_model_t *m) {
+  const mn_model_spec_t *s = &m->spec;
+  for (int i = 0; i < s->nlayers; i++) {
+    m->acts[i].width = s->layers[i].out_width;
+    m->acts[i].producer = i;
+    for (int j = 0; j < s->layers[i].nin; j++)
+      if (s->layers[i].in[j] >= 0) m->acts[s->layers[i].in[j]].consumers++;
   }
-  for (int i = 0; i < 2; i++) {
-    t->dact[i] = alloc_floats(t->k, (int64_t)t->max_batch * maxw);
-    if (!t->dact[i]) return MN_ERR_NOMEM;
+}
+
+static mn_status_t alloc_buffers(mn_model_t *m, float *grads) {
+  const mn_kernels_t *k = m->k;
+  const mn_model_spec_t *s = &m->spec;
+  int64_t rows = (int64_t)m->max_batch * s->seq;
+  m->params = k->alloc((size_t)(m->nparams > 0 ? m->nparams : 1) * sizeof(float));
+  m->own_grads = grads == NULL;
+  m->grads = grads ? grads : k->alloc((size_t)(m->nparams > 0 ? m->nparams : 1) * sizeof(float));
+  if (!m->params || !m->grads) return MN_ERR_NOMEM;
+  /* forward: every activation; backward: gradients in reverse, sharing where allowed */
+  for (int i = 0; i < m->nacts; i++)
+    if (!(m->acts[i].x = k->alloc((size_t)(rows * m->acts[i].width) * sizeof(float))))
+      return MN_ERR_NOMEM;
+  for (int i = m->nacts - 1; i >= 0; i--) {
+    const mn_layer_t *l = &s->layers[i];
+    mn_model_act_t *a = &m->acts[i];
+    if (!a->dx) {
+      a->dx = k->alloc((size_t)(rows * a->width) * sizeof(float));
+      a->dx_owned = 1;
+      if (!a->dx) return MN_ERR_NOMEM;
+    }
+    int in = l->in[0];
+    if (l->kind->grad_in_place && l->nin == 1 && in >= 0 && m->acts[in].consumers == 1 &&
+        m->acts[in].width == a->width)
+      m->acts[in].dx = a->dx;
   }
+  for (int i = 0; i < s->nlayers; i++) {
+    const mn_layer_t *l = &s->layers[i];
+    int64_t n = l->kind->saved_floats ? l->kind->saved_floats(l, m->max_batch, s->seq) : 0;
+    if (n > 0 && !(m->saved[i] = k->alloc((size_t)n * sizeof(float)))) return MN_ERR_NOMEM;
+  }
+  return MN_OK;
+}
+
+/* ready[i] and the overwrite-or-add plan of each layer's backward (the file's paragraph). */
+static mn_status_t plan_backward(mn_model_t *m) {
+  const mn_model_spec_t *s = &m->spec;
+  int nt = m->tensors.n > 0 ? m->tensors.n : 1;
+  int *first = malloc(sizeof *first * (size_t)nt);
+  char *t_written = calloc((size_t)nt, 1), *a_written = calloc((size_t)m->nacts, 1);
+  mn_status_t st = first && t_written && a_written ? MN_OK : MN_ERR_NOMEM;
+  for (int t = 0; st == MN_OK && t < m->tensors.n; t++) first[t] = -1;
+  for (int i = 0; st == MN_OK && i < s->nlayers; i++)
+    for (int j = 0; j < s->layers[i].nparam; j++)
+      if (first[s->layers[i].param[j]] < 0) first[s->layers[i].param[j]] = i;
+  for (int i = s->nlayers - 1; st == MN_OK && i >= 0; i--) {
+    const mn_layer_t *l = &s->layers[i];
+    int64_t ready = m->nparams;
+    for (int t = 0; t < m->tensors.n; t++)
+      if (first[t] < i && m->tensors.t[t].offset < ready) ready = m->tensors.t[t].offset;
+    m->ready[i] = ready;
+    for (int j = 0; j < l->nin; j++)
+      if (l->in[j] >= 0) {
+        m->bwd[i].din_add[j] = a_written[l->in[j]];
+        a_written[l->in[j]] = 1;
+      }
+    for (int j = 0; j < l->nparam; j++) {
+      m->bwd[i].grad_add[j] = t_written[l->param[j]];
+      t_written[l->param[j]] = 1;
+    }
+  }
+  free(first);
+  free(t_written);
+  free(a_written);
+  return st;
+}
+
+static mn_status_t init_params(mn_model_t *m, uint64_t seed) {
+  float *host = calloc((size_t)(m->nparams > 0 ? m->nparams : 1), sizeof *host);
+  if (!host) return MN_ERR_NOMEM;
+  for (int i = 0; i < m->spec.nlayers; i++) {
+    const mn_layer_t *l = &m->spec.layers[i];
+    if (l->kind->init) l->kind->init(l, &m->tensors, seed, host);
+  }
+  m->k->upload(m->ctx, m->params, host, (size_t)m->nparams * sizeof *host);
+  free(host);
   return MN_OK;
 }
 
 mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const mn_kctx_t *ctx,
-                          const int *dims, int ndims, int max_batch, uint64_t seed) {
+                          const mn_model_spec_t *spec, int max_batch, uint64_t seed, float *grads) {
   mn_model_t t;
-  mn_status_t st = check_dims(dims, ndims, max_batch);
-  if (st != MN_OK) return st;
-  if (!k || !ctx) return mn_error(MN_ERR_INTERNAL, "model: no kernel table or context");
   memset(&t, 0, sizeof t);
+  if (!k || !ctx) return mn_error(MN_ERR_INTERNAL, "model: no kernel table or context");
+  if (max_batch < 1)
+    return mn_error(MN_ERR_CONFIG, "model: batch size %d, must be >= 1", max_batch);
   t.k = k;
   t.ctx = ctx;
-  t.nlinear = ndims - 1;
+  t.spec = *spec;
   t.max_batch = max_batch;
-  memcpy(t.dims, dims, (size_t)ndims * sizeof *dims);
-  t.nparams = layout(&t);
-  if (alloc_buffers(&t) != MN_OK) goto fail_alloc;
-  float *host = malloc((size_t)t.nparams * sizeof *host + 1);
-  if (!host) goto fail_alloc;
-  init_params(&t, seed, host);
-  k->upload(ctx, t.params, host, (size_t)t.nparams * sizeof *host);
-  free(host);
+  mn_status_t st = wire(&t.spec, &t.tensors);
+  if (st != MN_OK) {
+    mn_tensors_free(&t.tensors);
+    return st;
+  }
+  t.nparams = t.tensors.size;
+  t.nacts = t.spec.nlayers;
+  t.classes = t.spec.layers[t.nacts - 1].out_width;
+  t.acts = calloc((size_t)t.nacts, sizeof *t.acts);
+  t.saved = calloc((size_t)t.nacts, sizeof *t.saved);
+  t.ready = calloc((size_t)t.nacts, sizeof *t.ready);
+  t.bwd = calloc((size_t)t.nacts, sizeof *t.bwd);
+  st = t.acts && t.saved && t.ready && t.bwd ? MN_OK : MN_ERR_NOMEM;
+  if (st == MN_OK) {
+    plan_acts(&t);
+    st = plan_backward(&t);
+  }
+  if (st == MN_OK) st = alloc_buffers(&t, grads);
+  if (st == MN_OK) st = init_params(&t, seed);
+  if (st != MN_OK) {
+    st = mn_error(MN_ERR_NOMEM,
+                  "model: cannot allocate %lld parameters and the activations for batch %d",
+                  (long long)t.tensors.values, max_batch);
+    t.own_grads = grads == NULL && t.grads != NULL;
+    mn_model_free(&t);
+    return st;
+  }
   *m = t;
   return MN_OK;
-
-fail_alloc:
-  st = mn_error(MN_ERR_NOMEM,
-                "model: cannot allocate %lld parameters and activations for "
-                "batch %d",
-                (long long)t.nparams, max_batch);
-  mn_model_free(&t);
-  return st;
 }
 
 size_t mn_model_workspace_nbytes(const mn_model_t *m) {
-  return m->k->softmax_xent_workspace(m->max_batch, m->dims[m->nlinear]);
+  int rows = m->max_batch * m->spec.seq;
+  size_t need = m->k->softmax_xent_workspace(rows, m->classes);
+  for (int i = 0; i < m->spec.nlayers; i++) {
+    const mn_layer_t *l = &m->spec.layers[i];
+    size_t n = l->kind->workspace ? l->kind->workspace(l, m->k, m->max_batch, m->spec.seq) : 0;
+    if (n > need) need = n;
+  }
+  return need;
 }
 
 /* ---- forward, loss, backward -------------------------------------------------------- */
 
-void mn_model_forward(mn_model_t *m, const float *x, int batch) {
-  MN_ASSERT(batch >= 1 && batch <= m->max_batch);
-  const mn_kernels_t *k = m->k;
-  const mn_kctx_t *ctx = m->ctx;
-  const float *in = x;
-  for (int l = 0; l < m->nlinear; l++) {
-    int nin = m->dims[l], nout = m->dims[l + 1];
-    const float *w = m->params + m->w_off[l];
-    /* act[l][batch, out] = in[batch, in] W^T, with W stored [out, in] */
-    k->gemm(ctx, 0, 1, batch, nout, nin, 1.0f, in, nin, w, nin, 0.0f, m->act[l], nout);
-    k->bias_act_fwd(ctx, m->act[l], m->params + m->b_off[l], batch, nout, l < m->nlinear - 1);
-    in = m->act[l];
+static void pass_of(const mn_model_t *m, int i, const void *x, int batch, mn_pass_t *p) {
+  const mn_layer_t *l = &m->spec.layers[i];
+  memset(p, 0, sizeof *p);
+  p->k = m->k;
+  p->ctx = m->ctx;
+  p->batch = batch;
+  p->seq = m->spec.seq;
+  p->params = m->params;
+  p->grads = m->grads;
+  p->tensors = &m->tensors;
+  p->saved = m->saved[i];
+  p->out = m->acts[i].x;
+  p->dout = m->acts[i].dx;
+  for (int j = 0; j < l->nin; j++) {
+    int a = l->in[j];
+    p->in[j] = a < 0 ? (const float *)x : m->acts[a].x;
+    p->din[j] = a < 0 ? NULL : m->acts[a].dx;
   }
 }
+
+void mn_model_forward(mn_model_t *m, const void *x, int batch) {
+  MN_ASSERT(batch >= 1 && batch <= m->max_batch);
+  for (int i = 0; i < m->spec.nlayers; i++) {
+    mn_pass_t p;
+    pass_of(m, i, x, batch, &p);
+    m->spec.layers[i].kind->forward(&m->spec.layers[i], &p);
+  }
+}
+
+const float *mn_model_logits(const mn_model_t *m) { return m->acts[m->nacts - 1].x; }
 
 void mn_model_loss(mn_model_t *m, const int32_t *y, int batch, float grad_scale, double *loss_sum,
                    int64_t *correct) {
   MN_ASSERT(batch >= 1 && batch <= m->max_batch);
-  float *dlogits = grad_scale != 0.0f ? m->dact[0] : NULL;
-  m->k->softmax_xent(m->ctx, m->act[m->nlinear - 1], y, batch, m->dims[m->nlinear], grad_scale,
+  float *dlogits = grad_scale != 0.0f ? m->acts[m->nacts - 1].dx : NULL;
+  m->k->softmax_xent(m->ctx, mn_model_logits(m), y, batch * m->spec.seq, m->classes, grad_scale,
                      dlogits, loss_sum, correct);
 }
 
-void mn_model_backward(mn_model_t *m, const float *x, int batch) {
+void mn_model_backward(mn_model_t *m, const void *x, int batch, int accumulate) {
   MN_ASSERT(batch >= 1 && batch <= m->max_batch);
-  const mn_kernels_t *k = m->k;
-  const mn_kctx_t *ctx = m->ctx;
-  float *dy = m->dact[0]; /* dlogits from mn_model_loss */
-  float *dx = m->dact[1];
-  for (int l = m->nlinear - 1; l >= 0; l--) {
-    int nin = m->dims[l], nout = m->dims[l + 1];
-    const float *in = l > 0 ? m->act[l - 1] : x;
-    /* dW[out, in] = dY^T[out, batch] X[batch, in]; db = column sums of dY */
-    k->gemm(ctx, 1, 0, nout, nin, batch, 1.0f, dy, nout, in, nin, 0.0f, m->grads + m->w_off[l],
-            nin);
-    k->bias_grad(ctx, dy, batch, nout, m->grads + m->b_off[l]);
-    if (m->on_grads) m->on_grads(m->on_grads_arg, m->b_off[l] + nout); /* all before it too */
-    if (l == 0) break;
-    /* dX[batch, in] = dY[batch, out] W[out, in], masked by ReLU of the previous layer */
-    k->gemm(ctx, 0, 0, batch, nin, nout, 1.0f, dy, nout, m->params + m->w_off[l], nin, 0.0f, dx,
-            nin);
-    k->relu_bwd(ctx, dx, m->act[l - 1], (int64_t)batch * nin);
-    float *tmp = dy;
-    dy = dx;
-    dx = tmp;
+  const mn_model_spec_t *s = &m->spec;
+  int64_t sent = 0;
+  for (int i = s->nlayers - 1; i >= 0; i--) {
+    const mn_layer_t *l = &s->layers[i];
+    mn_pass_t p;
+    pass_of(m, i, x, batch, &p);
+    for (int j = 0; j < l->nin; j++) p.din_add[j] = m->bwd[i].din_add[j];
+    for (int j = 0; j < l->nparam; j++) p.grad_add[j] = accumulate || m->bwd[i].grad_add[j];
+    l->kind->backward(l, &p);
+    if (m->on_grads && m->ready[i] > sent) m->on_grads(m->on_grads_arg, sent = m->ready[i]);
   }
 }

@@ -1,4 +1,12 @@
-/* mn_optim.h: SGD with momentum and weight decay, and the learning-rate schedule.
+/* mn_optim.h: the optimizer (SGD or AdamW) over a model's registry, and the learning-rate
+ * schedule.
+ *
+ * Each optimizer kind (optim/sgd.c, optim/adamw.c) names the state it keeps per parameter
+ * (SGD: "velocity"; AdamW: "m" and "v"); the optimizer holds one flat buffer per state,
+ * laid out as the parameters (mn_tensors.h), so that snapshots and resume walk the states
+ * and the tensors by name (optim/<kind>/<state>/<tensor>) and know nothing of a kind.
+ * The update runs tensor by tensor: weight decay is skipped for the tensors whose role
+ * optimizer.no_decay names.
  *
  * lr(step) = warm-up (linear from lr/warmup_steps up to lr over warmup_steps), then the
  * schedule: constant; step (times step_gamma every step_epochs epochs); cosine (from lr to
@@ -16,8 +24,30 @@
 extern "C" {
 #endif
 
-typedef struct mn_optim {
-  double lr, momentum, weight_decay;
+#define MN_OPTIM_MAX_STATES 2
+
+typedef struct mn_optim mn_optim_t;
+
+/* One kind of optimizer. update: one tensor's update, w, g and state[s] all [count] in the
+ * kernel table's memory; lr for this step, t = step + 1 (AdamW's bias correction), decay the
+ * weight decay for this tensor (0 when excluded), grad_scale multiplies g first (clipping). */
+typedef struct mn_optim_kind {
+  const char *name; /* "sgd", "adamw": the <kind> of the snapshot names */
+  int nstates;
+  const char *states[MN_OPTIM_MAX_STATES]; /* "velocity"; "m", "v" */
+  void (*update)(const mn_optim_t *o, const mn_kctx_t *ctx, float *w, const float *g,
+                 float *const *state, int64_t count, double lr, int64_t t, double decay,
+                 double grad_scale);
+} mn_optim_kind_t;
+
+extern const mn_optim_kind_t mn_optim_sgd;
+extern const mn_optim_kind_t mn_optim_adamw;
+
+struct mn_optim {
+  const mn_optim_kind_t *kind;
+  double lr, momentum, weight_decay, beta1, beta2, eps;
+  int nesterov;
+  unsigned no_decay; /* bit r: weight decay skips role r */
   mn_lr_schedule_t schedule;
   int64_t warmup_steps;
   int64_t steps_per_epoch;
@@ -25,22 +55,29 @@ typedef struct mn_optim {
   int step_epochs;
   double step_gamma;
   double min_lr;
-  const mn_kernels_t *k; /* the memory of velocity */
-  float *velocity;        /* [nparams], in k's memory */
+  const mn_kernels_t *k;                /* the memory of the states */
+  const mn_tensors_t *tensors;          /* the model's registry (not owned) */
+  float *state[MN_OPTIM_MAX_STATES];    /* [nparams] each, laid out as the parameters; 0 at first */
   int64_t nparams;
-} mn_optim_t;
+};
 
-/* in: cfg, k (whose memory holds the velocity), nparams, steps_per_epoch, total_steps;
- * out: o. */
+/* in: cfg ([optimizer], [schedule]), k (whose memory holds the states), tensors (the
+ * model's, laid out; kept: it must outlive o), steps_per_epoch, total_steps; out: o. */
 mn_status_t mn_optim_init(mn_optim_t *o, const mn_config_t *cfg, const mn_kernels_t *k,
-                          int64_t nparams, int64_t steps_per_epoch, int64_t total_steps);
+                          const mn_tensors_t *tensors, int64_t steps_per_epoch,
+                          int64_t total_steps);
 void mn_optim_free(mn_optim_t *o);
 double mn_optim_lr(const mn_optim_t *o, int64_t step);
-/* One update of m->params from m->grads at global step `step`. */
-void mn_optim_step(mn_optim_t *o, mn_model_t *m, int64_t step);
-/* The same update restricted to parameters [off, off + count) (one gradient bucket): the
- * buckets of a step together make exactly mn_optim_step. */
-void mn_optim_step_range(mn_optim_t *o, mn_model_t *m, int64_t step, int64_t off, int64_t count);
+/* The weight decay tensor i gets (0 when its role is excluded). */
+double mn_optim_decay(const mn_optim_t *o, int i);
+/* One update of m->params from m->grads at global step `step` (from 0), the gradient
+ * multiplied by grad_scale first (1: as it is). */
+void mn_optim_step(mn_optim_t *o, mn_model_t *m, int64_t step, double grad_scale);
+
+/* Clipping by global norm: the factor the gradient is multiplied by so that its L2 norm
+ * (norm) is at most clip (PyTorch's clip_grad_norm_: clip / (norm + 1e-6) when that is
+ * below 1); 1 when clip is 0 (off) or the norm is within it. */
+double mn_optim_clip_scale(double norm, double clip);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
-/* optim.c: SGD with momentum and weight decay, and the learning-rate schedule of
- * mn_optim.h.
+/* optim.c: the optimizer of mn_optim.h (its state buffers, the update tensor by tensor
+ * through its kind: sgd.c, adamw.c) and the learning-rate schedule.
  *
  * lr(step), steps counted from 0:
  *   warm-up   step < warmup_steps: lr * (step + 1) / warmup_steps (whatever the schedule);
@@ -7,9 +7,8 @@
  *   step      lr * gamma^(e / step_epochs), e = step / steps_per_epoch (integer divisions);
  *   cosine    min_lr + (lr - min_lr) * (1 + cos(pi * t / T)) / 2, t = step - warmup_steps,
  *             T = max(1, total_steps - warmup_steps), t clamped to T (min_lr after the end).
- * The update itself is the back end's sgd_update over the flat buffer (whole, or one
- * gradient bucket at a time); the velocity lives in the same memory as the parameters (the
- * kernel table's: host for the CPU, device for CUDA) and starts at 0. */
+ * The states live in the same memory as the parameters (the kernel table's: host for the
+ * CPU, device for CUDA) and start at 0. */
 #include "mn_optim.h"
 
 #include <math.h>
@@ -19,23 +18,25 @@
 #include "mn_log.h"
 
 mn_status_t mn_optim_init(mn_optim_t *o, const mn_config_t *cfg, const mn_kernels_t *k,
-                          int64_t nparams, int64_t steps_per_epoch, int64_t total_steps) {
+                          const mn_tensors_t *tensors, int64_t steps_per_epoch,
+                          int64_t total_steps) {
   mn_optim_t t;
-  void *v = NULL;
-  size_t nbytes = (size_t)(nparams > 0 ? nparams : 1) * sizeof(float);
-  if (nparams < 0 || steps_per_epoch < 0 || total_steps < 0)
-    return mn_error(MN_ERR_INTERNAL,
-                    "optim: negative size (%lld params, %lld steps/epoch, "
-                    "%lld steps)",
-                    (long long)nparams, (long long)steps_per_epoch, (long long)total_steps);
-  if (!(v = k->alloc(nbytes))) /* zeroed */
-    return mn_error(MN_ERR_NOMEM, "optim: cannot allocate velocity for %lld parameters",
-                    (long long)nparams);
   memset(&t, 0, sizeof t);
+  if (steps_per_epoch < 0 || total_steps < 0 || !tensors->laid_out)
+    return mn_error(MN_ERR_INTERNAL, "optim: %lld steps/epoch, %lld steps",
+                    (long long)steps_per_epoch, (long long)total_steps);
+  t.kind = cfg->optimizer.kind == MN_OPTIM_ADAMW ? &mn_optim_adamw : &mn_optim_sgd;
   t.k = k;
+  t.tensors = tensors;
+  t.nparams = tensors->size;
   t.lr = cfg->optimizer.lr;
   t.momentum = cfg->optimizer.momentum;
   t.weight_decay = cfg->optimizer.weight_decay;
+  t.nesterov = cfg->optimizer.nesterov;
+  t.beta1 = cfg->optimizer.beta1;
+  t.beta2 = cfg->optimizer.beta2;
+  t.eps = cfg->optimizer.eps;
+  t.no_decay = cfg->optimizer.no_decay_mask;
   t.schedule = cfg->schedule.lr_schedule;
   t.warmup_steps = cfg->schedule.warmup_steps;
   t.steps_per_epoch = steps_per_epoch;
@@ -43,14 +44,19 @@ mn_status_t mn_optim_init(mn_optim_t *o, const mn_config_t *cfg, const mn_kernel
   t.step_epochs = cfg->schedule.step_epochs;
   t.step_gamma = cfg->schedule.step_gamma;
   t.min_lr = cfg->schedule.min_lr;
-  t.velocity = v;
-  t.nparams = nparams;
+  size_t nbytes = (size_t)(t.nparams > 0 ? t.nparams : 1) * sizeof(float);
+  for (int s = 0; s < t.kind->nstates; s++)
+    if (!(t.state[s] = k->alloc(nbytes))) { /* zeroed */
+      mn_optim_free(&t);
+      return mn_error(MN_ERR_NOMEM, "optim: cannot allocate %s's %s for %lld parameters",
+                      t.kind->name, t.kind->states[s], (long long)tensors->values);
+    }
   *o = t;
   return MN_OK;
 }
 
 void mn_optim_free(mn_optim_t *o) {
-  if (o->k) o->k->release(o->velocity);
+  for (int s = 0; o->k && s < MN_OPTIM_MAX_STATES; s++) o->k->release(o->state[s]);
   memset(o, 0, sizeof *o);
 }
 
@@ -80,13 +86,23 @@ double mn_optim_lr(const mn_optim_t *o, int64_t step) {
   return o->lr;
 }
 
-void mn_optim_step(mn_optim_t *o, mn_model_t *m, int64_t step) {
-  mn_optim_step_range(o, m, step, 0, o->nparams);
+double mn_optim_decay(const mn_optim_t *o, int i) {
+  return o->no_decay >> o->tensors->t[i].role & 1u ? 0.0 : o->weight_decay;
 }
 
-void mn_optim_step_range(mn_optim_t *o, mn_model_t *m, int64_t step, int64_t off, int64_t count) {
-  MN_ASSERT(m->nparams == o->nparams && off >= 0 && count >= 0 && off + count <= o->nparams);
-  if (count == 0) return;
-  m->k->sgd_update(m->ctx, m->params + off, m->grads + off, o->velocity + off, count,
-                   (float)mn_optim_lr(o, step), (float)o->momentum, (float)o->weight_decay);
+void mn_optim_step(mn_optim_t *o, mn_model_t *m, int64_t step, double grad_scale) {
+  MN_ASSERT(m->nparams == o->nparams && &m->tensors == o->tensors);
+  double lr = mn_optim_lr(o, step);
+  for (int i = 0; i < o->tensors->n; i++) {
+    const mn_tensor_t *t = &o->tensors->t[i];
+    float *state[MN_OPTIM_MAX_STATES] = {NULL, NULL};
+    for (int s = 0; s < o->kind->nstates; s++) state[s] = o->state[s] + t->offset;
+    o->kind->update(o, m->ctx, m->params + t->offset, m->grads + t->offset, state, t->count, lr,
+                    step + 1, mn_optim_decay(o, i), grad_scale);
+  }
+}
+
+double mn_optim_clip_scale(double norm, double clip) {
+  if (clip <= 0 || !(norm > clip)) return 1.0;
+  return clip / (norm + 1e-6);
 }

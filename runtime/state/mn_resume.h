@@ -31,13 +31,16 @@ typedef struct mn_resume_result {
 } mn_resume_result_t;
 
 /* Collective over comm. Rank 0 chooses (here: this run's own metadata, for the checks),
- * reads the tensors into the host buffers params and velocity ([m->nparams] each; m gives
- * the layout), and sends them and the position to every rank; the caller moves them to
- * its device. All ranks return the same status: MN_ERR_NOINPUT when require finds no
+ * reads the tensors into the host buffers bufs (the parameters, then each state of the
+ * optimizer kind: [m->nparams] each, laid out as m->params), and sends them and the
+ * position to every rank; the caller moves them to its device. A snapshot of another
+ * optimizer kind, or one whose tensors do not match the registry's names and shapes, is
+ * skipped (refused under require), naming the reason or the tensor. All ranks return the same status: MN_ERR_NOINPUT when require finds no
  * snapshot; MN_ERR_DATA when require meets another model shape, or when the directory
  * holds snapshots and none can be used. out: res. */
 mn_status_t mn_resume(const mn_config_t *cfg, mn_comm_t *comm, const mn_snapshot_meta_t *here,
-                      const mn_model_t *m, float *params, float *velocity, mn_resume_result_t *res);
+                      const mn_model_t *m, const mn_optim_kind_t *kind, float *const *bufs,
+                      mn_resume_result_t *res);
 
 #ifdef __cplusplus
 }

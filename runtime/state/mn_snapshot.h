@@ -2,8 +2,8 @@
  *
  * A snapshot is a set of named float32 tensors plus the metadata needed to continue a run
  * exactly (mn_snapshot_meta_t). This module knows nothing of models, optimizers or MPI:
- * the trainer fills the metadata and names the tensors ("params/W0", "optim/velocity/W0",
- * ...; a '/' in a name makes HDF5 groups). docs/snapshot-format.md documents the layout.
+ * the trainer fills the metadata and names the tensors ("params/0.weight",
+ * "optim/sgd/velocity/0.weight", ...; a '/' in a name makes HDF5 groups). docs/snapshot-format.md documents the layout.
  *
  * Guarantees:
  * - Writing is atomic and durable: the file is written under a temporary name in the
@@ -29,9 +29,10 @@
 extern "C" {
 #endif
 
-#define MN_SNAPSHOT_FORMAT 1 /* the format version this build writes and reads */
+#define MN_SNAPSHOT_FORMAT 2 /* the format version this build writes */
+#define MN_SNAPSHOT_FORMAT_MIN 1 /* the oldest it reads */
 #define MN_SNAPSHOT_MAX_DIMS 4
-#define MN_SNAPSHOT_NAME_MAX 64
+#define MN_SNAPSHOT_NAME_MAX 160
 
 typedef struct mn_snapshot_meta {
   /* where the run stands: the next step to run */

@@ -16,6 +16,7 @@
 
 #include "mn_device.h"
 #include "mn_model.h"
+#include "mn_optim.h"
 #include "mn_snapshot.h"
 #include "mn_status.h"
 
@@ -36,17 +37,17 @@ typedef struct mn_snapwrite_result {
   double stall_s; /* in the training thread: the copy (and any wait for the write before) */
 } mn_snapwrite_result_t;
 
-/* in: dir, keep (snapshot.keep), m (for the tensor layout), dev (where m lives; it must
- * outlive the writer). out: w. */
-mn_status_t mn_snapwriter_start(const char *dir, int keep, const mn_model_t *m, mn_device_t *dev,
-                                mn_snapwriter_t **w);
+/* in: dir, keep (snapshot.keep), m and o (the state written: the parameters and the
+ * optimizer's states, by their registry), dev (where they live); all must outlive the
+ * writer. out: w. */
+mn_status_t mn_snapwriter_start(const char *dir, int keep, const mn_model_t *m,
+                                const mn_optim_t *o, mn_device_t *dev, mn_snapwriter_t **w);
 
-/* Start writing meta (copied, strings too) with the current m->params and velocity (in the
- * device's memory, as of the work queued so far). When a
+/* Start writing meta (copied, strings too) with the current parameters and optimizer
+ * states (in the device's memory, as of the work queued so far). When a
  * write was in flight it is waited for first, and its result is returned in *previous
  * (previous->status is -1 when there was none). Fails only when this write cannot start. */
 mn_status_t mn_snapwriter_submit(mn_snapwriter_t *w, const mn_snapshot_meta_t *meta,
-                                 const mn_model_t *m, const float *velocity,
                                  mn_snapwrite_result_t *previous);
 
 /* Whether the last write has finished and failed (it stays to be reported by the next

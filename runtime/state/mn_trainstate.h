@@ -1,11 +1,15 @@
 /* mn_trainstate.h: what a snapshot holds of a training run (mn_snapshot.h is the file).
  *
- * The tensors are the model's parameters and the optimizer's momentum, one per layer:
- * params/W<l>, params/b<l>, optim/velocity/W<l>, optim/velocity/b<l>, l = 0 on the input
- * side; W<l> is [out, in] and b<l> is [out]. The metadata is the run's position (the next
- * step: epoch, position in the epoch's order, global step, samples), the effective config,
- * and the training dataset's identity. Nothing else is needed to continue exactly: the
- * sample order and the initialisation are counter-based functions of the seeds. */
+ * The tensors, format 2: every tensor of the model's registry (mn_tensors.h) by its name,
+ * params/<name>, and every state of the optimizer, optim/<kind>/<state>/<name> (SGD's
+ * optim/sgd/velocity/0.weight; AdamW's optim/adamw/m/... and optim/adamw/v/...). Format 1
+ * (mn 0.2, MLPs with SGD) named them params/W<l>, params/b<l>, optim/velocity/W<l>,
+ * optim/velocity/b<l> for linear layer l: read, never written. The registry's names and
+ * shapes are the model's identity: a snapshot that lacks one, or holds it in another
+ * shape, is refused naming it. The metadata is the run's position (the next step: epoch,
+ * position in the epoch's order, global step, samples), the effective config, and the
+ * training dataset's identity. Nothing else is needed to continue exactly: the sample order
+ * and the initialisation are counter-based functions of the seeds. */
 #ifndef MN_TRAINSTATE_H
 #define MN_TRAINSTATE_H
 
@@ -14,23 +18,28 @@
 #include "mn_config.h"
 #include "mn_data.h"
 #include "mn_model.h"
+#include "mn_optim.h"
 #include "mn_snapshot.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define MN_TRAINSTATE_MAX_TENSORS (4 * MN_MODEL_MAX_LINEAR)
+/* The flat buffers of a run's state: the parameters, then each of the optimizer's states. */
+#define MN_TRAINSTATE_BUFS (1 + MN_OPTIM_MAX_STATES)
 
 /* Where a run stands: the next step to run. */
 typedef struct mn_position {
   int64_t epoch, epoch_pos, step, samples;
 } mn_position_t;
 
-/* The tensors of model m over the flat buffers params and velocity (both laid out as
- * m->params). out: t[MN_TRAINSTATE_MAX_TENSORS]; returns how many (4 per layer). */
-int mn_trainstate_tensors(const mn_model_t *m, float *params, float *velocity,
-                          mn_snapshot_tensor_t *t);
+/* The snapshot tensors of model m and optimizer kind over the host flat buffers bufs
+ * (bufs[0] the parameters, bufs[1 + s] state s; each laid out as m->params), named as
+ * snapshot format `format` gives them (MN_SNAPSHOT_FORMAT, or 1 to read an old file).
+ * out: *t (malloc'd; the caller frees), *n. Errors: MN_ERR_DATA when format 1 cannot hold
+ * this model or kind (it has MLPs trained with SGD only), saying so; MN_ERR_NOMEM. */
+mn_status_t mn_trainstate_tensors(const mn_model_t *m, const mn_optim_kind_t *kind, int format,
+                                  float *const *bufs, mn_snapshot_tensor_t **t, int *n);
 
 /* The metadata of a snapshot of this run at position pos, written for `reason`, with the
  * dataset's identity: N, D, classes, the CRC of all labels, and the CRC of the features of
@@ -45,15 +54,21 @@ mn_status_t mn_trainstate_meta(const mn_config_t *cfg, int world, mn_dataset_t *
 int mn_trainstate_config_value(const char *config, const char *section, const char *key,
                                char *value, size_t len);
 
-/* The parameters of model m under the names PyTorch gives the same MLP built as
- * torch.nn.Sequential(Linear, ReLU, ..., Linear): linear layer l is module 2l, "2l.weight"
- * [out, in] and "2l.bias" [out] (docs/export.md), over the flat buffer params (laid out as
- * m->params). out: t[2 * MN_MODEL_MAX_LINEAR]; returns how many. */
-int mn_trainstate_torch_tensors(const mn_model_t *m, float *params, mn_snapshot_tensor_t *t);
+/* The parameters of model m under their registry names, which are PyTorch's for the same
+ * network (the MLP's are nn.Sequential's: "0.weight", "0.bias", "2.weight", ...;
+ * docs/export.md), over the flat buffer params (laid out as m->params). out: *t (malloc'd;
+ * the caller frees), *n. */
+mn_status_t mn_trainstate_torch_tensors(const mn_model_t *m, float *params,
+                                        mn_snapshot_tensor_t **t, int *n);
+
+/* The optimizer kind whose state snapshot meta holds: its config's optimizer.kind (sgd
+ * when it has none: format 1, or a file written before the key). */
+const mn_optim_kind_t *mn_trainstate_kind(const mn_snapshot_meta_t *meta);
 
 /* Read model m's parameters from file into params (host, m->nparams floats, laid out as
  * m->params): a safetensors file (a name ending in .safetensors; names as above) or an mn
- * snapshot (its parameters; the optimizer's state is read and dropped). Errors:
+ * snapshot of format 1 or 2 (its parameters; the optimizer's state is read, checked and
+ * dropped). Errors:
  * MN_ERR_NOINPUT when the file is missing; MN_ERR_DATA naming the tensor that is missing,
  * of another shape or damaged; MN_ERR_NOMEM. */
 mn_status_t mn_trainstate_read_params(const char *file, const mn_model_t *m, float *params);

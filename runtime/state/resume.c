@@ -7,6 +7,7 @@
 #include "mn_resume.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mn_log.h"
@@ -83,9 +84,37 @@ static void log_changes(const mn_snapshot_meta_t *here, const mn_snapshot_meta_t
   }
 }
 
+/* Whether snapshot s holds the state this run keeps: the same optimizer kind, and a format
+ * that can name this model's tensors (format 1: MLPs with SGD). NULL when it does; the
+ * reason otherwise (*model_shape = 1: refused under resume = require). The tensors' names
+ * and shapes are checked as they are read. */
+static const char *state_misfit(const mn_model_t *m, const mn_optim_kind_t *kind,
+                                const mn_snapshot_meta_t *s, int *model_shape, char *why,
+                                size_t len) {
+  const mn_optim_kind_t *theirs = mn_trainstate_kind(s);
+  mn_snapshot_tensor_t *t = NULL;
+  int nt = 0;
+  *model_shape = 1;
+  if (theirs != kind) {
+    snprintf(why, len,
+             "it holds the state of optimizer.kind = %s, and this run uses %s (resume with %s, "
+             "or start afresh with --resume never)",
+             theirs->name, kind->name, theirs->name);
+    return why;
+  }
+  float *none[MN_TRAINSTATE_BUFS] = {NULL};
+  if (mn_trainstate_tensors(m, kind, s->format, none, &t, &nt) != MN_OK) {
+    snprintf(why, len, "%s", mn_error_message());
+    return why;
+  }
+  free(t);
+  *model_shape = 0;
+  return NULL;
+}
+
 /* Rank 0: the choice. */
 static mn_status_t choose(const mn_config_t *cfg, const mn_snapshot_meta_t *here,
-                          const mn_model_t *m, float *params, float *velocity,
+                          const mn_model_t *m, const mn_optim_kind_t *kind, float *const *bufs,
                           mn_resume_result_t *res) {
   const char *dir = cfg->snapshot.dir;
   mn_snapshot_entry_t *e = NULL;
@@ -100,15 +129,14 @@ static mn_status_t choose(const mn_config_t *cfg, const mn_snapshot_meta_t *here
     mn_snapshot_entries_free(e, n);
     return st;
   }
-  mn_snapshot_tensor_t t[MN_TRAINSTATE_MAX_TENSORS];
-  int nt = mn_trainstate_tensors(m, params, velocity, t);
   for (int i = 0; i < n; i++) /* unreadable files come last in the scan: told first */
     if (e[i].status != MN_OK) mn_log_warn("skipping snapshot %s", e[i].reason); /* names it */
   for (int i = 0; i < n; i++) {
     char why[1024];
     int shape = 0;
     if (e[i].status != MN_OK) continue;
-    if (misfit(here, &e[i].meta, &shape, why, sizeof why)) {
+    if (misfit(here, &e[i].meta, &shape, why, sizeof why) ||
+        state_misfit(m, kind, &e[i].meta, &shape, why, sizeof why)) {
       if (shape && cfg->snapshot.resume == MN_RESUME_REQUIRE) {
         st = mn_error(MN_ERR_DATA, "%s: %s", e[i].path, why);
         goto done;
@@ -116,7 +144,14 @@ static mn_status_t choose(const mn_config_t *cfg, const mn_snapshot_meta_t *here
       mn_log_warn("skipping snapshot %s: %s", e[i].path, why);
       continue;
     }
-    if (mn_snapshot_read_tensors(e[i].path, t, nt) != MN_OK) {
+    mn_snapshot_tensor_t *t = NULL;
+    int nt = 0;
+    st = mn_trainstate_tensors(m, kind, e[i].meta.format, bufs, &t, &nt);
+    if (st == MN_OK) st = mn_snapshot_read_tensors(e[i].path, t, nt);
+    free(t);
+    if (st == MN_ERR_NOMEM) goto done;
+    if (st != MN_OK) {
+      st = MN_OK;
       mn_log_warn("skipping snapshot %s", mn_error_message());
       continue;
     }
@@ -156,19 +191,19 @@ done:
 }
 
 mn_status_t mn_resume(const mn_config_t *cfg, mn_comm_t *comm, const mn_snapshot_meta_t *here,
-                      const mn_model_t *m, float *params, float *velocity,
+                      const mn_model_t *m, const mn_optim_kind_t *kind, float *const *bufs,
                       mn_resume_result_t *res) {
   memset(res, 0, sizeof *res);
   mn_status_t st = MN_OK;
-  if (comm->rank == 0 && cfg->snapshot.enabled) st = choose(cfg, here, m, params, velocity, res);
+  if (comm->rank == 0 && cfg->snapshot.enabled) st = choose(cfg, here, m, kind, bufs, res);
   int first;
   st = mn_comm_settle(comm, st, &first);
   if (st != MN_OK) return st;
   int64_t v[7] = {res->resumed,     res->pos.epoch, res->pos.epoch_pos, res->pos.step,
                   res->pos.samples, res->world,     res->batch};
   st = mn_comm_bcast_i64(comm, v, 7);
-  if (st == MN_OK && v[0]) st = mn_comm_bcast_f32(comm, params, m->nparams);
-  if (st == MN_OK && v[0]) st = mn_comm_bcast_f32(comm, velocity, m->nparams);
+  for (int b = 0; st == MN_OK && v[0] && b < 1 + kind->nstates; b++)
+    st = mn_comm_bcast_f32(comm, bufs[b], m->nparams);
   if (st != MN_OK) return mn_comm_settle(comm, st, &first);
   res->resumed = (int)v[0];
   res->pos = (mn_position_t){v[1], v[2], v[3], v[4]};

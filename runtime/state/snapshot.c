@@ -628,7 +628,8 @@ static mn_status_t read_format(hid_t file, const char *path, int *format) {
   if (v > MN_SNAPSHOT_FORMAT)
     return mn_error(MN_ERR_DATA, "%s: format version %d is newer than this mn supports (%d)", path,
                     v, MN_SNAPSHOT_FORMAT);
-  if (v < 1) return mn_error(MN_ERR_DATA, "%s: unknown format version %d", path, v);
+  if (v < MN_SNAPSHOT_FORMAT_MIN)
+    return mn_error(MN_ERR_DATA, "%s: unknown format version %d", path, v);
   *format = v;
   return MN_OK;
 }

@@ -18,9 +18,12 @@ struct mn_snapwriter {
   char dir[4096];
   int keep;
   const mn_model_t *layout;
+  const mn_optim_t *optim;
   mn_device_t *dev;
-  float *params, *velocity; /* the copies being written (host; pinned on a GPU) */
-  float *image[2];          /* GPU: the state copied on the device, then downloaded */
+  int nbuf;                       /* 1 + the optimizer's states */
+  float *host[MN_TRAINSTATE_BUFS]; /* the copies being written: parameters, then the states
+                                     (host; pinned on a GPU) */
+  float *image[MN_TRAINSTATE_BUFS]; /* GPU: the state copied on the device, then downloaded */
   mn_snapshot_meta_t meta;  /* owns its strings */
   mn_snapwrite_result_t result;
   int busy, quit;
@@ -30,12 +33,16 @@ struct mn_snapwriter {
 };
 
 static void write_one(mn_snapwriter_t *w) {
-  mn_snapshot_tensor_t t[MN_TRAINSTATE_MAX_TENSORS];
-  int nt = mn_trainstate_tensors(w->layout, w->params, w->velocity, t);
   mn_snapwrite_result_t *r = &w->result;
   double t0 = mn_now_s();
+  int nt = 0;
+  mn_snapshot_tensor_t *t = NULL;
   mn_device_download_wait(w->dev);
-  r->status = mn_snapshot_write(w->dir, &w->meta, t, nt, r->path, sizeof r->path);
+  r->status = mn_trainstate_tensors(w->layout, w->optim->kind, MN_SNAPSHOT_FORMAT, w->host,
+                                    &t, &nt);
+  if (r->status == MN_OK)
+    r->status = mn_snapshot_write(w->dir, &w->meta, t, nt, r->path, sizeof r->path);
+  free(t);
   if (r->status == MN_OK) r->status = mn_snapshot_prune(w->dir, w->keep, r->path);
   if (r->status != MN_OK) snprintf(r->message, sizeof r->message, "%s", mn_error_message());
   r->write_s = mn_now_s() - t0;
@@ -58,24 +65,27 @@ static void *writer_main(void *arg) {
 }
 
 static void free_buffers(mn_snapwriter_t *w) {
-  mn_device_host_free(w->dev, w->params);
-  mn_device_host_free(w->dev, w->velocity);
-  for (int i = 0; i < 2; i++) w->dev->k->release(w->image[i]); /* NULL on the CPU */
+  for (int i = 0; i < MN_TRAINSTATE_BUFS; i++) {
+    mn_device_host_free(w->dev, w->host[i]);
+    w->dev->k->release(w->image[i]); /* NULL on the CPU */
+  }
 }
 
-mn_status_t mn_snapwriter_start(const char *dir, int keep, const mn_model_t *m, mn_device_t *dev,
-                                mn_snapwriter_t **out) {
+mn_status_t mn_snapwriter_start(const char *dir, int keep, const mn_model_t *m,
+                                const mn_optim_t *o, mn_device_t *dev, mn_snapwriter_t **out) {
   mn_snapwriter_t *w = calloc(1, sizeof *w);
   if (!w) return mn_error(MN_ERR_NOMEM, "snapshot writer: out of memory");
   snprintf(w->dir, sizeof w->dir, "%s", dir);
   w->keep = keep;
   w->layout = m;
+  w->optim = o;
   w->dev = dev;
+  w->nbuf = 1 + o->kind->nstates;
   size_t nbytes = (size_t)m->nparams * sizeof(float);
-  w->params = mn_device_host_alloc(dev, nbytes);
-  w->velocity = mn_device_host_alloc(dev, nbytes);
-  int ok = w->params && w->velocity;
-  for (int i = 0; ok && dev->gpu && i < 2; i++) ok = (w->image[i] = dev->k->alloc(nbytes)) != NULL;
+  int ok = 1;
+  for (int i = 0; ok && i < w->nbuf; i++) ok = (w->host[i] = mn_device_host_alloc(dev, nbytes)) != NULL;
+  for (int i = 0; ok && dev->gpu && i < w->nbuf; i++)
+    ok = (w->image[i] = dev->k->alloc(nbytes)) != NULL;
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->cv, NULL);
   int rc = ok ? pthread_create(&w->thread, NULL, writer_main, w) : -1;
@@ -104,7 +114,6 @@ static void wait_idle(mn_snapwriter_t *w, int had_job, mn_snapwrite_result_t *re
 }
 
 mn_status_t mn_snapwriter_submit(mn_snapwriter_t *w, const mn_snapshot_meta_t *meta,
-                                 const mn_model_t *m, const float *velocity,
                                  mn_snapwrite_result_t *previous) {
   double t0 = mn_now_s();
   wait_idle(w, w->meta.config != NULL, previous);
@@ -116,15 +125,15 @@ mn_status_t mn_snapwriter_submit(mn_snapwriter_t *w, const mn_snapshot_meta_t *m
     mn_snapshot_meta_free(&w->meta);
     return mn_error(MN_ERR_NOMEM, "snapshot writer: out of memory");
   }
-  size_t nbytes = (size_t)m->nparams * sizeof(float);
-  if (w->dev->gpu) { /* an image on the device now; to the host while training goes on */
-    w->dev->k->copy(&w->dev->ctx, w->image[0], m->params, nbytes);
-    w->dev->k->copy(&w->dev->ctx, w->image[1], velocity, nbytes);
-    mn_device_download_async(w->dev, w->params, w->image[0], nbytes);
-    mn_device_download_async(w->dev, w->velocity, w->image[1], nbytes);
-  } else {
-    memcpy(w->params, m->params, nbytes);
-    memcpy(w->velocity, velocity, nbytes);
+  size_t nbytes = (size_t)w->layout->nparams * sizeof(float);
+  for (int i = 0; i < w->nbuf; i++) {
+    const float *src = i == 0 ? w->layout->params : w->optim->state[i - 1];
+    if (w->dev->gpu) { /* an image on the device now; to the host while training goes on */
+      w->dev->k->copy(&w->dev->ctx, w->image[i], src, nbytes);
+      mn_device_download_async(w->dev, w->host[i], w->image[i], nbytes);
+    } else {
+      memcpy(w->host[i], src, nbytes);
+    }
   }
   memset(&w->result, 0, sizeof w->result);
   w->result.step = meta->step;

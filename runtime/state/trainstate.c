@@ -10,28 +10,54 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void tensor(mn_snapshot_tensor_t *t, const char *prefix, char kind, int l, float *data,
-                   int64_t d0, int64_t d1) {
-  snprintf(t->name, sizeof t->name, "%s/%c%d", prefix, kind, l);
-  t->ndims = d1 > 0 ? 2 : 1;
-  t->dims[0] = d0;
-  t->dims[1] = d1 > 0 ? d1 : 0;
-  t->data = data;
+/* Format 1's name of registry tensor name: "<2l>.weight" -> W<l>, "<2l>.bias" -> b<l> (the
+ * MLP's linear layers). 0 when the model is not one format 1 could hold. */
+static int format1_name(const char *name, char *out, size_t len) {
+  int layer, used = 0;
+  char what[8];
+  if (sscanf(name, "%d.%7[a-z]%n", &layer, what, &used) != 2 || name[used] || layer % 2 ||
+      (strcmp(what, "weight") && strcmp(what, "bias")))
+    return 0;
+  snprintf(out, len, "%c%d", what[0] == 'w' ? 'W' : 'b', layer / 2);
+  return 1;
 }
 
-int mn_trainstate_tensors(const mn_model_t *m, float *params, float *velocity,
-                          mn_snapshot_tensor_t *t) {
-  int n = 0;
-  for (int pass = 0; pass < 2; pass++) {
-    float *base = pass == 0 ? params : velocity;
-    const char *prefix = pass == 0 ? "params" : "optim/velocity";
-    for (int l = 0; l < m->nlinear; l++) {
-      int64_t in = m->dims[l], out = m->dims[l + 1];
-      tensor(&t[n++], prefix, 'W', l, base + m->w_off[l], out, in);
-      tensor(&t[n++], prefix, 'b', l, base + m->b_off[l], out, 0);
+static int is_mlp(const mn_model_t *m) { return !strcmp(m->spec.type, "mlp"); }
+
+mn_status_t mn_trainstate_tensors(const mn_model_t *m, const mn_optim_kind_t *kind, int format,
+                                  float *const *bufs, mn_snapshot_tensor_t **out, int *n) {
+  const mn_tensors_t *r = &m->tensors;
+  if (format == 1 && (!is_mlp(m) || strcmp(kind->name, "sgd")))
+    return mn_error(MN_ERR_DATA,
+                    "a format-1 snapshot holds an MLP trained with SGD, and this run trains a "
+                    "%s with %s",
+                    m->spec.type, kind->name);
+  int nbuf = 1 + kind->nstates;
+  mn_snapshot_tensor_t *t = calloc((size_t)(r->n * nbuf + 1), sizeof *t);
+  if (!t) return mn_error(MN_ERR_NOMEM, "out of memory naming the snapshot's tensors");
+  int k = 0;
+  for (int b = 0; b < nbuf; b++)
+    for (int i = 0; i < r->n; i++, k++) {
+      const mn_tensor_t *x = &r->t[i];
+      char old[32];
+      t[k].ndims = x->ndims;
+      memcpy(t[k].dims, x->dims, sizeof x->dims);
+      t[k].data = bufs[b] + x->offset;
+      if (format == 1 && !format1_name(x->name, old, sizeof old)) {
+        free(t);
+        return mn_error(MN_ERR_DATA, "tensor %s has no name in a format-1 snapshot", x->name);
+      }
+      if (format == 1)
+        snprintf(t[k].name, sizeof t[k].name, "%s/%s", b == 0 ? "params" : "optim/velocity", old);
+      else if (b == 0)
+        snprintf(t[k].name, sizeof t[k].name, "params/%s", x->name);
+      else
+        snprintf(t[k].name, sizeof t[k].name, "optim/%s/%s/%s", kind->name, kind->states[b - 1],
+                 x->name);
     }
-  }
-  return n;
+  *out = t;
+  *n = k;
+  return MN_OK;
 }
 
 /* A growing heap string. */
@@ -77,7 +103,7 @@ mn_status_t mn_trainstate_meta(const mn_config_t *cfg, int world, mn_dataset_t *
   meta->finished = finished;
   snprintf(meta->reason, sizeof meta->reason, "%s", reason);
   meta->world = world;
-  meta->batch = cfg->data.batch_size;
+  meta->batch = cfg->data.batch_size * cfg->optimizer.accum_steps; /* rows per step */
   meta->shape_hash = mn_config_shape_hash(cfg);
   meta->model_seed = cfg->model.seed;
   meta->data_seed = cfg->data.seed;
@@ -123,16 +149,20 @@ int mn_trainstate_config_value(const char *config, const char *section, const ch
   return 0;
 }
 
-int mn_trainstate_torch_tensors(const mn_model_t *m, float *params, mn_snapshot_tensor_t *t) {
-  for (int l = 0; l < m->nlinear; l++) {
-    mn_snapshot_tensor_t *w = &t[2 * l], *b = &t[2 * l + 1];
-    *w = (mn_snapshot_tensor_t){
-        .ndims = 2, .dims = {m->dims[l + 1], m->dims[l]}, .data = params + m->w_off[l]};
-    *b = (mn_snapshot_tensor_t){.ndims = 1, .dims = {m->dims[l + 1]}, .data = params + m->b_off[l]};
-    snprintf(w->name, sizeof w->name, "%d.weight", 2 * l);
-    snprintf(b->name, sizeof b->name, "%d.bias", 2 * l);
+mn_status_t mn_trainstate_torch_tensors(const mn_model_t *m, float *params,
+                                        mn_snapshot_tensor_t **out, int *n) {
+  const mn_tensors_t *r = &m->tensors;
+  mn_snapshot_tensor_t *t = calloc((size_t)r->n + 1, sizeof *t);
+  if (!t) return mn_error(MN_ERR_NOMEM, "out of memory naming the tensors");
+  for (int i = 0; i < r->n; i++) {
+    snprintf(t[i].name, sizeof t[i].name, "%s", r->t[i].name);
+    t[i].ndims = r->t[i].ndims;
+    memcpy(t[i].dims, r->t[i].dims, sizeof r->t[i].dims);
+    t[i].data = params + r->t[i].offset;
   }
-  return 2 * m->nlinear;
+  *out = t;
+  *n = r->n;
+  return MN_OK;
 }
 
 static int is_safetensors(const char *file) {
@@ -140,16 +170,47 @@ static int is_safetensors(const char *file) {
   return n > k && !strcmp(file + n - k, ".safetensors");
 }
 
+/* The optimizer kind whose state a snapshot holds (its config's optimizer.kind; sgd before
+ * the key existed). */
+const mn_optim_kind_t *mn_trainstate_kind(const mn_snapshot_meta_t *meta) {
+  char kind[32];
+  if (meta->config &&
+      mn_trainstate_config_value(meta->config, "optimizer", "kind", kind, sizeof kind) &&
+      !strcmp(kind, mn_optim_adamw.name))
+    return &mn_optim_adamw;
+  return &mn_optim_sgd;
+}
+
+/* Every tensor of snapshot path into params (host, laid out as m->params), its optimizer's
+ * states into scratch that is dropped. */
+static mn_status_t read_snapshot_params(const char *path, const mn_model_t *m, float *params) {
+  mn_snapshot_meta_t meta;
+  mn_status_t st = mn_snapshot_read_meta(path, &meta);
+  if (st != MN_OK) return st;
+  const mn_optim_kind_t *kind = mn_trainstate_kind(&meta);
+  float *bufs[MN_TRAINSTATE_BUFS] = {params};
+  size_t nbytes = (size_t)(m->nparams > 0 ? m->nparams : 1) * sizeof(float);
+  for (int s = 0; st == MN_OK && s < kind->nstates; s++)
+    if (!(bufs[1 + s] = malloc(nbytes))) st = mn_error(MN_ERR_NOMEM, "out of memory");
+  mn_snapshot_tensor_t *t = NULL;
+  int nt = 0;
+  if (st == MN_OK) {
+    st = mn_trainstate_tensors(m, kind, meta.format, bufs, &t, &nt);
+    if (st == MN_ERR_DATA) st = mn_error(st, "%s: %s", path, mn_error_message());
+  }
+  if (st == MN_OK) st = mn_snapshot_read_tensors(path, t, nt);
+  free(t);
+  for (int s = 0; s < kind->nstates; s++) free(bufs[1 + s]);
+  mn_snapshot_meta_free(&meta);
+  return st;
+}
+
 mn_status_t mn_trainstate_read_params(const char *file, const mn_model_t *m, float *params) {
-  mn_snapshot_tensor_t *t = malloc(sizeof *t * MN_TRAINSTATE_MAX_TENSORS);
-  float *state = is_safetensors(file) ? NULL : malloc((size_t)m->nparams * sizeof *state);
-  mn_status_t st =
-      t && (state || is_safetensors(file)) ? MN_OK : mn_error(MN_ERR_NOMEM, "out of memory");
-  if (st == MN_OK && is_safetensors(file))
-    st = mn_safetensors_read(file, t, mn_trainstate_torch_tensors(m, params, t));
-  else if (st == MN_OK) /* every tensor of a snapshot is read, or the file is refused */
-    st = mn_snapshot_read_tensors(file, t, mn_trainstate_tensors(m, params, state, t));
-  free(state);
+  if (!is_safetensors(file)) return read_snapshot_params(file, m, params);
+  mn_snapshot_tensor_t *t = NULL;
+  int nt = 0;
+  mn_status_t st = mn_trainstate_torch_tensors(m, params, &t, &nt);
+  if (st == MN_OK) st = mn_safetensors_read(file, t, nt);
   free(t);
   return st;
 }
@@ -181,8 +242,13 @@ mn_status_t mn_trainstate_load_model(const char *path, const mn_snapshot_meta_t 
   mn_status_t st = snapshot_config(meta, sets, nsets, cfg);
   if (st != MN_OK) return st;
   /* the default context: the CPU ops need no workspace */
-  st = mn_model_init(m, mn_kernels_cpu(), mn_kctx_default(), cfg->model.layers, cfg->model.nlayers,
-                     max_batch, cfg->model.seed);
+  mn_model_spec_t *spec = malloc(sizeof *spec);
+  if (!spec) return mn_error(MN_ERR_NOMEM, "out of memory");
+  st = mn_model_spec_config(cfg, spec);
+  if (st == MN_OK)
+    st = mn_model_init(m, mn_kernels_cpu(), mn_kctx_default(), spec, max_batch, cfg->model.seed,
+                       NULL);
+  free(spec);
   if (st != MN_OK) return st;
   MN_ASSERT(mn_model_workspace_nbytes(m) == 0);
   st = mn_trainstate_read_params(path, m, m->params); /* a CPU model: host memory */

@@ -5,7 +5,7 @@
  * epoch end, snapshots, and the summary. Every phase that can fail on one rank alone ends
  * in an agreement among the ranks, so that no rank is left waiting in a collective:
  * set-up through mn_comm_settle(), and each step through three control slots that ride at
- * the front of the gradient buffer in the step's own allreduce: "a rank failed to produce its
+ * the front of the exchange's buffer (mn_comm.h) in the step's own allreduce: "a rank failed to produce its
  * batch", "a rank was asked to stop" (mn_preempt.h) and "a rank's loss is not finite". So a
  * signal that reaches one rank only stops every rank after the same step, and a NaN or an
  * Inf stops every rank at the step where it appears, before any rank updates its weights
@@ -15,11 +15,22 @@
  * The device (mn_device.h) is the CPU or this rank's GPU; the step is the same code on
  * both. On a GPU the batch is copied on its own stream, and every gradient bucket is handed
  * to the allreduce as soon as backward has finished it (model->on_grads); the optimizer
- * updates the weights once every bucket is reduced and found finite (mn_comm.h). */
+ * updates the weights once every bucket is reduced and found finite (mn_comm.h).
+ *
+ * Gradient accumulation (optimizer.accum_steps = K): the loader hands each rank K x
+ * batch_size rows per optimizer step (the shard plan's batch), and the step runs forward
+ * and backward over K micro-batches of batch_size rows, adding into the gradients, each
+ * loss scaled by 1/(rows x world) so that the sum is the mean over the whole step's batch:
+ * K micro-batches of b give the update of one batch of K x b. Only the last micro-batch's
+ * backward hands buckets to the exchange (as DDP's no_sync), and the control slots are
+ * agreed once per optimizer step, so a stop lands on a step boundary and a resume is exact.
+ * Clipping (optimizer.clip_norm) scales the summed gradient inside the update, from the
+ * norm the finite check computes in the same pass. */
 #include "mn_train.h"
 #include "mn_clock.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,9 +46,9 @@
 #include "mn_snapwriter.h"
 #include "mn_trainstate.h"
 
-/* the slots before the gradients (at most MN_MODEL_GRAD_EXTRA) */
+/* the trainer's control slots in the exchange's buffer */
 enum { CONTROL_FAILED = 0, CONTROL_STOP = 1, CONTROL_NONFINITE = 2, CONTROL_SLOTS = 3 };
-_Static_assert(CONTROL_SLOTS <= MN_MODEL_GRAD_EXTRA, "more control slots than gradbuf holds");
+_Static_assert(CONTROL_SLOTS <= MN_COMM_CONTROL, "more control slots than the exchange holds");
 
 typedef struct run {
   const mn_config_t *cfg;
@@ -57,6 +68,7 @@ typedef struct run {
   mn_shard_plan_t rule; /* its sizes only (no tables): for mn_shard_steps_from */
   int64_t steps_per_epoch, global_batch;
   mn_loader_t *loader;
+  mn_model_spec_t spec;
   mn_model_t model;
   mn_optim_t optim;
   mn_metrics_t metrics;
@@ -69,12 +81,19 @@ typedef struct run {
   int failed_rank;  /* the lowest rank that failed, once agreed (-1: none) */
   int skips_in_row; /* optimizer.nonfinite = skip: non-finite steps skipped in a row */
   int64_t skipped;  /* and in all */
+  int sending;      /* the last micro-batch's backward: its buckets go to the exchange */
+  double grad_norm; /* the last step's, before clipping (NaN: none yet) */
   /* what the training has reached, for the records and the snapshots (rank 0's are the
    * ones written): training time before this run and when this run began; the last
    * interval's loss; the last epoch's train and validation loss and accuracy (NaN: none) */
   double elapsed0, t_start;
   double loss, train_loss, val_loss, val_accuracy;
 } run_t;
+
+/* Rows per rank per optimizer step: accum_steps micro-batches of batch_size. */
+static int step_rows(const mn_config_t *cfg) {
+  return cfg->data.batch_size * cfg->optimizer.accum_steps;
+}
 
 static mn_status_t open_data(run_t *r) {
   const mn_config_t *cfg = r->cfg;
@@ -84,8 +103,8 @@ static mn_status_t open_data(run_t *r) {
   if (st != MN_OK) return st;
   mn_shard_opts_t o = {cfg->data.block_size, cfg->data.shuffle_blocks, cfg->data.shuffle,
                        cfg->data.remainder == MN_REMAINDER_PAD, cfg->data.seed};
-  st = mn_shard_plan_init(mn_dataset_size(r->train), r->comm.world, r->comm.rank,
-                          cfg->data.batch_size, &o, &r->plan);
+  st = mn_shard_plan_init(mn_dataset_size(r->train), r->comm.world, r->comm.rank, step_rows(cfg),
+                          &o, &r->plan);
   if (st != MN_OK) return mn_error(st, "%s: %s", mn_dataset_path(r->train, 0), mn_error_message());
   return MN_OK;
 }
@@ -99,12 +118,19 @@ static mn_status_t setup_local(run_t *r) {
   mn_status_t st = open_data(r);
   if (st != MN_OK) return st;
   int64_t spe = r->steps_per_epoch = r->plan.steps_per_epoch;
-  r->global_batch = (int64_t)r->comm.world * cfg->data.batch_size;
+  r->global_batch = (int64_t)r->comm.world * step_rows(cfg);
   r->total_steps = (int64_t)cfg->schedule.epochs * spe;
   if (cfg->schedule.max_steps > 0 && cfg->schedule.max_steps < r->total_steps)
     r->total_steps = cfg->schedule.max_steps;
-  st = mn_model_init(&r->model, r->k, &r->dev.ctx, cfg->model.layers, cfg->model.nlayers,
-                     cfg->data.batch_size, cfg->model.seed);
+  /* the gradients live in the exchange's buffer, behind its control slots */
+  int64_t nparams = 0;
+  float *grads = NULL;
+  st = mn_model_spec_config(cfg, &r->spec);
+  if (st == MN_OK) st = mn_model_size(&r->spec, &nparams);
+  if (st == MN_OK) st = mn_comm_grads_alloc(&r->comm, nparams, &grads);
+  if (st == MN_OK)
+    st = mn_model_init(&r->model, r->k, &r->dev.ctx, &r->spec, cfg->data.batch_size,
+                       cfg->model.seed, grads);
   if (st != MN_OK) return st;
   /* the kernels' scratch, once for the step's largest need: the model's ops and the checks
    * of the gradient and the state (count_nonfinite over nparams) */
@@ -114,25 +140,33 @@ static mn_status_t setup_local(run_t *r) {
   if (st != MN_OK) return st;
   r->model.on_grads = grads_ready;
   r->model.on_grads_arg = r;
-  st = mn_optim_init(&r->optim, cfg, r->k, r->model.nparams, spe, r->total_steps);
-  if (st == MN_OK) st = mn_device_input_init(&r->dev, cfg->data.batch_size, dim_of(cfg));
+  st = mn_optim_init(&r->optim, cfg, r->k, &r->model.tensors, spe, r->total_steps);
+  if (st == MN_OK) st = mn_device_input_init(&r->dev, step_rows(cfg), dim_of(cfg));
   return st;
 }
 
-/* Collective: read a snapshot's parameters and velocity (if one is to be resumed) into host
- * buffers and move them to the device. */
+/* The run's state buffers: the parameters, then the optimizer's states (device memory). */
+static int state_bufs(run_t *r, float **bufs) {
+  bufs[0] = r->model.params;
+  for (int s = 0; s < r->optim.kind->nstates; s++) bufs[1 + s] = r->optim.state[s];
+  return 1 + r->optim.kind->nstates;
+}
+
+/* Collective: read a snapshot's parameters and optimizer state (if one is to be resumed)
+ * into host buffers and move them to the device. */
 static mn_status_t resume_state(run_t *r, const mn_snapshot_meta_t *here) {
   size_t nbytes = (size_t)r->model.nparams * sizeof(float);
-  float *params = malloc(nbytes + 1), *velocity = malloc(nbytes + 1);
-  mn_status_t st = params && velocity ? MN_OK : mn_error(MN_ERR_NOMEM, "resume: out of memory");
+  float *dev[MN_TRAINSTATE_BUFS], *host[MN_TRAINSTATE_BUFS] = {NULL};
+  int nbuf = state_bufs(r, dev);
+  mn_status_t st = MN_OK;
+  for (int b = 0; b < nbuf; b++)
+    if (!(host[b] = calloc(1, nbytes + 1))) st = mn_error(MN_ERR_NOMEM, "resume: out of memory");
   st = mn_comm_settle(&r->comm, st, &r->failed_rank);
-  if (st == MN_OK) st = mn_resume(r->cfg, &r->comm, here, &r->model, params, velocity, &r->resume);
-  if (st == MN_OK && r->resume.resumed) {
-    r->k->upload(&r->dev.ctx, r->model.params, params, nbytes);
-    r->k->upload(&r->dev.ctx, r->optim.velocity, velocity, nbytes);
-  }
-  free(params);
-  free(velocity);
+  if (st == MN_OK)
+    st = mn_resume(r->cfg, &r->comm, here, &r->model, r->optim.kind, host, &r->resume);
+  for (int b = 0; st == MN_OK && r->resume.resumed && b < nbuf; b++)
+    r->k->upload(&r->dev.ctx, dev[b], host[b], nbytes);
+  for (int b = 0; b < nbuf; b++) free(host[b]);
   return st;
 }
 
@@ -208,7 +242,8 @@ static mn_status_t setup_run(run_t *r) {
     memset(&r->plan, 0, sizeof r->plan); /* the loader owns it now */
   }
   if (r->comm.rank == 0 && cfg->snapshot.enabled)
-    st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->model, &r->dev, &r->writer);
+    st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->model, &r->optim, &r->dev,
+                             &r->writer);
   if (st != MN_OK) return st;
   return mn_metrics_open(&r->metrics, r->comm.rank, r->comm.world, cfg->log.metrics,
                          r->resume.resumed, cfg->log.tensorboard, cfg->log.progress,
@@ -320,11 +355,12 @@ static void give_back(run_t *r, struct input *in) {
   in->fetched = 0;
 }
 
-/* model->on_grads: backward has finished grads[0, done): send the buckets it completes. */
+/* model->on_grads: backward has finished grads[0, done): in the step's last micro-batch,
+ * send the buckets it completes. */
 static void grads_ready(void *arg, int64_t done) {
   run_t *r = arg;
-  if (r->send_status == MN_OK)
-    r->send_status = mn_comm_grads_ready(&r->comm, MN_MODEL_GRAD_EXTRA + done);
+  if (r->sending && r->send_status == MN_OK)
+    r->send_status = mn_comm_grads_ready(&r->comm, done);
 }
 
 /* Whether the step may update the weights: no rank's loss was NaN or Inf (the agreed
@@ -340,12 +376,15 @@ static void grads_ready(void *arg, int64_t done) {
  * small part of a step.) */
 static mn_status_t check_step(run_t *r, int64_t step, int nranks_bad) {
   mn_model_t *m = &r->model;
+  r->grad_norm = NAN;
   if (nranks_bad > 0)
     return mn_error(MN_ERR_NONFINITE, "step %lld: the loss is NaN or infinite on %d of %d ranks",
                     (long long)step, nranks_bad, r->comm.world);
-  mn_status_t st = mn_comm_grads_wait(&r->comm, MN_MODEL_GRAD_EXTRA, m->nparams); /* every bucket */
+  mn_status_t st = mn_comm_grads_wait(&r->comm, 0, m->nparams); /* every bucket */
   if (st != MN_OK) return st;
-  int64_t bad = r->k->count_nonfinite(&r->dev.ctx, m->grads, m->nparams);
+  double sumsq = 0; /* the norm for clipping and the metrics, in the same pass */
+  int64_t bad = r->k->count_nonfinite(&r->dev.ctx, m->grads, m->nparams, &sumsq);
+  r->grad_norm = sqrt(sumsq);
   if (bad > 0)
     return mn_error(MN_ERR_NONFINITE,
                     "step %lld: the summed gradient holds %lld NaN or infinite values of %lld",
@@ -353,9 +392,36 @@ static mn_status_t check_step(run_t *r, int64_t step, int nranks_bad) {
   return MN_OK;
 }
 
-/* The optimizer over the whole reduced (and checked) gradient. */
+/* The optimizer over the whole reduced (and checked) gradient, clipped to
+ * optimizer.clip_norm inside the update. */
 static void update(run_t *r, int64_t step) {
-  mn_optim_step_range(&r->optim, &r->model, step, 0, r->model.nparams);
+  mn_optim_step(&r->optim, &r->model, step,
+                mn_optim_clip_scale(r->grad_norm, r->cfg->optimizer.clip_norm));
+}
+
+/* Forward, loss and backward of the step's batch in micro-batches of batch_size rows (the
+ * file's paragraph), the last one handing its buckets to the exchange. out: *loss_sum. */
+static void forward_backward(run_t *r, const struct input *in, double *loss_sum) {
+  mn_model_t *m = &r->model;
+  int count = in->batch.count, b = r->cfg->data.batch_size, dim = dim_of(r->cfg);
+  int nmicro = (count + b - 1) / b;
+  /* 1/(count x world): the allreduce sums, so that the ranks' sum is the mean gradient */
+  float scale = 1.0f / ((float)count * (float)r->comm.world);
+  *loss_sum = 0;
+  for (int i = 0; i < nmicro; i++) {
+    int rows = count - i * b < b ? count - i * b : b;
+    const float *x = in->x + (int64_t)i * b * dim;
+    double loss;
+    int64_t correct;
+    mn_model_forward(m, x, rows);
+    mn_model_loss(m, in->y + (int64_t)i * b, rows, scale, &loss, &correct);
+    *loss_sum += loss;
+    if (!isfinite(loss)) /* before backward fills (and sends) the slots' bucket */
+      mn_comm_grads_raise(&r->comm, CONTROL_NONFINITE, 1.0f);
+    r->sending = i == nmicro - 1;
+    mn_model_backward(m, x, rows, i > 0);
+  }
+  r->sending = 0;
 }
 
 /* The training step: forward, loss, backward (its buckets allreduced as they fill), the
@@ -366,30 +432,15 @@ static void update(run_t *r, int64_t step) {
  * was asked to stop. */
 static mn_status_t train_step(run_t *r, const struct input *in, int64_t step, double *loss_sum,
                               int *stop) {
-  mn_model_t *m = &r->model;
-  float control[MN_MODEL_GRAD_EXTRA] = {0};
+  float control[CONTROL_SLOTS] = {0};
   double t0 = mn_now_s();
   /* the step before's buckets, with the deadline: the upload below waits behind them */
   mn_status_t st = mn_comm_grads_drain(&r->comm);
   if (st != MN_OK) return st;
   control[CONTROL_FAILED] = in ? 0.0f : 1.0f;
   control[CONTROL_STOP] = mn_preempt_requested() ? 1.0f : 0.0f;
-  r->k->upload(&r->dev.ctx, m->gradbuf, control, sizeof control);
-  r->send_status = mn_comm_grads_start(&r->comm, m->gradbuf, MN_MODEL_GRAD_EXTRA + m->nparams);
-  if (in) {
-    int64_t correct;
-    int count = in->batch.count;
-    mn_model_forward(m, in->x, count);
-    /* 1/(count x world): the allreduce sums, so that the ranks' sum is the mean gradient */
-    mn_model_loss(m, in->y, count, 1.0f / ((float)count * (float)r->comm.world), loss_sum,
-                  &correct);
-    if (!isfinite(*loss_sum)) { /* before backward fills (and sends) the slots' bucket */
-      control[CONTROL_NONFINITE] = 1.0f;
-      r->k->upload(&r->dev.ctx, m->gradbuf + CONTROL_NONFINITE, &control[CONTROL_NONFINITE],
-                   sizeof(float));
-    }
-    mn_model_backward(m, in->x, count);
-  }
+  r->send_status = mn_comm_grads_start(&r->comm, control, CONTROL_SLOTS);
+  if (in) forward_backward(r, in, loss_sum);
   double t1 = mn_now_s();
   st = r->send_status;
   if (st == MN_OK) st = mn_comm_grads_finish(&r->comm);
@@ -468,15 +519,20 @@ static mn_status_t snapshot_failed(run_t *r) {
  * weights would be resumed, and would let the writer prune the finite ones before it. Every
  * rank holds the same parameters, so every rank finds the same. */
 static mn_status_t check_state_finite(run_t *r, const char *reason) {
-  int64_t n = r->model.nparams;
-  int64_t bad_p = r->k->count_nonfinite(&r->dev.ctx, r->model.params, n);
-  int64_t bad_v = r->k->count_nonfinite(&r->dev.ctx, r->optim.velocity, n);
-  if (bad_p == 0 && bad_v == 0) return MN_OK;
+  float *bufs[MN_TRAINSTATE_BUFS];
+  int nbuf = state_bufs(r, bufs);
+  int64_t bad[MN_TRAINSTATE_BUFS] = {0}, any = 0;
+  for (int b = 0; b < nbuf; b++)
+    any += bad[b] = r->k->count_nonfinite(&r->dev.ctx, bufs[b], r->model.nparams, NULL);
+  if (any == 0) return MN_OK;
+  char states[256] = "";
+  for (int b = 1, used = 0; b < nbuf && used < (int)sizeof states; b++)
+    used += snprintf(states + used, sizeof states - (size_t)used, ", %lld of the optimizer's %s",
+                     (long long)bad[b], r->optim.kind->states[b - 1]);
   return mn_error(MN_ERR_NONFINITE,
-                  "after step %lld: %lld parameters and %lld momentum values are NaN or "
-                  "infinite: no %s snapshot written (the last good one stays; lower "
-                  "optimizer.lr, or check the data)",
-                  (long long)r->pos.step - 1, (long long)bad_p, (long long)bad_v, reason);
+                  "after step %lld: %lld parameters%s are NaN or infinite: no %s snapshot "
+                  "written (the last good one stays; lower optimizer.lr, or check the data)",
+                  (long long)r->pos.step - 1, (long long)bad[0], states, reason);
 }
 
 /* A snapshot of r->pos. Rank 0 hands the state to its writer and goes on; with wait (a
@@ -500,7 +556,7 @@ static mn_status_t snapshot(run_t *r, const char *reason, int wait) {
     meta.val_loss = r->val_loss;
     meta.val_accuracy = r->val_accuracy;
     if (st == MN_OK)
-      st = mn_snapwriter_submit(r->writer, &meta, &r->model, r->optim.velocity, &prev);
+      st = mn_snapwriter_submit(r->writer, &meta, &prev);
     mn_snapshot_meta_free(&meta);
     if (st == MN_OK) snapshot_done(r, &prev);
     if (st == MN_OK && wait) {
@@ -616,7 +672,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
      * across an epoch end (validation uses the input slots) nor past the last step */
     if (!epoch_end && !finished(r) && !stop) fetch(r, &r->next);
     if (!skipped) { /* a skipped step's loss is not finite somewhere: not in the means */
-      loss /= cfg->data.batch_size; /* the step's mean loss on this rank */
+      loss /= step_rows(cfg); /* the step's mean loss on this rank */
       ival_loss += loss;
       epoch_loss += loss;
       ival_steps++;
@@ -628,6 +684,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
       mn_step_record_t rec = {epoch + 1, in_epoch + 1, spe, step + 1, 0, 0, 0, 0};
       rec.loss = global_mean(r, ival_loss, (double)ival_steps);
       rec.lr = mn_optim_lr(&r->optim, step);
+      rec.grad_norm = r->grad_norm;
       double run_s = mn_now_s() - t_start;
       rec.elapsed_s = r->elapsed0 + run_s;
       rec.samples_per_s = (double)((step + 1 - start) * G) / (run_s - val_s);
@@ -694,6 +751,7 @@ mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
   r.cfg = cfg;
   r.comm.comm = MPI_COMM_NULL;
   r.failed_rank = -1;
+  r.grad_norm = NAN;
   memset(res, 0, sizeof *res);
   mn_status_t st = mn_comm_init(&r.comm, comm, cfg->comm.bucket_mb);
   if (st != MN_OK) {
