@@ -168,7 +168,7 @@ void mn_model_backward(mn_model_t *m, const float *x, int batch) {
     /* dW[out, in] = dY^T[out, batch] X[batch, in]; db = column sums of dY */
     k->gemm(ctx, 1, 0, nout, nin, batch, 1.0f, dy, nout, in, nin, 0.0f, m->grads + m->w_off[l],
             nin);
-    k->bias_grad(ctx, dy, batch, nout, m->grads + m->b_off[l]);
+    k->bias_grad(ctx, dy, batch, nout, m->grads + m->b_off[l], 0);
     if (m->on_grads) m->on_grads(m->on_grads_arg, m->b_off[l] + nout); /* all before it too */
     if (l == 0) break;
     /* dX[batch, in] = dY[batch, out] W[out, in], masked by ReLU of the previous layer */

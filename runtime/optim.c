@@ -87,6 +87,10 @@ void mn_optim_step(mn_optim_t *o, mn_model_t *m, int64_t step) {
 void mn_optim_step_range(mn_optim_t *o, mn_model_t *m, int64_t step, int64_t off, int64_t count) {
   MN_ASSERT(m->nparams == o->nparams && off >= 0 && count >= 0 && off + count <= o->nparams);
   if (count == 0) return;
-  m->k->sgd_update(m->ctx, m->params + off, m->grads + off, o->velocity + off, count,
-                   (float)mn_optim_lr(o, step), (float)o->momentum, (float)o->weight_decay);
+  const mn_sgd_args_t a = {.lr = (float)mn_optim_lr(o, step),
+                           .momentum = (float)o->momentum,
+                           .weight_decay = (float)o->weight_decay,
+                           .grad_scale = 1.0f,
+                           .nesterov = 0};
+  m->k->sgd_update(m->ctx, m->params + off, m->grads + off, o->velocity + off, count, &a);
 }

@@ -344,7 +344,7 @@ static mn_status_t check_step(run_t *r, int64_t step, int nranks_bad) {
                     (long long)step, nranks_bad, r->comm.world);
   mn_status_t st = mn_comm_grads_wait(&r->comm, MN_MODEL_GRAD_EXTRA, m->nparams); /* every bucket */
   if (st != MN_OK) return st;
-  int64_t bad = r->k->count_nonfinite(&r->dev.ctx, m->grads, m->nparams);
+  int64_t bad = r->k->count_nonfinite(&r->dev.ctx, m->grads, m->nparams, NULL);
   if (bad > 0)
     return mn_error(MN_ERR_NONFINITE,
                     "step %lld: the summed gradient holds %lld NaN or infinite values of %lld",
@@ -468,8 +468,8 @@ static mn_status_t snapshot_failed(run_t *r) {
  * rank holds the same parameters, so every rank finds the same. */
 static mn_status_t check_state_finite(run_t *r, const char *reason) {
   int64_t n = r->model.nparams;
-  int64_t bad_p = r->k->count_nonfinite(&r->dev.ctx, r->model.params, n);
-  int64_t bad_v = r->k->count_nonfinite(&r->dev.ctx, r->optim.velocity, n);
+  int64_t bad_p = r->k->count_nonfinite(&r->dev.ctx, r->model.params, n, NULL);
+  int64_t bad_v = r->k->count_nonfinite(&r->dev.ctx, r->optim.velocity, n, NULL);
   if (bad_p == 0 && bad_v == 0) return MN_OK;
   return mn_error(MN_ERR_NONFINITE,
                   "after step %lld: %lld parameters and %lld momentum values are NaN or "
