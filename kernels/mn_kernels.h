@@ -41,6 +41,24 @@ typedef struct mn_kctx {
  * (e.g. copies in tests and tools, every op of the CPU table today). Never NULL. */
 const mn_kctx_t *mn_kctx_default(void);
 
+/* ---- the arguments of the optimizer updates (in; the caller's, read during the call) ---- */
+
+/* SGD with momentum; lr, weight_decay and grad_scale as the caller's step wants them. */
+typedef struct mn_sgd_args {
+  float lr, momentum, weight_decay;
+  float grad_scale; /* g is multiplied by it first (1: none; clipping by global norm) */
+  int nesterov;
+} mn_sgd_args_t;
+
+/* AdamW (decoupled weight decay); the bias corrections of step t come from the caller, which
+ * counts the steps. */
+typedef struct mn_adamw_args {
+  float lr, beta1, beta2, eps, weight_decay;
+  float grad_scale;       /* g is multiplied by it first */
+  float bias_correction1; /* 1 - beta1^t, t the 1-based step (computed by the caller in double) */
+  float bias_correction2; /* 1 - beta2^t */
+} mn_adamw_args_t;
+
 typedef struct mn_kernels {
   const char *name;
 
@@ -54,11 +72,16 @@ typedef struct mn_kernels {
   /* y[i,j] = act(y[i,j] + bias[j]) for y[m,n]; act is ReLU when relu, identity otherwise. */
   void (*bias_act_fwd)(const mn_kctx_t *ctx, float *y, const float *bias, int m, int n, int relu);
 
+  /* y[i] = ReLU(x[i]) for x[count], in: x, out: y (y may equal x): x[i] < 0 ? 0 : x[i],
+   * the value bias_act_fwd's ReLU gives (NaN stays NaN). */
+  void (*relu_fwd)(const mn_kctx_t *ctx, float *y, const float *x, int64_t count);
+
   /* dy[i] *= (y[i] > 0), the ReLU gradient given the ReLU output y. */
   void (*relu_bwd)(const mn_kctx_t *ctx, float *dy, const float *y, int64_t count);
 
-  /* db[j] = sum_i dy[i,j] for dy[m,n] (overwrites db). */
-  void (*bias_grad)(const mn_kctx_t *ctx, const float *dy, int m, int n, float *db);
+  /* db[j] = (accumulate ? db[j] : 0) + sum_i dy[i,j] for dy[m,n]; in: dy, in/out: db
+   * (accumulate: tied parameters and gradient accumulation add into a gradient). */
+  void (*bias_grad)(const mn_kctx_t *ctx, const float *dy, int m, int n, float *db, int accumulate);
 
   /* Softmax cross-entropy over logits[m,c] with integer labels[m]:
    * dlogits[i,j] = (softmax(logits_i)_j - [j == labels_i]) * grad_scale,
@@ -69,18 +92,31 @@ typedef struct mn_kernels {
                        int c, float grad_scale, float *dlogits, double *loss_sum, int64_t *correct);
   size_t (*softmax_xent_workspace)(int m, int c);
 
-  /* SGD with momentum and weight decay (PyTorch's convention):
-   * v = momentum * v + (g + weight_decay * w);  w -= lr * v. */
+  /* PyTorch's SGD (torch.optim.SGD, no dampening) over w, g, v[count]; in: g, a; in/out: w
+   * and the momentum buffer v:
+   * g' = grad_scale * g + weight_decay * w; v = momentum * v + g';
+   * w -= lr * (nesterov ? g' + momentum * v : v). */
   void (*sgd_update)(const mn_kctx_t *ctx, float *w, const float *g, float *v, int64_t count,
-                     float lr, float momentum, float weight_decay);
+                     const mn_sgd_args_t *a);
+
+  /* PyTorch's AdamW (torch.optim.AdamW, decoupled decay, no amsgrad) over w, g, m, v[count];
+   * in: g, a; in/out: w and the moments m, v:
+   * w *= 1 - lr * weight_decay; g' = grad_scale * g; m = beta1 m + (1 - beta1) g';
+   * v = beta2 v + (1 - beta2) g'^2; w -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps),
+   * bc1 and bc2 being a's bias corrections. */
+  void (*adamw_update)(const mn_kctx_t *ctx, float *w, const float *g, float *m, float *v,
+                       int64_t count, const mn_adamw_args_t *a);
 
   /* x *= alpha. */
   void (*scale)(const mn_kctx_t *ctx, float *x, int64_t count, float alpha);
 
-  /* The number of NaN and infinite values in x[0, count); returns when the work queued
-   * before it on ctx->stream is done (it synchronises on a GPU to return its host result).
+  /* The number of NaN and infinite values in x[0, count), and, when sumsq is not NULL, the sum
+   * of the squares of its finite values accumulated in double, in an order fixed by count
+   * alone (the same bits on every run; out: *sumsq, the squared global norm for clipping,
+   * from the same pass over memory). Returns when the work queued before it on ctx->stream
+   * is done (it synchronises on a GPU to return its host results).
    * Needs count_nonfinite_workspace(count) bytes of ctx's workspace. */
-  int64_t (*count_nonfinite)(const mn_kctx_t *ctx, const float *x, int64_t count);
+  int64_t (*count_nonfinite)(const mn_kctx_t *ctx, const float *x, int64_t count, double *sumsq);
   size_t (*count_nonfinite_workspace)(int64_t count);
 
   /* ---- memory of the back end (host memory for CPU, device memory for CUDA) ---- */

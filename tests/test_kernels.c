@@ -4,12 +4,27 @@
  * Error bounds, with u = FLT_EPSILON:
  *   gemm          |c - ref| <= 4 (k + 2) u (|alpha| sum_p |a_ip b_pj| + |beta c0_ij|),
  *                 the classical dot-product bound with a 4x margin;
- *   bias_act_fwd, relu_bwd, scale: exact (one correctly rounded float op per element);
- *   bias_grad     |db - ref| <= (m + 1) u sum_i |dy_ij|;
+ *   bias_act_fwd, relu_fwd, relu_bwd, scale: exact (one correctly rounded float op, or a
+ *                 select, per element); relu_fwd also in place, NaN kept, and equal to
+ *                 bias_act_fwd's ReLU with a zero bias;
+ *   bias_grad     |db - ref| <= (m + 1) u sum_i |dy_ij|; accumulating into db0,
+ *                 |db - (db0 + ref)| <= (m + 2) u (|db0_j| + sum_i |dy_ij|);
  *   softmax_xent  loss_sum within 1e-5 relative (+1e-6 absolute), dlogits within
  *                 1e-5 |grad_scale| absolute, correct exact; dlogits = NULL gives the same
  *                 loss and count;
- *   sgd_update    w and v within 8 u of the magnitudes involved.
+ *   sgd_update    w and v within 8 u of the magnitudes involved (|momentum v0| +
+ *                 |grad_scale g| + |weight_decay w0| for v; |w0| + |lr| times the step's
+ *                 magnitude for w), with and without Nesterov and grad_scale; with
+ *                 grad_scale 1 and no Nesterov, the same bits as the update before them,
+ *                 v = momentum v + (g + weight_decay w), w -= lr v, computed here in float;
+ *   adamw_update  each of steps t = 1..5 from the kernel's own state: m within 4 u of
+ *                 mmag = |beta1 m0| + |(1 - beta1) g'|, v within 8 u of
+ *                 beta2 v0 + (1 - beta2) g'^2, w within 16 u of |w0| + (lr / bc1) mmag / denom
+ *                 (first-order sums of the roundings: about 3, 5 and 14 u); and a hand case,
+ *                 whose first step moves each weight by lr against its gradient's sign;
+ *   count_nonfinite: the count exact; sumsq (exact squares, all terms >= 0) within
+ *                 (count + 1) eps_double of the double sum of the finite squares, whatever
+ *                 NaN and infinities lie among them; the same bits when run again.
  * Every op runs through a kernel context; softmax_xent is also run through two contexts with
  * their own workspaces, alternately, with different m: it keeps no state of its own. */
 #include <float.h>
@@ -30,6 +45,12 @@ static mn_kctx_t g_ctx;
 static float *rand_floats(int64_t n, double lo, double hi) {
   float *p = calloc((size_t)(n > 0 ? n : 1), sizeof *p);
   for (int64_t i = 0; i < n; i++) p[i] = (float)(lo + (hi - lo) * mn_rng_uniform(&g_rng));
+  return p;
+}
+
+static float *copy_floats(const float *x, int64_t n) {
+  float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+  memcpy(p, x, (size_t)n * sizeof *p);
   return p;
 }
 
@@ -95,7 +116,7 @@ static void test_gemm(const mn_kernels_t *k) {
       }
 }
 
-/* ---- bias_act_fwd, relu_bwd, bias_grad ----------------------------------------------- */
+/* ---- bias_act_fwd, relu_fwd, relu_bwd, bias_grad ------------------------------------- */
 
 static void test_bias_act(const mn_kernels_t *k, int m, int n) {
   for (int relu = 0; relu < 2; relu++) {
@@ -135,22 +156,54 @@ static void test_relu_bwd(const mn_kernels_t *k, int64_t count) {
   free(dy0);
 }
 
-static void test_bias_grad(const mn_kernels_t *k, int m, int n) {
+/* relu_fwd out of place (x untouched) and in place, on random values with NaN, +-Inf and
+ * +-0 planted: bit for bit x < 0 ? 0 : x, and the value of bias_act_fwd's ReLU (zero bias). */
+static void test_relu_fwd(const mn_kernels_t *k, int64_t count) {
+  float *x = rand_floats(count, -2, 2);
+  static const float special[] = {NAN, INFINITY, -INFINITY, -0.0f, 0.0f, -FLT_TRUE_MIN};
+  for (int64_t i = 3; i < count; i += 11) x[i] = special[(i / 11) % 6];
+  float *x0 = malloc((size_t)count * sizeof *x0), *y = rand_floats(count, 5, 6);
+  float *fused = malloc((size_t)count * sizeof *fused), *want = malloc((size_t)count * 4);
+  memcpy(x0, x, (size_t)count * sizeof *x0);
+  memcpy(fused, x, (size_t)count * sizeof *fused);
+  for (int64_t i = 0; i < count; i++) want[i] = x[i] < 0 ? 0.0f : x[i];
+  const float zero = 0.0f;
+  k->bias_act_fwd(&g_ctx, fused, &zero, (int)count, 1, 1); /* one column */
+  k->relu_fwd(&g_ctx, y, x, count);
+  int bad = memcmp(x, x0, (size_t)count * sizeof *x) != 0; /* x untouched */
+  for (int64_t i = 0; i < count; i++) {
+    bad += memcmp(&y[i], &want[i], sizeof *y) != 0;
+    bad += !(y[i] == fused[i] || (isnan(y[i]) && isnan(fused[i])));
+  }
+  k->relu_fwd(&g_ctx, x, x, count); /* in place */
+  bad += memcmp(x, want, (size_t)count * sizeof *x) != 0;
+  CHECK_MSG(bad == 0, "relu_fwd count=%lld: %d bad", (long long)count, bad);
+  free(x);
+  free(x0);
+  free(y);
+  free(fused);
+  free(want);
+}
+
+static void test_bias_grad(const mn_kernels_t *k, int m, int n, int accumulate) {
   float *dy = rand_floats((int64_t)m * n, -1, 1);
-  float *db = rand_floats(n, 5, 6); /* garbage: must be overwritten */
-  k->bias_grad(&g_ctx, dy, m, n, db);
+  float *db = rand_floats(n, 5, 6); /* garbage to overwrite, or the values to add to */
+  float *db0 = malloc((size_t)n * sizeof *db0);
+  memcpy(db0, db, (size_t)n * sizeof *db0);
+  k->bias_grad(&g_ctx, dy, m, n, db, accumulate);
   int bad = 0;
   for (int j = 0; j < n; j++) {
-    double ref = 0, mag = 0;
+    double ref = accumulate ? db0[j] : 0.0, mag = accumulate ? fabs(db0[j]) : 0.0;
     for (int i = 0; i < m; i++) {
       ref += dy[i * n + j];
       mag += fabs(dy[i * n + j]);
     }
-    bad += fabs(db[j] - ref) > (m + 1) * FLT_EPSILON * mag;
+    bad += fabs(db[j] - ref) > (m + 1 + accumulate) * FLT_EPSILON * mag;
   }
-  CHECK_MSG(bad == 0, "bias_grad m=%d n=%d: %d bad", m, n, bad);
+  CHECK_MSG(bad == 0, "bias_grad m=%d n=%d accumulate=%d: %d bad", m, n, accumulate, bad);
   free(dy);
   free(db);
+  free(db0);
 }
 
 /* ---- softmax_xent --------------------------------------------------------------------- */
@@ -265,30 +318,95 @@ static void test_softmax_xent_contexts(const mn_kernels_t *k) {
   free(d);
 }
 
-/* ---- sgd_update, scale ----------------------------------------------------------------- */
+/* ---- sgd_update, adamw_update, scale ------------------------------------------------- */
 
-static void test_sgd(const mn_kernels_t *k, int64_t count, float lr, float mom, float wd) {
+static void test_sgd(const mn_kernels_t *k, int64_t count, mn_sgd_args_t a) {
   float *w = rand_floats(count, -1, 1), *g = rand_floats(count, -1, 1);
   float *v = rand_floats(count, -1, 1);
-  float *w0 = malloc((size_t)count * sizeof *w0), *v0 = malloc((size_t)count * sizeof *v0);
-  memcpy(w0, w, (size_t)count * sizeof *w0);
-  memcpy(v0, v, (size_t)count * sizeof *v0);
-  k->sgd_update(&g_ctx, w, g, v, count, lr, mom, wd);
-  int bad = 0;
+  float *w0 = copy_floats(w, count), *v0 = copy_floats(v, count);
+  k->sgd_update(&g_ctx, w, g, v, count, &a);
+  const double lr = a.lr, mom = a.momentum, wd = a.weight_decay, gs = a.grad_scale;
+  int bad = 0, legacy_differ = 0;
   for (int64_t i = 0; i < count; i++) {
-    double vr = (double)mom * v0[i] + (g[i] + (double)wd * w0[i]);
-    double wr = w0[i] - (double)lr * vr;
-    double vmag = fabs(mom * v0[i]) + fabs(g[i]) + fabs(wd * w0[i]);
+    double gp = gs * g[i] + wd * w0[i], vr = mom * v0[i] + gp;
+    double wr = w0[i] - lr * (a.nesterov ? gp + mom * vr : vr);
+    double gmag = fabs(gs * g[i]) + fabs(wd * w0[i]), vmag = fabs(mom * v0[i]) + gmag;
+    double smag = a.nesterov ? gmag + fabs(mom) * vmag : vmag;
     bad += fabs(v[i] - vr) > 8 * FLT_EPSILON * vmag;
-    bad += fabs(w[i] - wr) > 8 * FLT_EPSILON * (fabs(w0[i]) + fabs(lr) * vmag);
+    bad += fabs(w[i] - wr) > 8 * FLT_EPSILON * (fabs(w0[i]) + fabs(lr) * smag);
+    if (a.grad_scale == 1.0f && !a.nesterov) { /* the update before grad_scale and Nesterov */
+      float vl = a.momentum * v0[i] + (g[i] + a.weight_decay * w0[i]);
+      float wl = w0[i] - a.lr * vl;
+      legacy_differ += memcmp(&vl, &v[i], sizeof vl) != 0 || memcmp(&wl, &w[i], sizeof wl) != 0;
+    }
   }
-  CHECK_MSG(bad == 0, "sgd_update count=%lld lr=%g mom=%g wd=%g: %d bad", (long long)count, lr, mom,
-            wd, bad);
+  CHECK_MSG(bad == 0, "sgd_update count=%lld lr=%g mom=%g wd=%g gs=%g nesterov=%d: %d bad",
+            (long long)count, a.lr, a.momentum, a.weight_decay, a.grad_scale, a.nesterov, bad);
+  CHECK_MSG(legacy_differ == 0, "sgd_update count=%lld: %d elements differ from the old update",
+            (long long)count, legacy_differ);
   free(w);
   free(g);
   free(v);
   free(w0);
   free(v0);
+}
+
+/* AdamW's bias corrections of step t (1-based), computed in double as the caller does */
+static mn_adamw_args_t adamw_at(mn_adamw_args_t a, int t) {
+  a.bias_correction1 = (float)(1.0 - pow(a.beta1, t));
+  a.bias_correction2 = (float)(1.0 - pow(a.beta2, t));
+  return a;
+}
+
+/* Steps t = 1..5 from zero moments, a fresh gradient each step; each step is checked against
+ * the double reference applied to the kernel's own state before it. */
+static void test_adamw(const mn_kernels_t *k, int64_t count, mn_adamw_args_t a0) {
+  float *w = rand_floats(count, -1, 1), *m = calloc((size_t)count, sizeof *m);
+  float *v = calloc((size_t)count, sizeof *v);
+  for (int t = 1; t <= 5; t++) {
+    mn_adamw_args_t a = adamw_at(a0, t);
+    int bad = 0;
+    float *g = rand_floats(count, -1, 1);
+    float *w0 = copy_floats(w, count), *m0 = copy_floats(m, count), *v0 = copy_floats(v, count);
+    k->adamw_update(&g_ctx, w, g, m, v, count, &a);
+    const double b1 = a.beta1, b2 = a.beta2, lr = a.lr;
+    const double step_size = lr / a.bias_correction1, bc2_sqrt = sqrt(a.bias_correction2);
+    for (int64_t i = 0; i < count; i++) {
+      double gp = (double)a.grad_scale * g[i];
+      double mr = b1 * m0[i] + (1 - b1) * gp, vr = b2 * v0[i] + (1 - b2) * gp * gp;
+      double denom = sqrt(vr) / bc2_sqrt + a.eps;
+      double wr = w0[i] * (1 - lr * a.weight_decay) - step_size * mr / denom;
+      double mmag = fabs(b1 * m0[i]) + fabs((1 - b1) * gp);
+      bad += fabs(m[i] - mr) > 4 * FLT_EPSILON * mmag;
+      bad += fabs(v[i] - vr) > 8 * FLT_EPSILON * vr;
+      bad += fabs(w[i] - wr) > 16 * FLT_EPSILON * (fabs(w0[i]) + step_size * mmag / denom);
+    }
+    CHECK_MSG(bad == 0, "adamw_update count=%lld t=%d lr=%g b1=%g b2=%g eps=%g wd=%g gs=%g: %d bad",
+              (long long)count, t, a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.grad_scale,
+              bad);
+    free(g);
+    free(w0);
+    free(m0);
+    free(v0);
+  }
+  free(w);
+  free(m);
+  free(v);
+}
+
+/* By hand: the first step from zero moments, without decay, is m / bc1 = g',
+ * sqrt(v / bc2) = |g'|, so each weight moves by lr (eps aside) against the sign of its
+ * gradient, whatever the gradient's size and grad_scale. */
+static void test_adamw_hand(const mn_kernels_t *k) {
+  float w[4] = {1, 1, -1, 0}, m[4] = {0}, v[4] = {0};
+  const float g[4] = {2, -3, 0.5f, -1e-3f}, want[4] = {0.9f, 1.1f, -1.1f, 0.1f};
+  mn_adamw_args_t a = {
+      .lr = 0.1f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .grad_scale = 0.5f};
+  a = adamw_at(a, 1);
+  k->adamw_update(&g_ctx, w, g, m, v, 4, &a);
+  for (int i = 0; i < 4; i++)
+    CHECK_MSG(fabs(w[i] - want[i]) < 1e-5, "adamw_update by hand: w[%d] = %.9g, want %.9g", i, w[i],
+              want[i]);
 }
 
 static void test_scale(const mn_kernels_t *k, int64_t count, float alpha) {
@@ -304,21 +422,55 @@ static void test_scale(const mn_kernels_t *k, int64_t count, float alpha) {
 }
 
 /* count_nonfinite: NaN, +Inf and -Inf count; the largest finite values, the smallest
- * subnormal and -0 do not. */
+ * subnormal and -0 do not, and the finite ones' squares (exact in double) make sumsq. */
 static void test_nonfinite(const mn_kernels_t *k) {
   const float x[] = {0.0f, -0.0f, FLT_MAX, -FLT_MAX, FLT_TRUE_MIN, 1.0f, NAN, INFINITY, -INFINITY};
-  CHECK(k->count_nonfinite(&g_ctx, x, 6) == 0);
-  CHECK(k->count_nonfinite(&g_ctx, x, 9) == 3);
-  CHECK(k->count_nonfinite(&g_ctx, x + 6, 1) == 1);
-  CHECK(k->count_nonfinite(&g_ctx, x, 0) == 0);
+  double s = -1, want = 2.0 * FLT_MAX * (double)FLT_MAX + 1.0; /* TRUE_MIN^2 and 1 vanish */
+  CHECK(k->count_nonfinite(&g_ctx, x, 6, NULL) == 0);
+  CHECK(k->count_nonfinite(&g_ctx, x, 9, NULL) == 3);
+  CHECK(k->count_nonfinite(&g_ctx, x + 6, 1, NULL) == 1);
+  CHECK(k->count_nonfinite(&g_ctx, x, 0, NULL) == 0);
+  CHECK(k->count_nonfinite(&g_ctx, x, 9, &s) == 3 && s == want);
+  CHECK(k->count_nonfinite(&g_ctx, x + 4, 5, &s) == 3 &&
+        s == 1.0 + (double)FLT_TRUE_MIN * FLT_TRUE_MIN);
+  CHECK(k->count_nonfinite(&g_ctx, x + 6, 3, &s) == 3 && s == 0.0);
+  CHECK(k->count_nonfinite(&g_ctx, x, 0, &s) == 0 && s == 0.0);
+}
+
+/* sumsq of random values with NaN and +-Inf planted every 53rd element (when planted):
+ * the double sum of the finite squares, the count exact, the same bits again, and the
+ * count without sumsq the same. */
+static void test_nonfinite_sumsq(const mn_kernels_t *k, int64_t count, int planted) {
+  float *x = rand_floats(count, -3, 3);
+  int64_t want_bad = 0;
+  double want = 0;
+  for (int64_t i = 0; i < count; i++) {
+    if (planted && i % 53 == 7) x[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -INFINITY;
+    if (isfinite(x[i]))
+      want += (double)x[i] * x[i];
+    else
+      want_bad++;
+  }
+  double s = -1, again = -2;
+  int64_t bad = k->count_nonfinite(&g_ctx, x, count, &s);
+  int64_t bad2 = k->count_nonfinite(&g_ctx, x, count, &again);
+  CHECK_MSG(bad == want_bad && bad2 == bad && k->count_nonfinite(&g_ctx, x, count, NULL) == bad,
+            "count_nonfinite count=%lld: %lld, want %lld", (long long)count, (long long)bad,
+            (long long)want_bad);
+  CHECK_MSG(fabs(s - want) <= (count + 1) * DBL_EPSILON * want,
+            "count_nonfinite count=%lld planted=%d: sumsq %.17g, want %.17g", (long long)count,
+            planted, s, want);
+  CHECK_MSG(memcmp(&s, &again, sizeof s) == 0,
+            "count_nonfinite count=%lld: sumsq %.17g, then %.17g", (long long)count, s, again);
+  free(x);
 }
 
 int main(void) {
   const mn_kernels_t *k = mn_kernels_cpu();
   mn_rng_seed(&g_rng, 12345, 0, 0);
   CHECK(k != NULL && strcmp(k->name, "cpu") == 0);
-  CHECK(k->gemm && k->bias_act_fwd && k->relu_bwd && k->bias_grad && k->softmax_xent &&
-        k->sgd_update && k->scale && k->count_nonfinite);
+  CHECK(k->gemm && k->bias_act_fwd && k->relu_fwd && k->relu_bwd && k->bias_grad &&
+        k->softmax_xent && k->sgd_update && k->adamw_update && k->scale && k->count_nonfinite);
 
   CHECK(k->softmax_xent_workspace && k->count_nonfinite_workspace);
   CHECK(mn_kctx_default() != NULL && mn_kctx_default()->workspace_nbytes == 0);
@@ -328,21 +480,38 @@ int main(void) {
 
   test_gemm(k);
   test_nonfinite(k);
+  test_adamw_hand(k);
   test_softmax_xent_contexts(k);
   test_softmax_xent_hand(k);
   static const int mn[][2] = {{1, 1}, {7, 13}, {13, 7}, {1, 100}, {100, 1}, {64, 257}};
   for (size_t s = 0; s < sizeof mn / sizeof mn[0]; s++) {
     test_bias_act(k, mn[s][0], mn[s][1]);
-    test_bias_grad(k, mn[s][0], mn[s][1]);
+    test_bias_grad(k, mn[s][0], mn[s][1], 0);
+    test_bias_grad(k, mn[s][0], mn[s][1], 1);
     test_softmax_xent(k, mn[s][0], mn[s][1], 0.0, 1.0f);
     test_softmax_xent(k, mn[s][0], mn[s][1], 1000.0, 0.125f); /* overflows without the shift */
     test_softmax_xent(k, mn[s][0], mn[s][1], -1000.0, 1.0f / 3);
   }
   static const int64_t counts[] = {1, 7, 64, 1001, 100003};
+  static const mn_sgd_args_t sgd[] = {
+      {.lr = 0.1f, .momentum = 0.9f, .weight_decay = 5e-4f, .grad_scale = 1.0f},
+      {.lr = 0.5f, .momentum = 0.0f, .weight_decay = 0.0f, .grad_scale = 1.0f},
+      {.lr = 0.1f, .momentum = 0.9f, .weight_decay = 5e-4f, .grad_scale = 1.0f, .nesterov = 1},
+      {.lr = 0.05f, .momentum = 0.95f, .weight_decay = 1e-2f, .grad_scale = 0.37f},
+      {.lr = 0.1f, .momentum = 0.8f, .weight_decay = 0.0f, .grad_scale = 2.5f, .nesterov = 1}};
+  /* eps 0.1 weighs in the denominator; grad_scale moves m and v (not w, but through eps) */
+  static const mn_adamw_args_t adamw[] = {
+      /* lr, beta1, beta2, eps, weight_decay, grad_scale; the bias corrections set per step */
+      {1e-2f, 0.9f, 0.999f, 1e-8f, 1e-2f, 1.0f, 0, 0},
+      {3e-3f, 0.8f, 0.99f, 0.1f, 0.1f, 0.25f, 0, 0},
+      {1e-3f, 0.5f, 0.9f, 1e-6f, 0.0f, 3.0f, 0, 0}};
   for (size_t s = 0; s < sizeof counts / sizeof counts[0]; s++) {
+    test_relu_fwd(k, counts[s]);
     test_relu_bwd(k, counts[s]);
-    test_sgd(k, counts[s], 0.1f, 0.9f, 5e-4f);
-    test_sgd(k, counts[s], 0.5f, 0.0f, 0.0f);
+    for (size_t c = 0; c < sizeof sgd / sizeof sgd[0]; c++) test_sgd(k, counts[s], sgd[c]);
+    for (size_t c = 0; c < sizeof adamw / sizeof adamw[0]; c++) test_adamw(k, counts[s], adamw[c]);
+    test_nonfinite_sumsq(k, counts[s], 0);
+    test_nonfinite_sumsq(k, counts[s], 1);
     test_scale(k, counts[s], 0.25f);
     test_scale(k, counts[s], -1.0f / 3);
   }

@@ -11,9 +11,17 @@
  *                 truncate rather than round, so a product by up to 2^-9 (1e-3 would fail
  *                 about half of the k = 1 cases under truncation);
  *                 leading-dimension padding of c untouched (exact);
- *   bias_act_fwd, relu_bwd, scale, sgd_update: 1e-5 (the kernels round as the CPU does);
- *   bias_grad     max(1e-5, 2 (m + 1) u) of sum_i |dy_ij| (another summation order);
- *   count_nonfinite: exact;
+ *   bias_act_fwd, relu_bwd, scale, sgd_update: 1e-5 (the kernels round as the CPU does),
+ *                 sgd_update with and without Nesterov and grad_scale;
+ *   relu_fwd      exact bits, in place and out of place, NaN, +-Inf and +-0 planted;
+ *   adamw_update  five steps (t = 1..5) of each back end from its own state, after each step
+ *                 m within 1e-5 of |beta1 m0| + |(1 - beta1) g'|, v within 1e-5 of v, w
+ *                 within 1e-5 of |w0| + (lr / bc1) |m| / denom (it rounds as the CPU does);
+ *   bias_grad     max(1e-5, 2 (m + 1) u) of sum_i |dy_ij| (another summation order), plus
+ *                 |db0_j| when accumulating into db0;
+ *   count_nonfinite: the count exact; sumsq within 2 (count + 1) eps_double of the CPU's
+ *                 (both sum exact squares in double, in different orders), the same bits
+ *                 again (a fixed order), the count the same without sumsq;
  *   softmax_xent  loss within 1e-5 relative (+1e-6), dlogits within 1e-5 |grad_scale|,
  *                 correct exact, the same loss bits with and without dlogits; and through
  *                 two contexts (own stream, own workspace of exactly the queried size) used
@@ -170,19 +178,21 @@ static void test_bias_act(int m, int n) {
   }
 }
 
-static void test_bias_grad(int m, int n) {
+/* accumulate 0: db holds garbage that must be overwritten; 1: the values to add to */
+static void test_bias_grad(int m, int n, int accumulate) {
   int64_t count = (int64_t)m * n;
   float *dy = rand_floats(count, -1, 1), *db = rand_floats(n, 5, 6);
   float *ddy = to_dev(dy, (size_t)count * 4), *ddb = to_dev(db, (size_t)n * 4);
-  float *want = malloc((size_t)n * sizeof *want), *mag = malloc((size_t)n * sizeof *mag);
+  float *want = copy_floats(db, n), *mag = abs_floats(db, n);
   float *ady = abs_floats(dy, count);
-  g_cpu->bias_grad(mn_kctx_default(), dy, m, n, want);
-  g_cpu->bias_grad(mn_kctx_default(), ady, m, n, mag);
-  g_gpu->bias_grad(&g_ctx, ddy, m, n, ddb); /* db held garbage: must be overwritten */
+  g_cpu->bias_grad(mn_kctx_default(), dy, m, n, want, accumulate);
+  g_cpu->bias_grad(mn_kctx_default(), ady, m, n, mag, accumulate);
+  g_gpu->bias_grad(&g_ctx, ddy, m, n, ddb, accumulate);
   to_host(db, ddb, (size_t)n * 4);
   double tol = fmax(1e-5, 2.0 * (m + 1) * FLT_EPSILON);
   int64_t bad = count_bad(db, want, mag, n, tol, NULL);
-  CHECK_MSG(bad == 0, "bias_grad m=%d n=%d: %lld bad", m, n, (long long)bad);
+  CHECK_MSG(bad == 0, "bias_grad m=%d n=%d accumulate=%d: %lld bad", m, n, accumulate,
+            (long long)bad);
   cudaFree(ddy);
   cudaFree(ddb);
   free(dy);
@@ -206,6 +216,32 @@ static void test_relu_bwd(int64_t count) {
   cudaFree(y_d);
   free(y);
   free(dy);
+  free(got);
+}
+
+/* relu_fwd out of place (x untouched) and in place: the CPU's bits, NaN, +-Inf and +-0
+ * planted */
+static void test_relu_fwd(int64_t count) {
+  float *x = rand_floats(count, -2, 2);
+  static const float special[] = {NAN, INFINITY, -INFINITY, -0.0f, 0.0f, -FLT_TRUE_MIN};
+  for (int64_t i = 3; i < count; i += 11) x[i] = special[(i / 11) % 6];
+  float *want = rand_floats(count, 5, 6), *got = malloc((size_t)count * sizeof *got);
+  float *x_d = to_dev(x, (size_t)count * 4), *y_d = to_dev(want, (size_t)count * 4);
+  g_cpu->relu_fwd(mn_kctx_default(), want, x, count);
+  g_gpu->relu_fwd(&g_ctx, y_d, x_d, count);
+  to_host(got, y_d, (size_t)count * 4);
+  int64_t bad = memcmp(got, want, (size_t)count * 4) != 0;
+  to_host(got, x_d, (size_t)count * 4);
+  bad += memcmp(got, x, (size_t)count * 4) != 0; /* x untouched */
+  g_gpu->relu_fwd(&g_ctx, x_d, x_d, count);      /* in place */
+  to_host(got, x_d, (size_t)count * 4);
+  bad += memcmp(got, want, (size_t)count * 4) != 0;
+  CHECK_MSG(bad == 0, "relu_fwd count=%lld: %lld of 3 comparisons differ", (long long)count,
+            (long long)bad);
+  cudaFree(x_d);
+  cudaFree(y_d);
+  free(x);
+  free(want);
   free(got);
 }
 
@@ -325,27 +361,30 @@ static void test_softmax_xent_contexts(void) {
   free(x);
 }
 
-/* ---- sgd_update, scale ----------------------------------------------------------------- */
+/* ---- sgd_update, adamw_update, scale ------------------------------------------------- */
 
-static void test_sgd(int64_t count, float lr, float mom, float wd) {
+static void test_sgd(int64_t count, mn_sgd_args_t a) {
   float *w = rand_floats(count, -1, 1), *g = rand_floats(count, -1, 1);
   float *v = rand_floats(count, -1, 1);
   float *dw = to_dev(w, (size_t)count * 4), *dg = to_dev(g, (size_t)count * 4);
   float *dv = to_dev(v, (size_t)count * 4);
   float *wmag = malloc((size_t)count * sizeof *wmag), *vmag = malloc((size_t)count * sizeof *vmag);
   for (int64_t i = 0; i < count; i++) {
-    vmag[i] = fabsf(mom * v[i]) + fabsf(g[i]) + fabsf(wd * w[i]);
-    wmag[i] = fabsf(w[i]) + fabsf(lr) * vmag[i];
+    float gmag = fabsf(a.grad_scale * g[i]) + fabsf(a.weight_decay * w[i]);
+    vmag[i] = fabsf(a.momentum * v[i]) + gmag;
+    wmag[i] =
+        fabsf(w[i]) + fabsf(a.lr) * (a.nesterov ? gmag + fabsf(a.momentum) * vmag[i] : vmag[i]);
   }
-  g_cpu->sgd_update(mn_kctx_default(), w, g, v, count, lr, mom, wd);
-  g_gpu->sgd_update(&g_ctx, dw, dg, dv, count, lr, mom, wd);
+  g_cpu->sgd_update(mn_kctx_default(), w, g, v, count, &a);
+  g_gpu->sgd_update(&g_ctx, dw, dg, dv, count, &a);
   float *got_w = malloc((size_t)count * sizeof *got_w), *got_v = malloc((size_t)count * 4);
   to_host(got_w, dw, (size_t)count * 4);
   to_host(got_v, dv, (size_t)count * 4);
   int64_t bad = count_bad(got_w, w, wmag, count, 1e-5, NULL);
   bad += count_bad(got_v, v, vmag, count, 1e-5, NULL);
-  CHECK_MSG(bad == 0, "sgd_update count=%lld lr=%g mom=%g wd=%g: %lld bad", (long long)count, lr,
-            mom, wd, (long long)bad);
+  CHECK_MSG(bad == 0, "sgd_update count=%lld lr=%g mom=%g wd=%g gs=%g nesterov=%d: %lld bad",
+            (long long)count, a.lr, a.momentum, a.weight_decay, a.grad_scale, a.nesterov,
+            (long long)bad);
   cudaFree(dw);
   cudaFree(dg);
   cudaFree(dv);
@@ -356,6 +395,51 @@ static void test_sgd(int64_t count, float lr, float mom, float wd) {
   free(vmag);
   free(got_w);
   free(got_v);
+}
+
+/* Five steps of each back end from zero moments and the same weights, a fresh gradient each
+ * step, compared after each step. */
+static void test_adamw(int64_t count, mn_adamw_args_t a) {
+  size_t nbytes = (size_t)count * 4;
+  float *w = rand_floats(count, -1, 1), *m = calloc((size_t)count, 4),
+        *v = calloc((size_t)count, 4);
+  float *dw = to_dev(w, nbytes), *dm = to_dev(m, nbytes), *dv = to_dev(v, nbytes);
+  float *got = malloc(nbytes), *mmag = malloc(nbytes), *wmag = malloc(nbytes);
+  for (int t = 1; t <= 5; t++) {
+    a.bias_correction1 = (float)(1.0 - pow(a.beta1, t));
+    a.bias_correction2 = (float)(1.0 - pow(a.beta2, t));
+    float *g = rand_floats(count, -1, 1), *dg = to_dev(g, nbytes);
+    for (int64_t i = 0; i < count; i++) {
+      mmag[i] = fabsf(a.beta1 * m[i]) + fabsf((1 - a.beta1) * a.grad_scale * g[i]);
+      wmag[i] = fabsf(w[i]);
+    }
+    g_cpu->adamw_update(mn_kctx_default(), w, g, m, v, count, &a);
+    g_gpu->adamw_update(&g_ctx, dw, dg, dm, dv, count, &a);
+    for (int64_t i = 0; i < count; i++)
+      wmag[i] += a.lr / a.bias_correction1 * fabsf(m[i]) /
+                 (sqrtf(v[i]) / sqrtf(a.bias_correction2) + a.eps);
+    to_host(got, dw, nbytes);
+    int64_t bad = count_bad(got, w, wmag, count, 1e-5, NULL);
+    to_host(got, dm, nbytes);
+    bad += count_bad(got, m, mmag, count, 1e-5, NULL);
+    to_host(got, dv, nbytes);
+    bad += count_bad(got, v, NULL, count, 1e-5, NULL);
+    CHECK_MSG(bad == 0,
+              "adamw_update count=%lld t=%d lr=%g b1=%g b2=%g eps=%g wd=%g gs=%g: %lld bad",
+              (long long)count, t, a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.grad_scale,
+              (long long)bad);
+    cudaFree(dg);
+    free(g);
+  }
+  cudaFree(dw);
+  cudaFree(dm);
+  cudaFree(dv);
+  free(w);
+  free(m);
+  free(v);
+  free(got);
+  free(mmag);
+  free(wmag);
 }
 
 static void test_scale(int64_t count, float alpha) {
@@ -372,8 +456,9 @@ static void test_scale(int64_t count, float alpha) {
   free(got);
 }
 
-/* count_nonfinite: exact, the same count as the CPU's, with NaN and +-Inf planted (none,
- * one at each end, and every 97th element), in twice (the counter starts at 0 each call). */
+/* count_nonfinite: the same count as the CPU's, exact, with NaN and +-Inf planted (none,
+ * one at each end, and every 97th element), twice (nothing is kept between calls); and the
+ * sum of the finite squares, near the CPU's and the same bits on the second call. */
 static void test_nonfinite(int64_t count) {
   float *x = rand_floats(count, -10, 10);
   for (int pass = 0; pass < 4; pass++) {
@@ -381,12 +466,18 @@ static void test_nonfinite(int64_t count) {
     if (pass == 2) x[count - 1] = -INFINITY;
     for (int64_t i = 5; pass == 3 && i < count; i += 97) x[i] = i % 2 ? INFINITY : NAN;
     float *dx = to_dev(x, (size_t)count * 4);
-    int64_t want = g_cpu->count_nonfinite(mn_kctx_default(), x, count);
-    int64_t got = g_gpu->count_nonfinite(&g_ctx, dx, count),
-            again = g_gpu->count_nonfinite(&g_ctx, dx, count);
-    CHECK_MSG(got == want && again == want,
-              "count_nonfinite count=%lld pass %d: %lld, %lld, not %lld", (long long)count, pass,
-              (long long)got, (long long)again, (long long)want);
+    double s_want = -1, s_got = -2, s_again = -3;
+    int64_t want = g_cpu->count_nonfinite(mn_kctx_default(), x, count, &s_want);
+    int64_t got = g_gpu->count_nonfinite(&g_ctx, dx, count, &s_got),
+            again = g_gpu->count_nonfinite(&g_ctx, dx, count, &s_again),
+            plain = g_gpu->count_nonfinite(&g_ctx, dx, count, NULL);
+    CHECK_MSG(got == want && again == want && plain == want,
+              "count_nonfinite count=%lld pass %d: %lld, %lld, %lld, not %lld", (long long)count,
+              pass, (long long)got, (long long)again, (long long)plain, (long long)want);
+    CHECK_MSG(fabs(s_got - s_want) <= 2.0 * (count + 1) * DBL_EPSILON * s_want &&
+                  memcmp(&s_got, &s_again, sizeof s_got) == 0,
+              "count_nonfinite count=%lld pass %d: sumsq %.17g, then %.17g, cpu %.17g",
+              (long long)count, pass, s_got, s_again, s_want);
     cudaFree(dx);
   }
   free(x);
@@ -419,9 +510,10 @@ static void test_memory(void) {
 static void run_all(void) {
   mn_rng_seed(&g_rng, 4242, 0, 0);
   CHECK(strcmp(g_gpu->name, "cuda") == 0);
-  CHECK(g_gpu->gemm && g_gpu->bias_act_fwd && g_gpu->relu_bwd && g_gpu->bias_grad &&
-        g_gpu->softmax_xent && g_gpu->sgd_update && g_gpu->scale && g_gpu->count_nonfinite &&
-        g_gpu->softmax_xent_workspace && g_gpu->count_nonfinite_workspace);
+  CHECK(g_gpu->gemm && g_gpu->bias_act_fwd && g_gpu->relu_fwd && g_gpu->relu_bwd &&
+        g_gpu->bias_grad && g_gpu->softmax_xent && g_gpu->sgd_update && g_gpu->adamw_update &&
+        g_gpu->scale && g_gpu->count_nonfinite && g_gpu->softmax_xent_workspace &&
+        g_gpu->count_nonfinite_workspace);
   cudaStream_t stream = NULL;
   CHECK(cudaStreamCreate(&stream) == cudaSuccess);
   g_ctx.stream = stream;
@@ -444,17 +536,27 @@ static void run_all(void) {
                               {64, 257}, {9, 1000}, {5000, 10}, {3, 33}};
   for (size_t s = 0; s < sizeof mn / sizeof mn[0]; s++) {
     test_bias_act(mn[s][0], mn[s][1]);
-    test_bias_grad(mn[s][0], mn[s][1]);
+    test_bias_grad(mn[s][0], mn[s][1], 0);
+    test_bias_grad(mn[s][0], mn[s][1], 1);
     test_softmax_xent(mn[s][0], mn[s][1], 0.0, 1.0f);
     test_softmax_xent(mn[s][0], mn[s][1], 1000.0, 0.125f); /* overflows without the shift */
     test_softmax_xent(mn[s][0], mn[s][1], -1000.0, 1.0f / 3);
   }
   /* the last is past one full grid (256 threads x 65536 blocks) of the grid-stride loops */
   static const int64_t counts[] = {1, 7, 64, 1001, 100003, ((int64_t)1 << 24) + 3};
+  static const mn_sgd_args_t sgd[] = {
+      {.lr = 0.1f, .momentum = 0.9f, .weight_decay = 5e-4f, .grad_scale = 1.0f},
+      {.lr = 0.5f, .momentum = 0.0f, .weight_decay = 0.0f, .grad_scale = 1.0f},
+      {.lr = 0.1f, .momentum = 0.9f, .weight_decay = 5e-4f, .grad_scale = 0.37f, .nesterov = 1}};
+  static const mn_adamw_args_t adamw[] = {
+      /* lr, beta1, beta2, eps, weight_decay, grad_scale; the bias corrections set per step */
+      {1e-2f, 0.9f, 0.999f, 1e-8f, 1e-2f, 1.0f, 0, 0},
+      {3e-3f, 0.8f, 0.99f, 0.1f, 0.1f, 0.25f, 0, 0}};
   for (size_t s = 0; s < sizeof counts / sizeof counts[0]; s++) {
+    test_relu_fwd(counts[s]);
     test_relu_bwd(counts[s]);
-    test_sgd(counts[s], 0.1f, 0.9f, 5e-4f);
-    test_sgd(counts[s], 0.5f, 0.0f, 0.0f);
+    for (size_t c = 0; c < sizeof sgd / sizeof sgd[0]; c++) test_sgd(counts[s], sgd[c]);
+    for (size_t c = 0; c < sizeof adamw / sizeof adamw[0]; c++) test_adamw(counts[s], adamw[c]);
     test_scale(counts[s], 0.25f);
     test_scale(counts[s], -1.0f / 3);
     test_nonfinite(counts[s]);

@@ -1,9 +1,11 @@
 /* bias_act.c: the CPU bias-plus-activation ops of mn: the fused forward
- * y = act(y + bias), the ReLU backward mask, and the bias gradient (a column sum).
+ * y = act(y + bias), the ReLU alone (for a layer whose bias is added elsewhere), the ReLU
+ * backward mask, and the bias gradient (a column sum, overwriting or adding into db).
  *
- * Every loop walks memory contiguously with restrict pointers and a branch-free body, so
- * that the compiler vectorises it. ReLU propagates NaN (v < 0 ? 0 : v), so that a diverged
- * run shows NaN in its loss rather than silent zeros. Shapes are not checked. */
+ * Every loop walks memory contiguously with a branch-free body, so that the compiler
+ * vectorises it; with restrict pointers except in relu_fwd, which may run in place. ReLU
+ * propagates NaN (v < 0 ? 0 : v), so that a diverged run shows NaN in its loss rather than
+ * silent zeros. Shapes are not checked. */
 #include <stdint.h>
 #include <string.h>
 
@@ -32,6 +34,11 @@ void mn_bias_act_fwd_cpu(const mn_kctx_t *ctx, float *y, const float *bias, int 
   }
 }
 
+void mn_relu_fwd_cpu(const mn_kctx_t *ctx, float *y, const float *x, int64_t count) {
+  (void)ctx;
+  for (int64_t i = 0; i < count; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
 void mn_relu_bwd_cpu(const mn_kctx_t *ctx, float *restrict dy, const float *restrict y,
                      int64_t count) {
   (void)ctx;
@@ -39,11 +46,12 @@ void mn_relu_bwd_cpu(const mn_kctx_t *ctx, float *restrict dy, const float *rest
 }
 
 /* Row by row into db: each pass is a contiguous, vectorisable axpy, where a
- * column-at-a-time sum would stride through dy with stride n. */
+ * column-at-a-time sum would stride through dy with stride n. Accumulating starts from
+ * db's values instead of zeros. */
 void mn_bias_grad_cpu(const mn_kctx_t *ctx, const float *restrict dy, int m, int n,
-                      float *restrict db) {
+                      float *restrict db, int accumulate) {
   (void)ctx;
-  memset(db, 0, (size_t)n * sizeof *db);
+  if (!accumulate) memset(db, 0, (size_t)n * sizeof *db);
   for (int i = 0; i < m; i++) {
     const float *restrict row = dy + (int64_t)i * n;
     for (int j = 0; j < n; j++) db[j] += row[j];

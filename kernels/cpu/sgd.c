@@ -1,5 +1,10 @@
-/* sgd.c: the CPU SGD update of mn, with momentum and weight decay (PyTorch's convention:
- * v = momentum * v + (g + weight_decay * w); w -= lr * v).
+/* sgd.c: the CPU SGD update of mn, PyTorch's torch.optim.SGD with momentum, weight decay,
+ * Nesterov and a gradient scale (no dampening): g' = grad_scale * g + weight_decay * w;
+ * v = momentum * v + g'; w -= lr * (nesterov ? g' + momentum * v : v).
+ *
+ * grad_scale * g comes first (clipping by global norm), so that with grad_scale 1 (exact)
+ * and without Nesterov every element rounds as the update before them did,
+ * v = momentum * v + (g + weight_decay * w); w -= lr * v.
  *
  * One fused, branch-free pass over the flat parameter buffer. The learning rate schedule
  * lives in runtime/optim/optim.c; this file knows nothing of steps or epochs. */
@@ -8,12 +13,14 @@
 #include "mn_kernels.h"
 
 void mn_sgd_update_cpu(const mn_kctx_t *ctx, float *restrict w, const float *restrict g,
-                       float *restrict v, int64_t count, float lr, float momentum,
-                       float weight_decay) {
+                       float *restrict v, int64_t count, const mn_sgd_args_t *a) {
   (void)ctx;
+  const float lr = a->lr, momentum = a->momentum, wd = a->weight_decay, gs = a->grad_scale;
+  const int nesterov = a->nesterov != 0;
   for (int64_t i = 0; i < count; i++) {
-    float vi = momentum * v[i] + (g[i] + weight_decay * w[i]);
+    float d = gs * g[i] + wd * w[i];
+    float vi = momentum * v[i] + d;
     v[i] = vi;
-    w[i] -= lr * vi;
+    w[i] -= lr * (nesterov ? d + momentum * vi : vi);
   }
 }

@@ -1,6 +1,7 @@
 /* mn_cuda.cuh: what the CUDA kernel files of mn share: the launch geometry of the
- * elementwise ops, the fatal check of CUDA and cuBLAS calls, the cuBLAS handle owned by the
- * back end (kernels/cuda/backend.cu), and the prototypes of the ops that fill its table.
+ * elementwise ops, the fatal check of CUDA and cuBLAS calls, the fixed-order block sums of
+ * the reductions, the cuBLAS handle owned by the back end (kernels/cuda/backend.cu), and the
+ * prototypes of the ops that fill its table.
  *
  * The ops of mn_kernels_t return nothing, so a failing launch or cuBLAS call cannot be
  * reported as an mn_status_t: it is a programming or device error, printed once with the
@@ -59,6 +60,65 @@ static inline unsigned mn_cuda_blocks(int64_t count) {
   return (unsigned)(b < MN_CUDA_MAX_BLOCKS ? b : MN_CUDA_MAX_BLOCKS);
 }
 
+/* A sum and a count: one block's partial or a reduction's total (16 bytes, so that doubles
+ * after it in a workspace stay aligned). */
+typedef struct mn_cuda_sums {
+  double sum;
+  unsigned long long count;
+} mn_cuda_sums_t;
+
+/* Where a two-pass reduction's scratch lies in a workspace: its totals (an mn_cuda_sums_t)
+ * first, so that the doubles after them stay aligned, then n partial sums (doubles, from
+ * byte offset sums), then n partial counts of count_nbytes each (from byte offset counts);
+ * nbytes in all. */
+typedef struct mn_cuda_sums_layout {
+  size_t sums, counts, nbytes;
+} mn_cuda_sums_layout_t;
+
+static inline mn_cuda_sums_layout_t mn_cuda_sums_layout(int64_t n, size_t count_nbytes) {
+  mn_cuda_sums_layout_t l;
+  l.sums = sizeof(mn_cuda_sums_t);
+  l.counts = l.sums + (size_t)n * sizeof(double);
+  l.nbytes = l.counts + (size_t)n * count_nbytes;
+  return l;
+}
+
+/* Each thread's (sum, count) added over its block of MN_CUDA_THREADS threads, in a fixed
+ * tree (the same bits on every run, no atomics); every thread gets the block's totals. Once
+ * per kernel: a second call would overwrite the shared arrays while they are read. */
+static __device__ inline mn_cuda_sums_t mn_cuda_block_sums(mn_cuda_sums_t mine) {
+  __shared__ double sum[MN_CUDA_THREADS];
+  __shared__ unsigned long long count[MN_CUDA_THREADS];
+  sum[threadIdx.x] = mine.sum;
+  count[threadIdx.x] = mine.count;
+  __syncthreads();
+  for (int half = MN_CUDA_THREADS / 2; half > 0; half /= 2) {
+    if ((int)threadIdx.x < half) {
+      sum[threadIdx.x] += sum[threadIdx.x + half];
+      count[threadIdx.x] += count[threadIdx.x + half];
+    }
+    __syncthreads();
+  }
+  mn_cuda_sums_t total = {sum[0], count[0]};
+  return total;
+}
+
+/* One block of MN_CUDA_THREADS threads: *total = (sum_i sum[i], sum_i count[i]) over
+ * i < n, in a fixed order (thread t adds every MN_CUDA_THREADS-th element from t, then the
+ * block's tree). The second pass of a deterministic reduction. */
+template <typename C>
+static __global__ void mn_cuda_sums_kernel(const double *__restrict__ sum,
+                                           const C *__restrict__ count, int64_t n,
+                                           mn_cuda_sums_t *__restrict__ total) {
+  mn_cuda_sums_t mine = {0.0, 0};
+  for (int64_t i = threadIdx.x; i < n; i += MN_CUDA_THREADS) {
+    mine.sum += sum[i];
+    mine.count += count[i];
+  }
+  mn_cuda_sums_t t = mn_cuda_block_sums(mine);
+  if (threadIdx.x == 0) *total = t;
+}
+
 /* backend.cu: the back end's cuBLAS handle (created by mn_kernels_cuda()) */
 cublasHandle_t mn_cuda_cublas(void);
 
@@ -67,16 +127,20 @@ void mn_gemm_cuda(const mn_kctx_t *ctx, int trans_a, int trans_b, int m, int n, 
                   const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 void mn_bias_act_fwd_cuda(const mn_kctx_t *ctx, float *y, const float *bias, int m, int n,
                           int relu);
+void mn_relu_fwd_cuda(const mn_kctx_t *ctx, float *y, const float *x, int64_t count);
 void mn_relu_bwd_cuda(const mn_kctx_t *ctx, float *dy, const float *y, int64_t count);
-void mn_bias_grad_cuda(const mn_kctx_t *ctx, const float *dy, int m, int n, float *db);
+void mn_bias_grad_cuda(const mn_kctx_t *ctx, const float *dy, int m, int n, float *db,
+                       int accumulate);
 void mn_softmax_xent_cuda(const mn_kctx_t *ctx, const float *logits, const int32_t *labels, int m,
                           int c, float grad_scale, float *dlogits, double *loss_sum,
                           int64_t *correct);
 size_t mn_softmax_xent_workspace_cuda(int m, int c);
 void mn_sgd_update_cuda(const mn_kctx_t *ctx, float *w, const float *g, float *v, int64_t count,
-                        float lr, float momentum, float weight_decay);
+                        const mn_sgd_args_t *a);
+void mn_adamw_update_cuda(const mn_kctx_t *ctx, float *w, const float *g, float *m, float *v,
+                          int64_t count, const mn_adamw_args_t *a);
 void mn_scale_cuda(const mn_kctx_t *ctx, float *x, int64_t count, float alpha);
-int64_t mn_count_nonfinite_cuda(const mn_kctx_t *ctx, const float *x, int64_t count);
+int64_t mn_count_nonfinite_cuda(const mn_kctx_t *ctx, const float *x, int64_t count, double *sumsq);
 size_t mn_count_nonfinite_workspace_cuda(int64_t count);
 void *mn_alloc_cuda(size_t nbytes);
 void mn_release_cuda(void *p);

@@ -1,33 +1,69 @@
-/* nonfinite.cu: the CUDA count of NaN and infinite values (the trainer's check of a reduced
- * gradient before it updates the weights). A grid-stride loop on the context's stream: each
- * thread counts its elements and adds its count to one device counter only when it found
- * any (so the atomics cost nothing on finite data); the counter is read back, which waits
- * for the work queued before it on that stream. The counter lives at the start of the
- * context's workspace (count_nonfinite_workspace: one 64-bit word). */
+/* nonfinite.cu: the CUDA count of NaN and infinite values, and the sum of the squares of the
+ * finite ones (the trainer's check of a reduced gradient before it updates the weights, and
+ * the gradient norm for clipping, from one pass over memory).
+ *
+ * Two kernels on the context's stream, no atomics: a grid-stride pass in which each thread
+ * counts its elements and sums their squares in double (each square exact, so FMA or not
+ * gives the same bits), each block adding its threads' partials in a fixed tree into its
+ * slot of the workspace; then one block that sums the slots in a fixed order
+ * (mn_cuda_sums_kernel, mn_cuda.cuh) into the totals, which are read back (that waits for
+ * the work queued before it on that stream). The grid depends on count alone, so the sum
+ * has the same bits on every run (not those of the CPU's order). Without sumsq the squares
+ * are skipped. The workspace holds the totals, then one double and one 64-bit count per
+ * block (layout()). */
 #include "mn_cuda.cuh"
 
-static __global__ void nonfinite_kernel(const float *x, int64_t count, unsigned long long *out) {
+/* The scratch in the workspace: the totals, then each block's sum and count. */
+static mn_cuda_sums_layout_t layout(unsigned blocks) {
+  return mn_cuda_sums_layout(blocks, sizeof(unsigned long long));
+}
+
+static __global__ void nonfinite_kernel(const float *__restrict__ x, int64_t count, int want_sum,
+                                        double *__restrict__ sums,
+                                        unsigned long long *__restrict__ counts) {
   int64_t stride = (int64_t)gridDim.x * blockDim.x;
-  unsigned long long n = 0;
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += stride)
-    n += !isfinite(x[i]);
-  if (n) atomicAdd(out, n);
+  mn_cuda_sums_t mine = {0.0, 0};
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += stride) {
+    float xi = x[i];
+    int ok = isfinite(xi);
+    mine.count += !ok;
+    if (want_sum) {
+      double d = ok ? (double)xi : 0.0;
+      mine.sum += d * d;
+    }
+  }
+  mn_cuda_sums_t block = mn_cuda_block_sums(mine);
+  if (threadIdx.x == 0) {
+    sums[blockIdx.x] = block.sum;
+    counts[blockIdx.x] = block.count;
+  }
 }
 
 extern "C" size_t mn_count_nonfinite_workspace_cuda(int64_t count) {
-  return count > 0 ? sizeof(unsigned long long) : 0;
+  return count > 0 ? layout(mn_cuda_blocks(count)).nbytes : 0;
 }
 
-extern "C" int64_t mn_count_nonfinite_cuda(const mn_kctx_t *ctx, const float *x, int64_t count) {
-  if (count <= 0) return 0;
-  mn_cuda_need_workspace(ctx, mn_count_nonfinite_workspace_cuda(count), "count_nonfinite");
-  unsigned long long *counter = (unsigned long long *)ctx->workspace;
+extern "C" int64_t mn_count_nonfinite_cuda(const mn_kctx_t *ctx, const float *x, int64_t count,
+                                           double *sumsq) {
+  if (count <= 0) {
+    if (sumsq) *sumsq = 0.0;
+    return 0;
+  }
+  unsigned blocks = mn_cuda_blocks(count);
+  mn_cuda_sums_layout_t l = layout(blocks);
+  mn_cuda_need_workspace(ctx, l.nbytes, "count_nonfinite");
+  char *ws = (char *)ctx->workspace;
+  mn_cuda_sums_t *total = (mn_cuda_sums_t *)ws;
+  double *sums = (double *)(ws + l.sums);
+  unsigned long long *counts = (unsigned long long *)(ws + l.counts);
   cudaStream_t s = mn_cuda_stream(ctx);
-  MN_CUDA_CHECK(cudaMemsetAsync(counter, 0, sizeof *counter, s));
-  nonfinite_kernel<<<mn_cuda_blocks(count), MN_CUDA_THREADS, 0, s>>>(x, count, counter);
+  nonfinite_kernel<<<blocks, MN_CUDA_THREADS, 0, s>>>(x, count, sumsq != NULL, sums, counts);
   MN_CUDA_LAUNCHED("nonfinite_kernel");
-  unsigned long long n = 0;
-  MN_CUDA_CHECK(cudaMemcpyAsync(&n, counter, sizeof n, cudaMemcpyDeviceToHost, s));
+  mn_cuda_sums_kernel<<<1, MN_CUDA_THREADS, 0, s>>>(sums, counts, blocks, total);
+  MN_CUDA_LAUNCHED("mn_cuda_sums_kernel");
+  mn_cuda_sums_t t;
+  MN_CUDA_CHECK(cudaMemcpyAsync(&t, total, sizeof t, cudaMemcpyDeviceToHost, s));
   MN_CUDA_CHECK(cudaStreamSynchronize(s));
-  return (int64_t)n;
+  if (sumsq) *sumsq = t.sum;
+  return (int64_t)t.count;
 }
