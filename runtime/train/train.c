@@ -681,7 +681,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
     int last = finished(r);
     if (step == start || (step + 1) % cfg->log.interval == 0 || last || stop) {
       /* counted as people count: epoch from 1, steps completed (docs/metrics.md) */
-      mn_step_record_t rec = {epoch + 1, in_epoch + 1, spe, step + 1, 0, 0, 0, 0};
+      mn_step_record_t rec = {epoch + 1, in_epoch + 1, spe, step + 1, 0, 0, 0, 0, 0};
       rec.loss = global_mean(r, ival_loss, (double)ival_steps);
       rec.lr = mn_optim_lr(&r->optim, step);
       rec.grad_norm = r->grad_norm;
