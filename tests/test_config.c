@@ -2,9 +2,11 @@
  *
  * Good files (defaults, every type, comments, white space, bool spellings, lists), every
  * kind of error with the exact file:line and key in its message, --set overrides, the
- * cross-check of min_lr against lr, the shape hash, and that docs/config.md documents every
- * key of the schema with its type, default and range in the table of its section. Fixture
- * files are written into a fresh temporary directory. */
+ * cross-checks (min_lr against lr, nesterov against momentum), optimizer.no_decay resolved for
+ * the optimizer's kind, the defaults a snapshot that predates a key is taken to have, the
+ * shape hash, and that docs/config.md documents every key of the schema with its type,
+ * default and range in the table of its section. Fixture files are written into a fresh
+ * temporary directory. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -79,6 +81,7 @@ static void test_defaults(void) {
   CHECK(mn_config_load(path, NULL, 0, &cfg, err, sizeof err) == MN_OK);
   CHECK(err[0] == '\0');
   CHECK(strcmp(cfg.path, path) == 0);
+  CHECK(cfg.model.type == MN_MODEL_MLP);
   CHECK(cfg.model.nlayers == 2 && cfg.model.layers[0] == 4 && cfg.model.layers[1] == 3);
   CHECK(cfg.model.seed == 1);
   CHECK(strcmp(cfg.data.train, "d.h5") == 0);
@@ -90,9 +93,18 @@ static void test_defaults(void) {
   CHECK(cfg.data.shuffle_blocks == 16);
   CHECK(cfg.data.prefetch == 4);
   CHECK(cfg.data.seed == 1);
+  CHECK(cfg.optimizer.kind == MN_OPTIM_SGD);
   CHECK(cfg.optimizer.lr == 0.1);
   CHECK(cfg.optimizer.momentum == 0.9);
+  CHECK(cfg.optimizer.nesterov == 0);
+  CHECK(cfg.optimizer.beta1 == 0.9);
+  CHECK(cfg.optimizer.beta2 == 0.999);
+  CHECK(cfg.optimizer.eps == 1e-8);
   CHECK(cfg.optimizer.weight_decay == 0.0);
+  CHECK(strcmp(cfg.optimizer.no_decay, "auto") == 0);
+  CHECK(cfg.optimizer.no_decay_mask == 0); /* auto under sgd: every tensor is decayed */
+  CHECK(cfg.optimizer.accum_steps == 1);
+  CHECK(cfg.optimizer.clip_norm == 0.0);
   CHECK(cfg.schedule.epochs == 2);
   CHECK(cfg.schedule.max_steps == 0);
   CHECK(cfg.schedule.lr_schedule == MN_LR_CONSTANT);
@@ -506,7 +518,7 @@ static void test_values_and_hash(void) {
             "%s", err);
   values_t v = {0};
   mn_config_each_value(&a, collect_value, &v);
-  CHECK(v.nkeys == 41);
+  CHECK(v.nkeys == 50);
   CHECK(a.snapshot.on_error == MN_ON_ERROR_STOP); /* the default */
   const char *cont[] = {"snapshot.on_error=continue"};
   CHECK(load_text(MINIMAL, cont, 1, &b, err) == MN_OK &&
@@ -515,11 +527,21 @@ static void test_values_and_hash(void) {
 
   uint64_t ha = mn_config_shape_hash(&a);
   CHECK(ha == documented_hash(&a));
-  const char *same[] = {"optimizer.lr=0.5", "data.batch_size=3", "data.train=other",
-                        "log.interval=7", "data.prefetch=9"};
-  CHECK(load_text("[model]\nlayers = 784,1024,10\n[data]\ntrain=d\n[schedule]\nepochs=1\n", same, 5,
-                  &b, err) == MN_OK);
+  const char *same[] = {"optimizer.lr=0.5",          "data.batch_size=3",
+                        "data.train=other",          "log.interval=7",
+                        "data.prefetch=9",           "optimizer.kind=adamw",
+                        "optimizer.nesterov=on",     "optimizer.beta1=0.5",
+                        "optimizer.beta2=0.5",       "optimizer.eps=1",
+                        "optimizer.no_decay=weight", "optimizer.accum_steps=2",
+                        "optimizer.clip_norm=1",     "model.type=mlp"};
+  int nsame = (int)(sizeof same / sizeof same[0]);
+  CHECK(load_text("[model]\nlayers = 784,1024,10\n[data]\ntrain=d\n[schedule]\nepochs=1\n", same,
+                  nsame, &b, err) == MN_OK);
   CHECK(mn_config_shape_hash(&b) == ha);
+  for (int i = 0; i < nsame; i++) { /* none of them is a shape key */
+    char sec[32], key[32];
+    CHECK(sscanf(same[i], "%31[^.].%31[^=]", sec, key) == 2 && !mn_config_is_shape_key(sec, key));
+  }
   const char *shape_sets[] = {
       "model.layers=784,1024,11", "model.seed=2",          "data.seed=2",       "data.shuffle=no",
       "data.block_size=8",        "data.shuffle_blocks=2", "data.remainder=pad"};
@@ -529,6 +551,159 @@ static void test_values_and_hash(void) {
     CHECK_MSG(mn_config_shape_hash(&b) != ha, "%s does not change the hash", shape_sets[i]);
     CHECK(mn_config_shape_hash(&b) == documented_hash(&b));
   }
+}
+
+/* ---- the model and optimizer keys of issue 13 ---------------------------------------- */
+
+#define ROLE(r) (1u << (r))
+
+/* Load MINIMAL + "[optimizer]\n" + body; returns the mask, or ~0u (and a failed check) when
+ * the file does not load. */
+static unsigned no_decay_of(const char *body) {
+  char text[512], err[2048];
+  mn_config_t cfg;
+  snprintf(text, sizeof text, MINIMAL "[optimizer]\n%s", body);
+  mn_status_t st = load_text(text, NULL, 0, &cfg, err);
+  CHECK_MSG(st == MN_OK, "%s: %s", body, err);
+  return st == MN_OK ? cfg.optimizer.no_decay_mask : ~0u;
+}
+
+static void test_optimizer_keys(void) {
+  mn_config_t cfg;
+  char err[2048];
+  CHECK_MSG(load_text(MINIMAL "[model]\ntype = MLP\n"
+                              "[optimizer]\nkind = adamw\nbeta1 = 0\nbeta2 = 0.95\neps = 1e-6\n"
+                              "accum_steps = 1024\nclip_norm = 1.5\nno_decay = bias\n",
+                      NULL, 0, &cfg, err) == MN_OK,
+            "%s", err);
+  CHECK(cfg.model.type == MN_MODEL_MLP);
+  CHECK(cfg.optimizer.kind == MN_OPTIM_ADAMW);
+  CHECK(cfg.optimizer.beta1 == 0.0 && cfg.optimizer.beta2 == 0.95 && cfg.optimizer.eps == 1e-6);
+  CHECK(cfg.optimizer.accum_steps == 1024 && cfg.optimizer.clip_norm == 1.5);
+  CHECK(cfg.optimizer.no_decay_mask == ROLE(MN_ROLE_BIAS));
+  {
+    const char *sets[] = {"optimizer.kind=sgd", "optimizer.nesterov=yes",
+                          "optimizer.accum_steps=3"};
+    CHECK_MSG(load_text(MINIMAL, sets, 3, &cfg, err) == MN_OK, "%s", err);
+    CHECK(cfg.optimizer.kind == MN_OPTIM_SGD && cfg.optimizer.nesterov == 1 &&
+          cfg.optimizer.accum_steps == 3);
+  }
+
+  /* enums */
+  EXPECT_ERROR(MINIMAL "[model]\ntype = gpt\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:8: [model] type: 'gpt' is not one of mlp");
+  EXPECT_ERROR(MINIMAL "[optimizer]\nkind = adam\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:8: [optimizer] kind: 'adam' is not one of sgd, adamw");
+
+  /* ranges */
+  EXPECT_ERROR(MINIMAL "[optimizer]\nbeta1 = 1\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:8: [optimizer] beta1: 1 is out of range (at least 0, less than 1)");
+  EXPECT_ERROR(MINIMAL "[optimizer]\nbeta2 = -0.1\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:8: [optimizer] beta2: -0.1 is out of range (at least 0, less than 1)");
+  EXPECT_ERROR(MINIMAL "[optimizer]\neps = 0\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:8: [optimizer] eps: 0 is out of range (more than 0)");
+  EXPECT_ERROR(MINIMAL "[optimizer]\naccum_steps = 0\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:8: [optimizer] accum_steps: 0 is out of range (1 to 1024)");
+  EXPECT_ERROR(MINIMAL "[optimizer]\naccum_steps = 1025\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:8: [optimizer] accum_steps: 1025 is out of range (1 to 1024)");
+  EXPECT_ERROR(MINIMAL "[optimizer]\nclip_norm = -1\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:8: [optimizer] clip_norm: -1 is out of range (at least 0)");
+  EXPECT_ERROR(MINIMAL "[optimizer]\nnesterov = sometimes\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:8: [optimizer] nesterov: expected a boolean");
+
+  /* Nesterov needs momentum under sgd (PyTorch's SGD refuses it too); adamw ignores both */
+  EXPECT_ERROR(MINIMAL "[optimizer]\nnesterov = true\nmomentum = 0\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:8: [optimizer] nesterov: true needs [optimizer] momentum above 0");
+  {
+    const char *sets[] = {"optimizer.momentum=0", "optimizer.nesterov=1"};
+    EXPECT_ERROR(MINIMAL, sets, 2, MN_ERR_CONFIG,
+                 "--set optimizer.nesterov=1: [optimizer] nesterov: true needs [optimizer] "
+                 "momentum above 0");
+  }
+  CHECK_MSG(load_text(MINIMAL "[optimizer]\nnesterov = true\n", NULL, 0, &cfg, err) == MN_OK, "%s",
+            err); /* with the default momentum */
+  CHECK_MSG(load_text(MINIMAL "[optimizer]\nkind = adamw\nnesterov = true\nmomentum = 0\n", NULL, 0,
+                      &cfg, err) == MN_OK,
+            "%s", err);
+
+  /* no_decay: auto depends on kind wherever kind is set, lists, none, case and blanks */
+  CHECK(no_decay_of("") == 0);
+  CHECK(no_decay_of("kind = adamw\n") ==
+        (ROLE(MN_ROLE_BIAS) | ROLE(MN_ROLE_NORM) | ROLE(MN_ROLE_EMBEDDING)));
+  CHECK(no_decay_of("no_decay = auto\nkind = adamw\n") ==
+        (ROLE(MN_ROLE_BIAS) | ROLE(MN_ROLE_NORM) | ROLE(MN_ROLE_EMBEDDING)));
+  CHECK(no_decay_of("kind = sgd\nno_decay = AUTO\n") == 0);
+  CHECK(no_decay_of("kind = adamw\nno_decay = none\n") == 0);
+  CHECK(no_decay_of("no_decay = weight, Bias ,norm,embedding\n") ==
+        (ROLE(MN_ROLE_WEIGHT) | ROLE(MN_ROLE_BIAS) | ROLE(MN_ROLE_NORM) | ROLE(MN_ROLE_EMBEDDING)));
+  CHECK(no_decay_of("kind = adamw\nno_decay = embedding\n") == ROLE(MN_ROLE_EMBEDDING));
+  {
+    const char *sets[] = {"optimizer.kind=adamw"}; /* kind from --set, after the file */
+    CHECK_MSG(load_text(MINIMAL "[optimizer]\nno_decay = auto\n", sets, 1, &cfg, err) == MN_OK,
+              "%s", err);
+    CHECK(cfg.optimizer.no_decay_mask ==
+          (ROLE(MN_ROLE_BIAS) | ROLE(MN_ROLE_NORM) | ROLE(MN_ROLE_EMBEDDING)));
+  }
+  {
+    /* mn_config_each_value gives the text as written, not the mask */
+    pick_t p = {"optimizer", "no_decay", ""};
+    CHECK_MSG(load_text(MINIMAL "[optimizer]\nno_decay = bias, norm\n", NULL, 0, &cfg, err) ==
+                  MN_OK,
+              "%s", err);
+    mn_config_each_value(&cfg, pick_value, &p);
+    CHECK_MSG(strcmp(p.value, "bias, norm") == 0, "%s", p.value);
+  }
+  EXPECT_ERROR(MINIMAL "[optimizer]\nno_decay = bias,wieght\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:8: [optimizer] no_decay: 'wieght' is not a tensor role (weight, bias, norm, "
+               "embedding; or auto or none alone)");
+  EXPECT_ERROR(MINIMAL "[optimizer]\nno_decay = none,bias\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:8: [optimizer] no_decay: 'none' is not a tensor role");
+  EXPECT_ERROR(MINIMAL "[optimizer]\nno_decay = bias,\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:8: [optimizer] no_decay: '' is not a tensor role");
+  EXPECT_ERROR(MINIMAL "[optimizer]\nno_decay =\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:8: [optimizer] no_decay: must not be empty");
+  {
+    const char *sets[] = {"optimizer.no_decay=layernorm"};
+    EXPECT_ERROR(MINIMAL, sets, 1, MN_ERR_CONFIG,
+                 "--set optimizer.no_decay=layernorm: [optimizer] no_decay: 'layernorm' is not a "
+                 "tensor role (weight, bias, norm, embedding");
+  }
+}
+
+/* mn_config_default_value: the canonical text mn_config_each_value gives a key left at its
+ * default (what resume.c assumes for a key a snapshot predates). */
+static void check_default_value(const char *section, const char *key, const char *value,
+                                void *user) {
+  char def[4200] = "untouched";
+  int *n = user;
+  int required = (!strcmp(section, "model") && !strcmp(key, "layers")) ||
+                 (!strcmp(section, "data") && !strcmp(key, "train")) ||
+                 (!strcmp(section, "schedule") && !strcmp(key, "epochs"));
+  int got = mn_config_default_value(section, key, def, sizeof def);
+  if (required) {
+    CHECK_MSG(!got && !strcmp(def, "untouched"), "%s.%s is required: no default", section, key);
+  } else if (!(strcmp(section, "snapshot") == 0 && strcmp(key, "dir") == 0)) { /* derived */
+    CHECK_MSG(got && strcmp(def, value) == 0, "%s.%s: default '%s', loaded '%s'", section, key, def,
+              value);
+    (*n)++;
+  }
+}
+
+static void test_default_values(void) {
+  mn_config_t cfg;
+  char err[2048], def[64] = "untouched";
+  int n = 0;
+  CHECK_MSG(load_text(MINIMAL, NULL, 0, &cfg, err) == MN_OK, "%s", err);
+  mn_config_each_value(&cfg, check_default_value, &n);
+  CHECK(n == 46); /* 50 keys less 3 required and snapshot.dir */
+  CHECK(mn_config_default_value("optimizer", "eps", def, sizeof def) && strcmp(def, "1e-8") != 0 &&
+        strtod(def, NULL) == 1e-8); /* canonical, not the table's */
+  CHECK(mn_config_default_value("optimizer", "kind", def, sizeof def) && !strcmp(def, "sgd"));
+  CHECK(mn_config_default_value("optimizer", "no_decay", def, sizeof def) && !strcmp(def, "auto"));
+  strcpy(def, "untouched");
+  CHECK(!mn_config_default_value("optimizer", "nope", def, sizeof def) &&
+        !strcmp(def, "untouched"));
+  CHECK(!mn_config_default_value("nope", "kind", def, sizeof def));
 }
 
 /* ---- docs/config.md documents every key ---------------------------------------------- */
@@ -634,7 +809,7 @@ static void test_docs(void) {
   mn_config_each_key_info(check_documented, &d);
   int n = 0;
   mn_config_each_key(count_key, &n);
-  CHECK(n == d.nkeys && n == 41);
+  CHECK(n == d.nkeys && n == 50);
   /* the scaling rule and the remainder modes are explained */
   CHECK(strstr(d.doc, "## Scaling the learning rate with the world size") != NULL);
   CHECK(strstr(d.doc, "Goyal") != NULL && strstr(d.doc, "warmup_steps") != NULL);
@@ -656,7 +831,9 @@ int main(void) {
   test_sets();
   test_min_lr();
   test_device_keys();
+  test_optimizer_keys();
   test_values_and_hash();
+  test_default_values();
   test_docs();
   for (int i = 0; i < g_nfiles; i++) {
     char path[512];

@@ -63,6 +63,8 @@ typedef struct key_spec {
   const char *doc;
 } key_spec_t;
 
+static const char *const model_type_names[] = {"mlp", NULL};
+static const char *const optim_kind_names[] = {"sgd", "adamw", NULL};
 static const char *const remainder_names[] = {"drop", "pad", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
 static const char *const backend_names[] = {"auto", "mpi", "nccl", NULL};
@@ -72,7 +74,13 @@ static const char *const progress_names[] = {"auto", "tty", "plain", "off", NULL
 static const char *const resume_names[] = {"auto", "require", "never", NULL};
 static const char *const on_error_names[] = {"stop", "continue", NULL};
 static const char *const nonfinite_names[] = {"stop", "skip", NULL};
+/* optimizer.no_decay's words, indexed by mn_tensor_role_t */
+static const char *const role_names[] = {"weight", "bias", "norm", "embedding"};
+#define NROLES ((int)(sizeof role_names / sizeof role_names[0]))
+#define ROLES_TEXT "weight, bias, norm, embedding"
 
+_Static_assert(sizeof(mn_model_type_t) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(mn_optim_kind_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_remainder_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_lr_schedule_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_comm_backend_t) == sizeof(int), "enums are stored as int");
@@ -80,12 +88,15 @@ _Static_assert(sizeof(mn_device_kind_t) == sizeof(int), "enums are stored as int
 _Static_assert(sizeof(mn_progress_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_resume_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_nonfinite_t) == sizeof(int), "enums are stored as int");
+_Static_assert(MN_ROLE_EMBEDDING == NROLES - 1, "role_names follows mn_tensor_role_t");
 
 #define AT(field) offsetof(mn_config_t, field)
 #define CAP(field) sizeof(((mn_config_t *)0)->field)
 #define RANGE (KEY_HAS_MIN | KEY_HAS_MAX)
 
 static const key_spec_t keys[] = {
+    {"model", "type", KEY_ENUM, AT(model.type), 0, 0, "mlp", 0, 0, 0, 0, model_type_names,
+     "the network: mlp (Linear and ReLU layers of model.layers, softmax cross-entropy)"},
     {"model", "layers", KEY_INTLIST, AT(model.layers), AT(model.nlayers), KEY_REQUIRED | RANGE,
      NULL, 1, 1048576, 0, 0, NULL,
      "layer widths, input first and classes last, e.g. 784,1024,1024,10"},
@@ -115,12 +126,34 @@ static const key_spec_t keys[] = {
     {"data", "seed", KEY_UINT64, AT(data.seed), 0, 0, "1", 0, 0, 0, 0, NULL,
      "seed of the sample order"},
 
+    {"optimizer", "kind", KEY_ENUM, AT(optimizer.kind), 0, 0, "sgd", 0, 0, 0, 0, optim_kind_names,
+     "the update rule: sgd (with momentum) or adamw (Adam with decoupled weight decay)"},
     {"optimizer", "lr", KEY_DOUBLE, AT(optimizer.lr), 0, RANGE | KEY_MIN_EXCL, "0.1", 0, 0, 0, 100,
      NULL, "learning rate (peak rate when a schedule is used)"},
     {"optimizer", "momentum", KEY_DOUBLE, AT(optimizer.momentum), 0, RANGE | KEY_MAX_EXCL, "0.9", 0,
-     0, 0, 1, NULL, "SGD momentum; 0 = plain SGD"},
+     0, 0, 1, NULL, "sgd only: momentum; 0 = plain SGD (adamw has beta1 instead)"},
+    {"optimizer", "nesterov", KEY_BOOL, AT(optimizer.nesterov), 0, 0, "false", 0, 0, 0, 0, NULL,
+     "sgd only: Nesterov momentum, as PyTorch's SGD(nesterov=True); needs momentum > 0"},
+    {"optimizer", "beta1", KEY_DOUBLE, AT(optimizer.beta1), 0, RANGE | KEY_MAX_EXCL, "0.9", 0, 0, 0,
+     1, NULL, "adamw only: decay rate of the running mean of the gradient"},
+    {"optimizer", "beta2", KEY_DOUBLE, AT(optimizer.beta2), 0, RANGE | KEY_MAX_EXCL, "0.999", 0, 0,
+     0, 1, NULL, "adamw only: decay rate of the running mean of the squared gradient"},
+    {"optimizer", "eps", KEY_DOUBLE, AT(optimizer.eps), 0, KEY_HAS_MIN | KEY_MIN_EXCL, "1e-8", 0, 0,
+     0, 0, NULL, "adamw only: added to the square root of the second moment in the denominator"},
     {"optimizer", "weight_decay", KEY_DOUBLE, AT(optimizer.weight_decay), 0, RANGE | KEY_MAX_EXCL,
-     "0", 0, 0, 0, 1, NULL, "L2 weight decay"},
+     "0", 0, 0, 0, 1, NULL,
+     "weight decay, both kinds: sgd adds weight_decay x w to the gradient (L2), adamw decays "
+     "the weights directly (decoupled)"},
+    {"optimizer", "no_decay", KEY_STRING, AT(optimizer.no_decay), CAP(optimizer.no_decay),
+     KEY_NONEMPTY, "auto", 0, 0, 0, 0, NULL,
+     "tensor roles weight decay skips, comma-separated from " ROLES_TEXT
+     "; auto = bias,norm,embedding with adamw, none with sgd; none = none"},
+    {"optimizer", "accum_steps", KEY_INT, AT(optimizer.accum_steps), 0, RANGE, "1", 1, 1024, 0, 0,
+     NULL,
+     "micro-batches of data.batch_size per optimizer step (gradient accumulation; the allreduce "
+     "runs once per step)"},
+    {"optimizer", "clip_norm", KEY_DOUBLE, AT(optimizer.clip_norm), 0, KEY_HAS_MIN, "0", 0, 0, 0, 0,
+     NULL, "clip the gradient to this global L2 norm; 0 = off"},
     {"optimizer", "nonfinite", KEY_ENUM, AT(optimizer.nonfinite), 0, 0, "stop", 0, 0, 0, 0,
      nonfinite_names,
      "a step whose loss or gradient is NaN or infinite: stop (exit 65), or skip its update"},
@@ -682,7 +715,6 @@ static void load_set(load_state_t *st, int j) {
   st->where[i] = -(j + 1);
 }
 
-/* Required keys present, and the checks that involve more than one key. */
 /* snapshots/<stem of the config file's name>, or snapshots/run without a file. */
 static void default_snapshot_dir(mn_config_t *cfg) {
   const char *base = strrchr(cfg->path, '/');
@@ -696,26 +728,74 @@ static void default_snapshot_dir(mn_config_t *cfg) {
   snprintf(cfg->snapshot.dir, sizeof cfg->snapshot.dir, "snapshots/%.*s", (int)len, base);
 }
 
+/* optimizer.no_decay (text) resolved for kind into bits (1u << mn_tensor_role_t). On
+ * failure writes the reason, without the key's name, into why and returns -1. */
+static int no_decay_mask(const char *text, mn_optim_kind_t kind, unsigned *mask, char *why,
+                         size_t cap) {
+  unsigned m = 0;
+  if (!strcasecmp(text, "auto")) {
+    if (kind == MN_OPTIM_ADAMW)
+      m = (1u << MN_ROLE_BIAS) | (1u << MN_ROLE_NORM) | (1u << MN_ROLE_EMBEDDING);
+  } else if (strcasecmp(text, "none") != 0) {
+    for (const char *p = text;;) {
+      const char *comma = strchr(p, ',');
+      size_t len = comma ? (size_t)(comma - p) : strlen(p);
+      char word[CAP(optimizer.no_decay)]; /* text came from a field of this size: it fits */
+      int r = 0;
+      (void)trim_copy(p, len, word, sizeof word);
+      while (r < NROLES && strcasecmp(word, role_names[r]) != 0) r++;
+      if (r == NROLES)
+        return snprintf(why, cap, "'%s' is not a tensor role (%s; or auto or none alone)", word,
+                        ROLES_TEXT),
+               -1;
+      m |= 1u << r;
+      if (!comma) break;
+      p = comma + 1;
+    }
+  }
+  *mask = m;
+  return 0;
+}
+
+static int fail_key(load_state_t *st, const char *section, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* fail() for a check that involves more than one key: "WHERE: [section] key: ..." with
+ * WHERE the place section.key got its value. */
+static int fail_key(load_state_t *st, const char *section, const char *key, const char *fmt, ...) {
+  char where[MN_PATH_MAX + 64], text[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  origin_text(st, key_find(section, key), where, sizeof where);
+  return fail(st, MN_ERR_CONFIG, "%s: [%s] %s: %s", where, section, key, text);
+}
+
+/* Required keys present, the checks that involve more than one key, and the values
+ * derived from others. */
 static void load_check(load_state_t *st) {
+  mn_config_t *cfg = &st->cfg;
+  char why[512];
   for (int i = 0; i < NKEYS && !st->failed; i++)
     if ((keys[i].flags & KEY_REQUIRED) && st->where[i] == 0)
       fail(st, MN_ERR_CONFIG, "%s: missing required key [%s] %s", st->file, keys[i].section,
            keys[i].key);
   if (st->failed) return;
-  if (st->cfg.schedule.min_lr > st->cfg.optimizer.lr) {
-    char where[MN_PATH_MAX + 64];
-    origin_text(st, key_find("schedule", "min_lr"), where, sizeof where);
-    fail(st, MN_ERR_CONFIG, "%s: [schedule] min_lr: %g is larger than [optimizer] lr (%g)", where,
-         st->cfg.schedule.min_lr, st->cfg.optimizer.lr);
-  }
-  if (!st->failed && st->cfg.comm.backend == MN_BACKEND_NCCL &&
-      st->cfg.compute.device == MN_DEVICE_CPU) {
-    char where[MN_PATH_MAX + 64];
-    origin_text(st, key_find("comm", "backend"), where, sizeof where);
-    fail(st, MN_ERR_CONFIG,
-         "%s: [comm] backend: nccl needs [compute] device = gpu or auto, not cpu", where);
-  }
-  if (!st->failed && !st->cfg.snapshot.dir[0]) default_snapshot_dir(&st->cfg);
+  if (cfg->schedule.min_lr > cfg->optimizer.lr)
+    fail_key(st, "schedule", "min_lr", "%g is larger than [optimizer] lr (%g)",
+             cfg->schedule.min_lr, cfg->optimizer.lr);
+  if (cfg->comm.backend == MN_BACKEND_NCCL && cfg->compute.device == MN_DEVICE_CPU)
+    fail_key(st, "comm", "backend", "nccl needs [compute] device = gpu or auto, not cpu");
+  if (cfg->optimizer.kind == MN_OPTIM_SGD && cfg->optimizer.nesterov &&
+      cfg->optimizer.momentum == 0)
+    fail_key(st, "optimizer", "nesterov",
+             "true needs [optimizer] momentum above 0, it is 0 (Nesterov momentum without "
+             "momentum; PyTorch refuses it too)");
+  if (no_decay_mask(cfg->optimizer.no_decay, cfg->optimizer.kind, &cfg->optimizer.no_decay_mask,
+                    why, sizeof why) != 0)
+    fail_key(st, "optimizer", "no_decay", "%s", why);
+  if (!st->failed && !cfg->snapshot.dir[0]) default_snapshot_dir(cfg);
 }
 
 mn_status_t mn_config_load(const char *path, const char *const *sets, int nsets, mn_config_t *cfg,
@@ -764,6 +844,16 @@ void mn_config_each_key_info(void (*fn)(const mn_config_key_info_t *info, void *
                                  keys[i].def,     range,       keys[i].doc};
     fn(&info, user);
   }
+}
+
+int mn_config_default_value(const char *section, const char *key, char *value, size_t len) {
+  int i = key_find(section, key);
+  mn_config_t scratch; /* only key i's field is written, then read */
+  char why[512];
+  if (i < 0 || !keys[i].def || key_parse(&keys[i], keys[i].def, &scratch, why, sizeof why) != 0)
+    return 0;
+  key_format(&keys[i], &scratch, value, len);
+  return 1;
 }
 
 void mn_config_each_value(const mn_config_t *cfg,

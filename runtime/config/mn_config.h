@@ -21,6 +21,16 @@ extern "C" {
 #define MN_MAX_LAYERS 32 /* most entries in model.layers */
 #define MN_PATH_MAX 4096
 
+typedef enum { MN_MODEL_MLP = 0 } mn_model_type_t; /* gpt will come later */
+typedef enum { MN_OPTIM_SGD = 0, MN_OPTIM_ADAMW = 1 } mn_optim_kind_t;
+/* What a parameter tensor is, for optimizer.no_decay: tensors of role r skip weight decay
+ * when bit (1u << r) of no_decay_mask is set. */
+typedef enum {
+  MN_ROLE_WEIGHT = 0,
+  MN_ROLE_BIAS = 1,
+  MN_ROLE_NORM = 2,
+  MN_ROLE_EMBEDDING = 3,
+} mn_tensor_role_t;
 typedef enum { MN_REMAINDER_DROP = 0, MN_REMAINDER_PAD = 1 } mn_remainder_t;
 typedef enum { MN_LR_CONSTANT = 0, MN_LR_STEP = 1, MN_LR_COSINE = 2 } mn_lr_schedule_t;
 typedef enum { MN_BACKEND_AUTO = 0, MN_BACKEND_MPI = 1, MN_BACKEND_NCCL = 2 } mn_comm_backend_t;
@@ -40,6 +50,7 @@ typedef struct mn_config {
   char path[MN_PATH_MAX]; /* the file it came from */
 
   struct {
+    mn_model_type_t type;
     int layers[MN_MAX_LAYERS];   /* widths, input first, classes last */
     int nlayers;                 /* entries in layers (>= 2) */
     uint64_t seed;               /* weight initialisation */
@@ -59,9 +70,18 @@ typedef struct mn_config {
   } data;
 
   struct {
+    mn_optim_kind_t kind;
     double lr;
-    double momentum;
-    double weight_decay;
+    double momentum;        /* SGD */
+    int nesterov;           /* bool; SGD */
+    double beta1;           /* AdamW */
+    double beta2;           /* AdamW */
+    double eps;             /* AdamW */
+    double weight_decay;    /* both kinds; decoupled in AdamW */
+    char no_decay[64];      /* as written: "auto", "none" or a list of roles */
+    unsigned no_decay_mask; /* no_decay resolved for kind: bit (1u << mn_tensor_role_t) = skipped */
+    int accum_steps;        /* micro-batches of data.batch_size per optimizer step */
+    double clip_norm;       /* global L2 norm of the gradient; 0 = no clipping */
     mn_nonfinite_t nonfinite;
     int nonfinite_max_skips; /* skip: stop after this many non-finite steps in a row */
   } optimizer;
@@ -130,6 +150,11 @@ typedef struct mn_config_key_info {
 /* Every key with its type, default, range and meaning, in schema order. */
 void mn_config_each_key_info(void (*fn)(const mn_config_key_info_t *info, void *user), void *user);
 
+/* The default of section.key in canonical text, as mn_config_each_value would write it
+ * for a config that leaves the key alone (a snapshot written before a key existed had its
+ * default). out: value. Returns 0, value untouched, when the key is unknown or required. */
+int mn_config_default_value(const char *section, const char *key, char *value, size_t len);
+
 /* The effective value of every key, in schema order and canonical text (integers in
  * decimal, doubles as %.17g, bools as true/false, enums by name, lists as "784,10"), for
  * logging and metrics headers: calls fn(section, key, value, user) once per key. */
@@ -143,7 +168,8 @@ void mn_config_each_value(const mn_config_t *cfg,
  * mn_config_each_value, of model.layers, model.seed, data.seed, data.shuffle,
  * data.block_size, data.shuffle_blocks and data.remainder, in that order. Not included:
  * data.batch_size (the data order depends on the global batch, which snapshots record
- * themselves), file paths, optimizer, schedule, comm and log keys. */
+ * themselves), model.type (only mlp so far), file paths, optimizer, schedule, comm and log
+ * keys. */
 uint64_t mn_config_shape_hash(const mn_config_t *cfg);
 /* Whether section.key is one of the keys of mn_config_shape_hash. */
 int mn_config_is_shape_key(const char *section, const char *key);

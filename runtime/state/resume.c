@@ -14,6 +14,18 @@
 
 #define VALUE_MAX 512
 
+/* The value of section.key in a snapshot's config text, into value; returns value. A
+ * snapshot written before the key existed has no line for it, and its run had the key's
+ * default (new keys default to what mn did before them); "(unset)" for a required key
+ * without a line. */
+static const char *snapshot_value(const char *config, const char *section, const char *key,
+                                  char *value, size_t len) {
+  if (!mn_trainstate_config_value(config, section, key, value, len) &&
+      !mn_config_default_value(section, key, value, len))
+    snprintf(value, len, "(unset)");
+  return value;
+}
+
 /* Whether snapshot s fits this run (here). NULL when it does; otherwise why not, in why,
  * and *model_shape = 1 when it is the model's shape that differs. */
 static const char *misfit(const mn_snapshot_meta_t *here, const mn_snapshot_meta_t *s,
@@ -22,7 +34,7 @@ static const char *misfit(const mn_snapshot_meta_t *here, const mn_snapshot_meta
   *model_shape = 0;
   if (!s->config || !s->config[0]) return snprintf(why, len, "it records no config"), why;
   if (mn_trainstate_config_value(here->config, "model", "layers", a, sizeof a) &&
-      (!mn_trainstate_config_value(s->config, "model", "layers", b, sizeof b) || strcmp(a, b))) {
+      strcmp(a, snapshot_value(s->config, "model", "layers", b, sizeof b))) {
     *model_shape = 1;
     snprintf(why, len, "another model shape: model.layers is %.200s in the snapshot, %.200s here",
              b, a);
@@ -33,8 +45,7 @@ static const char *misfit(const mn_snapshot_meta_t *here, const mn_snapshot_meta
     if (sscanf(line, "%63[^.].%63[^ ] = ", section, key) == 2 &&
         mn_config_is_shape_key(section, key) &&
         mn_trainstate_config_value(here->config, section, key, a, sizeof a)) {
-      if (!mn_trainstate_config_value(s->config, section, key, b, sizeof b)) strcpy(b, "(unset)");
-      if (strcmp(a, b)) {
+      if (strcmp(a, snapshot_value(s->config, section, key, b, sizeof b))) {
         snprintf(why, len, "another run: %s.%s is %.200s in the snapshot, %.200s here", section,
                  key, b, a);
         return why;
@@ -70,14 +81,15 @@ static const char *misfit(const mn_snapshot_meta_t *here, const mn_snapshot_meta
 }
 
 /* Keys that changed since the snapshot's run and matter to the result: logged, not
- * refused (a new learning rate after a resume is a legitimate choice). */
+ * refused (a new learning rate after a resume is a legitimate choice). A key the snapshot
+ * predates counts as its default there. */
 static void log_changes(const mn_snapshot_meta_t *here, const mn_snapshot_meta_t *s) {
   for (const char *line = here->config; *line;) {
     char section[64], key[64], a[VALUE_MAX], b[VALUE_MAX];
     if (sscanf(line, "%63[^.].%63[^ ] = ", section, key) == 2 && strcmp(section, "log") &&
         strcmp(section, "snapshot") &&
         mn_trainstate_config_value(here->config, section, key, a, sizeof a) &&
-        mn_trainstate_config_value(s->config, section, key, b, sizeof b) && strcmp(a, b))
+        strcmp(a, snapshot_value(s->config, section, key, b, sizeof b)))
       mn_log_warn("%s.%s is %s now, %s in the snapshot's run", section, key, a, b);
     const char *nl = strchr(line, '\n');
     line = nl ? nl + 1 : line + strlen(line);
