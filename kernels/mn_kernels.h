@@ -121,7 +121,8 @@ typedef struct mn_kernels {
 
   /* ---- memory of the back end (host memory for CPU, device memory for CUDA) ---- */
 
-  /* nbytes of zeroed memory, or NULL when there is not enough; release(NULL) is a no-op.
+  /* nbytes of zeroed memory aligned to 256 bytes (at least), or NULL when there is not
+   * enough; release(NULL) is a no-op.
    * Synchronous, no stream: allocate before the work that uses the memory is queued. */
   void *(*alloc)(size_t nbytes);
   void (*release)(void *p);

@@ -14,6 +14,7 @@
  * rank; NCCL's own set-up failing in CUDA -> this rank's fault, not a peer's), and the
  * run-time CUDA-aware query. */
 #include <mpi.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,29 +59,36 @@ static void test_host_whole(mn_comm_t *c) {
   free(buf);
 }
 
-/* the stepwise API as the trainer drives it: control first, readies at odd points */
+/* the stepwise API as the trainer drives it: the exchange's buffer, control slots first
+ * (one raised at the start on rank 1, one raised before backward on rank 0), readies at odd
+ * points of the gradients */
 static void test_host_steps(mn_comm_t *c) {
   const int64_t n = 3333;
-  float *buf = malloc(n * sizeof *buf), control[2];
-  fill(buf, n, g_rank);
-  buf[0] = g_rank == 1 ? 1.0f : 0.0f; /* a control slot raised on rank 1 only */
-  buf[1] = 0.0f;
-  CHECK(mn_comm_grads_start(c, buf, n) == MN_OK);
+  float *grads = NULL, control[3];
+  CHECK(mn_comm_grads_alloc(c, n, &grads) == MN_OK);
+  CHECK(((uintptr_t)grads % 256) == 0 && grads == c->exchange + MN_COMM_CONTROL);
+  fill(grads, n, g_rank);
+  float start[2] = {g_rank == 1 ? 1.0f : 0.0f, 0.0f};
+  CHECK(mn_comm_grads_start(c, start, 2) == MN_OK);
+  if (g_rank == 0) mn_comm_grads_raise(c, 2, 1.0f);
   CHECK(mn_comm_grads_ready(c, 17) == MN_OK);
   CHECK(mn_comm_grads_ready(c, 2048) == MN_OK);
   CHECK(mn_comm_grads_finish(c) == MN_OK);
-  CHECK(mn_comm_grads_control(c, control, 2) == MN_OK);
-  CHECK(control[0] > 0.0f && control[1] == 0.0f); /* every rank sees rank 1's flag */
-  for (int64_t b = 0; b < mn_comm_nbuckets(c, n); b++) {
-    int64_t off, cnt;
-    mn_comm_bucket(c, n, b, &off, &cnt);
-    CHECK(mn_comm_grads_wait(c, off, cnt) == MN_OK);
-  }
-  CHECK(c->nbuckets_last == 4);
-  /* after the two control slots */
-  CHECK_MSG(wrong_sum(buf, 2, n, g_world) == 0, "%lld wrong",
-            (long long)wrong_sum(buf, 2, n, g_world));
-  free(buf);
+  CHECK(mn_comm_grads_control(c, control, 3) == MN_OK);
+  /* every rank sees rank 1's and rank 0's flags, and the zero between */
+  CHECK(control[0] == 1.0f && control[1] == 0.0f && control[2] == 1.0f);
+  CHECK(mn_comm_grads_wait(c, 0, n) == MN_OK);
+  CHECK(c->nbuckets_last == mn_comm_nbuckets(c, MN_COMM_CONTROL + n));
+  CHECK_MSG(wrong_sum(grads, 0, n, g_world) == 0, "%lld wrong",
+            (long long)wrong_sum(grads, 0, n, g_world));
+  /* a second step on the same buffer: the slots start again from the values given */
+  float none[1] = {0.0f};
+  fill(grads, n, g_rank);
+  CHECK(mn_comm_grads_start(c, none, 1) == MN_OK);
+  CHECK(mn_comm_grads_finish(c) == MN_OK);
+  CHECK(mn_comm_grads_control(c, control, 3) == MN_OK);
+  CHECK(control[0] == 0.0f && control[1] == 0.0f && control[2] == 0.0f);
+  CHECK(wrong_sum(grads, 0, n, g_world) == 0);
 }
 
 /* the staged path, run on the CPU table: download into the pinned bucket, MPI, upload */

@@ -267,7 +267,7 @@ expect_err "already finished at step 300" "says there is nothing to do"
 
 # mninfo's exit codes and outputs on what the runs above left.
 expect_exit 0 "mninfo on a valid snapshot" "$mninfo" "$(final "$MN_TMP/ref4")"
-grep -q "^  params/W0 *48x32 .* ok$" "$MN_TMP/out" && pass "mninfo lists params/W0 48x32 ok" ||
+grep -q "^  params/0.weight *48x32 .* ok$" "$MN_TMP/out" && pass "mninfo lists params/0.weight 48x32 ok" ||
   fail "mninfo's tensor table: $(cat "$MN_TMP/out")"
 expect_exit 65 "mninfo on a truncated snapshot" "$mninfo" "$n131"
 expect_err "step-000000131\.h5" "the truncated file is named"

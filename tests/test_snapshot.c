@@ -442,7 +442,7 @@ static void test_foreign_files(void) {
   CHECK(write_step(dir, 2, 20, snap, sizeof snap) == MN_OK);
   CHECK(set_format(snap, 7) == 0);
   CHECK(mn_snapshot_read_meta(snap, &m) == MN_ERR_DATA);
-  CHECK_MSG(contains(mn_error_message(), "format version 7 is newer than this mn supports (1)"),
+  CHECK_MSG(contains(mn_error_message(), "format version 7 is newer than this mn supports (2)"),
             "%s", mn_error_message());
   CHECK(mn_snapshot_verify(snap) == MN_ERR_DATA);
   CHECK(set_format(snap, 0) == 0);

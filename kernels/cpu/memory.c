@@ -6,7 +6,7 @@
 
 #include "mn_kernels.h"
 
-#define MN_CPU_ALIGN 64
+#define MN_CPU_ALIGN 256 /* as cudaMalloc: the registry aligns tensors to 256 bytes within a buffer */
 
 void *mn_alloc_cpu(size_t nbytes) {
   void *p = NULL;

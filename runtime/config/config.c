@@ -80,7 +80,7 @@ static const char *const role_names[] = {"weight", "bias", "norm", "embedding"};
 #define ROLES_TEXT "weight, bias, norm, embedding"
 
 _Static_assert(sizeof(mn_model_type_t) == sizeof(int), "enums are stored as int");
-_Static_assert(sizeof(mn_optim_kind_t) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(mn_optimizer_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_remainder_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_lr_schedule_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_comm_backend_t) == sizeof(int), "enums are stored as int");
@@ -88,7 +88,11 @@ _Static_assert(sizeof(mn_device_kind_t) == sizeof(int), "enums are stored as int
 _Static_assert(sizeof(mn_progress_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_resume_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_nonfinite_t) == sizeof(int), "enums are stored as int");
-_Static_assert(MN_ROLE_EMBEDDING == NROLES - 1, "role_names follows mn_tensor_role_t");
+_Static_assert(MN_ROLE_COUNT == NROLES, "role_names follows mn_tensor_role_t");
+
+const char *mn_tensor_role_name(mn_tensor_role_t role) {
+  return role >= 0 && role < NROLES ? role_names[role] : "?";
+}
 
 #define AT(field) offsetof(mn_config_t, field)
 #define CAP(field) sizeof(((mn_config_t *)0)->field)
@@ -730,7 +734,7 @@ static void default_snapshot_dir(mn_config_t *cfg) {
 
 /* optimizer.no_decay (text) resolved for kind into bits (1u << mn_tensor_role_t). On
  * failure writes the reason, without the key's name, into why and returns -1. */
-static int no_decay_mask(const char *text, mn_optim_kind_t kind, unsigned *mask, char *why,
+static int no_decay_mask(const char *text, mn_optimizer_t kind, unsigned *mask, char *why,
                          size_t cap) {
   unsigned m = 0;
   if (!strcasecmp(text, "auto")) {

@@ -22,7 +22,7 @@ extern "C" {
 #define MN_PATH_MAX 4096
 
 typedef enum { MN_MODEL_MLP = 0 } mn_model_type_t; /* gpt will come later */
-typedef enum { MN_OPTIM_SGD = 0, MN_OPTIM_ADAMW = 1 } mn_optim_kind_t;
+typedef enum { MN_OPTIM_SGD = 0, MN_OPTIM_ADAMW = 1 } mn_optimizer_t;
 /* What a parameter tensor is, for optimizer.no_decay: tensors of role r skip weight decay
  * when bit (1u << r) of no_decay_mask is set. */
 typedef enum {
@@ -30,7 +30,10 @@ typedef enum {
   MN_ROLE_BIAS = 1,
   MN_ROLE_NORM = 2,
   MN_ROLE_EMBEDDING = 3,
+  MN_ROLE_COUNT
 } mn_tensor_role_t;
+/* "weight", "bias", "norm", "embedding" ("?" for another value). */
+const char *mn_tensor_role_name(mn_tensor_role_t role);
 typedef enum { MN_REMAINDER_DROP = 0, MN_REMAINDER_PAD = 1 } mn_remainder_t;
 typedef enum { MN_LR_CONSTANT = 0, MN_LR_STEP = 1, MN_LR_COSINE = 2 } mn_lr_schedule_t;
 typedef enum { MN_BACKEND_AUTO = 0, MN_BACKEND_MPI = 1, MN_BACKEND_NCCL = 2 } mn_comm_backend_t;
@@ -70,7 +73,7 @@ typedef struct mn_config {
   } data;
 
   struct {
-    mn_optim_kind_t kind;
+    mn_optimizer_t kind;
     double lr;
     double momentum;        /* SGD */
     int nesterov;           /* bool; SGD */

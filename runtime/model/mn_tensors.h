@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mn_config.h"
 #include "mn_status.h"
 
 #ifdef __cplusplus
@@ -36,15 +37,10 @@ extern "C" {
 #define MN_TENSOR_MAX_DIMS 4
 #define MN_TENSOR_ALIGN 256 /* bytes */
 
-/* What a tensor is to the optimizer: optimizer.no_decay names roles that weight decay
- * skips (docs/config.md). */
-typedef enum {
-  MN_ROLE_WEIGHT = 0, /* a matrix of a linear map (decayed by default) */
-  MN_ROLE_BIAS,       /* an additive bias */
-  MN_ROLE_NORM,       /* a normalisation's gain or shift */
-  MN_ROLE_EMBEDDING,  /* a lookup table */
-  MN_ROLE_COUNT
-} mn_role_t;
+/* A tensor's role (weight, bias, norm, embedding: what it is to the optimizer, whose
+ * optimizer.no_decay names the roles weight decay skips) is mn_config.h's
+ * mn_tensor_role_t. */
+typedef mn_tensor_role_t mn_role_t;
 
 typedef enum { MN_DTYPE_F32 = 0 } mn_dtype_t;
 
@@ -84,10 +80,6 @@ int mn_tensors_find(const mn_tensors_t *r, const char *name);
 
 /* "768x3072" (or "scalar"), for messages. */
 void mn_tensors_shape_string(int ndims, const int64_t *dims, char *buf, size_t len);
-
-/* "weight", "bias", "norm", "embedding"; and back (-1: no such role). */
-const char *mn_role_name(mn_role_t role);
-int mn_role_parse(const char *name);
 
 void mn_tensors_free(mn_tensors_t *r);
 

@@ -8,18 +8,6 @@
 
 #include "mn_log.h"
 
-static const char *const g_roles[MN_ROLE_COUNT] = {"weight", "bias", "norm", "embedding"};
-
-const char *mn_role_name(mn_role_t role) {
-  return role >= 0 && role < MN_ROLE_COUNT ? g_roles[role] : "?";
-}
-
-int mn_role_parse(const char *name) {
-  for (int i = 0; i < MN_ROLE_COUNT; i++)
-    if (!strcmp(name, g_roles[i])) return i;
-  return -1;
-}
-
 void mn_tensors_shape_string(int ndims, const int64_t *dims, char *buf, size_t len) {
   size_t used = 0;
   buf[0] = '\0';
@@ -44,7 +32,7 @@ static int tie(mn_tensors_t *r, int i, int ndims, const int64_t *dims, mn_role_t
     mn_tensors_shape_string(t->ndims, t->dims, a, sizeof a);
     mn_tensors_shape_string(ndims, dims, b, sizeof b);
     return mn_error(MN_ERR_INTERNAL, "model: tensor %s declared twice: %s %s, then %s %s",
-                    t->name, a, mn_role_name(t->role), b, mn_role_name(role));
+                    t->name, a, mn_tensor_role_name(t->role), b, mn_tensor_role_name(role));
   }
   t->uses++;
   return i;
