@@ -34,6 +34,7 @@
 #include "mn_hosts.h"
 #include "mn_launch.h"
 #include "mn_log.h"
+#include "mn_model.h"
 #include "mn_place.h"
 #include "mn_suggest.h"
 #include "mn_supervise.h"
@@ -366,12 +367,15 @@ static mn_status_t load_config(bench_t *b) {
   mn_status_t st = mn_config_load(b->o->conf, b->o->sets, b->o->nsets, b->cfg, err, sizeof err);
   if (st != MN_OK) return mn_error(st, "%s", err[0] ? err : mn_status_string(st));
   mn_bench_result_t *r = b->res;
-  r->params = 0;
+  /* the parameter count of the registry (the exchange sums it and a little padding) */
+  mn_model_spec_t *spec = malloc(sizeof *spec);
+  if (!spec) return mn_error(MN_ERR_NOMEM, "out of memory");
+  st = mn_model_spec_config(b->cfg, spec);
+  if (st == MN_OK) st = mn_model_size(spec, NULL, &r->params);
+  free(spec);
+  if (st != MN_OK) return st;
   size_t used = 0;
   for (int i = 0; i < b->cfg->model.nlayers; i++) {
-    if (i > 0)
-      r->params += (int64_t)b->cfg->model.layers[i - 1] * b->cfg->model.layers[i] +
-                   b->cfg->model.layers[i];
     used += (size_t)snprintf(r->layers + used, sizeof r->layers - used, "%s%d", i ? "," : "",
                              b->cfg->model.layers[i]);
     if (used >= sizeof r->layers) used = sizeof r->layers - 1;

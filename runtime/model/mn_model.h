@@ -85,8 +85,9 @@ mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const mn_kctx_t 
                           const mn_model_spec_t *spec, int max_batch, uint64_t seed, float *grads);
 void mn_model_free(mn_model_t *m);
 
-/* The flat buffer size (elements) of spec's model, without building it. */
-mn_status_t mn_model_size(const mn_model_spec_t *spec, int64_t *nparams);
+/* The flat buffer size (elements, padding included) of spec's model and its parameter
+ * count, without building it. out: *nparams, *values (either may be NULL). */
+mn_status_t mn_model_size(const mn_model_spec_t *spec, int64_t *nparams, int64_t *values);
 
 /* The workspace m->ctx must hold before the first forward: the largest need of the ops
  * m runs at up to max_batch samples (the table's *_workspace queries). */

@@ -78,13 +78,14 @@ static mn_status_t wire(mn_model_spec_t *spec, mn_tensors_t *r) {
   return MN_OK;
 }
 
-mn_status_t mn_model_size(const mn_model_spec_t *spec, int64_t *nparams) {
+mn_status_t mn_model_size(const mn_model_spec_t *spec, int64_t *nparams, int64_t *values) {
   mn_model_spec_t *s = malloc(sizeof *s);
   mn_tensors_t r = {0};
   if (!s) return mn_error(MN_ERR_NOMEM, "model: out of memory");
   *s = *spec;
   mn_status_t st = wire(s, &r);
-  if (st == MN_OK) *nparams = r.size;
+  if (st == MN_OK && nparams) *nparams = r.size;
+  if (st == MN_OK && values) *values = r.values;
   mn_tensors_free(&r);
   free(s);
   return st;

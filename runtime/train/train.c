@@ -126,7 +126,7 @@ static mn_status_t setup_local(run_t *r) {
   int64_t nparams = 0;
   float *grads = NULL;
   st = mn_model_spec_config(cfg, &r->spec);
-  if (st == MN_OK) st = mn_model_size(&r->spec, &nparams);
+  if (st == MN_OK) st = mn_model_size(&r->spec, &nparams, NULL);
   if (st == MN_OK) st = mn_comm_grads_alloc(&r->comm, nparams, &grads);
   if (st == MN_OK)
     st = mn_model_init(&r->model, r->k, &r->dev.ctx, &r->spec, cfg->data.batch_size,
