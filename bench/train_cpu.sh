@@ -8,11 +8,14 @@
 # The runs of a repeat go one after the other (mn, then PyTorch, at each thread count),
 # and the table gives each run's median over the repeats: the machine may be shared.
 #   MN_PYTHON=/path/to/python bench/train_cpu.sh   (a python with torch; default python3)
+#   MN_BASE_BIN=/path/to/old/bin bench/train_cpu.sh (also runs an earlier build's mnrun, in
+#     the same repeats, for a before/after ratio of mn itself)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${1:-300}
 repeats=${2:-3}
 bin=build/bin
+base=${MN_BASE_BIN:-}
 py=${MN_PYTHON:-python3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -41,9 +44,10 @@ field() { grep '"event":"summary"' "$1" | grep -o "\"$2\":[^,}]*" | cut -d: -f2;
 
 # One run of each kind per repeat; results/<label> collects "samples/s step_ms compute comm io".
 mkdir -p "$tmp/results"
-run_mn() { # run_mn LABEL THREADS NP
+run_mn() { # run_mn LABEL THREADS NP [BIN]
   local m="$tmp/m.jsonl"
-  "$bin/mnrun" -np "$3" --threads "$2" "$tmp/b.conf" --metrics "$m" >/dev/null
+  rm -f "$m"
+  "${4:-$bin}/mnrun" -np "$3" --threads "$2" "$tmp/b.conf" --metrics "$m" >/dev/null
   local sps; sps=$(field "$m" samples_per_s)
   awk -v sps="$sps" -v np="$3" -v c="$(field "$m" compute_s)" -v m="$(field "$m" comm_s)" \
     -v io="$(field "$m" io_wait_s)" \
@@ -62,13 +66,16 @@ have_torch=1
   echo "pytorch: not importable with $py (pip install torch, then MN_PYTHON=that python)"
 }
 labels=("mn world 1, 1 thread" "pytorch, 1 process, 1 thread" "mn world 1, 2 threads"
-  "pytorch, 1 process, 2 threads" "mn world 2, 1 thread each")
+  "pytorch, 1 process, 2 threads" "mn world 2, 1 thread each" "base world 1, 1 thread"
+  "base world 2, 1 thread each")
 for ((i = 0; i < repeats; i++)); do
   run_mn "${labels[0]}" 1 1
+  [ -n "$base" ] && run_mn "${labels[5]}" 1 1 "$base"
   ((have_torch)) && run_torch "${labels[1]}" 1
   run_mn "${labels[2]}" 2 1
   ((have_torch)) && run_torch "${labels[3]}" 2
   run_mn "${labels[4]}" 1 2
+  [ -n "$base" ] && run_mn "${labels[6]}" 1 2 "$base"
 done
 
 median() { # the median line of a results file, by samples/s
@@ -89,5 +96,6 @@ if ((have_torch)); then
 else
   echo "  -  -  $(r "${labels[4]}" "${labels[0]}")"
 fi
+[ -n "$base" ] && echo "mn / base ($base): world 1 $(r "${labels[0]}" "${labels[5]}"), world 2 $(r "${labels[4]}" "${labels[6]}")"
 echo "steps per run: $steps, repeats: $repeats, batch 128 per rank, 784,1024,1024,10"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(date -u +%F)"

@@ -40,6 +40,10 @@ typedef struct mn_position {
  * this model or kind (it has MLPs trained with SGD only), saying so; MN_ERR_NOMEM. */
 mn_status_t mn_trainstate_tensors(const mn_model_t *m, const mn_optim_kind_t *kind, int format,
                                   float *const *bufs, mn_snapshot_tensor_t **t, int *n);
+/* Whether snapshot format `format` can hold model m's tensors and kind's states: MN_OK, or
+ * MN_ERR_DATA saying why not (format 1 holds MLPs trained with SGD only). */
+mn_status_t mn_trainstate_check_format(const mn_model_t *m, const mn_optim_kind_t *kind,
+                                       int format);
 
 /* The metadata of a snapshot of this run at position pos, written for `reason`, with the
  * dataset's identity: N, D, classes, the CRC of all labels, and the CRC of the features of

@@ -104,8 +104,6 @@ static const char *state_misfit(const mn_model_t *m, const mn_optim_kind_t *kind
                                 const mn_snapshot_meta_t *s, int *model_shape, char *why,
                                 size_t len) {
   const mn_optim_kind_t *theirs = mn_trainstate_kind(s);
-  mn_snapshot_tensor_t *t = NULL;
-  int nt = 0;
   *model_shape = 1;
   if (theirs != kind) {
     snprintf(why, len,
@@ -114,12 +112,10 @@ static const char *state_misfit(const mn_model_t *m, const mn_optim_kind_t *kind
              theirs->name, kind->name, theirs->name);
     return why;
   }
-  float *none[MN_TRAINSTATE_BUFS] = {NULL};
-  if (mn_trainstate_tensors(m, kind, s->format, none, &t, &nt) != MN_OK) {
+  if (mn_trainstate_check_format(m, kind, s->format) != MN_OK) {
     snprintf(why, len, "%s", mn_error_message());
     return why;
   }
-  free(t);
   *model_shape = 0;
   return NULL;
 }

@@ -24,14 +24,27 @@ static int format1_name(const char *name, char *out, size_t len) {
 
 static int is_mlp(const mn_model_t *m) { return !strcmp(m->spec.type, "mlp"); }
 
-mn_status_t mn_trainstate_tensors(const mn_model_t *m, const mn_optim_kind_t *kind, int format,
-                                  float *const *bufs, mn_snapshot_tensor_t **out, int *n) {
-  const mn_tensors_t *r = &m->tensors;
-  if (format == 1 && (!is_mlp(m) || strcmp(kind->name, "sgd")))
+mn_status_t mn_trainstate_check_format(const mn_model_t *m, const mn_optim_kind_t *kind,
+                                       int format) {
+  char old[32];
+  if (format != 1) return MN_OK;
+  if (!is_mlp(m) || strcmp(kind->name, "sgd"))
     return mn_error(MN_ERR_DATA,
                     "a format-1 snapshot holds an MLP trained with SGD, and this run trains a "
                     "%s with %s",
                     m->spec.type, kind->name);
+  for (int i = 0; i < m->tensors.n; i++)
+    if (!format1_name(m->tensors.t[i].name, old, sizeof old))
+      return mn_error(MN_ERR_DATA, "tensor %s has no name in a format-1 snapshot",
+                      m->tensors.t[i].name);
+  return MN_OK;
+}
+
+mn_status_t mn_trainstate_tensors(const mn_model_t *m, const mn_optim_kind_t *kind, int format,
+                                  float *const *bufs, mn_snapshot_tensor_t **out, int *n) {
+  const mn_tensors_t *r = &m->tensors;
+  mn_status_t st = mn_trainstate_check_format(m, kind, format);
+  if (st != MN_OK) return st;
   int nbuf = 1 + kind->nstates;
   mn_snapshot_tensor_t *t = calloc((size_t)(r->n * nbuf + 1), sizeof *t);
   if (!t) return mn_error(MN_ERR_NOMEM, "out of memory naming the snapshot's tensors");
@@ -43,11 +56,7 @@ mn_status_t mn_trainstate_tensors(const mn_model_t *m, const mn_optim_kind_t *ki
       t[k].ndims = x->ndims;
       memcpy(t[k].dims, x->dims, sizeof x->dims);
       t[k].data = bufs[b] + x->offset;
-      if (format == 1 && !format1_name(x->name, old, sizeof old)) {
-        free(t);
-        return mn_error(MN_ERR_DATA, "tensor %s has no name in a format-1 snapshot", x->name);
-      }
-      if (format == 1)
+      if (format == 1 && format1_name(x->name, old, sizeof old))
         snprintf(t[k].name, sizeof t[k].name, "%s/%s", b == 0 ? "params" : "optim/velocity", old);
       else if (b == 0)
         snprintf(t[k].name, sizeof t[k].name, "params/%s", x->name);
