@@ -384,7 +384,7 @@ static mn_status_t check_step(run_t *r, int64_t step, int nranks_bad) {
   if (st != MN_OK) return st;
   double sumsq = 0; /* the norm for clipping and the metrics, in the same pass */
   int64_t bad = r->k->count_nonfinite(&r->dev.ctx, m->grads, m->nparams, &sumsq);
-  r->grad_norm = sqrt(sumsq);
+  r->grad_norm = bad > 0 ? NAN : sqrt(sumsq);
   if (bad > 0)
     return mn_error(MN_ERR_NONFINITE,
                     "step %lld: the summed gradient holds %lld NaN or infinite values of %lld",
