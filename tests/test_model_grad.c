@@ -178,8 +178,9 @@ static void test_layout(void) {
     /* declared later, laid out earlier, and no overlap */
     if (i > 0) CHECK(r->t[i].offset + r->t[i].count <= r->t[i - 1].offset);
   }
-  int64_t size = 0;
-  CHECK(mn_model_size(&m.spec, &size) == MN_OK && size == m.nparams);
+  int64_t size = 0, values = 0;
+  CHECK(mn_model_size(&m.spec, &size, &values) == MN_OK && size == m.nparams &&
+        values == m.tensors.values);
   CHECK((uintptr_t)m.params % MN_TENSOR_ALIGN == 0 && (uintptr_t)m.grads % MN_TENSOR_ALIGN == 0);
   CHECK((uintptr_t)mn_model_logits(&m) % MN_TENSOR_ALIGN == 0);
   for (int l = 0; l < NLINEAR; l++)

@@ -190,7 +190,9 @@ static mn_status_t plan_backward(mn_model_t *m) {
 static mn_status_t init_params(mn_model_t *m, uint64_t seed) {
   float *host = calloc((size_t)(m->nparams > 0 ? m->nparams : 1), sizeof *host);
   if (!host) return MN_ERR_NOMEM;
-  for (int i = 0; i < m->spec.nlayers; i++) {
+  /* last layer first, so that a tied tensor keeps the values of its first user (the one
+   * that declared it: GPT-2's token embedding, not the head that reuses it) */
+  for (int i = m->spec.nlayers - 1; i >= 0; i--) {
     const mn_layer_t *l = &m->spec.layers[i];
     if (l->kind->init) l->kind->init(l, &m->tensors, seed, host);
   }
