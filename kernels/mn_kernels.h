@@ -119,6 +119,62 @@ typedef struct mn_kernels {
   int64_t (*count_nonfinite)(const mn_kctx_t *ctx, const float *x, int64_t count, double *sumsq);
   size_t (*count_nonfinite_workspace)(int64_t count);
 
+  /* ---- the GPT-2 layers' ops, as llm.c (train_gpt2.c) defines them ----
+   * Shapes: B batch, T sequence length (T <= T_max), C channels, NH heads (C % NH == 0,
+   * head size hs = C / NH), V vocabulary, Vp >= V its padded width; rows = B * T; every
+   * tensor row-major, indexed as written ([B,T,C]: (b * T + t) * C + c). Token ids and labels
+   * lie in [0, V) (not checked here: the data reader validates them). Unless said otherwise
+   * an output overlaps no input. */
+
+  /* Token plus position embedding. in: tokens[B,T], wte[V,C], wpe[T_max,C]; out: out[B,T,C]:
+   * out[b,t,:] = wte[tokens[b,t],:] + wpe[t,:]. */
+  void (*encoder_fwd)(const mn_kctx_t *ctx, float *out, const int32_t *tokens, const float *wte,
+                      const float *wpe, int B, int T, int C);
+
+  /* Its backward, a scatter-add. in: dout[B,T,C], tokens[B,T]; in/out: dwte[V,C],
+   * dwpe[T_max,C]: dwte[v,:] = (accumulate ? dwte[v,:] : 0) + sum over the (b,t) with
+   * tokens[b,t] == v of dout[b,t,:], for every v < V; dwpe[t,:] = (accumulate ? dwpe[t,:] : 0)
+   * + sum_b dout[b,t,:] for t < T, and (accumulate ? unchanged : 0) for T <= t < T_max. So with
+   * accumulate 0 both hold exactly the gradient of this call; with 1 it is added. Each sum
+   * runs from the old value (0 when not accumulating) over the positions in increasing
+   * b * T + t: the same order, so the same bits, on every back end and every run (CUDA uses
+   * no atomics). Needs encoder_bwd_workspace(B, T) bytes of ctx's workspace. */
+  void (*encoder_bwd)(const mn_kctx_t *ctx, float *dwte, float *dwpe, const float *dout,
+                      const int32_t *tokens, int B, int T, int C, int V, int T_max, int accumulate);
+  size_t (*encoder_bwd_workspace)(int B, int T);
+
+  /* LayerNorm over the last dimension, eps 1e-5 (PyTorch's torch.nn.LayerNorm). in:
+   * inp[rows,C], weight[C], bias[C]; out: out[rows,C], mean[rows], rstd[rows] (mean and rstd
+   * kept for the backward; either may be NULL when not wanted):
+   * mean_i = sum_j inp[i,j] / C, var_i = sum_j (inp[i,j] - mean_i)^2 / C (biased),
+   * rstd_i = 1 / sqrt(var_i + 1e-5), out[i,j] = (inp[i,j] - mean_i) rstd_i weight[j] + bias[j]. */
+  void (*layernorm_fwd)(const mn_kctx_t *ctx, float *out, float *mean, float *rstd,
+                        const float *inp, const float *weight, const float *bias, int rows, int C);
+
+  /* Its backward given the forward's mean and rstd. in: dout[rows,C], inp, weight, mean, rstd;
+   * in/out: dinp[rows,C] (must not overlap dout), dweight[C], dbias[C]. With n the normalised
+   * input (inp - mean) rstd and g = weight * dout (per row):
+   * dinp = (din_add ? dinp : 0) + rstd (g - mean_j(g) - n mean_j(g n)),
+   * dweight = (dparams_add ? dweight : 0) + sum_i dout n, dbias = (dparams_add ? dbias : 0) +
+   * sum_i dout. */
+  void (*layernorm_bwd)(const mn_kctx_t *ctx, float *dinp, float *dweight, float *dbias,
+                        const float *dout, const float *inp, const float *weight, const float *mean,
+                        const float *rstd, int rows, int C, int din_add, int dparams_add);
+
+  /* GELU, tanh approximation (GPT-2's; PyTorch's approximate='tanh'), over count elements.
+   * in: inp; out: out (may be inp):
+   * out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+  void (*gelu_fwd)(const mn_kctx_t *ctx, float *out, const float *inp, int64_t count);
+
+  /* Its backward. in: inp (the forward's input), dout; in/out: dinp (may be dout):
+   * dinp = (add ? dinp : 0) + gelu'(inp) dout. */
+  void (*gelu_bwd)(const mn_kctx_t *ctx, float *dinp, const float *inp, const float *dout,
+                   int64_t count, int add);
+
+  /* The residual add: out = a + b over count elements; in: a, b; out: out (may be a or b, so
+   * add_fwd(ctx, y, y, x, n) is y += x: what the residual's backward needs besides copy). */
+  void (*add_fwd)(const mn_kctx_t *ctx, float *out, const float *a, const float *b, int64_t count);
+
   /* ---- memory of the back end (host memory for CPU, device memory for CUDA) ---- */
 
   /* nbytes of zeroed memory aligned to 256 bytes (at least), or NULL when there is not

@@ -25,6 +25,27 @@
  *   count_nonfinite: the count exact; sumsq (exact squares, all terms >= 0) within
  *                 (count + 1) eps_double of the double sum of the finite squares, whatever
  *                 NaN and infinities lie among them; the same bits when run again.
+ *   The GPT-2 ops, on odd shapes (B=2, T=5, C=12, V=11, T_max=8 and others, C=1 too):
+ *   encoder_fwd   exact (one correctly rounded addition per element);
+ *   encoder_bwd   each element of dwte and dwpe, every row (unused tokens, t >= T) included,
+ *                 within (terms + 1) u of the sum of the magnitudes of its terms (and of the
+ *                 old value when accumulating; garbage must be overwritten when not);
+ *   layernorm_fwd mean within (C + 1) u mean|x|, rstd within (C + 8) u rstd, out within
+ *                 2 (C + 8) u (|w| (|n| + rstd mean|x|) + |b|), for rows centred on 0 and
+ *                 on 10 (the float mean's error moves every n by rstd (C + 1) u mean|x|);
+ *   layernorm_bwd against central differences (step 1e-5, in double) of the double forward
+ *                 reduced by dout: dinp within 8 (C + 8) u, dweight and dbias within
+ *                 8 (rows + 8) u, of the largest |gradient| of the tensor, plus 2 u |old|
+ *                 when adding (all four combinations of din_add and dparams_add);
+ *   gelu_fwd      within 8 u (|gelu(x)| + |x|) of the double formula, x in [-6, 6] and
+ *                 0, +-10; in place the same bits;
+ *   gelu_bwd      within 4 u (1 + |x|) |dout| (+ 1e-9, the differences' own error, + 2 u |old|
+ *                 when adding) of dout times central differences of the double gelu; with
+ *                 dinp == dout the same bits;
+ *   add_fwd       exact, also in place over a and over b.
+ * The bounds hold with a margin of at least 4 (checked by dividing them by 4); breaking an op
+ * (the position row of the encoder, the zeroing of dwte's last row, eps 1e-6, a term of
+ * layernorm's backward, GELU's 0.044715, its sech^2, the add flags) fails its row.
  * Every op runs through a kernel context; softmax_xent is also run through two contexts with
  * their own workspaces, alternately, with different m: it keeps no state of its own. */
 #include <float.h>
@@ -465,6 +486,295 @@ static void test_nonfinite_sumsq(const mn_kernels_t *k, int64_t count, int plant
   free(x);
 }
 
+/* ---- the GPT-2 ops: encoder, layernorm, gelu, add --------------------------------------- */
+
+/* random token ids below v; the last position repeats the first (a token seen twice) */
+static int32_t *rand_tokens(int64_t n, int v) {
+  int32_t *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+  for (int64_t i = 0; i < n; i++) p[i] = (int32_t)mn_rng_below(&g_rng, (uint64_t)v);
+  if (n > 1) p[n - 1] = p[0];
+  return p;
+}
+
+static double *to_doubles(const float *x, int64_t n) {
+  double *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+  for (int64_t i = 0; i < n; i++) p[i] = x[i];
+  return p;
+}
+
+/* A scalar function of double inputs: the test's double-precision forward of an op, reduced
+ * to sum_i g_i out_i by a fixed random g, so that its gradient is the op's backward applied
+ * to dout = g. */
+typedef double (*loss_fn_t)(void *arg);
+
+/* grad[i] = d loss / d x[i] for i < n by central differences (step 1e-5; the functions here
+ * are smooth and O(1), so truncation and rounding stay near 1e-10), x[] restored after. */
+static void central_diff(double *x, int64_t n, loss_fn_t loss, void *arg, double *grad) {
+  const double h = 1e-5;
+  for (int64_t i = 0; i < n; i++) {
+    double x0 = x[i];
+    x[i] = x0 + h;
+    double up = loss(arg);
+    x[i] = x0 - h;
+    double down = loss(arg);
+    x[i] = x0;
+    grad[i] = (up - down) / (2 * h);
+  }
+}
+
+static double max_abs(const double *x, int64_t n) {
+  double m = 0;
+  for (int64_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
+  return m;
+}
+
+/* The number of i with |got_i - (add ? old_i : 0) - want_i| > tol * scale + (add ? 2u |old_i| :
+ * 0); *worst gets the largest error over tol * scale. */
+static int64_t count_far(const float *got, const float *old, int add, const double *want, int64_t n,
+                         double tol, double scale, double *worst) {
+  int64_t bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double base = add ? old[i] : 0.0;
+    double err = fabs(got[i] - (base + want[i]));
+    if (!(err <= tol * scale + (add ? 2 * FLT_EPSILON * fabs(base) : 0.0))) bad++;
+    if (scale > 0 && err / (tol * scale) > *worst) *worst = err / (tol * scale);
+  }
+  return bad;
+}
+
+static void test_encoder(const mn_kernels_t *k, int B, int T, int C, int V, int T_max) {
+  int64_t n = (int64_t)B * T, nout = n * C;
+  int32_t *tok = rand_tokens(n, V);
+  float *wte = rand_floats((int64_t)V * C, -1, 1), *wpe = rand_floats((int64_t)T_max * C, -1, 1);
+  float *out = rand_floats(nout, 7, 8);
+  k->encoder_fwd(&g_ctx, out, tok, wte, wpe, B, T, C);
+  int bad = 0;
+  for (int64_t p = 0; p < n; p++)
+    for (int c = 0; c < C; c++)
+      bad += out[p * C + c] != (float)((double)wte[(int64_t)tok[p] * C + c] + wpe[(p % T) * C + c]);
+  CHECK_MSG(bad == 0, "encoder_fwd B=%d T=%d C=%d V=%d: %d differ", B, T, C, V, bad);
+
+  float *dout = rand_floats(nout, -1, 1);
+  for (int accumulate = 0; accumulate < 2; accumulate++) {
+    /* garbage to overwrite, or the values to add to */
+    float *dwte = rand_floats((int64_t)V * C, 5, 6), *dwpe = rand_floats((int64_t)T_max * C, 5, 6);
+    float *dwte0 = copy_floats(dwte, (int64_t)V * C),
+          *dwpe0 = copy_floats(dwpe, (int64_t)T_max * C);
+    k->encoder_bwd(&g_ctx, dwte, dwpe, dout, tok, B, T, C, V, T_max, accumulate);
+    /* per element: the reference sum, the sum of the magnitudes and the number of terms */
+    double *ref = calloc((size_t)(V + T_max) * C, sizeof *ref);
+    double *mag = calloc((size_t)(V + T_max) * C, sizeof *mag);
+    int *terms = calloc((size_t)(V + T_max) * C, sizeof *terms);
+    for (int64_t p = 0; p < n; p++)
+      for (int c = 0; c < C; c++) {
+        int64_t rows[2] = {(int64_t)tok[p], V + p % T};
+        for (int r = 0; r < 2; r++) {
+          ref[rows[r] * C + c] += dout[p * C + c];
+          mag[rows[r] * C + c] += fabs(dout[p * C + c]);
+          terms[rows[r] * C + c]++;
+        }
+      }
+    bad = 0;
+    for (int64_t i = 0; i < (int64_t)(V + T_max) * C; i++) {
+      float got = i < (int64_t)V * C ? dwte[i] : dwpe[i - (int64_t)V * C];
+      float old = i < (int64_t)V * C ? dwte0[i] : dwpe0[i - (int64_t)V * C];
+      double want = ref[i] + (accumulate ? old : 0.0);
+      double m = mag[i] + (accumulate ? fabs(old) : 0.0);
+      bad += !(fabs(got - want) <= (terms[i] + 1) * FLT_EPSILON * m);
+    }
+    CHECK_MSG(bad == 0, "encoder_bwd B=%d T=%d C=%d V=%d T_max=%d accumulate=%d: %d bad", B, T, C,
+              V, T_max, accumulate, bad);
+    free(dwte);
+    free(dwpe);
+    free(dwte0);
+    free(dwpe0);
+    free(ref);
+    free(mag);
+    free(terms);
+  }
+  free(tok);
+  free(wte);
+  free(wpe);
+  free(out);
+  free(dout);
+}
+
+/* LayerNorm in double: out[rows,C] (and the rows' mean and rstd when not NULL) */
+static void layernorm_ref(const double *x, const double *w, const double *b, int rows, int C,
+                          double *out, double *mean, double *rstd) {
+  for (int i = 0; i < rows; i++) {
+    const double *xi = x + (int64_t)i * C;
+    double m = 0, v = 0;
+    for (int j = 0; j < C; j++) m += xi[j];
+    m /= C;
+    for (int j = 0; j < C; j++) v += (xi[j] - m) * (xi[j] - m);
+    double s = 1 / sqrt(v / C + 1e-5);
+    for (int j = 0; j < C; j++) out[(int64_t)i * C + j] = (xi[j] - m) * s * w[j] + b[j];
+    if (mean) mean[i] = m;
+    if (rstd) rstd[i] = s;
+  }
+}
+
+typedef struct ln_arg {
+  double *x, *w, *b, *g, *out;
+  int rows, C;
+} ln_arg_t;
+
+static double layernorm_loss(void *arg) {
+  ln_arg_t *a = arg;
+  int64_t n = (int64_t)a->rows * a->C;
+  layernorm_ref(a->x, a->w, a->b, a->rows, a->C, a->out, NULL, NULL);
+  double l = 0;
+  for (int64_t i = 0; i < n; i++) l += a->g[i] * a->out[i];
+  return l;
+}
+
+/* forward against the double reference; backward against central differences of it */
+static void test_layernorm(const mn_kernels_t *k, int rows, int C, double offset, int din_add,
+                           int dparams_add) {
+  int64_t n = (int64_t)rows * C;
+  float *x = rand_floats(n, offset - 1, offset + 1), *w = rand_floats(C, -1.5, 1.5);
+  float *b = rand_floats(C, -1, 1), *out = rand_floats(n, 7, 8);
+  float *mean = rand_floats(rows, 7, 8), *rstd = rand_floats(rows, 7, 8);
+  k->layernorm_fwd(&g_ctx, out, mean, rstd, x, w, b, rows, C);
+  double *xd = to_doubles(x, n), *wd = to_doubles(w, C), *bd = to_doubles(b, C);
+  double *ref = malloc((size_t)n * sizeof *ref), *mref = malloc((size_t)rows * sizeof *mref);
+  double *sref = malloc((size_t)rows * sizeof *sref);
+  layernorm_ref(xd, wd, bd, rows, C, ref, mref, sref);
+  int bad = 0;
+  const double u = FLT_EPSILON;
+  for (int i = 0; i < rows; i++) {
+    double xmag = 0;
+    for (int j = 0; j < C; j++) xmag += fabs(x[(int64_t)i * C + j]) / C;
+    bad += !(fabs(mean[i] - mref[i]) <= (C + 1) * u * xmag);
+    bad += !(fabs(rstd[i] - sref[i]) <= (C + 8) * u * sref[i]);
+    for (int j = 0; j < C; j++) {
+      int64_t e = (int64_t)i * C + j;
+      double nrm = (xd[e] - mref[i]) * sref[i];
+      double bound = 2 * (C + 8) * u * (fabs(wd[j]) * (fabs(nrm) + sref[i] * xmag) + fabs(bd[j]));
+      bad += !(fabs(out[e] - ref[e]) <= bound);
+    }
+  }
+  CHECK_MSG(bad == 0, "layernorm_fwd rows=%d C=%d offset=%g: %d bad", rows, C, offset, bad);
+
+  /* the backward from the kernel's own mean and rstd */
+  float *dout = rand_floats(n, -1, 1), *dinp = rand_floats(n, -1, 1);
+  float *dw = rand_floats(C, -1, 1), *db = rand_floats(C, -1, 1);
+  float *dinp0 = copy_floats(dinp, n), *dw0 = copy_floats(dw, C), *db0 = copy_floats(db, C);
+  k->layernorm_bwd(&g_ctx, dinp, dw, db, dout, x, w, mean, rstd, rows, C, din_add, dparams_add);
+  ln_arg_t a = {xd, wd, bd, to_doubles(dout, n), ref, rows, C};
+  double *gx = malloc((size_t)n * sizeof *gx), *gw = malloc((size_t)C * sizeof *gw);
+  double *gb = malloc((size_t)C * sizeof *gb);
+  central_diff(xd, n, layernorm_loss, &a, gx);
+  central_diff(wd, C, layernorm_loss, &a, gw);
+  central_diff(bd, C, layernorm_loss, &a, gb);
+  /* float sums of about C (dinp) or rows (dweight, dbias) terms, relative to the largest */
+  double worst = 0, tol_x = 8 * (C + 8) * u, tol_p = 8 * (rows + 8) * u;
+  int64_t nbad = count_far(dinp, dinp0, din_add, gx, n, tol_x, max_abs(gx, n), &worst);
+  nbad += count_far(dw, dw0, dparams_add, gw, C, tol_p, max_abs(gw, C), &worst);
+  nbad += count_far(db, db0, dparams_add, gb, C, tol_p, max_abs(gb, C), &worst);
+  CHECK_MSG(nbad == 0,
+            "layernorm_bwd rows=%d C=%d offset=%g din_add=%d dparams_add=%d: %lld bad, "
+            "worst err/bound %.3g",
+            rows, C, offset, din_add, dparams_add, (long long)nbad, worst);
+  free(x);
+  free(w);
+  free(b);
+  free(out);
+  free(mean);
+  free(rstd);
+  free(xd);
+  free(wd);
+  free(bd);
+  free(ref);
+  free(mref);
+  free(sref);
+  free(dout);
+  free(dinp);
+  free(dw);
+  free(db);
+  free(dinp0);
+  free(dw0);
+  free(db0);
+  free(a.g);
+  free(gx);
+  free(gw);
+  free(gb);
+}
+
+static double gelu_ref(double x) {
+  return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+
+typedef struct gelu_arg {
+  const double *x;
+} gelu_arg_t;
+
+static double gelu_at(void *arg) { return gelu_ref(*((gelu_arg_t *)arg)->x); }
+
+/* The forward against the double formula, in place too; the backward against central
+ * differences of it, in place (dinp == dout) and adding. */
+static void test_gelu(const mn_kernels_t *k, int64_t count) {
+  float *x = rand_floats(count, -6, 6), *out = rand_floats(count, 7, 8);
+  if (count > 2) x[0] = 0.0f, x[1] = -10.0f, x[2] = 10.0f;
+  const double u = FLT_EPSILON;
+  k->gelu_fwd(&g_ctx, out, x, count);
+  int bad = 0;
+  double *want = malloc((size_t)count * sizeof *want);
+  for (int64_t i = 0; i < count; i++) {
+    double xi = x[i];
+    gelu_arg_t a = {&xi};
+    central_diff(&xi, 1, gelu_at, &a, &want[i]);
+    bad += !(fabs(out[i] - gelu_ref(x[i])) <= 8 * u * (fabs(gelu_ref(x[i])) + fabs(x[i])));
+  }
+  float *inplace = copy_floats(x, count);
+  k->gelu_fwd(&g_ctx, inplace, inplace, count);
+  bad += memcmp(inplace, out, (size_t)count * sizeof *out) != 0;
+  CHECK_MSG(bad == 0, "gelu_fwd count=%lld: %d bad", (long long)count, bad);
+
+  float *dout = rand_floats(count, -2, 2), *dinp = rand_floats(count, -1, 1);
+  for (int add = 0; add < 2; add++) {
+    float *d = copy_floats(dinp, count), *same = copy_floats(dout, count);
+    k->gelu_bwd(&g_ctx, d, x, dout, count, add);
+    bad = 0;
+    for (int64_t i = 0; i < count; i++) {
+      double g = want[i] * dout[i], base = add ? dinp[i] : 0.0;
+      bad += !(fabs(d[i] - (base + g)) <=
+               4 * u * (1 + fabs(x[i])) * fabs(dout[i]) + 2 * u * fabs(base) + 1e-9);
+    }
+    if (!add) { /* in place: dinp == dout */
+      k->gelu_bwd(&g_ctx, same, x, same, count, 0);
+      bad += memcmp(same, d, (size_t)count * sizeof *d) != 0;
+    }
+    CHECK_MSG(bad == 0, "gelu_bwd count=%lld add=%d: %d bad", (long long)count, add, bad);
+    free(d);
+    free(same);
+  }
+  free(x);
+  free(out);
+  free(want);
+  free(inplace);
+  free(dout);
+  free(dinp);
+}
+
+/* out = a + b exactly, into a third buffer and in place over a and over b */
+static void test_add(const mn_kernels_t *k, int64_t count) {
+  float *a = rand_floats(count, -4, 4), *b = rand_floats(count, -1, 1),
+        *out = rand_floats(count, 7, 8);
+  float *a2 = copy_floats(a, count), *b2 = copy_floats(b, count);
+  k->add_fwd(&g_ctx, out, a, b, count);
+  int bad = 0;
+  for (int64_t i = 0; i < count; i++) bad += out[i] != (float)((double)a[i] + b[i]);
+  k->add_fwd(&g_ctx, a2, a2, b, count);
+  k->add_fwd(&g_ctx, b2, a, b2, count);
+  bad += memcmp(a2, out, (size_t)count * sizeof *out) != 0;
+  bad += memcmp(b2, out, (size_t)count * sizeof *out) != 0;
+  CHECK_MSG(bad == 0, "add_fwd count=%lld: %d bad", (long long)count, bad);
+  float *owned[] = {a, b, out, a2, b2};
+  for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) free(owned[i]);
+}
+
 int main(void) {
   const mn_kernels_t *k = mn_kernels_cpu();
   mn_rng_seed(&g_rng, 12345, 0, 0);
@@ -514,6 +824,23 @@ int main(void) {
     test_nonfinite_sumsq(k, counts[s], 1);
     test_scale(k, counts[s], 0.25f);
     test_scale(k, counts[s], -1.0f / 3);
+  }
+  static const int gpt[][5] = {/* B, T, C, V, T_max */
+                               {2, 5, 12, 11, 8},
+                               {1, 1, 1, 1, 1},
+                               {3, 7, 33, 5, 9},
+                               {4, 16, 64, 300, 16}};
+  for (size_t s = 0; s < sizeof gpt / sizeof gpt[0]; s++)
+    test_encoder(k, gpt[s][0], gpt[s][1], gpt[s][2], gpt[s][3], gpt[s][4]);
+  static const int ln[][2] = {{10, 12}, {1, 1}, {3, 33}, {7, 128}};
+  for (size_t s = 0; s < sizeof ln / sizeof ln[0]; s++)
+    for (int flags = 0; flags < 4; flags++) {
+      test_layernorm(k, ln[s][0], ln[s][1], 0.0, flags & 1, flags >> 1);
+      test_layernorm(k, ln[s][0], ln[s][1], 10.0, flags & 1, flags >> 1);
+    }
+  for (size_t s = 0; s < sizeof counts / sizeof counts[0]; s++) {
+    test_gelu(k, counts[s]);
+    test_add(k, counts[s]);
   }
   k->release(g_ctx.workspace);
   return mn_test_result("test_kernels");

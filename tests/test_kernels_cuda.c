@@ -26,6 +26,19 @@
  *                 correct exact, the same loss bits with and without dlogits; and through
  *                 two contexts (own stream, own workspace of exactly the queried size) used
  *                 alternately with different m: the same results, so no scratch is shared.
+ *   The GPT-2 ops:
+ *   encoder_fwd   the CPU's bits;
+ *   encoder_bwd   the CPU's bits (the same order of additions), and the same again on a
+ *                 second run, accumulating or not, with tokens repeated and past one tile
+ *                 (256) of the link kernel, and C past one block of threads;
+ *   layernorm_fwd out within 4 (C + 8) u of |w| (|n| + rstd mean|x|) + |b|, mean within
+ *                 4 (C + 8) u mean|x|, rstd within 4 (C + 8) u rstd (other summation orders);
+ *   layernorm_bwd from the CPU's mean and rstd: dinp within 8 (C + 8) u, dweight and dbias
+ *                 within 8 (rows + 8) u, of the largest |gradient| of the tensor, plus 2 u |old|
+ *                 when adding, all four flag combinations;
+ *   gelu_fwd      within 8 u (|gelu(x)| + |x|) (another tanhf; FMAs), in place the same bits;
+ *   gelu_bwd      within 8 u ((1 + |x|) |dout| + |old| when adding);
+ *   add_fwd       the CPU's bits, also in place.
  * Every GPU op runs in a context with its own stream and workspace (g_ctx). Compiled on the
  * development machine, which has no GPU: run only where one is lent (docs/gpu.md). */
 #include <float.h>
@@ -80,6 +93,15 @@ static void *to_dev(const void *host, size_t bytes) {
   return d;
 }
 
+/* host[0, bytes) over the device buffer dev */
+static void to_dev_into(void *dev, const void *host, size_t bytes) {
+  cudaError_t e = cudaMemcpy(dev, host, bytes, cudaMemcpyHostToDevice);
+  if (e != cudaSuccess) {
+    fprintf(stderr, "cudaMemcpy of %zu bytes: %s\n", bytes, cudaGetErrorString(e));
+    exit(1);
+  }
+}
+
 static void to_host(void *host, const void *dev, size_t bytes) {
   cudaError_t e = cudaMemcpy(host, dev, bytes, cudaMemcpyDeviceToHost);
   if (e != cudaSuccess) {
@@ -128,8 +150,10 @@ static void check_gemm(int ta, int tb, int m, int n, int k, float alpha, float b
                      tol, &worst);
     for (int j = n; j < ldc; j++) bad += got[(int64_t)i * ldc + j] != c[(int64_t)i * ldc + j];
   }
-  CHECK_MSG(bad == 0, "gemm ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g pad=%d tol=%g: %lld bad, "
-            "worst err/mag %.3g", ta, tb, m, n, k, alpha, beta, pad, tol, (long long)bad, worst);
+  CHECK_MSG(bad == 0,
+            "gemm ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g pad=%d tol=%g: %lld bad, "
+            "worst err/mag %.3g",
+            ta, tb, m, n, k, alpha, beta, pad, tol, (long long)bad, worst);
   cudaFree(da);
   cudaFree(db);
   cudaFree(dc);
@@ -144,9 +168,9 @@ static void check_gemm(int ta, int tb, int m, int n, int k, float alpha, float b
 }
 
 static void test_gemm(double tol) {
-  static const int shapes[][3] = {{1, 1, 1},     {7, 13, 5},      {13, 7, 5},  {5, 7, 13},
-                                  {1, 9, 4},     {9, 1, 4},       {6, 5, 1},   {33, 65, 17},
-                                  {64, 64, 64},  {100, 37, 129},  {257, 129, 300}};
+  static const int shapes[][3] = {{1, 1, 1},    {7, 13, 5},     {13, 7, 5},     {5, 7, 13},
+                                  {1, 9, 4},    {9, 1, 4},      {6, 5, 1},      {33, 65, 17},
+                                  {64, 64, 64}, {100, 37, 129}, {257, 129, 300}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
     for (int ta = 0; ta < 2; ta++)
       for (int tb = 0; tb < 2; tb++) {
@@ -266,8 +290,8 @@ static void test_softmax_xent(int m, int c, double offset, float gs) {
             (long long)hits_g, (long long)hits_c);
   int64_t bad = 0;
   for (int64_t i = 0; i < count; i++) bad += !(fabs((double)got[i] - want[i]) <= 1e-5 * fabs(gs));
-  CHECK_MSG(bad == 0, "softmax_xent m=%d c=%d offset=%g gs=%g: %lld dlogits bad", m, c, offset,
-            gs, (long long)bad);
+  CHECK_MSG(bad == 0, "softmax_xent m=%d c=%d offset=%g gs=%g: %lld dlogits bad", m, c, offset, gs,
+            (long long)bad);
   g_gpu->softmax_xent(&g_ctx, dx, dy, m, c, gs, NULL, &loss_g2, &hits_g2);
   CHECK_MSG(loss_g2 == loss_g && hits_g2 == hits_g,
             "softmax_xent m=%d c=%d: without dlogits %.17g/%lld, with %.17g/%lld", m, c, loss_g2,
@@ -507,19 +531,212 @@ static void test_memory(void) {
   free(back);
 }
 
+/* ---- the GPT-2 ops: encoder, layernorm, gelu, add --------------------------------------- */
+
+static int32_t *rand_tokens(int64_t n, int v) {
+  int32_t *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+  for (int64_t i = 0; i < n; i++) p[i] = (int32_t)mn_rng_below(&g_rng, (uint64_t)v);
+  return p;
+}
+
+/* the number of floats of got[0, n) whose bits differ from want's */
+static int64_t count_differ(const float *got, const float *want, int64_t n) {
+  int64_t bad = 0;
+  for (int64_t i = 0; i < n; i++) bad += memcmp(&got[i], &want[i], sizeof *got) != 0;
+  return bad;
+}
+
+/* a device buffer of n floats, downloaded into a fresh host array */
+static float *dev_floats(const float *dev, int64_t n) {
+  float *h = malloc((size_t)(n > 0 ? n : 1) * sizeof *h);
+  to_host(h, dev, (size_t)n * sizeof *h);
+  return h;
+}
+
+/* The forward and both backward modes bit for bit the CPU's (the same order of additions),
+ * the backward twice (the same bits again). */
+static void test_encoder(int B, int T, int C, int V, int T_max) {
+  int64_t n = (int64_t)B * T, nout = n * C, nte = (int64_t)V * C, npe = (int64_t)T_max * C;
+  int32_t *tok = rand_tokens(n, V);
+  float *wte = rand_floats(nte, -1, 1), *wpe = rand_floats(npe, -1, 1);
+  float *out = rand_floats(nout, 7, 8), *dout = rand_floats(nout, -1, 1);
+  int32_t *d_tok = to_dev(tok, (size_t)n * sizeof *tok);
+  float *d_wte = to_dev(wte, (size_t)nte * 4), *d_wpe = to_dev(wpe, (size_t)npe * 4);
+  float *d_out = to_dev(out, (size_t)nout * 4), *d_dout = to_dev(dout, (size_t)nout * 4);
+  g_cpu->encoder_fwd(mn_kctx_default(), out, tok, wte, wpe, B, T, C);
+  g_gpu->encoder_fwd(&g_ctx, d_out, d_tok, d_wte, d_wpe, B, T, C);
+  float *got = dev_floats(d_out, nout);
+  int64_t bad = count_differ(got, out, nout);
+  CHECK_MSG(bad == 0, "encoder_fwd B=%d T=%d C=%d V=%d: %lld differ", B, T, C, V, (long long)bad);
+  free(got);
+  for (int accumulate = 0; accumulate < 2; accumulate++) {
+    float *dwte = rand_floats(nte, 5, 6), *dwpe = rand_floats(npe, 5, 6);
+    float *d_dwte = to_dev(dwte, (size_t)nte * 4), *d_dwpe = to_dev(dwpe, (size_t)npe * 4);
+    float *d_dwte2 = to_dev(dwte, (size_t)nte * 4), *d_dwpe2 = to_dev(dwpe, (size_t)npe * 4);
+    g_cpu->encoder_bwd(mn_kctx_default(), dwte, dwpe, dout, tok, B, T, C, V, T_max, accumulate);
+    g_gpu->encoder_bwd(&g_ctx, d_dwte, d_dwpe, d_dout, d_tok, B, T, C, V, T_max, accumulate);
+    g_gpu->encoder_bwd(&g_ctx, d_dwte2, d_dwpe2, d_dout, d_tok, B, T, C, V, T_max, accumulate);
+    float *gte = dev_floats(d_dwte, nte), *gpe = dev_floats(d_dwpe, npe);
+    float *gte2 = dev_floats(d_dwte2, nte), *gpe2 = dev_floats(d_dwpe2, npe);
+    bad = count_differ(gte, dwte, nte) + count_differ(gpe, dwpe, npe);
+    bad += count_differ(gte2, gte, nte) + count_differ(gpe2, gpe, npe);
+    CHECK_MSG(bad == 0, "encoder_bwd B=%d T=%d C=%d V=%d T_max=%d accumulate=%d: %lld differ", B, T,
+              C, V, T_max, accumulate, (long long)bad);
+    cudaFree(d_dwte);
+    cudaFree(d_dwpe);
+    cudaFree(d_dwte2);
+    cudaFree(d_dwpe2);
+    free(dwte);
+    free(dwpe);
+    free(gte);
+    free(gpe);
+    free(gte2);
+    free(gpe2);
+  }
+  cudaFree(d_tok);
+  cudaFree(d_wte);
+  cudaFree(d_wpe);
+  cudaFree(d_out);
+  cudaFree(d_dout);
+  free(tok);
+  free(wte);
+  free(wpe);
+  free(out);
+  free(dout);
+}
+
+/* |got - want| <= tol * (max |want - old| over the tensor) + 2u |old| when adding: the
+ * GPU's sums go in another order than the CPU's */
+static int64_t count_far(const float *got, const float *want, const float *old, int add, int64_t n,
+                         double tol) {
+  double scale = 0;
+  for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(want[i] - (add ? old[i] : 0.0f)));
+  int64_t bad = 0;
+  for (int64_t i = 0; i < n; i++)
+    bad += !(fabs((double)got[i] - want[i]) <=
+             tol * scale + (add ? 2 * FLT_EPSILON * fabs(old[i]) : 0));
+  return bad;
+}
+
+static void test_layernorm(int rows, int C, double offset, int din_add, int dparams_add) {
+  int64_t n = (int64_t)rows * C;
+  const double u = FLT_EPSILON;
+  float *x = rand_floats(n, offset - 1, offset + 1), *w = rand_floats(C, -1.5, 1.5);
+  float *b = rand_floats(C, -1, 1), *out = rand_floats(n, 7, 8);
+  float *mean = rand_floats(rows, 7, 8), *rstd = rand_floats(rows, 7, 8);
+  float *d_x = to_dev(x, (size_t)n * 4), *d_w = to_dev(w, (size_t)C * 4);
+  float *d_b = to_dev(b, (size_t)C * 4), *d_out = to_dev(out, (size_t)n * 4);
+  float *d_mean = to_dev(mean, (size_t)rows * 4), *d_rstd = to_dev(rstd, (size_t)rows * 4);
+  g_cpu->layernorm_fwd(mn_kctx_default(), out, mean, rstd, x, w, b, rows, C);
+  g_gpu->layernorm_fwd(&g_ctx, d_out, d_mean, d_rstd, d_x, d_w, d_b, rows, C);
+  float *got = dev_floats(d_out, n), *gmean = dev_floats(d_mean, rows);
+  float *grstd = dev_floats(d_rstd, rows);
+  float *mag = malloc((size_t)n * 4), *xmag = calloc((size_t)rows, 4);
+  for (int i = 0; i < rows; i++) {
+    for (int j = 0; j < C; j++) xmag[i] += fabsf(x[(int64_t)i * C + j]) / C;
+    for (int j = 0; j < C; j++) {
+      int64_t e = (int64_t)i * C + j;
+      mag[e] = fabsf(w[j]) * (fabsf((x[e] - mean[i]) * rstd[i]) + rstd[i] * xmag[i]) + fabsf(b[j]);
+    }
+  }
+  double tol = 4.0 * (C + 8) * u;
+  int64_t bad = count_bad(got, out, mag, n, tol, NULL);
+  bad += count_bad(gmean, mean, xmag, rows, tol, NULL);
+  bad += count_bad(grstd, rstd, NULL, rows, tol, NULL);
+  CHECK_MSG(bad == 0, "layernorm_fwd rows=%d C=%d offset=%g: %lld bad", rows, C, offset,
+            (long long)bad);
+
+  /* the backward, each back end from the CPU's mean and rstd */
+  float *dout = rand_floats(n, -1, 1), *dinp = rand_floats(n, -1, 1);
+  float *dw = rand_floats(C, -1, 1), *db = rand_floats(C, -1, 1);
+  float *dinp0 = copy_floats(dinp, n), *dw0 = copy_floats(dw, C), *db0 = copy_floats(db, C);
+  float *d_dout = to_dev(dout, (size_t)n * 4), *d_dinp = to_dev(dinp, (size_t)n * 4);
+  float *d_dw = to_dev(dw, (size_t)C * 4), *d_db = to_dev(db, (size_t)C * 4);
+  to_dev_into(d_mean, mean, (size_t)rows * 4);
+  to_dev_into(d_rstd, rstd, (size_t)rows * 4);
+  g_cpu->layernorm_bwd(mn_kctx_default(), dinp, dw, db, dout, x, w, mean, rstd, rows, C, din_add,
+                       dparams_add);
+  g_gpu->layernorm_bwd(&g_ctx, d_dinp, d_dw, d_db, d_dout, d_x, d_w, d_mean, d_rstd, rows, C,
+                       din_add, dparams_add);
+  float *gdinp = dev_floats(d_dinp, n), *gdw = dev_floats(d_dw, C), *gdb = dev_floats(d_db, C);
+  bad = count_far(gdinp, dinp, dinp0, din_add, n, 8.0 * (C + 8) * u);
+  bad += count_far(gdw, dw, dw0, dparams_add, C, 8.0 * (rows + 8) * u);
+  bad += count_far(gdb, db, db0, dparams_add, C, 8.0 * (rows + 8) * u);
+  CHECK_MSG(bad == 0, "layernorm_bwd rows=%d C=%d offset=%g din_add=%d dparams_add=%d: %lld bad",
+            rows, C, offset, din_add, dparams_add, (long long)bad);
+  void *dev[] = {d_x, d_w, d_b, d_out, d_mean, d_rstd, d_dout, d_dinp, d_dw, d_db};
+  for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) cudaFree(dev[i]);
+  void *host[] = {x,    w,    b,  out, mean,  rstd, got, gmean, grstd, mag, xmag,
+                  dout, dinp, dw, db,  dinp0, dw0,  db0, gdinp, gdw,   gdb};
+  for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
+}
+
+/* gelu within a few ulps of the CPU's (another tanhf), in place too; add bit for bit */
+static void test_gelu_add(int64_t count) {
+  const double u = FLT_EPSILON;
+  size_t nb = (size_t)count * 4;
+  float *x = rand_floats(count, -6, 6), *out = rand_floats(count, 7, 8);
+  float *dout = rand_floats(count, -2, 2), *dinp = rand_floats(count, -1, 1);
+  float *d_x = to_dev(x, nb), *d_out = to_dev(out, nb), *d_dout = to_dev(dout, nb);
+  g_cpu->gelu_fwd(mn_kctx_default(), out, x, count);
+  g_gpu->gelu_fwd(&g_ctx, d_out, d_x, count);
+  float *got = dev_floats(d_out, count), *mag = malloc(nb);
+  for (int64_t i = 0; i < count; i++) mag[i] = fabsf(out[i]) + fabsf(x[i]);
+  int64_t bad = count_bad(got, out, mag, count, 8 * u, NULL);
+  float *d_in = to_dev(x, nb);
+  g_gpu->gelu_fwd(&g_ctx, d_in, d_in, count); /* in place: the same bits */
+  free(got);
+  got = dev_floats(d_in, count);
+  float *again = dev_floats(d_out, count);
+  bad += count_differ(got, again, count);
+  CHECK_MSG(bad == 0, "gelu_fwd count=%lld: %lld bad", (long long)count, (long long)bad);
+  for (int add = 0; add < 2; add++) {
+    float *want = copy_floats(dinp, count), *d_dinp = to_dev(dinp, nb);
+    g_cpu->gelu_bwd(mn_kctx_default(), want, x, dout, count, add);
+    g_gpu->gelu_bwd(&g_ctx, d_dinp, d_x, d_dout, count, add);
+    float *g = dev_floats(d_dinp, count);
+    for (int64_t i = 0; i < count; i++)
+      mag[i] = (1 + fabsf(x[i])) * fabsf(dout[i]) + (add ? fabsf(dinp[i]) : 0.0f);
+    bad = count_bad(g, want, mag, count, 8 * u, NULL);
+    CHECK_MSG(bad == 0, "gelu_bwd count=%lld add=%d: %lld bad", (long long)count, add,
+              (long long)bad);
+    cudaFree(d_dinp);
+    free(want);
+    free(g);
+  }
+  float *sum = copy_floats(x, count);
+  g_cpu->add_fwd(mn_kctx_default(), sum, x, dout, count);
+  g_gpu->add_fwd(&g_ctx, d_out, d_x, d_dout, count);
+  g_gpu->add_fwd(&g_ctx, d_x, d_x, d_dout, count); /* in place over a */
+  float *g1 = dev_floats(d_out, count), *g2 = dev_floats(d_x, count);
+  bad = count_differ(g1, sum, count) + count_differ(g2, sum, count);
+  CHECK_MSG(bad == 0, "add_fwd count=%lld: %lld differ", (long long)count, (long long)bad);
+  cudaFree(d_x);
+  cudaFree(d_out);
+  cudaFree(d_dout);
+  cudaFree(d_in);
+  void *host[] = {x, out, dout, dinp, got, mag, again, sum, g1, g2};
+  for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
+}
+
 static void run_all(void) {
   mn_rng_seed(&g_rng, 4242, 0, 0);
   CHECK(strcmp(g_gpu->name, "cuda") == 0);
   CHECK(g_gpu->gemm && g_gpu->bias_act_fwd && g_gpu->relu_fwd && g_gpu->relu_bwd &&
         g_gpu->bias_grad && g_gpu->softmax_xent && g_gpu->sgd_update && g_gpu->adamw_update &&
         g_gpu->scale && g_gpu->count_nonfinite && g_gpu->softmax_xent_workspace &&
-        g_gpu->count_nonfinite_workspace);
+        g_gpu->count_nonfinite_workspace && g_gpu->encoder_fwd && g_gpu->encoder_bwd &&
+        g_gpu->encoder_bwd_workspace && g_gpu->layernorm_fwd && g_gpu->layernorm_bwd &&
+        g_gpu->gelu_fwd && g_gpu->gelu_bwd && g_gpu->add_fwd);
   cudaStream_t stream = NULL;
   CHECK(cudaStreamCreate(&stream) == cudaSuccess);
   g_ctx.stream = stream;
-  size_t need = g_gpu->softmax_xent_workspace(5000, 10);
-  size_t need_count = g_gpu->count_nonfinite_workspace(((int64_t)1 << 24) + 3);
-  g_ctx.workspace_nbytes = need > need_count ? need : need_count;
+  size_t need[] = {g_gpu->softmax_xent_workspace(5000, 10),
+                   g_gpu->count_nonfinite_workspace(((int64_t)1 << 24) + 3),
+                   g_gpu->encoder_bwd_workspace(8, 300)};
+  g_ctx.workspace_nbytes = 0;
+  for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+    if (need[i] > g_ctx.workspace_nbytes) g_ctx.workspace_nbytes = need[i];
   g_ctx.workspace = g_gpu->alloc(g_ctx.workspace_nbytes);
   CHECK(g_ctx.workspace != NULL);
 
@@ -532,7 +749,7 @@ static void run_all(void) {
 
   test_softmax_xent_tie();
   test_softmax_xent_contexts();
-  static const int mn[][2] = {{1, 1},    {7, 13},   {13, 7},  {1, 100}, {100, 1},
+  static const int mn[][2] = {{1, 1},    {7, 13},   {13, 7},    {1, 100}, {100, 1},
                               {64, 257}, {9, 1000}, {5000, 10}, {3, 33}};
   for (size_t s = 0; s < sizeof mn / sizeof mn[0]; s++) {
     test_bias_act(mn[s][0], mn[s][1]);
@@ -561,6 +778,21 @@ static void run_all(void) {
     test_scale(counts[s], -1.0f / 3);
     test_nonfinite(counts[s]);
   }
+  static const int enc[][5] = {/* B, T, C, V, T_max: repeats, tiles of 256 positions */
+                               {2, 5, 12, 11, 8},
+                               {1, 1, 1, 1, 1},
+                               {3, 7, 33, 5, 9},
+                               {8, 300, 40, 50, 320},
+                               {4, 64, 768, 5003, 64}};
+  for (size_t s = 0; s < sizeof enc / sizeof enc[0]; s++)
+    test_encoder(enc[s][0], enc[s][1], enc[s][2], enc[s][3], enc[s][4]);
+  static const int ln[][2] = {{10, 12}, {1, 1}, {3, 33}, {100, 768}, {1000, 37}};
+  for (size_t s = 0; s < sizeof ln / sizeof ln[0]; s++)
+    for (int flags = 0; flags < 4; flags++) {
+      test_layernorm(ln[s][0], ln[s][1], 0.0, flags & 1, flags >> 1);
+      test_layernorm(ln[s][0], ln[s][1], 10.0, flags & 1, flags >> 1);
+    }
+  for (size_t s = 0; s < sizeof counts / sizeof counts[0]; s++) test_gelu_add(counts[s]);
   CHECK_MSG(cudaDeviceSynchronize() == cudaSuccess, "device error at the end");
   g_gpu->release(g_ctx.workspace);
   cudaStreamDestroy(stream);
@@ -569,7 +801,7 @@ static void run_all(void) {
 
 int main(void) {
   const mn_kernels_t *gpu = mn_kernels_cuda();
-  mn_kernels_cuda_set_tf32(0); /* safe to call with or without a device */
+  mn_kernels_cuda_set_tf32(0);     /* safe to call with or without a device */
   CHECK(mn_kernels_cuda() == gpu); /* the answer is stable */
 #ifndef MN_HAVE_CUDA
   CHECK_MSG(gpu == NULL, "mn_kernels_cuda() must be NULL in a build without CUDA");

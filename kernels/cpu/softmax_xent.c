@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mn_kernels.h"
+#include "mn_cpu.h"
 
 static int row_argmax(const float *restrict x, int c) {
   int best = 0;
