@@ -38,7 +38,8 @@ typedef struct mn_kctx {
 } mn_kctx_t;
 
 /* A context with the default stream and no workspace, for callers of ops that need none
- * (e.g. copies in tests and tools, every op of the CPU table today). Never NULL. */
+ * (e.g. copies in tests and tools, every op of the CPU table but attention_bwd). Never
+ * NULL. */
 const mn_kctx_t *mn_kctx_default(void);
 
 /* ---- the arguments of the optimizer updates (in; the caller's, read during the call) ---- */
@@ -174,6 +175,25 @@ typedef struct mn_kernels {
   /* The residual add: out = a + b over count elements; in: a, b; out: out (may be a or b, so
    * add_fwd(ctx, y, y, x, n) is y += x: what the residual's backward needs besides copy). */
   void (*add_fwd)(const mn_kctx_t *ctx, float *out, const float *a, const float *b, int64_t count);
+
+  /* Causal multi-head self-attention (llm.c's attention_forward). in: qkv[B,T,3C], each
+   * position's query, key and value side by side, head h's at channels h*hs + [0, hs) of
+   * each; out: out[B,T,C] (head h's output in channels h*hs + [0, hs)) and att[B,NH,T,T]
+   * (kept for the backward): for each (b, h, t),
+   * att[b,h,t,t2] = softmax_{t2 <= t}(q_t . k_t2 / sqrt(hs)) for t2 <= t, 0 for t2 > t;
+   * out[b,t,h*hs + i] = sum_{t2 <= t} att[b,h,t,t2] v_t2[i]. */
+  void (*attention_fwd)(const mn_kctx_t *ctx, float *out, float *att, const float *qkv, int B,
+                        int T, int C, int NH);
+
+  /* Its backward. in: dout[B,T,C], qkv and att (the forward's); in/out: dqkv[B,T,3C]:
+   * dqkv = (add ? dqkv : 0) + the gradient with respect to qkv, through the softmax
+   * (datt = dout . v, dpre = att (datt - sum_t2 att datt)), then q, k and v. Needs
+   * attention_bwd_workspace(B, T, C, NH) bytes of ctx's workspace (a row of datt on the
+   * CPU; on CUDA the whole [B,NH,T,T] dpre, so that dq, dk and dv are sums in a fixed
+   * order without atomics). */
+  void (*attention_bwd)(const mn_kctx_t *ctx, float *dqkv, const float *dout, const float *qkv,
+                        const float *att, int B, int T, int C, int NH, int add);
+  size_t (*attention_bwd_workspace)(int B, int T, int C, int NH);
 
   /* ---- memory of the back end (host memory for CPU, device memory for CUDA) ---- */
 

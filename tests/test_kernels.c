@@ -43,9 +43,18 @@
  *                 when adding) of dout times central differences of the double gelu; with
  *                 dinp == dout the same bits;
  *   add_fwd       exact, also in place over a and over b.
+ *   attention_fwd per (b, h, t) row, with P the largest scale sum_i |q_i k_i| over t2 <= t and
+ *                 E = u (T + 2 + (hs + 2) P) / 2: att within E att_ref (entries t2 > t
+ *                 exactly 0), out within E sum_t2 att_ref |v_t2| (a rounding of each dot
+ *                 product moves exp by (hs + 2) u P, the sums add T u);
+ *   attention_bwd from the kernel's att, against central differences of the double forward
+ *                 reduced by dout: dqkv within (T + hs + 8) u / 4 of the largest |gradient|,
+ *                 plus 2 u |old| when adding (shapes with T = 1, T = 40, hs = 3 and 4).
  * The bounds hold with a margin of at least 4 (checked by dividing them by 4); breaking an op
  * (the position row of the encoder, the zeroing of dwte's last row, eps 1e-6, a term of
- * layernorm's backward, GELU's 0.044715, its sech^2, the add flags) fails its row.
+ * layernorm's backward, GELU's 0.044715, its sech^2, the add flags, attention's scale, its
+ * masked entries at 1e-7, the softmax term of its backward, dk 0.1% or dv 0.01% off) fails
+ * its row.
  * Every op runs through a kernel context; softmax_xent is also run through two contexts with
  * their own workspaces, alternately, with different m: it keeps no state of its own. */
 #include <float.h>
@@ -775,6 +784,119 @@ static void test_add(const mn_kernels_t *k, int64_t count) {
   for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) free(owned[i]);
 }
 
+/* ---- the GPT-2 ops: attention ---------------------------------------------------------- */
+
+/* Causal attention in double, llm.c's definition: out[B,T,C] and att[B,NH,T,T] (NULL: not
+ * wanted) from qkv[B,T,3C] */
+static void attention_ref(const double *qkv, int B, int T, int C, int NH, double *out,
+                          double *att) {
+  int hs = C / NH;
+  double scale = 1 / sqrt((double)hs), *a = malloc((size_t)T * sizeof *a);
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++)
+      for (int h = 0; h < NH; h++) {
+        const double *q = qkv + ((int64_t)b * T + t) * 3 * C + h * hs;
+        double mx = -INFINITY, sum = 0;
+        for (int t2 = 0; t2 <= t; t2++) {
+          const double *key = qkv + ((int64_t)b * T + t2) * 3 * C + C + h * hs;
+          a[t2] = 0;
+          for (int i = 0; i < hs; i++) a[t2] += q[i] * key[i] * scale;
+          mx = fmax(mx, a[t2]);
+        }
+        for (int t2 = 0; t2 <= t; t2++) sum += a[t2] = exp(a[t2] - mx);
+        for (int t2 = 0; t2 < T; t2++) {
+          a[t2] = t2 <= t ? a[t2] / sum : 0.0;
+          if (att) att[(((int64_t)b * NH + h) * T + t) * T + t2] = a[t2];
+        }
+        for (int i = 0; i < hs; i++) {
+          double o = 0;
+          for (int t2 = 0; t2 <= t; t2++)
+            o += a[t2] * qkv[((int64_t)b * T + t2) * 3 * C + 2 * C + h * hs + i];
+          out[((int64_t)b * T + t) * C + h * hs + i] = o;
+        }
+      }
+  free(a);
+}
+
+typedef struct att_arg {
+  double *qkv, *g, *out;
+  int B, T, C, NH;
+} att_arg_t;
+
+static double attention_loss(void *arg) {
+  att_arg_t *a = arg;
+  int64_t n = (int64_t)a->B * a->T * a->C;
+  attention_ref(a->qkv, a->B, a->T, a->C, a->NH, a->out, NULL);
+  double l = 0;
+  for (int64_t i = 0; i < n; i++) l += a->g[i] * a->out[i];
+  return l;
+}
+
+/* The forward against the double reference; the backward from the kernel's att against
+ * central differences of it, overwriting and adding into dqkv. */
+static void test_attention(const mn_kernels_t *k, int B, int T, int C, int NH) {
+  const int hs = C / NH;
+  const int64_t nqkv = (int64_t)B * T * 3 * C, nout = (int64_t)B * T * C;
+  const int64_t natt = (int64_t)B * NH * T * T;
+  const double u = FLT_EPSILON;
+  float *qkv = rand_floats(nqkv, -1, 1), *out = rand_floats(nout, 7, 8);
+  float *att = rand_floats(natt, 7, 8);
+  k->attention_fwd(&g_ctx, out, att, qkv, B, T, C, NH);
+  double *qd = to_doubles(qkv, nqkv), *ref = malloc((size_t)nout * sizeof *ref);
+  double *aref = malloc((size_t)natt * sizeof *aref);
+  attention_ref(qd, B, T, C, NH, ref, aref);
+  int64_t bad = 0;
+  double worst = 0;
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < NH; h++)
+      for (int t = 0; t < T; t++) {
+        /* P: the largest |scaled dot product| term sum of the row; E: its relative bound */
+        const double *q = qd + ((int64_t)b * T + t) * 3 * C + h * hs;
+        double P = 0;
+        for (int t2 = 0; t2 <= t; t2++) {
+          double p = 0;
+          for (int i = 0; i < hs; i++)
+            p += fabs(q[i] * qd[((int64_t)b * T + t2) * 3 * C + C + h * hs + i]);
+          P = fmax(P, p / sqrt((double)hs));
+        }
+        double E = u * (T + 2 + (hs + 2) * P) / 2;
+        const int64_t row = (((int64_t)b * NH + h) * T + t) * T;
+        for (int t2 = 0; t2 < T; t2++) {
+          double err = fabs(att[row + t2] - aref[row + t2]);
+          bad += t2 > t ? att[row + t2] != 0.0f : !(err <= E * aref[row + t2]);
+          if (t2 <= t && err / (E * aref[row + t2]) > worst) worst = err / (E * aref[row + t2]);
+        }
+        for (int i = 0; i < hs; i++) {
+          double mag = 0;
+          for (int t2 = 0; t2 <= t; t2++)
+            mag += aref[row + t2] * fabs(qd[((int64_t)b * T + t2) * 3 * C + 2 * C + h * hs + i]);
+          int64_t e = ((int64_t)b * T + t) * C + h * hs + i;
+          bad += !(fabs(out[e] - ref[e]) <= E * mag);
+          if (mag > 0 && fabs(out[e] - ref[e]) / (E * mag) > worst)
+            worst = fabs(out[e] - ref[e]) / (E * mag);
+        }
+      }
+  CHECK_MSG(bad == 0, "attention_fwd B=%d T=%d C=%d NH=%d: %lld bad, worst err/bound %.3g", B, T, C,
+            NH, (long long)bad, worst);
+
+  float *dout = rand_floats(nout, -1, 1);
+  att_arg_t a = {qd, to_doubles(dout, nout), ref, B, T, C, NH};
+  double *g = malloc((size_t)nqkv * sizeof *g);
+  central_diff(qd, nqkv, attention_loss, &a, g);
+  for (int add = 0; add < 2; add++) {
+    float *dqkv = rand_floats(nqkv, -1, 1), *dqkv0 = copy_floats(dqkv, nqkv);
+    k->attention_bwd(&g_ctx, dqkv, dout, qkv, att, B, T, C, NH, add);
+    worst = 0;
+    bad = count_far(dqkv, dqkv0, add, g, nqkv, (T + hs + 8) * u / 4, max_abs(g, nqkv), &worst);
+    CHECK_MSG(bad == 0, "attention_bwd B=%d T=%d C=%d NH=%d add=%d: %lld bad, worst err/bound %.3g",
+              B, T, C, NH, add, (long long)bad, worst);
+    free(dqkv);
+    free(dqkv0);
+  }
+  void *owned[] = {qkv, out, att, qd, ref, aref, dout, a.g, g};
+  for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) free(owned[i]);
+}
+
 int main(void) {
   const mn_kernels_t *k = mn_kernels_cpu();
   mn_rng_seed(&g_rng, 12345, 0, 0);
@@ -784,8 +906,15 @@ int main(void) {
 
   CHECK(k->softmax_xent_workspace && k->count_nonfinite_workspace);
   CHECK(mn_kctx_default() != NULL && mn_kctx_default()->workspace_nbytes == 0);
-  size_t need = k->softmax_xent_workspace(100, 257), need_count = k->count_nonfinite_workspace(9);
-  g_ctx.workspace_nbytes = need > need_count ? need : need_count;
+  static const int att[][4] = {/* B, T, C, NH */
+                               {2, 5, 12, 3},
+                               {1, 1, 4, 1},
+                               {1, 40, 8, 2},
+                               {3, 9, 6, 2}};
+  size_t need[] = {k->softmax_xent_workspace(100, 257), k->count_nonfinite_workspace(9),
+                   k->encoder_bwd_workspace(4, 16), k->attention_bwd_workspace(3, 40, 12, 3)};
+  for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+    if (need[i] > g_ctx.workspace_nbytes) g_ctx.workspace_nbytes = need[i];
   g_ctx.workspace = g_ctx.workspace_nbytes ? k->alloc(g_ctx.workspace_nbytes) : NULL;
 
   test_gemm(k);
@@ -838,6 +967,8 @@ int main(void) {
       test_layernorm(k, ln[s][0], ln[s][1], 0.0, flags & 1, flags >> 1);
       test_layernorm(k, ln[s][0], ln[s][1], 10.0, flags & 1, flags >> 1);
     }
+  for (size_t s = 0; s < sizeof att / sizeof att[0]; s++)
+    test_attention(k, att[s][0], att[s][1], att[s][2], att[s][3]);
   for (size_t s = 0; s < sizeof counts / sizeof counts[0]; s++) {
     test_gelu(k, counts[s]);
     test_add(k, counts[s]);

@@ -39,6 +39,12 @@
  *   gelu_fwd      within 8 u (|gelu(x)| + |x|) (another tanhf; FMAs), in place the same bits;
  *   gelu_bwd      within 8 u ((1 + |x|) |dout| + |old| when adding);
  *   add_fwd       the CPU's bits, also in place.
+ *   attention_fwd with E = 4 u (T + 2 + (hs + 2) sqrt(hs)) (inputs in [-1, 1] bound each scaled
+ *                 dot product by sqrt(hs)): att within E att_cpu (entries t2 > t exactly
+ *                 0), out within E sum_t2 att |v_t2|;
+ *   attention_bwd from the CPU's att: dqkv within (T + hs + 8) u of the largest |gradient|
+ *                 (+ 2 u |old| when adding), and the same bits on a second run; T and hs below,
+ *                 at and past a warp (T up to 257, hs 1 to 64).
  * Every GPU op runs in a context with its own stream and workspace (g_ctx). Compiled on the
  * development machine, which has no GPU: run only where one is lent (docs/gpu.md). */
 #include <float.h>
@@ -62,6 +68,9 @@ static const mn_kernels_t *g_cpu, *g_gpu;
  * helpers below, on the legacy default stream, stay ordered with it) and a workspace sized
  * by the table's queries for the largest shapes; the CPU ops take mn_kctx_default() */
 static mn_kctx_t g_ctx;
+/* the CPU ops' context: the default stream and a host workspace for the CPU's
+ * attention_bwd */
+static mn_kctx_t g_cpu_ctx;
 
 static float *rand_floats(int64_t n, double lo, double hi) {
   float *p = calloc((size_t)(n > 0 ? n : 1), sizeof *p);
@@ -719,6 +728,65 @@ static void test_gelu_add(int64_t count) {
   for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
 }
 
+/* ---- the GPT-2 ops: attention ---------------------------------------------------------- */
+
+/* The forward against the CPU's; the backward of both from the CPU's att, overwriting and
+ * adding, twice on the GPU (the same bits). */
+static void test_attention(int B, int T, int C, int NH) {
+  const int hs = C / NH;
+  const int64_t nqkv = (int64_t)B * T * 3 * C, nout = (int64_t)B * T * C;
+  const int64_t natt = (int64_t)B * NH * T * T;
+  const double u = FLT_EPSILON;
+  /* inputs in [-1, 1]: every scaled dot product sums to at most sqrt(hs) in magnitude */
+  const double E = 4 * u * (T + 2 + (hs + 2) * sqrt((double)hs));
+  float *qkv = rand_floats(nqkv, -1, 1), *out = rand_floats(nout, 7, 8);
+  float *att = rand_floats(natt, 7, 8);
+  float *d_qkv = to_dev(qkv, (size_t)nqkv * 4), *d_out = to_dev(out, (size_t)nout * 4);
+  float *d_att = to_dev(att, (size_t)natt * 4);
+  g_cpu->attention_fwd(mn_kctx_default(), out, att, qkv, B, T, C, NH);
+  g_gpu->attention_fwd(&g_ctx, d_out, d_att, d_qkv, B, T, C, NH);
+  float *gout = dev_floats(d_out, nout), *gatt = dev_floats(d_att, natt);
+  float *mag = calloc((size_t)nout, sizeof *mag);
+  int64_t bad = 0;
+  for (int64_t r = 0; r < (int64_t)B * NH * T; r++) {
+    int t = (int)(r % T), h = (int)(r / T % NH), b = (int)(r / T / NH);
+    for (int t2 = 0; t2 < T; t2++) {
+      float c = att[r * T + t2], g = gatt[r * T + t2];
+      bad += t2 > t ? g != 0.0f : !(fabs((double)g - c) <= E * c);
+      for (int i = 0; t2 <= t && i < hs; i++)
+        mag[((int64_t)b * T + t) * C + h * hs + i] +=
+            c * fabsf(qkv[((int64_t)b * T + t2) * 3 * C + 2 * C + h * hs + i]);
+    }
+  }
+  bad += count_bad(gout, out, mag, nout, E, NULL);
+  CHECK_MSG(bad == 0, "attention_fwd B=%d T=%d C=%d NH=%d: %lld bad", B, T, C, NH, (long long)bad);
+
+  float *dout = rand_floats(nout, -1, 1), *d_dout = to_dev(dout, (size_t)nout * 4);
+  to_dev_into(d_att, att, (size_t)natt * 4);
+  for (int add = 0; add < 2; add++) {
+    float *dqkv = rand_floats(nqkv, -1, 1), *want = copy_floats(dqkv, nqkv);
+    float *d_dqkv = to_dev(dqkv, (size_t)nqkv * 4), *d_again = to_dev(dqkv, (size_t)nqkv * 4);
+    g_cpu->attention_bwd(&g_cpu_ctx, want, dout, qkv, att, B, T, C, NH, add);
+    g_gpu->attention_bwd(&g_ctx, d_dqkv, d_dout, d_qkv, d_att, B, T, C, NH, add);
+    g_gpu->attention_bwd(&g_ctx, d_again, d_dout, d_qkv, d_att, B, T, C, NH, add);
+    float *got = dev_floats(d_dqkv, nqkv), *again = dev_floats(d_again, nqkv);
+    bad = count_far(got, want, dqkv, add, nqkv, (T + hs + 8) * u);
+    bad += count_differ(again, got, nqkv);
+    CHECK_MSG(bad == 0, "attention_bwd B=%d T=%d C=%d NH=%d add=%d: %lld bad", B, T, C, NH, add,
+              (long long)bad);
+    cudaFree(d_dqkv);
+    cudaFree(d_again);
+    void *host[] = {dqkv, want, got, again};
+    for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
+  }
+  cudaFree(d_qkv);
+  cudaFree(d_out);
+  cudaFree(d_att);
+  cudaFree(d_dout);
+  void *host[] = {qkv, out, att, gout, gatt, mag, dout};
+  for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
+}
+
 static void run_all(void) {
   mn_rng_seed(&g_rng, 4242, 0, 0);
   CHECK(strcmp(g_gpu->name, "cuda") == 0);
@@ -727,18 +795,24 @@ static void run_all(void) {
         g_gpu->scale && g_gpu->count_nonfinite && g_gpu->softmax_xent_workspace &&
         g_gpu->count_nonfinite_workspace && g_gpu->encoder_fwd && g_gpu->encoder_bwd &&
         g_gpu->encoder_bwd_workspace && g_gpu->layernorm_fwd && g_gpu->layernorm_bwd &&
-        g_gpu->gelu_fwd && g_gpu->gelu_bwd && g_gpu->add_fwd);
+        g_gpu->gelu_fwd && g_gpu->gelu_bwd && g_gpu->add_fwd && g_gpu->attention_fwd &&
+        g_gpu->attention_bwd && g_gpu->attention_bwd_workspace);
   cudaStream_t stream = NULL;
   CHECK(cudaStreamCreate(&stream) == cudaSuccess);
   g_ctx.stream = stream;
   size_t need[] = {g_gpu->softmax_xent_workspace(5000, 10),
                    g_gpu->count_nonfinite_workspace(((int64_t)1 << 24) + 3),
-                   g_gpu->encoder_bwd_workspace(8, 300)};
+                   g_gpu->encoder_bwd_workspace(8, 300),
+                   g_gpu->attention_bwd_workspace(2, 256, 768, 12),
+                   g_gpu->attention_bwd_workspace(2, 100, 96, 12)};
   g_ctx.workspace_nbytes = 0;
   for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
     if (need[i] > g_ctx.workspace_nbytes) g_ctx.workspace_nbytes = need[i];
   g_ctx.workspace = g_gpu->alloc(g_ctx.workspace_nbytes);
   CHECK(g_ctx.workspace != NULL);
+  g_cpu_ctx.workspace_nbytes = g_cpu->attention_bwd_workspace(8, 257, 768, 12);
+  g_cpu_ctx.workspace = g_cpu->alloc(g_cpu_ctx.workspace_nbytes);
+  CHECK(g_cpu_ctx.workspace != NULL);
 
   test_memory();
   test_gemm(1e-5);
@@ -793,8 +867,14 @@ static void run_all(void) {
       test_layernorm(ln[s][0], ln[s][1], 10.0, flags & 1, flags >> 1);
     }
   for (size_t s = 0; s < sizeof counts / sizeof counts[0]; s++) test_gelu_add(counts[s]);
+  static const int att[][4] = {/* B, T, C, NH: T and hs below, at and past a warp */
+                               {2, 5, 12, 3},    {1, 1, 4, 1},    {4, 64, 128, 2},
+                               {2, 100, 96, 12}, {1, 257, 64, 1}, {2, 256, 768, 12}};
+  for (size_t s = 0; s < sizeof att / sizeof att[0]; s++)
+    test_attention(att[s][0], att[s][1], att[s][2], att[s][3]);
   CHECK_MSG(cudaDeviceSynchronize() == cudaSuccess, "device error at the end");
   g_gpu->release(g_ctx.workspace);
+  g_cpu->release(g_cpu_ctx.workspace);
   cudaStreamDestroy(stream);
 }
 #endif /* MN_HAVE_CUDA */

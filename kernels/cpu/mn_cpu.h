@@ -8,8 +8,19 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "mn_kernels.h"
+
+/* An op given less workspace than its query asked for: a programming error of the caller
+ * (as mn_cuda_need_workspace in kernels/cuda/mn_cuda.cuh). */
+static inline void mn_cpu_need_workspace(const mn_kctx_t *ctx, size_t need, const char *op) {
+  if (ctx->workspace_nbytes >= need && (need == 0 || ctx->workspace)) return;
+  fprintf(stderr, "mn: %s needs %zu bytes of workspace, the context has %zu\n", op, need,
+          ctx->workspace_nbytes);
+  abort();
+}
 
 void mn_gemm_cpu(const mn_kctx_t *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
                  const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
@@ -47,6 +58,11 @@ void mn_gelu_bwd_cpu(const mn_kctx_t *ctx, float *dinp, const float *inp, const 
                      int64_t count, int add);
 void mn_add_fwd_cpu(const mn_kctx_t *ctx, float *out, const float *a, const float *b,
                     int64_t count);
+void mn_attention_fwd_cpu(const mn_kctx_t *ctx, float *out, float *att, const float *qkv, int B,
+                          int T, int C, int NH);
+void mn_attention_bwd_cpu(const mn_kctx_t *ctx, float *dqkv, const float *dout, const float *qkv,
+                          const float *att, int B, int T, int C, int NH, int add);
+size_t mn_attention_bwd_workspace_cpu(int B, int T, int C, int NH);
 void *mn_alloc_cpu(size_t nbytes);
 void mn_release_cpu(void *p);
 void mn_copy_cpu(const mn_kctx_t *ctx, void *dst, const void *src, size_t nbytes);

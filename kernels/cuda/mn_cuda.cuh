@@ -168,6 +168,11 @@ void mn_gelu_bwd_cuda(const mn_kctx_t *ctx, float *dinp, const float *inp, const
                       int64_t count, int add);
 void mn_add_fwd_cuda(const mn_kctx_t *ctx, float *out, const float *a, const float *b,
                      int64_t count);
+void mn_attention_fwd_cuda(const mn_kctx_t *ctx, float *out, float *att, const float *qkv, int B,
+                           int T, int C, int NH);
+void mn_attention_bwd_cuda(const mn_kctx_t *ctx, float *dqkv, const float *dout, const float *qkv,
+                           const float *att, int B, int T, int C, int NH, int add);
+size_t mn_attention_bwd_workspace_cuda(int B, int T, int C, int NH);
 void *mn_alloc_cuda(size_t nbytes);
 void mn_release_cuda(void *p);
 void mn_upload_cuda(const mn_kctx_t *ctx, void *dst, const void *host_src, size_t nbytes);
