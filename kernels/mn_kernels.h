@@ -88,7 +88,8 @@ typedef struct mn_kernels {
    * dlogits[i,j] = (softmax(logits_i)_j - [j == labels_i]) * grad_scale,
    * *loss_sum = sum_i -log softmax(logits_i)_{labels_i}, *correct = #{i: argmax == label}.
    * dlogits may be NULL (evaluation only). Returns when done (it reads its totals back).
-   * Needs softmax_xent_workspace(m, c) bytes of ctx's workspace. */
+   * Needs softmax_xent_workspace(m, c) bytes of ctx's workspace. classifier_xent with
+   * V = Vp = c (below), which may also write dlogits in place over logits. */
   void (*softmax_xent)(const mn_kctx_t *ctx, const float *logits, const int32_t *labels, int m,
                        int c, float grad_scale, float *dlogits, double *loss_sum, int64_t *correct);
   size_t (*softmax_xent_workspace)(int m, int c);
@@ -194,6 +195,21 @@ typedef struct mn_kernels {
   void (*attention_bwd)(const mn_kctx_t *ctx, float *dqkv, const float *dout, const float *qkv,
                         const float *att, int B, int T, int C, int NH, int add);
   size_t (*attention_bwd_workspace)(int B, int T, int C, int NH);
+
+  /* The fused classifier: softmax_xent over the first V columns of each row of the padded
+   * logits[rows,Vp] (row stride Vp); the padded columns [V, Vp) are never predicted (their
+   * probability is 0, they are not in the argmax) and get gradient 0. in: logits,
+   * labels[rows]; out: *loss_sum = sum_i -log softmax(logits_i[0,V))_{labels_i},
+   * *correct = #{i: the first argmax of logits_i[0,V) is labels_i} and, when dlogits is not
+   * NULL, dlogits[rows,Vp], which may be logits itself (written in place, as llm.c does, so
+   * that the probabilities need no tensor of their own) or a separate buffer (no partial
+   * overlap): dlogits[i,j] = (softmax(logits_i[0,V))_j - [j == labels_i]) grad_scale for
+   * j < V, 0 for V <= j < Vp. softmax_xent is its case Vp == V. Returns when done (it reads
+   * its totals back). Needs classifier_xent_workspace(rows, Vp) bytes of ctx's workspace. */
+  void (*classifier_xent)(const mn_kctx_t *ctx, const float *logits, const int32_t *labels,
+                          int rows, int V, int Vp, float grad_scale, float *dlogits,
+                          double *loss_sum, int64_t *correct);
+  size_t (*classifier_xent_workspace)(int rows, int Vp);
 
   /* ---- memory of the back end (host memory for CPU, device memory for CUDA) ---- */
 

@@ -9,9 +9,11 @@
  *                 bias_act_fwd's ReLU with a zero bias;
  *   bias_grad     |db - ref| <= (m + 1) u sum_i |dy_ij|; accumulating into db0,
  *                 |db - (db0 + ref)| <= (m + 2) u (|db0_j| + sum_i |dy_ij|);
- *   softmax_xent  loss_sum within 1e-5 relative (+1e-6 absolute), dlogits within
- *                 1e-5 |grad_scale| absolute, correct exact; dlogits = NULL gives the same
- *                 loss and count;
+ *   softmax_xent, classifier_xent: loss_sum within 1e-5 relative (+1e-6 absolute), dlogits
+ *                 within 1e-5 |grad_scale| absolute, correct exact; dlogits = NULL gives the
+ *                 same loss and count; classifier_xent's padded columns (holding offset + 50)
+ *                 get exactly 0, in place (dlogits == logits) the same bits, and softmax_xent
+ *                 the same bits as classifier_xent with Vp = V;
  *   sgd_update    w and v within 8 u of the magnitudes involved (|momentum v0| +
  *                 |grad_scale g| + |weight_decay w0| for v; |w0| + |lr| times the step's
  *                 magnitude for w), with and without Nesterov and grad_scale; with
@@ -53,8 +55,9 @@
  * The bounds hold with a margin of at least 4 (checked by dividing them by 4); breaking an op
  * (the position row of the encoder, the zeroing of dwte's last row, eps 1e-6, a term of
  * layernorm's backward, GELU's 0.044715, its sech^2, the add flags, attention's scale, its
- * masked entries at 1e-7, the softmax term of its backward, dk 0.1% or dv 0.01% off) fails
- * its row.
+ * masked entries at 1e-7, the softmax term of its backward, dk 0.1% or dv 0.01% off, the
+ * classifier reading the padded columns, leaving their gradient, in place reading the label's
+ * logit after the row is overwritten) fails its row.
  * Every op runs through a kernel context; softmax_xent is also run through two contexts with
  * their own workspaces, alternately, with different m: it keeps no state of its own. */
 #include <float.h>
@@ -238,40 +241,73 @@ static void test_bias_grad(const mn_kernels_t *k, int m, int n, int accumulate) 
 
 /* ---- softmax_xent --------------------------------------------------------------------- */
 
-static void test_softmax_xent(const mn_kernels_t *k, int m, int c, double offset, float gs) {
-  float *x = rand_floats((int64_t)m * c, offset - 4, offset + 4);
-  float *d = rand_floats((int64_t)m * c, 7, 8);
-  int32_t *y = malloc((size_t)m * sizeof *y);
-  for (int i = 0; i < m; i++) y[i] = (int32_t)mn_rng_below(&g_rng, (uint64_t)c);
-  double loss = -1, ref_loss = 0, loss2 = -1;
-  int64_t correct = -1, ref_correct = 0, correct2 = -1;
-  k->softmax_xent(&g_ctx, x, y, m, c, gs, d, &loss, &correct);
-  int bad = 0;
+/* Softmax cross-entropy in double over the first v columns of m rows of stride ld: the loss
+ * sum, the number of rows whose first maximum is the label, and, when dref is not NULL, the
+ * gradient times gs in dref[i * ld + j], j < v. */
+static void xent_ref(const float *x, const int32_t *y, int m, int v, int ld, double gs,
+                     double *dref, double *loss, int64_t *correct) {
+  *loss = 0;
+  *correct = 0;
   for (int i = 0; i < m; i++) {
-    const float *row = x + (int64_t)i * c;
+    const float *row = x + (int64_t)i * ld;
     double mx = row[0], s = 0;
     int best = 0;
-    for (int j = 1; j < c; j++)
+    for (int j = 1; j < v; j++)
       if (row[j] > mx) mx = row[j], best = j;
-    for (int j = 0; j < c; j++) s += exp(row[j] - mx);
-    ref_loss += log(s) - (row[y[i]] - mx);
-    ref_correct += best == y[i];
-    for (int j = 0; j < c; j++) {
-      double ref = (exp(row[j] - mx) / s - (j == y[i])) * gs;
-      bad += fabs(d[(int64_t)i * c + j] - ref) > 1e-5 * fabs(gs);
-    }
+    for (int j = 0; j < v; j++) s += exp(row[j] - mx);
+    *loss += log(s) - (row[y[i]] - mx);
+    *correct += best == y[i];
+    for (int j = 0; dref && j < v; j++)
+      dref[(int64_t)i * ld + j] = (exp(row[j] - mx) / s - (j == y[i])) * gs;
   }
+}
+
+/* classifier_xent over m rows of v columns padded to vp (softmax_xent's rows when vp == v):
+ * the padded columns hold offset + 50, which would win the argmax and the sum if read, and
+ * must get gradient 0; the same bits with dlogits NULL (loss, count), in place over the
+ * logits, and from softmax_xent when vp == v. */
+static void test_xent(const mn_kernels_t *k, int m, int v, int vp, double offset, float gs) {
+  const int64_t n = (int64_t)m * vp;
+  float *x = rand_floats(n, offset - 4, offset + 4), *d = rand_floats(n, 7, 8);
+  for (int64_t i = 0; i < n; i++)
+    if (i % vp >= v) x[i] = (float)(offset + 50);
+  int32_t *y = malloc((size_t)m * sizeof *y);
+  for (int i = 0; i < m; i++) y[i] = (int32_t)mn_rng_below(&g_rng, (uint64_t)v);
+  if (m > 1) y[1] = v - 1; /* the last unpadded column */
+  double loss = -1, ref_loss = 0, loss2 = -1, *dref = malloc((size_t)n * sizeof *dref);
+  int64_t correct = -1, ref_correct = 0, correct2 = -1;
+  k->classifier_xent(&g_ctx, x, y, m, v, vp, gs, d, &loss, &correct);
+  xent_ref(x, y, m, v, vp, gs, dref, &ref_loss, &ref_correct);
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++)
+    bad += i % vp < v ? fabs(d[i] - dref[i]) > 1e-5 * fabs(gs) : d[i] != 0.0f;
   CHECK_MSG(isfinite(loss) && fabs(loss - ref_loss) <= 1e-5 * fabs(ref_loss) + 1e-6,
-            "softmax_xent m=%d c=%d offset=%g: loss %.9g, want %.9g", m, c, offset, loss, ref_loss);
-  CHECK_MSG(correct == ref_correct, "softmax_xent m=%d c=%d: correct %lld, want %lld", m, c,
-            (long long)correct, (long long)ref_correct);
-  CHECK_MSG(bad == 0, "softmax_xent m=%d c=%d offset=%g gs=%g: %d dlogits bad", m, c, offset, gs,
-            bad);
-  k->softmax_xent(&g_ctx, x, y, m, c, gs, NULL, &loss2, &correct2);
-  CHECK_MSG(loss2 == loss && correct2 == correct, "softmax_xent without dlogits differs");
+            "classifier_xent m=%d V=%d Vp=%d offset=%g: loss %.9g, want %.9g", m, v, vp, offset,
+            loss, ref_loss);
+  CHECK_MSG(correct == ref_correct, "classifier_xent m=%d V=%d Vp=%d: correct %lld, want %lld", m,
+            v, vp, (long long)correct, (long long)ref_correct);
+  CHECK_MSG(bad == 0, "classifier_xent m=%d V=%d Vp=%d offset=%g gs=%g: %d dlogits bad", m, v, vp,
+            offset, gs, bad);
+  k->classifier_xent(&g_ctx, x, y, m, v, vp, gs, NULL, &loss2, &correct2);
+  CHECK_MSG(loss2 == loss && correct2 == correct, "classifier_xent without dlogits differs");
+  float *in_place = copy_floats(x, n);
+  k->classifier_xent(&g_ctx, in_place, y, m, v, vp, gs, in_place, &loss2, &correct2);
+  CHECK_MSG(loss2 == loss && correct2 == correct && memcmp(in_place, d, (size_t)n * 4) == 0,
+            "classifier_xent m=%d V=%d Vp=%d: in place differs", m, v, vp);
+  if (v == vp) {
+    float *d2 = rand_floats(n, 7, 8);
+    k->softmax_xent(&g_ctx, x, y, m, v, gs, d2, &loss2, &correct2);
+    CHECK_MSG(loss2 == loss && correct2 == correct && memcmp(d2, d, (size_t)n * 4) == 0,
+              "softmax_xent m=%d c=%d differs from classifier_xent", m, v);
+    k->softmax_xent(&g_ctx, x, y, m, v, gs, NULL, &loss2, &correct2);
+    CHECK_MSG(loss2 == loss && correct2 == correct, "softmax_xent without dlogits differs");
+    free(d2);
+  }
   free(x);
   free(d);
   free(y);
+  free(dref);
+  free(in_place);
 }
 
 /* Hand-computed: rows {0, ln 3} (p = 1/4, 3/4) and a tie {2, 5, 5} whose argmax is the first
@@ -323,16 +359,7 @@ static void test_softmax_xent_contexts(const mn_kernels_t *k) {
       double loss = -1, ref = 0;
       int64_t correct = -1, ref_correct = 0;
       k->softmax_xent(&ctx[c], x, y, ms[c], C, 1.0f, d, &loss, &correct);
-      for (int i = 0; i < ms[c]; i++) {
-        const float *row = x + (int64_t)i * C;
-        double mx = row[0], sum = 0;
-        int best = 0;
-        for (int j = 1; j < C; j++)
-          if (row[j] > mx) mx = row[j], best = j;
-        for (int j = 0; j < C; j++) sum += exp(row[j] - mx);
-        ref += log(sum) - (row[y[i]] - mx);
-        ref_correct += best == y[i];
-      }
+      xent_ref(x, y, ms[c], C, C, 1.0, NULL, &ref, &ref_correct);
       CHECK_MSG(fabs(loss - ref) <= 1e-5 * fabs(ref) + 1e-6 && correct == ref_correct,
                 "softmax_xent context %d m=%d round %d: loss %.9g correct %lld, want %.9g %lld", c,
                 ms[c], round, loss, (long long)correct, ref, (long long)ref_correct);
@@ -905,6 +932,10 @@ int main(void) {
         k->softmax_xent && k->sgd_update && k->adamw_update && k->scale && k->count_nonfinite);
 
   CHECK(k->softmax_xent_workspace && k->count_nonfinite_workspace);
+  CHECK(k->encoder_fwd && k->encoder_bwd && k->encoder_bwd_workspace && k->layernorm_fwd &&
+        k->layernorm_bwd && k->gelu_fwd && k->gelu_bwd && k->add_fwd && k->attention_fwd &&
+        k->attention_bwd && k->attention_bwd_workspace && k->classifier_xent &&
+        k->classifier_xent_workspace);
   CHECK(mn_kctx_default() != NULL && mn_kctx_default()->workspace_nbytes == 0);
   static const int att[][4] = {/* B, T, C, NH */
                                {2, 5, 12, 3},
@@ -927,9 +958,12 @@ int main(void) {
     test_bias_act(k, mn[s][0], mn[s][1]);
     test_bias_grad(k, mn[s][0], mn[s][1], 0);
     test_bias_grad(k, mn[s][0], mn[s][1], 1);
-    test_softmax_xent(k, mn[s][0], mn[s][1], 0.0, 1.0f);
-    test_softmax_xent(k, mn[s][0], mn[s][1], 1000.0, 0.125f); /* overflows without the shift */
-    test_softmax_xent(k, mn[s][0], mn[s][1], -1000.0, 1.0f / 3);
+    for (int pad = 0; pad < 2; pad++) { /* softmax_xent's rows, then padded to a multiple of 16 */
+      int v = mn[s][1], vp = pad ? (v + 16) / 16 * 16 : v;
+      test_xent(k, mn[s][0], v, vp, 0.0, 1.0f);
+      test_xent(k, mn[s][0], v, vp, 1000.0, 0.125f); /* overflows without the shift */
+      test_xent(k, mn[s][0], v, vp, -1000.0, 1.0f / 3);
+    }
   }
   static const int64_t counts[] = {1, 7, 64, 1001, 100003};
   static const mn_sgd_args_t sgd[] = {
@@ -969,6 +1003,7 @@ int main(void) {
     }
   for (size_t s = 0; s < sizeof att / sizeof att[0]; s++)
     test_attention(k, att[s][0], att[s][1], att[s][2], att[s][3]);
+  test_xent(k, 10, 11, 16, 0.0, 1.0f); /* rows = B * T = 2 * 5, V = 11, Vp = 16 */
   for (size_t s = 0; s < sizeof counts / sizeof counts[0]; s++) {
     test_gelu(k, counts[s]);
     test_add(k, counts[s]);

@@ -22,8 +22,11 @@
  *   count_nonfinite: the count exact; sumsq within 2 (count + 1) eps_double of the CPU's
  *                 (both sum exact squares in double, in different orders), the same bits
  *                 again (a fixed order), the count the same without sumsq;
- *   softmax_xent  loss within 1e-5 relative (+1e-6), dlogits within 1e-5 |grad_scale|,
- *                 correct exact, the same loss bits with and without dlogits; and through
+ *   softmax_xent, classifier_xent: loss within 1e-5 relative (+1e-6), dlogits within
+ *                 1e-5 |grad_scale|, correct exact, the same loss bits with and without
+ *                 dlogits; classifier_xent's padded columns (holding offset + 50) exactly 0,
+ *                 in place the same bits, softmax_xent the same bits as classifier_xent with
+ *                 Vp = V (up to GPT-2's 50257 padded to 50304); softmax_xent also through
  *                 two contexts (own stream, own workspace of exactly the queried size) used
  *                 alternately with different m: the same results, so no scratch is shared.
  *   The GPT-2 ops:
@@ -280,38 +283,60 @@ static void test_relu_fwd(int64_t count) {
 
 /* ---- softmax_xent --------------------------------------------------------------------- */
 
-static void test_softmax_xent(int m, int c, double offset, float gs) {
-  int64_t count = (int64_t)m * c;
+/* classifier_xent over m rows of v columns padded to vp (softmax_xent's rows when vp == v),
+ * against the CPU's: the padded columns hold offset + 50 and must get gradient 0; the same
+ * loss bits without dlogits, the same bits in place over the logits, and from softmax_xent
+ * when vp == v. */
+static void test_xent(int m, int v, int vp, double offset, float gs) {
+  int64_t count = (int64_t)m * vp;
+  size_t nb = (size_t)count * 4;
   float *x = rand_floats(count, offset - 4, offset + 4);
+  for (int64_t i = 0; i < count; i++)
+    if (i % vp >= v) x[i] = (float)(offset + 50);
   int32_t *y = malloc((size_t)m * sizeof *y);
-  for (int i = 0; i < m; i++) y[i] = (int32_t)mn_rng_below(&g_rng, (uint64_t)c);
-  float *want = malloc((size_t)count * sizeof *want), *got = rand_floats(count, 7, 8);
-  float *dx = to_dev(x, (size_t)count * 4), *dd = to_dev(got, (size_t)count * 4);
+  for (int i = 0; i < m; i++) y[i] = (int32_t)mn_rng_below(&g_rng, (uint64_t)v);
+  float *want = malloc(nb), *got = rand_floats(count, 7, 8);
+  float *dx = to_dev(x, nb), *dd = to_dev(got, nb), *dx2 = to_dev(x, nb);
   int32_t *dy = to_dev(y, (size_t)m * sizeof *y);
   double loss_c = -1, loss_g = -1, loss_g2 = -1;
   int64_t hits_c = -1, hits_g = -1, hits_g2 = -1;
-  g_cpu->softmax_xent(mn_kctx_default(), x, y, m, c, gs, want, &loss_c, &hits_c);
-  g_gpu->softmax_xent(&g_ctx, dx, dy, m, c, gs, dd, &loss_g, &hits_g);
-  to_host(got, dd, (size_t)count * 4);
+  g_cpu->classifier_xent(mn_kctx_default(), x, y, m, v, vp, gs, want, &loss_c, &hits_c);
+  g_gpu->classifier_xent(&g_ctx, dx, dy, m, v, vp, gs, dd, &loss_g, &hits_g);
+  to_host(got, dd, nb);
   CHECK_MSG(isfinite(loss_g) && fabs(loss_g - loss_c) <= 1e-5 * fabs(loss_c) + 1e-6,
-            "softmax_xent m=%d c=%d offset=%g: loss %.9g, cpu %.9g", m, c, offset, loss_g, loss_c);
-  CHECK_MSG(hits_g == hits_c, "softmax_xent m=%d c=%d: correct %lld, cpu %lld", m, c,
+            "classifier_xent m=%d V=%d Vp=%d offset=%g: loss %.9g, cpu %.9g", m, v, vp, offset,
+            loss_g, loss_c);
+  CHECK_MSG(hits_g == hits_c, "classifier_xent m=%d V=%d Vp=%d: correct %lld, cpu %lld", m, v, vp,
             (long long)hits_g, (long long)hits_c);
   int64_t bad = 0;
-  for (int64_t i = 0; i < count; i++) bad += !(fabs((double)got[i] - want[i]) <= 1e-5 * fabs(gs));
-  CHECK_MSG(bad == 0, "softmax_xent m=%d c=%d offset=%g gs=%g: %lld dlogits bad", m, c, offset, gs,
-            (long long)bad);
-  g_gpu->softmax_xent(&g_ctx, dx, dy, m, c, gs, NULL, &loss_g2, &hits_g2);
+  for (int64_t i = 0; i < count; i++)
+    bad += i % vp < v ? !(fabs((double)got[i] - want[i]) <= 1e-5 * fabs(gs)) : got[i] != 0.0f;
+  CHECK_MSG(bad == 0, "classifier_xent m=%d V=%d Vp=%d offset=%g gs=%g: %lld dlogits bad", m, v, vp,
+            offset, gs, (long long)bad);
+  g_gpu->classifier_xent(&g_ctx, dx, dy, m, v, vp, gs, NULL, &loss_g2, &hits_g2);
   CHECK_MSG(loss_g2 == loss_g && hits_g2 == hits_g,
-            "softmax_xent m=%d c=%d: without dlogits %.17g/%lld, with %.17g/%lld", m, c, loss_g2,
+            "classifier_xent m=%d V=%d: without dlogits %.17g/%lld, with %.17g/%lld", m, v, loss_g2,
             (long long)hits_g2, loss_g, (long long)hits_g);
+  g_gpu->classifier_xent(&g_ctx, dx2, dy, m, v, vp, gs, dx2, &loss_g2, &hits_g2); /* in place */
+  float *again = malloc(nb);
+  to_host(again, dx2, nb);
+  CHECK_MSG(loss_g2 == loss_g && hits_g2 == hits_g && memcmp(again, got, nb) == 0,
+            "classifier_xent m=%d V=%d Vp=%d: in place differs", m, v, vp);
+  if (v == vp) {
+    g_gpu->softmax_xent(&g_ctx, dx, dy, m, v, gs, dx2, &loss_g2, &hits_g2);
+    to_host(again, dx2, nb);
+    CHECK_MSG(loss_g2 == loss_g && hits_g2 == hits_g && memcmp(again, got, nb) == 0,
+              "softmax_xent m=%d c=%d differs from classifier_xent", m, v);
+  }
   cudaFree(dx);
   cudaFree(dd);
+  cudaFree(dx2);
   cudaFree(dy);
   free(x);
   free(y);
   free(want);
   free(got);
+  free(again);
 }
 
 /* a tie {2, 5, 5} goes to the first maximum, as on the CPU; rows spread over lanes */
@@ -796,7 +821,8 @@ static void run_all(void) {
         g_gpu->count_nonfinite_workspace && g_gpu->encoder_fwd && g_gpu->encoder_bwd &&
         g_gpu->encoder_bwd_workspace && g_gpu->layernorm_fwd && g_gpu->layernorm_bwd &&
         g_gpu->gelu_fwd && g_gpu->gelu_bwd && g_gpu->add_fwd && g_gpu->attention_fwd &&
-        g_gpu->attention_bwd && g_gpu->attention_bwd_workspace);
+        g_gpu->attention_bwd && g_gpu->attention_bwd_workspace && g_gpu->classifier_xent &&
+        g_gpu->classifier_xent_workspace);
   cudaStream_t stream = NULL;
   CHECK(cudaStreamCreate(&stream) == cudaSuccess);
   g_ctx.stream = stream;
@@ -804,7 +830,8 @@ static void run_all(void) {
                    g_gpu->count_nonfinite_workspace(((int64_t)1 << 24) + 3),
                    g_gpu->encoder_bwd_workspace(8, 300),
                    g_gpu->attention_bwd_workspace(2, 256, 768, 12),
-                   g_gpu->attention_bwd_workspace(2, 100, 96, 12)};
+                   g_gpu->attention_bwd_workspace(2, 100, 96, 12),
+                   g_gpu->classifier_xent_workspace(5000, 64)};
   g_ctx.workspace_nbytes = 0;
   for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
     if (need[i] > g_ctx.workspace_nbytes) g_ctx.workspace_nbytes = need[i];
@@ -829,9 +856,12 @@ static void run_all(void) {
     test_bias_act(mn[s][0], mn[s][1]);
     test_bias_grad(mn[s][0], mn[s][1], 0);
     test_bias_grad(mn[s][0], mn[s][1], 1);
-    test_softmax_xent(mn[s][0], mn[s][1], 0.0, 1.0f);
-    test_softmax_xent(mn[s][0], mn[s][1], 1000.0, 0.125f); /* overflows without the shift */
-    test_softmax_xent(mn[s][0], mn[s][1], -1000.0, 1.0f / 3);
+    for (int pad = 0; pad < 2; pad++) { /* softmax_xent's rows, then padded to a multiple of 64 */
+      int v = mn[s][1], vp = pad ? (v + 64) / 64 * 64 : v;
+      test_xent(mn[s][0], v, vp, 0.0, 1.0f);
+      test_xent(mn[s][0], v, vp, 1000.0, 0.125f); /* overflows without the shift */
+      test_xent(mn[s][0], v, vp, -1000.0, 1.0f / 3);
+    }
   }
   /* the last is past one full grid (256 threads x 65536 blocks) of the grid-stride loops */
   static const int64_t counts[] = {1, 7, 64, 1001, 100003, ((int64_t)1 << 24) + 3};
@@ -872,6 +902,8 @@ static void run_all(void) {
                                {2, 100, 96, 12}, {1, 257, 64, 1}, {2, 256, 768, 12}};
   for (size_t s = 0; s < sizeof att / sizeof att[0]; s++)
     test_attention(att[s][0], att[s][1], att[s][2], att[s][3]);
+  test_xent(10, 11, 16, 0.0, 1.0f);       /* rows = B * T = 2 * 5, V = 11, Vp = 16 */
+  test_xent(64, 50257, 50304, 0.0, 1.0f); /* GPT-2's vocabulary, padded to 128 */
   CHECK_MSG(cudaDeviceSynchronize() == cudaSuccess, "device error at the end");
   g_gpu->release(g_ctx.workspace);
   g_cpu->release(g_cpu_ctx.workspace);

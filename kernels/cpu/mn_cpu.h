@@ -33,6 +33,10 @@ void mn_softmax_xent_cpu(const mn_kctx_t *ctx, const float *logits, const int32_
                          int c, float grad_scale, float *dlogits, double *loss_sum,
                          int64_t *correct);
 size_t mn_softmax_xent_workspace_cpu(int m, int c);
+void mn_classifier_xent_cpu(const mn_kctx_t *ctx, const float *logits, const int32_t *labels,
+                            int rows, int V, int Vp, float grad_scale, float *dlogits,
+                            double *loss_sum, int64_t *correct);
+size_t mn_classifier_xent_workspace_cpu(int rows, int Vp);
 void mn_sgd_update_cpu(const mn_kctx_t *ctx, float *w, const float *g, float *v, int64_t count,
                        const mn_sgd_args_t *a);
 void mn_adamw_update_cpu(const mn_kctx_t *ctx, float *w, const float *g, float *m, float *v,

@@ -119,6 +119,20 @@ static __global__ void mn_cuda_sums_kernel(const double *__restrict__ sum,
   if (threadIdx.x == 0) *total = t;
 }
 
+/* The second pass of a two-pass reduction and its answer: mn_cuda_sums_kernel over the n
+ * partials sum[] and count[] into *total (device memory), queued on stream s, then *total
+ * copied to the host, which waits for the work queued before it on s. */
+template <typename C>
+static inline mn_cuda_sums_t mn_cuda_sums_read(const double *sum, const C *count, int64_t n,
+                                               mn_cuda_sums_t *total, cudaStream_t s) {
+  mn_cuda_sums_kernel<<<1, MN_CUDA_THREADS, 0, s>>>(sum, count, n, total);
+  MN_CUDA_LAUNCHED("mn_cuda_sums_kernel");
+  mn_cuda_sums_t t;
+  MN_CUDA_CHECK(cudaMemcpyAsync(&t, total, sizeof t, cudaMemcpyDeviceToHost, s));
+  MN_CUDA_CHECK(cudaStreamSynchronize(s));
+  return t;
+}
+
 /* The sum of v over the 32 lanes of a full warp, in every lane: a butterfly of shuffles, the
  * same fixed tree on every run (each pair adds the same two values, and IEEE addition
  * commutes, so all lanes end with the same bits). All 32 lanes must call it. */
@@ -143,6 +157,10 @@ void mn_softmax_xent_cuda(const mn_kctx_t *ctx, const float *logits, const int32
                           int c, float grad_scale, float *dlogits, double *loss_sum,
                           int64_t *correct);
 size_t mn_softmax_xent_workspace_cuda(int m, int c);
+void mn_classifier_xent_cuda(const mn_kctx_t *ctx, const float *logits, const int32_t *labels,
+                             int rows, int V, int Vp, float grad_scale, float *dlogits,
+                             double *loss_sum, int64_t *correct);
+size_t mn_classifier_xent_workspace_cuda(int rows, int Vp);
 void mn_sgd_update_cuda(const mn_kctx_t *ctx, float *w, const float *g, float *v, int64_t count,
                         const mn_sgd_args_t *a);
 void mn_adamw_update_cuda(const mn_kctx_t *ctx, float *w, const float *g, float *m, float *v,
