@@ -38,7 +38,8 @@ typedef struct mn_kctx {
 } mn_kctx_t;
 
 /* A context with the default stream and no workspace, for callers of ops that need none
- * (e.g. copies in tests and tools, every op of the CPU table today). Never NULL. */
+ * (e.g. copies in tests and tools, every op of the CPU table but attention_bwd). Never
+ * NULL. */
 const mn_kctx_t *mn_kctx_default(void);
 
 /* ---- the arguments of the optimizer updates (in; the caller's, read during the call) ---- */
@@ -87,7 +88,8 @@ typedef struct mn_kernels {
    * dlogits[i,j] = (softmax(logits_i)_j - [j == labels_i]) * grad_scale,
    * *loss_sum = sum_i -log softmax(logits_i)_{labels_i}, *correct = #{i: argmax == label}.
    * dlogits may be NULL (evaluation only). Returns when done (it reads its totals back).
-   * Needs softmax_xent_workspace(m, c) bytes of ctx's workspace. */
+   * Needs softmax_xent_workspace(m, c) bytes of ctx's workspace. classifier_xent with
+   * V = Vp = c (below), which may also write dlogits in place over logits. */
   void (*softmax_xent)(const mn_kctx_t *ctx, const float *logits, const int32_t *labels, int m,
                        int c, float grad_scale, float *dlogits, double *loss_sum, int64_t *correct);
   size_t (*softmax_xent_workspace)(int m, int c);
@@ -118,6 +120,96 @@ typedef struct mn_kernels {
    * Needs count_nonfinite_workspace(count) bytes of ctx's workspace. */
   int64_t (*count_nonfinite)(const mn_kctx_t *ctx, const float *x, int64_t count, double *sumsq);
   size_t (*count_nonfinite_workspace)(int64_t count);
+
+  /* ---- the GPT-2 layers' ops, as llm.c (train_gpt2.c) defines them ----
+   * Shapes: B batch, T sequence length (T <= T_max), C channels, NH heads (C % NH == 0,
+   * head size hs = C / NH), V vocabulary, Vp >= V its padded width; rows = B * T; every
+   * tensor row-major, indexed as written ([B,T,C]: (b * T + t) * C + c). Token ids and labels
+   * lie in [0, V) (not checked here: the data reader validates them). Unless said otherwise
+   * an output overlaps no input. */
+
+  /* Token plus position embedding. in: tokens[B,T], wte[V,C], wpe[T_max,C]; out: out[B,T,C]:
+   * out[b,t,:] = wte[tokens[b,t],:] + wpe[t,:]. */
+  void (*encoder_fwd)(const mn_kctx_t *ctx, float *out, const int32_t *tokens, const float *wte,
+                      const float *wpe, int B, int T, int C);
+
+  /* Its backward, a scatter-add. in: dout[B,T,C], tokens[B,T]; in/out: dwte[V,C],
+   * dwpe[T_max,C]: dwte[v,:] = (accumulate ? dwte[v,:] : 0) + sum over the (b,t) with
+   * tokens[b,t] == v of dout[b,t,:], for every v < V; dwpe[t,:] = (accumulate ? dwpe[t,:] : 0)
+   * + sum_b dout[b,t,:] for t < T, and (accumulate ? unchanged : 0) for T <= t < T_max. So with
+   * accumulate 0 both hold exactly the gradient of this call; with 1 it is added. Each sum
+   * runs from the old value (0 when not accumulating) over the positions in increasing
+   * b * T + t: the same order, so the same bits, on every back end and every run (CUDA uses
+   * no atomics). Needs encoder_bwd_workspace(B, T) bytes of ctx's workspace. */
+  void (*encoder_bwd)(const mn_kctx_t *ctx, float *dwte, float *dwpe, const float *dout,
+                      const int32_t *tokens, int B, int T, int C, int V, int T_max, int accumulate);
+  size_t (*encoder_bwd_workspace)(int B, int T);
+
+  /* LayerNorm over the last dimension, eps 1e-5 (PyTorch's torch.nn.LayerNorm). in:
+   * inp[rows,C], weight[C], bias[C]; out: out[rows,C], mean[rows], rstd[rows] (mean and rstd
+   * kept for the backward; either may be NULL when not wanted):
+   * mean_i = sum_j inp[i,j] / C, var_i = sum_j (inp[i,j] - mean_i)^2 / C (biased),
+   * rstd_i = 1 / sqrt(var_i + 1e-5), out[i,j] = (inp[i,j] - mean_i) rstd_i weight[j] + bias[j]. */
+  void (*layernorm_fwd)(const mn_kctx_t *ctx, float *out, float *mean, float *rstd,
+                        const float *inp, const float *weight, const float *bias, int rows, int C);
+
+  /* Its backward given the forward's mean and rstd. in: dout[rows,C], inp, weight, mean, rstd;
+   * in/out: dinp[rows,C] (must not overlap dout), dweight[C], dbias[C]. With n the normalised
+   * input (inp - mean) rstd and g = weight * dout (per row):
+   * dinp = (din_add ? dinp : 0) + rstd (g - mean_j(g) - n mean_j(g n)),
+   * dweight = (dparams_add ? dweight : 0) + sum_i dout n, dbias = (dparams_add ? dbias : 0) +
+   * sum_i dout. */
+  void (*layernorm_bwd)(const mn_kctx_t *ctx, float *dinp, float *dweight, float *dbias,
+                        const float *dout, const float *inp, const float *weight, const float *mean,
+                        const float *rstd, int rows, int C, int din_add, int dparams_add);
+
+  /* GELU, tanh approximation (GPT-2's; PyTorch's approximate='tanh'), over count elements.
+   * in: inp; out: out (may be inp):
+   * out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+  void (*gelu_fwd)(const mn_kctx_t *ctx, float *out, const float *inp, int64_t count);
+
+  /* Its backward. in: inp (the forward's input), dout; in/out: dinp (may be dout):
+   * dinp = (add ? dinp : 0) + gelu'(inp) dout. */
+  void (*gelu_bwd)(const mn_kctx_t *ctx, float *dinp, const float *inp, const float *dout,
+                   int64_t count, int add);
+
+  /* The residual add: out = a + b over count elements; in: a, b; out: out (may be a or b, so
+   * add_fwd(ctx, y, y, x, n) is y += x: what the residual's backward needs besides copy). */
+  void (*add_fwd)(const mn_kctx_t *ctx, float *out, const float *a, const float *b, int64_t count);
+
+  /* Causal multi-head self-attention (llm.c's attention_forward). in: qkv[B,T,3C], each
+   * position's query, key and value side by side, head h's at channels h*hs + [0, hs) of
+   * each; out: out[B,T,C] (head h's output in channels h*hs + [0, hs)) and att[B,NH,T,T]
+   * (kept for the backward): for each (b, h, t),
+   * att[b,h,t,t2] = softmax_{t2 <= t}(q_t . k_t2 / sqrt(hs)) for t2 <= t, 0 for t2 > t;
+   * out[b,t,h*hs + i] = sum_{t2 <= t} att[b,h,t,t2] v_t2[i]. */
+  void (*attention_fwd)(const mn_kctx_t *ctx, float *out, float *att, const float *qkv, int B,
+                        int T, int C, int NH);
+
+  /* Its backward. in: dout[B,T,C], qkv and att (the forward's); in/out: dqkv[B,T,3C]:
+   * dqkv = (add ? dqkv : 0) + the gradient with respect to qkv, through the softmax
+   * (datt = dout . v, dpre = att (datt - sum_t2 att datt)), then q, k and v. Needs
+   * attention_bwd_workspace(B, T, C, NH) bytes of ctx's workspace (a row of datt on the
+   * CPU; on CUDA the whole [B,NH,T,T] dpre, so that dq, dk and dv are sums in a fixed
+   * order without atomics). */
+  void (*attention_bwd)(const mn_kctx_t *ctx, float *dqkv, const float *dout, const float *qkv,
+                        const float *att, int B, int T, int C, int NH, int add);
+  size_t (*attention_bwd_workspace)(int B, int T, int C, int NH);
+
+  /* The fused classifier: softmax_xent over the first V columns of each row of the padded
+   * logits[rows,Vp] (row stride Vp); the padded columns [V, Vp) are never predicted (their
+   * probability is 0, they are not in the argmax) and get gradient 0. in: logits,
+   * labels[rows]; out: *loss_sum = sum_i -log softmax(logits_i[0,V))_{labels_i},
+   * *correct = #{i: the first argmax of logits_i[0,V) is labels_i} and, when dlogits is not
+   * NULL, dlogits[rows,Vp], which may be logits itself (written in place, as llm.c does, so
+   * that the probabilities need no tensor of their own) or a separate buffer (no partial
+   * overlap): dlogits[i,j] = (softmax(logits_i[0,V))_j - [j == labels_i]) grad_scale for
+   * j < V, 0 for V <= j < Vp. softmax_xent is its case Vp == V. Returns when done (it reads
+   * its totals back). Needs classifier_xent_workspace(rows, Vp) bytes of ctx's workspace. */
+  void (*classifier_xent)(const mn_kctx_t *ctx, const float *logits, const int32_t *labels,
+                          int rows, int V, int Vp, float grad_scale, float *dlogits,
+                          double *loss_sum, int64_t *correct);
+  size_t (*classifier_xent_workspace)(int rows, int Vp);
 
   /* ---- memory of the back end (host memory for CPU, device memory for CUDA) ---- */
 

@@ -9,9 +9,11 @@
  *                 bias_act_fwd's ReLU with a zero bias;
  *   bias_grad     |db - ref| <= (m + 1) u sum_i |dy_ij|; accumulating into db0,
  *                 |db - (db0 + ref)| <= (m + 2) u (|db0_j| + sum_i |dy_ij|);
- *   softmax_xent  loss_sum within 1e-5 relative (+1e-6 absolute), dlogits within
- *                 1e-5 |grad_scale| absolute, correct exact; dlogits = NULL gives the same
- *                 loss and count;
+ *   softmax_xent, classifier_xent: loss_sum within 1e-5 relative (+1e-6 absolute), dlogits
+ *                 within 1e-5 |grad_scale| absolute, correct exact; dlogits = NULL gives the
+ *                 same loss and count; classifier_xent's padded columns (holding offset + 50)
+ *                 get exactly 0, in place (dlogits == logits) the same bits, and softmax_xent
+ *                 the same bits as classifier_xent with Vp = V;
  *   sgd_update    w and v within 8 u of the magnitudes involved (|momentum v0| +
  *                 |grad_scale g| + |weight_decay w0| for v; |w0| + |lr| times the step's
  *                 magnitude for w), with and without Nesterov and grad_scale; with
@@ -25,6 +27,37 @@
  *   count_nonfinite: the count exact; sumsq (exact squares, all terms >= 0) within
  *                 (count + 1) eps_double of the double sum of the finite squares, whatever
  *                 NaN and infinities lie among them; the same bits when run again.
+ *   The GPT-2 ops, on odd shapes (B=2, T=5, C=12, V=11, T_max=8 and others, C=1 too):
+ *   encoder_fwd   exact (one correctly rounded addition per element);
+ *   encoder_bwd   each element of dwte and dwpe, every row (unused tokens, t >= T) included,
+ *                 within (terms + 1) u of the sum of the magnitudes of its terms (and of the
+ *                 old value when accumulating; garbage must be overwritten when not);
+ *   layernorm_fwd mean within (C + 1) u mean|x|, rstd within (C + 8) u rstd, out within
+ *                 2 (C + 8) u (|w| (|n| + rstd mean|x|) + |b|), for rows centred on 0 and
+ *                 on 10 (the float mean's error moves every n by rstd (C + 1) u mean|x|);
+ *   layernorm_bwd against central differences (step 1e-5, in double) of the double forward
+ *                 reduced by dout: dinp within 8 (C + 8) u, dweight and dbias within
+ *                 8 (rows + 8) u, of the largest |gradient| of the tensor, plus 2 u |old|
+ *                 when adding (all four combinations of din_add and dparams_add);
+ *   gelu_fwd      within 8 u (|gelu(x)| + |x|) of the double formula, x in [-6, 6] and
+ *                 0, +-10; in place the same bits;
+ *   gelu_bwd      within 4 u (1 + |x|) |dout| (+ 1e-9, the differences' own error, + 2 u |old|
+ *                 when adding) of dout times central differences of the double gelu; with
+ *                 dinp == dout the same bits;
+ *   add_fwd       exact, also in place over a and over b.
+ *   attention_fwd per (b, h, t) row, with P the largest scale sum_i |q_i k_i| over t2 <= t and
+ *                 E = u (T + 2 + (hs + 2) P) / 2: att within E att_ref (entries t2 > t
+ *                 exactly 0), out within E sum_t2 att_ref |v_t2| (a rounding of each dot
+ *                 product moves exp by (hs + 2) u P, the sums add T u);
+ *   attention_bwd from the kernel's att, against central differences of the double forward
+ *                 reduced by dout: dqkv within (T + hs + 8) u / 4 of the largest |gradient|,
+ *                 plus 2 u |old| when adding (shapes with T = 1, T = 40, hs = 3 and 4).
+ * The bounds hold with a margin of at least 4 (checked by dividing them by 4); breaking an op
+ * (the position row of the encoder, the zeroing of dwte's last row, eps 1e-6, a term of
+ * layernorm's backward, GELU's 0.044715, its sech^2, the add flags, attention's scale, its
+ * masked entries at 1e-7, the softmax term of its backward, dk 0.1% or dv 0.01% off, the
+ * classifier reading the padded columns, leaving their gradient, in place reading the label's
+ * logit after the row is overwritten) fails its row.
  * Every op runs through a kernel context; softmax_xent is also run through two contexts with
  * their own workspaces, alternately, with different m: it keeps no state of its own. */
 #include <float.h>
@@ -208,40 +241,73 @@ static void test_bias_grad(const mn_kernels_t *k, int m, int n, int accumulate) 
 
 /* ---- softmax_xent --------------------------------------------------------------------- */
 
-static void test_softmax_xent(const mn_kernels_t *k, int m, int c, double offset, float gs) {
-  float *x = rand_floats((int64_t)m * c, offset - 4, offset + 4);
-  float *d = rand_floats((int64_t)m * c, 7, 8);
-  int32_t *y = malloc((size_t)m * sizeof *y);
-  for (int i = 0; i < m; i++) y[i] = (int32_t)mn_rng_below(&g_rng, (uint64_t)c);
-  double loss = -1, ref_loss = 0, loss2 = -1;
-  int64_t correct = -1, ref_correct = 0, correct2 = -1;
-  k->softmax_xent(&g_ctx, x, y, m, c, gs, d, &loss, &correct);
-  int bad = 0;
+/* Softmax cross-entropy in double over the first v columns of m rows of stride ld: the loss
+ * sum, the number of rows whose first maximum is the label, and, when dref is not NULL, the
+ * gradient times gs in dref[i * ld + j], j < v. */
+static void xent_ref(const float *x, const int32_t *y, int m, int v, int ld, double gs,
+                     double *dref, double *loss, int64_t *correct) {
+  *loss = 0;
+  *correct = 0;
   for (int i = 0; i < m; i++) {
-    const float *row = x + (int64_t)i * c;
+    const float *row = x + (int64_t)i * ld;
     double mx = row[0], s = 0;
     int best = 0;
-    for (int j = 1; j < c; j++)
+    for (int j = 1; j < v; j++)
       if (row[j] > mx) mx = row[j], best = j;
-    for (int j = 0; j < c; j++) s += exp(row[j] - mx);
-    ref_loss += log(s) - (row[y[i]] - mx);
-    ref_correct += best == y[i];
-    for (int j = 0; j < c; j++) {
-      double ref = (exp(row[j] - mx) / s - (j == y[i])) * gs;
-      bad += fabs(d[(int64_t)i * c + j] - ref) > 1e-5 * fabs(gs);
-    }
+    for (int j = 0; j < v; j++) s += exp(row[j] - mx);
+    *loss += log(s) - (row[y[i]] - mx);
+    *correct += best == y[i];
+    for (int j = 0; dref && j < v; j++)
+      dref[(int64_t)i * ld + j] = (exp(row[j] - mx) / s - (j == y[i])) * gs;
   }
+}
+
+/* classifier_xent over m rows of v columns padded to vp (softmax_xent's rows when vp == v):
+ * the padded columns hold offset + 50, which would win the argmax and the sum if read, and
+ * must get gradient 0; the same bits with dlogits NULL (loss, count), in place over the
+ * logits, and from softmax_xent when vp == v. */
+static void test_xent(const mn_kernels_t *k, int m, int v, int vp, double offset, float gs) {
+  const int64_t n = (int64_t)m * vp;
+  float *x = rand_floats(n, offset - 4, offset + 4), *d = rand_floats(n, 7, 8);
+  for (int64_t i = 0; i < n; i++)
+    if (i % vp >= v) x[i] = (float)(offset + 50);
+  int32_t *y = malloc((size_t)m * sizeof *y);
+  for (int i = 0; i < m; i++) y[i] = (int32_t)mn_rng_below(&g_rng, (uint64_t)v);
+  if (m > 1) y[1] = v - 1; /* the last unpadded column */
+  double loss = -1, ref_loss = 0, loss2 = -1, *dref = malloc((size_t)n * sizeof *dref);
+  int64_t correct = -1, ref_correct = 0, correct2 = -1;
+  k->classifier_xent(&g_ctx, x, y, m, v, vp, gs, d, &loss, &correct);
+  xent_ref(x, y, m, v, vp, gs, dref, &ref_loss, &ref_correct);
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++)
+    bad += i % vp < v ? fabs(d[i] - dref[i]) > 1e-5 * fabs(gs) : d[i] != 0.0f;
   CHECK_MSG(isfinite(loss) && fabs(loss - ref_loss) <= 1e-5 * fabs(ref_loss) + 1e-6,
-            "softmax_xent m=%d c=%d offset=%g: loss %.9g, want %.9g", m, c, offset, loss, ref_loss);
-  CHECK_MSG(correct == ref_correct, "softmax_xent m=%d c=%d: correct %lld, want %lld", m, c,
-            (long long)correct, (long long)ref_correct);
-  CHECK_MSG(bad == 0, "softmax_xent m=%d c=%d offset=%g gs=%g: %d dlogits bad", m, c, offset, gs,
-            bad);
-  k->softmax_xent(&g_ctx, x, y, m, c, gs, NULL, &loss2, &correct2);
-  CHECK_MSG(loss2 == loss && correct2 == correct, "softmax_xent without dlogits differs");
+            "classifier_xent m=%d V=%d Vp=%d offset=%g: loss %.9g, want %.9g", m, v, vp, offset,
+            loss, ref_loss);
+  CHECK_MSG(correct == ref_correct, "classifier_xent m=%d V=%d Vp=%d: correct %lld, want %lld", m,
+            v, vp, (long long)correct, (long long)ref_correct);
+  CHECK_MSG(bad == 0, "classifier_xent m=%d V=%d Vp=%d offset=%g gs=%g: %d dlogits bad", m, v, vp,
+            offset, gs, bad);
+  k->classifier_xent(&g_ctx, x, y, m, v, vp, gs, NULL, &loss2, &correct2);
+  CHECK_MSG(loss2 == loss && correct2 == correct, "classifier_xent without dlogits differs");
+  float *in_place = copy_floats(x, n);
+  k->classifier_xent(&g_ctx, in_place, y, m, v, vp, gs, in_place, &loss2, &correct2);
+  CHECK_MSG(loss2 == loss && correct2 == correct && memcmp(in_place, d, (size_t)n * 4) == 0,
+            "classifier_xent m=%d V=%d Vp=%d: in place differs", m, v, vp);
+  if (v == vp) {
+    float *d2 = rand_floats(n, 7, 8);
+    k->softmax_xent(&g_ctx, x, y, m, v, gs, d2, &loss2, &correct2);
+    CHECK_MSG(loss2 == loss && correct2 == correct && memcmp(d2, d, (size_t)n * 4) == 0,
+              "softmax_xent m=%d c=%d differs from classifier_xent", m, v);
+    k->softmax_xent(&g_ctx, x, y, m, v, gs, NULL, &loss2, &correct2);
+    CHECK_MSG(loss2 == loss && correct2 == correct, "softmax_xent without dlogits differs");
+    free(d2);
+  }
   free(x);
   free(d);
   free(y);
+  free(dref);
+  free(in_place);
 }
 
 /* Hand-computed: rows {0, ln 3} (p = 1/4, 3/4) and a tie {2, 5, 5} whose argmax is the first
@@ -293,16 +359,7 @@ static void test_softmax_xent_contexts(const mn_kernels_t *k) {
       double loss = -1, ref = 0;
       int64_t correct = -1, ref_correct = 0;
       k->softmax_xent(&ctx[c], x, y, ms[c], C, 1.0f, d, &loss, &correct);
-      for (int i = 0; i < ms[c]; i++) {
-        const float *row = x + (int64_t)i * C;
-        double mx = row[0], sum = 0;
-        int best = 0;
-        for (int j = 1; j < C; j++)
-          if (row[j] > mx) mx = row[j], best = j;
-        for (int j = 0; j < C; j++) sum += exp(row[j] - mx);
-        ref += log(sum) - (row[y[i]] - mx);
-        ref_correct += best == y[i];
-      }
+      xent_ref(x, y, ms[c], C, C, 1.0, NULL, &ref, &ref_correct);
       CHECK_MSG(fabs(loss - ref) <= 1e-5 * fabs(ref) + 1e-6 && correct == ref_correct,
                 "softmax_xent context %d m=%d round %d: loss %.9g correct %lld, want %.9g %lld", c,
                 ms[c], round, loss, (long long)correct, ref, (long long)ref_correct);
@@ -465,6 +522,408 @@ static void test_nonfinite_sumsq(const mn_kernels_t *k, int64_t count, int plant
   free(x);
 }
 
+/* ---- the GPT-2 ops: encoder, layernorm, gelu, add --------------------------------------- */
+
+/* random token ids below v; the last position repeats the first (a token seen twice) */
+static int32_t *rand_tokens(int64_t n, int v) {
+  int32_t *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+  for (int64_t i = 0; i < n; i++) p[i] = (int32_t)mn_rng_below(&g_rng, (uint64_t)v);
+  if (n > 1) p[n - 1] = p[0];
+  return p;
+}
+
+static double *to_doubles(const float *x, int64_t n) {
+  double *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+  for (int64_t i = 0; i < n; i++) p[i] = x[i];
+  return p;
+}
+
+/* A scalar function of double inputs: the test's double-precision forward of an op, reduced
+ * to sum_i g_i out_i by a fixed random g, so that its gradient is the op's backward applied
+ * to dout = g. */
+typedef double (*loss_fn_t)(void *arg);
+
+/* grad[i] = d loss / d x[i] for i < n by central differences (step 1e-5; the functions here
+ * are smooth and O(1), so truncation and rounding stay near 1e-10), x[] restored after. */
+static void central_diff(double *x, int64_t n, loss_fn_t loss, void *arg, double *grad) {
+  const double h = 1e-5;
+  for (int64_t i = 0; i < n; i++) {
+    double x0 = x[i];
+    x[i] = x0 + h;
+    double up = loss(arg);
+    x[i] = x0 - h;
+    double down = loss(arg);
+    x[i] = x0;
+    grad[i] = (up - down) / (2 * h);
+  }
+}
+
+static double max_abs(const double *x, int64_t n) {
+  double m = 0;
+  for (int64_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
+  return m;
+}
+
+/* The number of i with |got_i - (add ? old_i : 0) - want_i| > tol * scale + (add ? 2u |old_i| :
+ * 0); *worst gets the largest error over tol * scale. */
+static int64_t count_far(const float *got, const float *old, int add, const double *want, int64_t n,
+                         double tol, double scale, double *worst) {
+  int64_t bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double base = add ? old[i] : 0.0;
+    double err = fabs(got[i] - (base + want[i]));
+    if (!(err <= tol * scale + (add ? 2 * FLT_EPSILON * fabs(base) : 0.0))) bad++;
+    if (scale > 0 && err / (tol * scale) > *worst) *worst = err / (tol * scale);
+  }
+  return bad;
+}
+
+static void test_encoder(const mn_kernels_t *k, int B, int T, int C, int V, int T_max) {
+  int64_t n = (int64_t)B * T, nout = n * C;
+  int32_t *tok = rand_tokens(n, V);
+  float *wte = rand_floats((int64_t)V * C, -1, 1), *wpe = rand_floats((int64_t)T_max * C, -1, 1);
+  float *out = rand_floats(nout, 7, 8);
+  k->encoder_fwd(&g_ctx, out, tok, wte, wpe, B, T, C);
+  int bad = 0;
+  for (int64_t p = 0; p < n; p++)
+    for (int c = 0; c < C; c++)
+      bad += out[p * C + c] != (float)((double)wte[(int64_t)tok[p] * C + c] + wpe[(p % T) * C + c]);
+  CHECK_MSG(bad == 0, "encoder_fwd B=%d T=%d C=%d V=%d: %d differ", B, T, C, V, bad);
+
+  float *dout = rand_floats(nout, -1, 1);
+  for (int accumulate = 0; accumulate < 2; accumulate++) {
+    /* garbage to overwrite, or the values to add to */
+    float *dwte = rand_floats((int64_t)V * C, 5, 6), *dwpe = rand_floats((int64_t)T_max * C, 5, 6);
+    float *dwte0 = copy_floats(dwte, (int64_t)V * C),
+          *dwpe0 = copy_floats(dwpe, (int64_t)T_max * C);
+    k->encoder_bwd(&g_ctx, dwte, dwpe, dout, tok, B, T, C, V, T_max, accumulate);
+    /* per element: the reference sum, the sum of the magnitudes and the number of terms */
+    double *ref = calloc((size_t)(V + T_max) * C, sizeof *ref);
+    double *mag = calloc((size_t)(V + T_max) * C, sizeof *mag);
+    int *terms = calloc((size_t)(V + T_max) * C, sizeof *terms);
+    for (int64_t p = 0; p < n; p++)
+      for (int c = 0; c < C; c++) {
+        int64_t rows[2] = {(int64_t)tok[p], V + p % T};
+        for (int r = 0; r < 2; r++) {
+          ref[rows[r] * C + c] += dout[p * C + c];
+          mag[rows[r] * C + c] += fabs(dout[p * C + c]);
+          terms[rows[r] * C + c]++;
+        }
+      }
+    bad = 0;
+    for (int64_t i = 0; i < (int64_t)(V + T_max) * C; i++) {
+      float got = i < (int64_t)V * C ? dwte[i] : dwpe[i - (int64_t)V * C];
+      float old = i < (int64_t)V * C ? dwte0[i] : dwpe0[i - (int64_t)V * C];
+      double want = ref[i] + (accumulate ? old : 0.0);
+      double m = mag[i] + (accumulate ? fabs(old) : 0.0);
+      bad += !(fabs(got - want) <= (terms[i] + 1) * FLT_EPSILON * m);
+    }
+    CHECK_MSG(bad == 0, "encoder_bwd B=%d T=%d C=%d V=%d T_max=%d accumulate=%d: %d bad", B, T, C,
+              V, T_max, accumulate, bad);
+    free(dwte);
+    free(dwpe);
+    free(dwte0);
+    free(dwpe0);
+    free(ref);
+    free(mag);
+    free(terms);
+  }
+  free(tok);
+  free(wte);
+  free(wpe);
+  free(out);
+  free(dout);
+}
+
+/* LayerNorm in double: out[rows,C] (and the rows' mean and rstd when not NULL) */
+static void layernorm_ref(const double *x, const double *w, const double *b, int rows, int C,
+                          double *out, double *mean, double *rstd) {
+  for (int i = 0; i < rows; i++) {
+    const double *xi = x + (int64_t)i * C;
+    double m = 0, v = 0;
+    for (int j = 0; j < C; j++) m += xi[j];
+    m /= C;
+    for (int j = 0; j < C; j++) v += (xi[j] - m) * (xi[j] - m);
+    double s = 1 / sqrt(v / C + 1e-5);
+    for (int j = 0; j < C; j++) out[(int64_t)i * C + j] = (xi[j] - m) * s * w[j] + b[j];
+    if (mean) mean[i] = m;
+    if (rstd) rstd[i] = s;
+  }
+}
+
+typedef struct ln_arg {
+  double *x, *w, *b, *g, *out;
+  int rows, C;
+} ln_arg_t;
+
+static double layernorm_loss(void *arg) {
+  ln_arg_t *a = arg;
+  int64_t n = (int64_t)a->rows * a->C;
+  layernorm_ref(a->x, a->w, a->b, a->rows, a->C, a->out, NULL, NULL);
+  double l = 0;
+  for (int64_t i = 0; i < n; i++) l += a->g[i] * a->out[i];
+  return l;
+}
+
+/* forward against the double reference; backward against central differences of it */
+static void test_layernorm(const mn_kernels_t *k, int rows, int C, double offset, int din_add,
+                           int dparams_add) {
+  int64_t n = (int64_t)rows * C;
+  float *x = rand_floats(n, offset - 1, offset + 1), *w = rand_floats(C, -1.5, 1.5);
+  float *b = rand_floats(C, -1, 1), *out = rand_floats(n, 7, 8);
+  float *mean = rand_floats(rows, 7, 8), *rstd = rand_floats(rows, 7, 8);
+  k->layernorm_fwd(&g_ctx, out, mean, rstd, x, w, b, rows, C);
+  double *xd = to_doubles(x, n), *wd = to_doubles(w, C), *bd = to_doubles(b, C);
+  double *ref = malloc((size_t)n * sizeof *ref), *mref = malloc((size_t)rows * sizeof *mref);
+  double *sref = malloc((size_t)rows * sizeof *sref);
+  layernorm_ref(xd, wd, bd, rows, C, ref, mref, sref);
+  int bad = 0;
+  const double u = FLT_EPSILON;
+  for (int i = 0; i < rows; i++) {
+    double xmag = 0;
+    for (int j = 0; j < C; j++) xmag += fabs(x[(int64_t)i * C + j]) / C;
+    bad += !(fabs(mean[i] - mref[i]) <= (C + 1) * u * xmag);
+    bad += !(fabs(rstd[i] - sref[i]) <= (C + 8) * u * sref[i]);
+    for (int j = 0; j < C; j++) {
+      int64_t e = (int64_t)i * C + j;
+      double nrm = (xd[e] - mref[i]) * sref[i];
+      double bound = 2 * (C + 8) * u * (fabs(wd[j]) * (fabs(nrm) + sref[i] * xmag) + fabs(bd[j]));
+      bad += !(fabs(out[e] - ref[e]) <= bound);
+    }
+  }
+  CHECK_MSG(bad == 0, "layernorm_fwd rows=%d C=%d offset=%g: %d bad", rows, C, offset, bad);
+
+  /* the backward from the kernel's own mean and rstd */
+  float *dout = rand_floats(n, -1, 1), *dinp = rand_floats(n, -1, 1);
+  float *dw = rand_floats(C, -1, 1), *db = rand_floats(C, -1, 1);
+  float *dinp0 = copy_floats(dinp, n), *dw0 = copy_floats(dw, C), *db0 = copy_floats(db, C);
+  k->layernorm_bwd(&g_ctx, dinp, dw, db, dout, x, w, mean, rstd, rows, C, din_add, dparams_add);
+  ln_arg_t a = {xd, wd, bd, to_doubles(dout, n), ref, rows, C};
+  double *gx = malloc((size_t)n * sizeof *gx), *gw = malloc((size_t)C * sizeof *gw);
+  double *gb = malloc((size_t)C * sizeof *gb);
+  central_diff(xd, n, layernorm_loss, &a, gx);
+  central_diff(wd, C, layernorm_loss, &a, gw);
+  central_diff(bd, C, layernorm_loss, &a, gb);
+  /* float sums of about C (dinp) or rows (dweight, dbias) terms, relative to the largest */
+  double worst = 0, tol_x = 8 * (C + 8) * u, tol_p = 8 * (rows + 8) * u;
+  int64_t nbad = count_far(dinp, dinp0, din_add, gx, n, tol_x, max_abs(gx, n), &worst);
+  nbad += count_far(dw, dw0, dparams_add, gw, C, tol_p, max_abs(gw, C), &worst);
+  nbad += count_far(db, db0, dparams_add, gb, C, tol_p, max_abs(gb, C), &worst);
+  CHECK_MSG(nbad == 0,
+            "layernorm_bwd rows=%d C=%d offset=%g din_add=%d dparams_add=%d: %lld bad, "
+            "worst err/bound %.3g",
+            rows, C, offset, din_add, dparams_add, (long long)nbad, worst);
+  free(x);
+  free(w);
+  free(b);
+  free(out);
+  free(mean);
+  free(rstd);
+  free(xd);
+  free(wd);
+  free(bd);
+  free(ref);
+  free(mref);
+  free(sref);
+  free(dout);
+  free(dinp);
+  free(dw);
+  free(db);
+  free(dinp0);
+  free(dw0);
+  free(db0);
+  free(a.g);
+  free(gx);
+  free(gw);
+  free(gb);
+}
+
+static double gelu_ref(double x) {
+  return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+
+typedef struct gelu_arg {
+  const double *x;
+} gelu_arg_t;
+
+static double gelu_at(void *arg) { return gelu_ref(*((gelu_arg_t *)arg)->x); }
+
+/* The forward against the double formula, in place too; the backward against central
+ * differences of it, in place (dinp == dout) and adding. */
+static void test_gelu(const mn_kernels_t *k, int64_t count) {
+  float *x = rand_floats(count, -6, 6), *out = rand_floats(count, 7, 8);
+  if (count > 2) x[0] = 0.0f, x[1] = -10.0f, x[2] = 10.0f;
+  const double u = FLT_EPSILON;
+  k->gelu_fwd(&g_ctx, out, x, count);
+  int bad = 0;
+  double *want = malloc((size_t)count * sizeof *want);
+  for (int64_t i = 0; i < count; i++) {
+    double xi = x[i];
+    gelu_arg_t a = {&xi};
+    central_diff(&xi, 1, gelu_at, &a, &want[i]);
+    bad += !(fabs(out[i] - gelu_ref(x[i])) <= 8 * u * (fabs(gelu_ref(x[i])) + fabs(x[i])));
+  }
+  float *inplace = copy_floats(x, count);
+  k->gelu_fwd(&g_ctx, inplace, inplace, count);
+  bad += memcmp(inplace, out, (size_t)count * sizeof *out) != 0;
+  CHECK_MSG(bad == 0, "gelu_fwd count=%lld: %d bad", (long long)count, bad);
+
+  float *dout = rand_floats(count, -2, 2), *dinp = rand_floats(count, -1, 1);
+  for (int add = 0; add < 2; add++) {
+    float *d = copy_floats(dinp, count), *same = copy_floats(dout, count);
+    k->gelu_bwd(&g_ctx, d, x, dout, count, add);
+    bad = 0;
+    for (int64_t i = 0; i < count; i++) {
+      double g = want[i] * dout[i], base = add ? dinp[i] : 0.0;
+      bad += !(fabs(d[i] - (base + g)) <=
+               4 * u * (1 + fabs(x[i])) * fabs(dout[i]) + 2 * u * fabs(base) + 1e-9);
+    }
+    if (!add) { /* in place: dinp == dout */
+      k->gelu_bwd(&g_ctx, same, x, same, count, 0);
+      bad += memcmp(same, d, (size_t)count * sizeof *d) != 0;
+    }
+    CHECK_MSG(bad == 0, "gelu_bwd count=%lld add=%d: %d bad", (long long)count, add, bad);
+    free(d);
+    free(same);
+  }
+  free(x);
+  free(out);
+  free(want);
+  free(inplace);
+  free(dout);
+  free(dinp);
+}
+
+/* out = a + b exactly, into a third buffer and in place over a and over b */
+static void test_add(const mn_kernels_t *k, int64_t count) {
+  float *a = rand_floats(count, -4, 4), *b = rand_floats(count, -1, 1),
+        *out = rand_floats(count, 7, 8);
+  float *a2 = copy_floats(a, count), *b2 = copy_floats(b, count);
+  k->add_fwd(&g_ctx, out, a, b, count);
+  int bad = 0;
+  for (int64_t i = 0; i < count; i++) bad += out[i] != (float)((double)a[i] + b[i]);
+  k->add_fwd(&g_ctx, a2, a2, b, count);
+  k->add_fwd(&g_ctx, b2, a, b2, count);
+  bad += memcmp(a2, out, (size_t)count * sizeof *out) != 0;
+  bad += memcmp(b2, out, (size_t)count * sizeof *out) != 0;
+  CHECK_MSG(bad == 0, "add_fwd count=%lld: %d bad", (long long)count, bad);
+  float *owned[] = {a, b, out, a2, b2};
+  for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) free(owned[i]);
+}
+
+/* ---- the GPT-2 ops: attention ---------------------------------------------------------- */
+
+/* Causal attention in double, llm.c's definition: out[B,T,C] and att[B,NH,T,T] (NULL: not
+ * wanted) from qkv[B,T,3C] */
+static void attention_ref(const double *qkv, int B, int T, int C, int NH, double *out,
+                          double *att) {
+  int hs = C / NH;
+  double scale = 1 / sqrt((double)hs), *a = malloc((size_t)T * sizeof *a);
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++)
+      for (int h = 0; h < NH; h++) {
+        const double *q = qkv + ((int64_t)b * T + t) * 3 * C + h * hs;
+        double mx = -INFINITY, sum = 0;
+        for (int t2 = 0; t2 <= t; t2++) {
+          const double *key = qkv + ((int64_t)b * T + t2) * 3 * C + C + h * hs;
+          a[t2] = 0;
+          for (int i = 0; i < hs; i++) a[t2] += q[i] * key[i] * scale;
+          mx = fmax(mx, a[t2]);
+        }
+        for (int t2 = 0; t2 <= t; t2++) sum += a[t2] = exp(a[t2] - mx);
+        for (int t2 = 0; t2 < T; t2++) {
+          a[t2] = t2 <= t ? a[t2] / sum : 0.0;
+          if (att) att[(((int64_t)b * NH + h) * T + t) * T + t2] = a[t2];
+        }
+        for (int i = 0; i < hs; i++) {
+          double o = 0;
+          for (int t2 = 0; t2 <= t; t2++)
+            o += a[t2] * qkv[((int64_t)b * T + t2) * 3 * C + 2 * C + h * hs + i];
+          out[((int64_t)b * T + t) * C + h * hs + i] = o;
+        }
+      }
+  free(a);
+}
+
+typedef struct att_arg {
+  double *qkv, *g, *out;
+  int B, T, C, NH;
+} att_arg_t;
+
+static double attention_loss(void *arg) {
+  att_arg_t *a = arg;
+  int64_t n = (int64_t)a->B * a->T * a->C;
+  attention_ref(a->qkv, a->B, a->T, a->C, a->NH, a->out, NULL);
+  double l = 0;
+  for (int64_t i = 0; i < n; i++) l += a->g[i] * a->out[i];
+  return l;
+}
+
+/* The forward against the double reference; the backward from the kernel's att against
+ * central differences of it, overwriting and adding into dqkv. */
+static void test_attention(const mn_kernels_t *k, int B, int T, int C, int NH) {
+  const int hs = C / NH;
+  const int64_t nqkv = (int64_t)B * T * 3 * C, nout = (int64_t)B * T * C;
+  const int64_t natt = (int64_t)B * NH * T * T;
+  const double u = FLT_EPSILON;
+  float *qkv = rand_floats(nqkv, -1, 1), *out = rand_floats(nout, 7, 8);
+  float *att = rand_floats(natt, 7, 8);
+  k->attention_fwd(&g_ctx, out, att, qkv, B, T, C, NH);
+  double *qd = to_doubles(qkv, nqkv), *ref = malloc((size_t)nout * sizeof *ref);
+  double *aref = malloc((size_t)natt * sizeof *aref);
+  attention_ref(qd, B, T, C, NH, ref, aref);
+  int64_t bad = 0;
+  double worst = 0;
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < NH; h++)
+      for (int t = 0; t < T; t++) {
+        /* P: the largest |scaled dot product| term sum of the row; E: its relative bound */
+        const double *q = qd + ((int64_t)b * T + t) * 3 * C + h * hs;
+        double P = 0;
+        for (int t2 = 0; t2 <= t; t2++) {
+          double p = 0;
+          for (int i = 0; i < hs; i++)
+            p += fabs(q[i] * qd[((int64_t)b * T + t2) * 3 * C + C + h * hs + i]);
+          P = fmax(P, p / sqrt((double)hs));
+        }
+        double E = u * (T + 2 + (hs + 2) * P) / 2;
+        const int64_t row = (((int64_t)b * NH + h) * T + t) * T;
+        for (int t2 = 0; t2 < T; t2++) {
+          double err = fabs(att[row + t2] - aref[row + t2]);
+          bad += t2 > t ? att[row + t2] != 0.0f : !(err <= E * aref[row + t2]);
+          if (t2 <= t && err / (E * aref[row + t2]) > worst) worst = err / (E * aref[row + t2]);
+        }
+        for (int i = 0; i < hs; i++) {
+          double mag = 0;
+          for (int t2 = 0; t2 <= t; t2++)
+            mag += aref[row + t2] * fabs(qd[((int64_t)b * T + t2) * 3 * C + 2 * C + h * hs + i]);
+          int64_t e = ((int64_t)b * T + t) * C + h * hs + i;
+          bad += !(fabs(out[e] - ref[e]) <= E * mag);
+          if (mag > 0 && fabs(out[e] - ref[e]) / (E * mag) > worst)
+            worst = fabs(out[e] - ref[e]) / (E * mag);
+        }
+      }
+  CHECK_MSG(bad == 0, "attention_fwd B=%d T=%d C=%d NH=%d: %lld bad, worst err/bound %.3g", B, T, C,
+            NH, (long long)bad, worst);
+
+  float *dout = rand_floats(nout, -1, 1);
+  att_arg_t a = {qd, to_doubles(dout, nout), ref, B, T, C, NH};
+  double *g = malloc((size_t)nqkv * sizeof *g);
+  central_diff(qd, nqkv, attention_loss, &a, g);
+  for (int add = 0; add < 2; add++) {
+    float *dqkv = rand_floats(nqkv, -1, 1), *dqkv0 = copy_floats(dqkv, nqkv);
+    k->attention_bwd(&g_ctx, dqkv, dout, qkv, att, B, T, C, NH, add);
+    worst = 0;
+    bad = count_far(dqkv, dqkv0, add, g, nqkv, (T + hs + 8) * u / 4, max_abs(g, nqkv), &worst);
+    CHECK_MSG(bad == 0, "attention_bwd B=%d T=%d C=%d NH=%d add=%d: %lld bad, worst err/bound %.3g",
+              B, T, C, NH, add, (long long)bad, worst);
+    free(dqkv);
+    free(dqkv0);
+  }
+  void *owned[] = {qkv, out, att, qd, ref, aref, dout, a.g, g};
+  for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) free(owned[i]);
+}
+
 int main(void) {
   const mn_kernels_t *k = mn_kernels_cpu();
   mn_rng_seed(&g_rng, 12345, 0, 0);
@@ -473,9 +932,20 @@ int main(void) {
         k->softmax_xent && k->sgd_update && k->adamw_update && k->scale && k->count_nonfinite);
 
   CHECK(k->softmax_xent_workspace && k->count_nonfinite_workspace);
+  CHECK(k->encoder_fwd && k->encoder_bwd && k->encoder_bwd_workspace && k->layernorm_fwd &&
+        k->layernorm_bwd && k->gelu_fwd && k->gelu_bwd && k->add_fwd && k->attention_fwd &&
+        k->attention_bwd && k->attention_bwd_workspace && k->classifier_xent &&
+        k->classifier_xent_workspace);
   CHECK(mn_kctx_default() != NULL && mn_kctx_default()->workspace_nbytes == 0);
-  size_t need = k->softmax_xent_workspace(100, 257), need_count = k->count_nonfinite_workspace(9);
-  g_ctx.workspace_nbytes = need > need_count ? need : need_count;
+  static const int att[][4] = {/* B, T, C, NH */
+                               {2, 5, 12, 3},
+                               {1, 1, 4, 1},
+                               {1, 40, 8, 2},
+                               {3, 9, 6, 2}};
+  size_t need[] = {k->softmax_xent_workspace(100, 257), k->count_nonfinite_workspace(9),
+                   k->encoder_bwd_workspace(4, 16), k->attention_bwd_workspace(3, 40, 12, 3)};
+  for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+    if (need[i] > g_ctx.workspace_nbytes) g_ctx.workspace_nbytes = need[i];
   g_ctx.workspace = g_ctx.workspace_nbytes ? k->alloc(g_ctx.workspace_nbytes) : NULL;
 
   test_gemm(k);
@@ -488,9 +958,12 @@ int main(void) {
     test_bias_act(k, mn[s][0], mn[s][1]);
     test_bias_grad(k, mn[s][0], mn[s][1], 0);
     test_bias_grad(k, mn[s][0], mn[s][1], 1);
-    test_softmax_xent(k, mn[s][0], mn[s][1], 0.0, 1.0f);
-    test_softmax_xent(k, mn[s][0], mn[s][1], 1000.0, 0.125f); /* overflows without the shift */
-    test_softmax_xent(k, mn[s][0], mn[s][1], -1000.0, 1.0f / 3);
+    for (int pad = 0; pad < 2; pad++) { /* softmax_xent's rows, then padded to a multiple of 16 */
+      int v = mn[s][1], vp = pad ? (v + 16) / 16 * 16 : v;
+      test_xent(k, mn[s][0], v, vp, 0.0, 1.0f);
+      test_xent(k, mn[s][0], v, vp, 1000.0, 0.125f); /* overflows without the shift */
+      test_xent(k, mn[s][0], v, vp, -1000.0, 1.0f / 3);
+    }
   }
   static const int64_t counts[] = {1, 7, 64, 1001, 100003};
   static const mn_sgd_args_t sgd[] = {
@@ -514,6 +987,26 @@ int main(void) {
     test_nonfinite_sumsq(k, counts[s], 1);
     test_scale(k, counts[s], 0.25f);
     test_scale(k, counts[s], -1.0f / 3);
+  }
+  static const int gpt[][5] = {/* B, T, C, V, T_max */
+                               {2, 5, 12, 11, 8},
+                               {1, 1, 1, 1, 1},
+                               {3, 7, 33, 5, 9},
+                               {4, 16, 64, 300, 16}};
+  for (size_t s = 0; s < sizeof gpt / sizeof gpt[0]; s++)
+    test_encoder(k, gpt[s][0], gpt[s][1], gpt[s][2], gpt[s][3], gpt[s][4]);
+  static const int ln[][2] = {{10, 12}, {1, 1}, {3, 33}, {7, 128}};
+  for (size_t s = 0; s < sizeof ln / sizeof ln[0]; s++)
+    for (int flags = 0; flags < 4; flags++) {
+      test_layernorm(k, ln[s][0], ln[s][1], 0.0, flags & 1, flags >> 1);
+      test_layernorm(k, ln[s][0], ln[s][1], 10.0, flags & 1, flags >> 1);
+    }
+  for (size_t s = 0; s < sizeof att / sizeof att[0]; s++)
+    test_attention(k, att[s][0], att[s][1], att[s][2], att[s][3]);
+  test_xent(k, 10, 11, 16, 0.0, 1.0f); /* rows = B * T = 2 * 5, V = 11, Vp = 16 */
+  for (size_t s = 0; s < sizeof counts / sizeof counts[0]; s++) {
+    test_gelu(k, counts[s]);
+    test_add(k, counts[s]);
   }
   k->release(g_ctx.workspace);
   return mn_test_result("test_kernels");

@@ -22,10 +22,32 @@
  *   count_nonfinite: the count exact; sumsq within 2 (count + 1) eps_double of the CPU's
  *                 (both sum exact squares in double, in different orders), the same bits
  *                 again (a fixed order), the count the same without sumsq;
- *   softmax_xent  loss within 1e-5 relative (+1e-6), dlogits within 1e-5 |grad_scale|,
- *                 correct exact, the same loss bits with and without dlogits; and through
+ *   softmax_xent, classifier_xent: loss within 1e-5 relative (+1e-6), dlogits within
+ *                 1e-5 |grad_scale|, correct exact, the same loss bits with and without
+ *                 dlogits; classifier_xent's padded columns (holding offset + 50) exactly 0,
+ *                 in place the same bits, softmax_xent the same bits as classifier_xent with
+ *                 Vp = V (up to GPT-2's 50257 padded to 50304); softmax_xent also through
  *                 two contexts (own stream, own workspace of exactly the queried size) used
  *                 alternately with different m: the same results, so no scratch is shared.
+ *   The GPT-2 ops:
+ *   encoder_fwd   the CPU's bits;
+ *   encoder_bwd   the CPU's bits (the same order of additions), and the same again on a
+ *                 second run, accumulating or not, with tokens repeated and past one tile
+ *                 (256) of the link kernel, and C past one block of threads;
+ *   layernorm_fwd out within 4 (C + 8) u of |w| (|n| + rstd mean|x|) + |b|, mean within
+ *                 4 (C + 8) u mean|x|, rstd within 4 (C + 8) u rstd (other summation orders);
+ *   layernorm_bwd from the CPU's mean and rstd: dinp within 8 (C + 8) u, dweight and dbias
+ *                 within 8 (rows + 8) u, of the largest |gradient| of the tensor, plus 2 u |old|
+ *                 when adding, all four flag combinations;
+ *   gelu_fwd      within 8 u (|gelu(x)| + |x|) (another tanhf; FMAs), in place the same bits;
+ *   gelu_bwd      within 8 u ((1 + |x|) |dout| + |old| when adding);
+ *   add_fwd       the CPU's bits, also in place.
+ *   attention_fwd with E = 4 u (T + 2 + (hs + 2) sqrt(hs)) (inputs in [-1, 1] bound each scaled
+ *                 dot product by sqrt(hs)): att within E att_cpu (entries t2 > t exactly
+ *                 0), out within E sum_t2 att |v_t2|;
+ *   attention_bwd from the CPU's att: dqkv within (T + hs + 8) u of the largest |gradient|
+ *                 (+ 2 u |old| when adding), and the same bits on a second run; T and hs below,
+ *                 at and past a warp (T up to 257, hs 1 to 64).
  * Every GPU op runs in a context with its own stream and workspace (g_ctx). Compiled on the
  * development machine, which has no GPU: run only where one is lent (docs/gpu.md). */
 #include <float.h>
@@ -49,6 +71,9 @@ static const mn_kernels_t *g_cpu, *g_gpu;
  * helpers below, on the legacy default stream, stay ordered with it) and a workspace sized
  * by the table's queries for the largest shapes; the CPU ops take mn_kctx_default() */
 static mn_kctx_t g_ctx;
+/* the CPU ops' context: the default stream and a host workspace for the CPU's
+ * attention_bwd */
+static mn_kctx_t g_cpu_ctx;
 
 static float *rand_floats(int64_t n, double lo, double hi) {
   float *p = calloc((size_t)(n > 0 ? n : 1), sizeof *p);
@@ -78,6 +103,15 @@ static void *to_dev(const void *host, size_t bytes) {
     exit(1);
   }
   return d;
+}
+
+/* host[0, bytes) over the device buffer dev */
+static void to_dev_into(void *dev, const void *host, size_t bytes) {
+  cudaError_t e = cudaMemcpy(dev, host, bytes, cudaMemcpyHostToDevice);
+  if (e != cudaSuccess) {
+    fprintf(stderr, "cudaMemcpy of %zu bytes: %s\n", bytes, cudaGetErrorString(e));
+    exit(1);
+  }
 }
 
 static void to_host(void *host, const void *dev, size_t bytes) {
@@ -128,8 +162,10 @@ static void check_gemm(int ta, int tb, int m, int n, int k, float alpha, float b
                      tol, &worst);
     for (int j = n; j < ldc; j++) bad += got[(int64_t)i * ldc + j] != c[(int64_t)i * ldc + j];
   }
-  CHECK_MSG(bad == 0, "gemm ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g pad=%d tol=%g: %lld bad, "
-            "worst err/mag %.3g", ta, tb, m, n, k, alpha, beta, pad, tol, (long long)bad, worst);
+  CHECK_MSG(bad == 0,
+            "gemm ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g pad=%d tol=%g: %lld bad, "
+            "worst err/mag %.3g",
+            ta, tb, m, n, k, alpha, beta, pad, tol, (long long)bad, worst);
   cudaFree(da);
   cudaFree(db);
   cudaFree(dc);
@@ -144,9 +180,9 @@ static void check_gemm(int ta, int tb, int m, int n, int k, float alpha, float b
 }
 
 static void test_gemm(double tol) {
-  static const int shapes[][3] = {{1, 1, 1},     {7, 13, 5},      {13, 7, 5},  {5, 7, 13},
-                                  {1, 9, 4},     {9, 1, 4},       {6, 5, 1},   {33, 65, 17},
-                                  {64, 64, 64},  {100, 37, 129},  {257, 129, 300}};
+  static const int shapes[][3] = {{1, 1, 1},    {7, 13, 5},     {13, 7, 5},     {5, 7, 13},
+                                  {1, 9, 4},    {9, 1, 4},      {6, 5, 1},      {33, 65, 17},
+                                  {64, 64, 64}, {100, 37, 129}, {257, 129, 300}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
     for (int ta = 0; ta < 2; ta++)
       for (int tb = 0; tb < 2; tb++) {
@@ -247,38 +283,60 @@ static void test_relu_fwd(int64_t count) {
 
 /* ---- softmax_xent --------------------------------------------------------------------- */
 
-static void test_softmax_xent(int m, int c, double offset, float gs) {
-  int64_t count = (int64_t)m * c;
+/* classifier_xent over m rows of v columns padded to vp (softmax_xent's rows when vp == v),
+ * against the CPU's: the padded columns hold offset + 50 and must get gradient 0; the same
+ * loss bits without dlogits, the same bits in place over the logits, and from softmax_xent
+ * when vp == v. */
+static void test_xent(int m, int v, int vp, double offset, float gs) {
+  int64_t count = (int64_t)m * vp;
+  size_t nb = (size_t)count * 4;
   float *x = rand_floats(count, offset - 4, offset + 4);
+  for (int64_t i = 0; i < count; i++)
+    if (i % vp >= v) x[i] = (float)(offset + 50);
   int32_t *y = malloc((size_t)m * sizeof *y);
-  for (int i = 0; i < m; i++) y[i] = (int32_t)mn_rng_below(&g_rng, (uint64_t)c);
-  float *want = malloc((size_t)count * sizeof *want), *got = rand_floats(count, 7, 8);
-  float *dx = to_dev(x, (size_t)count * 4), *dd = to_dev(got, (size_t)count * 4);
+  for (int i = 0; i < m; i++) y[i] = (int32_t)mn_rng_below(&g_rng, (uint64_t)v);
+  float *want = malloc(nb), *got = rand_floats(count, 7, 8);
+  float *dx = to_dev(x, nb), *dd = to_dev(got, nb), *dx2 = to_dev(x, nb);
   int32_t *dy = to_dev(y, (size_t)m * sizeof *y);
   double loss_c = -1, loss_g = -1, loss_g2 = -1;
   int64_t hits_c = -1, hits_g = -1, hits_g2 = -1;
-  g_cpu->softmax_xent(mn_kctx_default(), x, y, m, c, gs, want, &loss_c, &hits_c);
-  g_gpu->softmax_xent(&g_ctx, dx, dy, m, c, gs, dd, &loss_g, &hits_g);
-  to_host(got, dd, (size_t)count * 4);
+  g_cpu->classifier_xent(mn_kctx_default(), x, y, m, v, vp, gs, want, &loss_c, &hits_c);
+  g_gpu->classifier_xent(&g_ctx, dx, dy, m, v, vp, gs, dd, &loss_g, &hits_g);
+  to_host(got, dd, nb);
   CHECK_MSG(isfinite(loss_g) && fabs(loss_g - loss_c) <= 1e-5 * fabs(loss_c) + 1e-6,
-            "softmax_xent m=%d c=%d offset=%g: loss %.9g, cpu %.9g", m, c, offset, loss_g, loss_c);
-  CHECK_MSG(hits_g == hits_c, "softmax_xent m=%d c=%d: correct %lld, cpu %lld", m, c,
+            "classifier_xent m=%d V=%d Vp=%d offset=%g: loss %.9g, cpu %.9g", m, v, vp, offset,
+            loss_g, loss_c);
+  CHECK_MSG(hits_g == hits_c, "classifier_xent m=%d V=%d Vp=%d: correct %lld, cpu %lld", m, v, vp,
             (long long)hits_g, (long long)hits_c);
   int64_t bad = 0;
-  for (int64_t i = 0; i < count; i++) bad += !(fabs((double)got[i] - want[i]) <= 1e-5 * fabs(gs));
-  CHECK_MSG(bad == 0, "softmax_xent m=%d c=%d offset=%g gs=%g: %lld dlogits bad", m, c, offset,
-            gs, (long long)bad);
-  g_gpu->softmax_xent(&g_ctx, dx, dy, m, c, gs, NULL, &loss_g2, &hits_g2);
+  for (int64_t i = 0; i < count; i++)
+    bad += i % vp < v ? !(fabs((double)got[i] - want[i]) <= 1e-5 * fabs(gs)) : got[i] != 0.0f;
+  CHECK_MSG(bad == 0, "classifier_xent m=%d V=%d Vp=%d offset=%g gs=%g: %lld dlogits bad", m, v, vp,
+            offset, gs, (long long)bad);
+  g_gpu->classifier_xent(&g_ctx, dx, dy, m, v, vp, gs, NULL, &loss_g2, &hits_g2);
   CHECK_MSG(loss_g2 == loss_g && hits_g2 == hits_g,
-            "softmax_xent m=%d c=%d: without dlogits %.17g/%lld, with %.17g/%lld", m, c, loss_g2,
+            "classifier_xent m=%d V=%d: without dlogits %.17g/%lld, with %.17g/%lld", m, v, loss_g2,
             (long long)hits_g2, loss_g, (long long)hits_g);
+  g_gpu->classifier_xent(&g_ctx, dx2, dy, m, v, vp, gs, dx2, &loss_g2, &hits_g2); /* in place */
+  float *again = malloc(nb);
+  to_host(again, dx2, nb);
+  CHECK_MSG(loss_g2 == loss_g && hits_g2 == hits_g && memcmp(again, got, nb) == 0,
+            "classifier_xent m=%d V=%d Vp=%d: in place differs", m, v, vp);
+  if (v == vp) {
+    g_gpu->softmax_xent(&g_ctx, dx, dy, m, v, gs, dx2, &loss_g2, &hits_g2);
+    to_host(again, dx2, nb);
+    CHECK_MSG(loss_g2 == loss_g && hits_g2 == hits_g && memcmp(again, got, nb) == 0,
+              "softmax_xent m=%d c=%d differs from classifier_xent", m, v);
+  }
   cudaFree(dx);
   cudaFree(dd);
+  cudaFree(dx2);
   cudaFree(dy);
   free(x);
   free(y);
   free(want);
   free(got);
+  free(again);
 }
 
 /* a tie {2, 5, 5} goes to the first maximum, as on the CPU; rows spread over lanes */
@@ -507,21 +565,281 @@ static void test_memory(void) {
   free(back);
 }
 
+/* ---- the GPT-2 ops: encoder, layernorm, gelu, add --------------------------------------- */
+
+static int32_t *rand_tokens(int64_t n, int v) {
+  int32_t *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+  for (int64_t i = 0; i < n; i++) p[i] = (int32_t)mn_rng_below(&g_rng, (uint64_t)v);
+  return p;
+}
+
+/* the number of floats of got[0, n) whose bits differ from want's */
+static int64_t count_differ(const float *got, const float *want, int64_t n) {
+  int64_t bad = 0;
+  for (int64_t i = 0; i < n; i++) bad += memcmp(&got[i], &want[i], sizeof *got) != 0;
+  return bad;
+}
+
+/* a device buffer of n floats, downloaded into a fresh host array */
+static float *dev_floats(const float *dev, int64_t n) {
+  float *h = malloc((size_t)(n > 0 ? n : 1) * sizeof *h);
+  to_host(h, dev, (size_t)n * sizeof *h);
+  return h;
+}
+
+/* The forward and both backward modes bit for bit the CPU's (the same order of additions),
+ * the backward twice (the same bits again). */
+static void test_encoder(int B, int T, int C, int V, int T_max) {
+  int64_t n = (int64_t)B * T, nout = n * C, nte = (int64_t)V * C, npe = (int64_t)T_max * C;
+  int32_t *tok = rand_tokens(n, V);
+  float *wte = rand_floats(nte, -1, 1), *wpe = rand_floats(npe, -1, 1);
+  float *out = rand_floats(nout, 7, 8), *dout = rand_floats(nout, -1, 1);
+  int32_t *d_tok = to_dev(tok, (size_t)n * sizeof *tok);
+  float *d_wte = to_dev(wte, (size_t)nte * 4), *d_wpe = to_dev(wpe, (size_t)npe * 4);
+  float *d_out = to_dev(out, (size_t)nout * 4), *d_dout = to_dev(dout, (size_t)nout * 4);
+  g_cpu->encoder_fwd(mn_kctx_default(), out, tok, wte, wpe, B, T, C);
+  g_gpu->encoder_fwd(&g_ctx, d_out, d_tok, d_wte, d_wpe, B, T, C);
+  float *got = dev_floats(d_out, nout);
+  int64_t bad = count_differ(got, out, nout);
+  CHECK_MSG(bad == 0, "encoder_fwd B=%d T=%d C=%d V=%d: %lld differ", B, T, C, V, (long long)bad);
+  free(got);
+  for (int accumulate = 0; accumulate < 2; accumulate++) {
+    float *dwte = rand_floats(nte, 5, 6), *dwpe = rand_floats(npe, 5, 6);
+    float *d_dwte = to_dev(dwte, (size_t)nte * 4), *d_dwpe = to_dev(dwpe, (size_t)npe * 4);
+    float *d_dwte2 = to_dev(dwte, (size_t)nte * 4), *d_dwpe2 = to_dev(dwpe, (size_t)npe * 4);
+    g_cpu->encoder_bwd(mn_kctx_default(), dwte, dwpe, dout, tok, B, T, C, V, T_max, accumulate);
+    g_gpu->encoder_bwd(&g_ctx, d_dwte, d_dwpe, d_dout, d_tok, B, T, C, V, T_max, accumulate);
+    g_gpu->encoder_bwd(&g_ctx, d_dwte2, d_dwpe2, d_dout, d_tok, B, T, C, V, T_max, accumulate);
+    float *gte = dev_floats(d_dwte, nte), *gpe = dev_floats(d_dwpe, npe);
+    float *gte2 = dev_floats(d_dwte2, nte), *gpe2 = dev_floats(d_dwpe2, npe);
+    bad = count_differ(gte, dwte, nte) + count_differ(gpe, dwpe, npe);
+    bad += count_differ(gte2, gte, nte) + count_differ(gpe2, gpe, npe);
+    CHECK_MSG(bad == 0, "encoder_bwd B=%d T=%d C=%d V=%d T_max=%d accumulate=%d: %lld differ", B, T,
+              C, V, T_max, accumulate, (long long)bad);
+    cudaFree(d_dwte);
+    cudaFree(d_dwpe);
+    cudaFree(d_dwte2);
+    cudaFree(d_dwpe2);
+    free(dwte);
+    free(dwpe);
+    free(gte);
+    free(gpe);
+    free(gte2);
+    free(gpe2);
+  }
+  cudaFree(d_tok);
+  cudaFree(d_wte);
+  cudaFree(d_wpe);
+  cudaFree(d_out);
+  cudaFree(d_dout);
+  free(tok);
+  free(wte);
+  free(wpe);
+  free(out);
+  free(dout);
+}
+
+/* |got - want| <= tol * (max |want - old| over the tensor) + 2u |old| when adding: the
+ * GPU's sums go in another order than the CPU's */
+static int64_t count_far(const float *got, const float *want, const float *old, int add, int64_t n,
+                         double tol) {
+  double scale = 0;
+  for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(want[i] - (add ? old[i] : 0.0f)));
+  int64_t bad = 0;
+  for (int64_t i = 0; i < n; i++)
+    bad += !(fabs((double)got[i] - want[i]) <=
+             tol * scale + (add ? 2 * FLT_EPSILON * fabs(old[i]) : 0));
+  return bad;
+}
+
+static void test_layernorm(int rows, int C, double offset, int din_add, int dparams_add) {
+  int64_t n = (int64_t)rows * C;
+  const double u = FLT_EPSILON;
+  float *x = rand_floats(n, offset - 1, offset + 1), *w = rand_floats(C, -1.5, 1.5);
+  float *b = rand_floats(C, -1, 1), *out = rand_floats(n, 7, 8);
+  float *mean = rand_floats(rows, 7, 8), *rstd = rand_floats(rows, 7, 8);
+  float *d_x = to_dev(x, (size_t)n * 4), *d_w = to_dev(w, (size_t)C * 4);
+  float *d_b = to_dev(b, (size_t)C * 4), *d_out = to_dev(out, (size_t)n * 4);
+  float *d_mean = to_dev(mean, (size_t)rows * 4), *d_rstd = to_dev(rstd, (size_t)rows * 4);
+  g_cpu->layernorm_fwd(mn_kctx_default(), out, mean, rstd, x, w, b, rows, C);
+  g_gpu->layernorm_fwd(&g_ctx, d_out, d_mean, d_rstd, d_x, d_w, d_b, rows, C);
+  float *got = dev_floats(d_out, n), *gmean = dev_floats(d_mean, rows);
+  float *grstd = dev_floats(d_rstd, rows);
+  float *mag = malloc((size_t)n * 4), *xmag = calloc((size_t)rows, 4);
+  for (int i = 0; i < rows; i++) {
+    for (int j = 0; j < C; j++) xmag[i] += fabsf(x[(int64_t)i * C + j]) / C;
+    for (int j = 0; j < C; j++) {
+      int64_t e = (int64_t)i * C + j;
+      mag[e] = fabsf(w[j]) * (fabsf((x[e] - mean[i]) * rstd[i]) + rstd[i] * xmag[i]) + fabsf(b[j]);
+    }
+  }
+  double tol = 4.0 * (C + 8) * u;
+  int64_t bad = count_bad(got, out, mag, n, tol, NULL);
+  bad += count_bad(gmean, mean, xmag, rows, tol, NULL);
+  bad += count_bad(grstd, rstd, NULL, rows, tol, NULL);
+  CHECK_MSG(bad == 0, "layernorm_fwd rows=%d C=%d offset=%g: %lld bad", rows, C, offset,
+            (long long)bad);
+
+  /* the backward, each back end from the CPU's mean and rstd */
+  float *dout = rand_floats(n, -1, 1), *dinp = rand_floats(n, -1, 1);
+  float *dw = rand_floats(C, -1, 1), *db = rand_floats(C, -1, 1);
+  float *dinp0 = copy_floats(dinp, n), *dw0 = copy_floats(dw, C), *db0 = copy_floats(db, C);
+  float *d_dout = to_dev(dout, (size_t)n * 4), *d_dinp = to_dev(dinp, (size_t)n * 4);
+  float *d_dw = to_dev(dw, (size_t)C * 4), *d_db = to_dev(db, (size_t)C * 4);
+  to_dev_into(d_mean, mean, (size_t)rows * 4);
+  to_dev_into(d_rstd, rstd, (size_t)rows * 4);
+  g_cpu->layernorm_bwd(mn_kctx_default(), dinp, dw, db, dout, x, w, mean, rstd, rows, C, din_add,
+                       dparams_add);
+  g_gpu->layernorm_bwd(&g_ctx, d_dinp, d_dw, d_db, d_dout, d_x, d_w, d_mean, d_rstd, rows, C,
+                       din_add, dparams_add);
+  float *gdinp = dev_floats(d_dinp, n), *gdw = dev_floats(d_dw, C), *gdb = dev_floats(d_db, C);
+  bad = count_far(gdinp, dinp, dinp0, din_add, n, 8.0 * (C + 8) * u);
+  bad += count_far(gdw, dw, dw0, dparams_add, C, 8.0 * (rows + 8) * u);
+  bad += count_far(gdb, db, db0, dparams_add, C, 8.0 * (rows + 8) * u);
+  CHECK_MSG(bad == 0, "layernorm_bwd rows=%d C=%d offset=%g din_add=%d dparams_add=%d: %lld bad",
+            rows, C, offset, din_add, dparams_add, (long long)bad);
+  void *dev[] = {d_x, d_w, d_b, d_out, d_mean, d_rstd, d_dout, d_dinp, d_dw, d_db};
+  for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) cudaFree(dev[i]);
+  void *host[] = {x,    w,    b,  out, mean,  rstd, got, gmean, grstd, mag, xmag,
+                  dout, dinp, dw, db,  dinp0, dw0,  db0, gdinp, gdw,   gdb};
+  for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
+}
+
+/* gelu within a few ulps of the CPU's (another tanhf), in place too; add bit for bit */
+static void test_gelu_add(int64_t count) {
+  const double u = FLT_EPSILON;
+  size_t nb = (size_t)count * 4;
+  float *x = rand_floats(count, -6, 6), *out = rand_floats(count, 7, 8);
+  float *dout = rand_floats(count, -2, 2), *dinp = rand_floats(count, -1, 1);
+  float *d_x = to_dev(x, nb), *d_out = to_dev(out, nb), *d_dout = to_dev(dout, nb);
+  g_cpu->gelu_fwd(mn_kctx_default(), out, x, count);
+  g_gpu->gelu_fwd(&g_ctx, d_out, d_x, count);
+  float *got = dev_floats(d_out, count), *mag = malloc(nb);
+  for (int64_t i = 0; i < count; i++) mag[i] = fabsf(out[i]) + fabsf(x[i]);
+  int64_t bad = count_bad(got, out, mag, count, 8 * u, NULL);
+  float *d_in = to_dev(x, nb);
+  g_gpu->gelu_fwd(&g_ctx, d_in, d_in, count); /* in place: the same bits */
+  free(got);
+  got = dev_floats(d_in, count);
+  float *again = dev_floats(d_out, count);
+  bad += count_differ(got, again, count);
+  CHECK_MSG(bad == 0, "gelu_fwd count=%lld: %lld bad", (long long)count, (long long)bad);
+  for (int add = 0; add < 2; add++) {
+    float *want = copy_floats(dinp, count), *d_dinp = to_dev(dinp, nb);
+    g_cpu->gelu_bwd(mn_kctx_default(), want, x, dout, count, add);
+    g_gpu->gelu_bwd(&g_ctx, d_dinp, d_x, d_dout, count, add);
+    float *g = dev_floats(d_dinp, count);
+    for (int64_t i = 0; i < count; i++)
+      mag[i] = (1 + fabsf(x[i])) * fabsf(dout[i]) + (add ? fabsf(dinp[i]) : 0.0f);
+    bad = count_bad(g, want, mag, count, 8 * u, NULL);
+    CHECK_MSG(bad == 0, "gelu_bwd count=%lld add=%d: %lld bad", (long long)count, add,
+              (long long)bad);
+    cudaFree(d_dinp);
+    free(want);
+    free(g);
+  }
+  float *sum = copy_floats(x, count);
+  g_cpu->add_fwd(mn_kctx_default(), sum, x, dout, count);
+  g_gpu->add_fwd(&g_ctx, d_out, d_x, d_dout, count);
+  g_gpu->add_fwd(&g_ctx, d_x, d_x, d_dout, count); /* in place over a */
+  float *g1 = dev_floats(d_out, count), *g2 = dev_floats(d_x, count);
+  bad = count_differ(g1, sum, count) + count_differ(g2, sum, count);
+  CHECK_MSG(bad == 0, "add_fwd count=%lld: %lld differ", (long long)count, (long long)bad);
+  cudaFree(d_x);
+  cudaFree(d_out);
+  cudaFree(d_dout);
+  cudaFree(d_in);
+  void *host[] = {x, out, dout, dinp, got, mag, again, sum, g1, g2};
+  for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
+}
+
+/* ---- the GPT-2 ops: attention ---------------------------------------------------------- */
+
+/* The forward against the CPU's; the backward of both from the CPU's att, overwriting and
+ * adding, twice on the GPU (the same bits). */
+static void test_attention(int B, int T, int C, int NH) {
+  const int hs = C / NH;
+  const int64_t nqkv = (int64_t)B * T * 3 * C, nout = (int64_t)B * T * C;
+  const int64_t natt = (int64_t)B * NH * T * T;
+  const double u = FLT_EPSILON;
+  /* inputs in [-1, 1]: every scaled dot product sums to at most sqrt(hs) in magnitude */
+  const double E = 4 * u * (T + 2 + (hs + 2) * sqrt((double)hs));
+  float *qkv = rand_floats(nqkv, -1, 1), *out = rand_floats(nout, 7, 8);
+  float *att = rand_floats(natt, 7, 8);
+  float *d_qkv = to_dev(qkv, (size_t)nqkv * 4), *d_out = to_dev(out, (size_t)nout * 4);
+  float *d_att = to_dev(att, (size_t)natt * 4);
+  g_cpu->attention_fwd(mn_kctx_default(), out, att, qkv, B, T, C, NH);
+  g_gpu->attention_fwd(&g_ctx, d_out, d_att, d_qkv, B, T, C, NH);
+  float *gout = dev_floats(d_out, nout), *gatt = dev_floats(d_att, natt);
+  float *mag = calloc((size_t)nout, sizeof *mag);
+  int64_t bad = 0;
+  for (int64_t r = 0; r < (int64_t)B * NH * T; r++) {
+    int t = (int)(r % T), h = (int)(r / T % NH), b = (int)(r / T / NH);
+    for (int t2 = 0; t2 < T; t2++) {
+      float c = att[r * T + t2], g = gatt[r * T + t2];
+      bad += t2 > t ? g != 0.0f : !(fabs((double)g - c) <= E * c);
+      for (int i = 0; t2 <= t && i < hs; i++)
+        mag[((int64_t)b * T + t) * C + h * hs + i] +=
+            c * fabsf(qkv[((int64_t)b * T + t2) * 3 * C + 2 * C + h * hs + i]);
+    }
+  }
+  bad += count_bad(gout, out, mag, nout, E, NULL);
+  CHECK_MSG(bad == 0, "attention_fwd B=%d T=%d C=%d NH=%d: %lld bad", B, T, C, NH, (long long)bad);
+
+  float *dout = rand_floats(nout, -1, 1), *d_dout = to_dev(dout, (size_t)nout * 4);
+  to_dev_into(d_att, att, (size_t)natt * 4);
+  for (int add = 0; add < 2; add++) {
+    float *dqkv = rand_floats(nqkv, -1, 1), *want = copy_floats(dqkv, nqkv);
+    float *d_dqkv = to_dev(dqkv, (size_t)nqkv * 4), *d_again = to_dev(dqkv, (size_t)nqkv * 4);
+    g_cpu->attention_bwd(&g_cpu_ctx, want, dout, qkv, att, B, T, C, NH, add);
+    g_gpu->attention_bwd(&g_ctx, d_dqkv, d_dout, d_qkv, d_att, B, T, C, NH, add);
+    g_gpu->attention_bwd(&g_ctx, d_again, d_dout, d_qkv, d_att, B, T, C, NH, add);
+    float *got = dev_floats(d_dqkv, nqkv), *again = dev_floats(d_again, nqkv);
+    bad = count_far(got, want, dqkv, add, nqkv, (T + hs + 8) * u);
+    bad += count_differ(again, got, nqkv);
+    CHECK_MSG(bad == 0, "attention_bwd B=%d T=%d C=%d NH=%d add=%d: %lld bad", B, T, C, NH, add,
+              (long long)bad);
+    cudaFree(d_dqkv);
+    cudaFree(d_again);
+    void *host[] = {dqkv, want, got, again};
+    for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
+  }
+  cudaFree(d_qkv);
+  cudaFree(d_out);
+  cudaFree(d_att);
+  cudaFree(d_dout);
+  void *host[] = {qkv, out, att, gout, gatt, mag, dout};
+  for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
+}
+
 static void run_all(void) {
   mn_rng_seed(&g_rng, 4242, 0, 0);
   CHECK(strcmp(g_gpu->name, "cuda") == 0);
   CHECK(g_gpu->gemm && g_gpu->bias_act_fwd && g_gpu->relu_fwd && g_gpu->relu_bwd &&
         g_gpu->bias_grad && g_gpu->softmax_xent && g_gpu->sgd_update && g_gpu->adamw_update &&
         g_gpu->scale && g_gpu->count_nonfinite && g_gpu->softmax_xent_workspace &&
-        g_gpu->count_nonfinite_workspace);
+        g_gpu->count_nonfinite_workspace && g_gpu->encoder_fwd && g_gpu->encoder_bwd &&
+        g_gpu->encoder_bwd_workspace && g_gpu->layernorm_fwd && g_gpu->layernorm_bwd &&
+        g_gpu->gelu_fwd && g_gpu->gelu_bwd && g_gpu->add_fwd && g_gpu->attention_fwd &&
+        g_gpu->attention_bwd && g_gpu->attention_bwd_workspace && g_gpu->classifier_xent &&
+        g_gpu->classifier_xent_workspace);
   cudaStream_t stream = NULL;
   CHECK(cudaStreamCreate(&stream) == cudaSuccess);
   g_ctx.stream = stream;
-  size_t need = g_gpu->softmax_xent_workspace(5000, 10);
-  size_t need_count = g_gpu->count_nonfinite_workspace(((int64_t)1 << 24) + 3);
-  g_ctx.workspace_nbytes = need > need_count ? need : need_count;
+  size_t need[] = {g_gpu->softmax_xent_workspace(5000, 10),
+                   g_gpu->count_nonfinite_workspace(((int64_t)1 << 24) + 3),
+                   g_gpu->encoder_bwd_workspace(8, 300),
+                   g_gpu->attention_bwd_workspace(2, 256, 768, 12),
+                   g_gpu->attention_bwd_workspace(2, 100, 96, 12),
+                   g_gpu->classifier_xent_workspace(5000, 64)};
+  g_ctx.workspace_nbytes = 0;
+  for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+    if (need[i] > g_ctx.workspace_nbytes) g_ctx.workspace_nbytes = need[i];
   g_ctx.workspace = g_gpu->alloc(g_ctx.workspace_nbytes);
   CHECK(g_ctx.workspace != NULL);
+  g_cpu_ctx.workspace_nbytes = g_cpu->attention_bwd_workspace(8, 257, 768, 12);
+  g_cpu_ctx.workspace = g_cpu->alloc(g_cpu_ctx.workspace_nbytes);
+  CHECK(g_cpu_ctx.workspace != NULL);
 
   test_memory();
   test_gemm(1e-5);
@@ -532,15 +850,18 @@ static void run_all(void) {
 
   test_softmax_xent_tie();
   test_softmax_xent_contexts();
-  static const int mn[][2] = {{1, 1},    {7, 13},   {13, 7},  {1, 100}, {100, 1},
+  static const int mn[][2] = {{1, 1},    {7, 13},   {13, 7},    {1, 100}, {100, 1},
                               {64, 257}, {9, 1000}, {5000, 10}, {3, 33}};
   for (size_t s = 0; s < sizeof mn / sizeof mn[0]; s++) {
     test_bias_act(mn[s][0], mn[s][1]);
     test_bias_grad(mn[s][0], mn[s][1], 0);
     test_bias_grad(mn[s][0], mn[s][1], 1);
-    test_softmax_xent(mn[s][0], mn[s][1], 0.0, 1.0f);
-    test_softmax_xent(mn[s][0], mn[s][1], 1000.0, 0.125f); /* overflows without the shift */
-    test_softmax_xent(mn[s][0], mn[s][1], -1000.0, 1.0f / 3);
+    for (int pad = 0; pad < 2; pad++) { /* softmax_xent's rows, then padded to a multiple of 64 */
+      int v = mn[s][1], vp = pad ? (v + 64) / 64 * 64 : v;
+      test_xent(mn[s][0], v, vp, 0.0, 1.0f);
+      test_xent(mn[s][0], v, vp, 1000.0, 0.125f); /* overflows without the shift */
+      test_xent(mn[s][0], v, vp, -1000.0, 1.0f / 3);
+    }
   }
   /* the last is past one full grid (256 threads x 65536 blocks) of the grid-stride loops */
   static const int64_t counts[] = {1, 7, 64, 1001, 100003, ((int64_t)1 << 24) + 3};
@@ -561,15 +882,38 @@ static void run_all(void) {
     test_scale(counts[s], -1.0f / 3);
     test_nonfinite(counts[s]);
   }
+  static const int enc[][5] = {/* B, T, C, V, T_max: repeats, tiles of 256 positions */
+                               {2, 5, 12, 11, 8},
+                               {1, 1, 1, 1, 1},
+                               {3, 7, 33, 5, 9},
+                               {8, 300, 40, 50, 320},
+                               {4, 64, 768, 5003, 64}};
+  for (size_t s = 0; s < sizeof enc / sizeof enc[0]; s++)
+    test_encoder(enc[s][0], enc[s][1], enc[s][2], enc[s][3], enc[s][4]);
+  static const int ln[][2] = {{10, 12}, {1, 1}, {3, 33}, {100, 768}, {1000, 37}};
+  for (size_t s = 0; s < sizeof ln / sizeof ln[0]; s++)
+    for (int flags = 0; flags < 4; flags++) {
+      test_layernorm(ln[s][0], ln[s][1], 0.0, flags & 1, flags >> 1);
+      test_layernorm(ln[s][0], ln[s][1], 10.0, flags & 1, flags >> 1);
+    }
+  for (size_t s = 0; s < sizeof counts / sizeof counts[0]; s++) test_gelu_add(counts[s]);
+  static const int att[][4] = {/* B, T, C, NH: T and hs below, at and past a warp */
+                               {2, 5, 12, 3},    {1, 1, 4, 1},    {4, 64, 128, 2},
+                               {2, 100, 96, 12}, {1, 257, 64, 1}, {2, 256, 768, 12}};
+  for (size_t s = 0; s < sizeof att / sizeof att[0]; s++)
+    test_attention(att[s][0], att[s][1], att[s][2], att[s][3]);
+  test_xent(10, 11, 16, 0.0, 1.0f);       /* rows = B * T = 2 * 5, V = 11, Vp = 16 */
+  test_xent(64, 50257, 50304, 0.0, 1.0f); /* GPT-2's vocabulary, padded to 128 */
   CHECK_MSG(cudaDeviceSynchronize() == cudaSuccess, "device error at the end");
   g_gpu->release(g_ctx.workspace);
+  g_cpu->release(g_cpu_ctx.workspace);
   cudaStreamDestroy(stream);
 }
 #endif /* MN_HAVE_CUDA */
 
 int main(void) {
   const mn_kernels_t *gpu = mn_kernels_cuda();
-  mn_kernels_cuda_set_tf32(0); /* safe to call with or without a device */
+  mn_kernels_cuda_set_tf32(0);     /* safe to call with or without a device */
   CHECK(mn_kernels_cuda() == gpu); /* the answer is stable */
 #ifndef MN_HAVE_CUDA
   CHECK_MSG(gpu == NULL, "mn_kernels_cuda() must be NULL in a build without CUDA");

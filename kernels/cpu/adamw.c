@@ -12,7 +12,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "mn_kernels.h"
+#include "mn_cpu.h"
 
 void mn_adamw_update_cpu(const mn_kctx_t *ctx, float *restrict w, const float *restrict g,
                          float *restrict m, float *restrict v, int64_t count,

@@ -1,36 +1,10 @@
 /* backend.c: the CPU back end's kernel table, one entry per op of mn_kernels.h.
  *
  * Each op lives in its own file (kernels/cpu/<op>.c), which is also the reference that the
- * CUDA twin (kernels/cuda/<op>.cu) is tested against. The prototypes below are the only
- * declarations of those functions; assigning them into the table checks them against the
+ * CUDA twin (kernels/cuda/<op>.cu) is tested against. Their prototypes are in mn_cpu.h,
+ * which every op file includes; assigning them into the table checks them against the
  * table's types. */
-#include <stddef.h>
-#include <stdint.h>
-
-#include "mn_kernels.h"
-
-void mn_gemm_cpu(const mn_kctx_t *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
-                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
-void mn_bias_act_fwd_cpu(const mn_kctx_t *ctx, float *y, const float *bias, int m, int n, int relu);
-void mn_relu_fwd_cpu(const mn_kctx_t *ctx, float *y, const float *x, int64_t count);
-void mn_relu_bwd_cpu(const mn_kctx_t *ctx, float *dy, const float *y, int64_t count);
-void mn_bias_grad_cpu(const mn_kctx_t *ctx, const float *dy, int m, int n, float *db,
-                      int accumulate);
-void mn_softmax_xent_cpu(const mn_kctx_t *ctx, const float *logits, const int32_t *labels, int m,
-                         int c, float grad_scale, float *dlogits, double *loss_sum,
-                         int64_t *correct);
-size_t mn_softmax_xent_workspace_cpu(int m, int c);
-void mn_sgd_update_cpu(const mn_kctx_t *ctx, float *w, const float *g, float *v, int64_t count,
-                       const mn_sgd_args_t *a);
-void mn_adamw_update_cpu(const mn_kctx_t *ctx, float *w, const float *g, float *m, float *v,
-                         int64_t count, const mn_adamw_args_t *a);
-void mn_scale_cpu(const mn_kctx_t *ctx, float *x, int64_t count, float alpha);
-int64_t mn_count_nonfinite_cpu(const mn_kctx_t *ctx, const float *x, int64_t count, double *sumsq);
-size_t mn_count_nonfinite_workspace_cpu(int64_t count);
-void *mn_alloc_cpu(size_t nbytes);
-void mn_release_cpu(void *p);
-void mn_copy_cpu(const mn_kctx_t *ctx, void *dst, const void *src, size_t nbytes);
-void mn_sync_cpu(const mn_kctx_t *ctx);
+#include "mn_cpu.h"
 
 static const mn_kernels_t cpu_kernels = {
     .name = "cpu",
@@ -46,6 +20,19 @@ static const mn_kernels_t cpu_kernels = {
     .scale = mn_scale_cpu,
     .count_nonfinite = mn_count_nonfinite_cpu,
     .count_nonfinite_workspace = mn_count_nonfinite_workspace_cpu,
+    .encoder_fwd = mn_encoder_fwd_cpu,
+    .encoder_bwd = mn_encoder_bwd_cpu,
+    .encoder_bwd_workspace = mn_encoder_bwd_workspace_cpu,
+    .layernorm_fwd = mn_layernorm_fwd_cpu,
+    .layernorm_bwd = mn_layernorm_bwd_cpu,
+    .gelu_fwd = mn_gelu_fwd_cpu,
+    .gelu_bwd = mn_gelu_bwd_cpu,
+    .add_fwd = mn_add_fwd_cpu,
+    .attention_fwd = mn_attention_fwd_cpu,
+    .attention_bwd = mn_attention_bwd_cpu,
+    .attention_bwd_workspace = mn_attention_bwd_workspace_cpu,
+    .classifier_xent = mn_classifier_xent_cpu,
+    .classifier_xent_workspace = mn_classifier_xent_workspace_cpu,
     .alloc = mn_alloc_cpu,
     .release = mn_release_cpu,
     .upload = mn_copy_cpu,

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "mn_kernels.h"
+#include "mn_cpu.h"
 
 static void add_bias_row(float *restrict y, const float *restrict bias, int n) {
   for (int j = 0; j < n; j++) y[j] += bias[j];

@@ -5,7 +5,7 @@
  * check shapes: callers pass consistent m, n, k and leading dimensions. */
 #include <cblas.h>
 
-#include "mn_kernels.h"
+#include "mn_cpu.h"
 
 void mn_gemm_cpu(const mn_kctx_t *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
                  const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mn_kernels.h"
+#include "mn_cpu.h"
 
 #define MN_CPU_ALIGN 256 /* as cudaMalloc: the registry aligns tensors to 256 bytes within a buffer */
 

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mn_kernels.h"
+#include "mn_cpu.h"
 
 #define LANES 8
 

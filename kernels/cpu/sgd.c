@@ -10,7 +10,7 @@
  * lives in runtime/optim/optim.c; this file knows nothing of steps or epochs. */
 #include <stdint.h>
 
-#include "mn_kernels.h"
+#include "mn_cpu.h"
 
 void mn_sgd_update_cpu(const mn_kctx_t *ctx, float *restrict w, const float *restrict g,
                        float *restrict v, int64_t count, const mn_sgd_args_t *a) {

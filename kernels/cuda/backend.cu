@@ -24,6 +24,19 @@ static const mn_kernels_t cuda_kernels = {
     .scale = mn_scale_cuda,
     .count_nonfinite = mn_count_nonfinite_cuda,
     .count_nonfinite_workspace = mn_count_nonfinite_workspace_cuda,
+    .encoder_fwd = mn_encoder_fwd_cuda,
+    .encoder_bwd = mn_encoder_bwd_cuda,
+    .encoder_bwd_workspace = mn_encoder_bwd_workspace_cuda,
+    .layernorm_fwd = mn_layernorm_fwd_cuda,
+    .layernorm_bwd = mn_layernorm_bwd_cuda,
+    .gelu_fwd = mn_gelu_fwd_cuda,
+    .gelu_bwd = mn_gelu_bwd_cuda,
+    .add_fwd = mn_add_fwd_cuda,
+    .attention_fwd = mn_attention_fwd_cuda,
+    .attention_bwd = mn_attention_bwd_cuda,
+    .attention_bwd_workspace = mn_attention_bwd_workspace_cuda,
+    .classifier_xent = mn_classifier_xent_cuda,
+    .classifier_xent_workspace = mn_classifier_xent_workspace_cuda,
     .alloc = mn_alloc_cuda,
     .release = mn_release_cuda,
     .upload = mn_upload_cuda,
@@ -36,8 +49,8 @@ static cublasHandle_t g_cublas;
 static int g_tried, g_usable, g_tf32;
 
 static void apply_math_mode(void) {
-  MN_CUBLAS_CHECK(cublasSetMathMode(g_cublas, g_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                     : CUBLAS_DEFAULT_MATH));
+  MN_CUBLAS_CHECK(
+      cublasSetMathMode(g_cublas, g_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
 }
 
 static int start(void) {

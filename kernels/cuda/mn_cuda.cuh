@@ -1,7 +1,7 @@
 /* mn_cuda.cuh: what the CUDA kernel files of mn share: the launch geometry of the
- * elementwise ops, the fatal check of CUDA and cuBLAS calls, the fixed-order block sums of
- * the reductions, the cuBLAS handle owned by the back end (kernels/cuda/backend.cu), and the
- * prototypes of the ops that fill its table.
+ * elementwise ops, the fatal check of CUDA and cuBLAS calls, the fixed-order block and warp
+ * sums of the reductions, the cuBLAS handle owned by the back end (kernels/cuda/backend.cu),
+ * and the prototypes of the ops that fill its table.
  *
  * The ops of mn_kernels_t return nothing, so a failing launch or cuBLAS call cannot be
  * reported as an mn_status_t: it is a programming or device error, printed once with the
@@ -119,6 +119,28 @@ static __global__ void mn_cuda_sums_kernel(const double *__restrict__ sum,
   if (threadIdx.x == 0) *total = t;
 }
 
+/* The second pass of a two-pass reduction and its answer: mn_cuda_sums_kernel over the n
+ * partials sum[] and count[] into *total (device memory), queued on stream s, then *total
+ * copied to the host, which waits for the work queued before it on s. */
+template <typename C>
+static inline mn_cuda_sums_t mn_cuda_sums_read(const double *sum, const C *count, int64_t n,
+                                               mn_cuda_sums_t *total, cudaStream_t s) {
+  mn_cuda_sums_kernel<<<1, MN_CUDA_THREADS, 0, s>>>(sum, count, n, total);
+  MN_CUDA_LAUNCHED("mn_cuda_sums_kernel");
+  mn_cuda_sums_t t;
+  MN_CUDA_CHECK(cudaMemcpyAsync(&t, total, sizeof t, cudaMemcpyDeviceToHost, s));
+  MN_CUDA_CHECK(cudaStreamSynchronize(s));
+  return t;
+}
+
+/* The sum of v over the 32 lanes of a full warp, in every lane: a butterfly of shuffles, the
+ * same fixed tree on every run (each pair adds the same two values, and IEEE addition
+ * commutes, so all lanes end with the same bits). All 32 lanes must call it. */
+template <typename F> static __device__ inline F mn_cuda_warp_sum(F v) {
+  for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
+  return v;
+}
+
 /* backend.cu: the back end's cuBLAS handle (created by mn_kernels_cuda()) */
 cublasHandle_t mn_cuda_cublas(void);
 
@@ -135,6 +157,10 @@ void mn_softmax_xent_cuda(const mn_kctx_t *ctx, const float *logits, const int32
                           int c, float grad_scale, float *dlogits, double *loss_sum,
                           int64_t *correct);
 size_t mn_softmax_xent_workspace_cuda(int m, int c);
+void mn_classifier_xent_cuda(const mn_kctx_t *ctx, const float *logits, const int32_t *labels,
+                             int rows, int V, int Vp, float grad_scale, float *dlogits,
+                             double *loss_sum, int64_t *correct);
+size_t mn_classifier_xent_workspace_cuda(int rows, int Vp);
 void mn_sgd_update_cuda(const mn_kctx_t *ctx, float *w, const float *g, float *v, int64_t count,
                         const mn_sgd_args_t *a);
 void mn_adamw_update_cuda(const mn_kctx_t *ctx, float *w, const float *g, float *m, float *v,
@@ -142,6 +168,29 @@ void mn_adamw_update_cuda(const mn_kctx_t *ctx, float *w, const float *g, float 
 void mn_scale_cuda(const mn_kctx_t *ctx, float *x, int64_t count, float alpha);
 int64_t mn_count_nonfinite_cuda(const mn_kctx_t *ctx, const float *x, int64_t count, double *sumsq);
 size_t mn_count_nonfinite_workspace_cuda(int64_t count);
+void mn_encoder_fwd_cuda(const mn_kctx_t *ctx, float *out, const int32_t *tokens, const float *wte,
+                         const float *wpe, int B, int T, int C);
+void mn_encoder_bwd_cuda(const mn_kctx_t *ctx, float *dwte, float *dwpe, const float *dout,
+                         const int32_t *tokens, int B, int T, int C, int V, int T_max,
+                         int accumulate);
+size_t mn_encoder_bwd_workspace_cuda(int B, int T);
+void mn_layernorm_fwd_cuda(const mn_kctx_t *ctx, float *out, float *mean, float *rstd,
+                           const float *inp, const float *weight, const float *bias, int rows,
+                           int C);
+void mn_layernorm_bwd_cuda(const mn_kctx_t *ctx, float *dinp, float *dweight, float *dbias,
+                           const float *dout, const float *inp, const float *weight,
+                           const float *mean, const float *rstd, int rows, int C, int din_add,
+                           int dparams_add);
+void mn_gelu_fwd_cuda(const mn_kctx_t *ctx, float *out, const float *inp, int64_t count);
+void mn_gelu_bwd_cuda(const mn_kctx_t *ctx, float *dinp, const float *inp, const float *dout,
+                      int64_t count, int add);
+void mn_add_fwd_cuda(const mn_kctx_t *ctx, float *out, const float *a, const float *b,
+                     int64_t count);
+void mn_attention_fwd_cuda(const mn_kctx_t *ctx, float *out, float *att, const float *qkv, int B,
+                           int T, int C, int NH);
+void mn_attention_bwd_cuda(const mn_kctx_t *ctx, float *dqkv, const float *dout, const float *qkv,
+                           const float *att, int B, int T, int C, int NH, int add);
+size_t mn_attention_bwd_workspace_cuda(int B, int T, int C, int NH);
 void *mn_alloc_cuda(size_t nbytes);
 void mn_release_cuda(void *p);
 void mn_upload_cuda(const mn_kctx_t *ctx, void *dst, const void *host_src, size_t nbytes);

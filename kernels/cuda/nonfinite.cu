@@ -59,11 +59,7 @@ extern "C" int64_t mn_count_nonfinite_cuda(const mn_kctx_t *ctx, const float *x,
   cudaStream_t s = mn_cuda_stream(ctx);
   nonfinite_kernel<<<blocks, MN_CUDA_THREADS, 0, s>>>(x, count, sumsq != NULL, sums, counts);
   MN_CUDA_LAUNCHED("nonfinite_kernel");
-  mn_cuda_sums_kernel<<<1, MN_CUDA_THREADS, 0, s>>>(sums, counts, blocks, total);
-  MN_CUDA_LAUNCHED("mn_cuda_sums_kernel");
-  mn_cuda_sums_t t;
-  MN_CUDA_CHECK(cudaMemcpyAsync(&t, total, sizeof t, cudaMemcpyDeviceToHost, s));
-  MN_CUDA_CHECK(cudaStreamSynchronize(s));
+  mn_cuda_sums_t t = mn_cuda_sums_read(sums, counts, blocks, total, s);
   if (sumsq) *sumsq = t.sum;
   return (int64_t)t.count;
 }

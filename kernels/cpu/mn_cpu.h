@@ -1,0 +1,75 @@
+/* mn_cpu.h: the prototypes of the CPU back end's ops, one per entry of mn_kernels_t; the
+ * twin of kernels/cuda/mn_cuda.cuh. backend.c fills the table with them (which checks them
+ * against the table's types) and each kernels/cpu/<op>.c includes it (which checks its
+ * definitions against them). Internal to kernels/: callers reach the ops through
+ * mn_kernels_cpu(). */
+#ifndef MN_CPU_H
+#define MN_CPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "mn_kernels.h"
+
+/* An op given less workspace than its query asked for: a programming error of the caller
+ * (as mn_cuda_need_workspace in kernels/cuda/mn_cuda.cuh). */
+static inline void mn_cpu_need_workspace(const mn_kctx_t *ctx, size_t need, const char *op) {
+  if (ctx->workspace_nbytes >= need && (need == 0 || ctx->workspace)) return;
+  fprintf(stderr, "mn: %s needs %zu bytes of workspace, the context has %zu\n", op, need,
+          ctx->workspace_nbytes);
+  abort();
+}
+
+void mn_gemm_cpu(const mn_kctx_t *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+void mn_bias_act_fwd_cpu(const mn_kctx_t *ctx, float *y, const float *bias, int m, int n, int relu);
+void mn_relu_fwd_cpu(const mn_kctx_t *ctx, float *y, const float *x, int64_t count);
+void mn_relu_bwd_cpu(const mn_kctx_t *ctx, float *dy, const float *y, int64_t count);
+void mn_bias_grad_cpu(const mn_kctx_t *ctx, const float *dy, int m, int n, float *db,
+                      int accumulate);
+void mn_softmax_xent_cpu(const mn_kctx_t *ctx, const float *logits, const int32_t *labels, int m,
+                         int c, float grad_scale, float *dlogits, double *loss_sum,
+                         int64_t *correct);
+size_t mn_softmax_xent_workspace_cpu(int m, int c);
+void mn_classifier_xent_cpu(const mn_kctx_t *ctx, const float *logits, const int32_t *labels,
+                            int rows, int V, int Vp, float grad_scale, float *dlogits,
+                            double *loss_sum, int64_t *correct);
+size_t mn_classifier_xent_workspace_cpu(int rows, int Vp);
+void mn_sgd_update_cpu(const mn_kctx_t *ctx, float *w, const float *g, float *v, int64_t count,
+                       const mn_sgd_args_t *a);
+void mn_adamw_update_cpu(const mn_kctx_t *ctx, float *w, const float *g, float *m, float *v,
+                         int64_t count, const mn_adamw_args_t *a);
+void mn_scale_cpu(const mn_kctx_t *ctx, float *x, int64_t count, float alpha);
+int64_t mn_count_nonfinite_cpu(const mn_kctx_t *ctx, const float *x, int64_t count, double *sumsq);
+size_t mn_count_nonfinite_workspace_cpu(int64_t count);
+void mn_encoder_fwd_cpu(const mn_kctx_t *ctx, float *out, const int32_t *tokens, const float *wte,
+                        const float *wpe, int B, int T, int C);
+void mn_encoder_bwd_cpu(const mn_kctx_t *ctx, float *dwte, float *dwpe, const float *dout,
+                        const int32_t *tokens, int B, int T, int C, int V, int T_max,
+                        int accumulate);
+size_t mn_encoder_bwd_workspace_cpu(int B, int T);
+void mn_layernorm_fwd_cpu(const mn_kctx_t *ctx, float *out, float *mean, float *rstd,
+                          const float *inp, const float *weight, const float *bias, int rows,
+                          int C);
+void mn_layernorm_bwd_cpu(const mn_kctx_t *ctx, float *dinp, float *dweight, float *dbias,
+                          const float *dout, const float *inp, const float *weight,
+                          const float *mean, const float *rstd, int rows, int C, int din_add,
+                          int dparams_add);
+void mn_gelu_fwd_cpu(const mn_kctx_t *ctx, float *out, const float *inp, int64_t count);
+void mn_gelu_bwd_cpu(const mn_kctx_t *ctx, float *dinp, const float *inp, const float *dout,
+                     int64_t count, int add);
+void mn_add_fwd_cpu(const mn_kctx_t *ctx, float *out, const float *a, const float *b,
+                    int64_t count);
+void mn_attention_fwd_cpu(const mn_kctx_t *ctx, float *out, float *att, const float *qkv, int B,
+                          int T, int C, int NH);
+void mn_attention_bwd_cpu(const mn_kctx_t *ctx, float *dqkv, const float *dout, const float *qkv,
+                          const float *att, int B, int T, int C, int NH, int add);
+size_t mn_attention_bwd_workspace_cpu(int B, int T, int C, int NH);
+void *mn_alloc_cpu(size_t nbytes);
+void mn_release_cpu(void *p);
+void mn_copy_cpu(const mn_kctx_t *ctx, void *dst, const void *src, size_t nbytes);
+void mn_sync_cpu(const mn_kctx_t *ctx);
+
+#endif /* MN_CPU_H */
