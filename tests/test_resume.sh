@@ -61,6 +61,18 @@ done
 final() { "$mninfo" --latest "$1" 2>/dev/null; }
 for np in 1 2 4; do [ -n "$(final "$MN_TMP/ref$np")" ] || fail "no final snapshot in ref$np"; done
 
+# stopped_holder DIR: wait (up to 30 s) until the rank 0 that holds DIR's lock has stopped
+# itself (SIGSTOP through MN_TEST_SIGNAL); print its pid (as the lock file names it).
+stopped_holder() {
+  local pid=""
+  for _ in $(seq 600); do
+    pid=$(sed -n 's/^host .*, pid \([0-9]*\), since .*/\1/p' "$1/.mn-lock" 2>/dev/null)
+    [ -n "$pid" ] && [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = T ] && break
+    sleep 0.05
+  done
+  echo "$pid"
+}
+
 # One run per snapshot directory (issue 11, item 2): run A holds snapshot.dir; a second
 # run B on it is refused at once, on every rank, with exit 73 naming the holder (host, pid,
 # since when), before it reads or writes anything there; A then finishes bitwise as the
@@ -71,12 +83,7 @@ env MN_TEST_SIGNAL_STEP=50 MN_TEST_SIGNAL="$(kill -l STOP)" MN_TEST_SIGNAL_RANK=
   --fail-timeout 0 "$MN_TMP/t.conf" --set snapshot.dir="$lock" --set snapshot.every_steps=20 \
   >"$MN_TMP/a.out" 2>"$MN_TMP/a.err" &
 a=$!
-holder=""
-for _ in $(seq 600); do
-  holder=$(sed -n 's/^host .*, pid \([0-9]*\), since .*/\1/p' "$lock/.mn-lock" 2>/dev/null)
-  [ -n "$holder" ] && [ "$(ps -o stat= -p "$holder" 2>/dev/null | cut -c1)" = T ] && break
-  sleep 0.05
-done
+holder=$(stopped_holder "$lock")
 before=$(md5sum "$lock"/step-*.h5 2>/dev/null)
 expect_exit 73 "a second run on a snapshot.dir in use is refused" "$mnrun" -np 2 "$MN_TMP/t.conf" \
   --set snapshot.dir="$lock" --set snapshot.every_steps=20
@@ -167,12 +174,7 @@ env MN_TEST_SIGNAL_STEP=30 MN_TEST_SIGNAL="$(kill -l STOP)" MN_TEST_SIGNAL_RANK=
   --fail-timeout 0 "$MN_TMP/t.conf" --set snapshot.dir="$adamterm" "${adamw[@]}" \
   >"$MN_TMP/adamterm.out" 2>"$MN_TMP/adamterm.err" &
 pid=$!
-holder=""
-for _ in $(seq 600); do
-  holder=$(sed -n 's/^host .*, pid \([0-9]*\), since .*/\1/p' "$adamterm/.mn-lock" 2>/dev/null)
-  [ -n "$holder" ] && [ "$(ps -o stat= -p "$holder" 2>/dev/null | cut -c1)" = T ] && break
-  sleep 0.05
-done
+holder=$(stopped_holder "$adamterm")
 sleep 0.5 # rank 1 into step 30
 kill -TERM "$pid"
 sleep 0.2
