@@ -61,6 +61,18 @@ done
 final() { "$mninfo" --latest "$1" 2>/dev/null; }
 for np in 1 2 4; do [ -n "$(final "$MN_TMP/ref$np")" ] || fail "no final snapshot in ref$np"; done
 
+# stopped_holder DIR: wait (up to 30 s) until the rank 0 that holds DIR's lock has stopped
+# itself (SIGSTOP through MN_TEST_SIGNAL); print its pid (as the lock file names it).
+stopped_holder() {
+  local pid=""
+  for _ in $(seq 600); do
+    pid=$(sed -n 's/^host .*, pid \([0-9]*\), since .*/\1/p' "$1/.mn-lock" 2>/dev/null)
+    [ -n "$pid" ] && [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = T ] && break
+    sleep 0.05
+  done
+  echo "$pid"
+}
+
 # One run per snapshot directory (issue 11, item 2): run A holds snapshot.dir; a second
 # run B on it is refused at once, on every rank, with exit 73 naming the holder (host, pid,
 # since when), before it reads or writes anything there; A then finishes bitwise as the
@@ -71,12 +83,7 @@ env MN_TEST_SIGNAL_STEP=50 MN_TEST_SIGNAL="$(kill -l STOP)" MN_TEST_SIGNAL_RANK=
   --fail-timeout 0 "$MN_TMP/t.conf" --set snapshot.dir="$lock" --set snapshot.every_steps=20 \
   >"$MN_TMP/a.out" 2>"$MN_TMP/a.err" &
 a=$!
-holder=""
-for _ in $(seq 600); do
-  holder=$(sed -n 's/^host .*, pid \([0-9]*\), since .*/\1/p' "$lock/.mn-lock" 2>/dev/null)
-  [ -n "$holder" ] && [ "$(ps -o stat= -p "$holder" 2>/dev/null | cut -c1)" = T ] && break
-  sleep 0.05
-done
+holder=$(stopped_holder "$lock")
 before=$(md5sum "$lock"/step-*.h5 2>/dev/null)
 expect_exit 73 "a second run on a snapshot.dir in use is refused" "$mnrun" -np 2 "$MN_TMP/t.conf" \
   --set snapshot.dir="$lock" --set snapshot.every_steps=20
@@ -98,17 +105,19 @@ rc=$?
 same_state "$(final "$MN_TMP/ref1")" "$(final "$lock")" "the holder, after a refused second run"
 ls -a "$lock" | grep -q '\.tmp\.' && fail "temporary files left in $lock" || pass "no temporary file left"
 
-# stop_resume NP STEP RANK NAME: signal rank RANK (-1: all) at the start of step STEP
-# (-1: during set-up); expect exit 75 and a snapshot of step STEP + 1 (STEP -1: step 1);
-# resume; compare with the reference.
+# stop_resume NP STEP RANK NAME [REF ARGS...]: signal rank RANK (-1: all) at the start of
+# step STEP (-1: during set-up); expect exit 75 and a snapshot of step STEP + 1 (STEP -1:
+# step 1); resume; compare with the reference run in $MN_TMP/REF (default ref<NP>). ARGS:
+# more mnrun arguments for both runs (those of the reference).
 stop_resume() {
-  local np=$1 step=$2 rank=$3 name=$4 dir="$MN_TMP/$4" want
+  local np=$1 step=$2 rank=$3 name=$4 dir="$MN_TMP/$4" want ref=${5:-ref$1}
+  shift $(($# < 5 ? $# : 5))
   want=$((step < 0 ? 1 : step + 1))
   local rank_env=()
   [ "$rank" -ge 0 ] && rank_env=(MN_TEST_SIGNAL_RANK="$rank")
   expect_exit 75 "$name: SIGTERM at step $step exits 75" \
     env MN_TEST_SIGNAL_STEP="$step" "${rank_env[@]}" "$mnrun" -np "$np" "$MN_TMP/t.conf" \
-    --set snapshot.dir="$dir"
+    --set snapshot.dir="$dir" "$@"
   local snap
   snap=$("$mninfo" --latest "$dir" 2>/dev/null)
   if [ "$(position "$snap" step)" != "$want" ]; then
@@ -117,9 +126,9 @@ stop_resume() {
   fi
   pass "$name: stopped after step $((want - 1)) with snapshot $(basename "$snap")"
   expect_exit 0 "$name: resumed run finishes" "$mnrun" -np "$np" "$MN_TMP/t.conf" \
-    --set snapshot.dir="$dir"
+    --set snapshot.dir="$dir" "$@"
   expect_err "resuming from .*step-0*$want\.h5" "$name: resumed from that snapshot"
-  same_state "$(final "$MN_TMP/ref$np")" "$(final "$dir")" "$name"
+  same_state "$(final "$MN_TMP/$ref")" "$(final "$dir")" "$name"
 }
 
 stop_resume 1 -1 -1 w1-setup
@@ -134,6 +143,72 @@ stop_resume 4 74 -1 w4-boundary
 b="$MN_TMP/w4-boundary/step-000000075.h5"
 [ "$(position "$b" epoch)" = 1 ] && [ "$(position "$b" epoch_pos)" = 0 ] &&
   pass "boundary snapshot is at epoch 1, position 0" || fail "boundary snapshot position ($b)"
+
+# AdamW with gradient accumulation and clipping (issue 13): its snapshot holds the moments
+# m and v (optim/adamw/m/..., optim/adamw/v/...) and the step count that the bias
+# correction uses; resumed, the run ends bitwise as the uninterrupted one. The stop is
+# agreed once per optimizer step, at the step's single allreduce, so a resume is exact at
+# step granularity: a stop signal inside an accumulation window takes effect at the
+# window's end (the step runs all its micro-batches and updates; the snapshot is of the
+# next step). MN_TEST_SIGNAL_STEP counts optimizer steps.
+# 2,400 samples, world 2, 2 micro-batches of 8: 75 steps per epoch, 150 in all.
+adamw=(--set optimizer.kind=adamw --set optimizer.lr=0.003 --set optimizer.accum_steps=2
+  --set optimizer.clip_norm=1)
+expect_exit 0 "adamw reference on 2 ranks (accum_steps 2, clip_norm 1)" "$mnrun" -np 2 \
+  "$MN_TMP/t.conf" --set snapshot.dir="$MN_TMP/adamref" "${adamw[@]}"
+adam_final=$(final "$MN_TMP/adamref")
+h5ls -r "$adam_final" | grep -q "^/optim/adamw/v/0.weight " &&
+  pass "the adamw snapshot holds optim/adamw/v/0.weight" ||
+  fail "no optim/adamw/v/0.weight in $adam_final: $(h5ls -r "$adam_final" | grep optim | head -3)"
+[ "$(position "$adam_final" step)" = 150 ] && pass "adamw reference: 150 steps of 2 x 2 x 8" ||
+  fail "adamw reference ends at step $(position "$adam_final" step), want 150"
+stop_resume 2 40 -1 adamw-mid adamref "${adamw[@]}"
+stop_resume 2 74 1 adamw-boundary adamref "${adamw[@]}" # rank 1 only, the epoch's last step
+# A SIGTERM to mnrun that reaches a rank inside a step: rank 0 stops itself (SIGSTOP) at
+# the start of step 30, so that rank 1 goes into step 30 and waits at its allreduce; then
+# mnrun gets SIGTERM and rank 0 is continued. Rank 1 agreed "no stop" for step 30 before
+# the signal came; rank 0 (its signal pending while stopped) raises it at step 30 itself:
+# every rank finishes step 30 and stops, with the snapshot of step 31.
+adamterm="$MN_TMP/adamterm"
+env MN_TEST_SIGNAL_STEP=30 MN_TEST_SIGNAL="$(kill -l STOP)" MN_TEST_SIGNAL_RANK=0 "$mnrun" -np 2 \
+  --fail-timeout 0 "$MN_TMP/t.conf" --set snapshot.dir="$adamterm" "${adamw[@]}" \
+  >"$MN_TMP/adamterm.out" 2>"$MN_TMP/adamterm.err" &
+pid=$!
+holder=$(stopped_holder "$adamterm")
+sleep 0.5 # rank 1 into step 30
+kill -TERM "$pid"
+sleep 0.2
+[ -n "$holder" ] && kill -CONT "$holder" || fail "adamw: rank 0 never stopped at step 30"
+wait "$pid"
+rc=$?
+[ $rc -eq 75 ] && pass "adamw: SIGTERM during step 30 exits 75" ||
+  { fail "adamw: SIGTERM during step 30: exit $rc"; sed 's/^/  | /' "$MN_TMP/adamterm.err" >&2; }
+grep -q "all ranks stop after step 30" "$MN_TMP/adamterm.err" && pass "adamw: all ranks stop after step 30" ||
+  fail "adamw: no agreement on step 30: $(grep -o 'all ranks stop after step [0-9]*' "$MN_TMP/adamterm.err")"
+expect_exit 0 "adamw: resumed after the SIGTERM" "$mnrun" -np 2 "$MN_TMP/t.conf" \
+  --set snapshot.dir="$adamterm" "${adamw[@]}"
+expect_err "resuming from .*step-0*31\.h5" "adamw: resumed from the step-31 snapshot"
+same_state "$adam_final" "$(final "$adamterm")" "adamw, SIGTERM during a step"
+
+# A snapshot of one optimizer kind is not resumed by a run of the other: its state is not
+# the state the run keeps. Refused under require (65), skipped under auto (65: none can be
+# resumed), the message naming both kinds; no file changed.
+before=$(md5sum "$MN_TMP"/ref2/*.h5 "$MN_TMP"/adamref/*.h5)
+expect_exit 65 "an sgd snapshot, --resume require, kind adamw" "$mnrun" -np 2 "$MN_TMP/t.conf" \
+  --set snapshot.dir="$MN_TMP/ref2" --resume require "${adamw[@]}"
+expect_err "step-0*300\.h5: it holds the state of optimizer.kind = sgd, and this run uses adamw" \
+  "the refusal names both kinds"
+expect_exit 65 "an sgd snapshot, --resume auto, kind adamw" "$mnrun" -np 2 "$MN_TMP/t.conf" \
+  --set snapshot.dir="$MN_TMP/ref2" "${adamw[@]}"
+expect_err "skipping snapshot .*step-0*300\.h5: it holds the state of optimizer.kind = sgd, and this run uses adamw" \
+  "auto skips it, naming both kinds"
+expect_err "none can be resumed" "auto does not start afresh over it"
+expect_exit 65 "an adamw snapshot, --resume require, kind sgd" "$mnrun" -np 2 "$MN_TMP/t.conf" \
+  --set snapshot.dir="$MN_TMP/adamref" --resume require
+expect_err "it holds the state of optimizer.kind = adamw, and this run uses sgd" \
+  "the reverse refusal names both kinds"
+[ "$(md5sum "$MN_TMP"/ref2/*.h5 "$MN_TMP"/adamref/*.h5)" = "$before" ] &&
+  pass "the refused snapshots are untouched" || fail "a refused resume changed a snapshot"
 
 # A signal to one rank only: every rank reports exit 75 (mnrun says nobody failed).
 env MN_TEST_SIGNAL_STEP=10 MN_TEST_SIGNAL_RANK=3 "$mnrun" -np 4 "$MN_TMP/t.conf" \

@@ -55,9 +55,9 @@ struct mn_optim {
   int step_epochs;
   double step_gamma;
   double min_lr;
-  const mn_kernels_t *k;                /* the memory of the states */
-  const mn_tensors_t *tensors;          /* the model's registry (not owned) */
-  float *state[MN_OPTIM_MAX_STATES];    /* [nparams] each, laid out as the parameters; 0 at first */
+  const mn_kernels_t *k;             /* the memory of the states */
+  const mn_tensors_t *tensors;       /* the model's registry (not owned) */
+  float *state[MN_OPTIM_MAX_STATES]; /* [nparams] each, laid out as the parameters; 0 at first */
   int64_t nparams;
 };
 
@@ -75,8 +75,8 @@ double mn_optim_decay(const mn_optim_t *o, int i);
 void mn_optim_step(mn_optim_t *o, mn_model_t *m, int64_t step, double grad_scale);
 
 /* Clipping by global norm: the factor the gradient is multiplied by so that its L2 norm
- * (norm) is at most clip (PyTorch's clip_grad_norm_: clip / (norm + 1e-6) when that is
- * below 1); 1 when clip is 0 (off) or the norm is within it. */
+ * (norm) is at most clip, PyTorch's clip_grad_norm_: clip / (norm + 1e-6) when that is
+ * below 1 (a norm equal to clip included), else 1; 1 when clip is 0 (off). */
 double mn_optim_clip_scale(double norm, double clip);
 
 #ifdef __cplusplus

@@ -102,7 +102,10 @@ void mn_optim_step(mn_optim_t *o, mn_model_t *m, int64_t step, double grad_scale
   }
 }
 
+/* PyTorch's clip_grad_norm_ clamps clip / (norm + 1e-6) to 1, so a norm equal to clip, or
+ * less than 1e-6 below it, is still scaled (by a hair): the same factor as PyTorch's. */
 double mn_optim_clip_scale(double norm, double clip) {
-  if (clip <= 0 || !(norm > clip)) return 1.0;
-  return clip / (norm + 1e-6);
+  if (clip <= 0) return 1.0;
+  double scale = clip / (norm + 1e-6);
+  return scale < 1.0 ? scale : 1.0; /* (a NaN norm: 1; the step stops before it anyway) */
 }
