@@ -82,6 +82,7 @@ typedef struct run {
   int skips_in_row; /* optimizer.nonfinite = skip: non-finite steps skipped in a row */
   int64_t skipped;  /* and in all */
   int sending;      /* the last micro-batch's backward: its buckets go to the exchange */
+  int64_t start_step; /* this run's first step */
   double grad_norm; /* the last step's, before clipping (NaN: none yet) */
   /* what the training has reached, for the records and the snapshots (rank 0's are the
    * ones written): training time before this run and when this run began; the last
@@ -363,6 +364,16 @@ static void grads_ready(void *arg, int64_t done) {
     r->send_status = mn_comm_grads_ready(&r->comm, done);
 }
 
+/* Whether step `step` (stopped by a signal or not) gets a step record in the metrics: the
+ * first of this run, every log.interval-th, the last of the training, and a stopped one. */
+static int record_due(const run_t *r, int64_t step, int stop) {
+  if (step == r->start_step || (step + 1) % r->cfg->log.interval == 0 || stop ||
+      step + 1 >= r->total_steps)
+    return 1;
+  int epoch_end = mn_shard_steps_from(&r->rule, r->pos.epoch_pos + r->global_batch) == 0;
+  return epoch_end && r->pos.epoch + 1 >= r->cfg->schedule.epochs;
+}
+
 /* Whether the step may update the weights: no rank's loss was NaN or Inf (the agreed
  * control slot, nranks_bad ranks raised it), and the reduced gradient holds none.
  *
@@ -374,7 +385,7 @@ static void grads_ready(void *arg, int64_t done) {
  * is reduced and before the first is applied: no rank writes a non-finite update. (It gives
  * up overlapping the updates with the last buckets' allreduces on a GPU; the update is a
  * small part of a step.) */
-static mn_status_t check_step(run_t *r, int64_t step, int nranks_bad) {
+static mn_status_t check_step(run_t *r, int64_t step, int nranks_bad, int stop) {
   mn_model_t *m = &r->model;
   r->grad_norm = NAN;
   if (nranks_bad > 0)
@@ -382,9 +393,12 @@ static mn_status_t check_step(run_t *r, int64_t step, int nranks_bad) {
                     (long long)step, nranks_bad, r->comm.world);
   mn_status_t st = mn_comm_grads_wait(&r->comm, 0, m->nparams); /* every bucket */
   if (st != MN_OK) return st;
-  double sumsq = 0; /* the norm for clipping and the metrics, in the same pass */
-  int64_t bad = r->k->count_nonfinite(&r->dev.ctx, m->grads, m->nparams, &sumsq);
-  r->grad_norm = bad > 0 ? NAN : sqrt(sumsq);
+  /* the norm, for clipping (every step) and the metrics (the steps they record), in the
+   * same pass; the other steps skip its arithmetic */
+  double sumsq = 0;
+  int want_norm = r->cfg->optimizer.clip_norm > 0 || record_due(r, step, stop);
+  int64_t bad = r->k->count_nonfinite(&r->dev.ctx, m->grads, m->nparams, want_norm ? &sumsq : NULL);
+  r->grad_norm = bad > 0 || !want_norm ? NAN : sqrt(sumsq);
   if (bad > 0)
     return mn_error(MN_ERR_NONFINITE,
                     "step %lld: the summed gradient holds %lld NaN or infinite values of %lld",
@@ -449,7 +463,7 @@ static mn_status_t train_step(run_t *r, const struct input *in, int64_t step, do
   if (st != MN_OK) return st;
   if (control[CONTROL_FAILED] != 0.0f) return MN_ERR_PEER;
   *stop = control[CONTROL_STOP] != 0.0f;
-  st = check_step(r, step, (int)control[CONTROL_NONFINITE]);
+  st = check_step(r, step, (int)control[CONTROL_NONFINITE], *stop);
   if (st != MN_OK) return st;
   update(r, step);
   double t3 = mn_now_s();
@@ -626,6 +640,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
   const mn_config_t *cfg = r->cfg;
   mn_position_t *p = &r->pos;
   int64_t spe = r->steps_per_epoch, G = r->global_batch, start = p->step, start_epoch = p->epoch;
+  r->start_step = start;
   double ival_loss = 0, epoch_loss = 0, val_s = 0;
   int64_t ival_steps = 0, epoch_steps = 0;
   double t_start = r->t_start = mn_now_s();
@@ -648,6 +663,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
                     (long long)in.batch.epoch, (long long)in.batch.pos, (long long)epoch,
                     (long long)p->epoch_pos);
     st = train_step(r, rd == MN_OK ? &in : NULL, step, &loss, &stop);
+    int record = record_due(r, step, stop); /* before the position moves on */
     mn_device_input_done(&r->dev); /* (long done: the step read its batch) */
     give_back(r, &in);
     int skipped = st == MN_ERR_NONFINITE && nonfinite_step(r, step);
@@ -679,7 +695,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
       epoch_steps++;
     }
     int last = finished(r);
-    if (step == start || (step + 1) % cfg->log.interval == 0 || last || stop) {
+    if (record) {
       /* counted as people count: epoch from 1, steps completed (docs/metrics.md) */
       mn_step_record_t rec = {epoch + 1, in_epoch + 1, spe, step + 1, 0, 0, 0, 0, 0};
       rec.loss = global_mean(r, ival_loss, (double)ival_steps);
