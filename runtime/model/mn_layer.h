@@ -37,7 +37,7 @@ typedef struct mn_layer mn_layer_t;
 typedef struct mn_pass {
   const mn_kernels_t *k;
   const mn_kctx_t *ctx;
-  int batch, seq; /* rows = batch * seq */
+  int batch, seq;                   /* rows = batch * seq */
   const float *in[MN_LAYER_MAX_IN]; /* [rows, in_width[i]]; the model's input as given (an
                                        embedding reads its int32 tokens through it) */
   float *out;                       /* [rows, out_width] */
@@ -45,12 +45,12 @@ typedef struct mn_pass {
   const float *params;              /* the flat parameter buffer: tensor j of the layer is at
                                        params + tensors->t[layer->param[j]].offset */
   /* backward only */
-  const float *dout;               /* the gradient of out [rows, out_width] */
-  float *din[MN_LAYER_MAX_IN];     /* the gradient of in[i]: NULL when nobody needs it (the
-                                      model's input) */
-  int din_add[MN_LAYER_MAX_IN];    /* 1: add into din[i] (another consumer wrote it first);
-                                      0: overwrite */
-  float *grads;                    /* the flat gradient buffer, laid out as params */
+  const float *dout;                 /* the gradient of out [rows, out_width] */
+  float *din[MN_LAYER_MAX_IN];       /* the gradient of in[i]: NULL when nobody needs it (the
+                                        model's input) */
+  int din_add[MN_LAYER_MAX_IN];      /* 1: add into din[i] (another consumer wrote it first);
+                                        0: overwrite */
+  float *grads;                      /* the flat gradient buffer, laid out as params */
   int grad_add[MN_LAYER_MAX_PARAMS]; /* 1: add into parameter j's gradient (a tied tensor's
                                         second user, or a later micro-batch); 0: overwrite */
   const mn_tensors_t *tensors;
@@ -87,8 +87,8 @@ struct mn_layer {
   int in[MN_LAYER_MAX_IN]; /* activation ids; -1: the model's input */
   int out;                 /* activation id */
   int in_width[MN_LAYER_MAX_IN], out_width;
-  int64_t arg[4];   /* the kind's arguments (linear: out features, init) */
-  double farg[2];   /* and real ones (linear: the init's standard deviation, 0: He) */
+  int64_t arg[4]; /* the kind's arguments (linear: out features, init) */
+  double farg[2]; /* and real ones (linear: the init's standard deviation, 0: He) */
   int nparam;
   int param[MN_LAYER_MAX_PARAMS]; /* registry indices of its tensors */
   int init_stream;                /* its random stream for init */

@@ -55,20 +55,20 @@ typedef struct mn_model_bwd mn_model_bwd_t; /* how a layer's backward writes (mo
 
 typedef struct mn_model {
   const mn_kernels_t *k;
-  const mn_kctx_t *ctx;  /* the context of every op (the device's; not owned) */
-  mn_model_spec_t spec;  /* as built: widths and tensor indices filled in */
-  mn_tensors_t tensors;  /* the registry, laid out */
-  int max_batch;         /* samples per forward, at most */
-  int classes;           /* the logits' width */
-  int64_t nparams;       /* elements of each flat buffer (tensors.size: padding included) */
-  float *params;         /* [nparams] */
-  float *grads;          /* [nparams]: the model's own, or the caller's (mn_model_init) */
+  const mn_kctx_t *ctx; /* the context of every op (the device's; not owned) */
+  mn_model_spec_t spec; /* as built: widths and tensor indices filled in */
+  mn_tensors_t tensors; /* the registry, laid out */
+  int max_batch;        /* samples per forward, at most */
+  int classes;          /* the logits' width */
+  int64_t nparams;      /* elements of each flat buffer (tensors.size: padding included) */
+  float *params;        /* [nparams] */
+  float *grads;         /* [nparams]: the model's own, or the caller's (mn_model_init) */
   int own_grads;
   int nacts;
   mn_model_act_t *acts;
-  float **saved;          /* [nlayers]: each layer's kept floats (NULL: none) */
-  int64_t *ready;         /* [nlayers]: grads[0, ready[i]) are final after layer i's backward */
-  mn_model_bwd_t *bwd;    /* [nlayers] */
+  float **saved;       /* [nlayers]: each layer's kept floats (NULL: none) */
+  int64_t *ready;      /* [nlayers]: grads[0, ready[i]) are final after layer i's backward */
+  mn_model_bwd_t *bwd; /* [nlayers] */
   /* Called by backward as soon as grads[0, done) are final (done growing to nparams): the
    * trainer starts allreducing them while backward goes on. May be NULL. */
   void (*on_grads)(void *arg, int64_t done);

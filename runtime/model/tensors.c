@@ -31,8 +31,8 @@ static int tie(mn_tensors_t *r, int i, int ndims, const int64_t *dims, mn_role_t
     char a[96], b[96];
     mn_tensors_shape_string(t->ndims, t->dims, a, sizeof a);
     mn_tensors_shape_string(ndims, dims, b, sizeof b);
-    return mn_error(MN_ERR_INTERNAL, "model: tensor %s declared twice: %s %s, then %s %s",
-                    t->name, a, mn_tensor_role_name(t->role), b, mn_tensor_role_name(role));
+    return mn_error(MN_ERR_INTERNAL, "model: tensor %s declared twice: %s %s, then %s %s", t->name,
+                    a, mn_tensor_role_name(t->role), b, mn_tensor_role_name(role));
   }
   t->uses++;
   return i;

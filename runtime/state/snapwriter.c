@@ -20,11 +20,11 @@ struct mn_snapwriter {
   const mn_model_t *layout;
   const mn_optim_t *optim;
   mn_device_t *dev;
-  int nbuf;                       /* 1 + the optimizer's states */
-  float *host[MN_TRAINSTATE_BUFS]; /* the copies being written: parameters, then the states
-                                     (host; pinned on a GPU) */
+  int nbuf;                         /* 1 + the optimizer's states */
+  float *host[MN_TRAINSTATE_BUFS];  /* the copies being written: parameters, then the states
+                                      (host; pinned on a GPU) */
   float *image[MN_TRAINSTATE_BUFS]; /* GPU: the state copied on the device, then downloaded */
-  mn_snapshot_meta_t meta;  /* owns its strings */
+  mn_snapshot_meta_t meta;          /* owns its strings */
   mn_snapwrite_result_t result;
   int busy, quit;
   pthread_mutex_t mu;
@@ -38,8 +38,8 @@ static void write_one(mn_snapwriter_t *w) {
   int nt = 0;
   mn_snapshot_tensor_t *t = NULL;
   mn_device_download_wait(w->dev);
-  r->status = mn_trainstate_tensors(w->layout, w->optim->kind, MN_SNAPSHOT_FORMAT, w->host,
-                                    &t, &nt);
+  r->status =
+      mn_trainstate_tensors(w->layout, w->optim->kind, MN_SNAPSHOT_FORMAT, w->host, &t, &nt);
   if (r->status == MN_OK)
     r->status = mn_snapshot_write(w->dir, &w->meta, t, nt, r->path, sizeof r->path);
   free(t);
@@ -71,8 +71,8 @@ static void free_buffers(mn_snapwriter_t *w) {
   }
 }
 
-mn_status_t mn_snapwriter_start(const char *dir, int keep, const mn_model_t *m,
-                                const mn_optim_t *o, mn_device_t *dev, mn_snapwriter_t **out) {
+mn_status_t mn_snapwriter_start(const char *dir, int keep, const mn_model_t *m, const mn_optim_t *o,
+                                mn_device_t *dev, mn_snapwriter_t **out) {
   mn_snapwriter_t *w = calloc(1, sizeof *w);
   if (!w) return mn_error(MN_ERR_NOMEM, "snapshot writer: out of memory");
   snprintf(w->dir, sizeof w->dir, "%s", dir);
@@ -83,7 +83,8 @@ mn_status_t mn_snapwriter_start(const char *dir, int keep, const mn_model_t *m,
   w->nbuf = 1 + o->kind->nstates;
   size_t nbytes = (size_t)m->nparams * sizeof(float);
   int ok = 1;
-  for (int i = 0; ok && i < w->nbuf; i++) ok = (w->host[i] = mn_device_host_alloc(dev, nbytes)) != NULL;
+  for (int i = 0; ok && i < w->nbuf; i++)
+    ok = (w->host[i] = mn_device_host_alloc(dev, nbytes)) != NULL;
   for (int i = 0; ok && dev->gpu && i < w->nbuf; i++)
     ok = (w->image[i] = dev->k->alloc(nbytes)) != NULL;
   pthread_mutex_init(&w->mu, NULL);

@@ -5,12 +5,12 @@
  * epoch end, snapshots, and the summary. Every phase that can fail on one rank alone ends
  * in an agreement among the ranks, so that no rank is left waiting in a collective:
  * set-up through mn_comm_settle(), and each step through three control slots that ride at
- * the front of the exchange's buffer (mn_comm.h) in the step's own allreduce: "a rank failed to produce its
- * batch", "a rank was asked to stop" (mn_preempt.h) and "a rank's loss is not finite". So a
- * signal that reaches one rank only stops every rank after the same step, and a NaN or an
- * Inf stops every rank at the step where it appears, before any rank updates its weights
- * (check_step). No snapshot of non-finite parameters is ever handed to the writer
- * (snapshot). Logging and bookkeeping stay out of the step.
+ * the front of the exchange's buffer (mn_comm.h) in the step's own allreduce: "a rank failed to
+ * produce its batch", "a rank was asked to stop" (mn_preempt.h) and "a rank's loss is not finite".
+ * So a signal that reaches one rank only stops every rank after the same step, and a NaN or an Inf
+ * stops every rank at the step where it appears, before any rank updates its weights (check_step).
+ * No snapshot of non-finite parameters is ever handed to the writer (snapshot). Logging and
+ * bookkeeping stay out of the step.
  *
  * The device (mn_device.h) is the CPU or this rank's GPU; the step is the same code on
  * both. On a GPU the batch is copied on its own stream, and every gradient bucket is handed
@@ -78,12 +78,12 @@ typedef struct run {
   mn_snapwriter_t *writer;   /* rank 0, when snapshots are enabled */
   mn_snapshot_lock_t *lock;  /* rank 0's hold on snapshot.dir, for the whole run */
   mn_timing_t t;
-  int failed_rank;  /* the lowest rank that failed, once agreed (-1: none) */
-  int skips_in_row; /* optimizer.nonfinite = skip: non-finite steps skipped in a row */
-  int64_t skipped;  /* and in all */
-  int sending;      /* the last micro-batch's backward: its buckets go to the exchange */
+  int failed_rank;    /* the lowest rank that failed, once agreed (-1: none) */
+  int skips_in_row;   /* optimizer.nonfinite = skip: non-finite steps skipped in a row */
+  int64_t skipped;    /* and in all */
+  int sending;        /* the last micro-batch's backward: its buckets go to the exchange */
   int64_t start_step; /* this run's first step */
-  double grad_norm; /* the last step's, before clipping (NaN: none yet) */
+  double grad_norm;   /* the last step's, before clipping (NaN: none yet) */
   /* what the training has reached, for the records and the snapshots (rank 0's are the
    * ones written): training time before this run and when this run began; the last
    * interval's loss; the last epoch's train and validation loss and accuracy (NaN: none) */
@@ -360,8 +360,7 @@ static void give_back(run_t *r, struct input *in) {
  * send the buckets it completes. */
 static void grads_ready(void *arg, int64_t done) {
   run_t *r = arg;
-  if (r->sending && r->send_status == MN_OK)
-    r->send_status = mn_comm_grads_ready(&r->comm, done);
+  if (r->sending && r->send_status == MN_OK) r->send_status = mn_comm_grads_ready(&r->comm, done);
 }
 
 /* Whether step `step` (stopped by a signal or not) gets a step record in the metrics: the
@@ -569,8 +568,7 @@ static mn_status_t snapshot(run_t *r, const char *reason, int wait) {
     meta.train_loss = r->train_loss;
     meta.val_loss = r->val_loss;
     meta.val_accuracy = r->val_accuracy;
-    if (st == MN_OK)
-      st = mn_snapwriter_submit(r->writer, &meta, &prev);
+    if (st == MN_OK) st = mn_snapwriter_submit(r->writer, &meta, &prev);
     mn_snapshot_meta_free(&meta);
     if (st == MN_OK) snapshot_done(r, &prev);
     if (st == MN_OK && wait) {
@@ -664,7 +662,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
                     (long long)p->epoch_pos);
     st = train_step(r, rd == MN_OK ? &in : NULL, step, &loss, &stop);
     int record = record_due(r, step, stop); /* before the position moves on */
-    mn_device_input_done(&r->dev); /* (long done: the step read its batch) */
+    mn_device_input_done(&r->dev);          /* (long done: the step read its batch) */
     give_back(r, &in);
     int skipped = st == MN_ERR_NONFINITE && nonfinite_step(r, step);
     if (skipped) st = MN_OK;
@@ -687,7 +685,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
     /* the next batch now, so that its copy overlaps the device's work still queued; not
      * across an epoch end (validation uses the input slots) nor past the last step */
     if (!epoch_end && !finished(r) && !stop) fetch(r, &r->next);
-    if (!skipped) { /* a skipped step's loss is not finite somewhere: not in the means */
+    if (!skipped) {           /* a skipped step's loss is not finite somewhere: not in the means */
       loss /= step_rows(cfg); /* the step's mean loss on this rank */
       ival_loss += loss;
       epoch_loss += loss;

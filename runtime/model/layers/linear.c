@@ -50,8 +50,8 @@ static void backward(const mn_layer_t *l, const mn_pass_t *p) {
   p->k->bias_grad(p->ctx, p->dout, rows, out, gb, p->grad_add[1]);
   /* dX[rows, in] (+)= dY[rows, out] W[out, in] */
   if (p->din[0])
-    p->k->gemm(p->ctx, 0, 0, rows, in, out, 1.0f, p->dout, out, w, in,
-               p->din_add[0] ? 1.0f : 0.0f, p->din[0], in);
+    p->k->gemm(p->ctx, 0, 0, rows, in, out, 1.0f, p->dout, out, w, in, p->din_add[0] ? 1.0f : 0.0f,
+               p->din[0], in);
 }
 
 const mn_layer_kind_t mn_layer_linear = {

@@ -24,13 +24,9 @@ static void backward(const mn_layer_t *l, const mn_pass_t *p) {
    * first: a ReLU whose input has another consumer (din_add) needs an add kernel, which no
    * model has needed yet */
   MN_ASSERT(!p->din_add[0]);
-  if (p->din[0] != p->dout)
-    p->k->copy(p->ctx, p->din[0], p->dout, (size_t)count * sizeof(float));
+  if (p->din[0] != p->dout) p->k->copy(p->ctx, p->din[0], p->dout, (size_t)count * sizeof(float));
   p->k->relu_bwd(p->ctx, p->din[0], p->out, count);
 }
 
-const mn_layer_kind_t mn_layer_relu = {.name = "relu",
-                                       .build = build,
-                                       .forward = forward,
-                                       .backward = backward,
-                                       .grad_in_place = 1};
+const mn_layer_kind_t mn_layer_relu = {
+    .name = "relu", .build = build, .forward = forward, .backward = backward, .grad_in_place = 1};
