@@ -194,7 +194,7 @@ static mn_status_t setup_resume(run_t *r) {
       mn_log_warn("the snapshot's run had a global batch of %lld (%d x %d), this one %lld (%d x "
                   "%d): continuing at sample %lld of epoch %lld, as step %lld of this run",
                   (long long)was, r->resume.world, r->resume.batch, (long long)G, r->comm.world,
-                  r->cfg->data.batch_size, (long long)p.epoch_pos, (long long)p.epoch,
+                  step_rows(r->cfg), (long long)p.epoch_pos, (long long)p.epoch,
                   (long long)p.step);
   }
   r->pos = p;
