@@ -430,8 +430,8 @@ int mn_supervise_account(const char *report_dir, int nranks, int job_code) {
                fl.nsame == 1 ? "" : "s");
   if (fl.nmore) mn_log_say("... and %d more failed ranks", fl.nmore);
   int first_failed_code = fl.nshown ? fl.shown[0].exit_code : 0;
-  /* Every rank reported (ranks that wrote a report exit 0: runtime/train/mntrain.c): the reports
-   * say how the job ended, whatever the engine did afterwards (a crash at exit, or mnrun
+  /* Every rank reported (ranks that wrote a report exit 0: runtime/train/mntrain.c): the
+   * reports say how the job ended, whatever the engine did afterwards (a crash at exit, or mnrun
    * killing an engine that would not exit). */
   if (nmissing == 0) {
     int code = fl.nshown      ? first_failed_code

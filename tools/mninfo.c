@@ -6,8 +6,8 @@
  *   mninfo --json FILE        the metadata as one JSON object
  *   mninfo --export OUT FILE  the parameters as safetensors, named as PyTorch names them
  *
- * It only reads snapshots (runtime/state/: snapshot.c, snapscan.c and snapdir.c do the work) and never changes
- * one; --export writes OUT alone (runtime/state/safetensors.c).
+ * It only reads snapshots (runtime/state/: snapshot.c, snapscan.c and snapdir.c do the
+ * work) and never changes one; --export writes OUT alone (runtime/state/safetensors.c).
  * Exit codes: 0 valid, 64 usage, 65 invalid or damaged, 66 missing (or no snapshot), 74 the
  * export could not be written. */
 #include <getopt.h>

@@ -6,7 +6,8 @@
 
 #include "mn_cpu.h"
 
-#define MN_CPU_ALIGN 256 /* as cudaMalloc: the registry aligns tensors to 256 bytes within a buffer */
+/* as cudaMalloc: the registry aligns its tensors to 256 bytes inside a buffer */
+#define MN_CPU_ALIGN 256
 
 void *mn_alloc_cpu(size_t nbytes) {
   void *p = NULL;

@@ -22,8 +22,9 @@
  * no extra collective. A step's exchange: mn_comm_grads_start (with the slots' values),
  * mn_comm_grads_raise if one changes before backward, mn_comm_grads_ready as backward
  * finishes layers, mn_comm_grads_finish, then mn_comm_grads_control for the summed slots
- * and mn_comm_grads_wait per range before the optimizer touches it. mn_comm_agree() makes every rank leave a phase
- * with the same status, so that no rank waits alone in a collective when another failed. */
+ * and mn_comm_grads_wait per range before the optimizer touches it. mn_comm_agree() makes
+ * every rank leave a phase with the same status, so that no rank waits alone in a
+ * collective when another failed. */
 #ifndef MN_COMM_H
 #define MN_COMM_H
 

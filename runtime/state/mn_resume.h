@@ -35,9 +35,10 @@ typedef struct mn_resume_result {
  * optimizer kind: [m->nparams] each, laid out as m->params), and sends them and the
  * position to every rank; the caller moves them to its device. A snapshot of another
  * optimizer kind, or one whose tensors do not match the registry's names and shapes, is
- * skipped (refused under require), naming the reason or the tensor. All ranks return the same status: MN_ERR_NOINPUT when require finds no
- * snapshot; MN_ERR_DATA when require meets another model shape, or when the directory
- * holds snapshots and none can be used. out: res. */
+ * skipped (refused under require), naming the reason or the tensor. All ranks return the
+ * same status: MN_ERR_NOINPUT when require finds no snapshot; MN_ERR_DATA when require
+ * meets another model shape, or when the directory holds snapshots and none can be used.
+ * out: res. */
 mn_status_t mn_resume(const mn_config_t *cfg, mn_comm_t *comm, const mn_snapshot_meta_t *here,
                       const mn_model_t *m, const mn_optim_kind_t *kind, float *const *bufs,
                       mn_resume_result_t *res);
