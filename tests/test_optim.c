@@ -574,7 +574,24 @@ static void test_clip_update(void) {
   }
 }
 
+/* optimizer.kind's names (config.c) and the kinds (optim.c) are the same list: each name
+ * loaded from a config gives the kind of that name, both ways. */
+static void test_kind_names(void) {
+  const char *names[] = {"sgd", "adamw"};
+  for (int i = 0; i < 2; i++) {
+    char set[64];
+    snprintf(set, sizeof set, "optimizer.kind=%s", names[i]);
+    const char *sets[] = {set};
+    mn_config_t c = load_cfg(sets, 1);
+    const mn_optim_kind_t *kind = mn_optim_kind_of(c.optimizer.kind);
+    CHECK_MSG(!strcmp(kind->name, names[i]), "optimizer.kind=%s gives %s", names[i], kind->name);
+    CHECK(mn_optim_kind_named(names[i]) == kind);
+  }
+  CHECK(mn_optim_kind_named("adam") == NULL);
+}
+
 int main(void) {
+  test_kind_names();
   test_states_zero();
   test_constant();
   test_step();

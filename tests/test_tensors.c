@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mn_status.h"
+#include "mn_shape.h"
 #include "mn_tensors.h"
 #include "mn_test.h"
 
@@ -153,13 +154,13 @@ static void test_bad_declarations(void) {
 static void test_shape_string(void) {
   char buf[32];
   const int64_t dims[3] = {768, 3072, 2};
-  mn_tensors_shape_string(2, dims, buf, sizeof buf);
+  mn_shape_string(2, dims, buf, sizeof buf);
   CHECK(!strcmp(buf, "768x3072"));
-  mn_tensors_shape_string(1, dims, buf, sizeof buf);
+  mn_shape_string(1, dims, buf, sizeof buf);
   CHECK(!strcmp(buf, "768"));
-  mn_tensors_shape_string(0, dims, buf, sizeof buf);
+  mn_shape_string(0, dims, buf, sizeof buf);
   CHECK(!strcmp(buf, "scalar"));
-  mn_tensors_shape_string(3, dims, buf, 6); /* truncated, still terminated */
+  mn_shape_string(3, dims, buf, 6); /* truncated, still terminated */
   CHECK(!strcmp(buf, "768x3"));
 }
 

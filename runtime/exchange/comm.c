@@ -203,10 +203,15 @@ static mn_status_t mpi_bucket(mn_comm_t *c, float *p, int64_t n) {
   return MN_OK;
 }
 
-/* Begin summing buf[count] (device memory) over all ranks. */
-static void begin(mn_comm_t *c, float *buf, int64_t count) {
+/* The CPU's table and context until mn_comm_use_device chooses. */
+static void default_device(mn_comm_t *c) {
   if (!c->k) c->k = mn_kernels_cpu();
   if (!c->ctx) c->ctx = mn_kctx_default();
+}
+
+/* Begin summing buf[count] (device memory) over all ranks. */
+static void begin(mn_comm_t *c, float *buf, int64_t count) {
+  default_device(c);
   c->buf = buf;
   c->count = count;
   c->sent = 0;
@@ -214,8 +219,7 @@ static void begin(mn_comm_t *c, float *buf, int64_t count) {
 }
 
 mn_status_t mn_comm_grads_alloc(mn_comm_t *c, int64_t ngrads, float **grads) {
-  if (!c->k) c->k = mn_kernels_cpu();
-  if (!c->ctx) c->ctx = mn_kctx_default();
+  default_device(c);
   MN_ASSERT(!c->exchange && ngrads >= 0);
   c->exchange = c->k->alloc((size_t)(MN_COMM_CONTROL + ngrads) * sizeof(float)); /* zeroed */
   if (!c->exchange)

@@ -78,8 +78,6 @@ void mn_tensors_layout(mn_tensors_t *r);
 /* The index of the tensor called name, or -1. */
 int mn_tensors_find(const mn_tensors_t *r, const char *name);
 
-/* "768x3072" (or "scalar"), for messages. */
-void mn_tensors_shape_string(int ndims, const int64_t *dims, char *buf, size_t len);
 
 void mn_tensors_free(mn_tensors_t *r);
 

@@ -7,14 +7,7 @@
 #include <string.h>
 
 #include "mn_log.h"
-
-void mn_tensors_shape_string(int ndims, const int64_t *dims, char *buf, size_t len) {
-  size_t used = 0;
-  buf[0] = '\0';
-  if (ndims == 0) snprintf(buf, len, "scalar");
-  for (int d = 0; d < ndims && used < len; d++)
-    used += (size_t)snprintf(buf + used, len - used, "%s%lld", d ? "x" : "", (long long)dims[d]);
-}
+#include "mn_shape.h"
 
 int mn_tensors_find(const mn_tensors_t *r, const char *name) {
   for (int i = 0; i < r->n; i++)
@@ -29,8 +22,8 @@ static int tie(mn_tensors_t *r, int i, int ndims, const int64_t *dims, mn_role_t
   for (int d = 0; same && d < ndims; d++) same = t->dims[d] == dims[d];
   if (!same) {
     char a[96], b[96];
-    mn_tensors_shape_string(t->ndims, t->dims, a, sizeof a);
-    mn_tensors_shape_string(ndims, dims, b, sizeof b);
+    mn_shape_string(t->ndims, t->dims, a, sizeof a);
+    mn_shape_string(ndims, dims, b, sizeof b);
     return mn_error(MN_ERR_INTERNAL, "model: tensor %s declared twice: %s %s, then %s %s", t->name,
                     a, mn_tensor_role_name(t->role), b, mn_tensor_role_name(role));
   }

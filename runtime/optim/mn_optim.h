@@ -43,6 +43,10 @@ typedef struct mn_optim_kind {
 extern const mn_optim_kind_t mn_optim_sgd;
 extern const mn_optim_kind_t mn_optim_adamw;
 
+/* The kind of optimizer.kind, and the kind of that name ("sgd", "adamw"; NULL: none). */
+const mn_optim_kind_t *mn_optim_kind_of(mn_optimizer_t kind);
+const mn_optim_kind_t *mn_optim_kind_named(const char *name);
+
 struct mn_optim {
   const mn_optim_kind_t *kind;
   double lr, momentum, weight_decay, beta1, beta2, eps;

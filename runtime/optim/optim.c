@@ -17,6 +17,22 @@
 
 #include "mn_log.h"
 
+/* optimizer.kind's values, in the order of mn_optimizer_t (config.c names them alike) */
+static const mn_optim_kind_t *const g_kinds[] = {
+    [MN_OPTIM_SGD] = &mn_optim_sgd, [MN_OPTIM_ADAMW] = &mn_optim_adamw};
+#define NKINDS ((int)(sizeof g_kinds / sizeof g_kinds[0]))
+
+const mn_optim_kind_t *mn_optim_kind_of(mn_optimizer_t kind) {
+  MN_ASSERT((int)kind >= 0 && (int)kind < NKINDS);
+  return g_kinds[kind];
+}
+
+const mn_optim_kind_t *mn_optim_kind_named(const char *name) {
+  for (int i = 0; i < NKINDS; i++)
+    if (!strcmp(g_kinds[i]->name, name)) return g_kinds[i];
+  return NULL;
+}
+
 mn_status_t mn_optim_init(mn_optim_t *o, const mn_config_t *cfg, const mn_kernels_t *k,
                           const mn_tensors_t *tensors, int64_t steps_per_epoch,
                           int64_t total_steps) {
@@ -25,7 +41,7 @@ mn_status_t mn_optim_init(mn_optim_t *o, const mn_config_t *cfg, const mn_kernel
   if (steps_per_epoch < 0 || total_steps < 0 || !tensors->laid_out)
     return mn_error(MN_ERR_INTERNAL, "optim: %lld steps/epoch, %lld steps",
                     (long long)steps_per_epoch, (long long)total_steps);
-  t.kind = cfg->optimizer.kind == MN_OPTIM_ADAMW ? &mn_optim_adamw : &mn_optim_sgd;
+  t.kind = mn_optim_kind_of(cfg->optimizer.kind);
   t.k = k;
   t.tensors = tensors;
   t.nparams = tensors->size;

@@ -11,6 +11,7 @@
  * what the tensors mean. */
 #define _GNU_SOURCE /* memfd_create */
 #include "mn_h5.h"
+#include "mn_shape.h"
 #include "mn_snapshot.h"
 
 #include <errno.h>
@@ -745,15 +746,6 @@ mn_status_t mn_snapshot_read_meta(const char *path, mn_snapshot_meta_t *meta) {
 
 /* ---- reading: tensors ------------------------------------------------------------------- */
 
-/* "512x784" */
-static void shape_string(int ndims, const int64_t *dims, char *buf, size_t len) {
-  size_t used = 0;
-  buf[0] = '\0';
-  if (ndims == 0) snprintf(buf, len, "scalar");
-  for (int d = 0; d < ndims && used < len; d++)
-    used += (size_t)snprintf(buf + used, len - used, "%s%lld", d ? "x" : "", (long long)dims[d]);
-}
-
 /* 1 when every component of name exists as a link (so that H5Dopen's failure means damage,
  * not absence). */
 static int tensor_exists(hid_t file, const char *name) {
@@ -821,8 +813,8 @@ static mn_status_t read_one(hid_t file, const char *path, mn_snapshot_tensor_t *
   int same = ndims == t->ndims;
   for (int i = 0; same && i < ndims; i++) same = dims[i] == t->dims[i];
   if (!same) {
-    shape_string(ndims, dims, have, sizeof have);
-    shape_string(t->ndims, t->dims, want, sizeof want);
+    mn_shape_string(ndims, dims, have, sizeof have);
+    mn_shape_string(t->ndims, t->dims, want, sizeof want);
     st = mn_error(MN_ERR_DATA, "%s: tensor %s is %s in the snapshot, %s here", path, t->name, have,
                   want);
     goto close_dataset;

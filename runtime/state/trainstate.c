@@ -182,12 +182,12 @@ static int is_safetensors(const char *file) {
 /* The optimizer kind whose state a snapshot holds (its config's optimizer.kind; sgd before
  * the key existed). */
 const mn_optim_kind_t *mn_trainstate_kind(const mn_snapshot_meta_t *meta) {
-  char kind[32];
+  char name[32];
+  const mn_optim_kind_t *kind = NULL;
   if (meta->config &&
-      mn_trainstate_config_value(meta->config, "optimizer", "kind", kind, sizeof kind) &&
-      !strcmp(kind, mn_optim_adamw.name))
-    return &mn_optim_adamw;
-  return &mn_optim_sgd;
+      mn_trainstate_config_value(meta->config, "optimizer", "kind", name, sizeof name))
+    kind = mn_optim_kind_named(name);
+  return kind ? kind : &mn_optim_sgd;
 }
 
 /* Every tensor of snapshot path into params (host, laid out as m->params), its optimizer's
