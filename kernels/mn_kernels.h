@@ -134,15 +134,18 @@ typedef struct mn_kernels {
                       const float *wpe, int B, int T, int C);
 
   /* Its backward, a scatter-add. in: dout[B,T,C], tokens[B,T]; in/out: dwte[V,C],
-   * dwpe[T_max,C]: dwte[v,:] = (accumulate ? dwte[v,:] : 0) + sum over the (b,t) with
-   * tokens[b,t] == v of dout[b,t,:], for every v < V; dwpe[t,:] = (accumulate ? dwpe[t,:] : 0)
-   * + sum_b dout[b,t,:] for t < T, and (accumulate ? unchanged : 0) for T <= t < T_max. So with
-   * accumulate 0 both hold exactly the gradient of this call; with 1 it is added. Each sum
-   * runs from the old value (0 when not accumulating) over the positions in increasing
+   * dwpe[T_max,C]: dwte[v,:] = (dwte_add ? dwte[v,:] : 0) + sum over the (b,t) with
+   * tokens[b,t] == v of dout[b,t,:], for every v < V; dwpe[t,:] = (dwpe_add ? dwpe[t,:] : 0)
+   * + sum_b dout[b,t,:] for t < T, and (dwpe_add ? unchanged : 0) for T <= t < T_max. So with
+   * a flag 0 that tensor holds exactly the gradient of this call; with 1 it is added (apart,
+   * because a token embedding tied to the output head is added into while the position
+   * embedding is overwritten). Each sum runs from the old value (or 0) over the positions in
+   * increasing
    * b * T + t: the same order, so the same bits, on every back end and every run (CUDA uses
    * no atomics). Needs encoder_bwd_workspace(B, T) bytes of ctx's workspace. */
   void (*encoder_bwd)(const mn_kctx_t *ctx, float *dwte, float *dwpe, const float *dout,
-                      const int32_t *tokens, int B, int T, int C, int V, int T_max, int accumulate);
+                      const int32_t *tokens, int B, int T, int C, int V, int T_max, int dwte_add,
+                      int dwpe_add);
   size_t (*encoder_bwd_workspace)(int B, int T);
 
   /* LayerNorm over the last dimension, eps 1e-5 (PyTorch's torch.nn.LayerNorm). in:

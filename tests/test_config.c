@@ -518,7 +518,7 @@ static void test_values_and_hash(void) {
             "%s", err);
   values_t v = {0};
   mn_config_each_value(&a, collect_value, &v);
-  CHECK(v.nkeys == 50);
+  CHECK(v.nkeys == 54);
   CHECK(a.snapshot.on_error == MN_ON_ERROR_STOP); /* the default */
   const char *cont[] = {"snapshot.on_error=continue"};
   CHECK(load_text(MINIMAL, cont, 1, &b, err) == MN_OK &&
@@ -533,7 +533,7 @@ static void test_values_and_hash(void) {
                         "optimizer.nesterov=on",     "optimizer.beta1=0.5",
                         "optimizer.beta2=0.5",       "optimizer.eps=1",
                         "optimizer.no_decay=weight", "optimizer.accum_steps=2",
-                        "optimizer.clip_norm=1",     "model.type=mlp"};
+                        "optimizer.clip_norm=1"};
   int nsame = (int)(sizeof same / sizeof same[0]);
   CHECK(load_text("[model]\nlayers = 784,1024,10\n[data]\ntrain=d\n[schedule]\nepochs=1\n", same,
                   nsame, &b, err) == MN_OK);
@@ -590,8 +590,29 @@ static void test_optimizer_keys(void) {
   }
 
   /* enums */
-  EXPECT_ERROR(MINIMAL "[model]\ntype = gpt\n", NULL, 0, MN_ERR_CONFIG,
-               "%F:8: [model] type: 'gpt' is not one of mlp");
+  EXPECT_ERROR(MINIMAL "[model]\ntype = gpx\n", NULL, 0, MN_ERR_CONFIG,
+               "%F:8: [model] type: 'gpx' is not one of mlp, gpt");
+  /* a gpt: one entry in layers, its four keys set and consistent; an mlp without them */
+  {
+    mn_config_t g;
+    char why[2048];
+    const char *gpt[] = {"model.type=gpt", "model.layers=2", "model.vocab=256",
+                         "model.context=64", "model.heads=4", "model.width=128"};
+    CHECK_MSG(load_text(MINIMAL, gpt, 6, &g, why) == MN_OK, "%s", why);
+    CHECK(g.model.type == MN_MODEL_GPT && g.model.nlayers == 1 && g.model.layers[0] == 2 &&
+          g.model.vocab == 256 && g.model.context == 64 && g.model.heads == 4 &&
+          g.model.width == 128);
+    EXPECT_ERROR(MINIMAL, gpt, 1, MN_ERR_CONFIG,
+                 "%F:2: [model] layers: a gpt takes one entry");
+    EXPECT_ERROR(MINIMAL, gpt, 5, MN_ERR_CONFIG, "missing required key [model] width");
+    const char *odd[] = {"model.type=gpt", "model.layers=2", "model.vocab=256",
+                         "model.context=64", "model.heads=3", "model.width=128"};
+    EXPECT_ERROR(MINIMAL, odd, 6, MN_ERR_CONFIG,
+                 "--set model.width=128: [model] width: 128 is not a multiple of [model] heads (3)");
+    const char *mlp_vocab[] = {"model.vocab=256"};
+    EXPECT_ERROR(MINIMAL, mlp_vocab, 1, MN_ERR_CONFIG,
+                 "--set model.vocab=256: [model] vocab: is a gpt's key; model.type is mlp");
+  }
   EXPECT_ERROR(MINIMAL "[optimizer]\nkind = adam\n", NULL, 0, MN_ERR_CONFIG,
                "%F:8: [optimizer] kind: 'adam' is not one of sgd, adamw");
 
@@ -695,7 +716,7 @@ static void test_default_values(void) {
   int n = 0;
   CHECK_MSG(load_text(MINIMAL, NULL, 0, &cfg, err) == MN_OK, "%s", err);
   mn_config_each_value(&cfg, check_default_value, &n);
-  CHECK(n == 46); /* 50 keys less 3 required and snapshot.dir */
+  CHECK(n == 50); /* 54 keys less 3 required and snapshot.dir */
   CHECK(mn_config_default_value("optimizer", "eps", def, sizeof def) && strcmp(def, "1e-8") != 0 &&
         strtod(def, NULL) == 1e-8); /* canonical, not the table's */
   CHECK(mn_config_default_value("optimizer", "kind", def, sizeof def) && !strcmp(def, "sgd"));
@@ -809,7 +830,7 @@ static void test_docs(void) {
   mn_config_each_key_info(check_documented, &d);
   int n = 0;
   mn_config_each_key(count_key, &n);
-  CHECK(n == d.nkeys && n == 50);
+  CHECK(n == d.nkeys && n == 54);
   /* the scaling rule and the remainder modes are explained */
   CHECK(strstr(d.doc, "## Scaling the learning rate with the world size") != NULL);
   CHECK(strstr(d.doc, "Goyal") != NULL && strstr(d.doc, "warmup_steps") != NULL);

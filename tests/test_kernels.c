@@ -591,12 +591,13 @@ static void test_encoder(const mn_kernels_t *k, int B, int T, int C, int V, int 
   CHECK_MSG(bad == 0, "encoder_fwd B=%d T=%d C=%d V=%d: %d differ", B, T, C, V, bad);
 
   float *dout = rand_floats(nout, -1, 1);
-  for (int accumulate = 0; accumulate < 2; accumulate++) {
+  for (int flags = 0; flags < 4; flags++) { /* dwte_add, dwpe_add: each 0 or 1 */
+    int te_add = flags & 1, pe_add = flags >> 1;
     /* garbage to overwrite, or the values to add to */
     float *dwte = rand_floats((int64_t)V * C, 5, 6), *dwpe = rand_floats((int64_t)T_max * C, 5, 6);
     float *dwte0 = copy_floats(dwte, (int64_t)V * C),
           *dwpe0 = copy_floats(dwpe, (int64_t)T_max * C);
-    k->encoder_bwd(&g_ctx, dwte, dwpe, dout, tok, B, T, C, V, T_max, accumulate);
+    k->encoder_bwd(&g_ctx, dwte, dwpe, dout, tok, B, T, C, V, T_max, te_add, pe_add);
     /* per element: the reference sum, the sum of the magnitudes and the number of terms */
     double *ref = calloc((size_t)(V + T_max) * C, sizeof *ref);
     double *mag = calloc((size_t)(V + T_max) * C, sizeof *mag);
@@ -614,12 +615,13 @@ static void test_encoder(const mn_kernels_t *k, int B, int T, int C, int V, int 
     for (int64_t i = 0; i < (int64_t)(V + T_max) * C; i++) {
       float got = i < (int64_t)V * C ? dwte[i] : dwpe[i - (int64_t)V * C];
       float old = i < (int64_t)V * C ? dwte0[i] : dwpe0[i - (int64_t)V * C];
-      double want = ref[i] + (accumulate ? old : 0.0);
-      double m = mag[i] + (accumulate ? fabs(old) : 0.0);
+      int add = i < (int64_t)V * C ? te_add : pe_add;
+      double want = ref[i] + (add ? old : 0.0);
+      double m = mag[i] + (add ? fabs(old) : 0.0);
       bad += !(fabs(got - want) <= (terms[i] + 1) * FLT_EPSILON * m);
     }
-    CHECK_MSG(bad == 0, "encoder_bwd B=%d T=%d C=%d V=%d T_max=%d accumulate=%d: %d bad", B, T, C,
-              V, T_max, accumulate, bad);
+    CHECK_MSG(bad == 0, "encoder_bwd B=%d T=%d C=%d V=%d T_max=%d adds %d,%d: %d bad", B, T, C, V,
+              T_max, te_add, pe_add, bad);
     free(dwte);
     free(dwpe);
     free(dwte0);

@@ -603,19 +603,20 @@ static void test_encoder(int B, int T, int C, int V, int T_max) {
   int64_t bad = count_differ(got, out, nout);
   CHECK_MSG(bad == 0, "encoder_fwd B=%d T=%d C=%d V=%d: %lld differ", B, T, C, V, (long long)bad);
   free(got);
-  for (int accumulate = 0; accumulate < 2; accumulate++) {
+  for (int flags = 0; flags < 4; flags++) { /* dwte_add, dwpe_add: each 0 or 1 */
+    int te_add = flags & 1, pe_add = flags >> 1;
     float *dwte = rand_floats(nte, 5, 6), *dwpe = rand_floats(npe, 5, 6);
     float *d_dwte = to_dev(dwte, (size_t)nte * 4), *d_dwpe = to_dev(dwpe, (size_t)npe * 4);
     float *d_dwte2 = to_dev(dwte, (size_t)nte * 4), *d_dwpe2 = to_dev(dwpe, (size_t)npe * 4);
-    g_cpu->encoder_bwd(mn_kctx_default(), dwte, dwpe, dout, tok, B, T, C, V, T_max, accumulate);
-    g_gpu->encoder_bwd(&g_ctx, d_dwte, d_dwpe, d_dout, d_tok, B, T, C, V, T_max, accumulate);
-    g_gpu->encoder_bwd(&g_ctx, d_dwte2, d_dwpe2, d_dout, d_tok, B, T, C, V, T_max, accumulate);
+    g_cpu->encoder_bwd(mn_kctx_default(), dwte, dwpe, dout, tok, B, T, C, V, T_max, te_add, pe_add);
+    g_gpu->encoder_bwd(&g_ctx, d_dwte, d_dwpe, d_dout, d_tok, B, T, C, V, T_max, te_add, pe_add);
+    g_gpu->encoder_bwd(&g_ctx, d_dwte2, d_dwpe2, d_dout, d_tok, B, T, C, V, T_max, te_add, pe_add);
     float *gte = dev_floats(d_dwte, nte), *gpe = dev_floats(d_dwpe, npe);
     float *gte2 = dev_floats(d_dwte2, nte), *gpe2 = dev_floats(d_dwpe2, npe);
     bad = count_differ(gte, dwte, nte) + count_differ(gpe, dwpe, npe);
     bad += count_differ(gte2, gte, nte) + count_differ(gpe2, gpe, npe);
-    CHECK_MSG(bad == 0, "encoder_bwd B=%d T=%d C=%d V=%d T_max=%d accumulate=%d: %lld differ", B, T,
-              C, V, T_max, accumulate, (long long)bad);
+    CHECK_MSG(bad == 0, "encoder_bwd B=%d T=%d C=%d V=%d T_max=%d adds %d,%d: %lld differ", B, T,
+              C, V, T_max, te_add, pe_add, (long long)bad);
     cudaFree(d_dwte);
     cudaFree(d_dwpe);
     cudaFree(d_dwte2);

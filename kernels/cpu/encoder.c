@@ -28,12 +28,10 @@ void mn_encoder_fwd_cpu(const mn_kctx_t *ctx, float *out, const int32_t *tokens,
 
 void mn_encoder_bwd_cpu(const mn_kctx_t *ctx, float *dwte, float *dwpe, const float *dout,
                         const int32_t *tokens, int B, int T, int C, int V, int T_max,
-                        int accumulate) {
+                        int dwte_add, int dwpe_add) {
   (void)ctx;
-  if (!accumulate) {
-    memset(dwte, 0, (size_t)V * C * sizeof *dwte);
-    memset(dwpe, 0, (size_t)T_max * C * sizeof *dwpe);
-  }
+  if (!dwte_add) memset(dwte, 0, (size_t)V * C * sizeof *dwte);
+  if (!dwpe_add) memset(dwpe, 0, (size_t)T_max * C * sizeof *dwpe);
   for (int64_t p = 0; p < (int64_t)B * T; p++) {
     acc_row(dwte + (int64_t)tokens[p] * C, dout + p * C, C);
     acc_row(dwpe + (p % T) * C, dout + p * C, C);

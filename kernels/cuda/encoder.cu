@@ -100,12 +100,10 @@ extern "C" size_t mn_encoder_bwd_workspace_cuda(int B, int T) {
 
 extern "C" void mn_encoder_bwd_cuda(const mn_kctx_t *ctx, float *dwte, float *dwpe,
                                     const float *dout, const int32_t *tokens, int B, int T, int C,
-                                    int V, int T_max, int accumulate) {
+                                    int V, int T_max, int dwte_add, int dwpe_add) {
   cudaStream_t s = mn_cuda_stream(ctx);
-  if (!accumulate) {
-    MN_CUDA_CHECK(cudaMemsetAsync(dwte, 0, (size_t)V * C * sizeof *dwte, s));
-    MN_CUDA_CHECK(cudaMemsetAsync(dwpe, 0, (size_t)T_max * C * sizeof *dwpe, s));
-  }
+  if (!dwte_add) MN_CUDA_CHECK(cudaMemsetAsync(dwte, 0, (size_t)V * C * sizeof *dwte, s));
+  if (!dwpe_add) MN_CUDA_CHECK(cudaMemsetAsync(dwpe, 0, (size_t)T_max * C * sizeof *dwpe, s));
   int n = B * T;
   if (n <= 0 || C <= 0) return;
   mn_cuda_need_workspace(ctx, link_nbytes(n), "encoder_bwd");

@@ -172,7 +172,7 @@ void mn_encoder_fwd_cuda(const mn_kctx_t *ctx, float *out, const int32_t *tokens
                          const float *wpe, int B, int T, int C);
 void mn_encoder_bwd_cuda(const mn_kctx_t *ctx, float *dwte, float *dwpe, const float *dout,
                          const int32_t *tokens, int B, int T, int C, int V, int T_max,
-                         int accumulate);
+                         int dwte_add, int dwpe_add);
 size_t mn_encoder_bwd_workspace_cuda(int B, int T);
 void mn_layernorm_fwd_cuda(const mn_kctx_t *ctx, float *out, float *mean, float *rstd,
                            const float *inp, const float *weight, const float *bias, int rows,

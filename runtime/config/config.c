@@ -63,7 +63,7 @@ typedef struct key_spec {
   const char *doc;
 } key_spec_t;
 
-static const char *const model_type_names[] = {"mlp", NULL};
+static const char *const model_type_names[] = {"mlp", "gpt", NULL};
 static const char *const optim_kind_names[] = {"sgd", "adamw", NULL};
 static const char *const remainder_names[] = {"drop", "pad", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
@@ -100,10 +100,21 @@ const char *mn_tensor_role_name(mn_tensor_role_t role) {
 
 static const key_spec_t keys[] = {
     {"model", "type", KEY_ENUM, AT(model.type), 0, 0, "mlp", 0, 0, 0, 0, model_type_names,
-     "the network: mlp (Linear and ReLU layers of model.layers, softmax cross-entropy)"},
+     "the network: mlp (Linear and ReLU layers of model.layers, softmax cross-entropy) or gpt "
+     "(a GPT-2 language model of model.vocab, context, layers, heads, width)"},
     {"model", "layers", KEY_INTLIST, AT(model.layers), AT(model.nlayers), KEY_REQUIRED | RANGE,
      NULL, 1, 1048576, 0, 0, NULL,
-     "layer widths, input first and classes last, e.g. 784,1024,1024,10"},
+     "mlp: layer widths, input first and classes last, e.g. 784,1024,1024,10; gpt: the number "
+     "of transformer blocks, e.g. 12"},
+    {"model", "vocab", KEY_INT, AT(model.vocab), 0, RANGE, "0", 0, 1 << 30, 0, 0, NULL,
+     "gpt: the vocabulary (token ids in [0, vocab); 256 for mnprep text's bytes, 50257 for "
+     "GPT-2's BPE); padded to a multiple of 64 for the output head"},
+    {"model", "context", KEY_INT, AT(model.context), 0, RANGE, "0", 0, 1 << 20, 0, 0, NULL,
+     "gpt: the sequence length (positions), e.g. 1024"},
+    {"model", "heads", KEY_INT, AT(model.heads), 0, RANGE, "0", 0, 65536, 0, 0, NULL,
+     "gpt: attention heads (width must be a multiple)"},
+    {"model", "width", KEY_INT, AT(model.width), 0, RANGE, "0", 0, 1 << 20, 0, 0, NULL,
+     "gpt: channels of the residual stream, e.g. 768"},
     {"model", "seed", KEY_UINT64, AT(model.seed), 0, 0, "1", 0, 0, 0, 0, NULL,
      "seed of the weight initialisation"},
     {"model", "init_from", KEY_STRING, AT(model.init_from), CAP(model.init_from), 0, "", 0, 0, 0, 0,
@@ -225,6 +236,11 @@ static const key_spec_t keys[] = {
 static const char *const shape_keys[][2] = {
     {"model", "layers"},    {"model", "seed"},          {"data", "seed"},      {"data", "shuffle"},
     {"data", "block_size"}, {"data", "shuffle_blocks"}, {"data", "remainder"},
+};
+/* and after them for a gpt only */
+static const char *const gpt_shape_keys[][2] = {
+    {"model", "type"},  {"model", "vocab"}, {"model", "context"},
+    {"model", "heads"}, {"model", "width"},
 };
 
 static const char *const type_names[] = {
@@ -401,10 +417,6 @@ static int parse_intlist(const key_spec_t *k, const char *v, void *base, char *w
     p = comma + 1;
   }
   n++;
-  if (n < 2) {
-    snprintf(why, cap, "needs at least 2 entries (input width and number of classes), got %d", n);
-    return -1;
-  }
   memcpy((char *)base + k->offset, values, (size_t)n * sizeof values[0]);
   memcpy((char *)base + k->aux, &n, sizeof n);
   return 0;
@@ -776,11 +788,42 @@ static int fail_key(load_state_t *st, const char *section, const char *key, cons
   return fail(st, MN_ERR_CONFIG, "%s: [%s] %s: %s", where, section, key, text);
 }
 
+/* [model]: model.layers as the type reads it, and a gpt's keys set (an mlp's unset). */
+static void model_check(load_state_t *st) {
+  const mn_config_t *cfg = &st->cfg;
+  if (st->where[key_find("model", "layers")] == 0) return; /* missing: a required key */
+  static const char *const gpt_keys[] = {"vocab", "context", "heads", "width"};
+  const int gpt_values[] = {cfg->model.vocab, cfg->model.context, cfg->model.heads,
+                            cfg->model.width};
+  if (cfg->model.type == MN_MODEL_MLP) {
+    if (cfg->model.nlayers < 2)
+      fail_key(st, "model", "layers",
+               "needs at least 2 entries (input width and number of classes), got %d",
+               cfg->model.nlayers);
+    for (int i = 0; i < 4 && !st->failed; i++)
+      if (gpt_values[i] != 0)
+        fail_key(st, "model", gpt_keys[i], "is a gpt's key; model.type is mlp");
+    return;
+  }
+  if (cfg->model.nlayers != 1)
+    fail_key(st, "model", "layers",
+             "a gpt takes one entry, the number of transformer blocks (e.g. 12), got %d",
+             cfg->model.nlayers);
+  for (int i = 0; i < 4 && !st->failed; i++)
+    if (gpt_values[i] < 1)
+      fail(st, MN_ERR_CONFIG, "%s: missing required key [model] %s (model.type is gpt)", st->file,
+           gpt_keys[i]);
+  if (!st->failed && cfg->model.width % cfg->model.heads != 0)
+    fail_key(st, "model", "width", "%d is not a multiple of [model] heads (%d)", cfg->model.width,
+             cfg->model.heads);
+}
+
 /* Required keys present, the checks that involve more than one key, and the values
  * derived from others. */
 static void load_check(load_state_t *st) {
   mn_config_t *cfg = &st->cfg;
   char why[512];
+  model_check(st);
   for (int i = 0; i < NKEYS && !st->failed; i++)
     if ((keys[i].flags & KEY_REQUIRED) && st->where[i] == 0)
       fail(st, MN_ERR_CONFIG, "%s: missing required key [%s] %s", st->file, keys[i].section,
@@ -882,14 +925,16 @@ static uint64_t fnv1a(uint64_t h, const char *s) {
 int mn_config_is_shape_key(const char *section, const char *key) {
   for (size_t j = 0; j < sizeof shape_keys / sizeof shape_keys[0]; j++)
     if (!strcmp(shape_keys[j][0], section) && !strcmp(shape_keys[j][1], key)) return 1;
+  for (size_t j = 0; j < sizeof gpt_shape_keys / sizeof gpt_shape_keys[0]; j++)
+    if (!strcmp(gpt_shape_keys[j][0], section) && !strcmp(gpt_shape_keys[j][1], key)) return 1;
   return 0;
 }
 
-uint64_t mn_config_shape_hash(const mn_config_t *cfg) {
-  uint64_t h = 0xcbf29ce484222325ULL;
+static uint64_t hash_keys(uint64_t h, const mn_config_t *cfg, const char *const (*list)[2],
+                          size_t n) {
   char value[MN_PATH_MAX + 16];
-  for (size_t j = 0; j < sizeof shape_keys / sizeof shape_keys[0]; j++) {
-    const key_spec_t *k = &keys[key_find(shape_keys[j][0], shape_keys[j][1])];
+  for (size_t j = 0; j < n; j++) {
+    const key_spec_t *k = &keys[key_find(list[j][0], list[j][1])];
     key_format(k, cfg, value, sizeof value);
     h = fnv1a(h, k->section);
     h = fnv1a(h, ".");
@@ -898,5 +943,13 @@ uint64_t mn_config_shape_hash(const mn_config_t *cfg) {
     h = fnv1a(h, value);
     h = fnv1a(h, "\n");
   }
+  return h;
+}
+
+uint64_t mn_config_shape_hash(const mn_config_t *cfg) {
+  uint64_t h = hash_keys(0xcbf29ce484222325ULL, cfg, shape_keys,
+                         sizeof shape_keys / sizeof shape_keys[0]);
+  if (cfg->model.type == MN_MODEL_GPT)
+    h = hash_keys(h, cfg, gpt_shape_keys, sizeof gpt_shape_keys / sizeof gpt_shape_keys[0]);
   return h;
 }

@@ -21,7 +21,7 @@ extern "C" {
 #define MN_MAX_LAYERS 32 /* most entries in model.layers */
 #define MN_PATH_MAX 4096
 
-typedef enum { MN_MODEL_MLP = 0 } mn_model_type_t; /* gpt will come later */
+typedef enum { MN_MODEL_MLP = 0, MN_MODEL_GPT = 1 } mn_model_type_t;
 typedef enum { MN_OPTIM_SGD = 0, MN_OPTIM_ADAMW = 1 } mn_optimizer_t;
 /* What a parameter tensor is, for optimizer.no_decay: tensors of role r skip weight decay
  * when bit (1u << r) of no_decay_mask is set. */
@@ -54,8 +54,11 @@ typedef struct mn_config {
 
   struct {
     mn_model_type_t type;
-    int layers[MN_MAX_LAYERS];   /* widths, input first, classes last */
-    int nlayers;                 /* entries in layers (>= 2) */
+    int layers[MN_MAX_LAYERS];   /* mlp: widths, input first, classes last (>= 2 of them);
+                                    gpt: one entry, the number of transformer blocks */
+    int nlayers;                 /* entries in layers */
+    int vocab, context, heads, width; /* gpt: token ids in [0, vocab), sequence length,
+                                         attention heads, channels (0 for an mlp) */
     uint64_t seed;               /* weight initialisation */
     char init_from[MN_PATH_MAX]; /* initial weights: safetensors or a snapshot; "" = seed */
   } model;
@@ -169,10 +172,11 @@ void mn_config_each_value(const mn_config_t *cfg,
 /* A hash of the keys that shape the model and the data order (snapshots compare it):
  * FNV-1a 64 over the lines "section.key=value\n", canonical values as in
  * mn_config_each_value, of model.layers, model.seed, data.seed, data.shuffle,
- * data.block_size, data.shuffle_blocks and data.remainder, in that order. Not included:
- * data.batch_size (the data order depends on the global batch, which snapshots record
- * themselves), model.type (only mlp so far), file paths, optimizer, schedule, comm and log
- * keys. */
+ * data.block_size, data.shuffle_blocks and data.remainder, in that order, then, for a gpt
+ * only (so that an mlp's hash is what it was before gpts), model.type, model.vocab,
+ * model.context, model.heads and model.width. Not included: data.batch_size (the data
+ * order depends on the global batch, which snapshots record themselves), file paths,
+ * optimizer, schedule, comm and log keys. */
 uint64_t mn_config_shape_hash(const mn_config_t *cfg);
 /* Whether section.key is one of the keys of mn_config_shape_hash. */
 int mn_config_is_shape_key(const char *section, const char *key);

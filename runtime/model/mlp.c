@@ -37,6 +37,11 @@ mn_status_t mn_model_spec_mlp(const int *dims, int ndims, mn_model_spec_t *spec)
 }
 
 mn_status_t mn_model_spec_config(const mn_config_t *cfg, mn_model_spec_t *spec) {
+  if (cfg->model.type == MN_MODEL_GPT) {
+    mn_gpt_shape_t g = {cfg->model.vocab, cfg->model.context, cfg->model.layers[0],
+                        cfg->model.heads, cfg->model.width};
+    return mn_model_spec_gpt(&g, spec);
+  }
   mn_status_t st = mn_model_spec_mlp(cfg->model.layers, cfg->model.nlayers, spec);
   if (st != MN_OK) return mn_error(st, "[model] layers: %s", mn_error_message());
   return MN_OK;

@@ -97,6 +97,13 @@ struct mn_layer {
 /* The kinds (runtime/model/layers/). */
 extern const mn_layer_kind_t mn_layer_linear; /* y = x W^T + b; W [out, in], b [out] */
 extern const mn_layer_kind_t mn_layer_relu;   /* y = max(x, 0) */
+/* GPT-2's (their files say their tensors and arguments) */
+extern const mn_layer_kind_t mn_layer_embedding; /* token ids -> wte[token] + wpe[position] */
+extern const mn_layer_kind_t mn_layer_layernorm; /* LayerNorm over the width, eps 1e-5 */
+extern const mn_layer_kind_t mn_layer_attention; /* causal multi-head self-attention of qkv */
+extern const mn_layer_kind_t mn_layer_gelu;      /* GELU, tanh approximation */
+extern const mn_layer_kind_t mn_layer_add;       /* y = a + b: the residual connection */
+extern const mn_layer_kind_t mn_layer_head;      /* y = x W^T, W a tensor of another layer */
 
 /* Helpers for the kinds: the tensor j of layer l in a flat buffer. */
 static inline float *mn_layer_tensor(const mn_layer_t *l, const mn_tensors_t *r, float *flat,
@@ -104,7 +111,8 @@ static inline float *mn_layer_tensor(const mn_layer_t *l, const mn_tensors_t *r,
   return flat + r->t[l->param[j]].offset;
 }
 
-/* Declare the tensor "<layer name>.<suffix>" for layer l and record it as its next one. */
+/* Declare the tensor "<layer name>.<suffix>" (just "<suffix>" for a layer of empty name) for
+ * layer l and record it as its next one. */
 mn_status_t mn_layer_declare(mn_layer_t *l, mn_tensors_t *r, const char *suffix, int ndims,
                              const int64_t *dims, mn_role_t role);
 

@@ -34,9 +34,13 @@ extern "C" {
  * out is a new activation (ids 0, 1, ... in layer order), and the last one is the
  * logits. */
 typedef struct mn_model_spec {
-  char type[16]; /* "mlp" */
+  char type[16]; /* "mlp", "gpt" */
   int in_width;  /* features per input row (for an embedding: the vocabulary) */
   int seq;       /* rows per sample: 1, or the context length of a sequence model */
+  int tokens;    /* 1: the input is int32 token ids [batch, seq] (an embedding reads them);
+                    0: float rows [batch x seq, in_width] */
+  int classes;   /* the logits that are predicted: the first `classes` columns of the last
+                    activation (GPT-2's padded vocabulary is wider); 0: all of them */
   int nlayers;
   mn_layer_t layers[MN_MODEL_MAX_LAYERS]; /* kind, name, nin, in, arg, farg, init_stream */
 } mn_model_spec_t;
@@ -50,6 +54,36 @@ mn_status_t mn_model_spec_config(const mn_config_t *cfg, mn_model_spec_t *spec);
 /* The MLP of widths dims[0, ndims). */
 mn_status_t mn_model_spec_mlp(const int *dims, int ndims, mn_model_spec_t *spec);
 
+/* GPT-2's shape (train.conf's [model] type = gpt). */
+typedef struct mn_gpt_shape {
+  int vocab;   /* V: token ids lie in [0, V) */
+  int context; /* T: the positions of a sequence (wpe's rows), the length trained on */
+  int layers;  /* transformer blocks */
+  int heads;   /* attention heads; width % heads == 0 */
+  int width;   /* C: channels */
+} mn_gpt_shape_t;
+
+#define MN_GPT_VOCAB_ALIGN 64 /* the head's rows: V rounded up to this (50257 -> 50304) */
+
+/* V rounded up to a multiple of MN_GPT_VOCAB_ALIGN: wte's rows and the logits' width. */
+int mn_gpt_padded_vocab(int vocab);
+
+/* GPT-2 (runtime/model/gpt.c): token and position embeddings, `layers` pre-norm blocks
+ * (LayerNorm, causal multi-head self-attention, residual add, LayerNorm, MLP of 4 x width
+ * with tanh-GELU, residual add), a final LayerNorm and an output head tied to the token
+ * embedding; softmax cross-entropy over the first V of the padded logits. Tensors by
+ * GPT-2's names (Hugging Face's GPT2Model, without a "transformer." prefix), every matrix
+ * [out, in] as nn.Linear stores it (llm.c's layout; HF's Conv1D holds the transpose):
+ *   wte.weight [Vp, C] (rows V.. stay 0), wpe.weight [T, C],
+ *   h.<i>.ln_1.weight, h.<i>.ln_1.bias [C], h.<i>.attn.c_attn.weight [3C, C], .bias [3C],
+ *   h.<i>.attn.c_proj.weight [C, C], .bias [C], h.<i>.ln_2.weight, .bias [C],
+ *   h.<i>.mlp.c_fc.weight [4C, C], .bias [4C], h.<i>.mlp.c_proj.weight [C, 4C], .bias [C],
+ *   ln_f.weight, ln_f.bias [C].
+ * GPT-2's initialisation: weights and embeddings normal(0, 0.02), the residual projections
+ * (attn.c_proj, mlp.c_proj) normal(0, 0.02 / sqrt(2 x layers)), biases 0, LayerNorm
+ * weights 1. MN_ERR_CONFIG naming the [model] key that does not fit. */
+mn_status_t mn_model_spec_gpt(const mn_gpt_shape_t *g, mn_model_spec_t *spec);
+
 typedef struct mn_model_act mn_model_act_t; /* an activation and its gradient (model.c) */
 typedef struct mn_model_bwd mn_model_bwd_t; /* how a layer's backward writes (model.c) */
 
@@ -59,7 +93,8 @@ typedef struct mn_model {
   mn_model_spec_t spec; /* as built: widths and tensor indices filled in */
   mn_tensors_t tensors; /* the registry, laid out */
   int max_batch;        /* samples per forward, at most */
-  int classes;          /* the logits' width */
+  int width;            /* the logits' width */
+  int classes;          /* the predicted classes: the first `classes` of the logits */
   int64_t nparams;      /* elements of each flat buffer (tensors.size: padding included) */
   float *params;        /* [nparams] */
   float *grads;         /* [nparams]: the model's own, or the caller's (mn_model_init) */
@@ -96,7 +131,7 @@ size_t mn_model_workspace_nbytes(const mn_model_t *m);
 /* Forward x (the input: [batch x seq, in_width] floats, or int32 tokens for an embedding)
  * to the logits (mn_model_logits). */
 void mn_model_forward(mn_model_t *m, const void *x, int batch);
-/* The logits of the last forward: [batch x seq, classes]. */
+/* The logits of the last forward: [batch x seq, width] (the first `classes` predicted). */
 const float *mn_model_logits(const mn_model_t *m);
 
 /* Loss of the last forward against y [batch x seq]: out *loss_sum, *correct (sums over the

@@ -45,7 +45,8 @@ mn_status_t mn_layer_declare(mn_layer_t *l, mn_tensors_t *r, const char *suffix,
                              const int64_t *dims, mn_role_t role) {
   char name[MN_TENSOR_NAME_MAX];
   if (l->nparam >= MN_LAYER_MAX_PARAMS ||
-      snprintf(name, sizeof name, "%s.%s", l->name, suffix) >= (int)sizeof name)
+      snprintf(name, sizeof name, "%s%s%s", l->name, l->name[0] ? "." : "", suffix) >=
+          (int)sizeof name)
     return mn_error(MN_ERR_INTERNAL, "model: layer %s: too many tensors or too long a name",
                     l->name);
   int i = mn_tensors_declare(r, name, ndims, dims, role);
@@ -219,7 +220,12 @@ mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const mn_kctx_t 
   }
   t.nparams = t.tensors.size;
   t.nacts = t.spec.nlayers;
-  t.classes = t.spec.layers[t.nacts - 1].out_width;
+  t.width = t.spec.layers[t.nacts - 1].out_width;
+  t.classes = t.spec.classes > 0 ? t.spec.classes : t.width;
+  if (t.classes > t.width) {
+    mn_tensors_free(&t.tensors);
+    return mn_error(MN_ERR_INTERNAL, "model: %d classes of %d logits", t.classes, t.width);
+  }
   t.acts = calloc((size_t)t.nacts, sizeof *t.acts);
   t.saved = calloc((size_t)t.nacts, sizeof *t.saved);
   t.ready = calloc((size_t)t.nacts, sizeof *t.ready);
@@ -245,7 +251,7 @@ mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const mn_kctx_t 
 
 size_t mn_model_workspace_nbytes(const mn_model_t *m) {
   int rows = m->max_batch * m->spec.seq;
-  size_t need = m->k->softmax_xent_workspace(rows, m->classes);
+  size_t need = m->k->classifier_xent_workspace(rows, m->width);
   for (int i = 0; i < m->spec.nlayers; i++) {
     const mn_layer_t *l = &m->spec.layers[i];
     size_t n = l->kind->workspace ? l->kind->workspace(l, m->k, m->max_batch, m->spec.seq) : 0;
@@ -291,8 +297,8 @@ void mn_model_loss(mn_model_t *m, const int32_t *y, int batch, float grad_scale,
                    int64_t *correct) {
   MN_ASSERT(batch >= 1 && batch <= m->max_batch);
   float *dlogits = grad_scale != 0.0f ? m->acts[m->nacts - 1].dx : NULL;
-  m->k->softmax_xent(m->ctx, mn_model_logits(m), y, batch * m->spec.seq, m->classes, grad_scale,
-                     dlogits, loss_sum, correct);
+  m->k->classifier_xent(m->ctx, mn_model_logits(m), y, batch * m->spec.seq, m->classes, m->width,
+                        grad_scale, dlogits, loss_sum, correct);
 }
 
 void mn_model_backward(mn_model_t *m, const void *x, int batch, int accumulate) {
