@@ -43,8 +43,7 @@ no_temps() {
 }
 
 # ---- text ------------------------------------------------------------------------------
-printf 'The quick brown fox jumps over the lazy dog.\nSecond line, with UTF-8: \xc3\xa9t\xc3\xa9.\n' \
-  >"$T/in/a.txt"
+printf 'The quick brown fox jumps over the lazy dog.\nUTF-8: \xc3\xa9t\xc3\xa9.\n' >"$T/in/a.txt"
 : >"$T/in/b.txt"
 head -c 3000 /dev/urandom >"$T/real-c.bin" # every byte value, reached through a symlink
 ln -s "$T/real-c.bin" "$T/in/c.txt"
@@ -102,7 +101,8 @@ grep -q "(8 tokens) from 2 llm.c files" "$T/out.txt" || fail "summary: $(cat "$T
   fail "imported tokens: $(tokens "$T/gpt/shards.h5" | tr '\n' ' ')"
 h5dump -H -A "$T/gpt/shards.h5" >"$T/h.txt"
 grep -q 'H5T_STD_U16LE' "$T/h.txt" || fail "imported /tokens is not uint16"
-grep -A8 'ATTRIBUTE "vocab_size"' "$T/h.txt" | grep -q '(0): 50257' || fail "vocab_size is not 50257"
+grep -A8 'ATTRIBUTE "vocab_size"' "$T/h.txt" | grep -q '(0): 50257' ||
+  fail "vocab_size is not 50257"
 grep -A10 'ATTRIBUTE "tokenizer"' "$T/h.txt" | grep -q '"gpt2"' || fail "tokenizer is not gpt2"
 
 cp "$T/gpt/shards.h5" "$T/gpt/keep.h5"

@@ -155,12 +155,12 @@ static void test_good(void) {
 
 /* Opening spec (as tokens unless samples) must fail with want, and the message must hold
  * both needles. */
-static void expect_fail(const char *spec, int samples, int vocab, mn_status_t want,
-                        const char *n1, const char *n2) {
+static void expect_fail(const char *spec, int samples, int vocab, mn_status_t want, const char *n1,
+                        const char *n2) {
   mn_dataset_t *ds = NULL;
   mn_error_clear();
-  mn_status_t st = samples ? mn_dataset_open(spec, 0, 0, &ds)
-                           : mn_dataset_open_tokens(spec, T, vocab, &ds);
+  mn_status_t st =
+      samples ? mn_dataset_open(spec, 0, 0, &ds) : mn_dataset_open_tokens(spec, T, vocab, &ds);
   const char *msg = mn_error_message();
   if (getenv("MN_TEST_VERBOSE")) fprintf(stderr, "  %s -> %s\n", mn_status_string(st), msg);
   CHECK_MSG(st == want, "%s: status %s, want %s (%s)", spec, mn_status_string(st),
@@ -220,8 +220,8 @@ static void test_bad_token(hid_t type, int32_t value, const char *name, const ch
 
 /* ---- the loader over windows ------------------------------------------------------------ */
 
-#define LT 4       /* context */
-#define LN 403     /* tokens: (403 - 1) / 4 = 100 windows */
+#define LT 4   /* context */
+#define LN 403 /* tokens: (403 - 1) / 4 = 100 windows */
 #define WORLD 3
 #define BATCH 4
 
@@ -233,8 +233,7 @@ static mn_shard_plan_t make_plan(int64_t n, int rank) {
 }
 
 /* steps batches of rank from (epoch 0, pos) into x, y ([steps][BATCH][LT]). */
-static void run_loader(mn_dataset_t *ds, int rank, int64_t pos, int steps, int32_t *x,
-                       int32_t *y) {
+static void run_loader(mn_dataset_t *ds, int rank, int64_t pos, int steps, int32_t *x, int32_t *y) {
   mn_shard_plan_t p = make_plan(mn_dataset_size(ds), rank);
   mn_loader_t *l = NULL;
   CHECK(mn_loader_start(ds, &p, 0, pos, 2, NULL, &l) == MN_OK);

@@ -10,8 +10,8 @@
  * This file is the command line: usage, options, the choice of reader, and the exit code.
  * The parts are listed in prep.h. Every sample output holds /x float32 [N, D] and /y int32
  * [N], chunked, with the attributes format = "mn-dataset-1" and classes on the root group;
- * every token output /tokens with vocab_size and tokenizer. Each is written atomically, so that a failed run leaves nothing behind and never damages a
- * file already there.
+ * every token output /tokens with vocab_size and tokenizer. Each is written atomically, so that a
+ * failed run leaves nothing behind and never damages a file already there.
  *
  * Exit codes: 0 done, 64 usage, 65 bad input data, 66 missing input, 74 cannot write. */
 #include <getopt.h>
@@ -239,7 +239,8 @@ static mn_status_t unknown_command(const char *cmd) {
         (!near || mn_suggest_distance(cmd, cmds[i]) < mn_suggest_distance(cmd, near)))
       near = cmds[i];
   if (near) return mn_error(MN_ERR_USAGE, "unknown command '%s' (did you mean %s?)", cmd, near);
-  return mn_error(MN_ERR_USAGE, "unknown command '%s' (teacher, csv, npy, h5, text or tokens; see --help)", cmd);
+  return mn_error(MN_ERR_USAGE,
+                  "unknown command '%s' (teacher, csv, npy, h5, text or tokens; see --help)", cmd);
 }
 
 int main(int argc, char **argv) {

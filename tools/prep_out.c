@@ -349,7 +349,8 @@ static mn_status_t inputs_add(inputs_t *in, const char *path) {
 static mn_status_t input_check(const char *path) {
   struct stat sb;
   if (stat(path, &sb) != 0)
-    return mn_error(MN_ERR_NOINPUT, "%s: %s", path, errno == ENOENT ? "no such file" : strerror(errno));
+    return mn_error(MN_ERR_NOINPUT, "%s: %s", path,
+                    errno == ENOENT ? "no such file" : strerror(errno));
   if (!S_ISREG(sb.st_mode))
     return mn_error(MN_ERR_NOINPUT, "%s: is %s", path,
                     S_ISDIR(sb.st_mode) ? "a directory" : "not a regular file");

@@ -44,7 +44,8 @@ static mn_status_t text_file(const char *path, double frac, out_file_t *train, o
     if (st == MN_OK && val) st = out_append_tokens(val, toks + to_train, (int64_t)got - to_train);
     done += (int64_t)got;
   }
-  if (st == MN_OK && ferror(f)) st = mn_error(MN_ERR_DATA, "%s: cannot read: %s", path, strerror(errno));
+  if (st == MN_OK && ferror(f))
+    st = mn_error(MN_ERR_DATA, "%s: cannot read: %s", path, strerror(errno));
   if (st == MN_OK && done != n)
     st = mn_error(MN_ERR_DATA, "%s: changed while read (%lld bytes, %lld expected)", path,
                   (long long)done, (long long)n);
@@ -98,8 +99,8 @@ mn_status_t text_main(int argc, char **argv) {
     total += nbytes;
   }
   if (st == MN_OK && outs[0].rows < 2)
-    st = mn_error(MN_ERR_DATA, "%s: %lld training tokens: too little text to train on",
-                  in.paths[0], (long long)outs[0].rows);
+    st = mn_error(MN_ERR_DATA, "%s: %lld training tokens: too little text to train on", in.paths[0],
+                  (long long)outs[0].rows);
   if (st == MN_OK) st = outs_commit(outs, nout);
   if (st == MN_OK) {
     printf("wrote %s (%lld tokens)", outs[0].path, (long long)outs[0].rows);

@@ -40,7 +40,8 @@ static mn_status_t bin_file(const char *path, int vocab, out_file_t *o, unsigned
     goto done;
   }
   if (fread(h, 1, sizeof h, f) != sizeof h) {
-    st = mn_error(MN_ERR_DATA, "%s: %lld bytes, shorter than the %d-byte header of an llm.c token "
+    st = mn_error(MN_ERR_DATA,
+                  "%s: %lld bytes, shorter than the %d-byte header of an llm.c token "
                   "file",
                   path, (long long)sb.st_size, LLMC_HEADER_BYTES);
     goto done;
@@ -61,7 +62,8 @@ static mn_status_t bin_file(const char *path, int vocab, out_file_t *o, unsigned
     goto done;
   }
   if ((int64_t)sb.st_size != want) {
-    st = mn_error(MN_ERR_DATA, "%s: %s than its header says: %lld tokens need %lld bytes, the file "
+    st = mn_error(MN_ERR_DATA,
+                  "%s: %s than its header says: %lld tokens need %lld bytes, the file "
                   "has %lld",
                   path, (int64_t)sb.st_size < want ? "shorter" : "longer", (long long)n,
                   (long long)want, (long long)sb.st_size);
@@ -77,7 +79,8 @@ static mn_status_t bin_file(const char *path, int vocab, out_file_t *o, unsigned
     for (size_t i = 0; i < k && st == MN_OK; i++) {
       toks[i] = (int32_t)(buf[2 * i] | buf[2 * i + 1] << 8);
       if (toks[i] >= vocab)
-        st = mn_error(MN_ERR_DATA, "%s: token %lld (byte offset %lld) = %d is outside [0, %d) "
+        st = mn_error(MN_ERR_DATA,
+                      "%s: token %lld (byte offset %lld) = %d is outside [0, %d) "
                       "(--vocab)",
                       path, (long long)(pos + (int64_t)i),
                       (long long)(LLMC_HEADER_BYTES + 2 * (pos + (int64_t)i)), (int)toks[i], vocab);
@@ -119,7 +122,8 @@ mn_status_t tokens_main(int argc, char **argv) {
   st = buf && toks ? out_open_tokens(&o, out, vocab) : mn_error(MN_ERR_NOMEM, "out of memory");
   if (st == MN_OK) st = out_tokenizer(&o, "gpt2");
   int64_t n = 0;
-  for (int i = 0; i < in.n && st == MN_OK; i++) st = bin_file(in.paths[i], vocab, &o, buf, toks, &n);
+  for (int i = 0; i < in.n && st == MN_OK; i++)
+    st = bin_file(in.paths[i], vocab, &o, buf, toks, &n);
   if (st == MN_OK) st = outs_commit(&o, 1);
   if (st == MN_OK)
     printf("wrote %s (%lld tokens) from %d llm.c file%s, tokenizer gpt2 (vocab_size %d)\n", o.path,

@@ -50,9 +50,9 @@ struct mn_dataset {
   int nfiles;
   mn_data_file_t *files;
   int64_t *first; /* [nfiles + 1]: the dataset row where each file starts */
-  int64_t n;  /* rows, or windows of a token dataset */
-  int dim;    /* D, or the context T of a token dataset */
-  mn_tokens_t *tokens; /* a token dataset (tokens.c reads it), or NULL */
+  int64_t n;      /* rows, or windows of a token dataset */
+  int dim;        /* D, or the context T of a token dataset */
+  mn_tokens_t *tokens;  /* a token dataset (tokens.c reads it), or NULL */
   uint32_t label_crc;   /* CRC-32 of all labels in dataset order */
   uint32_t feature_crc; /* CRC-32 of the features of the MN_DATA_FEATURE_ROWS fixed rows */
   int feature_crc_done; /* feature_crc is known (read at the first mn_dataset_feature_crc) */
@@ -70,7 +70,6 @@ struct row_ref {
 };
 
 /* ---- HDF5 helpers --------------------------------------------------------------------- */
-
 
 /* Check one dataset's type class, size, sign and rank; out: dims. */
 static mn_status_t check_dataset(const char *path, const char *name, hid_t dset,
@@ -92,7 +91,6 @@ static mn_status_t check_dataset(const char *path, const char *name, hid_t dset,
   }
   return MN_OK;
 }
-
 
 /* ---- opening ------------------------------------------------------------------------- */
 
@@ -164,7 +162,8 @@ static mn_status_t file_open(mn_data_file_t *f, size_t cache_bytes, int *dim) {
                     "reads /x and /y, model.type = gpt reads /tokens (docs/data.md)",
                     f->path);
   st = mn_data_open_dataset(f->path, f->file, "/x", cache_bytes, &f->x);
-  if (st == MN_OK) st = mn_data_open_dataset(f->path, f->file, "/y", MN_DATA_CACHE_MIN_BYTES, &f->y);
+  if (st == MN_OK)
+    st = mn_data_open_dataset(f->path, f->file, "/y", MN_DATA_CACHE_MIN_BYTES, &f->y);
   if (st != MN_OK) return st;
   hsize_t xd[2], yd[2];
   st = check_dataset(f->path, "/x", f->x, H5T_FLOAT, 2, xd);
@@ -320,8 +319,7 @@ fail:
   return st;
 }
 
-mn_status_t mn_dataset_open_tokens(const char *spec, int context, int vocab,
-                                   mn_dataset_t **out) {
+mn_status_t mn_dataset_open_tokens(const char *spec, int context, int vocab, mn_dataset_t **out) {
   mn_h5_quiet();
   mn_dataset_t *ds = calloc(1, sizeof *ds);
   if (!ds) return mn_error(MN_ERR_NOMEM, "dataset: out of memory");

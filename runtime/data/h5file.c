@@ -15,7 +15,8 @@ mn_status_t mn_data_open_file(const char *path, hid_t *file) {
   char why[256];
   struct stat sb;
   if (stat(path, &sb) != 0)
-    return mn_error(MN_ERR_NOINPUT, "%s: %s", path, errno == ENOENT ? "no such file" : strerror(errno));
+    return mn_error(MN_ERR_NOINPUT, "%s: %s", path,
+                    errno == ENOENT ? "no such file" : strerror(errno));
   if (S_ISDIR(sb.st_mode)) return mn_error(MN_ERR_NOINPUT, "%s: is a directory", path);
   if (!S_ISREG(sb.st_mode)) /* a FIFO or a device would block or never end */
     return mn_error(MN_ERR_NOINPUT, "%s: is not a regular file (%s)", path,
@@ -77,8 +78,8 @@ void mn_data_describe(hid_t dset, char *buf, size_t len) {
 }
 
 /* Open /name with a chunk cache; out: *dset. */
-mn_status_t mn_data_open_dataset(const char *path, hid_t file, const char *name,
-                                 size_t cache_bytes, hid_t *dset) {
+mn_status_t mn_data_open_dataset(const char *path, hid_t file, const char *name, size_t cache_bytes,
+                                 hid_t *dset) {
   char why[256];
   htri_t exists = H5Lexists(file, name, H5P_DEFAULT);
   if (exists <= 0) {

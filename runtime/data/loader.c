@@ -153,8 +153,8 @@ mn_status_t mn_loader_start(mn_dataset_t *ds, const mn_shard_plan_t *plan, int64
   }
   if (!ok) {
     loader_free(l);
-    return mn_error(MN_ERR_NOMEM, "loader: out of memory for %d batches of %d x (%d + %d)",
-                    depth, plan->batch, mn_dataset_dim(ds), mn_dataset_label_width(ds));
+    return mn_error(MN_ERR_NOMEM, "loader: out of memory for %d batches of %d x (%d + %d)", depth,
+                    plan->batch, mn_dataset_dim(ds), mn_dataset_label_width(ds));
   }
   l->plan = *plan; /* owned from here on */
   int rc = pthread_create(&l->thread, NULL, reader_main, l);

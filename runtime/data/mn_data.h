@@ -69,8 +69,8 @@ uint32_t mn_dataset_label_crc(const mn_dataset_t *ds);
 #define MN_DATA_FEATURE_ROWS 16
 /* CRC-32 (zlib) of those rows' features (float32 as in memory, little-endian on every
  * machine mn runs on; for tokens the windows' inputs, int32), in row order. The rows are
- * read at the first call only (tokens: at open); later calls answer the kept value. out: crc. Errors: those of mn_dataset_read. Not to be called from
- * two threads at once. */
+ * read at the first call only (tokens: at open); later calls answer the kept value. out: crc.
+ * Errors: those of mn_dataset_read. Not to be called from two threads at once. */
 mn_status_t mn_dataset_feature_crc(mn_dataset_t *ds, uint32_t *crc);
 
 /* Rows idx[0..count) in that order (repeats allowed), each in [0, size). out: x[count, dim]

@@ -22,8 +22,8 @@ int mn_data_has(hid_t file, const char *name);
  * cache can hold. */
 #define MN_DATA_CACHE_SLOTS 12421
 /* Open dataset `name` with a chunk cache of cache_bytes. out: dset. */
-mn_status_t mn_data_open_dataset(const char *path, hid_t file, const char *name,
-                                 size_t cache_bytes, hid_t *dset);
+mn_status_t mn_data_open_dataset(const char *path, hid_t file, const char *name, size_t cache_bytes,
+                                 hid_t *dset);
 /* "int32 [100]", "float32 [60000, 784]", "uint16 scalar": a dataset for messages. */
 void mn_data_describe(hid_t dset, char *buf, size_t len);
 /* The shape dims[rank] the dataset declares is backed by data written to the file

@@ -37,8 +37,7 @@ uint32_t mn_tokens_target_crc(const mn_tokens_t *tk);
  * x[count, context] inputs, y[count, context] targets. Every token read is checked in
  * [0, vocab_size of its file): MN_ERR_DATA naming the file and the position in it. Not
  * thread-safe: the caller serialises (data.c holds the dataset's lock). */
-mn_status_t mn_tokens_read(mn_tokens_t *tk, const int64_t *idx, int count, int32_t *x,
-                           int32_t *y);
+mn_status_t mn_tokens_read(mn_tokens_t *tk, const int64_t *idx, int count, int32_t *x, int32_t *y);
 /* Windows [start, start + count), inside [0, windows). out: x, y as mn_tokens_read. */
 mn_status_t mn_tokens_read_range(mn_tokens_t *tk, int64_t start, int64_t count, int32_t *x,
                                  int32_t *y);

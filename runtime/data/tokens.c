@@ -83,8 +83,8 @@ static mn_status_t read_vocab(const tok_file_t *f, int64_t *vocab) {
   hid_t a = H5Aexists(f->dset, "vocab_size") > 0 ? H5Aopen(f->dset, "vocab_size", H5P_DEFAULT) : -1;
   hid_t t = a >= 0 ? H5Aget_type(a) : -1;
   hid_t sp = a >= 0 ? H5Aget_space(a) : -1;
-  int ok = t >= 0 && sp >= 0 && H5Tget_class(t) == H5T_INTEGER && H5Sget_simple_extent_npoints(sp) == 1 &&
-           H5Aread(a, H5T_NATIVE_LLONG, &v) >= 0;
+  int ok = t >= 0 && sp >= 0 && H5Tget_class(t) == H5T_INTEGER &&
+           H5Sget_simple_extent_npoints(sp) == 1 && H5Aread(a, H5T_NATIVE_LLONG, &v) >= 0;
   if (sp >= 0) H5Sclose(sp);
   if (t >= 0) H5Tclose(t);
   if (a >= 0) H5Aclose(a);
@@ -173,7 +173,8 @@ mn_status_t mn_tokens_open(const char *const *paths, int nfiles, int context, in
     st = file_open(f, vocab);
     if (st != MN_OK) goto fail;
     if (i > 0 && strcmp(f->tokenizer, tk->files[0].tokenizer) != 0) {
-      st = mn_error(MN_ERR_DATA, "%s: /tokens has tokenizer '%s', but %s has '%s': one stream, "
+      st = mn_error(MN_ERR_DATA,
+                    "%s: /tokens has tokenizer '%s', but %s has '%s': one stream, "
                     "one tokenizer",
                     f->path, f->tokenizer, tk->files[0].path, tk->files[0].tokenizer);
       goto fail;
@@ -249,7 +250,8 @@ static mn_status_t read_stream(const mn_tokens_t *tk, int64_t pos, int64_t len, 
     hsize_t start = (hsize_t)lo, cnt = (hsize_t)n;
     int32_t *dst = buf + done;
     hid_t mem = H5Screate_simple(1, &cnt, NULL);
-    herr_t rc = mem < 0 ? -1 : H5Sselect_hyperslab(f->space, H5S_SELECT_SET, &start, NULL, &cnt, NULL);
+    herr_t rc =
+        mem < 0 ? -1 : H5Sselect_hyperslab(f->space, H5S_SELECT_SET, &start, NULL, &cnt, NULL);
     if (rc >= 0) rc = H5Dread(f->dset, H5T_NATIVE_INT32, mem, f->space, H5P_DEFAULT, dst);
     if (mem >= 0) H5Sclose(mem);
     if (rc < 0)
@@ -268,7 +270,8 @@ static mn_status_t grow_stage(mn_tokens_t *tk, int64_t windows) {
   int64_t need = windows * tk->context + 1;
   if (need <= tk->cap_stage) return MN_OK;
   int32_t *s = realloc(tk->stage, (size_t)need * sizeof *s);
-  if (!s) return mn_error(MN_ERR_NOMEM, "tokens: out of memory for %lld windows", (long long)windows);
+  if (!s)
+    return mn_error(MN_ERR_NOMEM, "tokens: out of memory for %lld windows", (long long)windows);
   tk->stage = s;
   tk->cap_stage = need;
   return MN_OK;
@@ -302,8 +305,7 @@ static int ref_cmp(const void *a, const void *b) {
   return ra->pos - rb->pos;
 }
 
-mn_status_t mn_tokens_read(mn_tokens_t *tk, const int64_t *idx, int count, int32_t *x,
-                           int32_t *y) {
+mn_status_t mn_tokens_read(mn_tokens_t *tk, const int64_t *idx, int count, int32_t *x, int32_t *y) {
   if (count <= 0) return MN_OK;
   if (count > tk->cap_refs) {
     struct win_ref *r = realloc(tk->refs, (size_t)count * sizeof *r);

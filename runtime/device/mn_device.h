@@ -73,8 +73,8 @@ void mn_device_host_free(const mn_device_t *dev, void *p);
 /* Input slots for batches of up to batch rows of dim 4-byte x elements (float features, or
  * int32 tokens) and label_width int32 labels (1, or T targets) (GPU: device buffers). */
 mn_status_t mn_device_input_init(mn_device_t *dev, int batch, int dim, int label_width);
-/* Bring one batch (host x[count, dim], y[count, label_width]) to the device: on a GPU an asynchronous
- * copy into the next slot on the input stream, which the compute stream waits for (the
+/* Bring one batch (host x[count, dim], y[count, label_width]) to the device: on a GPU an
+ * asynchronous copy into the next slot on the input stream, which the compute stream waits for (the
  * caller goes on at once); on the CPU the host pointers themselves. The host buffers must
  * stay untouched until mn_device_input_done(). out: *x_dev, *y_dev. */
 void mn_device_input_put(mn_device_t *dev, const void *x, const int32_t *y, int count,
