@@ -90,8 +90,9 @@ static void check_order(mn_dataset_t *ds, int depth, int pad, int64_t epoch0, in
     CHECK(b.count == batch);
     CHECK_MSG(b.epoch == e && b.pos == pos, "got (%lld, %lld), want (%lld, %lld)",
               (long long)b.epoch, (long long)b.pos, (long long)e, (long long)pos);
+    const float *bx = b.x;
     for (int i = 0; i < batch; i++)
-      if (b.x[i * DIM] != (float)idx[i] || b.x[i * DIM + 1] != (float)-idx[i] ||
+      if (bx[i * DIM] != (float)idx[i] || bx[i * DIM + 1] != (float)-idx[i] ||
           b.y[i] != idx[i] % CLASSES)
         bad++;
     mn_loader_release(l, &b);
@@ -178,7 +179,7 @@ static void check_read_error(void) {
   for (int k = 0; k < 12; k++) {
     st = mn_loader_next(l, &b, NULL);
     if (st != MN_OK) break;
-    CHECK(b.x[0] == (float)(4 * k));
+    CHECK(((const float *)b.x)[0] == (float)(4 * k));
     ok_batches++;
     mn_loader_release(l, &b);
   }

@@ -4,12 +4,14 @@
  *   mnprep csv --in F.csv[.gz] --out F.h5  rows "label,f1,...,fD" converted
  *   mnprep npy --in F.npz --out F.h5       NumPy arrays x [N, D] and y [N] (or two .npy)
  *   mnprep h5 --in F.h5 --x A --y B ...    an HDF5 file with other dataset names or types
+ *   mnprep text --out PREFIX FILES...      text files to byte-level tokens (train and val)
+ *   mnprep tokens --out F.h5 F.bin...      llm.c token shards (GPT-2 BPE) imported
  *
  * This file is the command line: usage, options, the choice of reader, and the exit code.
- * The parts are listed in prep.h. Every output holds /x float32 [N, D] and /y int32 [N],
- * chunked, with the attributes format = "mn-dataset-1" and classes on the root group, and
- * is written atomically, so that a failed run leaves nothing behind and never damages a
- * file already there.
+ * The parts are listed in prep.h. Every sample output holds /x float32 [N, D] and /y int32
+ * [N], chunked, with the attributes format = "mn-dataset-1" and classes on the root group;
+ * every token output /tokens with vocab_size and tokenizer. Each is written atomically, so that a
+ * failed run leaves nothing behind and never damages a file already there.
  *
  * Exit codes: 0 done, 64 usage, 65 bad input data, 66 missing input, 74 cannot write. */
 #include <getopt.h>
@@ -27,9 +29,12 @@ const char prep_usage_text[] =
     "       mnprep npy --in FILE.npz --out FILE.h5 [options]\n"
     "       mnprep npy --x X.npy --y Y.npy --out FILE.h5 [options]\n"
     "       mnprep h5 --in FILE.h5 --x NAME --y NAME --out FILE.h5 [options]\n"
+    "       mnprep text --out PREFIX [--val-fraction F] FILE|GLOB...\n"
+    "       mnprep tokens --out FILE.h5 [--vocab N] FILE.bin|GLOB...\n"
     "       mnprep --version | --help\n"
     "\n"
-    "Make mn datasets: HDF5 files with /x float32 [N, D] and /y int32 [N] (docs/data.md).\n"
+    "Make mn datasets: HDF5 files with /x float32 [N, D] and /y int32 [N], or token streams\n"
+    "/tokens (docs/data.md).\n"
     "Outputs are written atomically (temp file, fsync, rename).\n"
     "\n"
     "mnprep teacher: synthetic rows x = z A + noise with a latent z ~ N(0, 1)^L, a fixed\n"
@@ -79,6 +84,20 @@ const char prep_usage_text[] =
     "                     both outputs; stored as /x attributes mean, std (default off)\n"
     "  --seed S           seed of the validation draw (default 1)\n"
     "  --chunk R          rows per HDF5 chunk, capped to N (default 256)\n"
+    "\n"
+    "mnprep text: byte-level tokens (vocabulary 256, token = byte) of text files, in the\n"
+    "order given (a glob, quoted or not, is expanded and sorted; directories it matches are\n"
+    "skipped with a note). The last round(n * F) bytes of each file go to PREFIX-val.h5,\n"
+    "the rest to PREFIX-train.h5.\n"
+    "  --out PREFIX       output prefix (required)\n"
+    "  --val-fraction F   the held-out end of each file, in [0, 1); 0: no PREFIX-val.h5\n"
+    "                     (default 0.1)\n"
+    "\n"
+    "mnprep tokens: llm.c token files (256 x int32 header, magic 20240520, version 1, then\n"
+    "uint16 GPT-2 BPE tokens), concatenated in the order given into one FILE.h5 (tokenizer\n"
+    "gpt2).\n"
+    "  --out FILE.h5      output (required)\n"
+    "  --vocab N          vocab_size written; every token must be below it (default 50257)\n"
     "\n"
     "  -h, --help         this text\n"
     "\n"
@@ -210,7 +229,7 @@ static mn_status_t convert_main(int cmd, int argc, char **argv) {
 /* MN_ERR_USAGE for an unknown command (or an option before the command), with the closest
  * command when one is close. */
 static mn_status_t unknown_command(const char *cmd) {
-  static const char *const cmds[] = {"teacher", "csv", "npy", "h5"};
+  static const char *const cmds[] = {"teacher", "csv", "npy", "h5", "text", "tokens"};
   static const struct option top[] = {
       {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
   if (cmd[0] == '-') return prep_bad_option(cmd, top);
@@ -220,7 +239,8 @@ static mn_status_t unknown_command(const char *cmd) {
         (!near || mn_suggest_distance(cmd, cmds[i]) < mn_suggest_distance(cmd, near)))
       near = cmds[i];
   if (near) return mn_error(MN_ERR_USAGE, "unknown command '%s' (did you mean %s?)", cmd, near);
-  return mn_error(MN_ERR_USAGE, "unknown command '%s' (teacher, csv, npy or h5; see --help)", cmd);
+  return mn_error(MN_ERR_USAGE,
+                  "unknown command '%s' (teacher, csv, npy, h5, text or tokens; see --help)", cmd);
 }
 
 int main(int argc, char **argv) {
@@ -249,6 +269,10 @@ int main(int argc, char **argv) {
     st = convert_main(CMD_NPY, argc - 1, argv + 1);
   else if (!strcmp(cmd, "h5"))
     st = convert_main(CMD_H5, argc - 1, argv + 1);
+  else if (!strcmp(cmd, "text"))
+    st = text_main(argc - 1, argv + 1);
+  else if (!strcmp(cmd, "tokens"))
+    st = tokens_main(argc - 1, argv + 1);
   else
     st = unknown_command(cmd);
   if (st != MN_OK) {

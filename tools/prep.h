@@ -1,11 +1,13 @@
 /* prep.h: the parts of mnprep (tools/), shared by its files and by nothing else.
  *
  *   mnprep.c        command line, usage, main
- *   prep_out.c      atomic HDF5 outputs, command-line numbers
+ *   prep_out.c      atomic HDF5 outputs (samples, tokens), command-line numbers, input lists
  *   prep_teacher.c  the synthetic teacher set
  *   prep_csv.c      CSV input (plain or gzip, any delimiter, RFC 4180 quoting)
  *   prep_npy.c      NumPy .npy / .npz input
  *   prep_h5.c       HDF5 input with any dataset names
+ *   prep_text.c     text files to byte-level tokens (mnprep text)
+ *   prep_tokens.c   llm.c .bin token shards imported (mnprep tokens)
  *   prep_write.c    the rows of an input, read once into a spool, split (exact, optionally
  *                   stratified), standardized and written to shards and a validation file
  *
@@ -78,6 +80,36 @@ mn_status_t outs_commit(out_file_t *outs, int n);
 mn_status_t make_parents(const char *path);
 void print_written(const out_file_t *o, int classes);
 void check_balance(const out_file_t *o, int classes);
+
+/* ---- token outputs (prep_out.c) -------------------------------------------------------- */
+
+/* An atomic token file: /tokens [0], extendible, uint16 when vocab <= 65536, else int32,
+ * with the attribute vocab_size, and format = "mn-tokens-1" on the root group; o->rows counts
+ * the tokens. Finished by outs_commit, undone by out_abort, as the sample outputs. */
+mn_status_t out_open_tokens(out_file_t *o, const char *path, int vocab);
+/* The attribute tokenizer of /tokens ("byte", "gpt2"). */
+mn_status_t out_tokenizer(out_file_t *o, const char *tokenizer);
+/* Append v[0..n) (each in [0, vocab): the caller checks). */
+mn_status_t out_append_tokens(out_file_t *o, const int32_t *v, int64_t n);
+
+/* ---- input lists (prep_out.c) ----------------------------------------------------------- */
+
+typedef struct inputs {
+  char **paths;
+  int n, cap;
+} inputs_t;
+
+/* Paths and globs (expanded here, sorted, so that quoted patterns work) to readable regular
+ * files, symlinks followed. A named path that is missing, a directory or unreadable is an
+ * error (MN_ERR_NOINPUT); such a match of a pattern is skipped with a note on stderr; a
+ * pattern with no readable match is an error. out: in (inputs_free). */
+mn_status_t inputs_expand(char *const *args, int nargs, inputs_t *in);
+void inputs_free(inputs_t *in);
+
+/* ---- text and tokens (prep_text.c, prep_tokens.c) --------------------------------------- */
+
+mn_status_t text_main(int argc, char **argv);
+mn_status_t tokens_main(int argc, char **argv);
 
 /* ---- teacher (prep_teacher.c) --------------------------------------------------------- */
 

@@ -1,4 +1,5 @@
-/* prep_out.c: mnprep's outputs: atomic HDF5 dataset files and command-line numbers.
+/* prep_out.c: mnprep's outputs: atomic HDF5 dataset files (samples, and token streams),
+ * command-line numbers, and lists of input files (paths and sorted globs).
  *
  * An output is created as "<path>.tmp.<pid>" with empty extendible /x float32 [0, D] and /y
  * int32 [0], grows by appended rows (each checked finite), gets its attributes, and is
@@ -7,6 +8,7 @@
  * and does not decide which row goes where (prep_write.c does). */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <hdf5.h>
 #include <libgen.h>
 #include <limits.h>
@@ -65,7 +67,9 @@ static mn_status_t create_dataset(out_file_t *o, const char *name, hid_t type, i
   hid_t space = H5Screate_simple(rank, dims, maxd);
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
   hid_t d = -1;
-  if (space >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, rank, cdims) >= 0)
+  /* no modification times in the object headers: the same inputs give the same bytes */
+  if (space >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, rank, cdims) >= 0 &&
+      H5Pset_obj_track_times(dcpl, 0) >= 0)
     d = H5Dcreate2(o->file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   if (dcpl >= 0) H5Pclose(dcpl);
   if (space >= 0) H5Sclose(space);
@@ -90,16 +94,12 @@ mn_status_t make_parents(const char *path) {
   return MN_OK;
 }
 
-/* Create "<path>.tmp.<pid>" with empty extendible /x [0, dim] and /y [0]. chunk: rows per
- * chunk (capped to total when total > 0). */
-mn_status_t out_open(out_file_t *o, const char *path, int dim, int64_t total, int64_t chunk,
-                     int classes) {
+/* Create "<path>.tmp.<pid>" (directories above made), empty, for o. */
+static mn_status_t out_create(out_file_t *o, const char *path) {
   char why[256];
   if (snprintf(o->path, sizeof o->path, "%s", path) >= (int)sizeof o->path)
     return mn_error(MN_ERR_USAGE, "%s: path too long", path);
   snprintf(o->tmp, sizeof o->tmp, "%s.tmp.%ld", path, (long)getpid());
-  o->dim = dim;
-  o->total = total;
   struct stat sb;
   if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
     return mn_error(MN_ERR_IO, "cannot write %s: is a directory", path);
@@ -112,8 +112,20 @@ mn_status_t out_open(out_file_t *o, const char *path, int dim, int64_t total, in
   o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (o->file < 0) {
     unlink(o->tmp);
+    o->tmp[0] = '\0';
     return mn_error(MN_ERR_IO, "cannot write %s: %s", path, mn_h5_reason(why));
   }
+  return MN_OK;
+}
+
+/* Create "<path>.tmp.<pid>" with empty extendible /x [0, dim] and /y [0]. chunk: rows per
+ * chunk (capped to total when total > 0). */
+mn_status_t out_open(out_file_t *o, const char *path, int dim, int64_t total, int64_t chunk,
+                     int classes) {
+  o->dim = dim;
+  o->total = total;
+  mn_status_t st = out_create(o, path);
+  if (st != MN_OK) return st;
   if (total > 0 && chunk > total) chunk = total;
   st = create_dataset(o, "/x", H5T_IEEE_F32LE, 2, chunk, &o->x);
   if (st == MN_OK) st = create_dataset(o, "/y", H5T_STD_I32LE, 1, chunk, &o->y);
@@ -255,6 +267,129 @@ void check_balance(const out_file_t *o, int classes) {
     if ((double)o->hist[c] > 3.0 * (double)o->rows / classes)
       fprintf(stderr, "mnprep: warning: %s: class %d has %d of %lld rows, over 3x the mean\n",
               o->path, c, (int)o->hist[c], (long long)o->rows);
+}
+
+/* ---- token outputs -------------------------------------------------------------------- */
+
+/* Token files are written uncompressed (the loader reads them at memory speed) in chunks of
+ * MN_PREP_TOKEN_CHUNK tokens: 128 KiB of uint16. */
+#define MN_PREP_TOKEN_CHUNK 65536
+
+mn_status_t out_open_tokens(out_file_t *o, const char *path, int vocab) {
+  o->dim = 1;
+  o->total = -1;
+  mn_status_t st = out_create(o, path);
+  if (st != MN_OK) return st;
+  hid_t type = vocab <= 65536 ? H5T_STD_U16LE : H5T_STD_I32LE;
+  st = create_dataset(o, "/tokens", type, 1, MN_PREP_TOKEN_CHUNK, &o->x);
+  if (st != MN_OK) return st;
+  char why[256];
+  hid_t str = H5Tcopy(H5T_C_S1);
+  H5Tset_size(str, sizeof "mn-tokens-1");
+  H5Tset_strpad(str, H5T_STR_NULLTERM);
+  st = attr_write(o->file, "format", str, "mn-tokens-1");
+  H5Tclose(str);
+  if (st == MN_OK) st = attr_write(o->x, "vocab_size", H5T_STD_I32LE, &vocab);
+  if (st != MN_OK)
+    return mn_error(MN_ERR_IO, "cannot write %s: attributes: %s", o->path, mn_h5_reason(why));
+  return MN_OK;
+}
+
+mn_status_t out_tokenizer(out_file_t *o, const char *tokenizer) {
+  char why[256];
+  hid_t str = H5Tcopy(H5T_C_S1);
+  H5Tset_size(str, strlen(tokenizer) + 1);
+  H5Tset_strpad(str, H5T_STR_NULLTERM);
+  mn_status_t st = attr_write(o->x, "tokenizer", str, tokenizer);
+  H5Tclose(str);
+  if (st != MN_OK)
+    return mn_error(MN_ERR_IO, "cannot write %s: attributes: %s", o->path, mn_h5_reason(why));
+  return MN_OK;
+}
+
+mn_status_t out_append_tokens(out_file_t *o, const int32_t *v, int64_t n) {
+  char why[256];
+  if (n == 0) return MN_OK;
+  hsize_t dims[1] = {(hsize_t)(o->rows + n)}, start[1] = {(hsize_t)o->rows}, cnt[1] = {(hsize_t)n};
+  hid_t fs = -1, ms = -1;
+  int ok = H5Dset_extent(o->x, dims) >= 0 && (fs = H5Dget_space(o->x)) >= 0 &&
+           (ms = H5Screate_simple(1, cnt, NULL)) >= 0 &&
+           H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL) >= 0 &&
+           H5Dwrite(o->x, H5T_NATIVE_INT32, ms, fs, H5P_DEFAULT, v) >= 0;
+  if (fs >= 0) H5Sclose(fs);
+  if (ms >= 0) H5Sclose(ms);
+  if (!ok) return mn_error(MN_ERR_IO, "cannot write %s: %s", o->path, mn_h5_reason(why));
+  o->rows += n;
+  return MN_OK;
+}
+
+/* ---- input lists ---------------------------------------------------------------------- */
+
+void inputs_free(inputs_t *in) {
+  for (int i = 0; i < in->n; i++) free(in->paths[i]);
+  free(in->paths);
+  memset(in, 0, sizeof *in);
+}
+
+static mn_status_t inputs_add(inputs_t *in, const char *path) {
+  if (in->n == in->cap) {
+    int cap = in->cap ? 2 * in->cap : 16;
+    char **p = realloc(in->paths, (size_t)cap * sizeof *p);
+    if (!p) return mn_error(MN_ERR_NOMEM, "out of memory");
+    in->paths = p;
+    in->cap = cap;
+  }
+  in->paths[in->n] = strdup(path);
+  if (!in->paths[in->n]) return mn_error(MN_ERR_NOMEM, "out of memory");
+  in->n++;
+  return MN_OK;
+}
+
+/* A path named on the command line must be a readable regular file (symlinks followed). */
+static mn_status_t input_check(const char *path) {
+  struct stat sb;
+  if (stat(path, &sb) != 0)
+    return mn_error(MN_ERR_NOINPUT, "%s: %s", path,
+                    errno == ENOENT ? "no such file" : strerror(errno));
+  if (!S_ISREG(sb.st_mode))
+    return mn_error(MN_ERR_NOINPUT, "%s: is %s", path,
+                    S_ISDIR(sb.st_mode) ? "a directory" : "not a regular file");
+  if (access(path, R_OK) != 0) return mn_error(MN_ERR_NOINPUT, "%s: %s", path, strerror(errno));
+  return MN_OK;
+}
+
+mn_status_t inputs_expand(char *const *args, int nargs, inputs_t *in) {
+  mn_status_t st = MN_OK;
+  memset(in, 0, sizeof *in);
+  for (int a = 0; a < nargs && st == MN_OK; a++) {
+    if (!strpbrk(args[a], "*?[")) {
+      st = input_check(args[a]);
+      if (st == MN_OK) st = inputs_add(in, args[a]);
+      continue;
+    }
+    glob_t g;
+    int rc = glob(args[a], 0, NULL, &g); /* sorted */
+    if (rc == GLOB_NOMATCH)
+      st = mn_error(MN_ERR_NOINPUT, "%s: no file matches", args[a]);
+    else if (rc != 0)
+      st = mn_error(MN_ERR_NOINPUT, "%s: cannot expand the pattern", args[a]);
+    int added = 0;
+    for (size_t i = 0; rc == 0 && i < g.gl_pathc && st == MN_OK; i++) {
+      const char *p = g.gl_pathv[i];
+      if (input_check(p) != MN_OK) { /* a pattern may match directories: noted, skipped */
+        fprintf(stderr, "mnprep: note: %s: skipped: %s\n", args[a], mn_error_message());
+        continue;
+      }
+      st = inputs_add(in, p);
+      added++;
+    }
+    if (rc == 0 && st == MN_OK && !added)
+      st = mn_error(MN_ERR_NOINPUT, "%s: no readable file matches", args[a]);
+    if (rc == 0 || rc == GLOB_NOMATCH) globfree(&g);
+  }
+  if (st == MN_OK && in->n == 0) st = mn_error(MN_ERR_USAGE, "no input files (see mnprep --help)");
+  if (st != MN_OK) inputs_free(in);
+  return st;
 }
 
 static mn_status_t attr_write_vec(hid_t loc, const char *name, const double *v, int n) {

@@ -1,5 +1,7 @@
 /* data.c: HDF5 datasets as mn reads them (mn_data.h, docs/data.md).
  *
+ * The one dataset handle of both kinds: a token dataset's files are opened and read by
+ * tokens.c, which this file dispatches to (under the same lock); the rest is samples.
  * Opens one file or several shard files (a path, a comma-separated list, or a sorted glob)
  * as one dataset of rows, checks at open everything a run depends on (both datasets there,
  * their types and shapes, equal D, every label in [0, classes)), and reads rows by index
@@ -9,8 +11,10 @@
  * on rank 0 about features far from unit scale, scale_check), does not know about ranks
  * or the sample order (mn_shard.h), and does not write files (tools/mnprep.c does). */
 #include "mn_data.h"
+#include "mn_data_h5.h"
 #include "mn_h5.h"
 #include "mn_log.h"
+#include "mn_tokens.h"
 
 #include <errno.h>
 #include <glob.h>
@@ -25,11 +29,10 @@
 
 /* Chunk cache of /x: big enough for the chunks of a shuffle window, so that the steps of
  * one window read (and decompress) each chunk once. The budget is shared by the files of a
- * dataset (a window's blocks are spread over them), with a floor per file. nslots: a
- * prime well above the number of chunks the cache can hold. */
+ * dataset (a window's blocks are spread over them), with a floor per file (its nslots:
+ * MN_DATA_CACHE_SLOTS, mn_data_h5.h). */
 #define MN_DATA_CACHE_BYTES ((size_t)64 << 20)
 #define MN_DATA_CACHE_MIN_BYTES ((size_t)4 << 20)
-#define MN_DATA_CACHE_SLOTS 12421
 #define MN_DATA_LABEL_CHUNK 65536 /* labels checked per read at open */
 /* Labels are checked at open anyway; up to this many bytes of them (all files together)
  * are kept in memory, which halves the HDF5 calls of a read. */
@@ -47,8 +50,9 @@ struct mn_dataset {
   int nfiles;
   mn_data_file_t *files;
   int64_t *first; /* [nfiles + 1]: the dataset row where each file starts */
-  int64_t n;
-  int dim;
+  int64_t n;      /* rows, or windows of a token dataset */
+  int dim;        /* D, or the context T of a token dataset */
+  mn_tokens_t *tokens;  /* a token dataset (tokens.c reads it), or NULL */
   uint32_t label_crc;   /* CRC-32 of all labels in dataset order */
   uint32_t feature_crc; /* CRC-32 of the features of the MN_DATA_FEATURE_ROWS fixed rows */
   int feature_crc_done; /* feature_crc is known (read at the first mn_dataset_feature_crc) */
@@ -67,44 +71,6 @@ struct row_ref {
 
 /* ---- HDF5 helpers --------------------------------------------------------------------- */
 
-/* "float32", "int32", "uint8", "string", ...: what a file's type is, for messages. */
-static void type_name(hid_t type, char *buf, size_t len) {
-  size_t size = H5Tget_size(type);
-  switch (H5Tget_class(type)) {
-  case H5T_FLOAT: snprintf(buf, len, "float%zu", size * 8); break;
-  case H5T_INTEGER:
-    snprintf(buf, len, "%sint%zu", H5Tget_sign(type) == H5T_SGN_NONE ? "u" : "", size * 8);
-    break;
-  case H5T_STRING: snprintf(buf, len, "string"); break;
-  case H5T_COMPOUND: snprintf(buf, len, "compound"); break;
-  default: snprintf(buf, len, "a non-numeric type"); break;
-  }
-}
-
-/* "int32 [100]", "float32 [60000, 784]", "float32 scalar". */
-static void describe(hid_t dset, char *buf, size_t len) {
-  char tname[32] = "an unknown type";
-  hid_t type = H5Dget_type(dset);
-  if (type >= 0) {
-    type_name(type, tname, sizeof tname);
-    H5Tclose(type);
-  }
-  hsize_t dims[8];
-  hid_t space = H5Dget_space(dset);
-  int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
-  if (rank > 8) rank = 8;
-  if (rank > 0) H5Sget_simple_extent_dims(space, dims, NULL);
-  if (space >= 0) H5Sclose(space);
-  size_t off = (size_t)snprintf(buf, len, "%s ", tname);
-  if (rank <= 0) {
-    snprintf(buf + off, len - off, "scalar");
-    return;
-  }
-  for (int i = 0; i < rank && off < len; i++)
-    off += (size_t)snprintf(buf + off, len - off, "%s%llu%s", i ? ", " : "[",
-                            (unsigned long long)dims[i], i == rank - 1 ? "]" : "");
-}
-
 /* Check one dataset's type class, size, sign and rank; out: dims. */
 static mn_status_t check_dataset(const char *path, const char *name, hid_t dset,
                                  H5T_class_t want_class, int want_rank, hsize_t dims[2]) {
@@ -120,33 +86,9 @@ static mn_status_t check_dataset(const char *path, const char *name, hid_t dset,
   if (space >= 0) H5Sclose(space);
   if (!ok) {
     char found[128];
-    describe(dset, found, sizeof found);
+    mn_data_describe(dset, found, sizeof found);
     return mn_error(MN_ERR_DATA, "%s: dataset %s: expected %s, found %s", path, name, want, found);
   }
-  return MN_OK;
-}
-
-/* Open /name with a chunk cache; out: *dset. */
-static mn_status_t open_dataset(const char *path, hid_t file, const char *name, size_t cache_bytes,
-                                hid_t *dset) {
-  char why[256];
-  htri_t exists = H5Lexists(file, name, H5P_DEFAULT);
-  if (exists <= 0) {
-    H5Eclear2(H5E_DEFAULT);
-    return mn_error(MN_ERR_DATA, "%s: no dataset %s", path, name);
-  }
-  H5O_info_t info;
-  if (H5Oget_info_by_name(file, name, &info, H5P_DEFAULT) < 0 || info.type != H5O_TYPE_DATASET) {
-    H5Eclear2(H5E_DEFAULT);
-    return mn_error(MN_ERR_DATA, "%s: %s is not a dataset", path, name);
-  }
-  hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
-  if (dapl >= 0) H5Pset_chunk_cache(dapl, MN_DATA_CACHE_SLOTS, cache_bytes, 1.0);
-  hid_t d = H5Dopen2(file, name, dapl >= 0 ? dapl : H5P_DEFAULT);
-  if (dapl >= 0) H5Pclose(dapl);
-  if (d < 0)
-    return mn_error(MN_ERR_DATA, "%s: dataset %s: cannot open: %s", path, name, mn_h5_reason(why));
-  *dset = d;
   return MN_OK;
 }
 
@@ -209,73 +151,19 @@ cleanup:
   return st;
 }
 
-/* A dataset's declared shape backed by data written to the file: chunked, every chunk
- * written; contiguous or compact, at least nbytes stored. A shape that is only declared
- * (2^40 rows in a small file) would read as fill values, and the label check at open would
- * walk all of it: refused before anything is read. The chunks are counted from the chunk
- * index, whose size is bounded by the file's. */
-static mn_status_t check_storage(const char *path, const char *name, hid_t dset, int rank,
-                                 const hsize_t *dims, hsize_t nbytes) {
-  hid_t dcpl = H5Dget_create_plist(dset);
-  H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
-  hsize_t chunk[2] = {1, 1}, nchunks = 0;
-  double want = 1; /* chunks the shape needs (as a double: an absurd shape overflows) */
-  int ok = layout != H5D_LAYOUT_ERROR;
-  if (ok && layout == H5D_CHUNKED) {
-    hid_t space = H5Dget_space(dset);
-    ok = H5Pget_chunk(dcpl, rank, chunk) == rank && space >= 0 &&
-         H5Dget_num_chunks(dset, space, &nchunks) >= 0;
-    if (space >= 0) H5Sclose(space);
-    for (int i = 0; ok && i < rank; i++)
-      want *= chunk[i] ? (double)((dims[i] + chunk[i] - 1) / chunk[i]) : 0;
-  }
-  if (dcpl >= 0) H5Pclose(dcpl);
-  if (!ok) {
-    H5Eclear2(H5E_DEFAULT);
-    return mn_error(MN_ERR_DATA, "%s: dataset %s: cannot query its storage", path, name);
-  }
-  if (layout == H5D_VIRTUAL) /* its rows live in other files, which may not be there */
-    return mn_error(MN_ERR_DATA,
-                    "%s: dataset %s is a virtual dataset: mn reads only datasets stored in "
-                    "the file (write a real copy)",
-                    path, name);
-  if (layout == H5D_CHUNKED && (double)nchunks < want)
-    return mn_error(MN_ERR_DATA,
-                    "%s: dataset %s declares %llu rows, but only %llu of its %.0f chunks are "
-                    "written (the rows were never all written)",
-                    path, name, (unsigned long long)dims[0], (unsigned long long)nchunks, want);
-  hsize_t stored = H5Dget_storage_size(dset);
-  if (layout != H5D_CHUNKED && stored < nbytes)
-    return mn_error(MN_ERR_DATA,
-                    "%s: dataset %s declares %llu rows (%llu bytes) but holds %llu bytes (the "
-                    "rows were never all written)",
-                    path, name, (unsigned long long)dims[0], (unsigned long long)nbytes,
-                    (unsigned long long)stored);
-  return MN_OK;
-}
-
 /* Open one file and check its two datasets; out: f (rows, handles), *dim. */
 static mn_status_t file_open(mn_data_file_t *f, size_t cache_bytes, int *dim) {
   char why[256];
-  struct stat sb;
-  if (stat(f->path, &sb) != 0)
-    return mn_error(MN_ERR_NOINPUT, "%s: %s", f->path,
-                    errno == ENOENT ? "no such file" : strerror(errno));
-  if (S_ISDIR(sb.st_mode)) return mn_error(MN_ERR_NOINPUT, "%s: is a directory", f->path);
-  if (!S_ISREG(sb.st_mode)) /* a FIFO or a device would block or never end */
-    return mn_error(MN_ERR_NOINPUT, "%s: is not a regular file (%s)", f->path,
-                    S_ISFIFO(sb.st_mode)   ? "a FIFO"
-                    : S_ISCHR(sb.st_mode)  ? "a character device"
-                    : S_ISBLK(sb.st_mode)  ? "a block device"
-                    : S_ISSOCK(sb.st_mode) ? "a socket"
-                                           : "not a file");
-  htri_t is_h5 = H5Fis_hdf5(f->path);
-  if (is_h5 == 0) return mn_error(MN_ERR_DATA, "%s: cannot open: not an HDF5 file", f->path);
-  f->file = is_h5 > 0 ? H5Fopen(f->path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
-  if (f->file < 0) return mn_error(MN_ERR_DATA, "%s: cannot open: %s", f->path, mn_h5_reason(why));
-
-  mn_status_t st = open_dataset(f->path, f->file, "/x", cache_bytes, &f->x);
-  if (st == MN_OK) st = open_dataset(f->path, f->file, "/y", MN_DATA_CACHE_MIN_BYTES, &f->y);
+  mn_status_t st = mn_data_open_file(f->path, &f->file);
+  if (st != MN_OK) return st;
+  if (!mn_data_has(f->file, "/x") && mn_data_has(f->file, "/tokens"))
+    return mn_error(MN_ERR_DATA,
+                    "%s: is a token dataset (/tokens), not a sample dataset: model.type = mlp "
+                    "reads /x and /y, model.type = gpt reads /tokens (docs/data.md)",
+                    f->path);
+  st = mn_data_open_dataset(f->path, f->file, "/x", cache_bytes, &f->x);
+  if (st == MN_OK)
+    st = mn_data_open_dataset(f->path, f->file, "/y", MN_DATA_CACHE_MIN_BYTES, &f->y);
   if (st != MN_OK) return st;
   hsize_t xd[2], yd[2];
   st = check_dataset(f->path, "/x", f->x, H5T_FLOAT, 2, xd);
@@ -290,8 +178,8 @@ static mn_status_t file_open(mn_data_file_t *f, size_t cache_bytes, int *dim) {
   if (yd[0] != xd[0])
     return mn_error(MN_ERR_DATA, "%s: /x has %llu rows but /y has %llu", f->path,
                     (unsigned long long)xd[0], (unsigned long long)yd[0]);
-  st = check_storage(f->path, "/x", f->x, 2, xd, xd[0] * xd[1] * 4);
-  if (st == MN_OK) st = check_storage(f->path, "/y", f->y, 1, yd, yd[0] * 4);
+  st = mn_data_check_storage(f->path, "/x", f->x, 2, xd, xd[0] * xd[1] * 4);
+  if (st == MN_OK) st = mn_data_check_storage(f->path, "/y", f->y, 1, yd, yd[0] * 4);
   if (st != MN_OK) return st;
   f->rows = (int64_t)xd[0];
   f->xspace = H5Dget_space(f->x);
@@ -431,8 +319,36 @@ fail:
   return st;
 }
 
+mn_status_t mn_dataset_open_tokens(const char *spec, int context, int vocab, mn_dataset_t **out) {
+  mn_h5_quiet();
+  mn_dataset_t *ds = calloc(1, sizeof *ds);
+  if (!ds) return mn_error(MN_ERR_NOMEM, "dataset: out of memory");
+  pthread_mutex_init(&ds->lock, NULL);
+  const char **paths = NULL;
+  mn_status_t st = expand_spec(ds, spec);
+  if (st == MN_OK) {
+    paths = malloc((size_t)ds->nfiles * sizeof *paths);
+    if (!paths) st = mn_error(MN_ERR_NOMEM, "dataset: out of memory");
+  }
+  for (int i = 0; st == MN_OK && i < ds->nfiles; i++) paths[i] = ds->files[i].path;
+  if (st == MN_OK) st = mn_tokens_open(paths, ds->nfiles, context, vocab, &ds->tokens);
+  free(paths);
+  if (st != MN_OK) {
+    mn_dataset_close(ds);
+    return st;
+  }
+  ds->n = mn_tokens_windows(ds->tokens);
+  ds->dim = context;
+  ds->label_crc = mn_tokens_target_crc(ds->tokens);
+  ds->feature_crc = mn_tokens_input_crc(ds->tokens);
+  ds->feature_crc_done = 1;
+  *out = ds;
+  return MN_OK;
+}
+
 void mn_dataset_close(mn_dataset_t *ds) {
   if (!ds) return;
+  mn_tokens_close(ds->tokens);
   for (int i = 0; i < ds->nfiles; i++) {
     file_close(&ds->files[i]);
     free(ds->files[i].labels);
@@ -449,11 +365,14 @@ void mn_dataset_close(mn_dataset_t *ds) {
 
 int64_t mn_dataset_size(const mn_dataset_t *ds) { return ds->n; }
 int mn_dataset_dim(const mn_dataset_t *ds) { return ds->dim; }
+int mn_dataset_label_width(const mn_dataset_t *ds) { return ds->tokens ? ds->dim : 1; }
+int mn_dataset_is_tokens(const mn_dataset_t *ds) { return ds->tokens != NULL; }
 int mn_dataset_nfiles(const mn_dataset_t *ds) { return ds->nfiles; }
 const char *mn_dataset_path(const mn_dataset_t *ds, int file) {
   return file >= 0 && file < ds->nfiles ? ds->files[file].path : NULL;
 }
 int64_t mn_dataset_file_rows(const mn_dataset_t *ds, int file) {
+  if (ds->tokens) return mn_tokens_file_tokens(ds->tokens, file);
   return file >= 0 && file < ds->nfiles ? ds->files[file].rows : 0;
 }
 uint32_t mn_dataset_label_crc(const mn_dataset_t *ds) { return ds->label_crc; }
@@ -530,7 +449,7 @@ static mn_status_t read_file_span(const mn_dataset_t *ds, const mn_data_file_t *
   return read_rows(f, "/y", f->y, f->yspace, H5T_NATIVE_INT32, lo, count, 0, y);
 }
 
-mn_status_t mn_dataset_read_range(mn_dataset_t *ds, int64_t start, int64_t count, float *x,
+mn_status_t mn_dataset_read_range(mn_dataset_t *ds, int64_t start, int64_t count, void *xv,
                                   int32_t *y) {
   if (start < 0 || count < 0 || start + count > ds->n)
     return mn_error(MN_ERR_INTERNAL, "dataset: rows %lld..%lld outside [0, %lld)", (long long)start,
@@ -538,6 +457,12 @@ mn_status_t mn_dataset_read_range(mn_dataset_t *ds, int64_t start, int64_t count
   mn_h5_quiet();
   mn_status_t st = MN_OK;
   pthread_mutex_lock(&ds->lock);
+  if (ds->tokens) {
+    st = mn_tokens_read_range(ds->tokens, start, count, xv, y);
+    pthread_mutex_unlock(&ds->lock);
+    return st;
+  }
+  float *x = xv;
   int64_t done = 0;
   while (done < count && st == MN_OK) {
     int64_t row = start + done;
@@ -594,7 +519,7 @@ static mn_status_t read_file_rows(mn_dataset_t *ds, int fi, int a, int b, int s0
   return st;
 }
 
-mn_status_t mn_dataset_read(mn_dataset_t *ds, const int64_t *idx, int count, float *x, int32_t *y) {
+mn_status_t mn_dataset_read(mn_dataset_t *ds, const int64_t *idx, int count, void *xv, int32_t *y) {
   for (int i = 0; i < count; i++)
     if (idx[i] < 0 || idx[i] >= ds->n)
       return mn_error(MN_ERR_INTERNAL, "dataset: row %lld outside [0, %lld)", (long long)idx[i],
@@ -602,6 +527,12 @@ mn_status_t mn_dataset_read(mn_dataset_t *ds, const int64_t *idx, int count, flo
   if (count <= 0) return MN_OK;
   mn_h5_quiet();
   pthread_mutex_lock(&ds->lock);
+  if (ds->tokens) {
+    mn_status_t st = mn_tokens_read(ds->tokens, idx, count, xv, y);
+    pthread_mutex_unlock(&ds->lock);
+    return st;
+  }
+  float *x = xv;
   mn_status_t st = grow_scratch(ds, count);
   if (st != MN_OK) goto unlock;
   for (int i = 0; i < count; i++) ds->refs[i] = (struct row_ref){idx[i], i};

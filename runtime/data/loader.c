@@ -19,8 +19,8 @@
 enum slot_state { SLOT_FREE = 0, SLOT_FULL = 1, SLOT_HELD = 2 };
 
 typedef struct loader_slot {
-  float *x;   /* [batch, D] */
-  int32_t *y; /* [batch] */
+  void *x;    /* [batch, dim] 4-byte elements (float or int32) */
+  int32_t *y; /* [batch, label_width] */
   int64_t epoch, pos;
   enum slot_state state;
 } loader_slot_t;
@@ -29,7 +29,7 @@ struct mn_loader {
   mn_dataset_t *ds;
   const mn_device_t *mem; /* the slots' host memory (pinned for a GPU); NULL: plain */
   mn_shard_plan_t plan;   /* owned */
-  int depth, batch, dim;
+  int depth, batch, dim, label_width;
   loader_slot_t *slots;
   int64_t *idx;       /* [batch], the reader's */
   int64_t epoch, pos; /* the reader's next step */
@@ -138,6 +138,7 @@ mn_status_t mn_loader_start(mn_dataset_t *ds, const mn_shard_plan_t *plan, int64
   l->depth = depth;
   l->batch = plan->batch;
   l->dim = mn_dataset_dim(ds);
+  l->label_width = mn_dataset_label_width(ds);
   l->epoch = epoch;
   l->pos = pos;
   l->global = (int64_t)plan->world * plan->batch;
@@ -145,14 +146,15 @@ mn_status_t mn_loader_start(mn_dataset_t *ds, const mn_shard_plan_t *plan, int64
   l->idx = malloc((size_t)l->batch * sizeof *l->idx);
   int ok = l->slots && l->idx;
   for (int i = 0; ok && i < depth; i++) {
-    l->slots[i].x = mn_device_host_alloc(mem, (size_t)l->batch * (size_t)l->dim * sizeof(float));
-    l->slots[i].y = mn_device_host_alloc(mem, (size_t)l->batch * sizeof(int32_t));
+    l->slots[i].x = mn_device_host_alloc(mem, (size_t)l->batch * (size_t)l->dim * 4);
+    l->slots[i].y =
+        mn_device_host_alloc(mem, (size_t)l->batch * (size_t)l->label_width * sizeof(int32_t));
     ok = l->slots[i].x && l->slots[i].y;
   }
   if (!ok) {
     loader_free(l);
-    return mn_error(MN_ERR_NOMEM, "loader: out of memory for %d batches of %d x %d", depth,
-                    plan->batch, mn_dataset_dim(ds));
+    return mn_error(MN_ERR_NOMEM, "loader: out of memory for %d batches of %d x (%d + %d)", depth,
+                    plan->batch, mn_dataset_dim(ds), mn_dataset_label_width(ds));
   }
   l->plan = *plan; /* owned from here on */
   int rc = pthread_create(&l->thread, NULL, reader_main, l);

@@ -80,23 +80,24 @@ void mn_device_host_free(const mn_device_t *dev, void *p) {
     mn_kernels_cpu()->release(p);
 }
 
-mn_status_t mn_device_input_init(mn_device_t *dev, int batch, int dim) {
+mn_status_t mn_device_input_init(mn_device_t *dev, int batch, int dim, int label_width) {
   dev->slot_batch = batch;
   dev->slot_dim = dim;
+  dev->slot_label_width = label_width;
   if (!dev->gpu) return MN_OK;
   for (int i = 0; i < MN_DEVICE_SLOTS; i++) {
-    dev->x_slot[i] = dev->k->alloc((size_t)batch * (size_t)dim * sizeof(float));
-    dev->y_slot[i] = dev->k->alloc((size_t)batch * sizeof(int32_t));
+    dev->x_slot[i] = dev->k->alloc((size_t)batch * (size_t)dim * 4);
+    dev->y_slot[i] = dev->k->alloc((size_t)batch * (size_t)label_width * sizeof(int32_t));
     if (!dev->x_slot[i] || !dev->y_slot[i])
-      return mn_error(MN_ERR_NOMEM, "%s: cannot allocate input buffers for %d x %d floats",
-                      dev->name, batch, dim);
+      return mn_error(MN_ERR_NOMEM, "%s: cannot allocate input buffers for %d x (%d + %d) values",
+                      dev->name, batch, dim, label_width);
   }
   mn_gpu_input_init(dev); /* the copies into the slots come after their zeroing */
   return MN_OK;
 }
 
-void mn_device_input_put(mn_device_t *dev, const float *x, const int32_t *y, int count,
-                         const float **x_dev, const int32_t **y_dev) {
+void mn_device_input_put(mn_device_t *dev, const void *x, const int32_t *y, int count,
+                         const void **x_dev, const int32_t **y_dev) {
   MN_ASSERT(count >= 1 && count <= dev->slot_batch);
   if (!dev->gpu) {
     *x_dev = x;

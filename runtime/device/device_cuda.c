@@ -192,14 +192,15 @@ void mn_gpu_input_init(mn_device_t *dev) {
 /* Into slot s: wait until the compute that last read slot s is done (the event recorded
  * when the batch after it was put), copy on the input stream, and let the compute stream
  * wait for the copy. */
-void mn_gpu_input_put(mn_device_t *dev, int s, const float *x, const int32_t *y, int count) {
+void mn_gpu_input_put(mn_device_t *dev, int s, const void *x, const int32_t *y, int count) {
   mn_device_gpu_t *g = dev->g;
   if (g->last_slot >= 0) GPU_CHECK(cudaEventRecord(g->used[g->last_slot], compute(dev)));
   GPU_CHECK(cudaStreamWaitEvent(g->input, g->used[s], 0));
-  GPU_CHECK(cudaMemcpyAsync(dev->x_slot[s], x, (size_t)count * (size_t)dev->slot_dim * sizeof *x,
+  GPU_CHECK(cudaMemcpyAsync(dev->x_slot[s], x, (size_t)count * (size_t)dev->slot_dim * 4,
                             cudaMemcpyHostToDevice, g->input));
-  GPU_CHECK(cudaMemcpyAsync(dev->y_slot[s], y, (size_t)count * sizeof *y, cudaMemcpyHostToDevice,
-                            g->input));
+  GPU_CHECK(cudaMemcpyAsync(dev->y_slot[s], y,
+                            (size_t)count * (size_t)dev->slot_label_width * sizeof *y,
+                            cudaMemcpyHostToDevice, g->input));
   GPU_CHECK(cudaEventRecord(g->copied[s], g->input));
   GPU_CHECK(cudaStreamWaitEvent(compute(dev), g->copied[s], 0));
   g->last_slot = s;

@@ -18,7 +18,7 @@ void mn_gpu_close(mn_device_t *dev) { (void)dev; }
 void *mn_gpu_host_alloc(size_t nbytes) { return calloc(1, nbytes ? nbytes : 1); }
 void mn_gpu_host_free(void *p) { free(p); }
 void mn_gpu_input_init(mn_device_t *dev) { (void)dev; }
-void mn_gpu_input_put(mn_device_t *dev, int slot, const float *x, const int32_t *y, int count) {
+void mn_gpu_input_put(mn_device_t *dev, int slot, const void *x, const int32_t *y, int count) {
   (void)dev, (void)slot, (void)x, (void)y, (void)count;
   abort();
 }

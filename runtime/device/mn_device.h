@@ -37,9 +37,9 @@ typedef struct mn_device {
   int deterministic;
   mn_device_gpu_t *g; /* GPU state (NULL on the CPU) */
   /* input slots on the device (GPU only) */
-  float *x_slot[MN_DEVICE_SLOTS];
+  void *x_slot[MN_DEVICE_SLOTS]; /* [batch, dim] 4-byte elements (float or int32) */
   int32_t *y_slot[MN_DEVICE_SLOTS];
-  int slot_batch, slot_dim, next_slot;
+  int slot_batch, slot_dim, slot_label_width, next_slot;
 } mn_device_t;
 
 /* ---- opening ------------------------------------------------------------------------ */
@@ -70,14 +70,15 @@ void mn_device_host_free(const mn_device_t *dev, void *p);
 
 /* ---- input -------------------------------------------------------------------------- */
 
-/* Input slots for batches of up to batch rows of dim floats (GPU: device buffers). */
-mn_status_t mn_device_input_init(mn_device_t *dev, int batch, int dim);
-/* Bring one batch (host x[count, dim], y[count]) to the device: on a GPU an asynchronous
- * copy into the next slot on the input stream, which the compute stream waits for (the
+/* Input slots for batches of up to batch rows of dim 4-byte x elements (float features, or
+ * int32 tokens) and label_width int32 labels (1, or T targets) (GPU: device buffers). */
+mn_status_t mn_device_input_init(mn_device_t *dev, int batch, int dim, int label_width);
+/* Bring one batch (host x[count, dim], y[count, label_width]) to the device: on a GPU an
+ * asynchronous copy into the next slot on the input stream, which the compute stream waits for (the
  * caller goes on at once); on the CPU the host pointers themselves. The host buffers must
  * stay untouched until mn_device_input_done(). out: *x_dev, *y_dev. */
-void mn_device_input_put(mn_device_t *dev, const float *x, const int32_t *y, int count,
-                         const float **x_dev, const int32_t **y_dev);
+void mn_device_input_put(mn_device_t *dev, const void *x, const int32_t *y, int count,
+                         const void **x_dev, const int32_t **y_dev);
 /* Wait until the last put's copy has left the host buffers. */
 void mn_device_input_done(mn_device_t *dev);
 

@@ -27,7 +27,7 @@ void *mn_gpu_host_alloc(size_t nbytes);
 void mn_gpu_host_free(void *p);
 /* Order the first copies into new input slots after their zeroing. */
 void mn_gpu_input_init(mn_device_t *dev);
-void mn_gpu_input_put(mn_device_t *dev, int slot, const float *x, const int32_t *y, int count);
+void mn_gpu_input_put(mn_device_t *dev, int slot, const void *x, const int32_t *y, int count);
 void mn_gpu_input_done(mn_device_t *dev);
 void mn_gpu_download_async(mn_device_t *dev, void *dst, const void *src, size_t nbytes);
 void mn_gpu_download_wait(mn_device_t *dev);

@@ -142,7 +142,9 @@ static mn_status_t setup_local(run_t *r) {
   r->model.on_grads = grads_ready;
   r->model.on_grads_arg = r;
   st = mn_optim_init(&r->optim, cfg, r->k, &r->model.tensors, spe, r->total_steps);
-  if (st == MN_OK) st = mn_device_input_init(&r->dev, step_rows(cfg), dim_of(cfg));
+  if (st == MN_OK)
+    st = mn_device_input_init(&r->dev, step_rows(cfg), dim_of(cfg),
+                              mn_dataset_label_width(r->train));
   return st;
 }
 
@@ -347,8 +349,10 @@ static void teardown(run_t *r) {
 static void fetch(run_t *r, struct input *in) {
   in->rd = mn_loader_next(r->loader, &in->batch, &r->t.io_wait_s);
   in->fetched = 1;
+  const void *x = NULL;
   if (in->rd == MN_OK)
-    mn_device_input_put(&r->dev, in->batch.x, in->batch.y, in->batch.count, &in->x, &in->y);
+    mn_device_input_put(&r->dev, in->batch.x, in->batch.y, in->batch.count, &x, &in->y);
+  in->x = x;
 }
 
 static void give_back(run_t *r, struct input *in) {
@@ -597,7 +601,7 @@ static mn_status_t validate(run_t *r, double *loss, double *accuracy) {
     if (st != MN_OK) break;
     double ls;
     int64_t correct;
-    const float *xd;
+    const void *xd;
     const int32_t *yd;
     mn_device_input_put(&r->dev, x, y, cnt, &xd, &yd);
     mn_model_forward(&r->model, xd, cnt);
