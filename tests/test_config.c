@@ -518,7 +518,7 @@ static void test_values_and_hash(void) {
             "%s", err);
   values_t v = {0};
   mn_config_each_value(&a, collect_value, &v);
-  CHECK(v.nkeys == 54);
+  CHECK(v.nkeys == 55);
   CHECK(a.snapshot.on_error == MN_ON_ERROR_STOP); /* the default */
   const char *cont[] = {"snapshot.on_error=continue"};
   CHECK(load_text(MINIMAL, cont, 1, &b, err) == MN_OK &&
@@ -716,7 +716,7 @@ static void test_default_values(void) {
   int n = 0;
   CHECK_MSG(load_text(MINIMAL, NULL, 0, &cfg, err) == MN_OK, "%s", err);
   mn_config_each_value(&cfg, check_default_value, &n);
-  CHECK(n == 50); /* 54 keys less 3 required and snapshot.dir */
+  CHECK(n == 51); /* 55 keys less 3 required and snapshot.dir */
   CHECK(mn_config_default_value("optimizer", "eps", def, sizeof def) && strcmp(def, "1e-8") != 0 &&
         strtod(def, NULL) == 1e-8); /* canonical, not the table's */
   CHECK(mn_config_default_value("optimizer", "kind", def, sizeof def) && !strcmp(def, "sgd"));
@@ -830,7 +830,7 @@ static void test_docs(void) {
   mn_config_each_key_info(check_documented, &d);
   int n = 0;
   mn_config_each_key(count_key, &n);
-  CHECK(n == d.nkeys && n == 54);
+  CHECK(n == d.nkeys && n == 55);
   /* the scaling rule and the remainder modes are explained */
   CHECK(strstr(d.doc, "## Scaling the learning rate with the world size") != NULL);
   CHECK(strstr(d.doc, "Goyal") != NULL && strstr(d.doc, "warmup_steps") != NULL);

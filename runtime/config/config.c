@@ -204,6 +204,10 @@ static const key_spec_t keys[] = {
      "GPU: TF32 tensor-core GEMMs (faster, about 10 mantissa bits)"},
     {"compute", "deterministic", KEY_BOOL, AT(compute.deterministic), 0, 0, "false", 0, 0, 0, 0,
      NULL, "GPU: bitwise reproducible runs (fixed NCCL algorithm and protocol; no TF32)"},
+    {"compute", "peak_tflops", KEY_DOUBLE, AT(compute.peak_tflops), 0, RANGE, "0", 0, 0, 0, 1e6,
+     NULL,
+     "peak dense TFLOP/s of one device, for MFU; 0 = the GPU's from its name where known "
+     "(H100, H200, A100), else no MFU"},
 
     {"log", "interval", KEY_INT, AT(log.interval), 0, RANGE, "50", 1, 1000000000, 0, 0, NULL,
      "steps between progress lines and metrics records"},

@@ -112,6 +112,7 @@ typedef struct mn_config {
     mn_device_kind_t device;
     int tf32;          /* TF32 tensor-core GEMMs on the GPU */
     int deterministic; /* bitwise reproducible GPU runs where cuBLAS and NCCL allow */
+    double peak_tflops; /* one device's peak, for MFU; 0 = known GPUs' from their name */
   } compute;
 
   struct {

@@ -90,6 +90,11 @@ void mn_device_download_async(mn_device_t *dev, void *dst, const void *src, size
 /* Wait for every copy queued by mn_device_download_async (any thread). */
 void mn_device_download_wait(mn_device_t *dev);
 
+/* The peak dense FLOP/s of the GPU called name (mn_device_t.name) in FP32 or, with tf32,
+ * on TF32 tensor cores, from a table of the GPUs mn knows (runtime/device/peak.c); 0 for
+ * any other device and for the CPU. The denominator of MFU. */
+double mn_device_peak_flops(const char *name, int tf32);
+
 /* The compute stream (a cudaStream_t; NULL = the legacy default stream, and on the CPU):
  * dev->ctx.stream. */
 void *mn_device_stream(const mn_device_t *dev);

@@ -200,16 +200,26 @@ void mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r) {
     double left = (double)(m->total_steps - r->global_step);
     double per_step = r->elapsed_s / (double)(r->global_step > 0 ? r->global_step : 1);
     fmt_duration(eta, sizeof eta, left * per_step);
-    snprintf(line, sizeof line,
-             "epoch %lld step %lld/%lld  loss %.4f  lr %.4g  %.0f samples/s  ETA %s",
+    char rate[64];
+    if (!m->lm)
+      snprintf(rate, sizeof rate, "%.0f samples/s", r->samples_per_s);
+    else if (isfinite(r->mfu))
+      snprintf(rate, sizeof rate, "%.0f tok/s  MFU %.1f%%", r->tokens_per_s, 100.0 * r->mfu);
+    else
+      snprintf(rate, sizeof rate, "%.0f tok/s", r->tokens_per_s);
+    snprintf(line, sizeof line, "epoch %lld step %lld/%lld  loss %.4f  lr %.4g  %s  ETA %s",
              (long long)r->epoch, (long long)r->step_in_epoch, (long long)r->steps_per_epoch,
-             r->loss, r->lr, r->samples_per_s, eta);
+             r->loss, r->lr, rate, eta);
     mn_console_progress(line, m->tty);
   }
   tb_scalar(m, "train/loss", r->global_step, now, r->loss);
   tb_scalar(m, "train/lr", r->global_step, now, r->lr);
   tb_scalar(m, "train/samples_per_s", r->global_step, now, r->samples_per_s);
   tb_scalar(m, "train/grad_norm", r->global_step, now, r->grad_norm);
+  if (m->lm) {
+    tb_scalar(m, "train/tokens_per_s", r->global_step, now, r->tokens_per_s);
+    if (isfinite(r->mfu)) tb_scalar(m, "train/mfu", r->global_step, now, r->mfu);
+  }
   tb_flush(m);
   if (m->json) {
     json_begin(m->json, "step", now);
@@ -220,6 +230,10 @@ void mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r) {
     json_num(m->json, "samples_per_s", r->samples_per_s);
     json_num(m->json, "grad_norm", r->grad_norm);
     json_num(m->json, "elapsed_s", r->elapsed_s);
+    if (m->lm) {
+      json_num(m->json, "tokens_per_s", r->tokens_per_s);
+      json_num(m->json, "mfu", r->mfu);
+    }
     fputs("}\n", m->json);
     json_done(m);
   }
@@ -229,7 +243,12 @@ void mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r) {
   if (!m->active) return;
   double now = mn_unix_time_s();
   if (m->show) {
-    if (r->val_accuracy >= 0)
+    if (r->val_accuracy >= 0 && m->lm)
+      say("epoch %lld done: train loss %.4f  val loss %.4f  val perplexity %.2f  val token "
+          "accuracy %.2f%%  (%.1f s)\n",
+          (long long)r->epoch, r->train_loss, r->val_loss, exp(r->val_loss),
+          100.0 * r->val_accuracy, r->elapsed_s);
+    else if (r->val_accuracy >= 0)
       say("epoch %lld done: train loss %.4f  val loss %.4f  val accuracy %.2f%%  (%.1f s)\n",
           (long long)r->epoch, r->train_loss, r->val_loss, 100.0 * r->val_accuracy, r->elapsed_s);
     else
@@ -240,6 +259,7 @@ void mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r) {
   if (r->val_accuracy >= 0) {
     tb_scalar(m, "val/loss", r->global_step, now, r->val_loss);
     tb_scalar(m, "val/accuracy", r->global_step, now, r->val_accuracy);
+    if (m->lm) tb_scalar(m, "val/perplexity", r->global_step, now, exp(r->val_loss));
   }
   tb_flush(m);
   if (m->json) {
@@ -249,6 +269,10 @@ void mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r) {
     json_num(m->json, "train_loss", r->train_loss);
     json_num(m->json, "val_loss", r->val_accuracy >= 0 ? r->val_loss : NAN);
     json_num(m->json, "val_accuracy", r->val_accuracy >= 0 ? r->val_accuracy : NAN);
+    if (m->lm) {
+      json_num(m->json, "train_perplexity", exp(r->train_loss));
+      json_num(m->json, "val_perplexity", r->val_accuracy >= 0 ? exp(r->val_loss) : NAN);
+    }
     json_num(m->json, "elapsed_s", r->elapsed_s);
     fputs("}\n", m->json);
     json_done(m);
@@ -283,11 +307,16 @@ void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s) {
     say("nothing to do: the run had finished at step %lld, %lld epochs done%s%s%s%s\n",
         (long long)s->end_step, (long long)s->end_epoch, loss, train, val, took);
   } else if (m->show) {
-    char line[512], more[160] = "";
-    int n = snprintf(line, sizeof line,
-                     "%s: %lld steps, %lld epochs, world %d, %.0f samples/s; loss %.4f -> %.4f",
-                     s->status, (long long)s->steps, (long long)s->epochs, s->world,
-                     s->samples_per_s, s->first_loss, s->final_loss);
+    char line[512], more[160] = "", rate[64];
+    if (!m->lm)
+      snprintf(rate, sizeof rate, "%.0f samples/s", s->samples_per_s);
+    else if (isfinite(s->mfu))
+      snprintf(rate, sizeof rate, "%.0f tokens/s, MFU %.1f%%", s->tokens_per_s, 100.0 * s->mfu);
+    else
+      snprintf(rate, sizeof rate, "%.0f tokens/s", s->tokens_per_s);
+    int n = snprintf(line, sizeof line, "%s: %lld steps, %lld epochs, world %d, %s; loss %.4f -> %.4f",
+                     s->status, (long long)s->steps, (long long)s->epochs, s->world, rate,
+                     s->first_loss, s->final_loss);
     if (s->val_accuracy >= 0 && n < (int)sizeof line)
       n += snprintf(line + n, sizeof line - (size_t)n, ", val accuracy %.2f%%",
                     100.0 * s->val_accuracy);
@@ -309,6 +338,10 @@ void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s) {
             (long long)s->end_epoch, (long long)s->skipped_steps);
     if (s->resumed_from) json_str(m->json, "resumed_from", s->resumed_from);
     json_num(m->json, "samples_per_s", s->samples_per_s);
+    if (m->lm) {
+      json_num(m->json, "tokens_per_s", s->tokens_per_s);
+      json_num(m->json, "mfu", s->mfu);
+    }
     json_num(m->json, "first_loss", s->first_loss);
     json_num(m->json, "final_loss", s->final_loss);
     json_num(m->json, "val_accuracy", s->val_accuracy >= 0 ? s->val_accuracy : NAN);

@@ -40,6 +40,8 @@ typedef struct mn_metrics {
   int64_t total_steps;
   double t_start;
   mn_tb_t *tb; /* log.tensorboard's event file (NULL: none, or no more after a failure) */
+  int lm;      /* a language model (set by the caller after open): the progress shows
+                  tokens/s, MFU and perplexity, and the records carry them */
 } mn_metrics_t;
 
 /* The first record: what this run is. */
@@ -61,6 +63,7 @@ typedef struct mn_step_record {
   double loss, lr, samples_per_s;
   double grad_norm; /* the L2 norm of the summed gradient of the step, before clipping */
   double elapsed_s; /* training time, across resumes */
+  double tokens_per_s, mfu; /* a language model's (lm); mfu NaN: no peak known */
 } mn_step_record_t;
 
 typedef struct mn_epoch_record {
@@ -84,6 +87,7 @@ typedef struct mn_summary {
   int64_t end_epoch;              /* epochs completed at the end, all runs together */
   int64_t skipped_steps;          /* updates skipped as non-finite (optimizer.nonfinite) */
   double samples_per_s, final_loss, first_loss, val_accuracy;
+  double tokens_per_s, mfu;    /* a language model's (lm); mfu NaN: no peak known */
   double train_loss, val_loss; /* the last epoch's (NaN, val_loss < 0: none) */
   double elapsed_s;            /* training time, across resumes */
   double run_s;                /* this run's */

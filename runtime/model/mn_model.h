@@ -124,6 +124,12 @@ void mn_model_free(mn_model_t *m);
  * count, without building it. out: *nparams, *values (either may be NULL). */
 mn_status_t mn_model_size(const mn_model_spec_t *spec, int64_t *nparams, int64_t *values);
 
+/* The FLOPs of training (forward and backward) per row of the input (per token of a
+ * sequence model): 6 N for the N parameters' multiply-adds (2 forward, 4 backward), plus
+ * 6 C T for each causal attention layer of width C over T positions (QK^T and AV, halved by
+ * the mask): llm.c's and PaLM's count, the numerator of MFU (docs/benchmarks.md). */
+double mn_model_flops_per_row(const mn_model_t *m);
+
 /* The workspace m->ctx must hold before the first forward: the largest need of the ops
  * m runs at up to max_batch samples (the table's *_workspace queries). */
 size_t mn_model_workspace_nbytes(const mn_model_t *m);

@@ -249,6 +249,14 @@ mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const mn_kctx_t 
   return MN_OK;
 }
 
+double mn_model_flops_per_row(const mn_model_t *m) {
+  double flops = 6.0 * (double)m->tensors.values;
+  for (int i = 0; i < m->spec.nlayers; i++)
+    if (m->spec.layers[i].kind == &mn_layer_attention)
+      flops += 6.0 * m->spec.layers[i].out_width * m->spec.seq;
+  return flops;
+}
+
 size_t mn_model_workspace_nbytes(const mn_model_t *m) {
   int rows = m->max_batch * m->spec.seq;
   size_t need = m->k->classifier_xent_workspace(rows, m->width);

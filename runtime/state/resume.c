@@ -46,8 +46,10 @@ static const char *misfit(const mn_snapshot_meta_t *here, const mn_snapshot_meta
         mn_config_is_shape_key(section, key) &&
         mn_trainstate_config_value(here->config, section, key, a, sizeof a)) {
       if (strcmp(a, snapshot_value(s->config, section, key, b, sizeof b))) {
-        snprintf(why, len, "another run: %s.%s is %.200s in the snapshot, %.200s here", section,
-                 key, b, a);
+        /* a gpt's shape keys (model.type, vocab, context, heads, width) shape the model */
+        *model_shape = !strcmp(section, "model") && strcmp(key, "seed") != 0;
+        snprintf(why, len, "another %s: %s.%s is %.200s in the snapshot, %.200s here",
+                 *model_shape ? "model shape" : "run", section, key, b, a);
         return why;
       }
     }

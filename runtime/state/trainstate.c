@@ -118,7 +118,8 @@ mn_status_t mn_trainstate_meta(const mn_config_t *cfg, int world, mn_dataset_t *
   meta->data_seed = cfg->data.seed;
   meta->data_n = mn_dataset_size(train);
   meta->data_dim = mn_dataset_dim(train);
-  meta->data_classes = cfg->model.layers[cfg->model.nlayers - 1];
+  meta->data_classes = cfg->model.type == MN_MODEL_GPT ? cfg->model.vocab
+                                                       : cfg->model.layers[cfg->model.nlayers - 1];
   meta->data_label_crc = mn_dataset_label_crc(train);
   mn_status_t st = mn_dataset_feature_crc(train, &meta->data_feature_crc);
   if (st != MN_OK) return st;

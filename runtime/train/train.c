@@ -60,7 +60,7 @@ typedef struct run {
     int fetched;           /* taken from the loader (and, when rd == MN_OK, held) */
     mn_status_t rd;        /* the loader's answer */
     mn_batch_t batch;      /* host */
-    const float *x;        /* the device's copy (the host buffer itself on the CPU) */
+    const void *x;         /* the device's copy (the host buffer itself on the CPU) */
     const int32_t *y;
   } next; /* the next step's, when fetched ahead */
   mn_dataset_t *train, *val;
@@ -96,11 +96,22 @@ static int step_rows(const mn_config_t *cfg) {
   return cfg->data.batch_size * cfg->optimizer.accum_steps;
 }
 
+/* A sample's input: x_width 4-byte elements (float features, or a sequence's int32 tokens)
+ * and y_width labels (1, or one per position). */
+static int x_width(const run_t *r) { return r->spec.tokens ? r->spec.seq : r->spec.in_width; }
+static int y_width(const run_t *r) { return r->spec.seq; }
+
+/* A sample dataset for the MLP, a token dataset read in windows of context + 1 for a gpt. */
+static mn_status_t open_set(const run_t *r, const char *spec, mn_dataset_t **ds) {
+  if (r->spec.tokens) return mn_dataset_open_tokens(spec, r->spec.seq, r->spec.classes, ds);
+  return mn_dataset_open(spec, r->spec.in_width, r->cfg->model.layers[r->cfg->model.nlayers - 1],
+                         ds);
+}
+
 static mn_status_t open_data(run_t *r) {
   const mn_config_t *cfg = r->cfg;
-  int dim = cfg->model.layers[0], classes = cfg->model.layers[cfg->model.nlayers - 1];
-  mn_status_t st = mn_dataset_open(cfg->data.train, dim, classes, &r->train);
-  if (st == MN_OK && cfg->data.val[0]) st = mn_dataset_open(cfg->data.val, dim, classes, &r->val);
+  mn_status_t st = open_set(r, cfg->data.train, &r->train);
+  if (st == MN_OK && cfg->data.val[0]) st = open_set(r, cfg->data.val, &r->val);
   if (st != MN_OK) return st;
   mn_shard_opts_t o = {cfg->data.block_size, cfg->data.shuffle_blocks, cfg->data.shuffle,
                        cfg->data.remainder == MN_REMAINDER_PAD, cfg->data.seed};
@@ -110,13 +121,13 @@ static mn_status_t open_data(run_t *r) {
   return MN_OK;
 }
 
-static int dim_of(const mn_config_t *cfg) { return cfg->model.layers[0]; }
 static void grads_ready(void *arg, int64_t done);
 
 /* This rank's part of the set-up: data, plan, model, optimizer. */
 static mn_status_t setup_local(run_t *r) {
   const mn_config_t *cfg = r->cfg;
-  mn_status_t st = open_data(r);
+  mn_status_t st = mn_model_spec_config(cfg, &r->spec);
+  if (st == MN_OK) st = open_data(r);
   if (st != MN_OK) return st;
   int64_t spe = r->steps_per_epoch = r->plan.steps_per_epoch;
   r->global_batch = (int64_t)r->comm.world * step_rows(cfg);
@@ -126,8 +137,7 @@ static mn_status_t setup_local(run_t *r) {
   /* the gradients live in the exchange's buffer, behind its control slots */
   int64_t nparams = 0;
   float *grads = NULL;
-  st = mn_model_spec_config(cfg, &r->spec);
-  if (st == MN_OK) st = mn_model_size(&r->spec, &nparams, NULL);
+  st = mn_model_size(&r->spec, &nparams, NULL);
   if (st == MN_OK) st = mn_comm_grads_alloc(&r->comm, nparams, &grads);
   if (st == MN_OK)
     st = mn_model_init(&r->model, r->k, &r->dev.ctx, &r->spec, cfg->data.batch_size,
@@ -142,9 +152,7 @@ static mn_status_t setup_local(run_t *r) {
   r->model.on_grads = grads_ready;
   r->model.on_grads_arg = r;
   st = mn_optim_init(&r->optim, cfg, r->k, &r->model.tensors, spe, r->total_steps);
-  if (st == MN_OK)
-    st = mn_device_input_init(&r->dev, step_rows(cfg), dim_of(cfg),
-                              mn_dataset_label_width(r->train));
+  if (st == MN_OK) st = mn_device_input_init(&r->dev, step_rows(cfg), x_width(r), y_width(r));
   return st;
 }
 
@@ -248,9 +256,10 @@ static mn_status_t setup_run(run_t *r) {
     st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->model, &r->optim, &r->dev,
                              &r->writer);
   if (st != MN_OK) return st;
-  return mn_metrics_open(&r->metrics, r->comm.rank, r->comm.world, cfg->log.metrics,
-                         r->resume.resumed, cfg->log.tensorboard, cfg->log.progress,
-                         r->total_steps);
+  st = mn_metrics_open(&r->metrics, r->comm.rank, r->comm.world, cfg->log.metrics,
+                       r->resume.resumed, cfg->log.tensorboard, cfg->log.progress, r->total_steps);
+  r->metrics.lm = r->spec.tokens;
+  return st;
 }
 
 /* Collective: what the training had reached before this run (rank 0 writes it), and the
@@ -349,10 +358,8 @@ static void teardown(run_t *r) {
 static void fetch(run_t *r, struct input *in) {
   in->rd = mn_loader_next(r->loader, &in->batch, &r->t.io_wait_s);
   in->fetched = 1;
-  const void *x = NULL;
   if (in->rd == MN_OK)
-    mn_device_input_put(&r->dev, in->batch.x, in->batch.y, in->batch.count, &x, &in->y);
-  in->x = x;
+    mn_device_input_put(&r->dev, in->batch.x, in->batch.y, in->batch.count, &in->x, &in->y);
 }
 
 static void give_back(run_t *r, struct input *in) {
@@ -420,18 +427,19 @@ static void update(run_t *r, int64_t step) {
  * file's paragraph), the last one handing its buckets to the exchange. out: *loss_sum. */
 static void forward_backward(run_t *r, const struct input *in, double *loss_sum) {
   mn_model_t *m = &r->model;
-  int count = in->batch.count, b = r->cfg->data.batch_size, dim = dim_of(r->cfg);
+  int count = in->batch.count, b = r->cfg->data.batch_size, xw = x_width(r), yw = y_width(r);
   int nmicro = (count + b - 1) / b;
-  /* 1/(count x world): the allreduce sums, so that the ranks' sum is the mean gradient */
-  float scale = 1.0f / ((float)count * (float)r->comm.world);
+  /* 1/(labels x world): the allreduce sums, so that the ranks' sum is the mean gradient
+   * (over the samples, or the tokens of a sequence model) */
+  float scale = 1.0f / ((float)count * (float)yw * (float)r->comm.world);
   *loss_sum = 0;
   for (int i = 0; i < nmicro; i++) {
     int rows = count - i * b < b ? count - i * b : b;
-    const float *x = in->x + (int64_t)i * b * dim;
+    const void *x = (const char *)in->x + (size_t)i * b * xw * 4; /* 4-byte elements */
     double loss;
     int64_t correct;
     mn_model_forward(m, x, rows);
-    mn_model_loss(m, in->y + (int64_t)i * b, rows, scale, &loss, &correct);
+    mn_model_loss(m, in->y + (int64_t)i * b * yw, rows, scale, &loss, &correct);
     *loss_sum += loss;
     if (!isfinite(loss)) /* before backward fills (and sends) the slots' bucket */
       mn_comm_grads_raise(&r->comm, CONTROL_NONFINITE, 1.0f);
@@ -589,10 +597,10 @@ static mn_status_t snapshot(run_t *r, const char *reason, int wait) {
 static mn_status_t validate(run_t *r, double *loss, double *accuracy) {
   int64_t n = mn_dataset_size(r->val), w = r->comm.world, me = r->comm.rank;
   int64_t lo = n * me / w, hi = n * (me + 1) / w;
-  int bs = r->model.max_batch, dim = mn_dataset_dim(r->val);
-  float *x = mn_device_host_alloc(&r->dev, (size_t)bs * (size_t)dim * sizeof *x);
-  int32_t *y = mn_device_host_alloc(&r->dev, (size_t)bs * sizeof *y);
-  double sums[3] = {0, 0, (double)(hi - lo)}; /* loss, correct, count */
+  int bs = r->model.max_batch, xw = x_width(r), yw = y_width(r);
+  void *x = mn_device_host_alloc(&r->dev, (size_t)bs * (size_t)xw * 4);
+  int32_t *y = mn_device_host_alloc(&r->dev, (size_t)bs * (size_t)yw * sizeof *y);
+  double sums[3] = {0, 0, (double)(hi - lo) * yw}; /* loss, correct, labels */
   mn_status_t st = x && y ? MN_OK : mn_error(MN_ERR_NOMEM, "validation: out of memory");
   if (st == MN_OK) st = mn_comm_grads_drain(&r->comm); /* its loss reads wait behind the step */
   for (int64_t i = lo; st == MN_OK && i < hi; i += bs) {
@@ -626,6 +634,17 @@ static double global_mean(run_t *r, double sum, double count) {
   double v[2] = {sum, count};
   if (mn_comm_sum_f64(&r->comm, v, 2) != MN_OK || v[1] == 0) return NAN;
   return v[0] / v[1];
+}
+
+/* Model FLOPs utilisation at a rate of rows (tokens) per second over all ranks: the model's
+ * training FLOPs over the peak of world devices (compute.peak_tflops, or the GPU's known
+ * peak); NaN when no peak is known. */
+static double mfu(const run_t *r, double rows_per_s) {
+  double peak = r->cfg->compute.peak_tflops > 0
+                    ? 1e12 * r->cfg->compute.peak_tflops
+                    : mn_device_peak_flops(r->dev.name, r->cfg->compute.tf32);
+  if (peak <= 0) return NAN;
+  return rows_per_s * mn_model_flops_per_row(&r->model) / (peak * r->comm.world);
 }
 
 /* Why a snapshot is due after the step that brought the run to r->pos (NULL: none). */
@@ -690,7 +709,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
      * across an epoch end (validation uses the input slots) nor past the last step */
     if (!epoch_end && !finished(r) && !stop) fetch(r, &r->next);
     if (!skipped) {           /* a skipped step's loss is not finite somewhere: not in the means */
-      loss /= step_rows(cfg); /* the step's mean loss on this rank */
+      loss /= (double)step_rows(cfg) * y_width(r); /* the step's mean loss on this rank */
       ival_loss += loss;
       epoch_loss += loss;
       ival_steps++;
@@ -699,13 +718,15 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
     int last = finished(r);
     if (record) {
       /* counted as people count: epoch from 1, steps completed (docs/metrics.md) */
-      mn_step_record_t rec = {epoch + 1, in_epoch + 1, spe, step + 1, 0, 0, 0, 0, 0};
+      mn_step_record_t rec = {epoch + 1, in_epoch + 1, spe, step + 1, 0, 0, 0, 0, 0, 0, 0};
       rec.loss = global_mean(r, ival_loss, (double)ival_steps);
       rec.lr = mn_optim_lr(&r->optim, step);
       rec.grad_norm = r->grad_norm;
       double run_s = mn_now_s() - t_start;
       rec.elapsed_s = r->elapsed0 + run_s;
       rec.samples_per_s = (double)((step + 1 - start) * G) / (run_s - val_s);
+      rec.tokens_per_s = rec.samples_per_s * r->spec.seq;
+      rec.mfu = mfu(r, rec.tokens_per_s);
       if (step == start) sum->first_loss = rec.loss;
       sum->final_loss = r->loss = rec.loss;
       mn_metrics_step(&r->metrics, &rec);
@@ -748,6 +769,8 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
   sum->samples = done * G;
   sum->skipped_steps = r->skipped;
   sum->samples_per_s = train_s > 0 ? (double)sum->samples / train_s : 0;
+  sum->tokens_per_s = sum->samples_per_s * r->spec.seq;
+  sum->mfu = mfu(r, sum->tokens_per_s);
   sum->run_s = mn_now_s() - t_start;
   sum->elapsed_s = r->elapsed0 + sum->run_s;
   sum->end_epoch = p->epoch;
