@@ -14,6 +14,17 @@
 #include "mn_log.h"
 #include "mn_rng.h"
 
+/* Declare GPT-2's name as it is, not prefixed by the layer's name as mn_layer_declare would:
+ * the head ties to "wte.weight" by that name whatever this layer is called. */
+static mn_status_t declare(mn_layer_t *l, mn_tensors_t *r, const char *name, int64_t rows,
+                           int64_t C) {
+  int64_t dims[2] = {rows, C};
+  int i = mn_tensors_declare(r, name, 2, dims, MN_ROLE_EMBEDDING);
+  if (i < 0) return (mn_status_t)i;
+  l->param[l->nparam++] = i;
+  return MN_OK;
+}
+
 static mn_status_t build(mn_layer_t *l, mn_tensors_t *r) {
   int64_t C = l->arg[0], Vp = l->arg[1], T = l->arg[2], V = l->in_width[0];
   if (l->nin != 1 || l->in[0] != -1 || C < 1 || V < 1 || Vp < V || T < 1 || C > INT32_MAX ||
@@ -22,9 +33,8 @@ static mn_status_t build(mn_layer_t *l, mn_tensors_t *r) {
                     "width %lld, %lld positions, reading the model's tokens",
                     l->name, (long long)V, (long long)Vp, (long long)C, (long long)T);
   l->out_width = (int)C;
-  int64_t te[2] = {Vp, C}, pe[2] = {T, C};
-  mn_status_t st = mn_layer_declare(l, r, "wte.weight", 2, te, MN_ROLE_EMBEDDING);
-  return st == MN_OK ? mn_layer_declare(l, r, "wpe.weight", 2, pe, MN_ROLE_EMBEDDING) : st;
+  mn_status_t st = declare(l, r, "wte.weight", Vp, C);
+  return st == MN_OK ? declare(l, r, "wpe.weight", T, C) : st;
 }
 
 static void normal(float *p, int64_t n, double std, uint64_t seed, int stream, uint64_t sub) {
