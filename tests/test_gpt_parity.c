@@ -199,9 +199,11 @@ static void fixture_load(fixture_t *fx, const mn_model_t *m) {
   read_dataset(fx->f, "targets", H5T_NATIVE_INT32, 2, bt, fx->targets);
   read_dataset(fx->f, "logits", H5T_NATIVE_FLOAT, 2, lg, fx->logits);
   read_dataset(fx->f, "loss", H5T_NATIVE_FLOAT, 0, NULL, &fx->loss);
+  int64_t bad = 0;
   for (int64_t i = 0; i < bt[0] * bt[1]; i++)
-    MN_ASSERT(fx->tokens[i] >= 0 && fx->tokens[i] < fx->vocab && fx->targets[i] >= 0 &&
-              fx->targets[i] < fx->vocab);
+    bad += fx->tokens[i] < 0 || fx->tokens[i] >= fx->vocab || fx->targets[i] < 0 ||
+           fx->targets[i] >= fx->vocab;
+  CHECK_MSG(bad == 0, "fixture: %lld tokens or targets outside [0, %d)", (long long)bad, fx->vocab);
 }
 
 static void fixture_close(fixture_t *fx, const mn_kernels_t *k) {
