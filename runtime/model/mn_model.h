@@ -89,7 +89,9 @@ typedef struct mn_model_bwd mn_model_bwd_t; /* how a layer's backward writes (mo
 
 typedef struct mn_model {
   const mn_kernels_t *k;
-  const mn_kctx_t *ctx; /* the context of every op (the device's; not owned) */
+  const mn_kctx_t *ctx; /* the context of every op (the device's, not owned; or own_ctx) */
+  mn_kctx_t own_ctx;    /* with ctx NULL at init: the default stream and a workspace of
+                           mn_model_workspace_nbytes(), the model's own */
   mn_model_spec_t spec; /* as built: widths and tensor indices filled in */
   mn_tensors_t tensors; /* the registry, laid out */
   int max_batch;        /* samples per forward, at most */
@@ -111,7 +113,9 @@ typedef struct mn_model {
 } mn_model_t;
 
 /* Build spec for batches of up to max_batch samples, with weights from seed. in: k, ctx
- * (kept by the model: it must outlive it), spec, max_batch, seed; grads: the gradient
+ * (kept by the model: it must outlive it; NULL: a context of the model's own on the
+ * default stream, its workspace sized and allocated here, for tools and tests), spec,
+ * max_batch, seed; grads: the gradient
  * buffer to use ([tensors.size] floats of k's memory, zeroed; the trainer's, which keeps its
  * control slots before it), or NULL for one of the model's own. Since its size is known only
  * once the spec is laid out, a caller with its own buffer asks mn_model_size() first.

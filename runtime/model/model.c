@@ -102,6 +102,7 @@ void mn_model_free(mn_model_t *m) {
     for (int i = 0; m->saved && i < m->spec.nlayers; i++) k->release(m->saved[i]);
     if (m->own_grads) k->release(m->grads);
     k->release(m->params);
+    k->release(m->own_ctx.workspace);
   }
   free(m->acts);
   free(m->saved);
@@ -206,11 +207,11 @@ mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const mn_kctx_t 
                           const mn_model_spec_t *spec, int max_batch, uint64_t seed, float *grads) {
   mn_model_t t;
   memset(&t, 0, sizeof t);
-  if (!k || !ctx) return mn_error(MN_ERR_INTERNAL, "model: no kernel table or context");
+  if (!k) return mn_error(MN_ERR_INTERNAL, "model: no kernel table");
   if (max_batch < 1)
     return mn_error(MN_ERR_CONFIG, "model: batch size %d, must be >= 1", max_batch);
   t.k = k;
-  t.ctx = ctx;
+  t.ctx = ctx ? ctx : &t.own_ctx; /* (set again once t is copied to m) */
   t.spec = *spec;
   t.max_batch = max_batch;
   mn_status_t st = wire(&t.spec, &t.tensors);
@@ -236,6 +237,12 @@ mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const mn_kctx_t 
     st = plan_backward(&t);
   }
   if (st == MN_OK) st = alloc_buffers(&t, grads);
+  if (st == MN_OK && !ctx) {
+    t.own_ctx = *mn_kctx_default();
+    t.own_ctx.workspace_nbytes = mn_model_workspace_nbytes(&t);
+    t.own_ctx.workspace = k->alloc(t.own_ctx.workspace_nbytes ? t.own_ctx.workspace_nbytes : 1);
+    if (!t.own_ctx.workspace) st = MN_ERR_NOMEM;
+  }
   if (st == MN_OK) st = init_params(&t, seed);
   if (st != MN_OK) {
     st = mn_error(MN_ERR_NOMEM,
@@ -246,6 +253,7 @@ mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const mn_kctx_t 
     return st;
   }
   *m = t;
+  if (!ctx) m->ctx = &m->own_ctx;
   return MN_OK;
 }
 

@@ -251,16 +251,14 @@ mn_status_t mn_trainstate_load_model(const char *path, const mn_snapshot_meta_t 
                                      mn_config_t *cfg, mn_model_t *m) {
   mn_status_t st = snapshot_config(meta, sets, nsets, cfg);
   if (st != MN_OK) return st;
-  /* the default context: the CPU ops need no workspace */
+  /* the model's own context, with the workspace its ops need */
   mn_model_spec_t *spec = malloc(sizeof *spec);
   if (!spec) return mn_error(MN_ERR_NOMEM, "out of memory");
   st = mn_model_spec_config(cfg, spec);
   if (st == MN_OK)
-    st = mn_model_init(m, mn_kernels_cpu(), mn_kctx_default(), spec, max_batch, cfg->model.seed,
-                       NULL);
+    st = mn_model_init(m, mn_kernels_cpu(), NULL, spec, max_batch, cfg->model.seed, NULL);
   free(spec);
   if (st != MN_OK) return st;
-  MN_ASSERT(mn_model_workspace_nbytes(m) == 0);
   st = mn_trainstate_read_params(path, m, m->params); /* a CPU model: host memory */
   if (st != MN_OK) mn_model_free(m);
   return st;
