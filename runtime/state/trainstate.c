@@ -3,6 +3,7 @@
  * snapshot or a safetensors file. No MPI. */
 #include "mn_trainstate.h"
 
+#include "mn_llmc.h"
 #include "mn_log.h"
 #include "mn_safetensors.h"
 
@@ -215,6 +216,9 @@ static mn_status_t read_snapshot_params(const char *path, const mn_model_t *m, f
 }
 
 mn_status_t mn_trainstate_read_params(const char *file, const mn_model_t *m, float *params) {
+  /* the padding between tensors is never a file's: 0, as mn_model_init leaves it */
+  memset(params, 0, (size_t)m->nparams * sizeof *params);
+  if (mn_llmc_detect(file)) return mn_llmc_read(file, m, params); /* by its magic */
   if (!is_safetensors(file)) return read_snapshot_params(file, m, params);
   mn_snapshot_tensor_t *t = NULL;
   int nt = 0;
@@ -250,7 +254,7 @@ mn_status_t mn_trainstate_load_model(const char *path, const mn_snapshot_meta_t 
                                      mn_config_t *cfg, mn_model_t *m) {
   mn_status_t st = snapshot_config(meta, sets, nsets, cfg);
   if (st != MN_OK) return st;
-  /* the default context: the CPU ops need no workspace */
+  /* the default context: no workspace (below) */
   mn_model_spec_t *spec = malloc(sizeof *spec);
   if (!spec) return mn_error(MN_ERR_NOMEM, "out of memory");
   st = mn_model_spec_config(cfg, spec);
@@ -259,7 +263,9 @@ mn_status_t mn_trainstate_load_model(const char *path, const mn_snapshot_meta_t 
                        NULL);
   free(spec);
   if (st != MN_OK) return st;
-  MN_ASSERT(mn_model_workspace_nbytes(m) == 0);
+  /* forward and loss need no workspace on the CPU (only a gpt's attention backward does,
+   * and a loaded model is not trained) */
+  MN_ASSERT(m->k->classifier_xent_workspace(max_batch * m->spec.seq, m->width) == 0);
   st = mn_trainstate_read_params(path, m, m->params); /* a CPU model: host memory */
   if (st != MN_OK) mn_model_free(m);
   return st;
