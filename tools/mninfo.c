@@ -5,9 +5,11 @@
  *   mninfo --verify FILE...   "FILE: ok" or "FILE: invalid: reason", one line per file
  *   mninfo --json FILE        the metadata as one JSON object
  *   mninfo --export OUT FILE  the parameters as safetensors, named as PyTorch names them
+ *   mninfo --export-llmc OUT FILE  a gpt's parameters as an llm.c checkpoint
  *
  * It only reads snapshots (runtime/state/: snapshot.c, snapscan.c and snapdir.c do the
- * work) and never changes one; --export writes OUT alone (runtime/state/safetensors.c).
+ * work) and never changes one; the exports write OUT alone (runtime/state/safetensors.c,
+ * llmc.c).
  * Exit codes: 0 valid, 64 usage, 65 invalid or damaged, 66 missing (or no snapshot), 74 the
  * export could not be written. */
 #include <getopt.h>
@@ -20,6 +22,7 @@
 
 #include "mn_log.h"
 #include "mn_json.h"
+#include "mn_llmc.h"
 #include "mn_safetensors.h"
 #include "mn_snapshot.h"
 #include "mn_status.h"
@@ -32,6 +35,7 @@ static const char usage_text[] =
     "       mninfo --verify FILE...\n"
     "       mninfo --json SNAPSHOT.h5\n"
     "       mninfo --export OUT.safetensors SNAPSHOT.h5|DIR\n"
+    "       mninfo --export-llmc OUT.bin SNAPSHOT.h5|DIR\n"
     "\n"
     "Show and check mn snapshots (docs/snapshot-format.md). Nothing is ever modified.\n"
     "  (no option)   print the metadata (position, run, dataset, config, version) and a\n"
@@ -42,7 +46,10 @@ static const char usage_text[] =
     "  --json        print the metadata as one JSON object (the file is checked fully too)\n"
     "  --export OUT  write the model's parameters to OUT in the safetensors format, named\n"
     "                as torch.nn.Sequential(Linear, ReLU, ..., Linear) names them (\"0.weight\",\n"
-    "                \"0.bias\", \"2.weight\", ...; docs/export.md); DIR: its newest valid one\n"
+    "                \"0.bias\", \"2.weight\", ...), a gpt as GPT-2's (\"wte.weight\",\n"
+    "                \"h.0.attn.c_attn.weight\", ...; docs/export.md); DIR: its newest valid one\n"
+    "  --export-llmc OUT  a gpt's parameters in llm.c's checkpoint format (version 3,\n"
+    "                float32), which llm.c's train_gpt2 and mn's model.init_from read\n"
     "  -h, --help    this text\n"
     "  --version     print \"mninfo VERSION\" and exit\n"
     "\n"
@@ -200,39 +207,91 @@ static int verify(char **files, int n) {
   return missing ? MN_EXIT_NOINPUT : MN_EXIT_OK;
 }
 
-/* ---- --export ----------------------------------------------------------------------------- */
+/* ---- --export and --export-llmc ------------------------------------------------------------ */
+
+/* The shape of cfg's model as text: an MLP's widths ("784,1024,10"), a gpt's
+ * "vocab 50257, context 1024, layers 12, heads 12, width 768". */
+static void model_text(const mn_config_t *cfg, char *buf, size_t len) {
+  if (cfg->model.type == MN_MODEL_GPT) {
+    snprintf(buf, len, "vocab %d, context %d, layers %d, heads %d, width %d", cfg->model.vocab,
+             cfg->model.context, cfg->model.layers[0], cfg->model.heads, cfg->model.width);
+    return;
+  }
+  buf[0] = '\0';
+  for (int l = 0; l < cfg->model.nlayers; l++) {
+    size_t used = strlen(buf);
+    snprintf(buf + used, len - used, "%s%d", l ? "," : "", cfg->model.layers[l]);
+  }
+}
+
+/* The safetensors metadata of cfg's model (docs/export.md): an MLP's mn_layers, a gpt's
+ * mn_vocab, mn_context, mn_layers (blocks), mn_heads, mn_width. out: md[0, 2 * *n) (key,
+ * value pairs; values in vals). */
+static void model_metadata(const mn_config_t *cfg, char vals[][512], const char **md, int *n) {
+  int k = 0;
+  if (cfg->model.type == MN_MODEL_GPT) {
+    const char *keys[] = {"mn_vocab", "mn_context", "mn_layers", "mn_heads", "mn_width"};
+    const int v[] = {cfg->model.vocab, cfg->model.context, cfg->model.layers[0], cfg->model.heads,
+                     cfg->model.width};
+    for (; k < 5; k++) {
+      snprintf(vals[k], 512, "%d", v[k]);
+      md[2 * k] = keys[k];
+      md[2 * k + 1] = vals[k];
+    }
+  } else {
+    model_text(cfg, vals[0], 512);
+    md[0] = "mn_layers";
+    md[1] = vals[0];
+    k = 1;
+  }
+  *n = k;
+}
+
+/* The model of a snapshot (or a directory's newest valid one), its parameters loaded.
+ * out: path (the file), meta, cfg, m (free with mn_model_free, after meta and cfg). */
+static mn_status_t load_snapshot_model(const char *snapshot, char *path, size_t pathlen,
+                                       mn_snapshot_meta_t *meta, mn_config_t *cfg, mn_model_t *m) {
+  memset(meta, 0, sizeof *meta);
+  mn_status_t st = mn_snapshot_find(snapshot, path, pathlen);
+  if (st == MN_OK) st = mn_snapshot_read_meta(path, meta);
+  if (st == MN_OK) st = mn_trainstate_load_model(path, meta, NULL, 0, 1, cfg, m);
+  return st;
+}
 
 /* The model's parameters under their registry names, which are those of the same network
  * in PyTorch (the MLP's: torch.nn.Sequential(Linear, ReLU, ..., Linear), "2.weight" is
- * [out, in]), so that model.load_state_dict(safetensors.torch.load_file(OUT)) loads them
- * (docs/export.md). */
-static mn_status_t export_model(const char *snapshot, const char *out) {
-  char path[4096], layers[512] = "", step[32];
-  mn_status_t st = mn_snapshot_find(snapshot, path, sizeof path);
-  mn_snapshot_meta_t meta;
-  memset(&meta, 0, sizeof meta);
-  if (st == MN_OK) st = mn_snapshot_read_meta(path, &meta);
+ * [out, in]; a gpt's: GPT-2's, as Hugging Face's GPT2Model names them, without its
+ * "transformer." prefix, the tied head's lm_head.weight being wte.weight and written once),
+ * so that model.load_state_dict(safetensors.torch.load_file(OUT)) loads them
+ * (docs/export.md). With llmc: the parameters in llm.c's checkpoint format instead
+ * (a gpt only; runtime/state/llmc.c). */
+static int export_model(const char *snapshot, const char *out, int llmc) {
+  char path[4096], shape[512], step[32], vals[5][512];
+  mn_snapshot_meta_t meta = {0};
   mn_config_t *cfg = calloc(1, sizeof *cfg);
   mn_model_t m;
-  if (st == MN_OK && !cfg) st = mn_error(MN_ERR_NOMEM, "out of memory");
-  if (st == MN_OK) st = mn_trainstate_load_model(path, &meta, NULL, 0, 1, cfg, &m);
+  mn_status_t st = cfg ? MN_OK : mn_error(MN_ERR_NOMEM, "out of memory");
+  if (st == MN_OK) st = load_snapshot_model(snapshot, path, sizeof path, &meta, cfg, &m);
   if (st == MN_OK) {
-    mn_snapshot_tensor_t *t = NULL;
-    int nt = 0;
-    for (int l = 0; l < cfg->model.nlayers; l++) {
-      size_t used = strlen(layers);
-      snprintf(layers + used, sizeof layers - used, "%s%d", l ? "," : "", cfg->model.layers[l]);
-    }
+    model_text(cfg, shape, sizeof shape);
     snprintf(step, sizeof step, "%" PRId64, meta.step);
-    const char *md[] = {"format",      "pt", "mn_model", m.spec.type, "mn_layers",  layers,
-                        "mn_snapshot", path, "mn_step",  step,        "mn_version", MN_VERSION};
-    st = mn_trainstate_torch_tensors(&m, m.params, &t, &nt);
-    if (st == MN_OK) st = mn_safetensors_write(out, t, nt, md, 6);
-    free(t);
+    if (llmc) {
+      st = mn_llmc_write(out, &m, m.params);
+    } else {
+      const char *md[2 * 10] = {"format", "pt",      "mn_model", m.spec.type,  "mn_snapshot",
+                                path,     "mn_step", step,       "mn_version", MN_VERSION};
+      int nmodel = 0;
+      model_metadata(cfg, vals, md + 10, &nmodel);
+      mn_snapshot_tensor_t *t = NULL;
+      int nt = 0;
+      st = mn_trainstate_torch_tensors(&m, m.params, &t, &nt);
+      if (st == MN_OK) st = mn_safetensors_write(out, t, nt, md, 5 + nmodel);
+      free(t);
+    }
+    if (st == MN_OK)
+      printf("%s: %s (%s), step %s, written from %s\n", out, shape, m.spec.type, step, path);
     mn_model_free(&m);
   }
-  if (st == MN_OK)
-    printf("%s: %s (%s), step %s, written from %s\n", out, layers, "mlp", step, path);
   free(cfg);
   mn_snapshot_meta_free(&meta);
   if (st != MN_OK) mn_log_error("%s", mn_error_message());
@@ -240,13 +299,14 @@ static mn_status_t export_model(const char *snapshot, const char *out) {
 }
 
 int main(int argc, char **argv) {
-  enum { MODE_SHOW, MODE_LATEST, MODE_VERIFY, MODE_JSON, MODE_EXPORT } mode = MODE_SHOW;
+  enum { MODE_SHOW, MODE_LATEST, MODE_VERIFY, MODE_JSON, MODE_EXPORT, MODE_LLMC } mode = MODE_SHOW;
   const char *export_to = NULL;
   static const struct option options[] = {
       {"latest", no_argument, NULL, 'l'},
       {"verify", no_argument, NULL, 'v'},
       {"json", no_argument, NULL, 'j'},
       {"export", required_argument, NULL, 'e'},
+      {"export-llmc", required_argument, NULL, 'x'},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0},
@@ -260,6 +320,7 @@ int main(int argc, char **argv) {
     case 'v': mode = MODE_VERIFY, modes++; break;
     case 'j': mode = MODE_JSON, modes++; break;
     case 'e': mode = MODE_EXPORT, modes++, export_to = optarg; break;
+    case 'x': mode = MODE_LLMC, modes++, export_to = optarg; break;
     case 'h': fputs(usage_text, stdout); return MN_EXIT_OK;
     case 'V': printf("mninfo %s\n", MN_VERSION); return MN_EXIT_OK;
     default: {
@@ -272,7 +333,7 @@ int main(int argc, char **argv) {
   }
   int nargs = argc - optind;
   if (modes > 1 || nargs < 1 || (mode != MODE_VERIFY && nargs != 1)) {
-    mn_log_error("%s", modes > 1 ? "--latest, --verify, --json and --export exclude each other"
+    mn_log_error("%s", modes > 1 ? "--latest, --verify, --json and the exports exclude each other"
                                  : "wrong number of arguments (see --help)");
     return MN_EXIT_USAGE;
   }
@@ -280,7 +341,8 @@ int main(int argc, char **argv) {
   case MODE_LATEST: return latest(argv[optind]);
   case MODE_VERIFY: return verify(argv + optind, nargs);
   case MODE_JSON: return show_json(argv[optind]);
-  case MODE_EXPORT: return export_model(argv[optind], export_to);
+  case MODE_EXPORT: return export_model(argv[optind], export_to, 0);
+  case MODE_LLMC: return export_model(argv[optind], export_to, 1);
   case MODE_SHOW: break;
   }
   return show(argv[optind]);

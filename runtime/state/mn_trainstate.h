@@ -70,14 +70,17 @@ mn_status_t mn_trainstate_torch_tensors(const mn_model_t *m, float *params,
 const mn_optim_kind_t *mn_trainstate_kind(const mn_snapshot_meta_t *meta);
 
 /* Read model m's parameters from file into params (host, m->nparams floats, laid out as
- * m->params): a safetensors file (a name ending in .safetensors; names as above) or an mn
- * snapshot of format 1 or 2 (its parameters; the optimizer's state is read, checked and
- * dropped). Errors:
- * MN_ERR_NOINPUT when the file is missing; MN_ERR_DATA naming the tensor that is missing,
- * of another shape or damaged; MN_ERR_NOMEM. */
+ * m->params; the padding between tensors 0): an llm.c checkpoint of a gpt (known by its
+ * magic, whatever its name; mn_llmc.h), a safetensors file (a name ending in
+ * .safetensors; names as above) or an mn snapshot of format 1 or 2 (its parameters; the
+ * optimizer's state is read, checked and dropped). model.init_from reads through here.
+ * Errors: MN_ERR_NOINPUT when the file is missing; MN_ERR_DATA naming the tensor that is
+ * missing, of another shape or damaged, or the llm.c header value that differs from the
+ * model; MN_ERR_NOMEM. */
 mn_status_t mn_trainstate_read_params(const char *file, const mn_model_t *m, float *params);
 
-/* The model a snapshot was trained with, for inference on the CPU: its config (the
+/* The model a snapshot was trained with, for inference on the CPU (forward and loss: its
+ * kernel context has no workspace, which a gpt's backward would need): its config (the
  * snapshot's own config text, then the overrides sets[0, nsets), "section.key=value", all
  * checked as a train.conf is) and a model for batches of up to max_batch rows holding the
  * snapshot's parameters (every tensor's shape and CRC checked). in: path, meta (read from

@@ -3,6 +3,7 @@
  * snapshot or a safetensors file. No MPI. */
 #include "mn_trainstate.h"
 
+#include "mn_llmc.h"
 #include "mn_log.h"
 #include "mn_safetensors.h"
 
@@ -216,6 +217,9 @@ static mn_status_t read_snapshot_params(const char *path, const mn_model_t *m, f
 }
 
 mn_status_t mn_trainstate_read_params(const char *file, const mn_model_t *m, float *params) {
+  /* the padding between tensors is never a file's: 0, as mn_model_init leaves it */
+  memset(params, 0, (size_t)m->nparams * sizeof *params);
+  if (mn_llmc_detect(file)) return mn_llmc_read(file, m, params); /* by its magic */
   if (!is_safetensors(file)) return read_snapshot_params(file, m, params);
   mn_snapshot_tensor_t *t = NULL;
   int nt = 0;
