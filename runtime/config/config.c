@@ -120,7 +120,7 @@ static const key_spec_t keys[] = {
     {"model", "init_from", KEY_STRING, AT(model.init_from), CAP(model.init_from), 0, "", 0, 0, 0, 0,
      NULL,
      "initial weights for a fresh run (not a resume): a .safetensors file (mninfo --export's "
-     "names) or an mn snapshot; empty = from model.seed"},
+     "names), an llm.c checkpoint (gpt) or an mn snapshot; empty = from model.seed"},
 
     {"data", "train", KEY_STRING, AT(data.train), CAP(data.train), KEY_REQUIRED | KEY_NONEMPTY,
      NULL, 0, 0, 0, 0, NULL, "training set: an HDF5 file, comma-separated files, or a glob"},
