@@ -235,6 +235,15 @@ typedef struct mn_kernels {
 /* The CPU back end (GEMM through CBLAS/OpenBLAS). Never NULL. */
 const mn_kernels_t *mn_kernels_cpu(void);
 
+/* The threads of the CPU back end: its GEMMs run on OpenBLAS's, its other ops on as many
+ * OpenMP threads (kernels/cpu/threads.c). Until set, the count is OMP_NUM_THREADS when the
+ * environment has it, else OpenBLAS's (OPENBLAS_NUM_THREADS: mnrun gives each rank its share
+ * of the cores). No op's result depends on it: every CPU op gives the same bits at any count.
+ * set_threads(n) sets both OpenBLAS's count and the ops' (n < 1 counts as 1), for every
+ * thread of the process; call it between ops, not during one. */
+void mn_kernels_cpu_set_threads(int n);
+int mn_kernels_cpu_threads(void);
+
 /* The CUDA back end (kernels/cuda/, GEMM through cuBLAS), or NULL when no device is usable:
  * the build has no CUDA (MN_HAVE_CUDA undefined; kernels/cuda_absent.c), cudaGetDeviceCount
  * fails or finds none, or cuBLAS cannot start. Its pointers are device pointers; its ops run
