@@ -192,9 +192,9 @@ typedef struct mn_kernels {
   /* Its backward. in: dout[B,T,C], qkv and att (the forward's); in/out: dqkv[B,T,3C]:
    * dqkv = (add ? dqkv : 0) + the gradient with respect to qkv, through the softmax
    * (datt = dout . v, dpre = att (datt - sum_t2 att datt)), then q, k and v. Needs
-   * attention_bwd_workspace(B, T, C, NH) bytes of ctx's workspace (a row of datt on the
-   * CPU; on CUDA the whole [B,NH,T,T] dpre, so that dq, dk and dv are sums in a fixed
-   * order without atomics). */
+   * attention_bwd_workspace(B, T, C, NH) bytes of ctx's workspace (a row of datt per (b, h)
+   * on the CPU, whose threads take the pairs; on CUDA the whole [B,NH,T,T] dpre, so that dq,
+   * dk and dv are sums in a fixed order without atomics). */
   void (*attention_bwd)(const mn_kctx_t *ctx, float *dqkv, const float *dout, const float *qkv,
                         const float *att, int B, int T, int C, int NH, int add);
   size_t (*attention_bwd_workspace)(int B, int T, int C, int NH);
