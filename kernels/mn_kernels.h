@@ -237,8 +237,10 @@ const mn_kernels_t *mn_kernels_cpu(void);
 
 /* The threads of the CPU back end: its GEMMs run on OpenBLAS's, its other ops on as many
  * OpenMP threads (kernels/cpu/threads.c). Until set, the count is OMP_NUM_THREADS when the
- * environment has it, else OpenBLAS's (OPENBLAS_NUM_THREADS: mnrun gives each rank its share
- * of the cores). No op's result depends on it: every CPU op gives the same bits at any count.
+ * environment has it; else OpenBLAS's (OPENBLAS_NUM_THREADS: mnrun gives each rank its share
+ * of the cores) when it has OMP_WAIT_POLICY (mnrun sets PASSIVE: spinning OpenMP threads
+ * would take the cores from OpenBLAS's); else 1. No op's result depends on it: every CPU op
+ * gives the same bits at any count.
  * set_threads(n) sets both OpenBLAS's count and the ops' (n < 1 counts as 1), for every
  * thread of the process; call it between ops, not during one. */
 void mn_kernels_cpu_set_threads(int n);
