@@ -91,7 +91,7 @@ static void bias_grad_4c(const bench_t *s) {
 static void add_bwd(const bench_t *s) { s->k->add_fwd(cx(s), s->y, s->y, s->x, s->rows * s->C); }
 static void encoder_bwd(const bench_t *s) {
   s->k->encoder_bwd(cx(s), s->g, s->g + (int64_t)s->V * s->C, s->x, s->tokens, s->B, s->T, s->C,
-                    s->V, s->T, 1);
+                    s->V, s->T, 1, 1);
 }
 static void nonfinite(const bench_t *s) {
   double sumsq;

@@ -162,8 +162,8 @@ static void case_encoder(const mn_kernels_t *k, mn_rng_t *rng, bytes_t *out) {
   mn_kctx_t c = make_ctx(k, k->encoder_bwd_workspace(B, T));
   k->encoder_fwd(&c, o, tokens, wte, wpe, B, T, C);
   put_floats(out, o, n);
-  for (int acc = 1; acc >= 0; acc--) { /* wte and wpe as old gradients, then over them */
-    k->encoder_bwd(&c, wte, wpe, dout, tokens, B, T, C, V, T_max, acc);
+  for (int flags = 3; flags >= 0; flags--) { /* into wte's and wpe's values, then over them */
+    k->encoder_bwd(&c, wte, wpe, dout, tokens, B, T, C, V, T_max, flags & 1, flags >> 1);
     put_floats(out, wte, (int64_t)V * C);
     put_floats(out, wpe, (int64_t)T_max * C);
   }
