@@ -192,9 +192,9 @@ typedef struct mn_kernels {
   /* Its backward. in: dout[B,T,C], qkv and att (the forward's); in/out: dqkv[B,T,3C]:
    * dqkv = (add ? dqkv : 0) + the gradient with respect to qkv, through the softmax
    * (datt = dout . v, dpre = att (datt - sum_t2 att datt)), then q, k and v. Needs
-   * attention_bwd_workspace(B, T, C, NH) bytes of ctx's workspace (a row of datt on the
-   * CPU; on CUDA the whole [B,NH,T,T] dpre, so that dq, dk and dv are sums in a fixed
-   * order without atomics). */
+   * attention_bwd_workspace(B, T, C, NH) bytes of ctx's workspace (a row of datt per (b, h)
+   * on the CPU, whose threads take the pairs; on CUDA the whole [B,NH,T,T] dpre, so that dq,
+   * dk and dv are sums in a fixed order without atomics). */
   void (*attention_bwd)(const mn_kctx_t *ctx, float *dqkv, const float *dout, const float *qkv,
                         const float *att, int B, int T, int C, int NH, int add);
   size_t (*attention_bwd_workspace)(int B, int T, int C, int NH);
@@ -234,6 +234,17 @@ typedef struct mn_kernels {
 
 /* The CPU back end (GEMM through CBLAS/OpenBLAS). Never NULL. */
 const mn_kernels_t *mn_kernels_cpu(void);
+
+/* The threads of the CPU back end: its GEMMs run on OpenBLAS's, its other ops on as many
+ * OpenMP threads (kernels/cpu/threads.c). Until set, the count is OMP_NUM_THREADS when the
+ * environment has it; else OpenBLAS's (OPENBLAS_NUM_THREADS: mnrun gives each rank its share
+ * of the cores) when it has OMP_WAIT_POLICY (mnrun sets PASSIVE: spinning OpenMP threads
+ * would take the cores from OpenBLAS's); else 1. No op's result depends on it: every CPU op
+ * gives the same bits at any count.
+ * set_threads(n) sets both OpenBLAS's count and the ops' (n < 1 counts as 1), for every
+ * thread of the process; call it between ops, not during one. */
+void mn_kernels_cpu_set_threads(int n);
+int mn_kernels_cpu_threads(void);
 
 /* The CUDA back end (kernels/cuda/, GEMM through cuBLAS), or NULL when no device is usable:
  * the build has no CUDA (MN_HAVE_CUDA undefined; kernels/cuda_absent.c), cudaGetDeviceCount

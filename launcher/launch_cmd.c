@@ -134,6 +134,11 @@ mn_status_t mn_cmd_add_user_env(mn_cmd_t *cmd, const mn_job_t *job) {
   return st;
 }
 
+const char *mn_launch_omp_wait_policy(void) {
+  const char *v = getenv("OMP_WAIT_POLICY");
+  return v && *v ? v : "PASSIVE";
+}
+
 mn_status_t mn_cmd_add_root_env(mn_cmd_t *cmd) {
   if (geteuid() != 0) return MN_OK;
   mn_status_t st = mn_cmd_add_envf(cmd, "OMPI_ALLOW_RUN_AS_ROOT=1");

@@ -158,6 +158,8 @@ static mn_status_t add_exports(mn_cmd_t *cmd, const mn_job_t *job, const mn_plan
   mn_status_t st = mn_cmd_add_arg(cmd, "-x");
   if (st == MN_OK) st = mn_cmd_add_argf(cmd, "OPENBLAS_NUM_THREADS=%d", mn_place_min_threads(plan));
   if (st == MN_OK) st = mn_cmd_add_arg(cmd, "-x");
+  if (st == MN_OK) st = mn_cmd_add_argf(cmd, "OMP_WAIT_POLICY=%s", mn_launch_omp_wait_policy());
+  if (st == MN_OK) st = mn_cmd_add_arg(cmd, "-x");
   if (st == MN_OK) st = mn_cmd_add_argf(cmd, "MN_TTY=%d", job->tty ? 1 : 0);
   if (st == MN_OK) st = mn_cmd_add_arg(cmd, "-x");
   if (st == MN_OK) st = mn_cmd_add_argf(cmd, "MN_REPORT_DIR=%s", job->report_dir);

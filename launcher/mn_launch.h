@@ -109,6 +109,10 @@ mn_status_t mn_cmd_add_worker(mn_cmd_t *cmd, const mn_job_t *job);
 mn_status_t mn_cmd_add_user_env(mn_cmd_t *cmd, const mn_job_t *job);
 /* The variables Open MPI needs to run as root, when we are root. */
 mn_status_t mn_cmd_add_root_env(mn_cmd_t *cmd);
+/* The OMP_WAIT_POLICY the ranks get beside OPENBLAS_NUM_THREADS: mnrun's own when it has one,
+ * else PASSIVE, under which the CPU kernels' OpenMP threads sleep between ops instead of
+ * spinning on the cores OpenBLAS's threads need (docs/architecture.md, "CPU threads"). */
+const char *mn_launch_omp_wait_policy(void);
 /* One line a shell can run: the env entries, then argv, each quoted where needed. */
 void mn_cmd_print(FILE *f, const mn_cmd_t *cmd);
 void mn_cmd_free(mn_cmd_t *cmd);

@@ -3,7 +3,8 @@
  * w *= 1 - lr * weight_decay; g' = grad_scale * g; m = beta1 m + (1 - beta1) g';
  * v = beta2 v + (1 - beta2) g'^2; w -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps).
  *
- * One fused pass over the flat parameter buffer. The per-step constants (the decay factor,
+ * One fused pass over the flat parameter buffer, on the back end's threads by ranges of
+ * elements. The per-step constants (the decay factor,
  * the step size lr / bc1, sqrt(bc2)) are rounded to float once per call, on the host; the
  * CUDA twin (kernels/cuda/adamw.cu) derives them the same way and rounds every element as
  * this loop does. PyTorch's own roundings differ in the last bits (it updates m by lerp and
@@ -23,6 +24,8 @@ void mn_adamw_update_cpu(const mn_kctx_t *ctx, float *restrict w, const float *r
   const float bc2_sqrt = sqrtf(a->bias_correction2);
   const float b1 = a->beta1, b2 = a->beta2, c1 = 1.0f - a->beta1, c2 = 1.0f - a->beta2;
   const float eps = a->eps, gs = a->grad_scale;
+  const int nt = mn_cpu_threads();
+#pragma omp parallel for schedule(static) num_threads(nt) if (mn_cpu_par(nt, count))
   for (int64_t i = 0; i < count; i++) {
     float gi = gs * g[i];
     float mi = b1 * m[i] + c1 * gi;

@@ -6,6 +6,7 @@
 #ifndef MN_CPU_H
 #define MN_CPU_H
 
+#include <omp.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +21,28 @@ static inline void mn_cpu_need_workspace(const mn_kctx_t *ctx, size_t need, cons
   fprintf(stderr, "mn: %s needs %zu bytes of workspace, the context has %zu\n", op, need,
           ctx->workspace_nbytes);
   abort();
+}
+
+/* The threads of the non-GEMM ops (threads.c): every parallel region names this count
+ * (num_threads), and is skipped for work below MN_CPU_PAR_MIN elements, where the fork would
+ * cost more than it saves. A region partitions its outputs so that each output element is
+ * computed by one thread in the serial order, which keeps the bits independent of the count. */
+#define MN_CPU_PAR_MIN (1 << 15)
+int mn_cpu_threads(void);
+
+/* Whether a region of nt threads over work elements forks (its if clause). */
+static inline int mn_cpu_par(int nt, int64_t work) { return nt > 1 && work > MN_CPU_PAR_MIN; }
+
+/* The calling thread's share [*lo, *hi) of [0, n): inside a parallel region, contiguous
+ * ranges in thread order, each a multiple of 16 elements (a cache line of floats) but the
+ * last, so that two threads seldom write one line; outside one, all of it. For the ops that
+ * partition by columns (a column sum over rows is one thread's, in row order). */
+static inline void mn_cpu_share(int64_t n, int64_t *lo, int64_t *hi) {
+  const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
+  const int64_t chunk = ((n + nt - 1) / nt + 15) / 16 * 16;
+  const int64_t a = id * chunk, b = a + chunk;
+  *lo = a < n ? a : n;
+  *hi = b < n ? b : n;
 }
 
 void mn_gemm_cpu(const mn_kctx_t *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,

@@ -3,10 +3,13 @@
  * the gradient norm for clipping, from one pass over memory). No early exit: the time does
  * not depend on the data, as on the GPU.
  *
- * Each square is exact in double (a float has 24 significant bits); the sum is kept in
- * LANES partial sums, element i in lane i % LANES, added lane by lane at the end: an order
- * fixed by count alone, with LANES independent chains of additions where one running sum
- * would wait on each addition in turn. */
+ * Each square is exact in double (a float has 24 significant bits). The sum runs over blocks
+ * of NF_BLOCK elements: within a block in LANES partial sums, element i in lane i % LANES,
+ * added lane by lane at the block's end (LANES independent chains of additions where one
+ * running sum would wait on each addition in turn); then the blocks' sums, in block order.
+ * An order fixed by count alone: the back end's threads take whole blocks, NF_GROUP blocks at
+ * a time, and the group's sums are added after it, so that the bits do not depend on the
+ * thread count. */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,9 +18,14 @@
 #include "mn_cpu.h"
 
 #define LANES 8
+#define NF_BLOCK ((int64_t)1 << 14) /* elements per block, a multiple of LANES */
+#define NF_GROUP 256                /* blocks whose sums are kept at once (on the stack) */
 
 static int64_t count_only(const float *restrict x, int64_t count) {
+  const int nt = mn_cpu_threads();
+  const int par = mn_cpu_par(nt, count);
   int64_t n = 0;
+#pragma omp parallel for schedule(static) num_threads(nt) reduction(+ : n) if (par)
   for (int64_t i = 0; i < count; i++) n += !isfinite(x[i]);
   return n;
 }
@@ -29,7 +37,8 @@ static inline int finite_bits(float v) {
   return (b & 0x7f800000u) != 0x7f800000u;
 }
 
-static int64_t count_and_sumsq(const float *restrict x, int64_t count, double *sumsq) {
+/* one block: x[0, count), count <= NF_BLOCK, the lanes counted from x[0] */
+static int64_t block_sumsq(const float *restrict x, int64_t count, double *sumsq) {
   double part[LANES] = {0};
   int64_t n = 0, i = 0;
   for (; i + LANES <= count; i += LANES) /* lane l takes x[i + l]: SIMD across the lanes */
@@ -48,6 +57,25 @@ static int64_t count_and_sumsq(const float *restrict x, int64_t count, double *s
   }
   double s = 0.0;
   for (int l = 0; l < LANES; l++) s += part[l];
+  *sumsq = s;
+  return n;
+}
+
+static int64_t count_and_sumsq(const float *restrict x, int64_t count, double *sumsq) {
+  const int nt = mn_cpu_threads();
+  const int64_t nblocks = (count + NF_BLOCK - 1) / NF_BLOCK;
+  double s = 0.0, part[NF_GROUP];
+  int64_t n = 0;
+  for (int64_t b0 = 0; b0 < nblocks; b0 += NF_GROUP) {
+    const int g = nblocks - b0 < NF_GROUP ? (int)(nblocks - b0) : NF_GROUP;
+    const int par = nt > 1 && g > 1; /* two blocks or more */
+#pragma omp parallel for schedule(static) num_threads(nt) reduction(+ : n) if (par)
+    for (int j = 0; j < g; j++) {
+      const int64_t lo = (b0 + j) * NF_BLOCK, hi = lo + NF_BLOCK < count ? lo + NF_BLOCK : count;
+      n += block_sumsq(x + lo, hi - lo, &part[j]);
+    }
+    for (int j = 0; j < g; j++) s += part[j];
+  }
   *sumsq = s;
   return n;
 }

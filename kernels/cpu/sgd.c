@@ -6,7 +6,8 @@
  * and without Nesterov every element rounds as the update before them did,
  * v = momentum * v + (g + weight_decay * w); w -= lr * v.
  *
- * One fused, branch-free pass over the flat parameter buffer. The learning rate schedule
+ * One fused, branch-free pass over the flat parameter buffer, on the back end's threads by
+ * ranges of elements. The learning rate schedule
  * lives in runtime/optim/optim.c; this file knows nothing of steps or epochs. */
 #include <stdint.h>
 
@@ -17,6 +18,8 @@ void mn_sgd_update_cpu(const mn_kctx_t *ctx, float *restrict w, const float *res
   (void)ctx;
   const float lr = a->lr, momentum = a->momentum, wd = a->weight_decay, gs = a->grad_scale;
   const int nesterov = a->nesterov != 0;
+  const int nt = mn_cpu_threads();
+#pragma omp parallel for schedule(static) num_threads(nt) if (mn_cpu_par(nt, count))
   for (int64_t i = 0; i < count; i++) {
     float d = gs * g[i] + wd * w[i];
     float vi = momentum * v[i] + d;
