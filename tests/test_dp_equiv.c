@@ -17,6 +17,17 @@
  *    |g| over every tensor); the same step with clip_norm c must move w by exactly
  *    -lr g c / (|g| + 1e-6). At world 1 and 2, with 2 micro-batches: the norm is that of
  *    the whole summed gradient, after the allreduce.
+ * 4. The same for a GPT (model.type = gpt, a token file written here with the HDF5 API):
+ *    world 4 x batch b and world 2 x batch 2b against world 1 x batch 4b, and accumulation
+ *    (accum_steps 2 x batch b against 1 x 2b) at world 1 and 2, with AdamW, weight decay,
+ *    clip_norm small enough to clip, warm-up and cosine, within 1e-5 relative. One set of
+ *    entries is compared apart: the key biases of attention (the middle third of each
+ *    h.<i>.attn.c_attn.bias). Adding a constant to every key of a query moves all its scores
+ *    alike, so the softmax ignores it: their gradient is 0 up to rounding, and the AdamW step
+ *    of a rounding-noise gradient is decided by the noise (up to lr a step, its sign by the
+ *    order of the sums, which the world size changes). They cannot change the loss, so they
+ *    feed nothing back into the other weights; they are held to the bound of such steps,
+ *    2 x (sum of the steps' lr), and the rest to 1e-5.
  * The runs cross epoch boundaries and use shuffling, momentum, weight decay, warm-up and a
  * cosine schedule, so that any rank-dependent drift would show. */
 #include <float.h>
@@ -27,6 +38,8 @@
 #include <unistd.h>
 
 #include "mn_config.h"
+#include "mn_kernels.h"
+#include "mn_model.h"
 #include "mn_rng.h"
 #include "mn_test.h"
 #include "mn_train.h"
@@ -225,12 +238,170 @@ static void check_clip_step(const char *conf, double lr, MPI_Comm comm, const fl
   free(wc);
 }
 
+/* ---- 4. the GPT ---------------------------------------------------------------------- */
+
+/* The GPT's shape and data: vocabulary 64 (no padding), context 8, 2 blocks of width 16 and
+ * 2 heads; 8 x 50 + 1 tokens are 50 windows, 6 steps of a global batch of 8 an epoch (2
+ * windows dropped, others each epoch), so GK steps cross two epoch boundaries. */
+enum { GV = 64, GT = 8, GL = 2, GH = 2, GC = 16, GN = GT * 50 + 1, GB = 2, GK = 14 };
+static const double glr = 0.01; /* optimizer.lr of the gpt config: a bound of each step's lr */
+
+/* A token stream with structure to learn (each token mostly a function of the last two),
+ * uint16 with the attributes of a token dataset (docs/data.md), written with the HDF5 API. */
+static void write_tokens(const char *path) {
+  uint16_t v[GN];
+  mn_rng_t rng;
+  mn_rng_seed(&rng, 13, 0, 0);
+  v[0] = 1, v[1] = 2;
+  for (int i = 2; i < GN; i++)
+    v[i] = (uint16_t)(mn_rng_uniform(&rng) < 0.8 ? (v[i - 1] * 5 + v[i - 2] + 3) % GV
+                                                 : (int)(mn_rng_uniform(&rng) * GV) % GV);
+  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t dims[1] = {GN}, chunk[1] = {128};
+  hid_t space = H5Screate_simple(1, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, 1, chunk);
+  hid_t d = H5Dcreate2(f, "tokens", H5T_STD_U16LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  CHECK(d >= 0 && H5Dwrite(d, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+  hid_t as = H5Screate(H5S_SCALAR), str = H5Tcopy(H5T_C_S1);
+  int vocab = GV;
+  hid_t a = H5Acreate2(d, "vocab_size", H5T_STD_I32LE, as, H5P_DEFAULT, H5P_DEFAULT);
+  H5Awrite(a, H5T_NATIVE_INT, &vocab);
+  H5Aclose(a);
+  H5Tset_size(str, 5);
+  a = H5Acreate2(d, "tokenizer", str, as, H5P_DEFAULT, H5P_DEFAULT);
+  H5Awrite(a, str, "byte");
+  H5Aclose(a), H5Tclose(str), H5Sclose(as), H5Dclose(d), H5Pclose(dcpl), H5Sclose(space);
+  H5Fclose(f);
+}
+
+/* Which entries of the flat parameter buffer (nparams) are key biases: mask[i] = 1. Laid
+ * out by the registry of the config's model, as the trainer lays it out. */
+static char *key_bias_mask(int64_t *n) {
+  mn_gpt_shape_t g = {GV, GT, GL, GH, GC};
+  mn_model_spec_t spec;
+  mn_model_t m;
+  char *mask = NULL;
+  *n = 0;
+  if (mn_model_spec_gpt(&g, &spec) != MN_OK ||
+      mn_model_init(&m, mn_kernels_cpu(), NULL, &spec, 1, 1, NULL) != MN_OK) {
+    CHECK_MSG(0, "gpt: cannot build the model: %s", mn_error_message());
+    return NULL;
+  }
+  mask = calloc((size_t)m.nparams, 1);
+  int found = 0;
+  for (int i = 0; mask && i < m.tensors.n; i++) {
+    const mn_tensor_t *t = &m.tensors.t[i];
+    size_t len = strlen(t->name), sfx = strlen(".attn.c_attn.bias");
+    if (len > sfx && !strcmp(t->name + len - sfx, ".attn.c_attn.bias")) {
+      CHECK(t->count == 3 * GC);
+      memset(mask + t->offset + GC, 1, GC); /* q, k, v: the middle third */
+      found++;
+    }
+  }
+  CHECK_MSG(found == GL, "gpt: %d attn.c_attn.bias tensors, want %d", found, GL);
+  *n = m.nparams;
+  mn_model_free(&m);
+  return mask;
+}
+
+/* Like check_same, the key biases (mask) apart: those within 2 x the sum of the steps' lr
+ * (at most glr each) of b, the rest within 1e-5 relative (max norm over the rest). */
+static void check_same_gpt(const char *what, const float *a, const float *b, int64_t na, int64_t nb,
+                           const float *w0, int64_t n0, const char *mask, int64_t nm) {
+  CHECK_MSG(a && b && w0 && mask && na == nb && nb == n0 && nb == nm,
+            "%s: runs missing or of other sizes", what);
+  if (!a || !b || !w0 || !mask || na != nb || nb != n0 || nb != nm) return;
+  double diff = 0, ref = 0, mv = 0, kdiff = 0;
+  for (int64_t i = 0; i < nb; i++) {
+    if (mask[i]) {
+      kdiff = fmax(kdiff, fabs((double)a[i] - b[i]));
+      continue;
+    }
+    diff = fmax(diff, fabs((double)a[i] - b[i]));
+    ref = fmax(ref, fabs((double)b[i]));
+    mv = fmax(mv, fabs((double)b[i] - w0[i]));
+  }
+  double rel = diff / ref, moved = mv / ref;
+  fprintf(stderr,
+          "%s: relative difference %.3g (key biases apart: max |diff| %.3g); training moved "
+          "the weights by up to %.3g\n",
+          what, rel, kdiff, moved);
+  CHECK_MSG(rel <= 1e-5, "%s: relative difference %.3g", what, rel);
+  CHECK_MSG(kdiff <= 2 * glr * GK, "%s: key biases differ by %.3g", what, kdiff);
+  CHECK_MSG(moved > 1e-2, "%s: training barely moved the weights (%.3g)", what, moved);
+}
+
+/* Sets common to every gpt run besides the config's: clip_norm (on, or 0 for the check that
+ * clipping happens), batch size, accumulation. */
+static float *train_gpt(const char *conf, int batch, int accum, const char *clip, MPI_Comm comm,
+                        int64_t *n) {
+  char sb[64], sa[64];
+  snprintf(sb, sizeof sb, "data.batch_size=%d", batch);
+  snprintf(sa, sizeof sa, "optimizer.accum_steps=%d", accum);
+  const char *sets[] = {sb, sa, clip};
+  return train(conf, sets, clip ? 3 : 2, comm, n);
+}
+
+/* Check 4 on MPI_COMM_WORLD (4 ranks; pair: ranks 0 and 1); rank 0 compares. The runs on
+ * several ranks first, then rank 0's own (the others wait in no collective meanwhile). */
+static void check_gpt(const char *conf, MPI_Comm pair) {
+  int rank, world;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &world);
+  int64_t n4 = 0, n2 = 0, na2 = 0, nb2 = 0;
+  float *w2 = NULL, *a2 = NULL, *b2 = NULL;
+  /* world 4 x batch GB; world 2 x batch 2 GB; at world 2, accum_steps 2 x GB and 1 x 2 GB */
+  float *w4 = train_gpt(conf, GB, 1, NULL, MPI_COMM_WORLD, &n4);
+  if (pair != MPI_COMM_NULL) {
+    w2 = train_gpt(conf, world / 2 * GB, 1, NULL, pair, &n2);
+    a2 = train_gpt(conf, GB, 2, NULL, pair, &na2);
+    b2 = train_gpt(conf, 2 * GB, 1, NULL, pair, &nb2);
+  }
+  if (rank == 0) {
+    int64_t n0 = 0, n1 = 0, nm = 0, nu = 0, na = 0, nb = 0;
+    char what[160];
+    float *w0 = initial_weights(conf, &n0);
+    char *mask = key_bias_mask(&nm);
+    float *w1 = train_gpt(conf, world * GB, 1, NULL, MPI_COMM_SELF, &n1);
+    snprintf(what, sizeof what, "gpt: world %d x batch %d vs world 1 x batch %d after %d steps",
+             world, GB, world * GB, GK);
+    check_same_gpt(what, w4, w1, n4, n1, w0, n0, mask, nm);
+    snprintf(what, sizeof what, "gpt: world 2 x batch %d vs world 1 x batch %d after %d steps",
+             world / 2 * GB, world * GB, GK);
+    check_same_gpt(what, w2, w1, n2, n1, w0, n0, mask, nm);
+    snprintf(what, sizeof what, "gpt: world 2, accum_steps 2 x batch %d vs batch %d", GB, 2 * GB);
+    check_same_gpt(what, a2, b2, na2, nb2, w0, n0, mask, nm);
+    float *a = train_gpt(conf, GB, 2, NULL, MPI_COMM_SELF, &na);
+    float *b = train_gpt(conf, 2 * GB, 1, NULL, MPI_COMM_SELF, &nb);
+    snprintf(what, sizeof what, "gpt: world 1, accum_steps 2 x batch %d vs batch %d", GB, 2 * GB);
+    check_same_gpt(what, a, b, na, nb, w0, n0, mask, nm);
+    /* the reference clips: the same run without clipping ends far from it */
+    float *wu = train_gpt(conf, world * GB, 1, "optimizer.clip_norm=0", MPI_COMM_SELF, &nu);
+    CHECK(wu && w1 && w0 && nu == n1 && n0 == n1);
+    if (wu && w1 && w0 && nu == n1 && n0 == n1) {
+      double moved, rel = rel_diff(wu, w1, w0, n1, &moved);
+      fprintf(stderr, "gpt: the unclipped run is %.3g relative from the clipped one\n", rel);
+      CHECK_MSG(rel > 1e-3, "gpt: clipping changed nothing (%.3g relative)", rel);
+    }
+    free(wu);
+    free(a);
+    free(b);
+    free(w0);
+    free(w1);
+    free(mask);
+  }
+  free(w4);
+  free(w2);
+  free(a2);
+  free(b2);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   int rank, world;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &world);
-  char dir[256] = "/tmp/mn_equiv_XXXXXX", conf[300], data[300];
+  char dir[256] = "/tmp/mn_equiv_XXXXXX", conf[300], data[300], gconf[300];
   const double lr = 0.2;
   if (rank == 0) {
     CHECK(mkdtemp(dir) != NULL);
@@ -249,9 +420,26 @@ int main(int argc, char **argv) {
             "[snapshot]\nenabled = false\n", /* many runs of one config: none resumes */
             D, C, data, lr, K);
     fclose(f);
+    snprintf(data, sizeof data, "%s/tokens.h5", dir);
+    write_tokens(data);
+    snprintf(gconf, sizeof gconf, "%s/gpt.conf", dir);
+    f = fopen(gconf, "w");
+    fprintf(f,
+            "[model]\ntype = gpt\nvocab = %d\ncontext = %d\nlayers = %d\nheads = %d\n"
+            "width = %d\nseed = 5\n"
+            "[data]\ntrain = %s\nbatch_size = %d\nblock_size = 4\nshuffle_blocks = 3\nseed = 17\n"
+            "[optimizer]\nkind = adamw\nlr = %g\nweight_decay = 0.01\nclip_norm = 0.7\n"
+            "[schedule]\nepochs = 100\nmax_steps = %d\nlr_schedule = cosine\n"
+            "warmup_steps = 3\n"
+            "[comm]\nbucket_mb = 0.001\n"
+            "[log]\nprogress = off\n"
+            "[snapshot]\nenabled = false\n",
+            GV, GT, GL, GH, GC, data, 4 * GB, glr, GK);
+    fclose(f);
   }
   MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
   snprintf(conf, sizeof conf, "%s/t.conf", dir);
+  snprintf(gconf, sizeof gconf, "%s/gpt.conf", dir);
   /* ranks 0 and 1: the world-2 runs */
   MPI_Comm pair;
   MPI_Comm_split(MPI_COMM_WORLD, rank < 2 ? 0 : MPI_UNDEFINED, rank, &pair);
@@ -282,11 +470,18 @@ int main(int argc, char **argv) {
   if (rank == 0) {
     check_accum(conf, MPI_COMM_SELF, w0, n0);
     check_clip_step(conf, lr, MPI_COMM_SELF, w0, n0);
+  }
+  free(w0);
+
+  /* 4. the GPT: every rank takes part (world 4, and ranks 0 and 1 at world 2) */
+  MPI_Comm_split(MPI_COMM_WORLD, rank < 2 ? 0 : MPI_UNDEFINED, rank, &pair);
+  check_gpt(gconf, pair);
+  if (pair != MPI_COMM_NULL) MPI_Comm_free(&pair);
+  if (rank == 0) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
   }
-  free(w0);
   int failures = mn_test_failures;
   MPI_Bcast(&failures, 1, MPI_INT, 0, MPI_COMM_WORLD);
   mn_test_failures = failures;
