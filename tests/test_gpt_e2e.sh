@@ -255,9 +255,16 @@ bad_option() {
 }
 bad_option "without a snapshot" "give one snapshot" --tokens 5
 bad_option "with two snapshots" "give one snapshot" "$ref1" "$ref1"
-bad_option "--tokens -1" "--tokens: '-1' is not" "$ref1" --tokens -1
+bad_option "--tokens -1" "--tokens: '-1' is not an integer" "$ref1" --tokens -1
 bad_option "--temperature abc" "--temperature: 'abc' is not" "$ref1" --temperature abc
 bad_option "--top-k x" "--top-k: 'x' is not" "$ref1" --top-k x
+# integers: a count or a seed with a fraction or an exponent is refused, not cut ("2.5" was
+# 2 tokens, and "--seed 1e3" seed 1); every uint64 is a seed
+bad_option "--tokens 2.5" "--tokens: '2\.5' is not an integer" "$ref1" --tokens 2.5
+bad_option "--top-k 1.5" "--top-k: '1\.5' is not an integer" "$ref1" --top-k 1.5
+bad_option "--seed 1e3" "--seed: '1e3' is not an integer" "$ref1" --seed 1e3
+bad_option "--seed -1" "--seed: '-1' is not an integer" "$ref1" --seed -1
+expect_exit 0 "mngen --seed 2^64 - 1" "$mngen" "$ref1" --seed 18446744073709551615 --tokens 5
 bad_option "--temprature (a typo)" "unknown option '--temprature' \(did you mean --temperature\?\)" \
   "$ref1" --temprature 1
 [ ! -s "$MN_TMP/out" ] && pass "nothing on stdout after a bad option" || fail "stdout: $(head -c 80 "$MN_TMP/out")"

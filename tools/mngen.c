@@ -258,6 +258,23 @@ static int parse_number(const char *name, const char *text, double lo, double hi
   return 0;
 }
 
+/* An integer option: decimal digits only (no sign, fraction or exponent), in [lo, hi]. A
+ * count or a seed read as a double would take "2.5" as 2 and "1e3" as 1000 for the range
+ * and then 1 (strtoull stops at the "e"). */
+static int parse_integer(const char *name, const char *text, uint64_t lo, uint64_t hi,
+                         uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long x = strtoull(text, &end, 10);
+  if (!isdigit((unsigned char)text[0]) || *end || errno || x < lo || x > hi) {
+    mn_log_error("%s: '%s' is not an integer in [%" PRIu64 ", %" PRIu64 "] (see --help)", name,
+                 text, lo, hi);
+    return -1;
+  }
+  *out = (uint64_t)x;
+  return 0;
+}
+
 int main(int argc, char **argv) {
   static const struct option options[] = {
       {"prompt", required_argument, NULL, 'p'},
@@ -275,24 +292,23 @@ int main(int argc, char **argv) {
   mn_log_init("mngen", -1, NULL);
   opterr = 0;
   int c;
-  double x;
+  uint64_t x;
   while ((c = getopt_long(argc, argv, "hV", options, NULL)) != -1) {
     switch (c) {
     case 'p': o.prompt = optarg; break;
     case 'n':
-      if (parse_number("--tokens", optarg, 0, 1e9, &x)) return MN_EXIT_USAGE;
+      if (parse_integer("--tokens", optarg, 0, 1000000000, &x)) return MN_EXIT_USAGE;
       o.ntokens = (int)x;
       break;
     case 't':
       if (parse_number("--temperature", optarg, 0, 1e6, &o.temperature)) return MN_EXIT_USAGE;
       break;
     case 'k':
-      if (parse_number("--top-k", optarg, 0, 1e9, &x)) return MN_EXIT_USAGE;
+      if (parse_integer("--top-k", optarg, 0, 1000000000, &x)) return MN_EXIT_USAGE;
       o.top_k = (int)x;
       break;
     case 's':
-      if (parse_number("--seed", optarg, 0, 1.8e19, &x)) return MN_EXIT_USAGE;
-      o.seed = strtoull(optarg, NULL, 10);
+      if (parse_integer("--seed", optarg, 0, UINT64_MAX, &o.seed)) return MN_EXIT_USAGE;
       break;
     case 'v': o.vocab = optarg; break;
     case 'i': o.ids = 1; break;
