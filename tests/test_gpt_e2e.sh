@@ -10,7 +10,8 @@
 #    line shows "tok/s" (and "MFU" with a peak).
 # 2. Bitwise resume (design.md property 4): stopped by a SIGTERM that a rank sends itself
 #    at a chosen step (MN_TEST_SIGNAL_STEP, as in test_resume.sh) mid-epoch and on the last
-#    step of an epoch, at world 1 and 2, the run exits 75 with a snapshot of the next step;
+#    step of an epoch, at world 1 and 2 (and at world 2 with accum_steps 2), the run exits
+#    75 with a snapshot of the next step;
 #    rerun, it resumes from that snapshot and ends with parameters and AdamW moments
 #    bitwise equal to an uninterrupted run (h5diff of params/ and optim/).
 # 3. A gpt's snapshot is refused (65, the difference named, no file changed) when the
@@ -156,12 +157,14 @@ same_state() {
   fi
 }
 
-# stop_resume NP STEP NAME: SIGTERM at the start of step STEP on every rank; expect 75 and a
-# snapshot of step STEP + 1; resume; compare with ref<NP>.
+# stop_resume NP STEP NAME [REF ARGS...]: SIGTERM at the start of step STEP on every rank;
+# expect 75 and a snapshot of step STEP + 1; resume; compare with the run in $MN_TMP/REF
+# (default ref<NP>). ARGS: more mnrun arguments for both runs (those of the reference).
 stop_resume() {
-  local np=$1 step=$2 name=$3 dir="$MN_TMP/$3" snap
+  local np=$1 step=$2 name=$3 dir="$MN_TMP/$3" snap ref=${4:-ref$1}
+  shift $(($# < 4 ? $# : 4))
   expect_exit 75 "$name: SIGTERM at step $step exits 75" \
-    env MN_TEST_SIGNAL_STEP="$step" "$mnrun" -np "$np" "$MN_TMP/g.conf" --set snapshot.dir="$dir"
+    env MN_TEST_SIGNAL_STEP="$step" "$mnrun" -np "$np" "$MN_TMP/g.conf" --set snapshot.dir="$dir" "$@"
   snap=$(final "$dir")
   cp "$snap" "$dir-stopped" 2>/dev/null
   if [ "$(position "$snap" step)" != $((step + 1)) ]; then
@@ -170,14 +173,18 @@ stop_resume() {
   fi
   pass "$name: stopped with the snapshot $(basename "$snap")"
   expect_exit 0 "$name: the rerun finishes" "$mnrun" -np "$np" "$MN_TMP/g.conf" \
-    --set snapshot.dir="$dir"
+    --set snapshot.dir="$dir" "$@"
   expect_err "resuming from .*step-0*$((step + 1))\.h5" "$name: resumed from that snapshot"
-  same_state "$(final "$MN_TMP/ref$np")" "$(final "$dir")" "$name"
+  same_state "$(final "$MN_TMP/$ref")" "$(final "$dir")" "$name"
 }
 stop_resume 1 30 w1-mid
 stop_resume 1 $((S1 - 1)) w1-boundary # the last step of epoch 1
 stop_resume 2 13 w2-mid
 stop_resume 2 $((S2 - 1)) w2-boundary
+# with gradient accumulation (2 micro-batches of 4 a step: S2 / 2 steps an epoch at world 2)
+expect_exit 0 "gpt reference on 2 ranks, accum_steps 2" "$mnrun" -np 2 "$MN_TMP/g.conf" \
+  --set snapshot.dir="$MN_TMP/refacc" --set optimizer.accum_steps=2
+stop_resume 2 7 w2-accum refacc --set optimizer.accum_steps=2
 b="$MN_TMP/w2-boundary-stopped"
 [ "$(position "$b" epoch)" = 1 ] && [ "$(position "$b" epoch_pos)" = 0 ] &&
   pass "the boundary snapshot is at epoch 1, position 0" || fail "boundary snapshot position ($b)"
