@@ -23,6 +23,9 @@
 #      NCCL close to the CPU's 2-rank run, and a rank SIGKILLed mid-run (comm.timeout_s =
 #      20, 7 buckets a step, so that the survivor waits on several collectives at once)
 #      makes mnrun exit 69 within DEAD_PEER_LIMIT_S seconds instead of hanging.
+#   e. a tiny GPT (byte-level, on this repository's docs) trains on the GPU (FP32) with
+#      the loss of each of its first GPT_STEPS steps within GPT_TOL (relative) of the same
+#      run on the CPU, and its final parameters within TOL.
 # MN_TEST_DEV=cpu dry-runs every check on the CPU (the paths expected are then host), to
 # test this script where no GPU is.
 # It does not measure speed (bench/gpu_step.sh does) nor test the kernels one by one
@@ -315,5 +318,49 @@ if [ "$ngpus" -ge 2 ] && [ $have_nccl = 1 ]; then
 else
   echo "note: fewer than 2 GPUs (or no NCCL): 2-rank NCCL and the dead-peer check not run"
 fi
+
+# ---- e. a tiny GPT: the first steps on the GPU against the CPU ----------------------------
+GPT_STEPS=20
+GPT_TOL=1e-4
+"$MN_BIN/mnprep" text --out "$MN_TMP/docs" "$MN_SRC/docs/*.md" >/dev/null ||
+  fail "mnprep text on docs/*.md"
+cat >"$MN_TMP/gpt.conf" <<CONF
+[model]
+type = gpt
+vocab = 256
+context = 32
+layers = 2
+heads = 2
+width = 64
+[data]
+train = $MN_TMP/docs-train.h5
+batch_size = 8
+[optimizer]
+kind = adamw
+lr = 0.001
+clip_norm = 1.0
+[schedule]
+epochs = 1
+max_steps = $GPT_STEPS
+[log]
+interval = 1
+progress = plain
+CONF
+for dev in cpu $DEV; do
+  expect_exit 0 "tiny GPT, $GPT_STEPS steps on $dev" "$mnrun" -np 1 "$MN_TMP/gpt.conf" \
+    --set compute.device=$dev --set compute.tf32=false --set snapshot.dir="$MN_TMP/gpt-$dev" \
+    --metrics "$MN_TMP/gpt-$dev.jsonl"
+  grep '"event":"step"' "$MN_TMP/gpt-$dev.jsonl" | grep -o '"loss":[^,}]*' | cut -d: -f2 \
+    >"$MN_TMP/gpt-$dev.loss"
+done
+if [ "$(wc -l <"$MN_TMP/gpt-cpu.loss")" = $GPT_STEPS ] &&
+  paste "$MN_TMP/gpt-cpu.loss" "$MN_TMP/gpt-$DEV.loss" | awk -v tol=$GPT_TOL '
+    { d = $1 - $2; if (d < 0) d = -d; if (!($2 != "" && d <= tol * $1)) bad++ } END { exit bad > 0 }'; then
+  pass "tiny GPT: the losses of the first $GPT_STEPS steps on $DEV within $GPT_TOL of the CPU's"
+else
+  fail "tiny GPT: step losses on $DEV differ from the CPU's"
+  paste "$MN_TMP/gpt-cpu.loss" "$MN_TMP/gpt-$DEV.loss" | head -n 5 >&2
+fi
+close gpt-$DEV gpt-cpu "tiny GPT, $DEV vs CPU"
 
 finish

@@ -58,9 +58,13 @@ static const char *misfit(const mn_snapshot_meta_t *here, const mn_snapshot_meta
   }
   if (s->data_n != here->data_n || s->data_dim != here->data_dim ||
       s->data_classes != here->data_classes) {
+    int tokens = mn_trainstate_config_value(here->config, "model", "type", a, sizeof a) &&
+                 !strcmp(a, "gpt");
     snprintf(why, len,
-             "another training set: %lld samples of %d features and %d classes in the "
-             "snapshot, %lld x %d and %d here",
+             tokens ? "another training set: %lld windows of %d tokens, vocabulary %d in the "
+                      "snapshot, %lld x %d and %d here"
+                    : "another training set: %lld samples of %d features and %d classes in the "
+                      "snapshot, %lld x %d and %d here",
              (long long)s->data_n, s->data_dim, s->data_classes, (long long)here->data_n,
              here->data_dim, here->data_classes);
     return why;
