@@ -2,8 +2,9 @@
 
 The same GPT-2 as mn's [model] type = gpt (nanoGPT's layout): token and position
 embeddings; per block LayerNorm, causal self-attention (one Linear to q, k, v, then
-F.scaled_dot_product_attention(is_causal=True) when this torch has it, else the explicit
-softmax(q k^T / sqrt(hs)) with a causal mask, then v), Linear projection, residual,
+F.scaled_dot_product_attention(is_causal=True) when this torch has it and --attention is
+auto, else the explicit softmax(q k^T / sqrt(hs)) with a causal mask, then v: mn's and
+llm.c's way, which keeps the [B, heads, T, T] matrix), Linear projection, residual,
 LayerNorm, Linear to 4C, GELU (tanh approximation), Linear back to C, residual; a final
 LayerNorm and the output head tied to the token embedding; every Linear and LayerNorm with a
 bias, no dropout. The vocabulary is padded to a multiple of 64 rows as mn pads it (50257 ->
@@ -36,9 +37,10 @@ HAVE_SDPA = hasattr(F, "scaled_dot_product_attention")
 
 
 class Block(nn.Module):
-    def __init__(self, width, heads):
+    def __init__(self, width, heads, sdpa):
         super().__init__()
         self.heads = heads
+        self.sdpa = sdpa
         self.ln_1 = nn.LayerNorm(width)
         self.c_attn = nn.Linear(width, 3 * width)
         self.c_proj = nn.Linear(width, width)
@@ -51,7 +53,7 @@ class Block(nn.Module):
         q, k, v = self.c_attn(x).split(C, dim=2)
         hs = C // self.heads
         q, k, v = (t.view(B, T, self.heads, hs).transpose(1, 2) for t in (q, k, v))
-        if HAVE_SDPA:
+        if self.sdpa:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
             att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))
@@ -66,13 +68,13 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, vocab, context, layers, heads, width):
+    def __init__(self, vocab, context, layers, heads, width, sdpa):
         super().__init__()
         self.vocab = vocab
         self.padded = (vocab + 63) // 64 * 64
         self.wte = nn.Embedding(self.padded, width)
         self.wpe = nn.Embedding(context, width)
-        self.blocks = nn.ModuleList(Block(width, heads) for _ in range(layers))
+        self.blocks = nn.ModuleList(Block(width, heads, sdpa) for _ in range(layers))
         self.ln_f = nn.LayerNorm(width)
         for m in self.modules():  # GPT-2's initialisation (its scaled residual init left out)
             if isinstance(m, (nn.Linear, nn.Embedding)):
@@ -103,7 +105,8 @@ def run(rank, a, port):
         torch.backends.cudnn.allow_tf32 = a.tf32
     dev = torch.device(a.device, rank) if a.device == "cuda" else torch.device("cpu")
     torch.manual_seed(a.seed)  # the same weights on every rank
-    model = GPT(a.vocab, a.context, a.layers, a.heads, a.width).to(dev)
+    sdpa = HAVE_SDPA and a.attention != "explicit"
+    model = GPT(a.vocab, a.context, a.layers, a.heads, a.width, sdpa).to(dev)
     nparams = sum(p.numel() for p in model.parameters())
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and not n.startswith("w")]
     other = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and not n.startswith("w"))]
@@ -144,7 +147,7 @@ def run(rank, a, port):
               f"tokens_per_s={tokens / dt:.0f} step_ms={1000 * dt / a.steps:.2f} params={nparams} "
               f"version={torch.__version__} device={a.device} "
               f"tf32={int(a.device == 'cuda' and a.tf32)} "
-              f"attention={'sdpa' if HAVE_SDPA else 'explicit'} loss={loss.item():.3f}", flush=True)
+              f"attention={'sdpa' if sdpa else 'explicit'} loss={loss.item():.3f}", flush=True)
     if a.world > 1:
         torch.distributed.destroy_process_group()
 
@@ -170,6 +173,9 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--tf32", action="store_true", help="TF32 matmuls (cuda only)")
+    p.add_argument("--attention", choices=["auto", "explicit"], default="auto",
+                   help="auto: F.scaled_dot_product_attention when this torch has it; explicit: "
+                        "softmax(q k^T) v with the [B, heads, T, T] matrix, as mn and llm.c")
     a = p.parse_args()
     if a.width % a.heads:
         raise SystemExit("torch_gpt.py: --width must be a multiple of --heads")
