@@ -35,17 +35,43 @@
 /* ---- the timed kernel table ------------------------------------------------------------- */
 
 enum {
-  OP_GEMM_BLOCKS, OP_GEMM_HEAD, OP_ATTENTION_FWD, OP_ATTENTION_BWD, OP_LAYERNORM_FWD,
-  OP_LAYERNORM_BWD, OP_GELU_FWD, OP_GELU_BWD, OP_ADD, OP_BIAS, OP_ENCODER_FWD, OP_ENCODER_BWD,
-  OP_CLASSIFIER, OP_ADAMW, OP_CHECK, OP_MEMORY, OP_OTHER, OP_COUNT
+  OP_GEMM_BLOCKS,
+  OP_GEMM_HEAD,
+  OP_ATTENTION_FWD,
+  OP_ATTENTION_BWD,
+  OP_LAYERNORM_FWD,
+  OP_LAYERNORM_BWD,
+  OP_GELU_FWD,
+  OP_GELU_BWD,
+  OP_ADD,
+  OP_BIAS,
+  OP_ENCODER_FWD,
+  OP_ENCODER_BWD,
+  OP_CLASSIFIER,
+  OP_ADAMW,
+  OP_CHECK,
+  OP_MEMORY,
+  OP_OTHER,
+  OP_COUNT
 };
 
-static const char *const op_names[OP_COUNT] = {
-    "gemm: blocks' linear layers", "gemm: tied head (logits, dx, dwte)", "attention_fwd",
-    "attention_bwd", "layernorm_fwd", "layernorm_bwd", "gelu_fwd", "gelu_bwd",
-    "add (residuals)", "bias (fwd add, bwd sum)", "encoder_fwd", "encoder_bwd",
-    "classifier_xent", "adamw/sgd update", "count_nonfinite (finite check)",
-    "copy/upload/download", "other ops"};
+static const char *const op_names[OP_COUNT] = {"gemm: blocks' linear layers",
+                                               "gemm: tied head (logits, dx, dwte)",
+                                               "attention_fwd",
+                                               "attention_bwd",
+                                               "layernorm_fwd",
+                                               "layernorm_bwd",
+                                               "gelu_fwd",
+                                               "gelu_bwd",
+                                               "add (residuals)",
+                                               "bias (fwd add, bwd sum)",
+                                               "encoder_fwd",
+                                               "encoder_bwd",
+                                               "classifier_xent",
+                                               "adamw/sgd update",
+                                               "count_nonfinite (finite check)",
+                                               "copy/upload/download",
+                                               "other ops"};
 
 typedef struct op_time {
   double s;
@@ -63,18 +89,19 @@ static double now_s(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-#define TIMED(op, call)                                                                          \
-  do {                                                                                           \
-    double t0_ = now_s();                                                                        \
-    call;                                                                                        \
-    g_t[op].s += now_s() - t0_;                                                                  \
-    g_t[op].calls++;                                                                             \
+#define TIMED(op, call)                                                                            \
+  do {                                                                                             \
+    double t0_ = now_s();                                                                          \
+    call;                                                                                          \
+    g_t[op].s += now_s() - t0_;                                                                    \
+    g_t[op].calls++;                                                                               \
   } while (0)
 
 static void t_gemm(const mn_kctx_t *ctx, int ta, int tb, int m, int n, int k, float alpha,
-                   const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+                   const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                   int ldc) {
   int op = g_head_dim && (m == g_head_dim || n == g_head_dim || k == g_head_dim) ? OP_GEMM_HEAD
-                                                                                   : OP_GEMM_BLOCKS;
+                                                                                 : OP_GEMM_BLOCKS;
   TIMED(op, g_cpu->gemm(ctx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
   g_t[op].flop += 2.0 * m * n * k;
 }
@@ -121,8 +148,8 @@ static void t_encoder_fwd(const mn_kctx_t *ctx, float *out, const int32_t *token
 static void t_encoder_bwd(const mn_kctx_t *ctx, float *dwte, float *dwpe, const float *dout,
                           const int32_t *tokens, int B, int T, int C, int V, int T_max,
                           int dwte_add, int dwpe_add) {
-  TIMED(OP_ENCODER_BWD, g_cpu->encoder_bwd(ctx, dwte, dwpe, dout, tokens, B, T, C, V, T_max,
-                                           dwte_add, dwpe_add));
+  TIMED(OP_ENCODER_BWD,
+        g_cpu->encoder_bwd(ctx, dwte, dwpe, dout, tokens, B, T, C, V, T_max, dwte_add, dwpe_add));
 }
 static void t_layernorm_fwd(const mn_kctx_t *ctx, float *out, float *mean, float *rstd,
                             const float *inp, const float *w, const float *b, int rows, int C) {
@@ -131,8 +158,8 @@ static void t_layernorm_fwd(const mn_kctx_t *ctx, float *out, float *mean, float
 static void t_layernorm_bwd(const mn_kctx_t *ctx, float *dinp, float *dw, float *db,
                             const float *dout, const float *inp, const float *w, const float *mean,
                             const float *rstd, int rows, int C, int din_add, int dparams_add) {
-  TIMED(OP_LAYERNORM_BWD, g_cpu->layernorm_bwd(ctx, dinp, dw, db, dout, inp, w, mean, rstd, rows,
-                                               C, din_add, dparams_add));
+  TIMED(OP_LAYERNORM_BWD, g_cpu->layernorm_bwd(ctx, dinp, dw, db, dout, inp, w, mean, rstd, rows, C,
+                                               din_add, dparams_add));
 }
 static void t_gelu_fwd(const mn_kctx_t *ctx, float *out, const float *inp, int64_t count) {
   TIMED(OP_GELU_FWD, g_cpu->gelu_fwd(ctx, out, inp, count));
@@ -156,8 +183,8 @@ static void t_attention_bwd(const mn_kctx_t *ctx, float *dqkv, const float *dout
 static void t_classifier_xent(const mn_kctx_t *ctx, const float *logits, const int32_t *labels,
                               int rows, int V, int Vp, float grad_scale, float *dlogits,
                               double *loss_sum, int64_t *correct) {
-  TIMED(OP_CLASSIFIER, g_cpu->classifier_xent(ctx, logits, labels, rows, V, Vp, grad_scale,
-                                              dlogits, loss_sum, correct));
+  TIMED(OP_CLASSIFIER, g_cpu->classifier_xent(ctx, logits, labels, rows, V, Vp, grad_scale, dlogits,
+                                              loss_sum, correct));
 }
 static void t_upload(const mn_kctx_t *ctx, void *dst, const void *src, size_t nbytes) {
   TIMED(OP_MEMORY, g_cpu->upload(ctx, dst, src, nbytes));
@@ -211,15 +238,14 @@ typedef struct opts {
 } opts_t;
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: mn_gpt_ops [--steps N] [--warmup N] [--set K=V]... train.conf\n"
-          "Time each kernel-table op of mn's training step (forward, loss, backward, finite\n"
-          "check, optimizer update; no allreduce, no loader) on train.conf's model at\n"
-          "data.batch_size, on the CPU. GEMM threads: OPENBLAS_NUM_THREADS.\n"
-          "  --steps N    timed steps (default 10)\n"
-          "  --warmup N   untimed steps first (default 2)\n"
-          "  --set K=V    config override (repeatable), as mntrain's\n"
-          "Exit codes: 0 done, 64 usage or config, 70 out of memory or a failed step.\n");
+  fprintf(f, "usage: mn_gpt_ops [--steps N] [--warmup N] [--set K=V]... train.conf\n"
+             "Time each kernel-table op of mn's training step (forward, loss, backward, finite\n"
+             "check, optimizer update; no allreduce, no loader) on train.conf's model at\n"
+             "data.batch_size, on the CPU. GEMM threads: OPENBLAS_NUM_THREADS.\n"
+             "  --steps N    timed steps (default 10)\n"
+             "  --warmup N   untimed steps first (default 2)\n"
+             "  --set K=V    config override (repeatable), as mntrain's\n"
+             "Exit codes: 0 done, 64 usage or config, 70 out of memory or a failed step.\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out) {
@@ -250,8 +276,10 @@ static int parse_args(int argc, char **argv, opts_t *o) {
     default: ok = 0;
     }
   }
-  if (ok && optind == argc - 1) o->conf = argv[optind];
-  else ok = 0;
+  if (ok && optind == argc - 1)
+    o->conf = argv[optind];
+  else
+    ok = 0;
   if (!ok) usage(stderr);
   return ok;
 }
@@ -319,7 +347,7 @@ int main(int argc, char **argv) {
   int batch = cfg.data.batch_size;
   if (!spec.tokens) {
     fprintf(stderr, "mn_gpt_ops: the model takes no tokens (type = %s): this bench is for a gpt\n",
-                    spec.type);
+            spec.type);
     return 64;
   }
   mn_kernels_t timed = timed_table();
@@ -360,11 +388,12 @@ int main(int argc, char **argv) {
   int64_t nparams = 0;
   mn_model_size(&spec, &nparams, NULL);
   const char *th = getenv("OPENBLAS_NUM_THREADS");
-  printf("mn_gpt_ops: %s: gpt vocab %d (padded %d), context %d, %d blocks, %d heads, width %d; "
-         "batch %d; %lld parameters; optimizer %s; %d steps timed after %d; OPENBLAS_NUM_THREADS=%s;"
-         " loss %.3f -> %.3f\n",
-         o.conf, cfg.model.vocab, Vp, T, cfg.model.layers[0], cfg.model.heads, C, batch,
-         (long long)nparams, opt.kind->name, o.steps, o.warmup, th ? th : "(unset)", first, last);
+  printf(
+      "mn_gpt_ops: %s: gpt vocab %d (padded %d), context %d, %d blocks, %d heads, width %d; "
+      "batch %d; %lld parameters; optimizer %s; %d steps timed after %d; OPENBLAS_NUM_THREADS=%s;"
+      " loss %.3f -> %.3f\n",
+      o.conf, cfg.model.vocab, Vp, T, cfg.model.layers[0], cfg.model.heads, C, batch,
+      (long long)nparams, opt.kind->name, o.steps, o.warmup, th ? th : "(unset)", first, last);
   if (!g_head_dim)
     printf("note: the padded vocabulary equals another GEMM dimension: the head's GEMMs are "
            "counted with the blocks'\n");
