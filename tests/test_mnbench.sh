@@ -4,7 +4,7 @@
 # bandwidths and throughputs, efficiencies in (0, 1.5], the mn/raw ratio at 2 ranks, the
 # model's predictions from 8 to 1024 ranks); the plot is an SVG when gnuplot is here, and
 # without gnuplot the table and JSON still come and stderr says no plot was made. Then
-# strong scaling, and the errors: bad options exit 64, a failed run exits 69 naming its log.
+# strong scaling; a tiny gpt (its gradient bytes from the registry, its tokens/s); and the errors: bad options exit 64, a failed run exits 69 naming its log.
 # Timing values are only checked for sanity, never against a figure.
 . "$MN_SRC/tests/lib.sh"
 export TMPDIR="$MN_TMP" # mnbench keeps the scratch directory of a failed run: keep it here
@@ -58,6 +58,11 @@ if command -v python3 >/dev/null; then
 fi
 [ "$(json_num params)" = 301066 ] && pass "params 64*512+512 + 512*512+512 + 512*10+10 = 301066" ||
   fail "params $(json_num params)"
+# the gradient is the registry's flat buffer: each tensor starts on 64 floats (256 bytes), so
+# the 10 floats of the last bias are padded to 64: 301120 floats
+[ "$(json_num flat)" = 301120 ] && [ "$(json_num grad_bytes)" = 1204480 ] &&
+  [ "$(json_num grad_bytes 2)" = 1204480 ] && pass "the gradient: 301120 floats, 1204480 bytes" ||
+  fail "flat $(json_num flat), grad_bytes $(json_num grad_bytes) $(json_num grad_bytes 2)"
 # the allreduce at 2 ranks: 4 KB .. 1 MB is 9 sizes, each checked on both paths
 nsizes=$(grep -c '"bytes":' out.json)
 [ "$nsizes" = 9 ] && pass "9 sizes at 2 ranks" || fail "$nsizes sizes, want 9"
@@ -127,6 +132,42 @@ grep -q '"mode":"strong"' strong.json &&
   grep -q '"ranks":1,"ok":true,"batch_per_rank":64,"global_batch":64' strong.json &&
   grep -q '"ranks":2,"ok":true,"batch_per_rank":32,"global_batch":64' strong.json &&
   pass "strong scaling: 64 then 2 x 32" || fail "strong scaling: $(grep -o '"batch_per_rank[^,]*' strong.json)"
+
+# ---- a gpt: its gradient from the registry, its tokens/s ----
+# vocab 256, context 16, 1 block, 2 heads, width 64: every tensor is a multiple of 64 floats
+# (the registry's 256-byte alignment), so the flat buffer holds exactly the parameters:
+# wte 256x64 + wpe 16x64 + one block (12 C^2 + 13 C = 49984) + ln_f 2x64 = 67520 floats,
+# 270080 bytes of gradient
+"$MN_BIN/mnprep" text --out data/gpt "$MN_SRC"/docs/*.md >/dev/null || fail "mnprep text"
+gpt=(--set model.type=gpt --set model.vocab=256 --set model.context=16 --set model.layers=1
+  --set model.heads=2 --set model.width=64 --set data.train=data/gpt-train.h5 --set data.val=
+  --set data.batch_size=4 --set optimizer.kind=adamw --set optimizer.lr=0.001)
+expect_exit 0 "mnbench on a tiny gpt" "$MN_BIN/mnbench" --np 1,2 --min-bytes 4K --max-bytes 64K \
+  --iters 2 --warmup 1 --steps 10 --no-plot "${gpt[@]}" --json gpt.json "$conf"
+cat out
+grep -q '"model_type":"gpt"' gpt.json && grep -q '"tokens_per_sample":16' gpt.json &&
+  pass "gpt.json says a gpt of 16 tokens a sample" ||
+  fail "gpt.json: $(head -c 400 gpt.json)"
+grep -q '"flat":67520,"grad_bytes":270080,"params":67520,' gpt.json &&
+  pass "the gpt's gradient: 67520 floats, 270080 bytes (the registry's flat buffer)" ||
+  fail "gpt sizes: $(grep -o '"flat[^m]*' gpt.json)"
+grep -q '"grad_bytes":270080' <(sed -n '/^"model"/,$p' gpt.json) &&
+  pass "the scaling model sends the gpt's 270080 bytes" || fail "model grad_bytes"
+grep -q "gradient 270080 bytes" out && grep -q "gpt vocab 256, context 16, 1 blocks, 2 heads, width 64" out &&
+  pass "the report names the gpt and its gradient" || fail "report header: $(head -n 1 out)"
+# tokens/s = samples/s x 16 at each rank count, in the JSON and in the table
+tps=$(sed -n '/^"training"/,/^"model"/p' gpt.json | awk '
+  match($0, /"samples_per_s":[^,]*/) { s = substr($0, RSTART + 16, RLENGTH - 16)
+    match($0, /"tokens_per_s":[^,]*/); t = substr($0, RSTART + 15, RLENGTH - 15)
+    n++; if (!(s > 0) || t < 16 * s * 0.999 || t > 16 * s * 1.001) bad = 1 }
+  END { print n + 0, bad + 0 }')
+[ "$tps" = "2 0" ] && pass "tokens_per_s = 16 x samples_per_s at 1 and 2 ranks" ||
+  fail "tokens_per_s: $tps: $(grep -o '"[a-z]*_per_s":[^,]*' gpt.json | tr '\n' ' ')"
+grep -qE "^ +ranks +batch +samples/s .* tokens/s +MFU$" out &&
+  grep -qE "^ +2 +4 +[0-9]+ .* [0-9]+ +-$" out && pass "the training table has tokens/s (no MFU: no peak on the CPU)" ||
+  fail "no tokens/s column"
+grep -qE "c = [0-9.]+ us/sample \(a sequence of 16 tokens: [0-9.]+ us/token\)" out &&
+  pass "the model's c per token" || fail "no c per token"
 
 # ---- errors ----
 expect_exit 64 "--np 0" "$MN_BIN/mnbench" --np 0 "$conf"

@@ -128,10 +128,17 @@ static void print_training(FILE *f, const mn_bench_result_t *res) {
             res->batch, o->steps, res->threads);
   fprintf(f,
           "  step = global batch / samples/s; compute, comm, io_wait: rank 0's per step; other = "
-          "the rest\n  efficiency = samples/s / (ranks x samples/s at %d rank%s)\n\n",
-          res->train[0].ranks, res->train[0].ranks == 1 ? "" : "s");
-  fprintf(f, "%6s %6s %10s %9s %10s %8s %10s %8s %10s %8s\n", "ranks", "batch", "samples/s",
+          "the rest\n  efficiency = samples/s / (ranks x samples/s at %d rank%s)\n%s",
+          res->train[0].ranks, res->train[0].ranks == 1 ? "" : "s", res->seq > 1 ? "" : "\n");
+  int lm = res->seq > 1; /* a sequence model: its tokens/s (and MFU where mn knows a peak) */
+  if (lm)
+    fprintf(f, "  tokens/s = samples/s x %d (the context); MFU from mn's summary, - without a "
+               "peak (compute.peak_tflops)\n\n",
+            res->seq);
+  fprintf(f, "%6s %6s %10s %9s %10s %8s %10s %8s %10s %8s", "ranks", "batch", "samples/s",
           "step_ms", "compute_ms", "comm_ms", "io_wait_ms", "other_ms", "efficiency", "model");
+  if (lm) fprintf(f, " %10s %6s", "tokens/s", "MFU");
+  fputc('\n', f);
   for (int i = 0; i < res->ntrain; i++) {
     const mn_bench_train_t *t = &res->train[i];
     if (!t->ok) {
@@ -141,9 +148,14 @@ static void print_training(FILE *f, const mn_bench_result_t *res) {
     double steps = t->steps > 0 ? (double)t->steps : NAN;
     double step = t->ranks * t->batch / t->samples_per_s;
     double comp = t->compute_s / steps, comm = t->comm_s / steps, io = t->io_wait_s / steps;
-    fprintf(f, "%6d %6d %10.0f %9.2f %10.2f %8.2f %10.2f %8.2f %10.3f %8.3f\n", t->ranks, t->batch,
+    fprintf(f, "%6d %6d %10.0f %9.2f %10.2f %8.2f %10.2f %8.2f %10.3f %8.3f", t->ranks, t->batch,
             t->samples_per_s, step * 1e3, comp * 1e3, comm * 1e3, io * 1e3,
             (step - comp - comm - io) * 1e3, t->efficiency, model_at_measured(res, i));
+    if (lm && isfinite(t->mfu))
+      fprintf(f, " %10.0f %5.1f%%", t->tokens_per_s, 100 * t->mfu);
+    else if (lm)
+      fprintf(f, " %10.0f %6s", t->tokens_per_s, "-");
+    fputc('\n', f);
   }
 }
 
@@ -153,13 +165,17 @@ static void print_model(FILE *f, const mn_bench_result_t *res) {
     return;
   }
   const mn_bench_opts_t *o = res->opts;
+  char per_token[64] = ""; /* a sample of a sequence model is a sequence */
+  if (res->seq > 1)
+    snprintf(per_token, sizeof per_token, " (a sequence of %d tokens: %.3f us/token)", res->seq,
+             res->compute_per_sample_s * 1e6 / res->seq);
   fprintf(f,
           "\nscaling model (docs/benchmarks.md): T(n) = c*b + max(0, t_comm(n) - f*c*b),\n"
           "  t_comm(n) = k*2(n-1)*alpha + 2(n-1)/n * S/B; E(n) = T(1)/T(n)%s\n"
-          "  c = %.2f us/sample (measured), S = %.2f MB (%" PRId64 " parameters), k = %d "
-          "bucket(s), alpha = %.2f us%s, f = %.2f\n",
+          "  c = %.2f us/sample%s (measured), S = %.2f MB (%" PRId64 " floats: the gradient's "
+          "flat buffer), k = %d bucket(s), alpha = %.2f us%s, f = %.2f\n",
           o->global_batch > 0 ? " x b(1)/(n b(n)) (strong)" : " (weak)",
-          res->compute_per_sample_s * 1e6, res->params * 4.0 / 1e6, res->params,
+          res->compute_per_sample_s * 1e6, per_token, res->flat * 4.0 / 1e6, res->flat,
           res->links[0].model.nbuckets, res->links[0].model.alpha_s * 1e6,
           o->alpha_us >= 0 ? " (given)" : (res->calib_ranks ? " (measured)" : " (default)"),
           o->overlap);
@@ -190,8 +206,11 @@ static void print_model(FILE *f, const mn_bench_result_t *res) {
 }
 
 void mn_bench_print(FILE *f, const mn_bench_result_t *res) {
-  fprintf(f, "mnbench %s on %s (%d cores), %s: model %s (%" PRId64 " parameters)\n", res->date,
-          res->host, res->cores, res->opts->conf, res->layers, res->params);
+  fprintf(f,
+          "mnbench %s on %s (%d cores), %s: model %s (%" PRId64 " parameters; gradient %" PRId64
+          " bytes)\n",
+          res->date, res->host, res->cores, res->opts->conf, res->layers, res->params,
+          res->flat * 4);
   print_allreduce(f, res);
   print_training(f, res);
   print_model(f, res);
@@ -247,6 +266,8 @@ static void write_train(FILE *f, const mn_bench_train_t *t) {
       f, "{\"ranks\":%d,\"ok\":%s,\"batch_per_rank\":%d,\"global_batch\":%d,\"steps\":%" PRId64 ",",
       t->ranks, t->ok ? "true" : "false", t->batch, t->batch * t->ranks, t->steps);
   num(f, "samples_per_s", t->samples_per_s, 1);
+  num(f, "tokens_per_s", t->tokens_per_s, 1);
+  num(f, "mfu", t->mfu, 1);
   num(f, "elapsed_s", t->elapsed_s, 1);
   num(f, "compute_s", t->compute_s, 1);
   num(f, "comm_s", t->comm_s, 1);
@@ -290,7 +311,7 @@ static void write_model(FILE *f, const mn_bench_result_t *res) {
         f);
   fprintf(f, "\"fitted\":%s,", res->have_model ? "true" : "false");
   num(f, "compute_per_sample_us", res->compute_per_sample_s * 1e6, 1);
-  num(f, "grad_bytes", res->params * 4.0, 1);
+  num(f, "grad_bytes", res->flat * 4.0, 1);
   fprintf(f, "\"nbuckets\":%d,", res->nlinks ? res->links[0].model.nbuckets : 0);
   num(f, "alpha_us", res->alpha_s * 1e6, 1);
   num(f, "machine_busbw_GBps", res->machine_Bps / 1e9, 1);
@@ -316,8 +337,12 @@ mn_status_t mn_bench_write_json(const char *path, const mn_bench_result_t *res) 
   mn_json_string(f, res->host);
   fprintf(f, ",\"cores\":%d,\"conf\":", res->cores);
   mn_json_string(f, o->conf);
+  fputs(",\"model_type\":", f);
+  mn_json_string(f, res->model_type);
   fputs(",\"layers\":", f);
   mn_json_string(f, res->layers);
+  fprintf(f, ",\"tokens_per_sample\":%d,\"flat\":%" PRId64 ",\"grad_bytes\":%" PRId64,
+          res->seq, res->flat, res->flat * 4);
   fprintf(f,
           ",\"params\":%" PRId64 ",\"mode\":\"%s\",\"batch_per_rank\":%d,\"global_batch\":%d,"
           "\"steps\":%d,\"threads\":%d,\"iters\":%d,\"warmup\":%d,",

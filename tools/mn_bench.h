@@ -97,6 +97,8 @@ typedef struct mn_bench_train {
   int batch;       /* per rank */
   int64_t steps;   /* done */
   double samples_per_s, elapsed_s;
+  double tokens_per_s;                 /* a sequence model's: samples_per_s x its context */
+  double mfu;                          /* the summary's, NaN when it has none */
   double compute_s, comm_s, io_wait_s; /* rank 0's totals */
   double efficiency;                   /* samples_per_s / (ranks * that of the first) */
 } mn_bench_train_t;
@@ -114,8 +116,12 @@ typedef struct mn_bench_result {
   const mn_bench_opts_t *opts;
   char date[32], host[64];
   int cores;
-  char layers[256];
-  int64_t params;
+  char model_type[16]; /* "mlp", "gpt": the spec's type */
+  char layers[256];    /* the model in words: the MLP's widths, or the GPT's shape */
+  int seq;             /* tokens per sample of a sequence model (its context); 1 otherwise */
+  int64_t params;      /* the parameters (mn_model_size's count) */
+  int64_t flat;        /* the flat buffer's elements, padding included (mn_model_size's
+                          size): what the exchange sums, so the gradient is 4 x flat bytes */
   int batch; /* per rank at one rank (weak) */
   int threads;
   mn_bench_sweep_t sweeps[MN_BENCH_MAX_COUNTS];

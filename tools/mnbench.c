@@ -367,18 +367,30 @@ static mn_status_t load_config(bench_t *b) {
   mn_status_t st = mn_config_load(b->o->conf, b->o->sets, b->o->nsets, b->cfg, err, sizeof err);
   if (st != MN_OK) return mn_error(st, "%s", err[0] ? err : mn_status_string(st));
   mn_bench_result_t *r = b->res;
-  /* the parameter count of the registry (the exchange sums it and a little padding) */
+  /* the registry's sizes (the exchange sums the flat buffer, padding included) and the
+   * model's shape, from its spec: nothing here knows a model kind's layers */
   mn_model_spec_t *spec = malloc(sizeof *spec);
   if (!spec) return mn_error(MN_ERR_NOMEM, "out of memory");
   st = mn_model_spec_config(b->cfg, spec);
-  if (st == MN_OK) st = mn_model_size(spec, NULL, &r->params);
+  if (st == MN_OK) st = mn_model_size(spec, &r->flat, &r->params);
+  if (st == MN_OK) {
+    snprintf(r->model_type, sizeof r->model_type, "%s", spec->type);
+    r->seq = spec->tokens && spec->seq > 0 ? spec->seq : 1;
+  }
   free(spec);
   if (st != MN_OK) return st;
-  size_t used = 0;
-  for (int i = 0; i < b->cfg->model.nlayers; i++) {
-    used += (size_t)snprintf(r->layers + used, sizeof r->layers - used, "%s%d", i ? "," : "",
-                             b->cfg->model.layers[i]);
-    if (used >= sizeof r->layers) used = sizeof r->layers - 1;
+  const mn_config_t *c = b->cfg;
+  if (r->seq > 1) {
+    snprintf(r->layers, sizeof r->layers, "%s vocab %d, context %d, %d blocks, %d heads, width %d",
+             r->model_type, c->model.vocab, c->model.context, c->model.layers[0], c->model.heads,
+             c->model.width);
+  } else {
+    size_t used = 0;
+    for (int i = 0; i < c->model.nlayers; i++) {
+      used += (size_t)snprintf(r->layers + used, sizeof r->layers - used, "%s%d", i ? "," : "",
+                               c->model.layers[i]);
+      if (used >= sizeof r->layers) used = sizeof r->layers - 1;
+    }
   }
   r->batch = b->cfg->data.batch_size;
   return MN_OK;
@@ -491,11 +503,14 @@ static int summary_number(const char *line, const char *key, double *v) {
   const char *p = strstr(line, pat);
   if (!p) return 0;
   char *end;
-  *v = strtod(p + strlen(pat), &end);
-  return end != p + strlen(pat);
+  double x = strtod(p + strlen(pat), &end);
+  if (end == p + strlen(pat)) return 0; /* null: *v untouched */
+  *v = x;
+  return 1;
 }
 
-static mn_status_t read_summary(const char *path, mn_bench_train_t *t) {
+/* in: seq, the tokens of a sample (1 but for a sequence model). out: t's figures. */
+static mn_status_t read_summary(const char *path, int seq, mn_bench_train_t *t) {
   FILE *f = fopen(path, "r");
   if (!f) return mn_error(MN_ERR_NOINPUT, "%s: no metrics file", path);
   char *line = NULL, *last = NULL;
@@ -508,6 +523,8 @@ static mn_status_t read_summary(const char *path, mn_bench_train_t *t) {
   free(line);
   fclose(f);
   double steps = 0, world = 0;
+  t->mfu = NAN;
+  if (last) summary_number(last, "mfu", &t->mfu); /* a sequence model's; null without a peak */
   int ok = last && summary_number(last, "samples_per_s", &t->samples_per_s) &&
            summary_number(last, "compute_s", &t->compute_s) &&
            summary_number(last, "comm_s", &t->comm_s) &&
@@ -520,6 +537,7 @@ static mn_status_t read_summary(const char *path, mn_bench_train_t *t) {
     return mn_error(MN_ERR_DATA, "%s: the summary says world %d, not %d", path, (int)world,
                     t->ranks);
   t->steps = (int64_t)steps;
+  t->tokens_per_s = t->samples_per_s * seq;
   t->ok = t->samples_per_s > 0;
   return t->ok ? MN_OK : mn_error(MN_ERR_DATA, "%s: samples_per_s is not positive", path);
 }
@@ -563,7 +581,7 @@ static mn_status_t train_at(bench_t *b, int n, int threads, mn_bench_train_t *t)
   if (st == MN_OK && code != 0)
     st = mn_error(MN_ERR_PEER, "training at %d rank%s: mnrun exited %d (log: %s)", n,
                   n == 1 ? "" : "s", code, log);
-  if (st == MN_OK) st = read_summary(metrics, t);
+  if (st == MN_OK) st = read_summary(metrics, b->res->seq, t);
   if (st != MN_OK) show_tail(log);
   return st;
 }
@@ -577,7 +595,7 @@ static void calibrate(mn_bench_result_t *r) {
   for (int i = r->nsweeps - 1; i >= 0; i--) {
     const mn_bench_sweep_t *s = &r->sweeps[i];
     if (!s->ok || s->ranks < 2 || s->nrows < 2) continue;
-    double msg = r->params * 4.0, bucket = s->bucket_mb * 1024 * 1024;
+    double msg = r->flat * 4.0, bucket = s->bucket_mb * 1024 * 1024;
     if (bucket > 0 && bucket < msg) msg = bucket;
     int near = 1;
     for (int k = 2; k < s->nrows; k++)
@@ -620,8 +638,8 @@ static void fit_model(bench_t *b) {
   r->compute_per_sample_s = t0->ranks / t0->samples_per_s;
   double bucket_bytes = (double)b->cfg->comm.bucket_mb * 1024 * 1024;
   mn_scaling_t base = {.compute_per_sample_s = r->compute_per_sample_s,
-                       .grad_bytes = r->params * 4.0,
-                       .nbuckets = (int)ceil(r->params * 4.0 / bucket_bytes),
+                       .grad_bytes = r->flat * 4.0,
+                       .nbuckets = (int)ceil(r->flat * 4.0 / bucket_bytes),
                        .alpha_s = o->alpha_us >= 0 ? o->alpha_us * 1e-6
                                   : r->calib_ranks ? r->alpha_s
                                                    : 5e-6,
