@@ -111,7 +111,7 @@ slurm_cluster_start() {
   local ctld_port slurmd_port cpus
   ctld_port=$(slurm_cluster_free_port 16817)
   slurmd_port=$(slurm_cluster_free_port $((ctld_port + 1)))
-  cpus=$(nproc)
+  cpus=$(env -u OMP_NUM_THREADS nproc) # (nproc obeys OMP_NUM_THREADS, which the tests set)
   cat >"$dir/slurm.conf" <<CONF
 ClusterName=mntest
 SlurmctldHost=$host(127.0.0.1)
