@@ -25,7 +25,12 @@
  * backward hands buckets to the exchange (as DDP's no_sync), and the control slots are
  * agreed once per optimizer step, so a stop lands on a step boundary and a resume is exact.
  * Clipping (optimizer.clip_norm) scales the summed gradient inside the update, from the
- * norm the finite check computes in the same pass. */
+ * norm the finite check computes in the same pass.
+ *
+ * A sequence model (a gpt) is the same loop over other rows: a sample is a window of
+ * context + 1 tokens of a token dataset (its inputs int32 [context], its targets
+ * [context]), the loss is the mean over every position of the step's windows (each
+ * predicts the next token), and the records add tokens/s, MFU and perplexity. */
 #include "mn_train.h"
 #include "mn_clock.h"
 
