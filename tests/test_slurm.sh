@@ -112,7 +112,11 @@ if wait_for 60 "job $job: training under way (epoch 2 done)" grep -q '^epoch 2 d
   epochs=$((stop_step / 250 + 3))
   sed -i "s/^epochs = 60\$/epochs = $epochs/" "$MN_TMP/t.conf"
   total_steps=$((epochs * 250))
-  # A requeued job waits about 2 minutes (BeginTime) unless released.
+  # A requeued job waits about 2 minutes (BeginTime) unless released. Not within the second
+  # of the requeue: slurmd revokes the old run's credentials with a timestamp of whole
+  # seconds, and a new run's credential of that same second is refused too ("Killing
+  # non-startable batch job: Job credential revoked"; seen under the sanitizers).
+  sleep 2
   scontrol update jobid="$job" StartTime=now || fail "scontrol update StartTime=now"
   if wait_for 120 "job $job ended after its restart" \
     sh -c "scontrol show job $job | grep -qE 'JobState=($ended)'"; then
