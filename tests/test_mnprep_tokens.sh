@@ -10,17 +10,10 @@
 # unknown version, a file shorter or longer than its header, and a token >= --vocab exit 65
 # naming the file (and the token's position); a missing file exits 66; nothing is left
 # under the output's name or as a temp file after a failure.
-set -u
-: "${MN_BIN:?}" "${MN_TMP:?}"
+. "$MN_SRC/tests/lib.sh" # fail, finish; a fresh $MN_TMP
 P="$MN_BIN/mnprep"
 T="$MN_TMP"
-rm -rf "$T" && mkdir -p "$T/in/sub"
-fails=0
-
-fail() {
-  echo "FAIL: $*" >&2
-  fails=$((fails + 1))
-}
+mkdir -p "$T/in/sub"
 # expect CODE NEEDLE CMD...: CMD exits CODE and its stderr contains NEEDLE.
 expect() {
   local code=$1 needle=$2
@@ -129,8 +122,4 @@ expect 66 "nothing.bin: no such file" "$P" tokens --out "$T/gpt/n.h5" "$T/nothin
 for f in v s l t b n; do [ -e "$T/gpt/$f.h5" ] && fail "a failed import left $f.h5"; done
 no_temps "$T/gpt"
 
-if [ "$fails" -ne 0 ]; then
-  echo "test_mnprep_tokens: $fails failure(s)" >&2
-  exit 1
-fi
-echo "test_mnprep_tokens: ok"
+finish
