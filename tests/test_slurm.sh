@@ -145,12 +145,14 @@ fi
 
 # ---- mnrun --launcher srun (launch_srun.c) ----
 # srun --mpi=pmix starts the ranks; SIGTERM to mnrun becomes SIGUSR1 to srun, which every
-# rank gets as a stop request: mnrun exits 75 after a stop snapshot.
+# rank gets as a stop request: mnrun exits 75 after a stop snapshot. The signal goes once
+# the first epoch's snapshot is on disk (not on the "epoch 1 done" line of the job's output,
+# which srun's pipes may hold back until the run has ended).
 cat >"$MN_TMP/srun.sh" <<'EOF'
 #!/bin/bash
 "$MN_BIN/mnrun" -np 2 --launcher srun --set snapshot.dir="$SNAPS" "$CONF" &
 pid=$!
-for i in $(seq 1 120); do grep -q '^epoch 1 done' "$OUT" && break; sleep 0.5; done
+for i in $(seq 1 600); do compgen -G "$SNAPS/step-*.h5" >/dev/null && break; sleep 0.1; done
 kill -TERM $pid
 wait $pid
 echo "mnrun exited $?"
