@@ -248,7 +248,7 @@ int main(int argc, char **argv) {
   s.p = floats(s.nparams), s.g = floats(s.nparams), s.m = floats(s.nparams);
   s.v = floats(s.nparams);
   for (int64_t i = 0; i < s.nparams; i++) s.v[i] = s.v[i] * s.v[i]; /* second moments >= 0 */
-  size_t ws = s.k->attention_bwd_workspace(s.B, s.T, s.C, s.NH);
+  size_t ws = s.k->attention_workspace(s.B, s.T, s.C, s.NH);
   s.ctx.workspace = s.k->alloc(ws), s.ctx.workspace_nbytes = ws;
   layernorm_fwd(&s); /* a real mean and rstd for the backward */
   attention_fwd(&s); /* a real att */

@@ -185,19 +185,21 @@ typedef struct mn_kernels {
    * each; out: out[B,T,C] (head h's output in channels h*hs + [0, hs)) and att[B,NH,T,T]
    * (kept for the backward): for each (b, h, t),
    * att[b,h,t,t2] = softmax_{t2 <= t}(q_t . k_t2 / sqrt(hs)) for t2 <= t, 0 for t2 > t;
-   * out[b,t,h*hs + i] = sum_{t2 <= t} att[b,h,t,t2] v_t2[i]. */
+   * out[b,t,h*hs + i] = sum_{t2 <= t} att[b,h,t,t2] v_t2[i]. Needs attention_workspace(B, T,
+   * C, NH) bytes of ctx's workspace (below). */
   void (*attention_fwd)(const mn_kctx_t *ctx, float *out, float *att, const float *qkv, int B,
                         int T, int C, int NH);
 
   /* Its backward. in: dout[B,T,C], qkv and att (the forward's); in/out: dqkv[B,T,3C]:
    * dqkv = (add ? dqkv : 0) + the gradient with respect to qkv, through the softmax
-   * (datt = dout . v, dpre = att (datt - sum_t2 att datt)), then q, k and v. Needs
-   * attention_bwd_workspace(B, T, C, NH) bytes of ctx's workspace (a row of datt per (b, h)
-   * on the CPU, whose threads take the pairs; on CUDA the whole [B,NH,T,T] dpre, so that dq,
-   * dk and dv are sums in a fixed order without atomics). */
+   * (datt = dout . v, dpre = att (datt - sum_t2 att datt)), then q, k and v. */
   void (*attention_bwd)(const mn_kctx_t *ctx, float *dqkv, const float *dout, const float *qkv,
                         const float *att, int B, int T, int C, int NH, int add);
-  size_t (*attention_bwd_workspace)(int B, int T, int C, int NH);
+  /* The workspace of both, in bytes: on the CPU, whose threads take the (b, h) pairs, each
+   * pair's keys (values) transposed and a row of datt; on CUDA the backward's whole
+   * [B,NH,T,T] dpre, so that dq, dk and dv are sums in a fixed order without atomics, and
+   * none for the forward. */
+  size_t (*attention_workspace)(int B, int T, int C, int NH);
 
   /* The fused classifier: softmax_xent over the first V columns of each row of the padded
    * logits[rows,Vp] (row stride Vp); the padded columns [V, Vp) are never predicted (their

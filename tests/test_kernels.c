@@ -936,7 +936,7 @@ int main(void) {
   CHECK(k->softmax_xent_workspace && k->count_nonfinite_workspace);
   CHECK(k->encoder_fwd && k->encoder_bwd && k->encoder_bwd_workspace && k->layernorm_fwd &&
         k->layernorm_bwd && k->gelu_fwd && k->gelu_bwd && k->add_fwd && k->attention_fwd &&
-        k->attention_bwd && k->attention_bwd_workspace && k->classifier_xent &&
+        k->attention_bwd && k->attention_workspace && k->classifier_xent &&
         k->classifier_xent_workspace);
   CHECK(mn_kctx_default() != NULL && mn_kctx_default()->workspace_nbytes == 0);
   static const int att[][4] = {/* B, T, C, NH */
@@ -945,7 +945,7 @@ int main(void) {
                                {1, 40, 8, 2},
                                {3, 9, 6, 2}};
   size_t need[] = {k->softmax_xent_workspace(100, 257), k->count_nonfinite_workspace(9),
-                   k->encoder_bwd_workspace(4, 16), k->attention_bwd_workspace(3, 40, 12, 3)};
+                   k->encoder_bwd_workspace(4, 16), k->attention_workspace(3, 40, 12, 3)};
   for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
     if (need[i] > g_ctx.workspace_nbytes) g_ctx.workspace_nbytes = need[i];
   g_ctx.workspace = g_ctx.workspace_nbytes ? k->alloc(g_ctx.workspace_nbytes) : NULL;

@@ -769,7 +769,7 @@ static void test_attention(int B, int T, int C, int NH) {
   float *att = rand_floats(natt, 7, 8);
   float *d_qkv = to_dev(qkv, (size_t)nqkv * 4), *d_out = to_dev(out, (size_t)nout * 4);
   float *d_att = to_dev(att, (size_t)natt * 4);
-  g_cpu->attention_fwd(mn_kctx_default(), out, att, qkv, B, T, C, NH);
+  g_cpu->attention_fwd(&g_cpu_ctx, out, att, qkv, B, T, C, NH);
   g_gpu->attention_fwd(&g_ctx, d_out, d_att, d_qkv, B, T, C, NH);
   float *gout = dev_floats(d_out, nout), *gatt = dev_floats(d_att, natt);
   float *mag = calloc((size_t)nout, sizeof *mag);
@@ -822,7 +822,7 @@ static void run_all(void) {
         g_gpu->count_nonfinite_workspace && g_gpu->encoder_fwd && g_gpu->encoder_bwd &&
         g_gpu->encoder_bwd_workspace && g_gpu->layernorm_fwd && g_gpu->layernorm_bwd &&
         g_gpu->gelu_fwd && g_gpu->gelu_bwd && g_gpu->add_fwd && g_gpu->attention_fwd &&
-        g_gpu->attention_bwd && g_gpu->attention_bwd_workspace && g_gpu->classifier_xent &&
+        g_gpu->attention_bwd && g_gpu->attention_workspace && g_gpu->classifier_xent &&
         g_gpu->classifier_xent_workspace);
   cudaStream_t stream = NULL;
   CHECK(cudaStreamCreate(&stream) == cudaSuccess);
@@ -830,15 +830,15 @@ static void run_all(void) {
   size_t need[] = {g_gpu->softmax_xent_workspace(5000, 10),
                    g_gpu->count_nonfinite_workspace(((int64_t)1 << 24) + 3),
                    g_gpu->encoder_bwd_workspace(8, 300),
-                   g_gpu->attention_bwd_workspace(2, 256, 768, 12),
-                   g_gpu->attention_bwd_workspace(2, 100, 96, 12),
+                   g_gpu->attention_workspace(2, 256, 768, 12),
+                   g_gpu->attention_workspace(2, 100, 96, 12),
                    g_gpu->classifier_xent_workspace(5000, 64)};
   g_ctx.workspace_nbytes = 0;
   for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
     if (need[i] > g_ctx.workspace_nbytes) g_ctx.workspace_nbytes = need[i];
   g_ctx.workspace = g_gpu->alloc(g_ctx.workspace_nbytes);
   CHECK(g_ctx.workspace != NULL);
-  g_cpu_ctx.workspace_nbytes = g_cpu->attention_bwd_workspace(8, 257, 768, 12);
+  g_cpu_ctx.workspace_nbytes = g_cpu->attention_workspace(8, 257, 768, 12);
   g_cpu_ctx.workspace = g_cpu->alloc(g_cpu_ctx.workspace_nbytes);
   CHECK(g_cpu_ctx.workspace != NULL);
 

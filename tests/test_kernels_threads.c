@@ -200,7 +200,7 @@ static void case_attention(const mn_kernels_t *k, mn_rng_t *rng, bytes_t *out) {
   float *qkv = rand_floats(rng, 3 * n, -2, 2), *dout = rand_floats(rng, n, -1, 1);
   float *o = malloc((size_t)n * sizeof *o), *att = malloc((size_t)natt * sizeof *att);
   float *dqkv = rand_floats(rng, 3 * n, -1, 1);
-  mn_kctx_t c = make_ctx(k, k->attention_bwd_workspace(B, T, C, NH));
+  mn_kctx_t c = make_ctx(k, k->attention_workspace(B, T, C, NH));
   k->attention_fwd(&c, o, att, qkv, B, T, C, NH);
   put_floats(out, o, n);
   put_floats(out, att, natt);

@@ -89,7 +89,7 @@ void mn_attention_fwd_cpu(const mn_kctx_t *ctx, float *out, float *att, const fl
                           int T, int C, int NH);
 void mn_attention_bwd_cpu(const mn_kctx_t *ctx, float *dqkv, const float *dout, const float *qkv,
                           const float *att, int B, int T, int C, int NH, int add);
-size_t mn_attention_bwd_workspace_cpu(int B, int T, int C, int NH);
+size_t mn_attention_workspace_cpu(int B, int T, int C, int NH);
 void *mn_alloc_cpu(size_t nbytes);
 void mn_release_cpu(void *p);
 void mn_copy_cpu(const mn_kctx_t *ctx, void *dst, const void *src, size_t nbytes);

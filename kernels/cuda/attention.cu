@@ -162,7 +162,7 @@ extern "C" void mn_attention_fwd_cuda(const mn_kctx_t *ctx, float *out, float *a
 }
 
 /* dpre[B,NH,T,T] */
-extern "C" size_t mn_attention_bwd_workspace_cuda(int B, int T, int C, int NH) {
+extern "C" size_t mn_attention_workspace_cuda(int B, int T, int C, int NH) {
   (void)C;
   if (B <= 0 || T <= 0 || NH <= 0) return 0;
   return (size_t)B * NH * T * T * sizeof(float);
@@ -172,7 +172,7 @@ extern "C" void mn_attention_bwd_cuda(const mn_kctx_t *ctx, float *dqkv, const f
                                       const float *qkv, const float *att, int B, int T, int C,
                                       int NH, int add) {
   if (B <= 0 || T <= 0 || C <= 0) return;
-  mn_cuda_need_workspace(ctx, mn_attention_bwd_workspace_cuda(B, T, C, NH), "attention_bwd");
+  mn_cuda_need_workspace(ctx, mn_attention_workspace_cuda(B, T, C, NH), "attention_bwd");
   att_shape_t s = shape_of(B, T, C, NH);
   att_bwd_t g = {dqkv, (float *)ctx->workspace, dout, qkv, att, add};
   cudaStream_t st = mn_cuda_stream(ctx);

@@ -190,7 +190,7 @@ void mn_attention_fwd_cuda(const mn_kctx_t *ctx, float *out, float *att, const f
                            int T, int C, int NH);
 void mn_attention_bwd_cuda(const mn_kctx_t *ctx, float *dqkv, const float *dout, const float *qkv,
                            const float *att, int B, int T, int C, int NH, int add);
-size_t mn_attention_bwd_workspace_cuda(int B, int T, int C, int NH);
+size_t mn_attention_workspace_cuda(int B, int T, int C, int NH);
 void *mn_alloc_cuda(size_t nbytes);
 void mn_release_cuda(void *p);
 void mn_upload_cuda(const mn_kctx_t *ctx, void *dst, const void *host_src, size_t nbytes);

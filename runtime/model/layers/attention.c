@@ -22,7 +22,7 @@ static int64_t saved_floats(const mn_layer_t *l, int batch, int seq) {
 }
 
 static size_t workspace(const mn_layer_t *l, const mn_kernels_t *k, int batch, int seq) {
-  return k->attention_bwd_workspace(batch, seq, l->out_width, (int)l->arg[0]);
+  return k->attention_workspace(batch, seq, l->out_width, (int)l->arg[0]);
 }
 
 static void forward(const mn_layer_t *l, const mn_pass_t *p) {
