@@ -77,6 +77,10 @@ double mn_optim_decay(const mn_optim_t *o, int i);
 /* One update of m->params from m->grads at global step `step` (from 0), the gradient
  * multiplied by grad_scale first (1: as it is). */
 void mn_optim_step(mn_optim_t *o, mn_model_t *m, int64_t step, double grad_scale);
+/* The same over flat buffers laid out by o's registry ([nparams] each, of k's memory), in
+ * ctx: for a trainer whose parameters are not an mn_model_t (the public API's). */
+void mn_optim_update(mn_optim_t *o, const mn_kctx_t *ctx, float *params, const float *grads,
+                     int64_t step, double grad_scale);
 
 /* Clipping by global norm: the factor the gradient is multiplied by so that its L2 norm
  * (norm) is at most clip, PyTorch's clip_grad_norm_: clip / (norm + 1e-6) when that is

@@ -106,16 +106,21 @@ double mn_optim_decay(const mn_optim_t *o, int i) {
   return o->no_decay >> o->tensors->t[i].role & 1u ? 0.0 : o->weight_decay;
 }
 
-void mn_optim_step(mn_optim_t *o, mn_model_t *m, int64_t step, double grad_scale) {
-  MN_ASSERT(m->nparams == o->nparams && &m->tensors == o->tensors);
+void mn_optim_update(mn_optim_t *o, const mn_kctx_t *ctx, float *params, const float *grads,
+                     int64_t step, double grad_scale) {
   double lr = mn_optim_lr(o, step);
   for (int i = 0; i < o->tensors->n; i++) {
     const mn_tensor_t *t = &o->tensors->t[i];
     float *state[MN_OPTIM_MAX_STATES] = {NULL, NULL};
     for (int s = 0; s < o->kind->nstates; s++) state[s] = o->state[s] + t->offset;
-    o->kind->update(o, m->ctx, m->params + t->offset, m->grads + t->offset, state, t->count, lr,
-                    step + 1, mn_optim_decay(o, i), grad_scale);
+    o->kind->update(o, ctx, params + t->offset, grads + t->offset, state, t->count, lr, step + 1,
+                    mn_optim_decay(o, i), grad_scale);
   }
+}
+
+void mn_optim_step(mn_optim_t *o, mn_model_t *m, int64_t step, double grad_scale) {
+  MN_ASSERT(m->nparams == o->nparams && &m->tensors == o->tensors);
+  mn_optim_update(o, m->ctx, m->params, m->grads, step, grad_scale);
 }
 
 /* PyTorch's clip_grad_norm_ clamps clip / (norm + 1e-6) to 1, so a norm equal to clip, or

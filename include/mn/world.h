@@ -1,0 +1,102 @@
+/* mn/world.h: the world of ranks a trainer runs in, and plain collectives on its buffers.
+ *
+ * mn_init() is the first call of a trainer's main() (before it parses its own arguments, as
+ * MPI_Init is): it installs the stop-signal handler (INT, TERM, USR1, USR2: a stop is then
+ * requested, never a kill), initialises MPI, applies mnrun's placement (the rank's cores and
+ * GPU), starts the heartbeat mnrun supervises the rank by, and opens the rank's device (the
+ * CPU, or the GPU mnrun gave it). mn_finish() is its last: it writes the rank's exit
+ * report for mnrun, finalises MPI and returns the process's exit code, which main()
+ * returns. Started by hand (`mpirun -np 2 ./trainer`, or alone) the same calls work,
+ * without the report and the heartbeat.
+ *
+ * The collectives take host memory and block; every rank calls them in the same order,
+ * as MPI's. They are the plain ones of Horovod's hvd.allreduce, hvd.broadcast and
+ * hvd.allgather; a model's gradients go through the bucketed exchange (mn/exchange.h). */
+#ifndef MN_PUBLIC_WORLD_H
+#define MN_PUBLIC_WORLD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mn/status.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mn_world mn_world_t;
+
+/* ---- start and end -------------------------------------------------------------------- */
+
+typedef enum {
+  MN_DEVICE_AUTO = 0, /* the GPU mnrun gave the rank when there is one, else the CPU */
+  MN_DEVICE_CPU = 1,
+  MN_DEVICE_CUDA = 2, /* MN_ERR_UNAVAILABLE without a GPU or a CUDA build */
+} mn_device_choice_t;
+
+typedef struct mn_init_opts {
+  mn_device_choice_t device; /* default MN_DEVICE_AUTO */
+  int threads;               /* CPU threads of the rank's kernels; 0: mnrun's share of the
+                                cores (OPENBLAS_NUM_THREADS), else 1 */
+  double bucket_mb;          /* gradient bucket size of the exchange; 0: 25 (as DDP) */
+  double timeout_s;          /* a GPU collective that takes longer means a dead peer; 0: 600 */
+} mn_init_opts_t;
+
+/* in: argc, argv (MPI_Init's: may be NULL), opts (NULL: every default); out: *world.
+ * Every rank returns the same status (a failure on one rank is agreed): MN_ERR_USAGE for a
+ * bad option, MN_ERR_UNAVAILABLE when the device asked for is not here, MN_ERR_INTERNAL
+ * when MPI cannot start. A second call without mn_finish is MN_ERR_USAGE. */
+mn_status_t mn_init(int *argc, char ***argv, const mn_init_opts_t *opts, mn_world_t **world);
+
+/* The end of a trainer: in: world (freed; NULL when mn_init failed), st, the status the
+ * trainer ends with. Writes the rank's report for mnrun (st and mn_error_message()),
+ * finalises MPI and returns the exit code main() returns (docs/exit-codes.md; under mnrun
+ * 0, the code travelling in the report). */
+int mn_finish(mn_world_t *world, mn_status_t st);
+
+/* ---- who and where -------------------------------------------------------------------- */
+
+int mn_world_rank(const mn_world_t *w);
+int mn_world_size(const mn_world_t *w);
+int mn_world_local_rank(const mn_world_t *w); /* among the ranks on this host */
+int mn_world_local_size(const mn_world_t *w);
+/* "cpu", or the GPU's name ("NVIDIA H100 80GB HBM3 (cuda:0)"); never NULL. */
+const char *mn_world_device(const mn_world_t *w);
+/* 1 when the rank computes on a GPU: the parameters and gradients (mn/params.h) are then
+ * device memory. */
+int mn_world_on_gpu(const mn_world_t *w);
+
+/* ---- the agreed stop ------------------------------------------------------------------ */
+
+/* Whether a stop signal reached this rank (local; no communication). */
+int mn_stop_requested(const mn_world_t *w);
+/* Collective: whether a stop signal reached any rank, the same answer on every rank, so
+ * that all stop after the same step. A loop that uses the exchange gets it from
+ * mn_grads_end at no extra cost; one that does not calls this once per step. */
+mn_status_t mn_stop_agreed(mn_world_t *w, int *stop);
+
+/* ---- collectives on host buffers ------------------------------------------------------- */
+
+typedef enum { MN_FLOAT32 = 0, MN_FLOAT64 = 1, MN_INT32 = 2, MN_INT64 = 3, MN_BYTE = 4 } mn_dtype_t;
+typedef enum { MN_SUM = 0, MN_MIN = 1, MN_MAX = 2, MN_AVERAGE = 3 } mn_reduce_t;
+
+/* buf[0, count) of dtype becomes the reduction over the ranks, in place. MN_AVERAGE is the
+ * sum divided by the world size (floating types only); MN_BYTE takes none of them.
+ * MN_ERR_USAGE for a NULL buffer, a negative count or a pair that does not apply;
+ * MN_ERR_PEER when a rank has failed. */
+mn_status_t mn_allreduce(mn_world_t *w, void *buf, int64_t count, mn_dtype_t dtype,
+                         mn_reduce_t op);
+/* buf[0, count) of root's copy to every rank. */
+mn_status_t mn_broadcast(mn_world_t *w, void *buf, int64_t count, mn_dtype_t dtype, int root);
+/* out[rank * count, (rank + 1) * count) = each rank's in[0, count); out holds world x count. */
+mn_status_t mn_allgather(mn_world_t *w, const void *in, void *out, int64_t count,
+                         mn_dtype_t dtype);
+/* Every rank returns the worst of the ranks' statuses (mine: this rank's), and
+ * *first_rank the lowest rank that failed (-1: none; may be NULL): for a phase that may
+ * fail on one rank, so that no rank goes on into a collective another left. */
+mn_status_t mn_agree(mn_world_t *w, mn_status_t mine, int *first_rank);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MN_PUBLIC_WORLD_H */

@@ -1,0 +1,55 @@
+/* mn_api.h: what the public API's objects (include/mn/) are inside: the runtime's own
+ * parts, held together. Internal: runtime/api/*.c implement the public calls over these,
+ * converting every misuse into MN_ERR_USAGE with a message at the boundary; nothing below
+ * runtime/api knows of them. */
+#ifndef MN_API_H
+#define MN_API_H
+
+#include <stdint.h>
+
+#include <mn/mn.h>
+
+#include "mn_comm.h"
+#include "mn_device.h"
+#include "mn_optim.h"
+#include "mn_status.h"
+#include "mn_tensors.h"
+
+struct mn_world {
+  mn_comm_t comm; /* MPI_COMM_WORLD, duplicated; the collectives of world.h */
+  mn_device_t dev;
+  const mn_kernels_t *k; /* dev.k */
+  double bucket_mb, timeout_s;
+  int mpi_started;   /* mn_init called MPI_Init (mn_finish then finalises it) */
+  int failed_rank;   /* the lowest rank that failed, once agreed (-1: none) */
+  char report_dir[4096]; /* MN_REPORT_DIR under mnrun ("": none) */
+};
+
+struct mn_params {
+  mn_world_t *w;
+  mn_comm_t comm; /* the exchange of the gradients: its buffer holds them (grads) */
+  mn_tensors_t tensors;
+  int committed;
+  float *params, *grads; /* [tensors.size] each, of the device's memory */
+  /* the step's exchange (exchange.c) */
+  int open;               /* between mn_grads_begin and mn_grads_end */
+  int failed;             /* mn_grads_fail this step */
+  unsigned char *ready;   /* [tensors.n]: final this step */
+  int64_t front;          /* grads[0, front) handed to the exchange */
+  mn_status_t send_status; /* the first failure to hand a bucket over */
+};
+
+struct mn_optimizer {
+  mn_params_t *p;
+  mn_optim_t optim;
+  int64_t steps;    /* taken: the next update is step `steps` (from 0) */
+  double clip_norm; /* 0: none */
+};
+
+/* The control slots of the exchange's first bucket (exchange.c). */
+enum { MN_API_SLOT_FAILED = 0, MN_API_SLOT_STOP = 1, MN_API_SLOTS = 2 };
+
+/* Usage errors, worded at the boundary: "mn_params_add: ..." */
+#define MN_API_USAGE(fn, ...) mn_error(MN_ERR_USAGE, fn ": " __VA_ARGS__)
+
+#endif /* MN_API_H */
