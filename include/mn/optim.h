@@ -20,21 +20,21 @@ extern "C" {
 
 typedef struct mn_optimizer mn_optimizer_t;
 
-typedef enum { MN_OPTIM_SGD = 0, MN_OPTIM_ADAMW = 1 } mn_optim_kind_choice_t;
-typedef enum { MN_LR_CONST = 0, MN_LR_COS = 1 } mn_lr_shape_t;
+typedef enum { MN_SGD = 0, MN_ADAMW = 1 } mn_optimizer_choice_t;
+typedef enum { MN_SCHEDULE_CONSTANT = 0, MN_SCHEDULE_COSINE = 1 } mn_schedule_t;
 
 /* A zeroed struct is not a valid one: start from mn_optim_defaults(). */
 typedef struct mn_optim_opts {
-  mn_optim_kind_choice_t kind; /* default MN_OPTIM_SGD */
+  mn_optimizer_choice_t kind;  /* default MN_SGD */
   double lr;                   /* default 0.01 */
   double momentum;             /* SGD; default 0.9 */
   int nesterov;                /* SGD; default 0 */
   double beta1, beta2, eps;    /* AdamW; defaults 0.9, 0.999, 1e-8 */
   double weight_decay;         /* default 0 (decoupled in AdamW) */
   int decay_all;               /* 1: decay biases, norms and embeddings too; default 0 */
-  mn_lr_shape_t schedule;      /* after warm-up; default constant */
+  mn_schedule_t schedule;      /* after warm-up; default constant */
   int64_t warmup_steps;        /* linear from lr / warmup_steps; default 0 */
-  int64_t total_steps;         /* the cosine's length; needed by MN_LR_COS */
+  int64_t total_steps;         /* the cosine's length; needed by MN_SCHEDULE_COSINE */
   double min_lr;               /* the cosine's floor; default 0 */
   double clip_norm;            /* global L2 norm; default 0, no clipping */
 } mn_optim_opts_t;
@@ -43,7 +43,7 @@ typedef struct mn_optim_opts {
 mn_optim_opts_t mn_optim_defaults(void);
 
 /* in: p (committed; it must outlive the optimizer), opts; out: *o. MN_ERR_USAGE for a value
- * out of range, naming it (lr <= 0, beta outside [0, 1), MN_LR_COS without total_steps,
+ * out of range, naming it (lr <= 0, beta outside [0, 1), MN_SCHEDULE_COSINE without total_steps,
  * ...); MN_ERR_NOMEM. */
 mn_status_t mn_optimizer_create(mn_params_t *p, const mn_optim_opts_t *opts,
                                 mn_optimizer_t **o);

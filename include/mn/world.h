@@ -29,13 +29,13 @@ typedef struct mn_world mn_world_t;
 /* ---- start and end -------------------------------------------------------------------- */
 
 typedef enum {
-  MN_DEVICE_AUTO = 0, /* the GPU mnrun gave the rank when there is one, else the CPU */
-  MN_DEVICE_CPU = 1,
-  MN_DEVICE_CUDA = 2, /* MN_ERR_UNAVAILABLE without a GPU or a CUDA build */
-} mn_device_choice_t;
+  MN_COMPUTE_AUTO = 0, /* the GPU mnrun gave the rank when there is one, else the CPU */
+  MN_COMPUTE_CPU = 1,
+  MN_COMPUTE_CUDA = 2, /* MN_ERR_UNAVAILABLE without a GPU or a CUDA build */
+} mn_compute_t;
 
 typedef struct mn_init_opts {
-  mn_device_choice_t device; /* default MN_DEVICE_AUTO */
+  mn_compute_t device;       /* default MN_COMPUTE_AUTO */
   int threads;               /* CPU threads of the rank's kernels; 0: mnrun's share of the
                                 cores (OPENBLAS_NUM_THREADS), else 1 */
   double bucket_mb;          /* gradient bucket size of the exchange; 0: 25 (as DDP) */

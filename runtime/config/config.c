@@ -80,7 +80,7 @@ static const char *const role_names[] = {"weight", "bias", "norm", "embedding"};
 #define ROLES_TEXT "weight, bias, norm, embedding"
 
 _Static_assert(sizeof(mn_model_type_t) == sizeof(int), "enums are stored as int");
-_Static_assert(sizeof(mn_optimizer_t) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(mn_optimizer_kind_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_remainder_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_lr_schedule_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(mn_comm_backend_t) == sizeof(int), "enums are stored as int");
@@ -750,7 +750,7 @@ static void default_snapshot_dir(mn_config_t *cfg) {
 
 /* optimizer.no_decay (text) resolved for kind into bits (1u << mn_tensor_role_t). On
  * failure writes the reason, without the key's name, into why and returns -1. */
-static int no_decay_mask(const char *text, mn_optimizer_t kind, unsigned *mask, char *why,
+static int no_decay_mask(const char *text, mn_optimizer_kind_t kind, unsigned *mask, char *why,
                          size_t cap) {
   unsigned m = 0;
   if (!strcasecmp(text, "auto")) {

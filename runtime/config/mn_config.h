@@ -22,7 +22,7 @@ extern "C" {
 #define MN_PATH_MAX 4096
 
 typedef enum { MN_MODEL_MLP = 0, MN_MODEL_GPT = 1 } mn_model_type_t;
-typedef enum { MN_OPTIM_SGD = 0, MN_OPTIM_ADAMW = 1 } mn_optimizer_t;
+typedef enum { MN_OPTIM_SGD = 0, MN_OPTIM_ADAMW = 1 } mn_optimizer_kind_t;
 /* What a parameter tensor is, for optimizer.no_decay: tensors of role r skip weight decay
  * when bit (1u << r) of no_decay_mask is set. */
 typedef enum {
@@ -76,7 +76,7 @@ typedef struct mn_config {
   } data;
 
   struct {
-    mn_optimizer_t kind;
+    mn_optimizer_kind_t kind;
     double lr;
     double momentum;        /* SGD */
     int nesterov;           /* bool; SGD */

@@ -42,13 +42,13 @@ extern "C" {
  * mn_tensor_role_t. */
 typedef mn_tensor_role_t mn_role_t;
 
-typedef enum { MN_DTYPE_F32 = 0 } mn_dtype_t;
+typedef enum { MN_DTYPE_F32 = 0 } mn_tensor_dtype_t;
 
 typedef struct mn_tensor {
   char name[MN_TENSOR_NAME_MAX]; /* "0.weight", "h.3.attn.c_attn.bias" */
   int ndims;
   int64_t dims[MN_TENSOR_MAX_DIMS];
-  mn_dtype_t dtype;
+  mn_tensor_dtype_t dtype;
   mn_role_t role;
   int64_t count;  /* prod(dims) */
   int64_t offset; /* into the flat buffers, in elements (set by mn_tensors_layout) */

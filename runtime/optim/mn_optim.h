@@ -44,7 +44,7 @@ extern const mn_optim_kind_t mn_optim_sgd;
 extern const mn_optim_kind_t mn_optim_adamw;
 
 /* The kind of optimizer.kind, and the kind of that name ("sgd", "adamw"; NULL: none). */
-const mn_optim_kind_t *mn_optim_kind_of(mn_optimizer_t kind);
+const mn_optim_kind_t *mn_optim_kind_of(mn_optimizer_kind_t kind);
 const mn_optim_kind_t *mn_optim_kind_named(const char *name);
 
 struct mn_optim {

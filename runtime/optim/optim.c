@@ -17,12 +17,12 @@
 
 #include "mn_log.h"
 
-/* optimizer.kind's values, in the order of mn_optimizer_t (config.c names them alike) */
+/* optimizer.kind's values, in the order of mn_optimizer_kind_t (config.c names them alike) */
 static const mn_optim_kind_t *const g_kinds[] = {
     [MN_OPTIM_SGD] = &mn_optim_sgd, [MN_OPTIM_ADAMW] = &mn_optim_adamw};
 #define NKINDS ((int)(sizeof g_kinds / sizeof g_kinds[0]))
 
-const mn_optim_kind_t *mn_optim_kind_of(mn_optimizer_t kind) {
+const mn_optim_kind_t *mn_optim_kind_of(mn_optimizer_kind_t kind) {
   MN_ASSERT((int)kind >= 0 && (int)kind < NKINDS);
   return g_kinds[kind];
 }
