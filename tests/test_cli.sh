@@ -4,8 +4,10 @@
 # options (runtime/base/suggest.c, shared with train.conf's key suggestions).
 . "$MN_SRC/tests/lib.sh"
 
-version=$(sed -n 's/^project(mn VERSION \([0-9.]*\).*/\1/p' "$MN_SRC/CMakeLists.txt")
-[ -n "$version" ] || fail "no project version in CMakeLists.txt"
+# the project's version is the public headers' (CMakeLists.txt reads it from there)
+part() { sed -n "s/^#define MN_VERSION_$1 \([0-9]*\)$/\1/p" "$MN_SRC/include/mn/version.h"; }
+version="$(part MAJOR).$(part MINOR).$(part PATCH)"
+[[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "no version in include/mn/version.h ($version)"
 
 for prog in mnrun mntrain mninfo mnbench mneval mnprep; do
   expect_exit 0 "$prog --version" "$MN_BIN/$prog" --version
