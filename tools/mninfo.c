@@ -113,8 +113,12 @@ static void print_tensor(const mn_snapshot_tensor_info_t *t, void *user) {
     snprintf(status, sizeof status, "DAMAGED (unreadable)");
   else if (t->crc_stored != t->crc_computed)
     snprintf(status, sizeof status, "DAMAGED (computed 0x%08" PRIx32 ")", t->crc_computed);
-  printf("  %-28s %-14s %14.6g  0x%08" PRIx32 "  %s\n", t->name, shape, t->norm, t->crc_stored,
-         status);
+  if (t->dtype == MN_SNAPSHOT_U8) /* a trainer's blob (docs/api.md): bytes, no norm */
+    printf("  %-28s %-14s %14s  0x%08" PRIx32 "  %s\n", t->name, shape, "(bytes)", t->crc_stored,
+           status);
+  else
+    printf("  %-28s %-14s %14.6g  0x%08" PRIx32 "  %s\n", t->name, shape, t->norm, t->crc_stored,
+           status);
   ++*(int *)user;
 }
 
