@@ -51,8 +51,9 @@ void mn_params_free(mn_params_t *p);
  * added, a bad shape or role. */
 mn_status_t mn_params_add(mn_params_t *p, const char *name, int ndims, const int64_t *dims,
                           mn_param_role_t role, int *index);
-/* Lay out and allocate the parameters and gradients, all 0. MN_ERR_USAGE when no tensor
- * was added or it was committed before; MN_ERR_NOMEM. */
+/* Collective: lay out and allocate the parameters and gradients, all 0, and set up the
+ * exchange of the gradients (mn/exchange.h). Every rank adds the same tensors in the same
+ * order. MN_ERR_USAGE when no tensor was added or it was committed before; MN_ERR_NOMEM. */
 mn_status_t mn_params_commit(mn_params_t *p);
 
 /* ---- after the commit ----------------------------------------------------------------- */

@@ -42,10 +42,12 @@ typedef struct mn_init_opts {
   double timeout_s;          /* a GPU collective that takes longer means a dead peer; 0: 600 */
 } mn_init_opts_t;
 
-/* in: argc, argv (MPI_Init's: may be NULL), opts (NULL: every default); out: *world.
- * Every rank returns the same status (a failure on one rank is agreed): MN_ERR_USAGE for a
- * bad option, MN_ERR_UNAVAILABLE when the device asked for is not here, MN_ERR_INTERNAL
- * when MPI cannot start. A second call without mn_finish is MN_ERR_USAGE. */
+/* in: argc, argv (MPI_Init's: may be NULL), opts (NULL: every default); out: *world,
+ * which mn_finish takes even when this failed (NULL when it failed before MPI started: a
+ * bad option). Every rank returns the same status (a failure on one rank is agreed):
+ * MN_ERR_USAGE for a bad option, MN_ERR_UNAVAILABLE when the device asked for is not here,
+ * MN_ERR_INTERNAL when MPI cannot start. A second call without mn_finish is MN_ERR_USAGE
+ * and leaves *world as it was. */
 mn_status_t mn_init(int *argc, char ***argv, const mn_init_opts_t *opts, mn_world_t **world);
 
 /* The end of a trainer: in: world (freed; NULL when mn_init failed), st, the status the

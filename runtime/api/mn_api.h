@@ -1,5 +1,5 @@
 /* mn_api.h: what the public API's objects (include/mn/) are inside: the runtime's own
- * parts, held together. Internal: runtime/api/*.c implement the public calls over these,
+ * parts, held together. Internal: the files of runtime/api implement the public calls over these,
  * converting every misuse into MN_ERR_USAGE with a message at the boundary; nothing below
  * runtime/api knows of them. */
 #ifndef MN_API_H

@@ -1,0 +1,116 @@
+/* optim.c: mn/optim.h: the runtime's optimizer (mn_optim.h: SGD, AdamW, the schedules) over
+ * a trainer's parameters, with the step count and clipping the public calls keep.
+ *
+ * The options are checked here, each out-of-range value named, and written into the
+ * [optimizer] and [schedule] sections of a config that only mn_optim_init reads; roles
+ * map one to one (mn_param_role_t is mn_tensor_role_t's order, asserted below). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mn_api.h"
+#include "mn_config.h"
+
+_Static_assert((int)MN_PARAM_WEIGHT == (int)MN_ROLE_WEIGHT && (int)MN_PARAM_BIAS == (int)MN_ROLE_BIAS &&
+                   (int)MN_PARAM_NORM == (int)MN_ROLE_NORM &&
+                   (int)MN_PARAM_EMBEDDING == (int)MN_ROLE_EMBEDDING,
+               "mn_param_role_t and mn_tensor_role_t differ");
+
+mn_optim_opts_t mn_optim_defaults(void) {
+  mn_optim_opts_t o;
+  memset(&o, 0, sizeof o);
+  o.kind = MN_SGD;
+  o.lr = 0.01;
+  o.momentum = 0.9;
+  o.beta1 = 0.9;
+  o.beta2 = 0.999;
+  o.eps = 1e-8;
+  o.schedule = MN_SCHEDULE_CONSTANT;
+  return o;
+}
+
+#define BAD(...) MN_API_USAGE("mn_optimizer_create", __VA_ARGS__)
+
+static mn_status_t check(const mn_optim_opts_t *o) {
+  if (o->kind != MN_SGD && o->kind != MN_ADAMW) return BAD("kind %d is neither MN_SGD nor MN_ADAMW", (int)o->kind);
+  if (!(o->lr > 0) || !isfinite(o->lr)) return BAD("lr %g: expected > 0", o->lr);
+  if (!(o->momentum >= 0 && o->momentum < 1)) return BAD("momentum %g: expected [0, 1)", o->momentum);
+  if (o->nesterov && !(o->momentum > 0)) return BAD("nesterov needs a momentum > 0");
+  if (!(o->beta1 >= 0 && o->beta1 < 1)) return BAD("beta1 %g: expected [0, 1)", o->beta1);
+  if (!(o->beta2 >= 0 && o->beta2 < 1)) return BAD("beta2 %g: expected [0, 1)", o->beta2);
+  if (!(o->eps > 0)) return BAD("eps %g: expected > 0", o->eps);
+  if (!(o->weight_decay >= 0) || !isfinite(o->weight_decay))
+    return BAD("weight_decay %g: expected >= 0", o->weight_decay);
+  if (o->schedule != MN_SCHEDULE_CONSTANT && o->schedule != MN_SCHEDULE_COSINE)
+    return BAD("schedule %d is neither MN_SCHEDULE_CONSTANT nor MN_SCHEDULE_COSINE", (int)o->schedule);
+  if (o->warmup_steps < 0) return BAD("warmup_steps %lld < 0", (long long)o->warmup_steps);
+  if (o->schedule == MN_SCHEDULE_COSINE && o->total_steps <= o->warmup_steps)
+    return BAD("MN_SCHEDULE_COSINE needs total_steps (%lld) > warmup_steps (%lld)",
+               (long long)o->total_steps, (long long)o->warmup_steps);
+  if (!(o->min_lr >= 0 && o->min_lr <= o->lr)) return BAD("min_lr %g: expected [0, lr]", o->min_lr);
+  if (!(o->clip_norm >= 0) || !isfinite(o->clip_norm)) return BAD("clip_norm %g: expected >= 0", o->clip_norm);
+  return MN_OK;
+}
+
+mn_status_t mn_optimizer_create(mn_params_t *p, const mn_optim_opts_t *opts, mn_optimizer_t **o) {
+  if (!p || !opts || !o) return BAD("p, opts or o is NULL");
+  *o = NULL;
+  if (!p->committed) return BAD("before mn_params_commit");
+  mn_status_t st = check(opts);
+  if (st != MN_OK) return st;
+  mn_config_t *cfg = calloc(1, sizeof *cfg);
+  mn_optimizer_t *t = calloc(1, sizeof *t);
+  if (!cfg || !t) {
+    free(cfg);
+    free(t);
+    return mn_error(MN_ERR_NOMEM, "mn_optimizer_create: out of memory");
+  }
+  cfg->optimizer.kind = opts->kind == MN_ADAMW ? MN_OPTIM_ADAMW : MN_OPTIM_SGD;
+  cfg->optimizer.lr = opts->lr;
+  cfg->optimizer.momentum = opts->momentum;
+  cfg->optimizer.nesterov = opts->nesterov;
+  cfg->optimizer.beta1 = opts->beta1;
+  cfg->optimizer.beta2 = opts->beta2;
+  cfg->optimizer.eps = opts->eps;
+  cfg->optimizer.weight_decay = opts->weight_decay;
+  cfg->optimizer.no_decay_mask =
+      opts->decay_all ? 0u : 1u << MN_ROLE_BIAS | 1u << MN_ROLE_NORM | 1u << MN_ROLE_EMBEDDING;
+  cfg->schedule.lr_schedule = opts->schedule == MN_SCHEDULE_COSINE ? MN_LR_COSINE : MN_LR_CONSTANT;
+  cfg->schedule.warmup_steps = opts->warmup_steps;
+  cfg->schedule.min_lr = opts->min_lr;
+  st = mn_optim_init(&t->optim, cfg, p->w->k, &p->tensors, 1, opts->total_steps);
+  free(cfg);
+  if (st != MN_OK) {
+    free(t);
+    return st;
+  }
+  t->p = p;
+  t->clip_norm = opts->clip_norm;
+  *o = t;
+  return MN_OK;
+}
+
+void mn_optimizer_free(mn_optimizer_t *o) {
+  if (!o) return;
+  mn_optim_free(&o->optim);
+  free(o);
+}
+
+mn_status_t mn_optimizer_step(mn_optimizer_t *o, const mn_step_flags_t *flags) {
+  if (!o) return MN_API_USAGE("mn_optimizer_step", "o is NULL");
+  if (flags && flags->failed)
+    return mn_error(MN_ERR_PEER, "mn_optimizer_step: a rank failed this step; no update");
+  if (flags && flags->nonfinite)
+    return mn_error(MN_ERR_NONFINITE, "step %lld: the mean gradient holds NaN or infinite "
+                                      "values; no update", (long long)o->steps);
+  if (o->clip_norm > 0 && !flags)
+    return MN_API_USAGE("mn_optimizer_step", "clip_norm needs the step's flags (its grad_norm)");
+  double scale = o->clip_norm > 0 ? mn_optim_clip_scale(flags->grad_norm, o->clip_norm) : 1.0;
+  mn_params_t *p = o->p;
+  mn_optim_update(&o->optim, &p->w->dev.ctx, p->params, p->grads, o->steps, scale);
+  o->steps++;
+  return MN_OK;
+}
+
+int64_t mn_optimizer_steps(const mn_optimizer_t *o) { return o ? o->steps : 0; }
+double mn_optimizer_lr(const mn_optimizer_t *o) { return o ? mn_optim_lr(&o->optim, o->steps) : 0; }
