@@ -89,6 +89,14 @@ static void print_meta(const char *path, const mn_snapshot_meta_t *m) {
          "%s\n",
          m->epoch, m->epoch_pos, m->step, m->samples, m->finished ? " (training finished)" : "");
   printf("reason    %s\n", m->reason);
+  char api[16];
+  if (mn_trainstate_config_value(m->config, "api", "version", api, sizeof api)) {
+    /* a trainer of the public API: no batch, seeds or dataset of mn's (docs/api.md) */
+    printf("run       world %d, shape_hash 0x%016" PRIx64 " (a trainer of mn's API, version %s)\n",
+           m->world, m->shape_hash, api);
+    print_lines("config:", m->config);
+    return;
+  }
   printf("run       world %d, batch %d per rank, shape_hash 0x%016" PRIx64 ", model_seed %" PRIu64
          ", data_seed %" PRIu64 "\n",
          m->world, m->batch, m->shape_hash, m->model_seed, m->data_seed);
@@ -108,6 +116,8 @@ static void print_tensor(const mn_snapshot_tensor_info_t *t, void *user) {
   for (int d = 0; d < t->ndims && used < sizeof shape; d++)
     used +=
         (size_t)snprintf(shape + used, sizeof shape - used, "%s%" PRId64, d ? "x" : "", t->dims[d]);
+  if (t->dtype == MN_SNAPSHOT_U8 && used < sizeof shape)
+    snprintf(shape + used, sizeof shape - used, " bytes");
   char status[64] = "ok";
   if (!t->readable)
     snprintf(status, sizeof status, "DAMAGED (unreadable)");

@@ -121,11 +121,11 @@ static const char *name_problem(const char *name, char *why, size_t len) {
   return "";
 }
 
-#define CHECK_NAME(fn, name)                                                                     \
+#define CHECK_NAME(fn, name)                                                                       \
   do {                                                                                             \
     char why_[128];                                                                                \
     const char *problem_ = name_problem((name), why_, sizeof why_);                                \
-    if (problem_[0]) return MN_API_USAGE(fn, "attribute name %s", problem_);                        \
+    if (problem_[0]) return MN_API_USAGE(fn, "attribute name %s", problem_);                       \
   } while (0)
 
 mn_status_t mn_state_set_int(mn_state_t *s, const char *name, int64_t value) {
@@ -152,8 +152,7 @@ mn_status_t mn_state_set_real(mn_state_t *s, const char *name, double value) {
   return MN_OK;
 }
 
-mn_status_t mn_state_set_blob(mn_state_t *s, const char *name, const void *data,
-                              size_t nbytes) {
+mn_status_t mn_state_set_blob(mn_state_t *s, const char *name, const void *data, size_t nbytes) {
   if (!s) return MN_API_USAGE("mn_state_set_blob", "NULL state");
   CHECK_NAME("mn_state_set_blob", name);
   if (nbytes > BLOB_MAX)
@@ -261,7 +260,8 @@ static uint64_t shape_hash(const mn_params_t *p, const mn_optim_kind_t *kind) {
     int n = t ? snprintf(buf, sizeof buf, "%s:%d:%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ";",
                          t->name, t->ndims, t->dims[0], t->dims[1], t->dims[2], t->dims[3])
               : snprintf(buf, sizeof buf, "optim:%s", kind->name);
-    for (int k = 0; k < n && k < (int)sizeof buf; k++) h = (h ^ (unsigned char)buf[k]) * 1099511628211ULL;
+    for (int k = 0; k < n && k < (int)sizeof buf; k++)
+      h = (h ^ (unsigned char)buf[k]) * 1099511628211ULL;
   }
   return h;
 }
@@ -347,15 +347,18 @@ mn_status_t mn_state_open(mn_params_t *p, mn_optimizer_t *o, const char *dir, in
                           mn_state_t **out) {
   if (!p || !o || !dir || !out)
     return MN_API_USAGE("mn_state_open", "NULL %s",
-                        !p ? "parameters" : !o ? "optimizer" : !dir ? "directory" : "state");
+                        !p     ? "parameters"
+                        : !o   ? "optimizer"
+                        : !dir ? "directory"
+                               : "state");
   if (!dir[0]) return MN_API_USAGE("mn_state_open", "empty directory name");
   if (strlen(dir) >= sizeof((mn_state_t *)0)->dir - 64)
     return MN_API_USAGE("mn_state_open", "directory name of %zu bytes is too long", strlen(dir));
   if (!p->committed)
     return MN_API_USAGE("mn_state_open", "the parameters are not committed (mn_params_commit)");
-  if (o->p != p)
-    return MN_API_USAGE("mn_state_open", "the optimizer is not over these parameters");
-  if (keep < 0) return MN_API_USAGE("mn_state_open", "keep is %d (0: all, or the newest kept)", keep);
+  if (o->p != p) return MN_API_USAGE("mn_state_open", "the optimizer is not over these parameters");
+  if (keep < 0)
+    return MN_API_USAGE("mn_state_open", "keep is %d (0: all, or the newest kept)", keep);
   mn_state_t *s = calloc(1, sizeof *s);
   mn_status_t st = s ? MN_OK : mn_error(MN_ERR_NOMEM, "mn_state_open: out of memory");
   if (s) {
@@ -553,8 +556,7 @@ static const char *parse_attrs(const char *config, attrs_t *t, char *why, size_t
 }
 
 /* Whether snapshot e can be this trainer's (before its tensors are read): NULL, or why not. */
-static const char *misfit(const mn_state_t *s, const mn_snapshot_meta_t *m, char *why,
-                          size_t len) {
+static const char *misfit(const mn_state_t *s, const mn_snapshot_meta_t *m, char *why, size_t len) {
   char v[32];
   if (!mn_trainstate_config_value(m->config, "api", "version", v, sizeof v))
     return "it was not written through mn's API (mntrain's?)";
@@ -564,8 +566,8 @@ static const char *misfit(const mn_state_t *s, const mn_snapshot_meta_t *m, char
   }
   const mn_optim_kind_t *theirs = mn_trainstate_kind(m), *ours = s->o->optim.kind;
   if (theirs != ours) {
-    snprintf(why, len, "it holds the state of optimizer %s, and this trainer uses %s",
-             theirs->name, ours->name);
+    snprintf(why, len, "it holds the state of optimizer %s, and this trainer uses %s", theirs->name,
+             ours->name);
     return why;
   }
   return NULL;
@@ -582,8 +584,8 @@ static mn_status_t load_one(const mn_state_t *s, const mn_snapshot_entry_t *e, f
   if (bad) return mn_error(MN_ERR_DATA, "%s: %s", e->path, bad);
   mn_snapshot_tensor_t *t = NULL;
   int nt = 0;
-  mn_status_t st = mn_trainstate_registry_tensors(&s->p->tensors, s->o->optim.kind, f->host, &t,
-                                                  &nt);
+  mn_status_t st =
+      mn_trainstate_registry_tensors(&s->p->tensors, s->o->optim.kind, f->host, &t, &nt);
   if (st != MN_OK) return st;
   mn_snapshot_tensor_t *all = realloc(t, (size_t)(nt + f->attrs.n + 1) * sizeof *all);
   if (!all) {
@@ -650,7 +652,8 @@ enum { RECORD_HEAD = MN_STATE_KEY_MAX + 4 * 8 };
 
 static size_t attrs_packed_size(const attrs_t *t) {
   size_t n = 0;
-  for (int i = 0; i < t->n; i++) n += RECORD_HEAD + (t->a[i].kind == ATTR_BLOB ? t->a[i].nbytes : 0);
+  for (int i = 0; i < t->n; i++)
+    n += RECORD_HEAD + (t->a[i].kind == ATTR_BLOB ? t->a[i].nbytes : 0);
   return n;
 }
 
@@ -722,8 +725,7 @@ static mn_status_t share(mn_state_t *s, found_t *f) {
 }
 
 mn_status_t mn_state_resume(mn_state_t *s, int *resumed) {
-  if (!s || !resumed)
-    return MN_API_USAGE("mn_state_resume", "NULL %s", s ? "resumed" : "state");
+  if (!s || !resumed) return MN_API_USAGE("mn_state_resume", "NULL %s", s ? "resumed" : "state");
   if (s->p->open)
     return MN_API_USAGE("mn_state_resume", "called inside a step (between mn_grads_begin and "
                                            "mn_grads_end)");
@@ -740,8 +742,7 @@ mn_status_t mn_state_resume(mn_state_t *s, int *resumed) {
   if (st == MN_OK && c->rank == 0) st = choose(s, &f);
   int first;
   st = mn_comm_settle(c, st, &first);
-  if (st == MN_OK) st = share(s, &f);
-  st = mn_comm_settle(c, st, &first);
+  if (st == MN_OK) st = mn_comm_settle(c, share(s, &f), &first);
   if (st == MN_OK && f.resumed) {
     for (int b = 0; b < f.nbuf; b++) s->w->k->upload(&s->w->dev.ctx, dev[b], f.host[b], nbytes);
     s->o->steps = f.steps;

@@ -306,7 +306,7 @@ static mn_status_t write_tensor(hid_t file, const char *path, const mn_snapshot_
   if (lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0)
     call = "H5Pcreate";
   else if ((d = H5Dcreate2(file, t->name, bytes ? H5T_STD_U8LE : H5T_IEEE_F32LE, space, lcpl,
-                          H5P_DEFAULT, H5P_DEFAULT)) < 0)
+                           H5P_DEFAULT, H5P_DEFAULT)) < 0)
     call = "H5Dcreate2";
   else if (count > 0 && H5Dwrite(d, bytes ? H5T_NATIVE_UCHAR : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
                                  H5P_DEFAULT, bytes ? (const void *)t->bytes : t->data) < 0)
@@ -861,9 +861,8 @@ static mn_status_t read_one(hid_t file, const char *path, mn_snapshot_tensor_t *
   size_t count = tensor_count(ndims, dims);
   int bytes = dtype == MN_SNAPSHOT_U8;
   void *data = bytes ? (void *)t->bytes : (void *)t->data;
-  if (count > 0 &&
-      H5Dread(d, bytes ? H5T_NATIVE_UCHAR : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) <
-          0) {
+  if (count > 0 && H5Dread(d, bytes ? H5T_NATIVE_UCHAR : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
+                           H5P_DEFAULT, data) < 0) {
     st = mn_error(MN_ERR_DATA, "%s: tensor %s is damaged (unreadable: %s)", path, t->name,
                   mn_h5_reason(why));
     goto close_dataset;

@@ -77,8 +77,7 @@ mn_status_t mn_trainstate_tensors(const mn_model_t *m, const mn_optim_kind_t *ki
 }
 
 mn_status_t mn_trainstate_registry_tensors(const mn_tensors_t *r, const mn_optim_kind_t *kind,
-                                           float *const *bufs, mn_snapshot_tensor_t **out,
-                                           int *n) {
+                                           float *const *bufs, mn_snapshot_tensor_t **out, int *n) {
   return name_tensors(r, kind, MN_SNAPSHOT_FORMAT, bufs, out, n);
 }
 
