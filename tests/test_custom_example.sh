@@ -2,12 +2,14 @@
 # run as a user runs it: to the end at world 1 and 2; stopped by a real SIGTERM mid-run (exit
 # 75, a "stop" snapshot on disk) and resumed to the end, which must give bitwise the parameters
 # and optimizer state of the uninterrupted run (h5diff of the final snapshots, and the FNV-1a
-# of the parameters the example prints); a directory of another --seed refused (exit 65).
+# of the parameters the example prints); a directory of another --seed refused (exit 65); and
+# the example as a user builds it, out of tree against an install of this build with its own
+# CMakeLists.txt (find_package(mn 0.3), mn::mn), which trains to the same parameters.
 #
 # The signal goes to rank 0 alone, once the run's first snapshot is on disk (its pid is in the
-# directory's lock file): every rank stops after the same step (the agreed stop). Built in-tree
-# (mn_custom_example); `mnrun -- PROGRAM` is not on main yet, so the ranks start under plain
-# mpirun (world 1: the program alone).
+# directory's lock file): every rank stops after the same step (the agreed stop). The runs use
+# the in-tree build (mn_custom_example); `mnrun -- PROGRAM` is not on main yet, so the ranks
+# start under plain mpirun (world 1: the program alone).
 . "$MN_SRC/tests/lib.sh"
 
 prog="$MN_BIN/mn_custom_example"
@@ -90,5 +92,24 @@ before=$(ls "$MN_TMP/stop1" | wc -l)
 expect_exit 65 "another --seed on the directory refused" launch 1 --steps $steps --seed 8 --dir "$MN_TMP/stop1"
 expect_err "holds a run of --seed 7" "the refusal names the snapshot's seed"
 [ "$(ls "$MN_TMP/stop1" | wc -l)" -eq "$before" ] || fail "the refused run changed the directory"
+
+# out of tree: examples/custom/CMakeLists.txt against an install prefix, nothing else
+build=$(cd "$MN_BIN/.." && pwd)
+P="$MN_TMP/prefix"
+if (unset CMAKE_PREFIX_PATH PKG_CONFIG_PATH LD_LIBRARY_PATH
+  cmake --install "$build" --prefix "$P" &&
+    cmake -S "$MN_SRC/examples/custom" -B "$MN_TMP/outside" -DCMAKE_PREFIX_PATH="$P" &&
+    cmake --build "$MN_TMP/outside") >"$MN_TMP/outside.log" 2>&1; then
+  pass "examples/custom built out of tree with find_package(mn) against $P"
+  prog="$MN_TMP/outside/custom"
+  expect_exit 0 "the out-of-tree build trains on 2 ranks" launch 2 "${args[@]}" --dir "$MN_TMP/outside2"
+  fp=$(fingerprint "$MN_TMP/out")
+  [ -n "$fp" ] && [ "$fp" = "$(fingerprint "$MN_TMP/ref2.out")" ] &&
+    pass "it ends with the in-tree build's parameters ($fp)" ||
+    fail "the out-of-tree build ends with fingerprint '$fp', the in-tree one $(fingerprint "$MN_TMP/ref2.out")"
+else
+  fail "examples/custom out of tree"
+  sed 's/^/  | /' "$MN_TMP/outside.log" >&2
+fi
 
 finish
