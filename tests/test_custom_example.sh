@@ -46,6 +46,15 @@ for np in 1 2; do
   [ -n "$ref_fp" ] || fail "world $np: no fingerprint printed"
   [ -f "$MN_TMP/ref$np/$final" ] || fail "world $np: no final snapshot $final"
   "$mninfo" --verify "$MN_TMP/ref$np/$final" >/dev/null || fail "world $np: mninfo --verify"
+  if [ "$np" -eq 1 ]; then # mninfo reads an API snapshot: its attributes, its blob
+    "$mninfo" "$MN_TMP/ref1/$final" >"$MN_TMP/info" 2>&1
+    for want in "a trainer of mn's API, version 1" "user.int.seed = 7" "user.blob.curve = 64" \
+      "user/curve  *64 bytes .* ok" "params/hidden.weight  *64x16 "; do
+      grep -q -- "$want" "$MN_TMP/info" || fail "mninfo of an API snapshot lacks /$want/"
+    done
+    expect_exit 65 "mninfo --export refuses an API snapshot" "$mninfo" --export "$MN_TMP/x.st" \
+      "$MN_TMP/ref1/$final"
+  fi
 
   # stopped: SIGTERM to rank 0 once the first snapshot exists
   dir="$MN_TMP/stop$np"

@@ -268,6 +268,12 @@ static mn_status_t load_snapshot_model(const char *snapshot, char *path, size_t 
   memset(meta, 0, sizeof *meta);
   mn_status_t st = mn_snapshot_find(snapshot, path, pathlen);
   if (st == MN_OK) st = mn_snapshot_read_meta(path, meta);
+  char api[16];
+  if (st == MN_OK && mn_trainstate_config_value(meta->config, "api", "version", api, sizeof api))
+    st = mn_error(MN_ERR_DATA,
+                  "%s: written by a trainer of mn's API, whose model is its own: the exports are "
+                  "for mntrain's models (its tensors: mninfo %s, or h5dump)",
+                  path, path);
   if (st == MN_OK) st = mn_trainstate_load_model(path, meta, NULL, 0, 1, cfg, m);
   return st;
 }
