@@ -15,7 +15,7 @@
 prog="$MN_BIN/mn_custom_example"
 mninfo="$MN_BIN/mninfo"
 steps=8000 # seconds: the signal lands long before the end, even on a loaded machine
-args=(--steps $steps --every 500 --seed 7)
+args=(--steps "$steps" --every 500 --seed 7)
 
 # launch NP ARGS...: the example on NP ranks
 launch() {
