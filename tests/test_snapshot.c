@@ -1,6 +1,7 @@
 /* test_snapshot.c: snapshot files and directories (runtime/state/snapshot.c, runtime/state/snapdir.c).
  *
- * Round trip of every metadata field and of tensor bytes; wrong shapes and missing tensors;
+ * Round trip of every metadata field and of tensor bytes; a uint8 tensor (a blob) beside the
+ * floats, its bytes and CRC; wrong shapes and missing tensors;
  * truncated, bit-flipped, foreign and future-version files refused with MN_ERR_DATA and a
  * message that says why; scan order, latest, prune and set-aside; and atomicity under
  * kill -9: a child writing snapshots in a loop is killed at spread-out instants, and every
@@ -226,6 +227,7 @@ struct visit {
   char names[8][MN_SNAPSHOT_NAME_MAX];
   int ok[8];
   double norm[8];
+  int bytes[8]; /* a uint8 tensor */
 };
 
 static void visit_tensor(const mn_snapshot_tensor_info_t *info, void *user) {
@@ -234,6 +236,7 @@ static void visit_tensor(const mn_snapshot_tensor_info_t *info, void *user) {
     snprintf(v->names[v->n], sizeof v->names[v->n], "%s", info->name);
     v->ok[v->n] = info->readable && info->crc_stored == info->crc_computed;
     v->norm[v->n] = info->norm;
+    v->bytes[v->n] = info->dtype == MN_SNAPSHOT_U8;
   }
   v->n++;
 }
@@ -354,6 +357,61 @@ static void test_wrong_shape(void) {
   st = mn_snapshot_read_tensors(path, ts.t, NT);
   CHECK_MSG(st == MN_ERR_DATA && contains(mn_error_message(), "optim/momentum/b0 is missing"), "%s",
             mn_error_message());
+  tensors_free(&ts);
+}
+
+/* A blob (uint8 tensor) beside the floats: bytewise round trip, the table's type, a flipped
+ * byte found by the CRC, and a read that asks for the other type refused. */
+static void test_bytes(void) {
+  char dir[4096], path[4096];
+  subdir(dir, sizeof dir, "bytes");
+  tensors_t ts;
+  tensors_make(&ts, 8, 16, 3);
+  mn_snapshot_tensor_t all[NT + 1];
+  memcpy(all, ts.t, sizeof ts.t);
+  unsigned char blob[1001], back[1001];
+  for (size_t i = 0; i < sizeof blob; i++) blob[i] = (unsigned char)(i * 37 + 11);
+  mn_snapshot_tensor_t *b = &all[NT];
+  memset(b, 0, sizeof *b);
+  snprintf(b->name, sizeof b->name, "user/rng.state");
+  b->ndims = 1;
+  b->dims[0] = (int64_t)sizeof blob;
+  b->dtype = MN_SNAPSHOT_U8;
+  b->bytes = blob;
+  mn_snapshot_meta_t m = meta_make(3, 30);
+  CHECK(mn_snapshot_write(dir, &m, all, NT + 1, path, sizeof path) == MN_OK);
+  CHECK_MSG(mn_snapshot_verify(path) == MN_OK, "%s", mn_error_message());
+  struct visit v = {0};
+  CHECK(mn_snapshot_each_tensor(path, visit_tensor, &v) == MN_OK && v.n == NT + 1);
+  CHECK(!strcmp(v.names[NT], "user/rng.state") && v.ok[NT] && v.bytes[NT] && !v.bytes[0]);
+
+  tensors_t got;
+  tensors_make(&got, 8, 16, -1);
+  mn_snapshot_tensor_t want[NT + 1];
+  memcpy(want, got.t, sizeof got.t);
+  want[NT] = *b;
+  want[NT].bytes = back;
+  memset(back, 0, sizeof back);
+  CHECK_MSG(mn_snapshot_read_tensors(path, want, NT + 1) == MN_OK, "%s", mn_error_message());
+  CHECK(memcmp(back, blob, sizeof blob) == 0);
+  CHECK(memcmp(got.t[0].data, ts.t[0].data, 8 * 16 * sizeof(float)) == 0);
+
+  want[NT].dtype = MN_SNAPSHOT_F32; /* asked as floats: refused, naming both types */
+  want[NT].dims[0] = (int64_t)sizeof blob / 4;
+  want[NT].data = got.t[0].data;
+  CHECK_MSG(mn_snapshot_read_tensors(path, want, NT + 1) == MN_ERR_DATA &&
+                contains(mn_error_message(), "user/rng.state is uint8 in the snapshot, float32 "
+                                             "here"),
+            "%s", mn_error_message());
+
+  CHECK(flip_byte(path, "user/rng.state", 500) == 0);
+  CHECK(mn_snapshot_verify(path) == MN_ERR_DATA &&
+        contains(mn_error_message(), "tensor user/rng.state is damaged (CRC 0x"));
+  want[NT] = *b;
+  want[NT].bytes = back;
+  CHECK(mn_snapshot_read_tensors(path, want, NT + 1) == MN_ERR_DATA &&
+        contains(mn_error_message(), "user/rng.state is damaged"));
+  tensors_free(&got);
   tensors_free(&ts);
 }
 
@@ -946,6 +1004,7 @@ int main(void) {
   double t0 = now_s();
   test_round_trip();
   test_wrong_shape();
+  test_bytes();
   test_truncated();
   test_flipped();
   test_foreign_files();

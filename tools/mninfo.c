@@ -89,6 +89,14 @@ static void print_meta(const char *path, const mn_snapshot_meta_t *m) {
          "%s\n",
          m->epoch, m->epoch_pos, m->step, m->samples, m->finished ? " (training finished)" : "");
   printf("reason    %s\n", m->reason);
+  char api[16];
+  if (mn_trainstate_config_value(m->config, "api", "version", api, sizeof api)) {
+    /* a trainer of the public API: no batch, seeds or dataset of mn's (docs/api.md) */
+    printf("run       world %d, shape_hash 0x%016" PRIx64 " (a trainer of mn's API, version %s)\n",
+           m->world, m->shape_hash, api);
+    print_lines("config:", m->config);
+    return;
+  }
   printf("run       world %d, batch %d per rank, shape_hash 0x%016" PRIx64 ", model_seed %" PRIu64
          ", data_seed %" PRIu64 "\n",
          m->world, m->batch, m->shape_hash, m->model_seed, m->data_seed);
@@ -108,13 +116,19 @@ static void print_tensor(const mn_snapshot_tensor_info_t *t, void *user) {
   for (int d = 0; d < t->ndims && used < sizeof shape; d++)
     used +=
         (size_t)snprintf(shape + used, sizeof shape - used, "%s%" PRId64, d ? "x" : "", t->dims[d]);
+  if (t->dtype == MN_SNAPSHOT_U8 && used < sizeof shape)
+    snprintf(shape + used, sizeof shape - used, " bytes");
   char status[64] = "ok";
   if (!t->readable)
     snprintf(status, sizeof status, "DAMAGED (unreadable)");
   else if (t->crc_stored != t->crc_computed)
     snprintf(status, sizeof status, "DAMAGED (computed 0x%08" PRIx32 ")", t->crc_computed);
-  printf("  %-28s %-14s %14.6g  0x%08" PRIx32 "  %s\n", t->name, shape, t->norm, t->crc_stored,
-         status);
+  if (t->dtype == MN_SNAPSHOT_U8) /* a trainer's blob (docs/api.md): bytes, no norm */
+    printf("  %-28s %-14s %14s  0x%08" PRIx32 "  %s\n", t->name, shape, "(bytes)", t->crc_stored,
+           status);
+  else
+    printf("  %-28s %-14s %14.6g  0x%08" PRIx32 "  %s\n", t->name, shape, t->norm, t->crc_stored,
+           status);
   ++*(int *)user;
 }
 
@@ -254,6 +268,12 @@ static mn_status_t load_snapshot_model(const char *snapshot, char *path, size_t 
   memset(meta, 0, sizeof *meta);
   mn_status_t st = mn_snapshot_find(snapshot, path, pathlen);
   if (st == MN_OK) st = mn_snapshot_read_meta(path, meta);
+  char api[16];
+  if (st == MN_OK && mn_trainstate_config_value(meta->config, "api", "version", api, sizeof api))
+    st = mn_error(MN_ERR_DATA,
+                  "%s: written by a trainer of mn's API, whose model is its own: the exports are "
+                  "for mntrain's models (its tensors: mninfo %s, or h5dump)",
+                  path, path);
   if (st == MN_OK) st = mn_trainstate_load_model(path, meta, NULL, 0, 1, cfg, m);
   return st;
 }

@@ -1,9 +1,10 @@
 /* mn_snapshot.h: snapshot files (HDF5) and snapshot directories.
  *
- * A snapshot is a set of named float32 tensors plus the metadata needed to continue a run
- * exactly (mn_snapshot_meta_t). This module knows nothing of models, optimizers or MPI:
- * the trainer fills the metadata and names the tensors ("params/0.weight",
- * "optim/sgd/velocity/0.weight", ...; a '/' in a name makes HDF5 groups). docs/snapshot-format.md documents the layout.
+ * A snapshot is a set of named float32 tensors (and, from a trainer of the public API, byte
+ * blobs) plus the metadata needed to continue a run exactly (mn_snapshot_meta_t). This
+ * module knows nothing of models, optimizers or MPI: the trainer fills the metadata and
+ * names the tensors ("params/0.weight", "optim/sgd/velocity/0.weight", ...; a '/' in a name
+ * makes HDF5 groups). docs/snapshot-format.md documents the layout.
  *
  * Guarantees:
  * - Writing is atomic and durable: the file is written under a temporary name in the
@@ -66,11 +67,19 @@ typedef struct mn_snapshot_meta {
   double created;      /* Unix time of the write */
 } mn_snapshot_meta_t;
 
+/* A tensor's element type: float32 (every tensor of mntrain), or bytes (a trainer's blob
+ * under the public API, mn/state.h: "user/<name>"). A zeroed tensor is float32. */
+typedef enum { MN_SNAPSHOT_F32 = 0, MN_SNAPSHOT_U8 = 1 } mn_snapshot_dtype_t;
+
 typedef struct mn_snapshot_tensor {
   char name[MN_SNAPSHOT_NAME_MAX];
   int ndims;
   int64_t dims[MN_SNAPSHOT_MAX_DIMS];
-  float *data; /* prod(dims) floats */
+  mn_snapshot_dtype_t dtype;
+  union {
+    float *data;          /* MN_SNAPSHOT_F32: prod(dims) floats */
+    unsigned char *bytes; /* MN_SNAPSHOT_U8: prod(dims) bytes */
+  };
 } mn_snapshot_tensor_t;
 
 /* Free the heap strings of a meta (safe on a zeroed or already freed meta). */
@@ -100,8 +109,8 @@ mn_status_t mn_snapshot_write(const char *dir, const mn_snapshot_meta_t *meta,
  * does not exist; MN_ERR_DATA when it is not a valid snapshot, with the reason. */
 mn_status_t mn_snapshot_read_meta(const char *path, mn_snapshot_meta_t *meta);
 
-/* Read the named tensors into the caller's buffers (tensors[i].name, ndims, dims and data
- * are set by the caller), checking each one's shape and CRC, after the validation of
+/* Read the named tensors into the caller's buffers (tensors[i].name, ndims, dims, dtype and
+ * data are set by the caller), checking each one's shape, type and CRC, after the validation of
  * mn_snapshot_read_meta (in the same open). Errors: MN_ERR_DATA naming the path and the
  * reason: invalid metadata; a tensor missing, of another shape ("params/W0 is 512x784 in
  * the snapshot, 1024x784 here"), or damaged (CRC mismatch or unreadable); a tensor in the
@@ -117,8 +126,10 @@ typedef struct mn_snapshot_tensor_info {
   char name[MN_SNAPSHOT_NAME_MAX];
   int ndims;
   int64_t dims[MN_SNAPSHOT_MAX_DIMS];
+  mn_snapshot_dtype_t dtype;
   uint32_t crc_stored, crc_computed; /* ok when equal */
-  double norm;                       /* L2 norm of the values (NaN if unreadable) */
+  double norm;                       /* L2 norm of the values (of the bytes' values 0-255 for
+                                        MN_SNAPSHOT_U8; NaN if unreadable) */
   int readable;                      /* 0: the data could not be read */
 } mn_snapshot_tensor_info_t;
 

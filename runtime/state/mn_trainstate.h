@@ -40,6 +40,11 @@ typedef struct mn_position {
  * this model or kind (it has MLPs trained with SGD only), saying so; MN_ERR_NOMEM. */
 mn_status_t mn_trainstate_tensors(const mn_model_t *m, const mn_optim_kind_t *kind, int format,
                                   float *const *bufs, mn_snapshot_tensor_t **t, int *n);
+/* The same in the format this build writes, for any registry (the public API's parameters,
+ * which are no mn_model_t): bufs laid out as r. out: *t (malloc'd; the caller frees), *n.
+ * MN_ERR_NOMEM. */
+mn_status_t mn_trainstate_registry_tensors(const mn_tensors_t *r, const mn_optim_kind_t *kind,
+                                           float *const *bufs, mn_snapshot_tensor_t **t, int *n);
 /* Whether snapshot format `format` can hold model m's tensors and kind's states: MN_OK, or
  * MN_ERR_DATA saying why not (format 1 holds MLPs trained with SGD only). */
 mn_status_t mn_trainstate_check_format(const mn_model_t *m, const mn_optim_kind_t *kind,

@@ -2,8 +2,9 @@
  * atomically and durably, reading its metadata and tensors, and validating it.
  *
  * The metadata are scalar attributes of the root group (numbers little-endian, strings
- * fixed-length and NUL-terminated), each tensor a float32 dataset at its name with a
- * "crc32" attribute of its little-endian bytes. Files are written in the HDF5 1.8 format
+ * fixed-length and NUL-terminated), each tensor a float32 dataset (or, for a blob of a
+ * trainer of the public API, a uint8 one) at its name with a "crc32" attribute of its
+ * little-endian bytes. Files are written in the HDF5 1.8 format
  * or later, whose metadata carry checksums, so that HDF5 itself refuses damaged metadata
  * and the CRCs catch damaged tensor data. Every HDF5 failure becomes an mn_error message
  * that names the file and the reason. Directory work (creating it, removing stale
@@ -157,6 +158,27 @@ static uint32_t crc_floats(uint32_t crc, const float *x, size_t count) {
   return crc;
 }
 
+static uint32_t crc_bytes(uint32_t crc, const unsigned char *p, size_t nbytes) {
+  while (nbytes > 0) {
+    uInt k = nbytes > (1u << 30) ? (1u << 30) : (uInt)nbytes;
+    crc = (uint32_t)crc32(crc, p, k);
+    p += k;
+    nbytes -= k;
+  }
+  return crc;
+}
+
+/* The CRC-32 of a tensor's elements (count of them) as the file stores them. */
+static uint32_t crc_tensor(mn_snapshot_dtype_t dtype, const void *data, size_t count) {
+  uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
+  return dtype == MN_SNAPSHOT_F32 ? crc_floats(crc, data, count) : crc_bytes(crc, data, count);
+}
+
+static size_t dtype_size(mn_snapshot_dtype_t dtype) { return dtype == MN_SNAPSHOT_U8 ? 1 : 4; }
+static const char *dtype_name(mn_snapshot_dtype_t dtype) {
+  return dtype == MN_SNAPSHOT_U8 ? "uint8" : "float32";
+}
+
 /* ---- writing -------------------------------------------------------------------------- */
 
 /* A scalar attribute. On failure why holds the reason, taken at the failing call (the
@@ -261,6 +283,9 @@ static mn_status_t check_tensor(const mn_snapshot_tensor_t *t) {
   for (int d = 0; d < t->ndims; d++)
     if (t->dims[d] < 0)
       return mn_error(MN_ERR_INTERNAL, "snapshot tensor %s: negative dimension", t->name);
+  if (t->dtype != MN_SNAPSHOT_F32 && t->dtype != MN_SNAPSHOT_U8)
+    return mn_error(MN_ERR_INTERNAL, "snapshot tensor %s: unknown element type %d", t->name,
+                    (int)t->dtype);
   if (!t->data && tensor_count(t->ndims, t->dims) > 0)
     return mn_error(MN_ERR_INTERNAL, "snapshot tensor %s: no data", t->name);
   return MN_OK;
@@ -271,7 +296,8 @@ static mn_status_t write_tensor(hid_t file, const char *path, const mn_snapshot_
   hsize_t dims[MN_SNAPSHOT_MAX_DIMS];
   for (int d = 0; d < t->ndims; d++) dims[d] = (hsize_t)t->dims[d];
   size_t count = tensor_count(t->ndims, t->dims);
-  uint32_t crc = crc_floats((uint32_t)crc32(0L, Z_NULL, 0), t->data, count);
+  int bytes = t->dtype == MN_SNAPSHOT_U8;
+  uint32_t crc = crc_tensor(t->dtype, bytes ? (const void *)t->bytes : t->data, count);
   const char *call = NULL; /* the call that failed */
   errno = 0;
   hid_t space = H5Screate_simple(t->ndims, dims, NULL);
@@ -279,10 +305,11 @@ static mn_status_t write_tensor(hid_t file, const char *path, const mn_snapshot_
   hid_t d = -1;
   if (lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0)
     call = "H5Pcreate";
-  else if ((d = H5Dcreate2(file, t->name, H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT)) <
-           0)
+  else if ((d = H5Dcreate2(file, t->name, bytes ? H5T_STD_U8LE : H5T_IEEE_F32LE, space, lcpl,
+                           H5P_DEFAULT, H5P_DEFAULT)) < 0)
     call = "H5Dcreate2";
-  else if (count > 0 && H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0)
+  else if (count > 0 && H5Dwrite(d, bytes ? H5T_NATIVE_UCHAR : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
+                                 H5P_DEFAULT, bytes ? (const void *)t->bytes : t->data) < 0)
     call = "H5Dwrite";
   if (call) mn_h5_reason_errno(why, errno); /* now: the closes below clear the stack */
   if (!call && attr_put(d, "crc32", H5T_STD_U32LE, H5T_NATIVE_UINT32, &crc, why) < 0)
@@ -351,7 +378,8 @@ static mn_status_t reserve_space(const char *tmp, const char *path, const mn_sna
   off_t nbytes = 64 * 1024 + 2 * (off_t)(strlen(meta->config ? meta->config : "") +
                                          strlen(meta->data_files ? meta->data_files : ""));
   for (int i = 0; i < ntensors; i++)
-    nbytes += 4096 + (off_t)(tensor_count(tensors[i].ndims, tensors[i].dims) * sizeof(float));
+    nbytes += 4096 + (off_t)(tensor_count(tensors[i].ndims, tensors[i].dims) *
+                             dtype_size(tensors[i].dtype));
   int fd = open(tmp, O_WRONLY);
   int rc = fd >= 0 ? fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, nbytes) : -1, e = errno;
   if (fd >= 0) close(fd);
@@ -761,9 +789,10 @@ static int tensor_exists(hid_t file, const char *name) {
   }
 }
 
-/* Open dataset name as a float32 tensor; out: its dataset, ndims and dims. */
+/* Open dataset name as a float32 or uint8 tensor; out: its dataset, dtype, ndims and dims. */
 static mn_status_t tensor_open(hid_t file, const char *path, const char *name, hid_t *dset,
-                               int *ndims, int64_t dims[MN_SNAPSHOT_MAX_DIMS]) {
+                               mn_snapshot_dtype_t *dtype, int *ndims,
+                               int64_t dims[MN_SNAPSHOT_MAX_DIMS]) {
   char why[256];
   hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
   if (d < 0)
@@ -773,10 +802,13 @@ static mn_status_t tensor_open(hid_t file, const char *path, const char *name, h
   int rank = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
   hsize_t hd[MN_SNAPSHOT_MAX_DIMS];
   mn_status_t st = MN_OK;
+  int f32 = t >= 0 && H5Tget_class(t) == H5T_FLOAT && H5Tget_size(t) == 4;
+  int u8 = t >= 0 && H5Tget_class(t) == H5T_INTEGER && H5Tget_size(t) == 1 &&
+           H5Tget_sign(t) == H5T_SGN_NONE;
   if (t < 0 || rank < 0)
     st = mn_error(MN_ERR_DATA, "%s: tensor %s is damaged (%s)", path, name, mn_h5_reason(why));
-  else if (H5Tget_class(t) != H5T_FLOAT || H5Tget_size(t) != 4)
-    st = mn_error(MN_ERR_DATA, "%s: tensor %s is not float32", path, name);
+  else if (!f32 && !u8)
+    st = mn_error(MN_ERR_DATA, "%s: tensor %s is neither float32 nor uint8", path, name);
   else if (rank > MN_SNAPSHOT_MAX_DIMS)
     st = mn_error(MN_ERR_DATA, "%s: tensor %s has %d dimensions (%d at most)", path, name, rank,
                   MN_SNAPSHOT_MAX_DIMS);
@@ -789,6 +821,7 @@ static mn_status_t tensor_open(hid_t file, const char *path, const char *name, h
     return st;
   }
   *dset = d;
+  *dtype = u8 ? MN_SNAPSHOT_U8 : MN_SNAPSHOT_F32;
   *ndims = rank;
   for (int i = 0; i < rank; i++) dims[i] = (int64_t)hd[i];
   return MN_OK;
@@ -808,8 +841,14 @@ static mn_status_t read_one(hid_t file, const char *path, mn_snapshot_tensor_t *
   hid_t d;
   int ndims;
   int64_t dims[MN_SNAPSHOT_MAX_DIMS];
-  mn_status_t st = tensor_open(file, path, t->name, &d, &ndims, dims);
+  mn_snapshot_dtype_t dtype;
+  mn_status_t st = tensor_open(file, path, t->name, &d, &dtype, &ndims, dims);
   if (st != MN_OK) return st;
+  if (dtype != t->dtype) {
+    st = mn_error(MN_ERR_DATA, "%s: tensor %s is %s in the snapshot, %s here", path, t->name,
+                  dtype_name(dtype), dtype_name(t->dtype));
+    goto close_dataset;
+  }
   int same = ndims == t->ndims;
   for (int i = 0; same && i < ndims; i++) same = dims[i] == t->dims[i];
   if (!same) {
@@ -820,16 +859,17 @@ static mn_status_t read_one(hid_t file, const char *path, mn_snapshot_tensor_t *
     goto close_dataset;
   }
   size_t count = tensor_count(ndims, dims);
-  if (count > 0 && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0) {
+  int bytes = dtype == MN_SNAPSHOT_U8;
+  void *data = bytes ? (void *)t->bytes : (void *)t->data;
+  if (count > 0 && H5Dread(d, bytes ? H5T_NATIVE_UCHAR : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
+                           H5P_DEFAULT, data) < 0) {
     st = mn_error(MN_ERR_DATA, "%s: tensor %s is damaged (unreadable: %s)", path, t->name,
                   mn_h5_reason(why));
     goto close_dataset;
   }
   uint32_t stored = 0;
   st = attr_get(d, path, "tensor ", "crc32", F_U32, &stored);
-  if (st == MN_OK)
-    st = crc_check(path, t->name, stored,
-                   crc_floats((uint32_t)crc32(0L, Z_NULL, 0), t->data, count));
+  if (st == MN_OK) st = crc_check(path, t->name, stored, crc_tensor(dtype, data, count));
 close_dataset:
   H5Dclose(d);
   return st;
@@ -861,8 +901,10 @@ mn_status_t mn_snapshot_read_tensors(const char *path, mn_snapshot_tensor_t *ten
   return st;
 }
 
-/* Read tensor d slab by slab along its first dimension: CRC and sum of squares. */
-static herr_t scan_tensor(hid_t d, int ndims, const int64_t *dims, uint32_t *crc, double *sumsq) {
+/* Read tensor d slab by slab along its first dimension: CRC and sum of squares (of the
+ * floats, or of the bytes' values). */
+static herr_t scan_tensor(hid_t d, mn_snapshot_dtype_t dtype, int ndims, const int64_t *dims,
+                          uint32_t *crc, double *sumsq) {
   size_t count = tensor_count(ndims, dims);
   size_t row = ndims > 0 ? count / (dims[0] ? (size_t)dims[0] : 1) : 1;
   hsize_t rows = ndims > 0 ? (hsize_t)dims[0] : 1;
@@ -871,7 +913,8 @@ static herr_t scan_tensor(hid_t d, int ndims, const int64_t *dims, uint32_t *crc
   *crc = (uint32_t)crc32(0L, Z_NULL, 0);
   *sumsq = 0;
   if (count == 0) return 0;
-  float *buf = malloc((size_t)per * row * sizeof *buf);
+  int bytes = dtype == MN_SNAPSHOT_U8;
+  void *buf = malloc((size_t)per * row * dtype_size(dtype));
   hid_t fspace = H5Dget_space(d);
   herr_t rc = buf && fspace >= 0 ? 0 : -1;
   for (hsize_t r0 = 0; r0 < rows && rc >= 0; r0 += per) {
@@ -887,13 +930,20 @@ static herr_t scan_tensor(hid_t d, int ndims, const int64_t *dims, uint32_t *crc
       if (mspace < 0) rc = -1;
     }
     if (rc >= 0)
-      rc = H5Dread(d, H5T_NATIVE_FLOAT, ndims > 0 ? mspace : H5S_ALL, ndims > 0 ? fspace : H5S_ALL,
-                   H5P_DEFAULT, buf);
+      rc = H5Dread(d, bytes ? H5T_NATIVE_UCHAR : H5T_NATIVE_FLOAT, ndims > 0 ? mspace : H5S_ALL,
+                   ndims > 0 ? fspace : H5S_ALL, H5P_DEFAULT, buf);
     if (mspace >= 0) H5Sclose(mspace);
     if (rc < 0) break;
     size_t n = (size_t)k * row;
-    *crc = crc_floats(*crc, buf, n);
-    for (size_t i = 0; i < n; i++) *sumsq += (double)buf[i] * buf[i];
+    if (bytes) {
+      const unsigned char *b = buf;
+      *crc = crc_bytes(*crc, b, n);
+      for (size_t i = 0; i < n; i++) *sumsq += (double)b[i] * b[i];
+    } else {
+      const float *f = buf;
+      *crc = crc_floats(*crc, f, n);
+      for (size_t i = 0; i < n; i++) *sumsq += (double)f[i] * f[i];
+    }
   }
   if (fspace >= 0) H5Sclose(fspace);
   free(buf);
@@ -911,10 +961,10 @@ static mn_status_t inspect_tensor(hid_t file, const char *path, const char *name
     return mn_error(MN_ERR_DATA, "%s: tensor name %s is too long (%d bytes at most)", path, name,
                     MN_SNAPSHOT_NAME_MAX - 1);
   hid_t d;
-  mn_status_t st = tensor_open(file, path, name, &d, &info->ndims, info->dims);
+  mn_status_t st = tensor_open(file, path, name, &d, &info->dtype, &info->ndims, info->dims);
   if (st != MN_OK) return st;
   double sumsq;
-  if (scan_tensor(d, info->ndims, info->dims, &info->crc_computed, &sumsq) < 0) {
+  if (scan_tensor(d, info->dtype, info->ndims, info->dims, &info->crc_computed, &sumsq) < 0) {
     st = mn_error(MN_ERR_DATA, "%s: tensor %s is damaged (unreadable: %s)", path, name,
                   mn_h5_reason(why));
     goto close_dataset;

@@ -41,11 +41,10 @@ mn_status_t mn_trainstate_check_format(const mn_model_t *m, const mn_optim_kind_
   return MN_OK;
 }
 
-mn_status_t mn_trainstate_tensors(const mn_model_t *m, const mn_optim_kind_t *kind, int format,
-                                  float *const *bufs, mn_snapshot_tensor_t **out, int *n) {
-  const mn_tensors_t *r = &m->tensors;
-  mn_status_t st = mn_trainstate_check_format(m, kind, format);
-  if (st != MN_OK) return st;
+/* The snapshot names of registry r's tensors over bufs, as format `format` names them
+ * (checked by the caller). */
+static mn_status_t name_tensors(const mn_tensors_t *r, const mn_optim_kind_t *kind, int format,
+                                float *const *bufs, mn_snapshot_tensor_t **out, int *n) {
   int nbuf = 1 + kind->nstates;
   mn_snapshot_tensor_t *t = calloc((size_t)(r->n * nbuf + 1), sizeof *t);
   if (!t) return mn_error(MN_ERR_NOMEM, "out of memory naming the snapshot's tensors");
@@ -68,6 +67,18 @@ mn_status_t mn_trainstate_tensors(const mn_model_t *m, const mn_optim_kind_t *ki
   *out = t;
   *n = k;
   return MN_OK;
+}
+
+mn_status_t mn_trainstate_tensors(const mn_model_t *m, const mn_optim_kind_t *kind, int format,
+                                  float *const *bufs, mn_snapshot_tensor_t **out, int *n) {
+  mn_status_t st = mn_trainstate_check_format(m, kind, format);
+  if (st != MN_OK) return st;
+  return name_tensors(&m->tensors, kind, format, bufs, out, n);
+}
+
+mn_status_t mn_trainstate_registry_tensors(const mn_tensors_t *r, const mn_optim_kind_t *kind,
+                                           float *const *bufs, mn_snapshot_tensor_t **out, int *n) {
+  return name_tensors(r, kind, MN_SNAPSHOT_FORMAT, bufs, out, n);
 }
 
 /* A growing heap string. */

@@ -258,8 +258,8 @@ static mn_status_t setup_run(run_t *r) {
     memset(&r->plan, 0, sizeof r->plan); /* the loader owns it now */
   }
   if (r->comm.rank == 0 && cfg->snapshot.enabled)
-    st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->model, &r->optim, &r->dev,
-                             &r->writer);
+    st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->model.tensors,
+                             r->model.params, &r->optim, &r->dev, &r->writer);
   if (st != MN_OK) return st;
   st = mn_metrics_open(&r->metrics, r->comm.rank, r->comm.world, cfg->log.metrics,
                        r->resume.resumed, cfg->log.tensorboard, cfg->log.progress, r->total_steps);
@@ -585,7 +585,7 @@ static mn_status_t snapshot(run_t *r, const char *reason, int wait) {
     meta.train_loss = r->train_loss;
     meta.val_loss = r->val_loss;
     meta.val_accuracy = r->val_accuracy;
-    if (st == MN_OK) st = mn_snapwriter_submit(r->writer, &meta, &prev);
+    if (st == MN_OK) st = mn_snapwriter_submit(r->writer, &meta, NULL, 0, &prev);
     mn_snapshot_meta_free(&meta);
     if (st == MN_OK) snapshot_done(r, &prev);
     if (st == MN_OK && wait) {
