@@ -17,8 +17,8 @@ int main(void) {
   printf("mn %s (headers %s)\n", version, headers);
   if (major != MN_VERSION_MAJOR || minor != MN_VERSION_MINOR || patch != MN_VERSION_PATCH ||
       strcmp(version, headers) != 0) {
-    fprintf(stderr, "consumer: library %s (%d.%d.%d), headers %s\n", version, major, minor,
-            patch, headers);
+    fprintf(stderr, "consumer: library %s (%d.%d.%d), headers %s\n", version, major, minor, patch,
+            headers);
     return 1;
   }
   if (mn_status_exit_code(MN_ERR_PREEMPTED) != MN_EXIT_TEMPFAIL) {
