@@ -1,7 +1,7 @@
-# test_cli.sh: what every program (mnrun, mntrain, mninfo, mnbench, mneval, mnprep) answers on its
-# command line alike: --version prints "PROG VERSION" (the project's version) and exits 0,
-# and an unknown option exits 64 with a "did you mean --X?" taken from the program's own
-# options (runtime/base/suggest.c, shared with train.conf's key suggestions).
+# test_cli.sh: what every program (mnrun, mnrank, mntrain, mninfo, mnbench, mneval, mnprep)
+# answers on its command line alike: --version prints "PROG VERSION" (the project's version)
+# and exits 0, and an unknown option exits 64 with a "did you mean --X?" taken from the
+# program's own options (runtime/base/suggest.c, shared with train.conf's key suggestions).
 . "$MN_SRC/tests/lib.sh"
 
 # the project's version is the public headers' (CMakeLists.txt reads it from there)
@@ -9,7 +9,7 @@ part() { sed -n "s/^#define MN_VERSION_$1 \([0-9]*\)$/\1/p" "$MN_SRC/include/mn/
 version="$(part MAJOR).$(part MINOR).$(part PATCH)"
 [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "no version in include/mn/version.h ($version)"
 
-for prog in mnrun mntrain mninfo mnbench mneval mnprep; do
+for prog in mnrun mnrank mntrain mninfo mnbench mneval mnprep; do
   expect_exit 0 "$prog --version" "$MN_BIN/$prog" --version
   got=$(cat "$MN_TMP/out")
   [ "$got" = "$prog $version" ] && pass "$prog --version prints '$got'" ||

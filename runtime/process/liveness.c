@@ -65,13 +65,20 @@ static void *beat_main(void *arg) {
   return NULL;
 }
 
-mn_status_t mn_liveness_start(const char *dir, int rank) {
-  if (!dir || !dir[0] || g_beat.running) return MN_OK;
+mn_status_t mn_liveness_join(const char *dir, int rank) {
+  if (!dir || !dir[0]) return MN_OK;
   char join[4200];
   snprintf(join, sizeof join, "%s/join-%d", dir, rank);
+  return touch(join);
+}
+
+mn_status_t mn_liveness_start(const char *dir, int rank) {
+  if (!dir || !dir[0] || g_beat.running) return MN_OK;
   snprintf(g_beat.path, sizeof g_beat.path, "%s/alive-%d", dir, rank);
   mn_status_t st = beat(g_beat.path, g_beat.count = 1);
-  if (st == MN_OK) st = touch(join); /* after the first beat: joined implies a heartbeat */
+  /* after the first beat: joined implies a heartbeat (for mntrain; mnrank's rank may have
+   * joined before its program beats, mn_liveness_join) */
+  if (st == MN_OK) st = mn_liveness_join(dir, rank);
   if (st != MN_OK) return st;
   g_beat.quit = 0;
   pthread_condattr_t attr; /* timed waits on the monotonic clock: a clock step changes none */

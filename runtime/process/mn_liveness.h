@@ -4,7 +4,8 @@
  * start barrier: mnrun tears the gang down when not every rank has joined within
  * --start-timeout, and holds a stop signal until every rank has joined), and a thread of
  * its own writes a growing count into "<dir>/alive-<rank>" every MN_LIVENESS_PERIOD_S
- * seconds until the rank exits. A rank whose file mnrun has not seen change for
+ * seconds until the rank exits (a rank that only joined, mn_liveness_join, has no heartbeat
+ * file, and is never judged silent). A rank whose file mnrun has not seen change for
  * --fail-timeout, measured on mnrun's monotonic clock, without an exit report is lost (its
  * process or node is gone): mnrun then tears the gang down, so that no rank waits forever
  * in a collective for it. No wall clock is compared, so a clock step on either host neither
@@ -25,6 +26,10 @@ extern "C" {
 
 /* Mark this rank as joined and start its heartbeat thread. */
 mn_status_t mn_liveness_start(const char *dir, int rank);
+/* Mark this rank as joined without a heartbeat: for mnrank, the per-rank shim of a program
+ * that need not use libmn (launcher/mnrank.c). mnrun then judges the rank by its exit alone
+ * until the program itself beats (mn_liveness_start), if it ever does. */
+mn_status_t mn_liveness_join(const char *dir, int rank);
 /* Stop the heartbeat thread (the files stay: mnrun removes the directory). */
 void mn_liveness_stop(void);
 
