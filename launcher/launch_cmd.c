@@ -111,8 +111,16 @@ mn_status_t mn_cmd_add_words(mn_cmd_t *cmd, const char *text) {
   return st;
 }
 
-mn_status_t mn_cmd_add_worker(mn_cmd_t *cmd, const mn_job_t *job) {
+mn_status_t mn_cmd_add_worker(mn_cmd_t *cmd, const mn_job_t *job, const char *engine) {
   mn_status_t st = mn_cmd_add_arg(cmd, job->train);
+  if (job->program) {
+    cmd->program = 1;
+    if (st == MN_OK) st = mn_cmd_add_argf(cmd, "--engine=%s", engine);
+    if (st == MN_OK) st = mn_cmd_add_arg(cmd, "--");
+    for (int i = 0; st == MN_OK && i < job->nprogram; i++)
+      st = mn_cmd_add_arg(cmd, job->program[i]);
+    return st;
+  }
   for (int i = 0; st == MN_OK && i < job->nsets; i++) {
     st = mn_cmd_add_arg(cmd, "--set");
     if (st == MN_OK) st = mn_cmd_add_arg(cmd, job->sets[i]);

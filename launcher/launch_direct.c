@@ -14,7 +14,7 @@ mn_status_t mn_launch_direct_build(const mn_job_t *job, const mn_plan_t *plan, m
   if (st == MN_OK) st = mn_cmd_add_envf(&out, "MN_TTY=%d", job->tty ? 1 : 0);
   if (st == MN_OK) st = mn_cmd_add_envf(&out, "MN_REPORT_DIR=%s", job->report_dir);
   if (st == MN_OK) st = mn_cmd_add_user_env(&out, job); /* -x NAME=value, --mca */
-  if (st == MN_OK) st = mn_cmd_add_worker(&out, job);
+  if (st == MN_OK) st = mn_cmd_add_worker(&out, job, "direct");
   if (st != MN_OK) {
     mn_cmd_free(&out);
     return st;

@@ -199,7 +199,7 @@ mn_status_t mn_launch_mpirun_build(const mn_job_t *job, const mn_plan_t *plan, m
   if (st == MN_OK) st = add_placement(&out, job, plan);
   if (st == MN_OK) st = add_exports(&out, job, plan);
   if (st == MN_OK && job->engine_args) st = mn_cmd_add_words(&out, job->engine_args);
-  if (st == MN_OK) st = mn_cmd_add_worker(&out, job);
+  if (st == MN_OK) st = mn_cmd_add_worker(&out, job, "mpirun");
   if (st != MN_OK) {
     mn_cmd_free(&out);
     return st;

@@ -63,7 +63,7 @@ mn_status_t mn_launch_srun_build(const mn_job_t *job, const mn_plan_t *plan, mn_
    * SIGUSR1, a stop request to every rank, as for mpirun. */
   out.stop_signal = SIGUSR1;
   if (st == MN_OK && job->engine_args) st = mn_cmd_add_words(&out, job->engine_args);
-  if (st == MN_OK) st = mn_cmd_add_worker(&out, job);
+  if (st == MN_OK) st = mn_cmd_add_worker(&out, job, "srun");
   if (st != MN_OK) {
     mn_cmd_free(&out);
     return st;

@@ -29,12 +29,17 @@ typedef struct mn_cmd {
   int block_stop;  /* 1: the child starts with the stop signals blocked and unblocks them once
                     * its handler is in place (mntrain: mn_preempt_install); for a worker
                     * exec'd directly (the mask survives exec; Open MPI's daemons reset it) */
+  int program;     /* 1: the ranks run a program under mnrank, not mntrain (what a stop does) */
 } mn_cmd_t;
 
 /* What every engine needs to know about the job beyond its placement. */
 typedef struct mn_job {
-  const char *train;       /* the worker (mntrain) */
-  const char *conf;        /* train.conf, as given */
+  const char *train; /* the worker: mntrain, or mnrank for a program */
+  const char *conf;  /* train.conf, as given (NULL for a program) */
+  /* `mnrun -- PROGRAM ARGS...`: the program and its arguments, which every rank runs under
+   * mnrank (launcher/mnrank.c); NULL for a train.conf */
+  char *const *program;
+  int nprogram;
   const char *const *sets; /* --set arguments, "section.key=value" */
   int nsets;
   const char *metrics;    /* --metrics FILE, or NULL */
@@ -102,8 +107,10 @@ mn_status_t mn_cmd_add_envf(mn_cmd_t *cmd, const char *fmt, ...)
  * quotes escapes the next character; no expansion of $, ~ or globs. An unbalanced quote or
  * a trailing backslash is MN_ERR_USAGE naming what, and nothing is appended. */
 mn_status_t mn_cmd_add_words(mn_cmd_t *cmd, const char *text);
-/* The worker's own arguments: [--set k=v]... [--metrics FILE] CONF. */
-mn_status_t mn_cmd_add_worker(mn_cmd_t *cmd, const mn_job_t *job);
+/* The worker and its own arguments: mntrain [--set k=v]... [--metrics FILE] CONF, or for a
+ * program, mnrank --engine ENGINE -- PROGRAM ARGS... (engine: "mpirun", "srun" or
+ * "direct", where mnrank finds the rank's number). */
+mn_status_t mn_cmd_add_worker(mn_cmd_t *cmd, const mn_job_t *job, const char *engine);
 /* The user's variables for an engine whose ranks inherit its environment (srun, direct):
  * job->set_env, and OMPI_MCA_KEY=VALUE for each --mca pair. */
 mn_status_t mn_cmd_add_user_env(mn_cmd_t *cmd, const mn_job_t *job);

@@ -69,6 +69,12 @@ typedef struct mn_watch_result {
 mn_status_t mn_supervise_run(const mn_cmd_t *cmd, const char *report_dir, const mn_watch_t *watch,
                              int *exit_code, mn_watch_result_t *why);
 
+/* Once the engine has exited: SIGKILL every process left on this machine whose environment
+ * holds this job's MN_REPORT_DIR=report_dir (what a program started by mnrank left running),
+ * after waiting up to grace_s seconds for them to end on their own. Returns how many were
+ * killed. */
+int mn_supervise_sweep(const char *report_dir, double grace_s);
+
 /* After a job that ended with job_code: read the reports of ranks 0..nranks-1 and, if the job
  * failed, print to stderr one line per failing rank (lowest first) and per rank without a
  * report (a few, then a count). Returns mnrun's exit code. When every rank reported: the

@@ -3,13 +3,17 @@
  *   mnrun [-np N] [--hostfile F | -H host:slots,...] [--set section.key=value]...
  *         [-x NAME[=VALUE]]... [--mca KEY VALUE]... [--metrics FILE] [--dry-run]
  *         [--mpirun PATH] [-v] train.conf
+ *   mnrun [-np N] [options] -- PROGRAM [ARGS...]
  *
- * Everything that can be checked before a rank starts is checked here first (the command
- * line, train.conf with its --set overrides, the hosts, the gang's slots), so that a mistake
- * costs no allocation. A stop signal is recorded from the first line of main(): one that
- * arrives before the launch launches nothing (exit 75). The steps themselves live in
- * hosts.c, place.c, launch_*.c and supervise.c; this file only wires them and decides the
- * exit code (docs/launcher.md). */
+ * The first form runs mntrain on every rank; the second any program, each rank under
+ * mnrank (launcher/mnrank.c), which gives it its rank's environment, passes signals on and
+ * reports how it ended. Everything that can be checked before a rank starts is checked here
+ * first (the command line, train.conf with its --set overrides or the program, the hosts,
+ * the gang's slots), so that a mistake costs no allocation. A stop signal is recorded from
+ * the first line of main(): one that arrives before the launch launches nothing (exit 75).
+ * The steps themselves live in hosts.c, place.c, launch_*.c and supervise.c; this file only
+ * wires them and decides the exit code (docs/launcher.md). */
+#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -17,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mn_config.h"
@@ -56,7 +61,9 @@ typedef struct mnrun_opts {
   mn_place_policy_t policy;
   int topology; /* --topology: print this machine's and exit */
   enum { LAUNCHER_AUTO, LAUNCHER_MPIRUN, LAUNCHER_SRUN } launcher;
-  const char *conf;
+  const char *conf;     /* TRAIN.CONF; NULL in program mode */
+  char *const *program; /* after --: PROGRAM ARGS... (program mode); NULL for a train.conf */
+  int nprogram;
 } mnrun_opts_t;
 
 static void print_help(FILE *f) {
@@ -65,10 +72,21 @@ static void print_help(FILE *f) {
       "usage: mnrun [-np N] [--hostfile FILE | -H HOST[:SLOTS],...] [--set SECTION.KEY=VALUE]...\n"
       "             [-x NAME[=VALUE]]... [--mca KEY VALUE]... [--metrics FILE] [--resume MODE]\n"
       "             [--dry-run] [--mpirun PATH] [-v] TRAIN.CONF\n"
+      "       mnrun [-np N] [OPTIONS] -- PROGRAM [ARGS...]\n"
       "\n"
       "Check TRAIN.CONF, place N ranks of mntrain on the hosts as one gang, start them\n"
       "(through mpirun, or directly for one local rank), forward signals, and report\n"
       "which rank failed and why. See docs/launcher.md.\n"
+      "\n"
+      "After --, any PROGRAM instead of mntrain (program mode), placed, bound and started the\n"
+      "same way, each rank under mnrank, which gives it RANK, LOCAL_RANK, WORLD_SIZE,\n"
+      "LOCAL_WORLD_SIZE (and MN_RANK, MN_LOCAL_RANK, MN_WORLD_SIZE, MN_LOCAL_WORLD_SIZE,\n"
+      "MN_GPU, MN_GPU_PCI, NCCL_IB_HCA), passes INT, TERM, USR1 and USR2 on to it as sent to\n"
+      "mnrun, and reports its exit. A rank is watched by its exit, and by its heartbeat once\n"
+      "it beats (libmn's init); the first rank to fail brings the gang down. --set, --resume\n"
+      "and --metrics are for a train.conf: refused with a PROGRAM (64); a PROGRAM that is\n"
+      "not an executable file is 66. Exit: 0 when every rank exited 0; 75 when ranks exited\n"
+      "75 and none failed; a rank's code of the list below as it is; any other failure 69.\n"
       "\n"
       "  -np, --np, -n N         ranks to start (default: every slot of the hostfile, -H\n"
       "                          or Slurm allocation, one per GPU on hosts with GPUs; 1 on\n"
@@ -203,10 +221,24 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
       {NULL, 0, NULL, 0},
   };
   *opts = (mnrun_opts_t){.start_timeout = 300, .fail_timeout = 30};
+  /* program mode: the "--" that ends mnrun's options, and the word after it, to tell a
+   * stray word before it from the program once getopt has moved both (a few suffice: a
+   * "--" that is an option's argument is not the end) */
+  enum { MAX_SEPARATORS = 8 };
+  char *sep[MAX_SEPARATORS], *after_sep[MAX_SEPARATORS];
+  int nsep = 0;
+  for (int i = 1; i < argc && nsep < MAX_SEPARATORS; i++)
+    if (!strcmp(argv[i], "--")) {
+      sep[nsep] = argv[i];
+      after_sep[nsep++] = i + 1 < argc ? argv[i + 1] : NULL;
+    }
+  const char *last_value = NULL; /* the last word taken as an option's argument */
+  const char *conf_only = NULL;  /* the first option that only a train.conf takes */
   opterr = 0;
   /* getopt_long_only, so that mpirun's "-np 4" works beside "--np 4"; single-letter
    * options (-n, -H, -x, -v, -h) stay short options. */
   for (int c; (c = getopt_long_only(argc, argv, ":n:H:x:vh", longopts, NULL)) != -1;) {
+    last_value = optarg;
     switch (c) {
     case 'n':
       if ((opts->nranks = parse_count(optarg)) < 0)
@@ -235,7 +267,7 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
         return usage_error("--mca expects KEY VALUE (two words), got key '%s'", optarg);
       if (opts->nmca == MNRUN_MAX_SETS) return usage_error("too many --mca options");
       opts->mca[2 * opts->nmca] = optarg;
-      opts->mca[2 * opts->nmca++ + 1] = argv[optind++]; /* the VALUE: the next word */
+      opts->mca[2 * opts->nmca++ + 1] = last_value = argv[optind++]; /* the VALUE: next word */
       break;
     case OPT_MPIRUN_ARGS:
     case OPT_SRUN_ARGS: {
@@ -255,10 +287,15 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
         return usage_error("--set expects section.key=value, got '%s'", optarg);
       if (opts->nsets == MNRUN_MAX_SETS) return usage_error("too many --set options");
       opts->sets[opts->nsets++] = optarg;
+      if (!conf_only) conf_only = "--set";
       break;
     }
-    case OPT_METRICS: opts->metrics = optarg; break;
+    case OPT_METRICS:
+      opts->metrics = optarg;
+      if (!conf_only) conf_only = "--metrics";
+      break;
     case OPT_RESUME:
+      if (!conf_only) conf_only = "--resume";
       if (strcmp(optarg, "auto") && strcmp(optarg, "require") && strcmp(optarg, "never"))
         return usage_error("--resume expects auto, require or never, got '%s'", optarg);
       snprintf(opts->resume, sizeof opts->resume, "snapshot.resume=%s", optarg);
@@ -331,7 +368,26 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
     return usage_error("--launcher srun runs only inside a Slurm allocation (sbatch, salloc)");
   if (opts->nranks > 0 && opts->min_np > opts->nranks)
     return usage_error("--min-np %d is more than -np %d", opts->min_np, opts->nranks);
-  if (optind >= argc) return usage_error("no train.conf given");
+  /* program mode: getopt has moved the "--" that ended the options just before the words
+   * that are not options */
+  int separator = -1;
+  for (int k = 0; optind > 1 && k < nsep; k++)
+    if (argv[optind - 1] == sep[k] && sep[k] != last_value) separator = k;
+  if (separator >= 0) {
+    if (optind >= argc) return usage_error("no program after --");
+    if (argv[optind] != after_sep[separator])
+      return usage_error("unexpected '%s' before --: in `mnrun [OPTIONS] -- PROGRAM [ARGS...]`, "
+                         "only options come before --",
+                         argv[optind]);
+    if (conf_only)
+      return usage_error("%s is for a train.conf; a program after -- takes its settings as "
+                         "its own arguments",
+                         conf_only);
+    opts->program = argv + optind;
+    opts->nprogram = argc - optind;
+    return 0;
+  }
+  if (optind >= argc) return usage_error("no train.conf given (or -- PROGRAM)");
   if (optind + 1 < argc)
     return usage_error("one train.conf expected; extra argument '%s'", argv[optind + 1]);
   opts->conf = argv[optind];
@@ -341,9 +397,10 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
 
 /* ---- finding programs ---- */
 
-/* mntrain: $MN_TRAIN, else next to this executable. out: path (size n). */
-static mn_status_t find_worker(char *path, size_t n) {
-  const char *env = getenv("MN_TRAIN");
+/* The worker: mntrain ($MN_TRAIN, else next to this executable), or in program mode mnrank
+ * (next to this executable). out: path (size n). */
+static mn_status_t find_worker(int program_mode, char *path, size_t n) {
+  const char *env = program_mode ? NULL : getenv("MN_TRAIN");
   if (env && env[0]) {
     snprintf(path, n, "%s", env);
   } else {
@@ -351,11 +408,43 @@ static mn_status_t find_worker(char *path, size_t n) {
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
     if (len < 0) return mn_error(MN_ERR_INTERNAL, "cannot read /proc/self/exe");
     self[len] = '\0';
-    snprintf(path, n, "%s/mntrain", dirname(self));
+    snprintf(path, n, "%s/%s", dirname(self), program_mode ? "mnrank" : "mntrain");
   }
   if (access(path, X_OK) != 0)
-    return mn_error(MN_ERR_PEER, "worker %s is not an executable (set MN_TRAIN)", path);
+    return mn_error(MN_ERR_PEER, "%s %s is not an executable%s",
+                    program_mode ? "the per-rank shim" : "worker", path,
+                    program_mode ? " (it is installed next to mnrun)" : " (set MN_TRAIN)");
   return MN_OK;
+}
+
+/* Program mode: the program must be an executable file, as the ranks' execvp will look for
+ * it (a path with a '/' as it is, relative to the working directory the ranks share with
+ * mnrun; a bare name on PATH). Else MN_ERR_NOINPUT, saying which. */
+static mn_status_t find_program_file(const char *prog) {
+  struct stat sb;
+  if (strchr(prog, '/')) {
+    if (stat(prog, &sb) != 0)
+      return mn_error(MN_ERR_NOINPUT, "program %s: %s", prog, strerror(errno));
+    if (S_ISDIR(sb.st_mode)) return mn_error(MN_ERR_NOINPUT, "program %s is a directory", prog);
+    if (access(prog, X_OK) != 0)
+      return mn_error(MN_ERR_NOINPUT, "program %s is not executable (chmod +x?)", prog);
+    return MN_OK;
+  }
+  const char *search = getenv("PATH");
+  char *dirs = strdup(search && search[0] ? search : "/usr/local/bin:/usr/bin:/bin");
+  if (!dirs) return mn_error(MN_ERR_NOMEM, "out of memory");
+  mn_status_t st = mn_error(MN_ERR_NOINPUT, "program %s not found on PATH", prog);
+  char *save = NULL;
+  for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+    char candidate[PATH_MAX];
+    snprintf(candidate, sizeof candidate, "%s/%s", d, prog);
+    if (stat(candidate, &sb) == 0 && !S_ISDIR(sb.st_mode) && access(candidate, X_OK) == 0) {
+      st = MN_OK;
+      break;
+    }
+  }
+  free(dirs);
+  return st;
 }
 
 /* mpirun: --mpirun, else $MN_MPIRUN, else "mpirun" searched on PATH. out: path (size n). */
@@ -385,6 +474,18 @@ static mn_status_t find_program(const char *given, const char *env_var, const ch
     }
   }
   free(dirs);
+  return st;
+}
+
+/* find_program_file, with a hint for a train.conf put after -- by mistake. */
+static mn_status_t check_program(const char *prog) {
+  mn_status_t st = find_program_file(prog);
+  size_t len = strlen(prog);
+  if (st != MN_OK && len > 5 && !strcmp(prog + len - 5, ".conf")) {
+    char why[1024];
+    snprintf(why, sizeof why, "%s", mn_error_message());
+    st = mn_error(st, "%s (a train.conf goes without --: mnrun [OPTIONS] TRAIN.CONF)", why);
+  }
   return st;
 }
 
@@ -557,7 +658,7 @@ static mn_status_t place(const mnrun_opts_t *opts, mnrun_job_t *j, int nranks) {
 
 /* Resources, placement, programs. The work directory is not made yet. */
 static mn_status_t prepare(const mnrun_opts_t *opts, mnrun_job_t *j) {
-  mn_status_t st = check_config(opts);
+  mn_status_t st = opts->program ? check_program(opts->program[0]) : check_config(opts);
   if (st == MN_OK) st = load_hosts(opts, &j->hosts, &j->from_slurm);
   if (st != MN_OK) return st;
   j->nranks = opts->nranks > 0 ? opts->nranks : default_nranks(&j->hosts);
@@ -580,7 +681,7 @@ static mn_status_t prepare(const mnrun_opts_t *opts, mnrun_job_t *j) {
     mn_log_warn("--srun-args ignored: the ranks start through %s",
                 j->use_mpirun ? "mpirun" : "mnrun");
   int mpi_major = 0;
-  st = find_worker(j->train, sizeof j->train);
+  st = find_worker(opts->program != NULL, j->train, sizeof j->train);
   if (st == MN_OK && j->use_mpirun)
     st = find_program(opts->mpirun, "MN_MPIRUN", "mpirun", "use --mpirun or MN_MPIRUN", j->mpirun,
                       sizeof j->mpirun);
@@ -598,6 +699,8 @@ static mn_status_t prepare(const mnrun_opts_t *opts, mnrun_job_t *j) {
   }
   j->job = (mn_job_t){.train = j->train,
                       .conf = opts->conf,
+                      .program = opts->program,
+                      .nprogram = opts->nprogram,
                       .sets = opts->sets,
                       .nsets = opts->nsets,
                       .metrics = opts->metrics,
@@ -738,6 +841,36 @@ static int final_code(int code) {
          code == MN_EXIT_CANTCREAT;
 }
 
+/* Program mode: mnrun's code from the job's (docs/exit-codes.md). A rank's code of that list
+ * stands: a program that follows it (libmn's do) means the same by it. A program ended by
+ * the stop signal mnrun was sent and passed on (stop_sig, 0: none) gives 128 + its number,
+ * as a shell would. Any other failure of a rank, a status of its own or a signal, is a
+ * failed rank: 69. */
+static int program_code(int code, int stop_sig) {
+  switch (code) {
+  case MN_EXIT_OK:
+  case MN_EXIT_USAGE:
+  case MN_EXIT_DATAERR:
+  case MN_EXIT_NOINPUT:
+  case MN_EXIT_UNAVAILABLE:
+  case MN_EXIT_SOFTWARE:
+  case MN_EXIT_CANTCREAT:
+  case MN_EXIT_IOERR:
+  case MN_EXIT_TEMPFAIL: return code;
+  }
+  if (stop_sig && code == 128 + stop_sig) {
+    mn_log_say("a rank of the program was ended by signal %d, which mnrun passed on: exit %d",
+               stop_sig, code);
+    return code;
+  }
+  if (code > 128 && code < 128 + 65)
+    mn_log_say("a rank of the program was killed by signal %d: exit 69 (a rank failed)",
+               code - 128);
+  else
+    mn_log_say("a rank of the program failed with status %d: exit 69 (a rank failed)", code);
+  return MN_EXIT_UNAVAILABLE;
+}
+
 /* One run of the gang. out: lost[nhosts], the hosts that lost a rank; *asked_to_stop,
  * whether mnrun itself was sent a stop signal. */
 static int launch(mnrun_job_t *j, const mnrun_opts_t *opts, int *lost, int *asked_to_stop) {
@@ -764,12 +897,20 @@ static int launch(mnrun_job_t *j, const mnrun_opts_t *opts, int *lost, int *aske
   int job_code = 0;
   st = mn_supervise_run(&j->cmd, j->workdir, &watch, &job_code, &why);
   if (st != MN_OK) goto remove_workdir;
+  if (opts->program) { /* what a program left running (outside its rank's process group) */
+    int left = mn_supervise_sweep(j->workdir, 1.0);
+    if (left > 0)
+      mn_log_warn("killed %d process%s of the program left running on this machine", left,
+                  left == 1 ? "" : "es");
+  }
   *asked_to_stop = why.stop_requests > 0;
   int watch_code = tell_watch(opts, j, watched, &why, lost);
   int code = mn_supervise_account(j->workdir, j->plan.nranks, job_code);
   int nlost = code != MN_EXIT_OK && code != MN_EXIT_TEMPFAIL ? find_lost(j, watched, lost) : 0;
   if (watch_code) code = watch_code;
   if (nlost > 0 && !final_code(code)) code = MN_EXIT_UNAVAILABLE;
+  if (opts->program && !why.killed_by)
+    code = program_code(code, why.stop_requests ? mn_supervise_stop_signal() : 0);
   if (why.killed_by) {
     mn_log_say("the job was killed on a second signal %d: exit %d", why.killed_by,
                128 + why.killed_by);
@@ -838,8 +979,10 @@ static int run(mnrun_job_t *j, const mnrun_opts_t *opts) {
       mn_log_error("cannot restart: %s", mn_error_message());
       return code;
     }
-    mn_log_warn("exit %d: restart %d of %d on %d rank%s, resuming from the newest snapshot", code,
-                attempt + 1, opts->max_restarts, j->plan.nranks, j->plan.nranks == 1 ? "" : "s");
+    mn_log_warn("exit %d: restart %d of %d on %d rank%s, %s", code, attempt + 1, opts->max_restarts,
+                j->plan.nranks, j->plan.nranks == 1 ? "" : "s",
+                opts->program ? "the program started again with the same arguments"
+                              : "resuming from the newest snapshot");
   }
 }
 

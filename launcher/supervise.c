@@ -30,6 +30,7 @@
 #include "mn_liveness.h"
 #include "mn_log.h"
 #include "mn_report.h"
+#include "mn_stopnote.h"
 
 #define MAX_FAILED_LINES 8
 #define MAX_MISSING_LINES 4
@@ -123,9 +124,9 @@ static int has_env_entry(const char *pid, const char *want) {
   return found;
 }
 
-/* SIGKILL every process on this machine whose environment holds MN_REPORT_DIR=report_dir.
- * Returns how many. */
-static int kill_local_ranks(const char *report_dir) {
+/* Send sig (0: none, only count) to every process on this machine whose environment holds
+ * MN_REPORT_DIR=report_dir. Returns how many there were. */
+static int signal_local_ranks(const char *report_dir, int sig) {
   char want[4200];
   snprintf(want, sizeof want, "MN_REPORT_DIR=%s", report_dir);
   DIR *d = opendir("/proc");
@@ -135,10 +136,22 @@ static int kill_local_ranks(const char *report_dir) {
     if (strspn(e->d_name, "0123456789") != strlen(e->d_name)) continue;
     pid_t pid = (pid_t)atol(e->d_name);
     if (pid <= 1 || pid == getpid()) continue;
-    if (has_env_entry(e->d_name, want) && kill(pid, SIGKILL) == 0) killed++;
+    if (has_env_entry(e->d_name, want) && kill(pid, sig) == 0) killed++;
   }
   closedir(d);
   return killed;
+}
+
+/* SIGKILL every process of this job on this machine. Returns how many. */
+static int kill_local_ranks(const char *report_dir) {
+  return signal_local_ranks(report_dir, SIGKILL);
+}
+
+int mn_supervise_sweep(const char *report_dir, double grace_s) {
+  /* some end on their own a moment after the rank (Open MPI's singleton helper does) */
+  for (double t0 = mn_now_s(); signal_local_ranks(report_dir, 0) > 0 && mn_now_s() - t0 < grace_s;)
+    poll(NULL, 0, 50);
+  return kill_local_ranks(report_dir);
 }
 
 /* ---- running ---- */
@@ -199,10 +212,17 @@ static void handle_signal(int sig, const mn_cmd_t *cmd, pid_t child, const char 
   }
   if (s->nrequests++ == 0) {
     s->t0 = mn_now_s();
-    mn_log_warn("signal %d: the ranks stop after the current step and write a snapshot%s", sig,
+    mn_log_warn("signal %d: %s%s", sig,
+                cmd->program ? "passed on to the program of every rank"
+                             : "the ranks stop after the current step and write a snapshot",
                 kill_signal ? " (send it again to kill the job)" : "");
   }
+  int received = sig;
   if (kill_signal && cmd->stop_signal) sig = cmd->stop_signal;
+  /* which signal this stands for, for ranks whose program wants the one sent to mnrun
+   * (mnrank, mn_stopnote.h); written before it can reach them */
+  if (mn_stopnote_write(report_dir, sig, received) != MN_OK)
+    mn_log_warn("%s (the ranks' programs get signal %d as it is)", mn_error_message(), sig);
   if (!joined) {
     if (!s->held)
       mn_log_warn("the ranks have not all started: the stop is held until they have (a rank "

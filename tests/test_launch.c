@@ -2,9 +2,11 @@
  * launch_direct.c, launch_cmd.c): Open MPI's version read from `mpirun --version` text, and
  * the option names chosen by it (ORTE for 4.x, PRRTE for 5.x); the user's variables (-x),
  * MCA parameters (--mca) and extra engine words (--mpirun-args, --srun-args, split like a
- * shell) in each engine's command. Nothing is run. */
+ * shell) in each engine's command; a program (`mnrun -- PROGRAM`) under mnrank in each engine.
+ * Nothing is run. */
 #include "mn_launch.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,10 +189,59 @@ static void test_user_options(void) {
   mn_hosts_free(&hosts);
 }
 
+/* Program mode: every engine runs mnrank --engine=<its name> -- PROGRAM ARGS, the words as
+ * given and last (none of mntrain's arguments), and says it runs a program. */
+static void test_program(void) {
+  mn_hostlist_t hosts;
+  mn_plan_t plan;
+  CHECK(mn_hosts_parse_list("a:2", &hosts) == MN_OK);
+  CHECK(mn_place_gang(&hosts, NULL, 2, MN_PLACE_PACK, &plan) == MN_OK);
+  char *prog[] = {"./trainer", "--lr", "0.1", "two words", "--"};
+  const char *sets[] = {"optimizer.lr=0.2"};
+  mn_job_t job = {.train = "/bin/mnrank",
+                  .program = prog,
+                  .nprogram = 5,
+                  .sets = sets, /* ignored: mnrun refuses --set with a program */
+                  .nsets = 1,
+                  .mpirun = "mpirun",
+                  .report_dir = "/tmp/d"};
+  const char *engines[] = {"mpirun", "srun", "direct"};
+  for (int e = 0; e < 3; e++) {
+    mn_cmd_t cmd = {0};
+    mn_hostlist_t local;
+    mn_plan_t one;
+    if (e == 2) {
+      CHECK(mn_hosts_local(&local) == MN_OK);
+      CHECK(mn_place_gang(&local, NULL, 1, MN_PLACE_PACK, &one) == MN_OK);
+    }
+    mn_status_t st = e == 0   ? mn_launch_mpirun_build(&job, &plan, &cmd)
+                     : e == 1 ? mn_launch_srun_build(&job, &plan, &cmd)
+                              : mn_launch_direct_build(&job, &one, &cmd);
+    CHECK(st == MN_OK);
+    int w = arg_index(&cmd, "/bin/mnrank");
+    char engine[32];
+    snprintf(engine, sizeof engine, "--engine=%s", engines[e]);
+    CHECK_MSG(w >= 0 && w + 8 == cmd.argc, "%s: mnrank at %d of %d", engines[e], w, cmd.argc);
+    CHECK(has_arg(&cmd, "/bin/mnrank", engine) && has_arg(&cmd, engine, "--"));
+    for (int i = 0; w >= 0 && i < 5 && w + 3 + i < cmd.argc; i++)
+      CHECK(!strcmp(cmd.argv[w + 3 + i], prog[i]));
+    CHECK(arg_index(&cmd, "--set") < 0 && arg_index(&cmd, "mntrain") < 0);
+    CHECK(cmd.program == 1);
+    mn_cmd_free(&cmd);
+    if (e == 2) {
+      mn_place_free(&one);
+      mn_hosts_free(&local);
+    }
+  }
+  mn_place_free(&plan);
+  mn_hosts_free(&hosts);
+}
+
 int main(void) {
   test_version_parse();
   test_mpirun_names();
   test_mpirun_oversubscribe();
   test_user_options();
+  test_program();
   return mn_test_result("test_launch");
 }
