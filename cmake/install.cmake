@@ -13,7 +13,7 @@
 include(CMakePackageConfigHelpers)
 set(MN_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/mn)
 
-install(TARGETS mnrun mntrain mnprep mninfo mneval mngen mnbench
+install(TARGETS mnrun mnrank mntrain mnprep mninfo mneval mngen mnbench
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS mn mn_static EXPORT mnTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

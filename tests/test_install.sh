@@ -1,9 +1,10 @@
 # test_install.sh: mn as a user of an installed copy gets it (docs/install.md). This build is
 # installed (`cmake --install`) into a scratch prefix; the installed programs run from there
-# with no LD_LIBRARY_PATH (their RUNPATH), mnrun trains 2 ranks with them; and a program of
-# one's own (tests/install_consumer) is built against the prefix alone, with find_package(mn)
-# and with pkg-config, each against libmn.so and libmn.a, and run: it checks that the
-# library's version is its headers'. Every installed public header compiles on its own with
+# with no LD_LIBRARY_PATH (their RUNPATH), mnrun trains 2 ranks with them (and runs a program
+# on 2, `mnrun -- PROGRAM`, through the installed mnrank); and a program of one's own
+# (tests/install_consumer) is built against the prefix alone, with find_package(mn) and with
+# pkg-config, each against libmn.so and libmn.a, and run: it checks that the library's
+# version is its headers'. Every installed public header compiles on its own with
 # only mn.pc's flags.
 . "$MN_SRC/tests/lib.sh"
 
@@ -34,7 +35,7 @@ for h in "$MN_SRC"/include/mn/*.h; do
 done
 
 # the programs, from the prefix: libmn from the prefix, never from the build tree
-for prog in mnrun mntrain mnprep mninfo mneval mngen mnbench; do
+for prog in mnrun mnrank mntrain mnprep mninfo mneval mngen mnbench; do
   exe="$P/bin/$prog"
   [ -x "$exe" ] || {
     fail "$prog not installed"
@@ -55,6 +56,10 @@ expect_exit 0 "installed mnrun -np 2 trains" "$P/bin/mnrun" -np 2 "$MN_TMP/t.con
   --metrics "$MN_TMP/m.jsonl"
 [ "$(json_field "$MN_TMP/m.jsonl" summary world)" = 2 ] && pass "its summary says world 2" ||
   fail "no summary of a world-2 run in $MN_TMP/m.jsonl"
+# and runs a program of one's own on 2 ranks (its mnrank next to it)
+expect_exit 0 "installed mnrun -np 2 -- PROGRAM" "$P/bin/mnrun" -np 2 -- sh -c 'echo "rank $RANK"'
+[ "$(sort "$MN_TMP/out" | tr '\n' ' ')" = "rank 0 rank 1 " ] && pass "both ranks ran the program" ||
+  fail "installed mnrun -- PROGRAM printed: $(cat "$MN_TMP/out")"
 
 # a program of one's own: find_package(mn), against the prefix alone
 consumer="$MN_SRC/tests/install_consumer"
