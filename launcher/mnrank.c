@@ -10,7 +10,7 @@
  * twins, and runs PROGRAM as its child, in a process group of its own (the engines signal a
  * rank's whole group: mpirun's SIGUSR1, which stands for a stop, must not reach the program
  * as such). It then joins mnrun's start barrier without beating (mn_liveness_join): mnrun
- * judges the rank by its exit, unless the program beats itself (libmn's init does). A signal
+ * judges the rank by its exit, unless the program beats itself (libmn's mn_init does). A signal
  * that reaches mnrank goes on to the program's group as the signal mnrun was sent
  * (mn_stopnote.h). When the program ends, mnrank kills what it left in its group, writes the
  * rank's exit report unless the program wrote its own (mn_report.h), and exits 0 when the

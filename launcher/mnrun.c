@@ -83,7 +83,7 @@ static void print_help(FILE *f) {
       "LOCAL_WORLD_SIZE (and MN_RANK, MN_LOCAL_RANK, MN_WORLD_SIZE, MN_LOCAL_WORLD_SIZE,\n"
       "MN_GPU, MN_GPU_PCI, NCCL_IB_HCA), passes INT, TERM, USR1 and USR2 on to it as sent to\n"
       "mnrun, and reports its exit. A rank is watched by its exit, and by its heartbeat once\n"
-      "it beats (libmn's init); the first rank to fail brings the gang down. --set, --resume\n"
+      "it beats (libmn's mn_init); the first rank to fail brings the gang down. --set, --resume\n"
       "and --metrics are for a train.conf: refused with a PROGRAM (64); a PROGRAM that is\n"
       "not an executable file is 66. Exit: 0 when every rank exited 0; 75 when ranks exited\n"
       "75 and none failed; a rank's code of the list below as it is; 128+N when a program\n"

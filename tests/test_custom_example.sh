@@ -8,8 +8,8 @@
 #
 # The signal goes to rank 0 alone, once the run's first snapshot is on disk (its pid is in the
 # directory's lock file): every rank stops after the same step (the agreed stop). The runs use
-# the in-tree build (mn_custom_example); `mnrun -- PROGRAM` is not on main yet, so the ranks
-# start under plain mpirun (world 1: the program alone).
+# the in-tree build (mn_custom_example), the ranks started by plain mpirun (world 1: the
+# program alone); under `mnrun -- PROGRAM`, tests/test_mnrun_program.sh runs it.
 . "$MN_SRC/tests/lib.sh"
 
 prog="$MN_BIN/mn_custom_example"

@@ -2,7 +2,8 @@
 # scripts written here), through real mpirun at world 2 and directly at world 1: the ranks'
 # environment, signals passed on as sent, teardown when a rank fails (and nothing of the
 # program left behind), exit codes, usage errors, and supervision by exit for a program that
-# never beats but by heartbeat once it has; mnrank alone, under each engine's variables
+# never beats but by heartbeat once it has; a program on libmn (examples/custom): its
+# heartbeat and its own report; mnrank alone, under each engine's variables
 # (docs/launcher.md, "Programs").
 . "$MN_SRC/tests/lib.sh"
 
@@ -278,6 +279,51 @@ expect_err "rank [01] on host .* stopped responding" "the silent rank is named"
 [ "$took" -le 60 ] && pass "lost within $took s" || fail "lost after $took s"
 sleep 0.3
 [ -z "$(left_behind)" ] || fail "heartbeat: processes left: $(left_behind)"
+
+# ---- 8. a program on libmn (examples/custom): its heartbeat, its own report ----
+custom="$MN_BIN/mn_custom_example"
+if [ -x "$custom" ]; then
+  cargs=(--steps 100000 --every 200 --seed 7)
+  # custom_run NAME: start it on 2 ranks in the background (pid in $pid); wait for its first
+  # snapshot, and for its heartbeats in mnrun's directory
+  custom_run() {
+    local name=$1
+    shift
+    "$mnrun" -np 2 "$@" -- "$custom" "${cargs[@]}" --dir "$MN_TMP/$name" >"$MN_TMP/$name.out" \
+      2>"$MN_TMP/$name.err" &
+    pid=$!
+    guard 120 "$pid" >/dev/null 2>&1 &
+    wait_files 1 "$MN_TMP/$name/step-*.h5" || fail "$name: no snapshot"
+    wait_files 2 "$TMPDIR/mnrun.*/alive-*" && pass "$name: both ranks beat (libmn's init)" ||
+      fail "$name: no heartbeats: $(ls "$TMPDIR"/mnrun.*)"
+  }
+  # SIGTERM to mnrun: the agreed stop, a stop snapshot, exit 75 from the program's reports
+  custom_run custom-stop
+  kill -TERM "$pid"
+  wait "$pid"
+  rc=$?
+  [ "$rc" = 75 ] && grep -q "stopped by a signal after step" "$MN_TMP/custom-stop.out" &&
+    pass "libmn program: SIGTERM to mnrun, agreed stop, exit 75" ||
+    fail "libmn program: SIGTERM: exit $rc: $(tail -n 3 "$MN_TMP/custom-stop.err")"
+  # a rank that beat, then stopped beating (SIGSTOP): lost after --fail-timeout, as mntrain
+  custom_run custom-lost --fail-timeout 3
+  rank0=$(sed -n 's/^host .*, pid \([0-9]*\), since .*/\1/p' "$MN_TMP/custom-lost/.mn-lock")
+  if [ -n "$rank0" ]; then kill -STOP "$rank0"; else fail "custom-lost: no pid in the lock"; fi
+  wait "$pid"
+  rc=$?
+  [ "$rc" = 69 ] && grep -q "rank 0 on host .* stopped responding" "$MN_TMP/custom-lost.err" &&
+    pass "libmn program: rank 0 stopped beating: lost, exit 69" ||
+    fail "libmn program: SIGSTOP: exit $rc: $(tail -n 3 "$MN_TMP/custom-lost.err")"
+  sleep 0.5 # (killed, it may wait a moment as a zombie for its new parent to reap it)
+  [ -n "$rank0" ] && [ -n "$(ps -o stat= -p "$rank0" | grep -v Z)" ] &&
+    fail "custom-lost: rank 0 left running: $(ps -o stat=,cmd= -p "$rank0")"
+  # its own report stands (mnrank keeps it): a usage error is 64 with the program's message
+  expect_exit 64 "libmn program: a bad option" "$mnrun" -np 2 -- "$custom" --no-such-option
+  expect_err "rank 0 on host .* failed \(exit 64, usage or config error\): usage error" \
+    "libmn program: its own report, not mnrank's"
+else
+  echo "note: no $custom in this build: libmn's program not run under mnrun"
+fi
 
 # ---- 7. mnrank alone: the rank's numbers from each engine's variables ----
 # shape NAME ENGINE VAR=VALUE...: run mnrank --engine=ENGINE under exactly those variables
