@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "mn_kernels.h"
+#include "mn_parse.h"
 
 typedef struct opts {
   int layers, batch, seq, width, heads, vocab, threads, reps;
@@ -178,14 +179,6 @@ static void usage(FILE *f) {
              "Exit codes: 0 done, 64 usage, 70 no memory.\n");
 }
 
-static int parse_int(const char *s, int *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (!*s || *end || v < 1 || v > 1 << 20) return 0;
-  *out = (int)v;
-  return 1;
-}
-
 static int parse_args(int argc, char **argv, opts_t *o) {
   static const struct option longopts[] = {
       {"layers", required_argument, NULL, 'l'},  {"batch", required_argument, NULL, 'b'},
@@ -204,14 +197,14 @@ static int parse_args(int argc, char **argv, opts_t *o) {
   int c, ok = 1;
   while (ok && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (c) {
-    case 'l': ok = parse_int(optarg, &o->layers); break;
-    case 'b': ok = parse_int(optarg, &o->batch); break;
-    case 't': ok = parse_int(optarg, &o->seq); break;
-    case 'c': ok = parse_int(optarg, &o->width); break;
-    case 'n': ok = parse_int(optarg, &o->heads); break;
-    case 'v': ok = parse_int(optarg, &o->vocab); break;
-    case 'j': ok = parse_int(optarg, &o->threads); break;
-    case 'r': ok = parse_int(optarg, &o->reps); break;
+    case 'l': ok = mn_parse_int(optarg, 1, 1 << 20, &o->layers); break;
+    case 'b': ok = mn_parse_int(optarg, 1, 1 << 20, &o->batch); break;
+    case 't': ok = mn_parse_int(optarg, 1, 1 << 20, &o->seq); break;
+    case 'c': ok = mn_parse_int(optarg, 1, 1 << 20, &o->width); break;
+    case 'n': ok = mn_parse_int(optarg, 1, 1 << 20, &o->heads); break;
+    case 'v': ok = mn_parse_int(optarg, 1, 1 << 20, &o->vocab); break;
+    case 'j': ok = mn_parse_int(optarg, 1, 1 << 20, &o->threads); break;
+    case 'r': ok = mn_parse_int(optarg, 1, 1 << 20, &o->reps); break;
     case 'h': usage(stdout); exit(0);
     default: ok = 0;
     }

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "mn_kernels.h"
+#include "mn_parse.h"
 
 #define EXIT_NO_GPU 77
 #define NCHECK 16
@@ -54,14 +55,6 @@ static void usage(FILE *f) {
              "GPU.\n");
 }
 
-static int parse_int(const char *s, int lo, int hi, int *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (!*s || *end || v < lo || v > hi) return 0;
-  *out = (int)v;
-  return 1;
-}
-
 static int parse_args(int argc, char **argv, opts_t *o) {
   static const struct option longopts[] = {
       {"width", required_argument, NULL, 'w'}, {"batch", required_argument, NULL, 'b'},
@@ -72,10 +65,10 @@ static int parse_args(int argc, char **argv, opts_t *o) {
   int c, ok = 1;
   while (ok && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (c) {
-    case 'w': ok = parse_int(optarg, 1, 65536, &o->width); break;
-    case 'b': ok = parse_int(optarg, 1, 1 << 20, &o->batch); break;
-    case 'i': ok = parse_int(optarg, 1, 1000000, &o->iters); break;
-    case 'u': ok = parse_int(optarg, 0, 1000000, &o->warmup); break;
+    case 'w': ok = mn_parse_int(optarg, 1, 65536, &o->width); break;
+    case 'b': ok = mn_parse_int(optarg, 1, 1 << 20, &o->batch); break;
+    case 'i': ok = mn_parse_int(optarg, 1, 1000000, &o->iters); break;
+    case 'u': ok = mn_parse_int(optarg, 0, 1000000, &o->warmup); break;
     case 't': o->tf32 = 1; break;
     case 'c': o->cpu = 1; break;
     case 'h': usage(stdout); exit(0);

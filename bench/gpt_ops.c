@@ -29,6 +29,7 @@
 #include "mn_kernels.h"
 #include "mn_model.h"
 #include "mn_optim.h"
+#include "mn_parse.h"
 
 #define MAX_SETS 64
 
@@ -248,14 +249,6 @@ static void usage(FILE *f) {
              "Exit codes: 0 done, 64 usage or config, 70 out of memory or a failed step.\n");
 }
 
-static int parse_int(const char *s, int lo, int hi, int *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (!*s || *end || v < lo || v > hi) return 0;
-  *out = (int)v;
-  return 1;
-}
-
 static int parse_args(int argc, char **argv, opts_t *o) {
   static const struct option longopts[] = {{"steps", required_argument, NULL, 's'},
                                            {"warmup", required_argument, NULL, 'w'},
@@ -266,8 +259,8 @@ static int parse_args(int argc, char **argv, opts_t *o) {
   int c, ok = 1;
   while (ok && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (c) {
-    case 's': ok = parse_int(optarg, 1, 1000000, &o->steps); break;
-    case 'w': ok = parse_int(optarg, 0, 1000000, &o->warmup); break;
+    case 's': ok = mn_parse_int(optarg, 1, 1000000, &o->steps); break;
+    case 'w': ok = mn_parse_int(optarg, 0, 1000000, &o->warmup); break;
     case 'S':
       ok = o->nsets < MAX_SETS;
       if (ok) o->sets[o->nsets++] = optarg;
