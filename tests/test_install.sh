@@ -3,8 +3,10 @@
 # with no LD_LIBRARY_PATH (their RUNPATH), mnrun trains 2 ranks with them; and a program of
 # one's own (tests/install_consumer) is built against the prefix alone, with find_package(mn)
 # and with pkg-config, each against libmn.so and libmn.a, and run: it checks that the
-# library's version is its headers'. Every installed public header compiles on its own with
-# only mn.pc's flags.
+# library's version is its headers'. None of the four links or loads a CUDA library, even
+# where the build has the CUDA back end (libmn_cuda, which the installed programs open when
+# asked for a GPU). Every installed public header compiles on its own with only mn.pc's
+# flags.
 . "$MN_SRC/tests/lib.sh"
 
 build=$(cd "$MN_BIN/.." && pwd) # the build tree this ctest runs in (MN_BIN is its bin/)
@@ -48,6 +50,10 @@ for prog in mnrun mntrain mnprep mninfo mneval mngen mnbench; do
   expect_exit 0 "installed $prog --version" "$exe" --version
 done
 readelf -d "$libdir/libmn.so" | grep -q "R.*PATH.*$build" && fail "libmn.so: RUNPATH names the build tree"
+if [ "${MN_HAVE_CUDA:-OFF}" = ON ]; then
+  [ -f "$libdir/libmn_cuda.so" ] && pass "installed: the CUDA back end, libmn_cuda.so" ||
+    fail "libmn_cuda.so not installed"
+fi
 
 # the installed mnrun trains 2 ranks (its mntrain next to it)
 small_run 200 0 1
@@ -55,6 +61,14 @@ expect_exit 0 "installed mnrun -np 2 trains" "$P/bin/mnrun" -np 2 "$MN_TMP/t.con
   --metrics "$MN_TMP/m.jsonl"
 [ "$(json_field "$MN_TMP/m.jsonl" summary world)" = 2 ] && pass "its summary says world 2" ||
   fail "no summary of a world-2 run in $MN_TMP/m.jsonl"
+if [ "${MN_HAVE_CUDA:-OFF}" = ON ]; then
+  # asked for a GPU, the installed mntrain opens the installed back end (and finds no GPU)
+  expect_exit 69 "installed mntrain --set compute.device=gpu (no GPU here)" "$P/bin/mntrain" \
+    --set compute.device=gpu --set log.level=debug "$MN_TMP/t.conf"
+  at=$(sed -n 's/.*debug: CUDA back end: //p' "$MN_TMP/err")
+  [ -n "$at" ] && [ "$(realpath "$at")" = "$(realpath "$libdir/libmn_cuda.so")" ] &&
+    pass "it opened the installed libmn_cuda.so" || fail "it opened '$at', not $libdir/libmn_cuda.so"
+fi
 
 # a program of one's own: find_package(mn), against the prefix alone
 consumer="$MN_SRC/tests/install_consumer"
@@ -90,6 +104,16 @@ libs=${libs/-lmn /-Wl,--whole-archive -l:libmn.a -Wl,--no-whole-archive }
 expect_exit 0 "pkg-config --static: consumer built against all of libmn.a" "$cc" \
   -o "$MN_TMP/pc_consumer_static" "$consumer/main.c" $(pkg-config --cflags mn) $libs
 expect_exit 0 "pkg-config --static: consumer runs" "$MN_TMP/pc_consumer_static"
+
+# the CPU-only link: no consumer links or loads a CUDA library
+for exe in consumer/consumer consumer/consumer_static pc_consumer pc_consumer_static; do
+  [ -x "$MN_TMP/$exe" ] || continue
+  cuda=$(ldd "$MN_TMP/$exe" | grep -oE '(libcuda|libcudart|libcublas|libnccl)[^ ]*' | tr '\n' ' ')
+  [ -z "$cuda" ] && pass "$exe: no CUDA library (ldd)" || fail "$exe loads $cuda"
+done
+cuda=$(grep -ohE '[^ ]*(cudart|cublas|nccl)[^ ]*' "$MN_TMP/consumer/CMakeFiles/"*/link.txt \
+  <(pkg-config --static --libs mn) | tr '\n' ' ')
+[ -z "$cuda" ] && pass "no CUDA library on the consumers' link lines" || fail "link lines name $cuda"
 
 # each public header on its own, with mn.pc's flags only, as C and (extern "C") as C++
 for h in "$P"/include/mn/*.h; do
