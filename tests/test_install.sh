@@ -105,6 +105,22 @@ expect_exit 0 "pkg-config --static: consumer built against all of libmn.a" "$cc"
   -o "$MN_TMP/pc_consumer_static" "$consumer/main.c" $(pkg-config --cflags mn) $libs
 expect_exit 0 "pkg-config --static: consumer runs" "$MN_TMP/pc_consumer_static"
 
+# a program linked with libmn.a, asking for the CUDA kernels (mn_kernels.h's entry, internal),
+# opens the back end in ../lib from where the program is (started through PATH, so that its
+# argv[0] names no directory)
+if [ "${MN_HAVE_CUDA:-OFF}" = ON ]; then
+  printf '%s\n' '#include <stdio.h>' 'const void *mn_kernels_cuda(void);' \
+    'int main(void) { puts(mn_kernels_cuda() ? "a GPU" : "no GPU"); return 0; }' \
+    >"$MN_TMP/gpu_static.c"
+  # shellcheck disable=SC2086
+  "$cc" -o "$P/bin/gpu_static" "$MN_TMP/gpu_static.c" "$libdir/libmn.a" \
+    $(pkg-config --static --libs mn | sed 's/-lmn //') || fail "gpu_static: link"
+  expect_exit 0 "a program linked with libmn.a asks for a GPU" \
+    env LD_DEBUG=files PATH="$P/bin:$PATH" gpu_static
+  expect_err "file=$P/bin/\.\./lib/libmn_cuda\.so" "it opened $P/lib/libmn_cuda.so"
+  rm -f "$P/bin/gpu_static"
+fi
+
 # the CPU-only link: no consumer links or loads a CUDA library
 for exe in consumer/consumer consumer/consumer_static pc_consumer pc_consumer_static; do
   [ -x "$MN_TMP/$exe" ] || continue

@@ -50,11 +50,20 @@ static void *try_open(const char *path) {
 static void *open_library(void) {
   const char *env = getenv("MN_CUDA_LIBRARY");
   if (env && *env) return try_open(env);
+  /* the file holding this code: libmn.so, or the program (whose name dladdr gives as its
+   * argv[0], so /proc/self/exe then) */
+  char dir[PATH_MAX];
   Dl_info info;
-  if (dladdr((void *)open_library, &info) && info.dli_fname && strchr(info.dli_fname, '/')) {
-    char dir[PATH_MAX];
+  ssize_t n;
+  if (dladdr((void *)open_library, &info) && info.dli_fname && info.dli_fname[0] == '/')
     snprintf(dir, sizeof dir, "%s", info.dli_fname);
-    *strrchr(dir, '/') = '\0';
+  else if ((n = readlink("/proc/self/exe", dir, sizeof dir - 1)) > 0)
+    dir[n] = '\0';
+  else
+    dir[0] = '\0';
+  char *slash = strrchr(dir, '/');
+  if (slash) {
+    *slash = '\0';
     const char *beside[] = {"%s/" MN_CUDA_BACKEND_LIBRARY, "%s/../lib/" MN_CUDA_BACKEND_LIBRARY};
     for (size_t i = 0; i < sizeof beside / sizeof *beside; i++) {
       char path[sizeof g_path];
