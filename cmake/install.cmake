@@ -2,6 +2,7 @@
 #
 #   bin/                      the programs (RUNPATH $ORIGIN/../lib: they find libmn there)
 #   lib/libmn.so.MAJOR, .a    libmn, shared (SONAME by major version) and static
+#   lib/libmn_cuda.so         the CUDA back end, which libmn opens when a GPU is asked for
 #   include/mn/*.h            the public headers, every one of include/mn/
 #   lib/cmake/mn/             find_package(mn): mn::mn (shared), mn::mn_static
 #   lib/pkgconfig/mn.pc       pkg-config --cflags --libs mn (--static for libmn.a)
@@ -18,6 +19,9 @@ install(TARGETS mnrun mnrank mntrain mnprep mninfo mneval mngen mnbench
 install(TARGETS mn mn_static EXPORT mnTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+if(MN_HAVE_CUDA) # (a module for dlopen, not for linking: no target of the package)
+  install(TARGETS mn_cuda LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+endif()
 # the public API: whatever include/mn/ holds (the rest of the headers stay private)
 install(DIRECTORY include/mn DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING
         PATTERN "*.h")
@@ -34,7 +38,8 @@ install(FILES ${CMAKE_BINARY_DIR}/mnConfig.cmake ${CMAKE_BINARY_DIR}/mnConfigVer
 
 # mn.pc. Requires.private: the dependencies mn's build found through pkg-config; the others
 # (found by CMake's modules) as flags in Libs.private, from the libraries found, -L only
-# outside the linker's own directories. Both matter only to a static link (--static).
+# outside the linker's own directories. Both matter only to a static link (--static). No
+# CUDA library: libmn opens libmn_cuda, which links them.
 set(mn_pc_flags "")
 function(mn_pc_add)
   foreach(item ${ARGN})
@@ -56,19 +61,10 @@ function(mn_pc_add)
   set(mn_pc_flags ${mn_pc_flags} PARENT_SCOPE)
 endfunction()
 mn_pc_add(${MPI_C_LINK_FLAGS} ${MPI_C_LIBRARIES} ${HDF5_C_LIBRARIES} ${ZLIB_LIBRARIES})
-if(MN_HAVE_CUDA)
-  mn_pc_add(${CUDA_cudart_LIBRARY} ${CUDA_cublas_LIBRARY})
-endif()
-if(MN_HAVE_NCCL)
-  mn_pc_add(${MN_NCCL_LIBRARY})
-endif()
-if(MN_HAVE_CUDA)
-  mn_pc_add(stdc++)
-endif()
 if(MN_HAVE_LIBMVEC)
   mn_pc_add(mvec)
 endif()
-mn_pc_add(${OpenMP_C_FLAGS} ${CMAKE_THREAD_LIBS_INIT} m)
+mn_pc_add(${OpenMP_C_FLAGS} ${CMAKE_THREAD_LIBS_INIT} ${CMAKE_DL_LIBS} m)
 list(REMOVE_DUPLICATES mn_pc_flags)
 set(MN_PC_LIBS "")
 if(MN_SANITIZE) # (as the CMake targets: an instrumented libmn needs the run-time)

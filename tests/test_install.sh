@@ -4,8 +4,9 @@
 # on 2, `mnrun -- PROGRAM`, through the installed mnrank); and a program of one's own
 # (tests/install_consumer) is built against the prefix alone, with find_package(mn) and with
 # pkg-config, each against libmn.so and libmn.a, and run: it checks that the library's
-# version is its headers'. Every installed public header compiles on its own with
-# only mn.pc's flags.
+# version is its headers'. None of the four links or loads a CUDA library, even where the
+# build has the CUDA back end (libmn_cuda, which the installed programs open when asked for
+# a GPU). Every installed public header compiles on its own with only mn.pc's flags.
 . "$MN_SRC/tests/lib.sh"
 
 build=$(cd "$MN_BIN/.." && pwd) # the build tree this ctest runs in (MN_BIN is its bin/)
@@ -49,6 +50,10 @@ for prog in mnrun mnrank mntrain mnprep mninfo mneval mngen mnbench; do
   expect_exit 0 "installed $prog --version" "$exe" --version
 done
 readelf -d "$libdir/libmn.so" | grep -q "R.*PATH.*$build" && fail "libmn.so: RUNPATH names the build tree"
+if [ "${MN_HAVE_CUDA:-OFF}" = ON ]; then
+  [ -f "$libdir/libmn_cuda.so" ] && pass "installed: the CUDA back end, libmn_cuda.so" ||
+    fail "libmn_cuda.so not installed"
+fi
 
 # the installed mnrun trains 2 ranks (its mntrain next to it)
 small_run 200 0 1
@@ -60,6 +65,14 @@ expect_exit 0 "installed mnrun -np 2 trains" "$P/bin/mnrun" -np 2 "$MN_TMP/t.con
 expect_exit 0 "installed mnrun -np 2 -- PROGRAM" "$P/bin/mnrun" -np 2 -- sh -c 'echo "rank $RANK"'
 [ "$(sort "$MN_TMP/out" | tr '\n' ' ')" = "rank 0 rank 1 " ] && pass "both ranks ran the program" ||
   fail "installed mnrun -- PROGRAM printed: $(cat "$MN_TMP/out")"
+if [ "${MN_HAVE_CUDA:-OFF}" = ON ]; then
+  # asked for a GPU, the installed mntrain opens the installed back end (and finds no GPU)
+  expect_exit 69 "installed mntrain --set compute.device=gpu (no GPU here)" "$P/bin/mntrain" \
+    --set compute.device=gpu --set log.level=debug "$MN_TMP/t.conf"
+  at=$(sed -n 's/.*debug: CUDA back end: //p' "$MN_TMP/err")
+  [ -n "$at" ] && [ "$(realpath "$at")" = "$(realpath "$libdir/libmn_cuda.so")" ] &&
+    pass "it opened the installed libmn_cuda.so" || fail "it opened '$at', not $libdir/libmn_cuda.so"
+fi
 
 # a program of one's own: find_package(mn), against the prefix alone
 consumer="$MN_SRC/tests/install_consumer"
@@ -95,6 +108,32 @@ libs=${libs/-lmn /-Wl,--whole-archive -l:libmn.a -Wl,--no-whole-archive }
 expect_exit 0 "pkg-config --static: consumer built against all of libmn.a" "$cc" \
   -o "$MN_TMP/pc_consumer_static" "$consumer/main.c" $(pkg-config --cflags mn) $libs
 expect_exit 0 "pkg-config --static: consumer runs" "$MN_TMP/pc_consumer_static"
+
+# a program linked with libmn.a, asking for the CUDA kernels (mn_kernels.h's entry, internal),
+# opens the back end in ../lib from where the program is (started through PATH, so that its
+# argv[0] names no directory)
+if [ "${MN_HAVE_CUDA:-OFF}" = ON ]; then
+  printf '%s\n' '#include <stdio.h>' 'const void *mn_kernels_cuda(void);' \
+    'int main(void) { puts(mn_kernels_cuda() ? "a GPU" : "no GPU"); return 0; }' \
+    >"$MN_TMP/gpu_static.c"
+  # shellcheck disable=SC2086
+  "$cc" -o "$P/bin/gpu_static" "$MN_TMP/gpu_static.c" "$libdir/libmn.a" \
+    $(pkg-config --static --libs mn | sed 's/-lmn //') || fail "gpu_static: link"
+  expect_exit 0 "a program linked with libmn.a asks for a GPU" \
+    env LD_DEBUG=files PATH="$P/bin:$PATH" gpu_static
+  expect_err "file=$P/bin/\.\./lib/libmn_cuda\.so" "it opened $P/lib/libmn_cuda.so"
+  rm -f "$P/bin/gpu_static"
+fi
+
+# the CPU-only link: no consumer links or loads a CUDA library
+for exe in consumer/consumer consumer/consumer_static pc_consumer pc_consumer_static; do
+  [ -x "$MN_TMP/$exe" ] || continue
+  cuda=$(ldd "$MN_TMP/$exe" | grep -oE '(libcuda|libcudart|libcublas|libnccl)[^ ]*' | tr '\n' ' ')
+  [ -z "$cuda" ] && pass "$exe: no CUDA library (ldd)" || fail "$exe loads $cuda"
+done
+cuda=$(grep -ohE '[^ ]*(cudart|cublas|nccl)[^ ]*' "$MN_TMP/consumer/CMakeFiles/"*/link.txt \
+  <(pkg-config --static --libs mn) | tr '\n' ' ')
+[ -z "$cuda" ] && pass "no CUDA library on the consumers' link lines" || fail "link lines name $cuda"
 
 # each public header on its own, with mn.pc's flags only, as C and (extern "C") as C++
 for h in "$P"/include/mn/*.h; do
