@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mn/metrics.h> /* mn_progress_t */
+
 #include "mn_status.h"
 
 #ifdef __cplusplus
@@ -42,12 +44,7 @@ typedef enum { MN_RESUME_AUTO = 0, MN_RESUME_REQUIRE = 1, MN_RESUME_NEVER = 2 } 
 typedef enum { MN_ON_ERROR_STOP = 0, MN_ON_ERROR_CONTINUE = 1 } mn_on_error_t;
 /* a step whose loss or gradient is NaN or infinite: stop the run, or skip its update */
 typedef enum { MN_NONFINITE_STOP = 0, MN_NONFINITE_SKIP = 1 } mn_nonfinite_t;
-typedef enum {
-  MN_PROGRESS_AUTO = 0, /* redraw in place on a terminal, plain lines otherwise */
-  MN_PROGRESS_TTY = 1,
-  MN_PROGRESS_PLAIN = 2,
-  MN_PROGRESS_OFF = 3,
-} mn_progress_t;
+/* mn_progress_t (log.progress): <mn/metrics.h> */
 
 typedef struct mn_config {
   char path[MN_PATH_MAX]; /* the file it came from */

@@ -6,7 +6,7 @@
  * 2, int64), file_version "brain.Event:2" (field 3) in the first, and a summary (field 5)
  * of one Summary.Value {tag (1), simple_value (2, float)} in the others. Only those few
  * fields are ever written, so the encoder is a page here rather than a protobuf library.
- * No MPI; rank 0 alone writes (mn_metrics.h). */
+ * No MPI; rank 0 alone writes (mn_runlog.h). */
 #ifndef MN_TBEVENTS_H
 #define MN_TBEVENTS_H
 

@@ -76,7 +76,7 @@ typedef struct run {
   mn_model_spec_t spec;
   mn_model_t model;
   mn_optim_t optim;
-  mn_metrics_t metrics;
+  mn_runlog_t metrics;
   int64_t total_steps;
   mn_position_t pos;         /* the next step */
   mn_resume_result_t resume; /* where this run came from */
@@ -261,7 +261,7 @@ static mn_status_t setup_run(run_t *r) {
     st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->model.tensors,
                              r->model.params, &r->optim, &r->dev, &r->writer);
   if (st != MN_OK) return st;
-  st = mn_metrics_open(&r->metrics, r->comm.rank, r->comm.world, cfg->log.metrics,
+  st = mn_runlog_open(&r->metrics, r->comm.rank, r->comm.world, cfg->log.metrics,
                        r->resume.resumed, cfg->log.tensorboard, cfg->log.progress, r->total_steps);
   r->metrics.lm = r->spec.tokens;
   return st;
@@ -290,13 +290,14 @@ static mn_status_t start_record(run_t *r) {
       hosts[i] = all + (size_t)i * hostlen;
     }
     mn_start_record_t rec = {r->cfg,
+                             NULL,
                              r->comm.world,
                              hosts,
                              r->pos.step,
                              r->pos.epoch + 1,
                              r->elapsed0,
                              res->resumed ? res->path : NULL};
-    mn_metrics_start(&r->metrics, &rec);
+    mn_runlog_start(&r->metrics, &rec);
   }
   free(hosts);
   free(all);
@@ -348,7 +349,7 @@ static void teardown(run_t *r) {
   if (r->loader) mn_loader_stop(r->loader);
   mn_snapwriter_stop(r->writer);
   mn_snapshot_unlock(r->lock);
-  mn_metrics_close(&r->metrics);
+  mn_runlog_close(&r->metrics);
   mn_optim_free(&r->optim);
   mn_model_free(&r->model);
   mn_shard_plan_free(&r->plan);
@@ -528,7 +529,7 @@ static void snapshot_done(run_t *r, const mn_snapwrite_result_t *w) {
   if (w->status != MN_OK && r->cfg->snapshot.on_error == MN_ON_ERROR_CONTINUE &&
       (!strcmp(w->reason, "epoch") || !strcmp(w->reason, "interval")))
     mn_log_warn("snapshot.on_error = continue: training goes on without that snapshot");
-  mn_metrics_snapshot(&r->metrics, &rec);
+  mn_runlog_snapshot(&r->metrics, &rec);
 }
 
 /* snapshot.on_error = stop: once an epoch or interval snapshot has failed, rank 0's
@@ -734,7 +735,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
       rec.mfu = mfu(r, rec.tokens_per_s);
       if (step == start) sum->first_loss = rec.loss;
       sum->final_loss = r->loss = rec.loss;
-      mn_metrics_step(&r->metrics, &rec);
+      mn_runlog_step(&r->metrics, &rec);
       ival_loss = 0;
       ival_steps = 0;
     }
@@ -750,7 +751,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
       }
       val_s += mn_now_s() - tv;
       rec.elapsed_s = r->elapsed0 + (mn_now_s() - t_start);
-      mn_metrics_epoch(&r->metrics, &rec);
+      mn_runlog_epoch(&r->metrics, &rec);
       epoch_loss = 0;
       epoch_steps = 0;
       /* a signal that came during validation stops the run here, not a step later */
@@ -818,11 +819,11 @@ mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
                 (long long)r.pos.step, (long long)r.pos.epoch, r.resume.path);
   if (st == MN_OK) st = loop(&r, &sum);
   sum.status = st == MN_OK ? "done" : st == MN_ERR_PREEMPTED ? "preempted" : mn_status_string(st);
-  if (st == MN_OK || sum.steps > 0) mn_metrics_summary(&r.metrics, &sum);
+  if (st == MN_OK || sum.steps > 0) mn_runlog_summary(&r.metrics, &sum);
   /* a metrics file that could not be written ends a run that is otherwise done with 74 (the
    * ranks all got here with MN_OK, so they can agree); a failed or stopped run keeps its
    * own code: 75 must still mean "requeue me" */
-  if (st == MN_OK) st = mn_comm_settle(&r.comm, mn_metrics_sync(&r.metrics), &r.failed_rank);
+  if (st == MN_OK) st = mn_comm_settle(&r.comm, mn_runlog_sync(&r.metrics), &r.failed_rank);
   if (mn_preempt_requested())
     mn_log_info("signal %d: %s %.2f s after it arrived", mn_preempt_requested(),
                 st == MN_ERR_PREEMPTED ? "stopped with a snapshot" : "finishing",

@@ -1,4 +1,4 @@
-/* mn_metrics.h: what a run tells its user: the progress line on rank 0 and JSON lines.
+/* mn_runlog.h: what a run tells its user: the progress line on rank 0 and JSON lines.
  *
  * The progress line (epoch, step, loss, samples/s, ETA) redraws in place on a terminal and
  * prints plain lines otherwise (mn_console.h keeps log lines off it). --metrics FILE gets
@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <mn/metrics.h>
+
 #include "mn_config.h"
 #include "mn_status.h"
 #include "mn_tbevents.h"
@@ -28,7 +30,7 @@ typedef struct mn_timing {
   double io_wait_s; /* waiting for the loader */
 } mn_timing_t;
 
-typedef struct mn_metrics {
+typedef struct mn_runlog {
   int active;         /* rank 0 */
   int tty;            /* redraw in place */
   int show;           /* progress shown at all */
@@ -42,11 +44,12 @@ typedef struct mn_metrics {
   mn_tb_t *tb; /* log.tensorboard's event file (NULL: none, or no more after a failure) */
   int lm;      /* a language model (set by the caller after open): the progress shows
                   tokens/s, MFU and perplexity, and the records carry them */
-} mn_metrics_t;
+} mn_runlog_t;
 
 /* The first record: what this run is. */
 typedef struct mn_start_record {
-  const mn_config_t *cfg;   /* the effective config */
+  const mn_config_t *cfg;   /* the effective config, or NULL: */
+  const char *const *pairs; /* a NULL-ended list of "section.key=value" (NULL: none) */
   int world;                /* ranks */
   const char *const *hosts; /* hosts[world]: each rank's host */
   int64_t global_step;      /* steps completed before this run (0, or the snapshot's) */
@@ -55,22 +58,7 @@ typedef struct mn_start_record {
   const char *resumed_from; /* snapshot path, or NULL */
 } mn_start_record_t;
 
-typedef struct mn_step_record {
-  int64_t epoch;         /* the epoch of the step, from 1 */
-  int64_t step_in_epoch; /* steps completed in that epoch (this one the last) */
-  int64_t steps_per_epoch;
-  int64_t global_step; /* steps completed, all runs of the training together */
-  double loss, lr, samples_per_s;
-  double grad_norm; /* the L2 norm of the summed gradient of the step, before clipping */
-  double elapsed_s; /* training time, across resumes */
-  double tokens_per_s, mfu; /* a language model's (lm); mfu NaN: no peak known */
-} mn_step_record_t;
-
-typedef struct mn_epoch_record {
-  int64_t epoch, global_step;                /* the epoch that ended (from 1); steps completed */
-  double train_loss, val_loss, val_accuracy; /* val_* < 0: no validation set */
-  double elapsed_s;
-} mn_epoch_record_t;
+/* mn_step_record_t, mn_epoch_record_t: <mn/metrics.h>, whose records these are. */
 
 typedef struct mn_snapshot_record {
   int64_t step;
@@ -100,20 +88,20 @@ typedef struct mn_summary {
  * tensorboard: a directory for an event file, "" for none; progress from the config (auto:
  * redraw when the environment variable MN_TTY is 1, or, without it, when stdout is a
  * terminal: mnrun sets MN_TTY from its own stdout, which the ranks do not see). */
-mn_status_t mn_metrics_open(mn_metrics_t *m, int rank, int world, const char *metrics_path,
+mn_status_t mn_runlog_open(mn_runlog_t *m, int rank, int world, const char *metrics_path,
                             int append, const char *tensorboard, mn_progress_t progress,
                             int64_t total_steps);
-void mn_metrics_start(mn_metrics_t *m, const mn_start_record_t *r);
-void mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r);
-void mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r);
-void mn_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r);
-void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s);
+void mn_runlog_start(mn_runlog_t *m, const mn_start_record_t *r);
+void mn_runlog_step(mn_runlog_t *m, const mn_step_record_t *r);
+void mn_runlog_epoch(mn_runlog_t *m, const mn_epoch_record_t *r);
+void mn_runlog_snapshot(mn_runlog_t *m, const mn_snapshot_record_t *r);
+void mn_runlog_summary(mn_runlog_t *m, const mn_summary_t *s);
 /* Flush and fsync the metrics file: MN_ERR_IO when that or any write to it during the run
  * failed (each failure was warned about when it happened); MN_OK otherwise and on other
  * ranks. */
-mn_status_t mn_metrics_sync(mn_metrics_t *m);
+mn_status_t mn_runlog_sync(mn_runlog_t *m);
 /* Close the metrics file (a failure is warned about, as a failed write). */
-void mn_metrics_close(mn_metrics_t *m);
+void mn_runlog_close(mn_runlog_t *m);
 
 
 #ifdef __cplusplus

@@ -1,5 +1,5 @@
-/* metrics.c: the progress line, the JSON-lines metrics file and the TensorBoard event file
- * of rank 0 (mn_metrics.h).
+/* runlog.c: the progress line, the JSON-lines metrics file and the TensorBoard event file
+ * of rank 0 (mn_runlog.h).
  *
  * Formatting only: the numbers come from the training loop. The progress line and the
  * epoch and summary lines go through the console (mn_console.h), which keeps log lines from
@@ -7,10 +7,10 @@
  * every record is a flat object of numbers and short strings; non-finite numbers become
  * null so that the file always parses. Every record is flushed and checked: the first
  * failed write (a full disk) is warned about at once, the file is cut back to its last
- * complete record and written no more, training goes on, and mn_metrics_sync() answers
+ * complete record and written no more, training goes on, and mn_runlog_sync() answers
  * MN_ERR_IO so that the run ends with exit 74 (docs/metrics.md). A TensorBoard file that cannot
  * be written is warned about once and dropped; it does not change the exit code. */
-#include "mn_metrics.h"
+#include "mn_runlog.h"
 
 #include <errno.h>
 #include <math.h>
@@ -38,7 +38,7 @@ static int want_tty(mn_progress_t progress) {
   return isatty(STDOUT_FILENO);
 }
 
-mn_status_t mn_metrics_open(mn_metrics_t *m, int rank, int world, const char *metrics_path,
+mn_status_t mn_runlog_open(mn_runlog_t *m, int rank, int world, const char *metrics_path,
                             int append, const char *tensorboard, mn_progress_t progress,
                             int64_t total_steps) {
   memset(m, 0, sizeof *m);
@@ -68,22 +68,22 @@ mn_status_t mn_metrics_open(mn_metrics_t *m, int rank, int world, const char *me
 
 /* The first failed TensorBoard write (mn_error_message() says which): warned about once,
  * and the file gets nothing more. */
-static void tb_failed(mn_metrics_t *m) {
+static void tb_failed(mn_runlog_t *m) {
   mn_log_warn("%s; no more TensorBoard events are written, training goes on", mn_error_message());
   mn_tb_close(m->tb);
   m->tb = NULL;
 }
 
-static void tb_scalar(mn_metrics_t *m, const char *tag, int64_t step, double t, double v) {
+static void tb_scalar(mn_runlog_t *m, const char *tag, int64_t step, double t, double v) {
   if (m->tb && mn_tb_scalar(m->tb, tag, step, t, (float)v) != MN_OK) tb_failed(m);
 }
 
-static void tb_flush(mn_metrics_t *m) {
+static void tb_flush(mn_runlog_t *m) {
   if (m->tb && mn_tb_flush(m->tb) != MN_OK) tb_failed(m);
 }
 /* The first failed write: say it now, cut the file back to its last complete record (best
  * effort: a full disk can still shrink a file), and write no more. */
-static void json_failed(mn_metrics_t *m, int err) {
+static void json_failed(mn_runlog_t *m, int err) {
   m->write_errno = err ? err : EIO;
   mn_log_warn("%s: cannot write the metrics file: %s; it keeps its complete records and gets "
               "no more, training goes on, and the run will end with exit 74",
@@ -95,7 +95,7 @@ static void json_failed(mn_metrics_t *m, int err) {
 }
 
 /* A record is written: flush it and check every write of it. */
-static void json_done(mn_metrics_t *m) {
+static void json_done(mn_runlog_t *m) {
   int rc = fflush(m->json), err = errno;
   if (rc != 0 || ferror(m->json)) {
     json_failed(m, err);
@@ -141,6 +141,48 @@ static void config_value(const char *section, const char *key, const char *value
   mn_json_string(cj->f, value);
 }
 
+/* "section.key=value" into its three parts ("key=value": section "user"); -1 without '='. */
+static int pair_split(const char *pair, char *sec, size_t slen, char *key, size_t klen, char *val,
+                      size_t vlen) {
+  const char *eq = strchr(pair, '=');
+  if (!eq) return -1;
+  const char *dot = memchr(pair, '.', (size_t)(eq - pair));
+  if (dot)
+    snprintf(sec, slen, "%.*s", (int)(dot - pair), pair);
+  else
+    snprintf(sec, slen, "user");
+  const char *k = dot ? dot + 1 : pair;
+  snprintf(key, klen, "%.*s", (int)(eq - k), k);
+  snprintf(val, vlen, "%s", eq + 1);
+  return 0;
+}
+
+/* A trainer's "section.key=value" pairs, as mn_config_each_value gives a config's: each
+ * section's keys together, the sections in order of first appearance ("key=value": section
+ * "user"; a pair without '=' is skipped). */
+static void each_pair(const char *const *pairs, void (*fn)(const char *, const char *,
+                                                           const char *, void *), void *user) {
+  int n = 0;
+  while (pairs[n]) n++;
+  for (int i = 0; i < n; i++) {
+    char sec[64], key[128], val[1024];
+    if (pair_split(pairs[i], sec, sizeof sec, key, sizeof key, val, sizeof val) != 0) continue;
+    int first = 1; /* the section's first pair: it emits the section's pairs, all */
+    for (int j = 0; j < i && first; j++) {
+      char s2[64], k2[128], v2[1024];
+      first = pair_split(pairs[j], s2, sizeof s2, k2, sizeof k2, v2, sizeof v2) != 0 ||
+              strcmp(s2, sec) != 0;
+    }
+    if (!first) continue;
+    for (int j = i; j < n; j++) {
+      char s2[64], k2[128], v2[1024];
+      if (pair_split(pairs[j], s2, sizeof s2, k2, sizeof k2, v2, sizeof v2) == 0 &&
+          !strcmp(s2, sec))
+        fn(s2, k2, v2, user);
+    }
+  }
+}
+
 static void fmt_duration(char *buf, size_t len, double s) {
   if (!isfinite(s) || s < 0)
     snprintf(buf, len, "?");
@@ -169,7 +211,7 @@ static void json_begin(FILE *f, const char *event, double t) {
   fprintf(f, "{\"event\":\"%s\",\"time\":%.3f", event, t);
 }
 
-void mn_metrics_start(mn_metrics_t *m, const mn_start_record_t *r) {
+void mn_runlog_start(mn_runlog_t *m, const mn_start_record_t *r) {
   if (!m->active || !m->json) return;
   json_begin(m->json, "start", mn_unix_time_s());
   json_str(m->json, "mn_version", MN_VERSION);
@@ -187,12 +229,15 @@ void mn_metrics_start(mn_metrics_t *m, const mn_start_record_t *r) {
     fputs(",\"resumed_from\":null", m->json);
   fputs(",\"config\":{", m->json);
   struct config_json cj = {m->json, ""};
-  mn_config_each_value(r->cfg, config_value, &cj);
+  if (r->cfg)
+    mn_config_each_value(r->cfg, config_value, &cj);
+  else if (r->pairs)
+    each_pair(r->pairs, config_value, &cj);
   fputs(cj.section[0] ? "}}}\n" : "}}\n", m->json);
   json_done(m);
 }
 
-void mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r) {
+void mn_runlog_step(mn_runlog_t *m, const mn_step_record_t *r) {
   if (!m->active) return;
   double now = mn_unix_time_s();
   if (m->show) {
@@ -239,7 +284,7 @@ void mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r) {
   }
 }
 
-void mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r) {
+void mn_runlog_epoch(mn_runlog_t *m, const mn_epoch_record_t *r) {
   if (!m->active) return;
   double now = mn_unix_time_s();
   if (m->show) {
@@ -279,7 +324,7 @@ void mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r) {
   }
 }
 
-void mn_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r) {
+void mn_runlog_snapshot(mn_runlog_t *m, const mn_snapshot_record_t *r) {
   if (!m->active || !m->json) return;
   json_begin(m->json, "snapshot", mn_unix_time_s());
   fprintf(m->json, ",\"global_step\":%lld", (long long)r->step);
@@ -293,7 +338,7 @@ void mn_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r) {
   json_done(m);
 }
 
-void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s) {
+void mn_runlog_summary(mn_runlog_t *m, const mn_summary_t *s) {
   if (!m->active) return;
   if (m->show && s->steps == 0 && s->resumed_from) {
     char loss[64] = "", train[64] = "", val[96] = ""; /* what the snapshot knows */
@@ -322,8 +367,11 @@ void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s) {
                     100.0 * s->val_accuracy);
     if (s->skipped_steps > 0)
       snprintf(more, sizeof more, "; %lld non-finite steps skipped", (long long)s->skipped_steps);
-    say("%s%s\n  time: compute %.2f s, comm %.2f s, io wait %.2f s, total %.2f s\n", line, more,
-        s->t.compute_s, s->t.comm_s, s->t.io_wait_s, s->run_s);
+    if (s->t.compute_s + s->t.comm_s + s->t.io_wait_s > 0)
+      say("%s%s\n  time: compute %.2f s, comm %.2f s, io wait %.2f s, total %.2f s\n", line,
+          more, s->t.compute_s, s->t.comm_s, s->t.io_wait_s, s->run_s);
+    else /* a trainer of its own (mn/metrics.h) times nothing but the whole */
+      say("%s%s\n  time: %.2f s\n", line, more, s->run_s);
   }
   tb_flush(m);
   if (m->json) {
@@ -355,7 +403,7 @@ void mn_metrics_summary(mn_metrics_t *m, const mn_summary_t *s) {
   }
 }
 
-mn_status_t mn_metrics_sync(mn_metrics_t *m) {
+mn_status_t mn_runlog_sync(mn_runlog_t *m) {
   if (m->json) { /* fsync may not apply (a pipe, /dev/null): EINVAL, EROFS */
     int rc = fflush(m->json), err = errno;
     if (rc == 0 && fsync(fileno(m->json)) != 0 && errno != EINVAL && errno != EROFS) {
@@ -371,7 +419,7 @@ mn_status_t mn_metrics_sync(mn_metrics_t *m) {
                   m->path, strerror(m->write_errno));
 }
 
-void mn_metrics_close(mn_metrics_t *m) {
+void mn_runlog_close(mn_runlog_t *m) {
   if (m->active) mn_console_progress_end();
   mn_tb_close(m->tb);
   m->tb = NULL;
