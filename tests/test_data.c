@@ -260,7 +260,7 @@ static void test_bad(void) {
   snprintf(spec, sizeof spec, "%s,%s", p0, p1);
   expect_fail(spec, DIM, MN_ERR_DATA, p1, "/x has D=3", p0);
 
-  expect_fail(p0, 4, MN_ERR_DATA, p0, "/x has D=5 but model.layers starts with 4", NULL);
+  expect_fail(p0, 4, MN_ERR_DATA, p0, "/x has D=5 but the model's input width is 4", NULL);
 
   s = good(10, 0);
   s.bad_label_at = 3;

@@ -181,7 +181,7 @@ static void test_bad_open(void) {
   expect_fail(p, 0, 0, MN_ERR_DATA, p, "is a sample dataset");
   p = make("tokens.h5", H5T_STD_U16LE, v, 40, 256, "byte", 0);
   expect_fail(p, 1, 0, MN_ERR_DATA, p, "is a token dataset");
-  expect_fail(p, 0, 100, MN_ERR_DATA, "vocab_size = 256", "model.vocab = 100");
+  expect_fail(p, 0, 100, MN_ERR_DATA, "vocab_size = 256", "vocabulary of 100");
   p = make("short.h5", H5T_STD_U16LE, v, T, 256, "byte", 0);
   expect_fail(p, 0, 0, MN_ERR_DATA, p, "shorter than one sequence");
   p = make("float.h5", H5T_IEEE_F32LE, v, 40, 256, "byte", 0);

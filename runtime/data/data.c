@@ -135,8 +135,7 @@ static mn_status_t check_labels(mn_data_file_t *f, int classes, int keep, uint32
       if (v < 0 || (classes > 0 && v >= classes)) {
         if (classes > 0)
           st = mn_error(MN_ERR_DATA,
-                        "%s: /y[%lld] = %d is outside [0, %d) (model.layers ends with %d "
-                        "classes)",
+                        "%s: /y[%lld] = %d is outside [0, %d) (the model's %d classes)",
                         f->path, (long long)(start + (int64_t)i), (int)v, classes, classes);
         else
           st = mn_error(MN_ERR_DATA, "%s: /y[%lld] = %d is negative", f->path,
@@ -158,8 +157,8 @@ static mn_status_t file_open(mn_data_file_t *f, size_t cache_bytes, int *dim) {
   if (st != MN_OK) return st;
   if (!mn_data_has(f->file, "/x") && mn_data_has(f->file, "/tokens"))
     return mn_error(MN_ERR_DATA,
-                    "%s: is a token dataset (/tokens), not a sample dataset: model.type = mlp "
-                    "reads /x and /y, model.type = gpt reads /tokens (docs/data.md)",
+                    "%s: is a token dataset (/tokens), not a sample dataset (/x, /y): an MLP "
+                    "reads samples, a GPT tokens (docs/data.md)",
                     f->path);
   st = mn_data_open_dataset(f->path, f->file, "/x", cache_bytes, &f->x);
   if (st == MN_OK)
@@ -295,8 +294,8 @@ mn_status_t mn_dataset_open(const char *spec, int dim, int classes, mn_dataset_t
     st = file_open(f, cache_bytes, &d);
     if (st != MN_OK) goto fail;
     if (i == 0 && dim > 0 && d != dim) {
-      st =
-          mn_error(MN_ERR_DATA, "%s: /x has D=%d but model.layers starts with %d", f->path, d, dim);
+      st = mn_error(MN_ERR_DATA, "%s: /x has D=%d but the model's input width is %d", f->path, d,
+                    dim);
       goto fail;
     }
     if (i > 0 && d != ds->dim) {

@@ -109,8 +109,8 @@ static mn_status_t file_open(tok_file_t *f, int vocab) {
   if (!mn_data_has(f->file, "/tokens")) {
     if (mn_data_has(f->file, "/x") && mn_data_has(f->file, "/y"))
       return mn_error(MN_ERR_DATA,
-                      "%s: is a sample dataset (/x, /y), not a token dataset: model.type = gpt "
-                      "reads /tokens, model.type = mlp reads /x and /y (docs/data.md)",
+                      "%s: is a sample dataset (/x, /y), not a token dataset (/tokens): a GPT "
+                      "reads tokens, an MLP samples (docs/data.md)",
                       f->path);
     return mn_error(MN_ERR_DATA, "%s: no dataset /tokens (docs/data.md)", f->path);
   }
@@ -140,8 +140,7 @@ static mn_status_t file_open(tok_file_t *f, int vocab) {
   if (st != MN_OK) return st;
   if (vocab > 0 && f->vocab > vocab)
     return mn_error(MN_ERR_DATA,
-                    "%s: /tokens has vocab_size = %lld, more than the model's vocabulary "
-                    "(model.vocab = %d)",
+                    "%s: /tokens has vocab_size = %lld, more than the model's vocabulary of %d",
                     f->path, (long long)f->vocab, vocab);
   if (!wide && f->vocab > 65536)
     return mn_error(MN_ERR_DATA,
