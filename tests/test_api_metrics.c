@@ -55,7 +55,7 @@ static mn_status_t run(mn_world_t *w, const mn_metrics_opts_t *o) {
   }
   mn_epoch_record_t e = {1, o->start_step + 3, 2.0, 1.5, 0.75, 0};
   if (st == MN_OK) st = mn_metrics_epoch(m, &e);
-  return mn_metrics_close(m, st);
+  return mn_metrics_close(m, -1, st);
 }
 
 static void records(mn_world_t *w, const char *path) {
@@ -124,7 +124,7 @@ static void failures(mn_world_t *w) {
   /* a failed run's status comes back from the close as it was */
   o.samples_per_step = 0;
   EXPECT(mn_metrics_open(w, &o, &m), MN_OK, NULL);
-  EXPECT(mn_metrics_close(m, MN_ERR_PREEMPTED), MN_ERR_PREEMPTED, NULL);
+  EXPECT(mn_metrics_close(m, 0, MN_ERR_PREEMPTED), MN_ERR_PREEMPTED, NULL);
 }
 
 int main(int argc, char **argv) {

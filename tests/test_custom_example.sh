@@ -2,7 +2,9 @@
 # run as a user runs it: to the end at world 1 and 2; stopped by a real SIGTERM mid-run (exit
 # 75, a "stop" snapshot on disk) and resumed to the end, which must give bitwise the parameters
 # and optimizer state of the uninterrupted run (h5diff of the final snapshots, and the FNV-1a
-# of the parameters the example prints); a directory of another --seed refused (exit 65); and
+# of the parameters the example prints), its metrics records saying so (the stopped run's
+# summary "preempted", the resumed run's start naming the snapshot); a directory of another
+# --seed refused (exit 65); and
 # the example as a user builds it, out of tree against an install of this build with its own
 # CMakeLists.txt (find_package(mn 0.3), mn::mn), which trains to the same parameters.
 #
@@ -58,7 +60,8 @@ for np in 1 2; do
 
   # stopped: SIGTERM to rank 0 once the first snapshot exists
   dir="$MN_TMP/stop$np"
-  launch $np "${args[@]}" --dir "$dir" >"$MN_TMP/stop$np.out" 2>"$MN_TMP/err" &
+  launch $np "${args[@]}" --dir "$dir" --metrics "$MN_TMP/m$np.jsonl" >"$MN_TMP/stop$np.out" \
+    2>"$MN_TMP/err" &
   job=$!
   for _ in $(seq 3000); do
     compgen -G "$dir/step-*.h5" >/dev/null && break
@@ -85,8 +88,19 @@ for np in 1 2; do
     fail "world $np: the example did not say where it stopped"
 
   # resumed to the end
-  expect_exit 0 "world $np: resumed to the end" launch $np "${args[@]}" --dir "$dir"
+  expect_exit 0 "world $np: resumed to the end" launch $np "${args[@]}" --dir "$dir" \
+    --metrics "$MN_TMP/m$np.jsonl"
   grep -q "^resumed at step $stopped_at from" "$MN_TMP/out" || fail "world $np: not resumed at $stopped_at"
+  # its records (mn/metrics.h): the stopped run's summary, then the resumed run's start
+  m="$MN_TMP/m$np.jsonl"
+  if [ "$(grep -c '"event":"summary"' "$m")" = 2 ] &&
+    grep '"event":"summary"' "$m" | head -n 1 | grep -q "\"status\":\"preempted\".*\"end_step\":$stopped_at," &&
+    grep '"event":"start"' "$m" | tail -n 1 | grep -q "\"global_step\":$stopped_at,.*\"resumed_from\":\"$latest\"" &&
+    grep '"event":"summary"' "$m" | tail -n 1 | grep -q "\"status\":\"done\".*\"end_step\":$steps,"; then
+    pass "world $np: the metrics say preempted at $stopped_at, resumed from $latest, done at $steps"
+  else
+    fail "world $np: metrics records: $(grep -E '"event":"(start|summary)"' "$m" | cut -c 1-200)"
+  fi
   fp=$(fingerprint "$MN_TMP/out")
   if [ -n "$fp" ] && [ "$fp" = "$ref_fp" ]; then
     pass "world $np: the parameters' fingerprint is the uninterrupted run's ($fp)"

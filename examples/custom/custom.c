@@ -14,7 +14,9 @@
  * per step mn_grads_begin, mn_grads_ready as backward finishes each tensor, mn_grads_end
  * and mn_optimizer_step; mn_state_save every --every steps and when a stop signal reached a
  * rank (then exit 75: "requeue me"); mn_finish. Attributes ride along: the seed, checked on
- * resume, the last loss, and a blob of every logged loss (the loss curve).
+ * resume, the last loss, and a blob of every logged loss (the loss curve). The progress line
+ * and the records of --metrics FILE (mntrain's JSON lines) come from mn_metrics_open,
+ * mn_metrics_step and mn_metrics_close.
  *
  *   mnrun -np 2 -- ./custom --steps 2000 --dir snapshots      (or mpirun -np 2 ./custom ...)
  *
@@ -38,6 +40,7 @@ typedef struct args {
   uint64_t seed;
   double lr;
   const char *dir;
+  const char *metrics; /* JSON lines (NULL: none) */
   int help;
 } args_t;
 
@@ -174,7 +177,7 @@ static uint64_t fingerprint(const model_t *m) {
 /* ---- the training loop ------------------------------------------------------------------- */
 
 static mn_status_t train(mn_world_t *w, model_t *m, mn_optimizer_t *o, mn_state_t *s,
-                         const args_t *a, float *curve, size_t *ncurve) {
+                         mn_metrics_t *mx, const args_t *a, float *curve, size_t *ncurve) {
   int rank = mn_world_rank(w), world = mn_world_size(w), b = a->batch;
   int64_t G = (int64_t)world * b, spe = a->samples / G, epoch = -1;
   int64_t *order = malloc(sizeof *order * (size_t)a->samples);
@@ -203,9 +206,11 @@ static mn_status_t train(mn_world_t *w, model_t *m, mn_optimizer_t *o, mn_state_
     int64_t done = step + 1;
     if (done % a->every == 0 || done == a->steps) { /* log: the mean loss over the ranks */
       st = mn_allreduce(w, &loss, 1, MN_FLOAT64, MN_AVERAGE);
-      if (rank == 0)
-        printf("step %6lld  epoch %3lld  loss %.4f\n", (long long)done, (long long)(step / spe) + 1,
-               loss);
+      /* the progress line and a step record: epoch, step in it, steps done, loss, lr (the
+       * rest, the rate and the time, mn_metrics_step fills in) */
+      mn_step_record_t rec = {step / spe + 1, step % spe + 1, 0, done, loss, mn_optimizer_lr(o),
+                              0, flags.grad_norm, 0, 0, 0};
+      if (st == MN_OK) st = mn_metrics_step(mx, &rec);
       if (*ncurve < MAX_CURVE) curve[(*ncurve)++] = (float)loss;
       if (st == MN_OK) st = mn_state_set_real(s, "loss", loss);
       if (st == MN_OK) st = mn_state_set_blob(s, "curve", curve, *ncurve * sizeof *curve);
@@ -228,6 +233,25 @@ static mn_status_t train(mn_world_t *w, model_t *m, mn_optimizer_t *o, mn_state_
   return st;
 }
 
+/* Collective: the progress line and, with --metrics, the JSON-lines records: where this run
+ * starts (a resume's step, time and snapshot), and its settings for the start record. */
+static mn_status_t open_metrics(mn_world_t *w, const mn_optimizer_t *o, const mn_state_t *s,
+                                const args_t *a, mn_metrics_t **mx) {
+  static char set[6][64];
+  const char *config[7] = {set[0], set[1], set[2], set[3], set[4], set[5], NULL};
+  snprintf(set[0], sizeof set[0], "custom.steps=%lld", (long long)a->steps);
+  snprintf(set[1], sizeof set[1], "custom.samples=%lld", (long long)a->samples);
+  snprintf(set[2], sizeof set[2], "custom.batch=%d", a->batch);
+  snprintf(set[3], sizeof set[3], "custom.seed=%llu", (unsigned long long)a->seed);
+  snprintf(set[4], sizeof set[4], "optimizer.lr=%g", a->lr);
+  snprintf(set[5], sizeof set[5], "snapshot.every=%lld", (long long)a->every);
+  int64_t G = (int64_t)mn_world_size(w) * a->batch, step = mn_optimizer_steps(o);
+  mn_metrics_opts_t mo = {a->metrics, NULL, MN_PROGRESS_AUTO, a->steps, a->samples / G, G, 0,
+                          step, step / (a->samples / G > 0 ? a->samples / G : 1),
+                          mn_state_elapsed_s(s), mn_state_resumed_from(s), config};
+  return mn_metrics_open(w, &mo, mx);
+}
+
 static mn_status_t parse(int argc, char **argv, args_t *a) {
   static const struct option opts[] = {{"steps", required_argument, NULL, 's'},
                                        {"every", required_argument, NULL, 'e'},
@@ -236,9 +260,10 @@ static mn_status_t parse(int argc, char **argv, args_t *a) {
                                        {"seed", required_argument, NULL, 'r'},
                                        {"lr", required_argument, NULL, 'l'},
                                        {"dir", required_argument, NULL, 'd'},
+                                       {"metrics", required_argument, NULL, 'm'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  *a = (args_t){1000, 100, 4096, 32, 1, 0.1, "snapshots", 0};
+  *a = (args_t){1000, 100, 4096, 32, 1, 0.1, "snapshots", NULL, 0};
   for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
     switch (c) {
     case 's': a->steps = atoll(optarg); break;
@@ -248,11 +273,12 @@ static mn_status_t parse(int argc, char **argv, args_t *a) {
     case 'r': a->seed = strtoull(optarg, NULL, 10); break;
     case 'l': a->lr = atof(optarg); break;
     case 'd': a->dir = optarg; break;
+    case 'm': a->metrics = optarg; break;
     default:
       fprintf(c == 'h' ? stdout : stderr,
               "usage: custom [--steps N (1000)] [--every K (100)] [--samples N (4096)] "
               "[--batch B (32 per rank)] [--seed S (1)] [--lr LR (0.1)] [--dir DIR "
-              "(snapshots)]\n");
+              "(snapshots)] [--metrics FILE]\n");
       a->help = c == 'h';
       return a->help ? MN_OK : MN_ERR_USAGE;
     }
@@ -302,7 +328,11 @@ int main(int argc, char **argv) {
       printf("resumed at step %lld from %s\n", (long long)mn_optimizer_steps(o), a.dir);
     }
   }
-  if (st == MN_OK) st = train(w, &m, o, s, &a, curve, &ncurve);
+  mn_metrics_t *mx = NULL;
+  if (st == MN_OK) st = open_metrics(w, o, s, &a, &mx);
+  if (st == MN_OK) st = train(w, &m, o, s, mx, &a, curve, &ncurve);
+  /* the summary; 74 if the file could not be written */
+  st = mn_metrics_close(mx, o ? mn_optimizer_steps(o) : -1, st);
   if (st == MN_OK && mn_world_rank(w) == 0)
     printf("done: step %lld, %zu losses logged, parameters fnv1a %016" PRIx64 "\n",
            (long long)mn_optimizer_steps(o), ncurve, fingerprint(&m));

@@ -84,14 +84,16 @@ mn_status_t mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r);
 /* Rank 0: the epoch line, an "epoch" record and its scalars; other ranks: nothing. */
 mn_status_t mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r);
 
-/* The end of the records: rank 0 writes the "summary" (from the records written: steps,
- * first and last loss, rate, last validation accuracy; status "done" for MN_OK,
- * "preempted" for MN_ERR_PREEMPTED, else the status's name), flushes and syncs the file,
- * and frees m (NULL: nothing). in: run, the status the run ends with. When run is MN_OK,
+/* The end of the records: rank 0 writes the "summary" (the steps and samples of this run,
+ * its rate; from the records, the first and last loss and the last validation accuracy;
+ * status "done" for MN_OK, "preempted" for MN_ERR_PREEMPTED, else the status's name),
+ * flushes and syncs the file, and frees m (NULL: nothing). in: global_step, the steps
+ * completed at the end, all runs together (< 0: the last step record's; a run stopped
+ * between records ends after it); run, the status the run ends with. When run is MN_OK,
  * collective, and every rank returns MN_ERR_IO if rank 0's file could not be written,
  * else MN_OK; otherwise not collective (a failed run's ranks may not all be here), and
  * it returns run. */
-mn_status_t mn_metrics_close(mn_metrics_t *m, mn_status_t run);
+mn_status_t mn_metrics_close(mn_metrics_t *m, int64_t global_step, mn_status_t run);
 
 #ifdef __cplusplus
 }

@@ -76,6 +76,14 @@ mn_status_t mn_state_resume(mn_state_t *s, int *resumed);
  * write failed. */
 mn_status_t mn_state_save(mn_state_t *s, const char *reason, int wait);
 
+/* The snapshot file the last mn_state_resume continued from, the same on every rank (NULL:
+ * none, a fresh run): for mn_metrics_opts_t.resumed_from, or a message. */
+const char *mn_state_resumed_from(const mn_state_t *s);
+
+/* Training time in seconds, across resumes: the resumed snapshot's (0 for a fresh run) plus
+ * the time since mn_state_open or the resume. Snapshots record it. */
+double mn_state_elapsed_s(const mn_state_t *s);
+
 #ifdef __cplusplus
 }
 #endif

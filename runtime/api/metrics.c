@@ -20,8 +20,7 @@ struct mn_metrics {
   char *path, *resumed_from; /* copies of the caller's */
   double t_open, t_last;     /* the open, and the last step record */
   int64_t last_step;         /* global step of the last step record (start_step before one) */
-  int64_t end_epoch;         /* epochs completed, from the epoch records */
-  int64_t epochs;            /* epoch records this run */
+  int64_t end_epoch;         /* epochs completed, by the records (from start_epoch) */
   double first_loss, final_loss, train_loss, val_loss, val_accuracy;
 };
 
@@ -127,6 +126,8 @@ mn_status_t mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r) {
   m->final_loss = rec.loss;
   m->last_step = rec.global_step;
   m->t_last = now;
+  int64_t done = rec.epoch - 1 + (rec.steps_per_epoch > 0 && rec.step_in_epoch >= rec.steps_per_epoch);
+  if (done > m->end_epoch) m->end_epoch = done; /* a trainer may record no epochs */
   mn_runlog_step(&m->log, &rec);
   return MN_OK;
 }
@@ -135,8 +136,7 @@ mn_status_t mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r) {
   if (!m || !r) return MN_API_USAGE("mn_metrics_epoch", "m or r is NULL");
   mn_epoch_record_t rec = *r;
   rec.elapsed_s = elapsed(m, rec.elapsed_s);
-  m->end_epoch = rec.epoch;
-  m->epochs++;
+  if (rec.epoch > m->end_epoch) m->end_epoch = rec.epoch;
   m->train_loss = rec.train_loss;
   if (rec.val_accuracy >= 0) {
     m->val_loss = rec.val_loss;
@@ -146,8 +146,9 @@ mn_status_t mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r) {
   return MN_OK;
 }
 
-mn_status_t mn_metrics_close(mn_metrics_t *m, mn_status_t run) {
+mn_status_t mn_metrics_close(mn_metrics_t *m, int64_t global_step, mn_status_t run) {
   if (!m) return run;
+  if (global_step >= 0) m->last_step = global_step;
   mn_summary_t s;
   memset(&s, 0, sizeof s);
   double run_s = mn_now_s() - m->t_open;
@@ -155,7 +156,7 @@ mn_status_t mn_metrics_close(mn_metrics_t *m, mn_status_t run) {
   s.start_step = m->o.start_step;
   s.end_step = m->last_step;
   s.steps = m->last_step - m->o.start_step;
-  s.epochs = m->epochs;
+  s.epochs = m->end_epoch - m->o.start_epoch;
   s.samples = s.steps * m->o.samples_per_step;
   s.end_epoch = m->end_epoch;
   s.samples_per_s = run_s > 0 ? (double)s.samples / run_s : 0;

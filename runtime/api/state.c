@@ -64,6 +64,7 @@ struct mn_state {
   mn_snapwriter_t *writer;  /* rank 0 */
   attrs_t attrs;
   double elapsed0, t_open; /* training time before this run (a resume's), and its start */
+  char from[4096];         /* the snapshot resumed from ("": none) */
 };
 
 /* ---- the attributes ------------------------------------------------------------------ */
@@ -504,6 +505,7 @@ typedef struct found {
   int resumed;
   int64_t steps;
   double elapsed_s;
+  char path[4096]; /* of the snapshot */
   attrs_t attrs;
 } found_t;
 
@@ -611,6 +613,7 @@ static mn_status_t load_one(const mn_state_t *s, const mn_snapshot_entry_t *e, f
   f->resumed = 1;
   f->steps = e->meta.step;
   f->elapsed_s = e->meta.elapsed_s;
+  snprintf(f->path, sizeof f->path, "%s", e->path);
   return MN_OK;
 }
 
@@ -707,6 +710,7 @@ static mn_status_t share(mn_state_t *s, found_t *f) {
   memcpy(&f->elapsed_s, &head[2], sizeof f->elapsed_s);
   for (int b = 0; st == MN_OK && b < f->nbuf; b++)
     st = mn_comm_bcast_f32(c, f->host[b], s->p->tensors.size);
+  if (st == MN_OK) st = mn_broadcast(s->w, f->path, sizeof f->path, MN_BYTE, 0);
   size_t len = (size_t)head[3];
   if (len > 0) { /* every rank knows len: all settle */
     int first;
@@ -748,6 +752,8 @@ mn_status_t mn_state_resume(mn_state_t *s, int *resumed) {
     s->o->steps = f.steps;
     s->elapsed0 = f.elapsed_s;
     s->t_open = mn_now_s();
+    f.path[sizeof f.path - 1] = '\0';
+    snprintf(s->from, sizeof s->from, "%s", f.path);
     attrs_free(&s->attrs);
     s->attrs = f.attrs; /* the snapshot's, in place of any set before */
     memset(&f.attrs, 0, sizeof f.attrs);
@@ -756,4 +762,10 @@ mn_status_t mn_state_resume(mn_state_t *s, int *resumed) {
   attrs_free(&f.attrs);
   if (st == MN_OK) *resumed = f.resumed;
   return st;
+}
+
+const char *mn_state_resumed_from(const mn_state_t *s) { return s && s->from[0] ? s->from : NULL; }
+
+double mn_state_elapsed_s(const mn_state_t *s) {
+  return s ? s->elapsed0 + (mn_now_s() - s->t_open) : 0;
 }
