@@ -133,8 +133,23 @@ mn_status_t mn_cmd_add_worker(mn_cmd_t *cmd, const mn_job_t *job, const char *en
   return st;
 }
 
-mn_status_t mn_cmd_add_user_env(mn_cmd_t *cmd, const mn_job_t *job) {
-  mn_status_t st = MN_OK;
+mn_status_t mn_launch_rank_vars(const mn_job_t *job, const mn_plan_t *plan, mn_cmd_t *vars) {
+  mn_status_t st = mn_cmd_add_envf(vars, "OPENBLAS_NUM_THREADS=%d", mn_place_min_threads(plan));
+  if (st == MN_OK) st = mn_cmd_add_envf(vars, "OMP_WAIT_POLICY=%s", mn_launch_omp_wait_policy());
+  if (st == MN_OK) st = mn_cmd_add_envf(vars, "MN_TTY=%d", job->tty ? 1 : 0);
+  if (st == MN_OK) st = mn_cmd_add_envf(vars, "MN_REPORT_DIR=%s", job->report_dir);
+  if (st == MN_OK && job->program && job->master_addr) {
+    st = mn_cmd_add_envf(vars, "MASTER_ADDR=%s", job->master_addr);
+    if (st == MN_OK) st = mn_cmd_add_envf(vars, "MASTER_PORT=%d", job->master_port);
+  }
+  return st;
+}
+
+mn_status_t mn_cmd_add_rank_env(mn_cmd_t *cmd, const mn_job_t *job, const mn_plan_t *plan) {
+  mn_cmd_t vars = {0};
+  mn_status_t st = mn_launch_rank_vars(job, plan, &vars);
+  for (int i = 0; st == MN_OK && i < vars.nenv; i++) st = mn_cmd_add_envf(cmd, "%s", vars.env[i]);
+  mn_cmd_free(&vars);
   for (int i = 0; st == MN_OK && i < job->nset_env; i++)
     st = mn_cmd_add_envf(cmd, "%s", job->set_env[i]);
   for (int i = 0; st == MN_OK && i < job->nmca; i++)

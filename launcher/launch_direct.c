@@ -9,11 +9,7 @@
 mn_status_t mn_launch_direct_build(const mn_job_t *job, const mn_plan_t *plan, mn_cmd_t *cmd) {
   mn_cmd_t out = {0};
   mn_status_t st = mn_cmd_add_root_env(&out);
-  if (st == MN_OK) st = mn_cmd_add_envf(&out, "OPENBLAS_NUM_THREADS=%d", plan->ranks[0].threads);
-  if (st == MN_OK) st = mn_cmd_add_envf(&out, "OMP_WAIT_POLICY=%s", mn_launch_omp_wait_policy());
-  if (st == MN_OK) st = mn_cmd_add_envf(&out, "MN_TTY=%d", job->tty ? 1 : 0);
-  if (st == MN_OK) st = mn_cmd_add_envf(&out, "MN_REPORT_DIR=%s", job->report_dir);
-  if (st == MN_OK) st = mn_cmd_add_user_env(&out, job); /* -x NAME=value, --mca */
+  if (st == MN_OK) st = mn_cmd_add_rank_env(&out, job, plan); /* mn's; -x NAME=value, --mca */
   if (st == MN_OK) st = mn_cmd_add_worker(&out, job, "direct");
   if (st != MN_OK) {
     mn_cmd_free(&out);

@@ -155,14 +155,13 @@ static mn_status_t add_placement(mn_cmd_t *cmd, const mn_job_t *job, const mn_pl
  * ranks without -x: mpirun exports them itself (mpirun(1), "Exported Environment
  * Variables"). */
 static mn_status_t add_exports(mn_cmd_t *cmd, const mn_job_t *job, const mn_plan_t *plan) {
-  mn_status_t st = mn_cmd_add_arg(cmd, "-x");
-  if (st == MN_OK) st = mn_cmd_add_argf(cmd, "OPENBLAS_NUM_THREADS=%d", mn_place_min_threads(plan));
-  if (st == MN_OK) st = mn_cmd_add_arg(cmd, "-x");
-  if (st == MN_OK) st = mn_cmd_add_argf(cmd, "OMP_WAIT_POLICY=%s", mn_launch_omp_wait_policy());
-  if (st == MN_OK) st = mn_cmd_add_arg(cmd, "-x");
-  if (st == MN_OK) st = mn_cmd_add_argf(cmd, "MN_TTY=%d", job->tty ? 1 : 0);
-  if (st == MN_OK) st = mn_cmd_add_arg(cmd, "-x");
-  if (st == MN_OK) st = mn_cmd_add_argf(cmd, "MN_REPORT_DIR=%s", job->report_dir);
+  mn_cmd_t vars = {0};
+  mn_status_t st = mn_launch_rank_vars(job, plan, &vars);
+  for (int i = 0; st == MN_OK && i < vars.nenv; i++) {
+    st = mn_cmd_add_arg(cmd, "-x");
+    if (st == MN_OK) st = mn_cmd_add_arg(cmd, vars.env[i]);
+  }
+  mn_cmd_free(&vars);
   /* Open MPI's session directory inside mnrun's, so that a torn-down job leaves none
    * (ORTE: --mca orte_tmpdir_base; PRRTE: --prtemca prte_tmpdir_base) */
   if (st == MN_OK) st = mn_cmd_add_arg(cmd, is_prrte(job) ? "--prtemca" : "--mca");

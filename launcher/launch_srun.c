@@ -43,11 +43,7 @@ static mn_status_t add_placement(mn_cmd_t *cmd, const mn_plan_t *plan) {
 
 mn_status_t mn_launch_srun_build(const mn_job_t *job, const mn_plan_t *plan, mn_cmd_t *cmd) {
   mn_cmd_t out = {0};
-  mn_status_t st = mn_cmd_add_envf(&out, "OPENBLAS_NUM_THREADS=%d", mn_place_min_threads(plan));
-  if (st == MN_OK) st = mn_cmd_add_envf(&out, "OMP_WAIT_POLICY=%s", mn_launch_omp_wait_policy());
-  if (st == MN_OK) st = mn_cmd_add_envf(&out, "MN_TTY=%d", job->tty ? 1 : 0);
-  if (st == MN_OK) st = mn_cmd_add_envf(&out, "MN_REPORT_DIR=%s", job->report_dir);
-  if (st == MN_OK) st = mn_cmd_add_user_env(&out, job); /* -x NAME=value, --mca */
+  mn_status_t st = mn_cmd_add_rank_env(&out, job, plan); /* mn's; -x NAME=value, --mca */
   if (st == MN_OK) st = mn_cmd_add_arg(&out, job->srun ? job->srun : "srun");
   if (st == MN_OK) st = add_placement(&out, plan);
   /* -K: a rank that dies (a signal, or an exit code other than 0: under mnrun a rank that

@@ -65,6 +65,10 @@ typedef struct mn_job {
                             * after mnrun's own options, before the worker; NULL none */
   int mpi_major;           /* Open MPI's major version (mn_launch_mpirun_version); 0: unknown,
                             * taken as 4 (ORTE); 5 and later: PRRTE's option names */
+  /* a program's rendezvous, as torchrun gives it (MASTER_ADDR, MASTER_PORT): rank 0's host
+   * and a port there; NULL and 0 for a train.conf */
+  const char *master_addr;
+  int master_port;
 } mn_job_t;
 
 /* ---- engines (out: cmd, free with mn_cmd_free) ---- */
@@ -111,9 +115,15 @@ mn_status_t mn_cmd_add_words(mn_cmd_t *cmd, const char *text);
  * program, mnrank --engine ENGINE -- PROGRAM ARGS... (engine: "mpirun", "srun" or
  * "direct", where mnrank finds the rank's number). */
 mn_status_t mn_cmd_add_worker(mn_cmd_t *cmd, const mn_job_t *job, const char *engine);
-/* The user's variables for an engine whose ranks inherit its environment (srun, direct):
- * job->set_env, and OMPI_MCA_KEY=VALUE for each --mca pair. */
-mn_status_t mn_cmd_add_user_env(mn_cmd_t *cmd, const mn_job_t *job);
+/* mn's variables for every rank, "NAME=value" each, into vars->env: OPENBLAS_NUM_THREADS
+ * (the plan's fewest threads), OMP_WAIT_POLICY, MN_TTY, MN_REPORT_DIR, and for a program
+ * MASTER_ADDR and MASTER_PORT. An engine passes each on its own way (mpirun -x; srun and the
+ * direct rank through their environment). */
+mn_status_t mn_launch_rank_vars(const mn_job_t *job, const mn_plan_t *plan, mn_cmd_t *vars);
+/* For an engine whose ranks inherit its environment (srun, direct): mn's variables
+ * (mn_launch_rank_vars), then the user's: job->set_env, and OMPI_MCA_KEY=VALUE for each
+ * --mca pair. */
+mn_status_t mn_cmd_add_rank_env(mn_cmd_t *cmd, const mn_job_t *job, const mn_plan_t *plan);
 /* The variables Open MPI needs to run as root, when we are root. */
 mn_status_t mn_cmd_add_root_env(mn_cmd_t *cmd);
 /* The OMP_WAIT_POLICY the ranks get beside OPENBLAS_NUM_THREADS: mnrun's own when it has one,

@@ -13,14 +13,17 @@
  * the first line of main(): one that arrives before the launch launches nothing (exit 75).
  * The steps themselves live in hosts.c, place.c, launch_*.c and supervise.c; this file only
  * wires them and decides the exit code (docs/launcher.md). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,6 +67,7 @@ typedef struct mnrun_opts {
   const char *conf;     /* TRAIN.CONF; NULL in program mode */
   char *const *program; /* after --: PROGRAM ARGS... (program mode); NULL for a train.conf */
   int nprogram;
+  int master_port; /* --master-port; 0: MASTER_PORT of the environment, else chosen */
 } mnrun_opts_t;
 
 static void print_help(FILE *f) {
@@ -131,6 +135,9 @@ static void print_help(FILE *f) {
       "  --min-np M              on a restart, run on as few as M ranks when hosts were lost\n"
       "  --shared-tmpdir         $TMPDIR is on a file system every host sees: watch the\n"
       "                          start and heartbeat of remote ranks too\n"
+      "  --master-port PORT      a program's MASTER_PORT on rank 0's host, beside MASTER_ADDR\n"
+      "                          (default $MASTER_PORT, else a free port when rank 0 is on\n"
+      "                          this machine, else 29500)\n"
       "  -v, --verbose           print the command before running it; debug messages\n"
       "  -h, --help              this text\n"
       "  --version               the version\n"
@@ -193,7 +200,8 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
     OPT_LAUNCHER,
     OPT_MCA,
     OPT_MPIRUN_ARGS,
-    OPT_SRUN_ARGS
+    OPT_SRUN_ARGS,
+    OPT_MASTER_PORT
   };
   static const struct option longopts[] = {
       {"np", required_argument, NULL, 'n'},
@@ -216,6 +224,7 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
       {"mca", required_argument, NULL, OPT_MCA},
       {"mpirun-args", required_argument, NULL, OPT_MPIRUN_ARGS},
       {"srun-args", required_argument, NULL, OPT_SRUN_ARGS},
+      {"master-port", required_argument, NULL, OPT_MASTER_PORT},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, OPT_VERSION},
@@ -318,6 +327,10 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
         return usage_error("--min-np expects a whole number >= 1, got '%s'", optarg);
       break;
     case OPT_SHARED_TMPDIR: opts->shared_tmpdir = 1; break;
+    case OPT_MASTER_PORT:
+      if ((opts->master_port = parse_count(optarg)) < 1 || opts->master_port > 65535)
+        return usage_error("--master-port expects a port from 1 to 65535, got '%s'", optarg);
+      break;
     case OPT_POLICY:
       if (!strcmp(optarg, "pack"))
         opts->policy = MN_PLACE_PACK;
@@ -389,6 +402,9 @@ static int parse_options(int argc, char **argv, mnrun_opts_t *opts) {
     return 0;
   }
   if (optind >= argc) return usage_error("no train.conf given (or -- PROGRAM)");
+  if (opts->master_port)
+    return usage_error("--master-port is for a program (mnrun -- PROGRAM): mntrain's ranks "
+                       "meet through MPI");
   if (optind + 1 < argc)
     return usage_error("one train.conf expected; extra argument '%s'", argv[optind + 1]);
   opts->conf = argv[optind];
@@ -530,6 +546,8 @@ typedef struct mnrun_job {
   char srun[PATH_MAX];
   char workdir[PATH_MAX];
   char hostfile[PATH_MAX + 16];
+  int master_port;                       /* opts->master_port */
+  char master_addr[MN_HOST_NAME_MAX];    /* a program's MASTER_ADDR (set_master) */
 } mnrun_job_t;
 
 static mn_status_t check_config(const mnrun_opts_t *opts) {
@@ -669,6 +687,7 @@ static mn_status_t prepare(const mnrun_opts_t *opts, mnrun_job_t *j) {
   if (opts->min_np > j->nranks)
     return mn_error(MN_ERR_USAGE, "--min-np %d is more than the %d ranks to start", opts->min_np,
                     j->nranks);
+  j->master_port = opts->master_port;
   st = place(opts, j, j->nranks);
   if (st == MN_OK) st = build_env(opts, j);
   if (st != MN_OK) return st;
@@ -723,7 +742,40 @@ static mn_status_t prepare(const mnrun_opts_t *opts, mnrun_job_t *j) {
   return st;
 }
 
+/* A TCP port nobody listens on here now (the kernel's pick; 0: none found). */
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
+  socklen_t len = sizeof a;
+  if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+    port = ntohs(a.sin_port);
+  if (fd >= 0) close(fd);
+  return port;
+}
+
+/* A program's rendezvous, torchrun's MASTER_ADDR and MASTER_PORT: rank 0's host (the
+ * loopback address for the local machine alone, whose name may not resolve; otherwise the
+ * name mpirun reaches it by), MASTER_ADDR of mnrun's environment winning; the port of
+ * --master-port, else MASTER_PORT of the environment, else a free one when rank 0 runs
+ * here, else torchrun's default 29500. Placed afresh on a restart, so set for each launch. */
+static void set_master(mnrun_job_t *j) {
+  j->job.master_addr = NULL;
+  j->job.master_port = 0;
+  if (!j->job.program) return;
+  const mn_host_t *h = &j->hosts.hosts[j->plan.ranks[0].host];
+  const char *env_addr = getenv("MASTER_ADDR"), *env_port = getenv("MASTER_PORT");
+  snprintf(j->master_addr, sizeof j->master_addr, "%s",
+           env_addr && env_addr[0] ? env_addr : j->hosts.implicit ? "127.0.0.1" : h->name);
+  int port = j->master_port;
+  if (!port && env_port && env_port[0]) port = atoi(env_port);
+  if (port < 1 || port > 65535) port = h->local ? free_port() : 0;
+  j->job.master_addr = j->master_addr;
+  j->job.master_port = port > 0 ? port : 29500;
+}
+
 static mn_status_t build_command(mnrun_job_t *j) {
+  set_master(j);
   j->job.hostfile = NULL;
   if (j->use_mpirun && (!j->hosts.implicit || mn_launch_needs_rankfile(&j->plan))) {
     snprintf(j->hostfile, sizeof j->hostfile, "%s/hostfile", j->workdir);

@@ -1,6 +1,7 @@
 # test_mnrun_program.sh: `mnrun -- PROGRAM` with programs that do not use libmn (shell
 # scripts written here), through real mpirun at world 2 and directly at world 1: the ranks'
-# environment, signals passed on as sent, teardown when a rank fails (and nothing of the
+# environment (torchrun's RANK ... MASTER_ADDR, MASTER_PORT: a PyTorch DDP script meets and
+# reduces through them), signals passed on as sent, teardown when a rank fails (and nothing of the
 # program left behind), exit codes, usage errors, and supervision by exit for a program that
 # never beats but by heartbeat once it has; a program on libmn (examples/custom): its
 # heartbeat and its own report; mnrank alone, under each engine's variables
@@ -48,7 +49,7 @@ shift
 read -r -a stat </proc/$$/stat # field 5: the process group
 {
   for v in RANK LOCAL_RANK WORLD_SIZE LOCAL_WORLD_SIZE MN_RANK MN_LOCAL_RANK MN_WORLD_SIZE \
-    MN_LOCAL_WORLD_SIZE MN_GPU; do
+    MN_LOCAL_WORLD_SIZE MN_GPU MASTER_ADDR MASTER_PORT; do
     echo "$v=${!v-unset}"
   done
   echo "REPORT_DIR=${MN_REPORT_DIR:+set}"
@@ -87,7 +88,40 @@ for np in 2 1; do
     [ "$n" = "$np" ] && pass "world $np: '$line' on every rank" ||
       fail "world $np: '$line' on $n of $np ranks: $(cat "$dir"/*)"
   done
+  # torchrun's rendezvous: rank 0's host (this machine: the loopback address) and one port
+  addr=$(values "$dir" MASTER_ADDR | tr ' ' '\n' | sort -u | tr '\n' ' ')
+  port=$(values "$dir" MASTER_PORT | tr ' ' '\n' | sort -u | tr '\n' ' ')
+  [ "$addr" = "127.0.0.1 " ] && [[ "$port" =~ ^[0-9]+\ $ ]] &&
+    pass "world $np: MASTER_ADDR 127.0.0.1 and one MASTER_PORT ($port) on every rank" ||
+    fail "world $np: MASTER_ADDR '$addr', MASTER_PORT '$port'"
 done
+dir="$MN_TMP/env-port"
+mkdir -p "$dir"
+expect_exit 0 "--master-port 29511" "$mnrun" -np 2 --master-port 29511 -- "$MN_TMP/env.sh" "$dir"
+[ "$(values "$dir" MASTER_PORT)" = "29511 29511 " ] && pass "--master-port reaches both ranks" ||
+  fail "--master-port 29511: MASTER_PORT $(values "$dir" MASTER_PORT)"
+expect_exit 64 "--master-port with a train.conf" "$mnrun" --master-port 29511 "$MN_TMP/none.conf"
+grep -q "is for a program" "$MN_TMP/err" || fail "--master-port with a train.conf: $(cat "$MN_TMP/err")"
+
+# a PyTorch DDP script, as torchrun would start it: init_process_group from the environment
+# (env://, gloo), an allreduce of rank + 1 over 2 ranks (= 3 on each)
+if /usr/bin/python3 -c 'import torch.distributed as d; assert d.is_available()' 2>/dev/null; then
+  cat >"$MN_TMP/ddp.py" <<'EOF'
+import torch, torch.distributed as dist
+dist.init_process_group("gloo")  # MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE
+t = torch.tensor([float(dist.get_rank() + 1)])
+dist.all_reduce(t)
+print(f"rank {dist.get_rank()} of {dist.get_world_size()}: sum {t.item():g}", flush=True)
+dist.destroy_process_group()
+EOF
+  expect_exit 0 "a PyTorch DDP script under mnrun -np 2" "$mnrun" -np 2 -- /usr/bin/python3 \
+    "$MN_TMP/ddp.py"
+  [ "$(sort "$MN_TMP/out" | tr '\n' ' ')" = "rank 0 of 2: sum 3 rank 1 of 2: sum 3 " ] &&
+    pass "torch.distributed met through mnrun's MASTER_ADDR/MASTER_PORT and reduced" ||
+    fail "the DDP script printed: $(cat "$MN_TMP/out" "$MN_TMP/err")"
+else
+  echo "note: no PyTorch here (python3-torch): the DDP script is not run"
+fi
 
 # --dry-run shows the command: mpirun, mnrank told its engine, then the program's words; it
 # runs nothing
