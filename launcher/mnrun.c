@@ -546,8 +546,8 @@ typedef struct mnrun_job {
   char srun[PATH_MAX];
   char workdir[PATH_MAX];
   char hostfile[PATH_MAX + 16];
-  int master_port;                       /* opts->master_port */
-  char master_addr[MN_HOST_NAME_MAX];    /* a program's MASTER_ADDR (set_master) */
+  int master_port;                    /* opts->master_port */
+  char master_addr[MN_HOST_NAME_MAX]; /* a program's MASTER_ADDR (set_master) */
 } mnrun_job_t;
 
 static mn_status_t check_config(const mnrun_opts_t *opts) {
@@ -766,7 +766,9 @@ static void set_master(mnrun_job_t *j) {
   const mn_host_t *h = &j->hosts.hosts[j->plan.ranks[0].host];
   const char *env_addr = getenv("MASTER_ADDR"), *env_port = getenv("MASTER_PORT");
   snprintf(j->master_addr, sizeof j->master_addr, "%s",
-           env_addr && env_addr[0] ? env_addr : j->hosts.implicit ? "127.0.0.1" : h->name);
+           env_addr && env_addr[0] ? env_addr
+           : j->hosts.implicit     ? "127.0.0.1"
+                                   : h->name);
   int port = j->master_port;
   if (!port && env_port && env_port[0]) port = atoi(env_port);
   if (port < 1 || port > 65535) port = h->local ? free_port() : 0;

@@ -32,8 +32,8 @@ static int g_rank;
 
 static void expect(mn_status_t st, mn_status_t want, const char *words, int line) {
   if (st != want || (words && !strstr(mn_error_message(), words))) {
-    fprintf(stderr, "test_api_data.c:%d: rank %d: expected %s naming \"%s\", got %s: %s\n",
-            line, g_rank, mn_status_string(want), words ? words : "", mn_status_string(st),
+    fprintf(stderr, "test_api_data.c:%d: rank %d: expected %s naming \"%s\", got %s: %s\n", line,
+            g_rank, mn_status_string(want), words ? words : "", mn_status_string(st),
             mn_error_message());
     mn_test_failures++;
   }

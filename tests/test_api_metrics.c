@@ -20,8 +20,8 @@ static int g_rank;
 
 static void expect(mn_status_t st, mn_status_t want, const char *words, int line) {
   if (st != want || (words && !strstr(mn_error_message(), words))) {
-    fprintf(stderr, "test_api_metrics.c:%d: rank %d: expected %s naming \"%s\", got %s: %s\n",
-            line, g_rank, mn_status_string(want), words ? words : "", mn_status_string(st),
+    fprintf(stderr, "test_api_metrics.c:%d: rank %d: expected %s naming \"%s\", got %s: %s\n", line,
+            g_rank, mn_status_string(want), words ? words : "", mn_status_string(st),
             mn_error_message());
     mn_test_failures++;
   }
@@ -108,8 +108,8 @@ static void records(mn_world_t *w, const char *path) {
 
 static void failures(mn_world_t *w) {
   mn_metrics_t *m = (mn_metrics_t *)1;
-  mn_metrics_opts_t o = {"/nonexistent-dir/m.jsonl", NULL, MN_PROGRESS_OFF, 0, 0, 0, 0, 0, 0, 0,
-                         NULL, NULL};
+  mn_metrics_opts_t o = {
+      "/nonexistent-dir/m.jsonl", NULL, MN_PROGRESS_OFF, 0, 0, 0, 0, 0, 0, 0, NULL, NULL};
   EXPECT(mn_metrics_open(w, &o, &m), MN_ERR_IO, g_rank == 0 ? "/nonexistent-dir/m.jsonl" : NULL);
   CHECK(m == NULL);
   o.path = "/dev/full"; /* opens, and every flush fails: ENOSPC */

@@ -208,8 +208,12 @@ static mn_status_t train(mn_world_t *w, model_t *m, mn_optimizer_t *o, mn_state_
       st = mn_allreduce(w, &loss, 1, MN_FLOAT64, MN_AVERAGE);
       /* the progress line and a step record: epoch, step in it, steps done, loss, lr (the
        * rest, the rate and the time, mn_metrics_step fills in) */
-      mn_step_record_t rec = {step / spe + 1, step % spe + 1, 0, done, loss, mn_optimizer_lr(o),
-                              0, flags.grad_norm, 0, 0, 0};
+      mn_step_record_t rec = {.epoch = step / spe + 1,
+                              .step_in_epoch = step % spe + 1,
+                              .global_step = done,
+                              .loss = loss,
+                              .lr = mn_optimizer_lr(o),
+                              .grad_norm = flags.grad_norm};
       if (st == MN_OK) st = mn_metrics_step(mx, &rec);
       if (*ncurve < MAX_CURVE) curve[(*ncurve)++] = (float)loss;
       if (st == MN_OK) st = mn_state_set_real(s, "loss", loss);
@@ -246,23 +250,26 @@ static mn_status_t open_metrics(mn_world_t *w, const mn_optimizer_t *o, const mn
   snprintf(set[4], sizeof set[4], "optimizer.lr=%g", a->lr);
   snprintf(set[5], sizeof set[5], "snapshot.every=%lld", (long long)a->every);
   int64_t G = (int64_t)mn_world_size(w) * a->batch, step = mn_optimizer_steps(o);
-  mn_metrics_opts_t mo = {a->metrics, NULL, MN_PROGRESS_AUTO, a->steps, a->samples / G, G, 0,
-                          step, step / (a->samples / G > 0 ? a->samples / G : 1),
-                          mn_state_elapsed_s(s), mn_state_resumed_from(s), config};
+  int64_t spe = a->samples / G > 0 ? a->samples / G : 1;
+  mn_metrics_opts_t mo = {.path = a->metrics,
+                          .total_steps = a->steps,
+                          .steps_per_epoch = spe,
+                          .samples_per_step = G,
+                          .start_step = step,
+                          .start_epoch = step / spe,
+                          .elapsed_s = mn_state_elapsed_s(s),
+                          .resumed_from = mn_state_resumed_from(s),
+                          .config = config};
   return mn_metrics_open(w, &mo, mx);
 }
 
 static mn_status_t parse(int argc, char **argv, args_t *a) {
-  static const struct option opts[] = {{"steps", required_argument, NULL, 's'},
-                                       {"every", required_argument, NULL, 'e'},
-                                       {"samples", required_argument, NULL, 'n'},
-                                       {"batch", required_argument, NULL, 'b'},
-                                       {"seed", required_argument, NULL, 'r'},
-                                       {"lr", required_argument, NULL, 'l'},
-                                       {"dir", required_argument, NULL, 'd'},
-                                       {"metrics", required_argument, NULL, 'm'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"steps", required_argument, NULL, 's'},   {"every", required_argument, NULL, 'e'},
+      {"samples", required_argument, NULL, 'n'}, {"batch", required_argument, NULL, 'b'},
+      {"seed", required_argument, NULL, 'r'},    {"lr", required_argument, NULL, 'l'},
+      {"dir", required_argument, NULL, 'd'},     {"metrics", required_argument, NULL, 'm'},
+      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
   *a = (args_t){1000, 100, 4096, 32, 1, 0.1, "snapshots", NULL, 0};
   for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
     switch (c) {

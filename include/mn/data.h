@@ -35,13 +35,13 @@ extern "C" {
 typedef struct mn_data mn_data_t;
 
 typedef struct mn_data_opts {
-  int batch;              /* rows per rank per step (>= 1; required) */
-  uint64_t seed;          /* of the order (any value, 0 too) */
-  int in_order;           /* 1: rows in file order every epoch; 0 (default): shuffled */
-  int64_t block_size;     /* rows per shuffle block; 0: 256 */
-  int shuffle_blocks;     /* blocks per shuffle window; 0: 16 */
-  int pad;                /* 1: an epoch's last step wraps round; 0 (default): dropped */
-  int prefetch;           /* batches read ahead; 0: 4 */
+  int batch;          /* rows per rank per step (>= 1; required) */
+  uint64_t seed;      /* of the order (any value, 0 too) */
+  int in_order;       /* 1: rows in file order every epoch; 0 (default): shuffled */
+  int64_t block_size; /* rows per shuffle block; 0: 256 */
+  int shuffle_blocks; /* blocks per shuffle window; 0: 16 */
+  int pad;            /* 1: an epoch's last step wraps round; 0 (default): dropped */
+  int prefetch;       /* batches read ahead; 0: 4 */
 } mn_data_opts_t;
 
 /* Collective: open a sample dataset. in: spec (a path, "a.h5,b.h5" or a glob), dim (the
@@ -72,13 +72,13 @@ int64_t mn_data_steps_per_epoch(const mn_data_t *d); /* of a whole epoch */
 /* ---- batches -------------------------------------------------------------------------- */
 
 typedef struct mn_data_batch {
-  const void *x;      /* [count, x_width]: float (samples) or int32 (tokens), host memory */
-  const int32_t *y;   /* [count, y_width] */
-  int count;          /* rows: the batch */
-  int64_t epoch;      /* the batch's epoch, from 0 */
-  int64_t step;       /* its step in that epoch, from 0 */
-  int last;           /* 1: the epoch's last step */
-  double wait_s;      /* time this call waited for the reader */
+  const void *x;    /* [count, x_width]: float (samples) or int32 (tokens), host memory */
+  const int32_t *y; /* [count, y_width] */
+  int count;        /* rows: the batch */
+  int64_t epoch;    /* the batch's epoch, from 0 */
+  int64_t step;     /* its step in that epoch, from 0 */
+  int last;         /* 1: the epoch's last step */
+  double wait_s;    /* time this call waited for the reader */
 } mn_data_batch_t;
 
 /* This rank's next batch, in order, crossing into the next epoch on its own; waits for the

@@ -57,11 +57,11 @@ typedef struct mn_step_record {
   int64_t steps_per_epoch; /* 0: opts.steps_per_epoch */
   int64_t global_step;     /* steps completed, all runs of the training together (>= 1) */
   double loss, lr;
-  double samples_per_s;    /* 0: opts.samples_per_step over the wall time since the last record */
-  double grad_norm;        /* the gradient's L2 norm (mn_step_flags_t.grad_norm), or NaN */
-  double elapsed_s;        /* 0: opts.elapsed_s plus the time since mn_metrics_open */
-  double tokens_per_s;     /* 0: samples_per_s x opts.tokens_per_sample */
-  double mfu;              /* model FLOPs utilisation; 0: none known (null in the record) */
+  double samples_per_s; /* 0: opts.samples_per_step over the wall time since the last record */
+  double grad_norm;     /* the gradient's L2 norm (mn_step_flags_t.grad_norm), or NaN */
+  double elapsed_s;     /* 0: opts.elapsed_s plus the time since mn_metrics_open */
+  double tokens_per_s;  /* 0: samples_per_s x opts.tokens_per_sample */
+  double mfu;           /* model FLOPs utilisation; 0: none known (null in the record) */
 } mn_step_record_t;
 
 /* An epoch record. */

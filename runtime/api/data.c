@@ -29,8 +29,10 @@ static mn_status_t check_opts(const char *fn, const mn_data_opts_t *o) {
   if (!o) return mn_error(MN_ERR_USAGE, "%s: opts is NULL (the batch is required)", fn);
   if (o->batch < 1) return mn_error(MN_ERR_USAGE, "%s: batch %d < 1", fn, o->batch);
   if (o->block_size < 0 || o->shuffle_blocks < 0 || o->prefetch < 0)
-    return mn_error(MN_ERR_USAGE, "%s: block_size, shuffle_blocks and prefetch are >= 0 (0: "
-                    "the default)", fn);
+    return mn_error(MN_ERR_USAGE,
+                    "%s: block_size, shuffle_blocks and prefetch are >= 0 (0: "
+                    "the default)",
+                    fn);
   if (o->prefetch > 256) return mn_error(MN_ERR_USAGE, "%s: prefetch %d > 256", fn, o->prefetch);
   return MN_OK;
 }
@@ -38,8 +40,8 @@ static mn_status_t check_opts(const char *fn, const mn_data_opts_t *o) {
 /* This rank's half of an open: the plan over an open dataset. */
 static mn_status_t plan(mn_data_t *d) {
   const mn_comm_t *c = &d->w->comm;
-  mn_status_t st = mn_shard_plan_init(mn_dataset_size(d->ds), c->world, c->rank, d->batch,
-                                      &d->opts, &d->rule);
+  mn_status_t st =
+      mn_shard_plan_init(mn_dataset_size(d->ds), c->world, c->rank, d->batch, &d->opts, &d->rule);
   if (st != MN_OK) return mn_error(st, "%s: %s", mn_dataset_path(d->ds, 0), mn_error_message());
   mn_shard_plan_free(&d->rule); /* the sizes stay */
   return MN_OK;
@@ -49,7 +51,8 @@ static mn_status_t plan(mn_data_t *d) {
 static mn_status_t finish_open(const char *fn, mn_world_t *w, const mn_data_opts_t *o,
                                mn_dataset_t *ds, mn_status_t st, mn_data_t **out) {
   mn_data_t *d = NULL;
-  if (st == MN_OK && !(d = calloc(1, sizeof *d))) st = mn_error(MN_ERR_NOMEM, "%s: out of memory", fn);
+  if (st == MN_OK && !(d = calloc(1, sizeof *d)))
+    st = mn_error(MN_ERR_NOMEM, "%s: out of memory", fn);
   if (st == MN_OK) {
     d->w = w;
     d->ds = ds;
@@ -137,10 +140,10 @@ mn_status_t mn_data_next(mn_data_t *d, mn_data_batch_t *b) {
   if (!d->loader) {
     mn_shard_plan_t p;
     memset(&p, 0, sizeof p); /* left as it was by a failed init */
-    st = mn_shard_plan_init(mn_dataset_size(d->ds), d->rule.world, d->rule.rank, d->batch,
-                            &d->opts, &p);
-    if (st == MN_OK) st = mn_loader_start(d->ds, &p, d->epoch, d->pos, d->depth, &d->w->dev,
-                                          &d->loader);
+    st = mn_shard_plan_init(mn_dataset_size(d->ds), d->rule.world, d->rule.rank, d->batch, &d->opts,
+                            &p);
+    if (st == MN_OK)
+      st = mn_loader_start(d->ds, &p, d->epoch, d->pos, d->depth, &d->w->dev, &d->loader);
     if (st != MN_OK) {
       mn_shard_plan_free(&p);
       return st;
@@ -154,9 +157,11 @@ mn_status_t mn_data_next(mn_data_t *d, mn_data_batch_t *b) {
   if (st != MN_OK) return st;
   if (got.epoch != d->epoch || got.pos != d->pos) { /* a bug of ours, not the user's */
     mn_loader_release(d->loader, &got);
-    return mn_error(MN_ERR_INTERNAL, "mn_data_next: the reader is at epoch %lld position %lld, "
-                    "not %lld %lld", (long long)got.epoch, (long long)got.pos,
-                    (long long)d->epoch, (long long)d->pos);
+    return mn_error(MN_ERR_INTERNAL,
+                    "mn_data_next: the reader is at epoch %lld position %lld, "
+                    "not %lld %lld",
+                    (long long)got.epoch, (long long)got.pos, (long long)d->epoch,
+                    (long long)d->pos);
   }
   d->held = got;
   int64_t G = global_batch(d);
@@ -183,8 +188,10 @@ mn_status_t mn_data_seek(mn_data_t *d, int64_t epoch, int64_t pos) {
   if (!d) return mn_error(MN_ERR_USAGE, "mn_data_seek: d is NULL");
   int64_t n = mn_dataset_size(d->ds);
   if (epoch < 0 || pos < 0 || pos >= n)
-    return mn_error(MN_ERR_USAGE, "mn_data_seek: epoch %lld, position %lld: outside epoch >= 0, "
-                    "0 <= position < %lld rows", (long long)epoch, (long long)pos, (long long)n);
+    return mn_error(MN_ERR_USAGE,
+                    "mn_data_seek: epoch %lld, position %lld: outside epoch >= 0, "
+                    "0 <= position < %lld rows",
+                    (long long)epoch, (long long)pos, (long long)n);
   stop_loader(d);
   if (mn_shard_steps_from(&d->rule, pos) == 0) { /* nothing whole left of that epoch */
     epoch++;
@@ -256,9 +263,11 @@ mn_status_t mn_data_restore(mn_data_t *d, const mn_state_t *s, const char *key, 
   static const char *const what[NATTR] = {"", "", "rows", "seed", "CRC of its labels"};
   for (int a = ATTR_ROWS; a < NATTR; a++)
     if (was[a] != now[a])
-      return mn_error(MN_ERR_DATA, "%s: the snapshot's \"%s\" position is of another dataset or "
-                      "order: its %s %lld, this one's %lld (%s)", fn, key, what[a],
-                      (long long)was[a], (long long)now[a], mn_dataset_path(d->ds, 0));
+      return mn_error(MN_ERR_DATA,
+                      "%s: the snapshot's \"%s\" position is of another dataset or "
+                      "order: its %s %lld, this one's %lld (%s)",
+                      fn, key, what[a], (long long)was[a], (long long)now[a],
+                      mn_dataset_path(d->ds, 0));
   mn_status_t st = mn_data_seek(d, was[ATTR_EPOCH], was[ATTR_POS]);
   if (st != MN_OK) return mn_error(MN_ERR_DATA, "%s: %s", fn, mn_error_message());
   if (found) *found = 1;

@@ -35,7 +35,8 @@ static void free_metrics(mn_metrics_t *m) {
 
 static mn_status_t check_opts(const mn_metrics_opts_t *o) {
   if (o->progress < MN_PROGRESS_AUTO || o->progress > MN_PROGRESS_OFF)
-    return MN_API_USAGE("mn_metrics_open", "progress %d is none of MN_PROGRESS_*", (int)o->progress);
+    return MN_API_USAGE("mn_metrics_open", "progress %d is none of MN_PROGRESS_*",
+                        (int)o->progress);
   if (o->total_steps < 0 || o->steps_per_epoch < 0 || o->samples_per_step < 0 ||
       o->tokens_per_sample < 0 || o->start_step < 0 || o->start_epoch < 0 || !(o->elapsed_s >= 0))
     return MN_API_USAGE("mn_metrics_open", "a count or a time of the options is negative");
@@ -57,9 +58,13 @@ static mn_status_t start_record(mn_metrics_t *m) {
       all[(size_t)(i + 1) * hostlen - 1] = '\0';
       hosts[i] = all + (size_t)i * hostlen;
     }
-    mn_start_record_t rec = {NULL,          m->o.config,          c->world,
-                             hosts,         m->o.start_step,      m->o.start_epoch + 1,
-                             m->o.elapsed_s, m->resumed_from};
+    mn_start_record_t rec = {.pairs = m->o.config,
+                             .world = c->world,
+                             .hosts = hosts,
+                             .global_step = m->o.start_step,
+                             .epoch = m->o.start_epoch + 1,
+                             .elapsed_s = m->o.elapsed_s,
+                             .resumed_from = m->resumed_from};
     mn_runlog_start(&m->log, &rec);
   }
   free(hosts);
@@ -89,8 +94,7 @@ mn_status_t mn_metrics_open(mn_world_t *w, const mn_metrics_opts_t *o, mn_metric
     m->first_loss = m->final_loss = m->train_loss = NAN;
     m->val_loss = m->val_accuracy = -1;
     st = mn_runlog_open(&m->log, w->comm.rank, w->comm.world, m->path ? m->path : "",
-                        m->resumed_from != NULL, m->o.tensorboard, m->o.progress,
-                        m->o.total_steps);
+                        m->resumed_from != NULL, m->o.tensorboard, m->o.progress, m->o.total_steps);
     m->log.lm = m->o.tokens_per_sample > 0;
   }
   st = mn_agree(w, st, NULL);
@@ -126,7 +130,8 @@ mn_status_t mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r) {
   m->final_loss = rec.loss;
   m->last_step = rec.global_step;
   m->t_last = now;
-  int64_t done = rec.epoch - 1 + (rec.steps_per_epoch > 0 && rec.step_in_epoch >= rec.steps_per_epoch);
+  int64_t done =
+      rec.epoch - 1 + (rec.steps_per_epoch > 0 && rec.step_in_epoch >= rec.steps_per_epoch);
   if (done > m->end_epoch) m->end_epoch = done; /* a trainer may record no epochs */
   mn_runlog_step(&m->log, &rec);
   return MN_OK;

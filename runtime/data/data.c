@@ -134,9 +134,9 @@ static mn_status_t check_labels(mn_data_file_t *f, int classes, int keep, uint32
       int32_t v = dst[i];
       if (v < 0 || (classes > 0 && v >= classes)) {
         if (classes > 0)
-          st = mn_error(MN_ERR_DATA,
-                        "%s: /y[%lld] = %d is outside [0, %d) (the model's %d classes)",
-                        f->path, (long long)(start + (int64_t)i), (int)v, classes, classes);
+          st =
+              mn_error(MN_ERR_DATA, "%s: /y[%lld] = %d is outside [0, %d) (the model's %d classes)",
+                       f->path, (long long)(start + (int64_t)i), (int)v, classes, classes);
         else
           st = mn_error(MN_ERR_DATA, "%s: /y[%lld] = %d is negative", f->path,
                         (long long)(start + (int64_t)i), (int)v);

@@ -89,8 +89,8 @@ typedef struct mn_summary {
  * redraw when the environment variable MN_TTY is 1, or, without it, when stdout is a
  * terminal: mnrun sets MN_TTY from its own stdout, which the ranks do not see). */
 mn_status_t mn_runlog_open(mn_runlog_t *m, int rank, int world, const char *metrics_path,
-                            int append, const char *tensorboard, mn_progress_t progress,
-                            int64_t total_steps);
+                           int append, const char *tensorboard, mn_progress_t progress,
+                           int64_t total_steps);
 void mn_runlog_start(mn_runlog_t *m, const mn_start_record_t *r);
 void mn_runlog_step(mn_runlog_t *m, const mn_step_record_t *r);
 void mn_runlog_epoch(mn_runlog_t *m, const mn_epoch_record_t *r);
@@ -102,7 +102,6 @@ void mn_runlog_summary(mn_runlog_t *m, const mn_summary_t *s);
 mn_status_t mn_runlog_sync(mn_runlog_t *m);
 /* Close the metrics file (a failure is warned about, as a failed write). */
 void mn_runlog_close(mn_runlog_t *m);
-
 
 #ifdef __cplusplus
 }

@@ -39,8 +39,8 @@ static int want_tty(mn_progress_t progress) {
 }
 
 mn_status_t mn_runlog_open(mn_runlog_t *m, int rank, int world, const char *metrics_path,
-                            int append, const char *tensorboard, mn_progress_t progress,
-                            int64_t total_steps) {
+                           int append, const char *tensorboard, mn_progress_t progress,
+                           int64_t total_steps) {
   memset(m, 0, sizeof *m);
   m->active = rank == 0;
   m->world = world;
@@ -160,8 +160,8 @@ static int pair_split(const char *pair, char *sec, size_t slen, char *key, size_
 /* A trainer's "section.key=value" pairs, as mn_config_each_value gives a config's: each
  * section's keys together, the sections in order of first appearance ("key=value": section
  * "user"; a pair without '=' is skipped). */
-static void each_pair(const char *const *pairs, void (*fn)(const char *, const char *,
-                                                           const char *, void *), void *user) {
+static void each_pair(const char *const *pairs,
+                      void (*fn)(const char *, const char *, const char *, void *), void *user) {
   int n = 0;
   while (pairs[n]) n++;
   for (int i = 0; i < n; i++) {
@@ -359,17 +359,18 @@ void mn_runlog_summary(mn_runlog_t *m, const mn_summary_t *s) {
       snprintf(rate, sizeof rate, "%.0f tokens/s, MFU %.1f%%", s->tokens_per_s, 100.0 * s->mfu);
     else
       snprintf(rate, sizeof rate, "%.0f tokens/s", s->tokens_per_s);
-    int n = snprintf(line, sizeof line, "%s: %lld steps, %lld epochs, world %d, %s; loss %.4f -> %.4f",
-                     s->status, (long long)s->steps, (long long)s->epochs, s->world, rate,
-                     s->first_loss, s->final_loss);
+    int n =
+        snprintf(line, sizeof line, "%s: %lld steps, %lld epochs, world %d, %s; loss %.4f -> %.4f",
+                 s->status, (long long)s->steps, (long long)s->epochs, s->world, rate,
+                 s->first_loss, s->final_loss);
     if (s->val_accuracy >= 0 && n < (int)sizeof line)
       n += snprintf(line + n, sizeof line - (size_t)n, ", val accuracy %.2f%%",
                     100.0 * s->val_accuracy);
     if (s->skipped_steps > 0)
       snprintf(more, sizeof more, "; %lld non-finite steps skipped", (long long)s->skipped_steps);
     if (s->t.compute_s + s->t.comm_s + s->t.io_wait_s > 0)
-      say("%s%s\n  time: compute %.2f s, comm %.2f s, io wait %.2f s, total %.2f s\n", line,
-          more, s->t.compute_s, s->t.comm_s, s->t.io_wait_s, s->run_s);
+      say("%s%s\n  time: compute %.2f s, comm %.2f s, io wait %.2f s, total %.2f s\n", line, more,
+          s->t.compute_s, s->t.comm_s, s->t.io_wait_s, s->run_s);
     else /* a trainer of its own (mn/metrics.h) times nothing but the whole */
       say("%s%s\n  time: %.2f s\n", line, more, s->run_s);
   }

@@ -261,8 +261,8 @@ static mn_status_t setup_run(run_t *r) {
     st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->model.tensors,
                              r->model.params, &r->optim, &r->dev, &r->writer);
   if (st != MN_OK) return st;
-  st = mn_runlog_open(&r->metrics, r->comm.rank, r->comm.world, cfg->log.metrics,
-                       r->resume.resumed, cfg->log.tensorboard, cfg->log.progress, r->total_steps);
+  st = mn_runlog_open(&r->metrics, r->comm.rank, r->comm.world, cfg->log.metrics, r->resume.resumed,
+                      cfg->log.tensorboard, cfg->log.progress, r->total_steps);
   r->metrics.lm = r->spec.tokens;
   return st;
 }
@@ -289,14 +289,13 @@ static mn_status_t start_record(run_t *r) {
       all[(size_t)(i + 1) * hostlen - 1] = '\0';
       hosts[i] = all + (size_t)i * hostlen;
     }
-    mn_start_record_t rec = {r->cfg,
-                             NULL,
-                             r->comm.world,
-                             hosts,
-                             r->pos.step,
-                             r->pos.epoch + 1,
-                             r->elapsed0,
-                             res->resumed ? res->path : NULL};
+    mn_start_record_t rec = {.cfg = r->cfg,
+                             .world = r->comm.world,
+                             .hosts = hosts,
+                             .global_step = r->pos.step,
+                             .epoch = r->pos.epoch + 1,
+                             .elapsed_s = r->elapsed0,
+                             .resumed_from = res->resumed ? res->path : NULL};
     mn_runlog_start(&r->metrics, &rec);
   }
   free(hosts);
