@@ -14,10 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <hdf5.h>
 #include <mn/mn.h>
 
 #include "mn_test.h"
+#include "mn_test_h5.h"
 
 #define N 103 /* rows of the sample files */
 #define D 3
@@ -56,18 +56,7 @@ static void write_samples(const char *name, int shift) {
     x[i * D + 2] = 0.5f;
     y[i] = (i + shift) % 7;
   }
-  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  hsize_t dims[2] = {N, D};
-  hid_t sx = H5Screate_simple(2, dims, NULL), sy = H5Screate_simple(1, dims, NULL);
-  hid_t dx = H5Dcreate2(f, "x", H5T_IEEE_F32LE, sx, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  hid_t dy = H5Dcreate2(f, "y", H5T_STD_I32LE, sy, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  CHECK(H5Dwrite(dx, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
-  CHECK(H5Dwrite(dy, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, y) >= 0);
-  H5Dclose(dx);
-  H5Dclose(dy);
-  H5Sclose(sx);
-  H5Sclose(sy);
-  H5Fclose(f);
+  mn_test_write_samples(path, x, y, N, D, 0, 0);
 }
 
 /* A token file: /tokens int32 [TOKENS], t[i] = i % VOCAB, vocab_size VOCAB; bad_at >= 0: that
@@ -78,19 +67,7 @@ static void write_tokens(const char *name, int bad_at) {
   static int32_t t[TOKENS];
   for (int i = 0; i < TOKENS; i++) t[i] = i % VOCAB;
   if (bad_at >= 0) t[bad_at] = VOCAB + 10;
-  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  hsize_t n = TOKENS;
-  hid_t s = H5Screate_simple(1, &n, NULL), as = H5Screate(H5S_SCALAR);
-  hid_t d = H5Dcreate2(f, "tokens", H5T_STD_I32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  CHECK(H5Dwrite(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, t) >= 0);
-  int32_t vocab = VOCAB;
-  hid_t a = H5Acreate2(d, "vocab_size", H5T_STD_I32LE, as, H5P_DEFAULT, H5P_DEFAULT);
-  CHECK(H5Awrite(a, H5T_NATIVE_INT32, &vocab) >= 0);
-  H5Aclose(a);
-  H5Dclose(d);
-  H5Sclose(as);
-  H5Sclose(s);
-  H5Fclose(f);
+  mn_test_write_tokens(path, t, TOKENS, VOCAB);
 }
 
 static mn_status_t open_samples(mn_world_t *w, const char *name, int in_order, uint64_t seed,

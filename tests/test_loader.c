@@ -15,6 +15,7 @@
 
 #include "mn_data.h"
 #include "mn_test.h"
+#include "mn_test_h5.h"
 
 #define DIM 3
 #define CLASSES 7
@@ -32,24 +33,7 @@ static void make_file(const char *path, int64_t n, int chunk_rows, int deflate) 
     x[i * DIM + 2] = 0.5f;
     y[i] = (int32_t)(i % CLASSES);
   }
-  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  hsize_t xd[2] = {(hsize_t)n, DIM}, cx[2] = {(hsize_t)chunk_rows, DIM};
-  hid_t sx = H5Screate_simple(2, xd, NULL), sy = H5Screate_simple(1, xd, NULL);
-  hid_t px = H5Pcreate(H5P_DATASET_CREATE), py = H5Pcreate(H5P_DATASET_CREATE);
-  H5Pset_chunk(px, 2, cx);
-  H5Pset_chunk(py, 1, cx);
-  if (deflate) H5Pset_deflate(px, 6);
-  hid_t dx = H5Dcreate2(f, "x", H5T_IEEE_F32LE, sx, H5P_DEFAULT, px, H5P_DEFAULT);
-  hid_t dy = H5Dcreate2(f, "y", H5T_STD_I32LE, sy, H5P_DEFAULT, py, H5P_DEFAULT);
-  CHECK(H5Dwrite(dx, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
-  CHECK(H5Dwrite(dy, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, y) >= 0);
-  H5Dclose(dx);
-  H5Dclose(dy);
-  H5Pclose(px);
-  H5Pclose(py);
-  H5Sclose(sx);
-  H5Sclose(sy);
-  H5Fclose(f);
+  mn_test_write_samples(path, x, y, n, DIM, chunk_rows, deflate);
   free(x);
   free(y);
 }

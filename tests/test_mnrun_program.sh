@@ -107,11 +107,12 @@ grep -q "is for a program" "$MN_TMP/err" || fail "--master-port with a train.con
 # (env://, gloo), an allreduce of rank + 1 over 2 ranks (= 3 on each)
 if /usr/bin/python3 -c 'import torch.distributed as d; assert d.is_available()' 2>/dev/null; then
   cat >"$MN_TMP/ddp.py" <<'EOF'
-import torch, torch.distributed as dist
+import os, torch, torch.distributed as dist
 dist.init_process_group("gloo")  # MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE
 t = torch.tensor([float(dist.get_rank() + 1)])
 dist.all_reduce(t)
-print(f"rank {dist.get_rank()} of {dist.get_world_size()}: sum {t.item():g}", flush=True)
+# one write per line (print writes the newline apart: mpirun may put the other rank between)
+os.write(1, f"rank {dist.get_rank()} of {dist.get_world_size()}: sum {t.item():g}\n".encode())
 dist.destroy_process_group()
 EOF
   expect_exit 0 "a PyTorch DDP script under mnrun -np 2" "$mnrun" -np 2 -- /usr/bin/python3 \
