@@ -96,8 +96,10 @@ for np in 1 2; do
   if [ "$(grep -c '"event":"summary"' "$m")" = 2 ] &&
     grep '"event":"summary"' "$m" | head -n 1 | grep -q "\"status\":\"preempted\".*\"end_step\":$stopped_at," &&
     grep '"event":"start"' "$m" | tail -n 1 | grep -q "\"global_step\":$stopped_at,.*\"resumed_from\":\"$latest\"" &&
-    grep '"event":"summary"' "$m" | tail -n 1 | grep -q "\"status\":\"done\".*\"end_step\":$steps,"; then
-    pass "world $np: the metrics say preempted at $stopped_at, resumed from $latest, done at $steps"
+    grep '"event":"summary"' "$m" | tail -n 1 | grep -q "\"status\":\"done\".*\"end_step\":$steps," &&
+    grep -q "\"event\":\"snapshot\".*\"global_step\":$stopped_at,\"reason\":\"stop\",\"path\":\"$latest\",\"status\":\"ok\"" "$m" &&
+    grep -q "\"event\":\"snapshot\".*\"global_step\":$steps,\"reason\":\"final\".*\"status\":\"ok\"" "$m"; then
+    pass "world $np: the metrics say preempted at $stopped_at (its stop snapshot), resumed from $latest, done at $steps"
   else
     fail "world $np: metrics records: $(grep -E '"event":"(start|summary)"' "$m" | cut -c 1-200)"
   fi

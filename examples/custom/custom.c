@@ -337,14 +337,15 @@ int main(int argc, char **argv) {
   }
   mn_metrics_t *mx = NULL;
   if (st == MN_OK) st = open_metrics(w, o, s, &a, &mx);
+  if (st == MN_OK) st = mn_state_set_metrics(s, mx); /* snapshot records too */
   if (st == MN_OK) st = train(w, &m, o, s, mx, &a, curve, &ncurve);
+  mn_state_close(s); /* before the metrics, which record its writes, and before mn_finish */
   /* the summary; 74 if the file could not be written */
   st = mn_metrics_close(mx, o ? mn_optimizer_steps(o) : -1, st);
   if (st == MN_OK && mn_world_rank(w) == 0)
     printf("done: step %lld, %zu losses logged, parameters fnv1a %016" PRIx64 "\n",
            (long long)mn_optimizer_steps(o), ncurve, fingerprint(&m));
 
-  mn_state_close(s); /* before mn_finish: the writer uses the world's device */
   mn_optimizer_free(o);
   mn_params_free(m.p);
   free(m.h);

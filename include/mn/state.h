@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mn/metrics.h>
 #include <mn/optim.h>
 #include <mn/params.h>
 #include <mn/status.h>
@@ -75,6 +76,12 @@ mn_status_t mn_state_resume(mn_state_t *s, int *resumed);
  * infinite (no snapshot of it is written; the last good one stays); MN_ERR_IO when the
  * write failed. */
 mn_status_t mn_state_save(mn_state_t *s, const char *reason, int wait);
+
+/* Every snapshot's outcome from now on (its step, reason and path, written or failed and
+ * why, the write's time and the pause of training for it) also becomes a "snapshot" record
+ * of m (mn/metrics.h), as in mntrain's records; m NULL: no more. m must stay open while s
+ * saves: close the state before the metrics. MN_ERR_USAGE for a NULL state. */
+mn_status_t mn_state_set_metrics(mn_state_t *s, mn_metrics_t *m);
 
 /* The snapshot file the last mn_state_resume continued from, the same on every rank (NULL:
  * none, a fresh run): for mn_metrics_opts_t.resumed_from, or a message. */

@@ -151,6 +151,10 @@ mn_status_t mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r) {
   return MN_OK;
 }
 
+void mn_api_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r) {
+  if (m) mn_runlog_snapshot(&m->log, r);
+}
+
 mn_status_t mn_metrics_close(mn_metrics_t *m, int64_t global_step, mn_status_t run) {
   if (!m) return run;
   if (global_step >= 0) m->last_step = global_step;

@@ -12,6 +12,7 @@
 #include "mn_comm.h"
 #include "mn_device.h"
 #include "mn_optim.h"
+#include "mn_runlog.h"
 #include "mn_status.h"
 #include "mn_tensors.h"
 
@@ -48,6 +49,9 @@ struct mn_optimizer {
 
 /* The control slots of the exchange's first bucket (exchange.c). */
 enum { MN_API_SLOT_FAILED = 0, MN_API_SLOT_STOP = 1, MN_API_SLOTS = 2 };
+
+/* A snapshot's outcome into m's records (metrics.c), for mn_state_set_metrics. */
+void mn_api_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r);
 
 /* Usage errors, worded at the boundary: "mn_params_add: ..." */
 #define MN_API_USAGE(fn, ...) mn_error(MN_ERR_USAGE, fn ": " __VA_ARGS__)

@@ -65,6 +65,7 @@ struct mn_state {
   attrs_t attrs;
   double elapsed0, t_open; /* training time before this run (a resume's), and its start */
   char from[4096];         /* the snapshot resumed from ("": none) */
+  mn_metrics_t *metrics;   /* each write's outcome recorded there too (NULL: none) */
 };
 
 /* ---- the attributes ------------------------------------------------------------------ */
@@ -385,9 +386,12 @@ mn_status_t mn_state_open(mn_params_t *p, mn_optimizer_t *o, const char *dir, in
   return MN_OK;
 }
 
-/* Log a finished write (rank 0); status -1: there was none. */
-static void log_write(const mn_snapwrite_result_t *r) {
+/* Log a finished write (rank 0), and record it in the metrics; status -1: there was none. */
+static void log_write(const mn_state_t *s, const mn_snapwrite_result_t *r) {
   if ((int)r->status == -1) return;
+  mn_snapshot_record_t rec = {r->step,    r->reason,  r->path,  r->status == MN_OK,
+                              r->message, r->write_s, r->stall_s};
+  mn_api_metrics_snapshot(s->metrics, &rec);
   if (r->status == MN_OK)
     mn_log_info("snapshot %s (%s) written in %.3f s; training paused %.4f s for it", r->path,
                 r->reason, r->write_s, r->stall_s);
@@ -401,7 +405,7 @@ void mn_state_close(mn_state_t *s) {
   if (s->writer) {
     mn_snapwrite_result_t r;
     mn_snapwriter_wait(s->writer, &r); /* a failure no later call will report */
-    log_write(&r);
+    log_write(s, &r);
     mn_snapwriter_stop(s->writer);
   }
   mn_snapshot_unlock(s->lock);
@@ -453,10 +457,10 @@ static mn_status_t submit(mn_state_t *s, const char *reason, int wait) {
   free(blobs);
   mn_snapshot_meta_free(&meta);
   if (st != MN_OK) return st;
-  log_write(&prev);
+  log_write(s, &prev);
   if (wait) {
     mn_snapwriter_wait(s->writer, &cur);
-    log_write(&cur);
+    log_write(s, &cur);
     if (cur.status != MN_OK)
       return mn_error(cur.status, "mn_state_save: snapshot of step %lld (%s) failed: %s",
                       (long long)cur.step, cur.reason, cur.message);
@@ -768,4 +772,10 @@ const char *mn_state_resumed_from(const mn_state_t *s) { return s && s->from[0] 
 
 double mn_state_elapsed_s(const mn_state_t *s) {
   return s ? s->elapsed0 + (mn_now_s() - s->t_open) : 0;
+}
+
+mn_status_t mn_state_set_metrics(mn_state_t *s, mn_metrics_t *m) {
+  if (!s) return MN_API_USAGE("mn_state_set_metrics", "NULL state");
+  s->metrics = m;
+  return MN_OK;
 }
