@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mn/mn.h>
 
@@ -30,7 +31,7 @@ static void before_init(void) {
   USAGE(mn_allreduce(NULL, NULL, 0, MN_FLOAT32, MN_SUM), "world is NULL");
   USAGE(mn_grads_begin(NULL), "before mn_params_commit");
   CHECK(mn_world_rank(NULL) == -1 && mn_world_size(NULL) == 0);
-  mn_init_opts_t bad = {MN_COMPUTE_CPU, -1, 0, 0};
+  mn_init_opts_t bad = {.device = MN_COMPUTE_CPU, .threads = -1};
   mn_world_t *w = NULL;
   USAGE(mn_init(NULL, NULL, &bad, &w), "threads -1");
   CHECK(w == NULL);
@@ -174,13 +175,18 @@ static void exchange_and_step(mn_world_t *w, mn_params_t *p, int wi, int bi) {
 
 int main(int argc, char **argv) {
   before_init();
-  mn_init_opts_t opts = {MN_COMPUTE_CPU, 1, 0.0001, 0}; /* tiny buckets: several per step */
+  /* tiny buckets: several per step */
+  mn_init_opts_t opts = {.device = MN_COMPUTE_CPU, .threads = 1, .bucket_mb = 0.0001};
   mn_world_t *w = NULL;
   mn_status_t st = mn_init(&argc, &argv, &opts, &w);
   CHECK_MSG(st == MN_OK, "mn_init: %s", mn_error_message());
   if (st != MN_OK) return mn_finish(w, st);
   USAGE(mn_init(NULL, NULL, NULL, &w), "called twice");
   CHECK(mn_world_size(w) >= 1 && !strcmp(mn_world_device(w), "cpu") && !mn_world_on_gpu(w));
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  CHECK_MSG(!strcmp(mn_world_host(w), host) && !strcmp(mn_world_host(NULL), ""),
+            "host '%s', gethostname '%s'", mn_world_host(w), host);
   collectives(w);
   int wi = -1, bi = -1;
   mn_params_t *p = make_params(w, &wi, &bi);

@@ -290,7 +290,7 @@ static void bad_opens(mn_world_t *w) {
 
 int main(int argc, char **argv) {
   before_init();
-  mn_init_opts_t io = {MN_COMPUTE_CPU, 1, 0, 0};
+  mn_init_opts_t io = {.device = MN_COMPUTE_CPU, .threads = 1};
   mn_world_t *w;
   if (mn_init(&argc, &argv, &io, &w) != MN_OK) return mn_finish(w, MN_ERR_INTERNAL);
   g_rank = mn_world_rank(w);

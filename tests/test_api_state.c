@@ -232,7 +232,7 @@ static void check_attributes(const mn_state_t *s) {
 
 int main(int argc, char **argv) {
   mn_world_t *w = NULL;
-  mn_init_opts_t init = {MN_COMPUTE_CPU, 1, 0, 0};
+  mn_init_opts_t init = {.device = MN_COMPUTE_CPU, .threads = 1};
   if (mn_init(&argc, &argv, &init, &w) != MN_OK) {
     fprintf(stderr, "test_api_state: mn_init: %s\n", mn_error_message());
     return mn_finish(w, MN_ERR_INTERNAL);

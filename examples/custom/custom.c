@@ -306,7 +306,8 @@ int main(int argc, char **argv) {
   static float curve[MAX_CURVE];
   size_t ncurve = 0;
   int resumed = 0;
-  mn_init_opts_t init = {MN_COMPUTE_CPU, 1, 0, 0}; /* plain C loops: the CPU, 1 thread */
+  /* plain C loops: the CPU, 1 thread */
+  mn_init_opts_t init = {.device = MN_COMPUTE_CPU, .threads = 1};
 
   mn_status_t st = mn_init(&argc, &argv, &init, &w);
   if (st == MN_OK) st = parse(argc, argv, &a);

@@ -40,6 +40,9 @@ typedef struct mn_init_opts {
                                 cores (OPENBLAS_NUM_THREADS), else 1 */
   double bucket_mb;          /* gradient bucket size of the exchange; 0: 25 (as DDP) */
   double timeout_s;          /* a GPU collective that takes longer means a dead peer; 0: 600 */
+  int tf32;                  /* 1: float32 GEMMs on a GPU's TF32 tensor cores (faster, a 10-bit
+                                mantissa); 0 (default): full float32, as PyTorch's default */
+  int deterministic;         /* 1: bitwise reproducible GPU runs where cuBLAS and NCCL allow */
 } mn_init_opts_t;
 
 /* in: argc, argv (MPI_Init's: may be NULL), opts (NULL: every default); out: *world,
@@ -62,6 +65,8 @@ int mn_world_rank(const mn_world_t *w);
 int mn_world_size(const mn_world_t *w);
 int mn_world_local_rank(const mn_world_t *w); /* among the ranks on this host */
 int mn_world_local_size(const mn_world_t *w);
+/* This rank's host name (as MPI's processor name); never NULL ("" before mn_init). */
+const char *mn_world_host(const mn_world_t *w);
 /* "cpu", or the GPU's name ("NVIDIA H100 80GB HBM3 (cuda:0)"); never NULL. */
 const char *mn_world_device(const mn_world_t *w);
 /* 1 when the rank computes on a GPU: the parameters and gradients (mn/params.h) are then

@@ -50,6 +50,13 @@ struct mn_optimizer {
 /* The control slots of the exchange's first bucket (exchange.c). */
 enum { MN_API_SLOT_FAILED = 0, MN_API_SLOT_STOP = 1, MN_API_SLOTS = 2 };
 
+/* Collective over comm: a world on a communicator of the caller's (MPI running; a part of
+ * MPI_COMM_WORLD, say), its device opened as mn_init opens it, without mn_init's process
+ * set-up (signals, placement, heartbeat, report). For trainers inside libmn that run on
+ * such a part (mn_train.h); close with mn_api_world_close, not mn_finish. out: *world. */
+mn_status_t mn_api_world_open(MPI_Comm comm, const mn_init_opts_t *opts, mn_world_t **world);
+void mn_api_world_close(mn_world_t *w);
+
 /* A snapshot's outcome into m's records (metrics.c), for mn_state_set_metrics. */
 void mn_api_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r);
 

@@ -29,11 +29,35 @@ static mn_status_t check_opts(const mn_init_opts_t *o) {
   if (o->threads < 0) return MN_API_USAGE("mn_init", "threads %d < 0", o->threads);
   if (o->bucket_mb < 0) return MN_API_USAGE("mn_init", "bucket_mb %g < 0", o->bucket_mb);
   if (o->timeout_s < 0) return MN_API_USAGE("mn_init", "timeout_s %g < 0", o->timeout_s);
+  if ((o->tf32 | o->deterministic) & ~1)
+    return MN_API_USAGE("mn_init", "tf32 %d and deterministic %d are 0 or 1", o->tf32,
+                        o->deterministic);
   return MN_OK;
 }
 
 static mn_device_kind_t device_kind(mn_compute_t c) {
   return c == MN_COMPUTE_CPU ? MN_DEVICE_CPU : c == MN_COMPUTE_CUDA ? MN_DEVICE_GPU : MN_DEVICE_AUTO;
+}
+
+/* Collective: the rank's device, agreed among the ranks. */
+static mn_status_t open_device(mn_world_t *w, const mn_init_opts_t *o) {
+  mn_status_t st = mn_device_open(device_kind(o->device), w->comm.local_rank, o->tf32,
+                                  o->deterministic, &w->dev);
+  st = mn_comm_settle(&w->comm, st, &w->failed_rank);
+  if (st != MN_OK) return st;
+  w->k = w->dev.k;
+  return MN_OK;
+}
+
+/* A world's fields from the options, before anything starts. */
+static mn_world_t *world_new(const mn_init_opts_t *o) {
+  mn_world_t *w = calloc(1, sizeof *w);
+  if (!w) return NULL;
+  w->comm.comm = MPI_COMM_NULL;
+  w->failed_rank = -1;
+  w->bucket_mb = o->bucket_mb > 0 ? o->bucket_mb : 25.0;
+  w->timeout_s = o->timeout_s > 0 ? o->timeout_s : 600.0;
+  return w;
 }
 
 /* MPI, the world's communicator and the rank's own start-up; then the device, agreed. */
@@ -57,11 +81,7 @@ static mn_status_t start(mn_world_t *w, int *argc, char ***argv, const mn_init_o
   if (w->report_dir[0] && mn_liveness_start(w->report_dir, w->comm.rank) != MN_OK)
     mn_log_warn("cannot tell mnrun this rank has started: %s", mn_error_message());
   if (o->threads > 0) mn_kernels_cpu_set_threads(o->threads);
-  st = mn_device_open(device_kind(o->device), w->comm.local_rank, 1, 0, &w->dev);
-  st = mn_comm_settle(&w->comm, st, &w->failed_rank);
-  if (st != MN_OK) return st;
-  w->k = w->dev.k;
-  return MN_OK;
+  return open_device(w, o);
 }
 
 mn_status_t mn_init(int *argc, char ***argv, const mn_init_opts_t *opts, mn_world_t **world) {
@@ -69,16 +89,12 @@ mn_status_t mn_init(int *argc, char ***argv, const mn_init_opts_t *opts, mn_worl
   if (!world) return MN_API_USAGE("mn_init", "world is NULL");
   if (g_live) return MN_API_USAGE("mn_init", "called twice without mn_finish"); /* *world kept */
   *world = NULL;
-  mn_init_opts_t o = {MN_COMPUTE_AUTO, 0, 0, 0};
+  mn_init_opts_t o = {.device = MN_COMPUTE_AUTO};
   if (opts) o = *opts;
   mn_status_t st = check_opts(&o);
   if (st != MN_OK) return st;
-  mn_world_t *w = calloc(1, sizeof *w);
+  mn_world_t *w = world_new(&o);
   if (!w) return mn_error(MN_ERR_NOMEM, "mn_init: out of memory");
-  w->comm.comm = MPI_COMM_NULL;
-  w->failed_rank = -1;
-  w->bucket_mb = o.bucket_mb > 0 ? o.bucket_mb : 25.0;
-  w->timeout_s = o.timeout_s > 0 ? o.timeout_s : 600.0;
   g_live = 1;
   st = start(w, argc, argv, &o);
   *world = w; /* even on failure: mn_finish reports and finalises */
@@ -97,7 +113,8 @@ int mn_finish(mn_world_t *w, mn_status_t st) {
     else
       snprintf(msg, sizeof msg, "%s", mn_error_message()[0] ? mn_error_message()
                                                             : mn_status_string(st));
-    if (st != MN_OK && st != MN_ERR_PREEMPTED) mn_log_error("%s", msg);
+    /* a failure the ranks agreed on was logged then, by the lowest failing rank */
+    if (st != MN_OK && st != MN_ERR_PREEMPTED && w->failed_rank < 0) mn_log_error("%s", msg);
     reported = w->report_dir[0] &&
                mn_report_write(w->report_dir, rank, w->comm.host, code, msg) == MN_OK;
     mn_comm_free(&w->comm);
@@ -111,10 +128,38 @@ int mn_finish(mn_world_t *w, mn_status_t st) {
   return reported ? MN_EXIT_OK : code;
 }
 
+mn_status_t mn_api_world_open(MPI_Comm comm, const mn_init_opts_t *opts, mn_world_t **world) {
+  mn_init_opts_t o = {.device = MN_COMPUTE_AUTO};
+  if (opts) o = *opts;
+  mn_status_t st = check_opts(&o);
+  if (st != MN_OK) return st;
+  mn_world_t *w = world_new(&o);
+  if (!w) return mn_error(MN_ERR_NOMEM, "out of memory");
+  st = mn_comm_init(&w->comm, comm, w->bucket_mb);
+  if (st == MN_OK) {
+    if (o.threads > 0) mn_kernels_cpu_set_threads(o.threads);
+    st = open_device(w, &o);
+  }
+  if (st != MN_OK) {
+    mn_api_world_close(w);
+    return st;
+  }
+  *world = w;
+  return MN_OK;
+}
+
+void mn_api_world_close(mn_world_t *w) {
+  if (!w) return;
+  mn_comm_free(&w->comm);
+  if (w->k) mn_device_close(&w->dev);
+  free(w);
+}
+
 int mn_world_rank(const mn_world_t *w) { return w ? w->comm.rank : -1; }
 int mn_world_size(const mn_world_t *w) { return w ? w->comm.world : 0; }
 int mn_world_local_rank(const mn_world_t *w) { return w ? w->comm.local_rank : -1; }
 int mn_world_local_size(const mn_world_t *w) { return w ? w->comm.local_size : 0; }
+const char *mn_world_host(const mn_world_t *w) { return w ? w->comm.host : ""; }
 const char *mn_world_device(const mn_world_t *w) { return w && w->k ? w->dev.name : "none"; }
 int mn_world_on_gpu(const mn_world_t *w) { return w && w->k ? w->dev.gpu : 0; }
 

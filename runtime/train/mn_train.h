@@ -11,6 +11,8 @@
 
 #include <mpi.h>
 
+#include <mn/world.h>
+
 #include "mn_config.h"
 #include "mn_runlog.h"
 #include "mn_status.h"
@@ -26,10 +28,20 @@ typedef struct mn_train_result {
   int failed_rank; /* on failure, the lowest rank that failed (-1: unknown) */
 } mn_train_result_t;
 
-/* in: cfg, comm; want_params: copy the final parameters into res->params on success;
- * out: res (always written: the summary so far and, on failure, failed_rank).
- * Errors are agreed among the ranks: all return the same status, and the lowest failing
- * rank has logged why. */
+/* The world a run of cfg wants (mn_init's options): its [compute] device, TF32 and
+ * determinism, its [comm] bucket size and timeout. */
+mn_init_opts_t mn_train_init_opts(const mn_config_t *cfg);
+
+/* in: cfg, w (mn/world.h: its ranks and device, opened with mn_train_init_opts(cfg));
+ * want_params: copy the final parameters into res->params on success; out: res (always
+ * written: the summary so far and, on failure, failed_rank, which w then holds too, for
+ * mn_finish's report). Errors are agreed among the ranks: all return the same status, and
+ * the lowest failing rank has logged why. */
+mn_status_t mn_train_world(const mn_config_t *cfg, mn_world_t *w, int want_params,
+                           mn_train_result_t *res);
+
+/* mn_train_world on a world of comm's ranks, opened and closed here (a part of
+ * MPI_COMM_WORLD: tests compare runs of several world sizes in one job). */
 mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
                          mn_train_result_t *res);
 

@@ -3,11 +3,12 @@
  *
  *   mntrain [--set section.key=value]... [--metrics FILE] train.conf
  *
- * It loads and checks the config on every rank (the ranks agree on the outcome), runs
- * mn_train_run() on MPI_COMM_WORLD, writes its exit report for mnrun (MN_REPORT_DIR), and
- * exits with the code of docs/exit-codes.md (0 once that report is written: mnrun reads
- * the code from it). Stop signals are handled from the first line (mn_preempt.h). Nothing
- * else lives here. */
+ * It loads and checks the config on every rank, starts as any trainer on libmn does
+ * (mn_init with the world the config asks for: docs/api.md), the ranks agree on the
+ * config's outcome, runs mn_train_world(), and ends with mn_finish (its exit report for
+ * mnrun, MN_REPORT_DIR, and the code of docs/exit-codes.md: 0 once that report is written,
+ * mnrun reading the code from it). Stop signals are handled from the first line
+ * (mn_preempt.h). Nothing else lives here. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,15 +16,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <mpi.h>
+#include <mn/world.h>
 
-#include "mn_comm.h"
 #include "mn_config.h"
-#include "mn_liveness.h"
 #include "mn_log.h"
 #include "mn_preempt.h"
-#include "mn_rankenv.h"
-#include "mn_report.h"
 #include "mn_suggest.h"
 #include "mn_train.h"
 
@@ -128,76 +125,57 @@ static void test_env_hook(int rank) {
 }
 
 int main(int argc, char **argv) {
-  /* first: a stop signal during start-up must not kill the rank (it may have waited,
-   * blocked, since mnrun's fork: mn_preempt_install unblocks it once the handler is in) */
-  mn_preempt_install();
+  mn_preempt_install(); /* first (mn_init installs it again): the config is read before */
   if (asks_version(argc, argv)) {
     printf("mntrain %s\n", MN_VERSION);
     return MN_EXIT_OK;
   }
-  int provided;
-  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
-    fprintf(stderr, "mntrain: error: MPI_Init failed\n");
-    return MN_EXIT_SOFTWARE;
-  }
-  mn_comm_t world;
-  mn_status_t st = mn_comm_init(&world, MPI_COMM_WORLD, 1.0);
-  if (st != MN_OK) {
-    fprintf(stderr, "mntrain: error: %s\n", mn_error_message());
-    MPI_Abort(MPI_COMM_WORLD, MN_EXIT_SOFTWARE);
-  }
-  mn_log_init("mn", world.rank, world.host);
-  test_env_hook(world.rank);
-  if (!mn_preempt_check_handlers())
-    mn_log_warn("MPI replaced mn's handler of SIGTERM, SIGUSR1 or SIGINT; restored it");
-  const char *report_dir = getenv("MN_REPORT_DIR");
-  if (mn_rankenv_apply(report_dir, world.rank) != MN_OK)
-    mn_log_warn("placement not applied: %s", mn_error_message());
-  /* joining tells mnrun that this rank's handler is in place: mnrun holds a stop until
-   * every rank has joined, so this comes after the handler check above */
-  if (mn_liveness_start(report_dir, world.rank) != MN_OK) /* mnrun will see it missing */
-    mn_log_warn("cannot tell mnrun this rank has started: %s", mn_error_message());
-
+  /* The config first, on every rank (no MPI needed): the world it asks for. One that does
+   * not load opens the CPU, and the ranks then agree on its error. */
   args_t a;
   mn_config_t *cfg = calloc(1, sizeof *cfg);
   char err[1024] = "";
-  st = cfg ? parse_args(argc, argv, &a) : mn_error(MN_ERR_NOMEM, "out of memory");
-  if (st == MN_OK) {
-    st = mn_config_load(a.conf, a.sets, a.nsets, cfg, err, sizeof err);
-    if (st != MN_OK) mn_error(st, "%s", err);
+  mn_status_t cst = cfg ? parse_args(argc, argv, &a) : mn_error(MN_ERR_NOMEM, "out of memory");
+  if (cst == MN_OK) {
+    cst = mn_config_load(a.conf, a.sets, a.nsets, cfg, err, sizeof err);
+    if (cst != MN_OK) mn_error(cst, "%s", err);
   }
-  int failed_rank;
-  st = mn_comm_settle(&world, st, &failed_rank);
+  char cmsg[2048]; /* mn_init may overwrite the message */
+  snprintf(cmsg, sizeof cmsg, "%s", mn_error_message());
+  mn_init_opts_t io = {.device = MN_COMPUTE_CPU};
+  if (cst == MN_OK) {
+    io = mn_train_init_opts(cfg);
+    mn_log_set_level((mn_log_level_t)cfg->log.level); /* the device's opening logs too */
+  }
+  /* mn_init: the stop-signal handler first (a stop during start-up must not kill the rank:
+   * it may have waited, blocked, since mnrun's fork), MPI, mnrun's placement, the heartbeat
+   * (mnrun holds a stop until every rank has joined), the device (docs/api.md) */
+  mn_world_t *w = NULL;
+  mn_status_t st = mn_init(&argc, &argv, &io, &w);
+  if (!w) { /* MPI never started: nothing to report through */
+    fprintf(stderr, "mntrain: error: %s\n", mn_error_message());
+    free(cfg);
+    return mn_status_exit_code(st);
+  }
+  int rank = mn_world_rank(w);
+  test_env_hook(rank);
+  if (st == MN_OK) {
+    if (cst != MN_OK) mn_error(cst, "%s", cmsg);
+    st = mn_agree(w, cst, NULL);
+  }
   if (st == MN_OK) {
     if (a.metrics) snprintf(cfg->log.metrics, sizeof cfg->log.metrics, "%s", a.metrics);
-    mn_log_set_level((mn_log_level_t)cfg->log.level);
-    mn_log_debug("rank %d of %d on %s, local rank %d of %d, pid %ld", world.rank, world.world,
-                 world.host, world.local_rank, world.local_size, (long)getpid());
+    mn_log_debug("rank %d of %d on %s, local rank %d of %d, pid %ld", rank, mn_world_size(w),
+                 mn_world_host(w), mn_world_local_rank(w), mn_world_local_size(w), (long)getpid());
     mn_train_result_t res;
-    st = mn_train_run(cfg, MPI_COMM_WORLD, 0, &res);
-    failed_rank = res.failed_rank;
+    st = mn_train_world(cfg, w, 0, &res);
   }
-
-  int code = mn_status_exit_code(st);
-  char msg[2300];
-  if (st == MN_OK)
-    snprintf(msg, sizeof msg, "done");
-  else if (failed_rank >= 0 && failed_rank != world.rank)
-    snprintf(msg, sizeof msg, MN_REPORT_FOLLOWER ": rank %d failed", failed_rank);
-  else if (mn_error_message()[0])
-    snprintf(msg, sizeof msg, "%s", mn_error_message());
-  else /* a status without words: say what it is rather than nothing */
-    snprintf(msg, sizeof msg, "%s", mn_status_string(st));
-  int reported = report_dir && report_dir[0] &&
-                 mn_report_write(report_dir, world.rank, world.host, code, msg) == MN_OK;
-
   free(cfg);
-  mn_comm_free(&world);
-  MPI_Finalize();
-  mn_liveness_stop();
-  test_crash_hook(world.rank);
-  /* Under mnrun the report carries the code, and the process exits 0: mpirun takes a
-   * rank's nonzero exit for a failure and aborts the others, which are leaving anyway
-   * with the same agreed code, and an abort waits out its kill timeout twice. */
-  return reported ? MN_EXIT_OK : code;
+  /* the report for mnrun (the code, or the failing rank's message), MPI's end; under mnrun
+   * the process exits 0 and the report carries the code: mpirun takes a rank's nonzero exit
+   * for a failure and aborts the others, which are leaving anyway with the same agreed
+   * code, and an abort waits out its kill timeout twice */
+  int code = mn_finish(w, st);
+  test_crash_hook(rank);
+  return code;
 }

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mn_api.h" /* the world's ranks and device */
 #include "mn_comm.h"
 #include "mn_data.h"
 #include "mn_device.h"
@@ -58,7 +59,8 @@ _Static_assert(CONTROL_SLOTS <= MN_COMM_CONTROL, "more control slots than the ex
 typedef struct run {
   const mn_config_t *cfg;
   const mn_kernels_t *k;
-  mn_device_t dev;
+  mn_world_t *w;    /* its ranks and device */
+  mn_device_t *dev; /* the world's */
   mn_comm_t comm;
   mn_status_t send_status; /* the first failure to hand a bucket over during backward */
   struct input {           /* a step's batch, taken from the loader and sent to the device */
@@ -145,19 +147,19 @@ static mn_status_t setup_local(run_t *r) {
   st = mn_model_size(&r->spec, &nparams, NULL);
   if (st == MN_OK) st = mn_comm_grads_alloc(&r->comm, nparams, &grads);
   if (st == MN_OK)
-    st = mn_model_init(&r->model, r->k, &r->dev.ctx, &r->spec, cfg->data.batch_size,
+    st = mn_model_init(&r->model, r->k, &r->dev->ctx, &r->spec, cfg->data.batch_size,
                        cfg->model.seed, grads);
   if (st != MN_OK) return st;
   /* the kernels' scratch, once for the step's largest need: the model's ops and the checks
    * of the gradient and the state (count_nonfinite over nparams) */
   size_t ws = mn_model_workspace_nbytes(&r->model);
   size_t ws_check = r->k->count_nonfinite_workspace(r->model.nparams);
-  st = mn_device_workspace_reserve(&r->dev, ws > ws_check ? ws : ws_check);
+  st = mn_device_workspace_reserve(r->dev, ws > ws_check ? ws : ws_check);
   if (st != MN_OK) return st;
   r->model.on_grads = grads_ready;
   r->model.on_grads_arg = r;
   st = mn_optim_init(&r->optim, cfg, r->k, &r->model.tensors, spe, r->total_steps);
-  if (st == MN_OK) st = mn_device_input_init(&r->dev, step_rows(cfg), x_width(r), y_width(r));
+  if (st == MN_OK) st = mn_device_input_init(r->dev, step_rows(cfg), x_width(r), y_width(r));
   return st;
 }
 
@@ -181,7 +183,7 @@ static mn_status_t resume_state(run_t *r, const mn_snapshot_meta_t *here) {
   if (st == MN_OK)
     st = mn_resume(r->cfg, &r->comm, here, &r->model, r->optim.kind, host, &r->resume);
   for (int b = 0; st == MN_OK && r->resume.resumed && b < nbuf; b++)
-    r->k->upload(&r->dev.ctx, dev[b], host[b], nbytes);
+    r->k->upload(&r->dev->ctx, dev[b], host[b], nbytes);
   for (int b = 0; b < nbuf; b++) free(host[b]);
   return st;
 }
@@ -234,7 +236,7 @@ static mn_status_t init_weights(run_t *r) {
   st = mn_comm_settle(&r->comm, st, &r->failed_rank);
   if (st == MN_OK) st = mn_comm_bcast_f32(&r->comm, params, r->model.nparams);
   if (st == MN_OK) {
-    r->k->upload(&r->dev.ctx, r->model.params, params, nbytes);
+    r->k->upload(&r->dev->ctx, r->model.params, params, nbytes);
     if (r->comm.rank == 0) mn_log_info("initial weights from %s", file);
   }
   free(params);
@@ -253,13 +255,13 @@ static mn_status_t setup_run(run_t *r) {
   r->rule.block_perm = r->rule.block_start = r->rule.win_perm = NULL;
   if (!finished(r)) {
     st = mn_loader_start(r->train, &r->plan, r->pos.epoch, r->pos.epoch_pos, cfg->data.prefetch,
-                         &r->dev, &r->loader);
+                         r->dev, &r->loader);
     if (st != MN_OK) return st;
     memset(&r->plan, 0, sizeof r->plan); /* the loader owns it now */
   }
   if (r->comm.rank == 0 && cfg->snapshot.enabled)
     st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->model.tensors,
-                             r->model.params, &r->optim, &r->dev, &r->writer);
+                             r->model.params, &r->optim, r->dev, &r->writer);
   if (st != MN_OK) return st;
   st = mn_runlog_open(&r->metrics, r->comm.rank, r->comm.world, cfg->log.metrics, r->resume.resumed,
                       cfg->log.tensorboard, cfg->log.progress, r->total_steps);
@@ -303,20 +305,17 @@ static mn_status_t start_record(run_t *r) {
   return st;
 }
 
-/* Collective: this rank's device, and the gradient path all ranks take. */
+/* Collective: the world's device (mn_train_init_opts), and the gradient path all ranks take. */
 static mn_status_t open_device(run_t *r) {
   const mn_config_t *cfg = r->cfg;
-  mn_status_t st = mn_device_open(cfg->compute.device, r->comm.local_rank, cfg->compute.tf32,
-                                  cfg->compute.deterministic, &r->dev);
+  r->dev = &r->w->dev;
+  r->k = r->dev->k;
+  mn_status_t st = mn_comm_use_device(&r->comm, r->dev, cfg->comm.backend, cfg->comm.timeout_s);
   st = mn_comm_settle(&r->comm, st, &r->failed_rank);
   if (st != MN_OK) return st;
-  r->k = r->dev.k;
-  st = mn_comm_use_device(&r->comm, &r->dev, cfg->comm.backend, cfg->comm.timeout_s);
-  st = mn_comm_settle(&r->comm, st, &r->failed_rank);
-  if (st != MN_OK) return st;
-  mn_log_debug("computing on %s", r->dev.name);
+  mn_log_debug("computing on %s", r->dev->name);
   if (r->comm.rank == 0)
-    mn_log_info("computing on %s%s; gradients through %s", r->dev.name,
+    mn_log_info("computing on %s%s; gradients through %s", r->dev->name,
                 r->comm.world > 1 ? " (rank 0)" : "", mn_comm_path_name(r->comm.path));
   return MN_OK;
 }
@@ -344,7 +343,7 @@ static void teardown(run_t *r) {
   /* NCCL first (finalized within comm.timeout_s, else aborted): a collective a dead peer
    * left unfinished would otherwise hold every wait on the device and every free below */
   mn_comm_release_device(&r->comm);
-  if (r->next.fetched) mn_device_input_done(&r->dev); /* no copy in flight from a freed buffer */
+  if (r->next.fetched) mn_device_input_done(r->dev); /* no copy in flight from a freed buffer */
   if (r->loader) mn_loader_stop(r->loader);
   mn_snapwriter_stop(r->writer);
   mn_snapshot_unlock(r->lock);
@@ -354,8 +353,7 @@ static void teardown(run_t *r) {
   mn_shard_plan_free(&r->plan);
   if (r->val) mn_dataset_close(r->val);
   if (r->train) mn_dataset_close(r->train);
-  mn_comm_free(&r->comm);
-  mn_device_close(&r->dev);
+  mn_comm_free(&r->comm); /* the device stays the world's */
 }
 
 /* The next batch from the loader, its copy to the device started (it overlaps whatever the
@@ -364,7 +362,7 @@ static void fetch(run_t *r, struct input *in) {
   in->rd = mn_loader_next(r->loader, &in->batch, &r->t.io_wait_s);
   in->fetched = 1;
   if (in->rd == MN_OK)
-    mn_device_input_put(&r->dev, in->batch.x, in->batch.y, in->batch.count, &in->x, &in->y);
+    mn_device_input_put(r->dev, in->batch.x, in->batch.y, in->batch.count, &in->x, &in->y);
 }
 
 static void give_back(run_t *r, struct input *in) {
@@ -412,7 +410,8 @@ static mn_status_t check_step(run_t *r, int64_t step, int nranks_bad, int stop) 
    * same pass; the other steps skip its arithmetic */
   double sumsq = 0;
   int want_norm = r->cfg->optimizer.clip_norm > 0 || record_due(r, step, stop);
-  int64_t bad = r->k->count_nonfinite(&r->dev.ctx, m->grads, m->nparams, want_norm ? &sumsq : NULL);
+  int64_t bad =
+      r->k->count_nonfinite(&r->dev->ctx, m->grads, m->nparams, want_norm ? &sumsq : NULL);
   r->grad_norm = bad > 0 || !want_norm ? NAN : sqrt(sumsq);
   if (bad > 0)
     return mn_error(MN_ERR_NONFINITE,
@@ -553,7 +552,7 @@ static mn_status_t check_state_finite(run_t *r, const char *reason) {
   int nbuf = state_bufs(r, bufs);
   int64_t bad[MN_TRAINSTATE_BUFS] = {0}, any = 0;
   for (int b = 0; b < nbuf; b++)
-    any += bad[b] = r->k->count_nonfinite(&r->dev.ctx, bufs[b], r->model.nparams, NULL);
+    any += bad[b] = r->k->count_nonfinite(&r->dev->ctx, bufs[b], r->model.nparams, NULL);
   if (any == 0) return MN_OK;
   char states[256] = "";
   for (int b = 1, used = 0; b < nbuf && used < (int)sizeof states; b++)
@@ -603,8 +602,8 @@ static mn_status_t validate(run_t *r, double *loss, double *accuracy) {
   int64_t n = mn_dataset_size(r->val), w = r->comm.world, me = r->comm.rank;
   int64_t lo = n * me / w, hi = n * (me + 1) / w;
   int bs = r->model.max_batch, xw = x_width(r), yw = y_width(r);
-  void *x = mn_device_host_alloc(&r->dev, (size_t)bs * (size_t)xw * 4);
-  int32_t *y = mn_device_host_alloc(&r->dev, (size_t)bs * (size_t)yw * sizeof *y);
+  void *x = mn_device_host_alloc(r->dev, (size_t)bs * (size_t)xw * 4);
+  int32_t *y = mn_device_host_alloc(r->dev, (size_t)bs * (size_t)yw * sizeof *y);
   double sums[3] = {0, 0, (double)(hi - lo) * yw}; /* loss, correct, labels */
   mn_status_t st = x && y ? MN_OK : mn_error(MN_ERR_NOMEM, "validation: out of memory");
   if (st == MN_OK) st = mn_comm_grads_drain(&r->comm); /* its loss reads wait behind the step */
@@ -616,15 +615,15 @@ static mn_status_t validate(run_t *r, double *loss, double *accuracy) {
     int64_t correct;
     const void *xd;
     const int32_t *yd;
-    mn_device_input_put(&r->dev, x, y, cnt, &xd, &yd);
+    mn_device_input_put(r->dev, x, y, cnt, &xd, &yd);
     mn_model_forward(&r->model, xd, cnt);
     mn_model_loss(&r->model, yd, cnt, 0.0f, &ls, &correct);
-    mn_device_input_done(&r->dev);
+    mn_device_input_done(r->dev);
     sums[0] += ls;
     sums[1] += (double)correct;
   }
-  mn_device_host_free(&r->dev, x);
-  mn_device_host_free(&r->dev, y);
+  mn_device_host_free(r->dev, x);
+  mn_device_host_free(r->dev, y);
   st = mn_comm_settle(&r->comm, st, &r->failed_rank);
   if (st != MN_OK) return st;
   st = mn_comm_sum_f64(&r->comm, sums, 3);
@@ -647,7 +646,7 @@ static double global_mean(run_t *r, double sum, double count) {
 static double mfu(const run_t *r, double rows_per_s) {
   double peak = r->cfg->compute.peak_tflops > 0
                     ? 1e12 * r->cfg->compute.peak_tflops
-                    : mn_device_peak_flops(r->dev.name, r->cfg->compute.tf32);
+                    : mn_device_peak_flops(r->dev->name, r->cfg->compute.tf32);
   if (peak <= 0) return NAN;
   return rows_per_s * mn_model_flops_per_row(&r->model) / (peak * r->comm.world);
 }
@@ -690,7 +689,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
                     (long long)p->epoch_pos);
     st = train_step(r, rd == MN_OK ? &in : NULL, step, &loss, &stop);
     int record = record_due(r, step, stop); /* before the position moves on */
-    mn_device_input_done(&r->dev);          /* (long done: the step read its batch) */
+    mn_device_input_done(r->dev);           /* (long done: the step read its batch) */
     give_back(r, &in);
     int skipped = st == MN_ERR_NONFINITE && nonfinite_step(r, step);
     if (skipped) st = MN_OK;
@@ -790,16 +789,41 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
   return st;
 }
 
+mn_init_opts_t mn_train_init_opts(const mn_config_t *cfg) {
+  mn_compute_t c = cfg->compute.device == MN_DEVICE_CPU   ? MN_COMPUTE_CPU
+                   : cfg->compute.device == MN_DEVICE_GPU ? MN_COMPUTE_CUDA
+                                                          : MN_COMPUTE_AUTO;
+  mn_init_opts_t o = {.device = c,
+                      .bucket_mb = cfg->comm.bucket_mb,
+                      .timeout_s = cfg->comm.timeout_s,
+                      .tf32 = cfg->compute.tf32 != 0,
+                      .deterministic = cfg->compute.deterministic != 0};
+  return o;
+}
+
 mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
                          mn_train_result_t *res) {
+  memset(res, 0, sizeof *res);
+  res->failed_rank = -1;
+  mn_init_opts_t o = mn_train_init_opts(cfg);
+  mn_world_t *w = NULL;
+  mn_status_t st = mn_api_world_open(comm, &o, &w);
+  if (st == MN_OK) st = mn_train_world(cfg, w, want_params, res);
+  mn_api_world_close(w);
+  return st;
+}
+
+mn_status_t mn_train_world(const mn_config_t *cfg, mn_world_t *w, int want_params,
+                           mn_train_result_t *res) {
   run_t r;
   memset(&r, 0, sizeof r);
   r.cfg = cfg;
+  r.w = w;
   r.comm.comm = MPI_COMM_NULL;
   r.failed_rank = -1;
   r.grad_norm = NAN;
   memset(res, 0, sizeof *res);
-  mn_status_t st = mn_comm_init(&r.comm, comm, cfg->comm.bucket_mb);
+  mn_status_t st = mn_comm_init(&r.comm, w->comm.comm, cfg->comm.bucket_mb);
   if (st != MN_OK) {
     mn_log_error("%s", mn_error_message());
     res->failed_rank = -1;
@@ -829,13 +853,14 @@ mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
                 mn_preempt_since_s());
   res->summary = sum;
   res->failed_rank = r.failed_rank >= 0 ? r.failed_rank : r.comm.failed_rank;
+  if (w->failed_rank < 0) w->failed_rank = res->failed_rank; /* for mn_finish's report */
   if (st == MN_OK && want_params) {
     res->nparams = r.model.nparams;
     res->params = malloc((size_t)r.model.nparams * sizeof *res->params);
     if (!res->params)
       st = mn_error(MN_ERR_NOMEM, "out of memory copying parameters");
     else
-      r.k->download(&r.dev.ctx, res->params, r.model.params,
+      r.k->download(&r.dev->ctx, res->params, r.model.params,
                     (size_t)r.model.nparams * sizeof *res->params);
   }
   teardown(&r);
