@@ -112,7 +112,7 @@ static void failures(mn_world_t *w) {
       "/nonexistent-dir/m.jsonl", NULL, MN_PROGRESS_OFF, 0, 0, 0, 0, 0, 0, 0, NULL, NULL};
   EXPECT(mn_metrics_open(w, &o, &m), MN_ERR_IO, g_rank == 0 ? "/nonexistent-dir/m.jsonl" : NULL);
   CHECK(m == NULL);
-  o.path = "/dev/full"; /* opens, and every flush fails: ENOSPC */
+  o.path = "/dev/full"; /* opens, and every flush fails (ENOSPC): the run goes on, the close says */
   EXPECT(run(w, &o), MN_ERR_IO, g_rank == 0 ? "/dev/full" : NULL);
   o.path = NULL;
   o.progress = (mn_progress_t)7;

@@ -9,8 +9,8 @@
  * global_step the optimizer steps completed. Records are written on rank 0 alone, from rank
  * 0's numbers: a loss is to be the mean over the ranks (mn_allreduce with MN_AVERAGE)
  * before it is recorded. Every record is flushed; a file that cannot be written is warned
- * about, cut back to its last whole record and written no more, and mn_metrics_close then
- * answers MN_ERR_IO (exit 74), as mntrain does. */
+ * about, cut back to its last whole record and written no more, training goes on, and
+ * mn_metrics_close then answers MN_ERR_IO (exit 74), as mntrain does. */
 #ifndef MN_PUBLIC_METRICS_H
 #define MN_PUBLIC_METRICS_H
 
@@ -71,9 +71,43 @@ typedef struct mn_epoch_record {
   double elapsed_s;                          /* 0: as in a step record */
 } mn_epoch_record_t;
 
+/* A snapshot's outcome (mn_state_set_metrics records them on its own). */
+typedef struct mn_snapshot_record {
+  int64_t step; /* the global step it holds */
+  const char *reason, *path;
+  int ok;            /* 1: written */
+  const char *error; /* why not, when !ok */
+  double write_s;    /* the write's time */
+  double stall_s;    /* the pause of training for it (the copy) */
+} mn_snapshot_record_t;
+
+/* Where a run's step time went (< 0 or NaN: not timed; null in the record). */
+typedef struct mn_timing {
+  double compute_s; /* forward, backward, optimizer */
+  double comm_s;    /* gradient allreduce */
+  double io_wait_s; /* waiting for the data */
+} mn_timing_t;
+
+/* The "summary" record, for a trainer that counts it itself (mn_metrics_finish). */
+typedef struct mn_summary {
+  int world;
+  int64_t steps, epochs, samples; /* done by this run (after a resume: since it) */
+  int64_t start_step, end_step;   /* global steps: where this run began and ended */
+  int64_t end_epoch;              /* epochs completed at the end, all runs together */
+  int64_t skipped_steps;          /* updates skipped as non-finite */
+  double samples_per_s, final_loss, first_loss, val_accuracy; /* val_accuracy < 0: none */
+  double tokens_per_s, mfu;    /* a language model's; mfu NaN: no peak known */
+  double train_loss, val_loss; /* the last epoch's (NaN, val_loss < 0: none) */
+  double elapsed_s;            /* training time, across resumes */
+  double run_s;                /* this run's */
+  mn_timing_t t;
+  const char *status;       /* "done", "preempted", ... */
+  const char *resumed_from; /* snapshot path, or NULL */
+} mn_summary_t;
+
 /* Collective: open the records of a run and write its "start" record (every rank's host,
  * opts.config). in: o (NULL: the progress line only). out: *m. Every rank returns the same
- * status: MN_ERR_IO when rank 0 cannot write path or tensorboard (naming it), MN_ERR_USAGE
+ * status: MN_ERR_IO when rank 0 cannot create path or tensorboard (naming it), MN_ERR_USAGE
  * for a bad option or a call before mn_init. */
 mn_status_t mn_metrics_open(mn_world_t *w, const mn_metrics_opts_t *o, mn_metrics_t **m);
 
@@ -83,6 +117,9 @@ mn_status_t mn_metrics_step(mn_metrics_t *m, const mn_step_record_t *r);
 
 /* Rank 0: the epoch line, an "epoch" record and its scalars; other ranks: nothing. */
 mn_status_t mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r);
+
+/* Rank 0: a "snapshot" record; other ranks: nothing. */
+mn_status_t mn_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r);
 
 /* The end of the records: rank 0 writes the "summary" (the steps and samples of this run,
  * its rate; from the records, the first and last loss and the last validation accuracy;
@@ -94,6 +131,11 @@ mn_status_t mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r);
  * else MN_OK; otherwise not collective (a failed run's ranks may not all be here), and
  * it returns run. */
 mn_status_t mn_metrics_close(mn_metrics_t *m, int64_t global_step, mn_status_t run);
+
+/* mn_metrics_close with the trainer's own summary s (its timing, skipped steps, a rate of
+ * its own), or none (NULL: a run that failed before its first step), in place of the one
+ * counted from the records. The same statuses. */
+mn_status_t mn_metrics_finish(mn_metrics_t *m, const mn_summary_t *s, mn_status_t run);
 
 #ifdef __cplusplus
 }

@@ -98,9 +98,7 @@ mn_status_t mn_metrics_open(mn_world_t *w, const mn_metrics_opts_t *o, mn_metric
     m->log.lm = m->o.tokens_per_sample > 0;
   }
   st = mn_agree(w, st, NULL);
-  if (st == MN_OK) st = start_record(m);
-  if (st == MN_OK) /* the start record could not be written: say so now */
-    st = mn_agree(w, m->log.write_errno ? mn_runlog_sync(&m->log) : MN_OK, NULL);
+  if (st == MN_OK) st = start_record(m); /* a failed write of it: warned, and the close says */
   if (st != MN_OK) {
     if (m) free_metrics(m);
     return st;
@@ -151,8 +149,19 @@ mn_status_t mn_metrics_epoch(mn_metrics_t *m, const mn_epoch_record_t *r) {
   return MN_OK;
 }
 
-void mn_api_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r) {
-  if (m) mn_runlog_snapshot(&m->log, r);
+mn_status_t mn_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r) {
+  if (!m || !r) return MN_API_USAGE("mn_metrics_snapshot", "m or r is NULL");
+  mn_runlog_snapshot(&m->log, r);
+  return MN_OK;
+}
+
+mn_status_t mn_metrics_finish(mn_metrics_t *m, const mn_summary_t *s, mn_status_t run) {
+  if (!m) return run;
+  if (s) mn_runlog_summary(&m->log, s);
+  mn_status_t st = run;
+  if (run == MN_OK) st = mn_agree(m->w, mn_runlog_sync(&m->log), NULL);
+  free_metrics(m);
+  return st;
 }
 
 mn_status_t mn_metrics_close(mn_metrics_t *m, int64_t global_step, mn_status_t run) {
@@ -181,9 +190,5 @@ mn_status_t mn_metrics_close(mn_metrics_t *m, int64_t global_step, mn_status_t r
   s.t.compute_s = s.t.comm_s = s.t.io_wait_s = NAN; /* not timed apart: null in the record */
   s.status = run == MN_OK ? "done" : run == MN_ERR_PREEMPTED ? "preempted" : mn_status_string(run);
   s.resumed_from = m->resumed_from;
-  mn_runlog_summary(&m->log, &s);
-  mn_status_t st = run;
-  if (run == MN_OK) st = mn_agree(m->w, mn_runlog_sync(&m->log), NULL);
-  free_metrics(m);
-  return st;
+  return mn_metrics_finish(m, &s, run);
 }

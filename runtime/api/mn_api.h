@@ -12,7 +12,6 @@
 #include "mn_comm.h"
 #include "mn_device.h"
 #include "mn_optim.h"
-#include "mn_runlog.h"
 #include "mn_status.h"
 #include "mn_tensors.h"
 
@@ -56,9 +55,6 @@ enum { MN_API_SLOT_FAILED = 0, MN_API_SLOT_STOP = 1, MN_API_SLOTS = 2 };
  * such a part (mn_train.h); close with mn_api_world_close, not mn_finish. out: *world. */
 mn_status_t mn_api_world_open(MPI_Comm comm, const mn_init_opts_t *opts, mn_world_t **world);
 void mn_api_world_close(mn_world_t *w);
-
-/* A snapshot's outcome into m's records (metrics.c), for mn_state_set_metrics. */
-void mn_api_metrics_snapshot(mn_metrics_t *m, const mn_snapshot_record_t *r);
 
 /* Usage errors, worded at the boundary: "mn_params_add: ..." */
 #define MN_API_USAGE(fn, ...) mn_error(MN_ERR_USAGE, fn ": " __VA_ARGS__)

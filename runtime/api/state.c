@@ -391,7 +391,7 @@ static void log_write(const mn_state_t *s, const mn_snapwrite_result_t *r) {
   if ((int)r->status == -1) return;
   mn_snapshot_record_t rec = {r->step,    r->reason,  r->path,  r->status == MN_OK,
                               r->message, r->write_s, r->stall_s};
-  mn_api_metrics_snapshot(s->metrics, &rec);
+  if (s->metrics) mn_metrics_snapshot(s->metrics, &rec);
   if (r->status == MN_OK)
     mn_log_info("snapshot %s (%s) written in %.3f s; training paused %.4f s for it", r->path,
                 r->reason, r->write_s, r->stall_s);

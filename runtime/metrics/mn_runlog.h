@@ -24,11 +24,8 @@
 extern "C" {
 #endif
 
-typedef struct mn_timing {
-  double compute_s; /* forward, backward, optimizer */
-  double comm_s;    /* gradient allreduce */
-  double io_wait_s; /* waiting for the loader */
-} mn_timing_t;
+/* mn_timing_t, mn_summary_t, mn_snapshot_record_t, mn_step_record_t, mn_epoch_record_t:
+ * <mn/metrics.h>, whose records these are. */
 
 typedef struct mn_runlog {
   int active;         /* rank 0 */
@@ -57,32 +54,6 @@ typedef struct mn_start_record {
   double elapsed_s;         /* training time before this run (0, or the snapshot's) */
   const char *resumed_from; /* snapshot path, or NULL */
 } mn_start_record_t;
-
-/* mn_step_record_t, mn_epoch_record_t: <mn/metrics.h>, whose records these are. */
-
-typedef struct mn_snapshot_record {
-  int64_t step;
-  const char *reason, *path;
-  int ok;
-  const char *error; /* when !ok */
-  double write_s, stall_s;
-} mn_snapshot_record_t;
-
-typedef struct mn_summary {
-  int world;
-  int64_t steps, epochs, samples; /* done by this run (after a resume: since it) */
-  int64_t start_step, end_step;   /* global steps: where this run began and ended */
-  int64_t end_epoch;              /* epochs completed at the end, all runs together */
-  int64_t skipped_steps;          /* updates skipped as non-finite (optimizer.nonfinite) */
-  double samples_per_s, final_loss, first_loss, val_accuracy;
-  double tokens_per_s, mfu;    /* a language model's (lm); mfu NaN: no peak known */
-  double train_loss, val_loss; /* the last epoch's (NaN, val_loss < 0: none) */
-  double elapsed_s;            /* training time, across resumes */
-  double run_s;                /* this run's */
-  mn_timing_t t;
-  const char *status;       /* "done", "preempted", ... */
-  const char *resumed_from; /* snapshot path, or NULL */
-} mn_summary_t;
 
 /* rank: this rank; metrics_path "" for none (append: add to it, as a resumed run does);
  * tensorboard: a directory for an event file, "" for none; progress from the config (auto:

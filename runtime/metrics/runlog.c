@@ -141,45 +141,39 @@ static void config_value(const char *section, const char *key, const char *value
   mn_json_string(cj->f, value);
 }
 
-/* "section.key=value" into its three parts ("key=value": section "user"); -1 without '='. */
-static int pair_split(const char *pair, char *sec, size_t slen, char *key, size_t klen, char *val,
-                      size_t vlen) {
-  const char *eq = strchr(pair, '=');
+/* "section.key=value" (or "key=value": section "user"): its section, key and value; -1
+ * without '=' or with a section or key too long for the buffers. */
+typedef struct pair {
+  char sec[64], key[128];
+  const char *val; /* inside the pair */
+} pair_t;
+
+static int pair_split(const char *text, pair_t *p) {
+  const char *eq = strchr(text, '=');
   if (!eq) return -1;
-  const char *dot = memchr(pair, '.', (size_t)(eq - pair));
-  if (dot)
-    snprintf(sec, slen, "%.*s", (int)(dot - pair), pair);
-  else
-    snprintf(sec, slen, "user");
-  const char *k = dot ? dot + 1 : pair;
-  snprintf(key, klen, "%.*s", (int)(eq - k), k);
-  snprintf(val, vlen, "%s", eq + 1);
+  const char *dot = memchr(text, '.', (size_t)(eq - text));
+  const char *k = dot ? dot + 1 : text;
+  int sl = dot ? (int)(dot - text) : 4, kl = (int)(eq - k);
+  if (sl >= (int)sizeof p->sec || kl >= (int)sizeof p->key) return -1;
+  snprintf(p->sec, sizeof p->sec, "%.*s", sl, dot ? text : "user");
+  snprintf(p->key, sizeof p->key, "%.*s", kl, k);
+  p->val = eq + 1;
   return 0;
 }
 
 /* A trainer's "section.key=value" pairs, as mn_config_each_value gives a config's: each
- * section's keys together, the sections in order of first appearance ("key=value": section
- * "user"; a pair without '=' is skipped). */
+ * section's keys together, the sections in order of first appearance (a pair that does not
+ * split is skipped). */
 static void each_pair(const char *const *pairs,
                       void (*fn)(const char *, const char *, const char *, void *), void *user) {
-  int n = 0;
-  while (pairs[n]) n++;
-  for (int i = 0; i < n; i++) {
-    char sec[64], key[128], val[1024];
-    if (pair_split(pairs[i], sec, sizeof sec, key, sizeof key, val, sizeof val) != 0) continue;
-    int first = 1; /* the section's first pair: it emits the section's pairs, all */
-    for (int j = 0; j < i && first; j++) {
-      char s2[64], k2[128], v2[1024];
-      first = pair_split(pairs[j], s2, sizeof s2, k2, sizeof k2, v2, sizeof v2) != 0 ||
-              strcmp(s2, sec) != 0;
-    }
-    if (!first) continue;
-    for (int j = i; j < n; j++) {
-      char s2[64], k2[128], v2[1024];
-      if (pair_split(pairs[j], s2, sizeof s2, k2, sizeof k2, v2, sizeof v2) == 0 &&
-          !strcmp(s2, sec))
-        fn(s2, k2, v2, user);
-    }
+  for (int i = 0; pairs[i]; i++) {
+    pair_t p, q;
+    if (pair_split(pairs[i], &p) != 0) continue;
+    int first = 1; /* the section's first pair emits all of the section's pairs */
+    for (int j = 0; j < i && first; j++)
+      first = pair_split(pairs[j], &q) != 0 || strcmp(q.sec, p.sec) != 0;
+    for (int j = i; first && pairs[j]; j++)
+      if (pair_split(pairs[j], &q) == 0 && !strcmp(q.sec, p.sec)) fn(q.sec, q.key, q.val, user);
   }
 }
 

@@ -2,7 +2,7 @@
  *
  * mntrain's main() and the tests call this: it opens the data, builds the model, loops
  * over epochs and steps (the step is forward, loss, backward, allreduce, update), validates
- * at each epoch end, and reports through mn_runlog.h. Every rank of comm calls it with the
+ * at each epoch end, and reports through mn/metrics.h. Every rank of comm calls it with the
  * same config. */
 #ifndef MN_TRAIN_H
 #define MN_TRAIN_H
@@ -14,7 +14,7 @@
 #include <mn/world.h>
 
 #include "mn_config.h"
-#include "mn_runlog.h"
+#include <mn/metrics.h>
 #include "mn_status.h"
 
 #ifdef __cplusplus

@@ -78,7 +78,7 @@ typedef struct run {
   mn_model_spec_t spec;
   mn_model_t model;
   mn_optim_t optim;
-  mn_runlog_t metrics;
+  mn_metrics_t *metrics; /* mn/metrics.h: the progress line and the records */
   int64_t total_steps;
   mn_position_t pos;         /* the next step */
   mn_resume_result_t resume; /* where this run came from */
@@ -247,7 +247,7 @@ static int finished(const run_t *r) {
   return r->pos.step >= r->total_steps || r->pos.epoch >= r->cfg->schedule.epochs;
 }
 
-/* The loader (from r->pos), the metrics, and rank 0's snapshot writer. */
+/* The loader (from r->pos) and rank 0's snapshot writer. */
 static mn_status_t setup_run(run_t *r) {
   const mn_config_t *cfg = r->cfg;
   mn_status_t st = MN_OK;
@@ -262,46 +262,68 @@ static mn_status_t setup_run(run_t *r) {
   if (r->comm.rank == 0 && cfg->snapshot.enabled)
     st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->model.tensors,
                              r->model.params, &r->optim, r->dev, &r->writer);
-  if (st != MN_OK) return st;
-  st = mn_runlog_open(&r->metrics, r->comm.rank, r->comm.world, cfg->log.metrics, r->resume.resumed,
-                      cfg->log.tensorboard, cfg->log.progress, r->total_steps);
-  r->metrics.lm = r->spec.tokens;
   return st;
 }
 
-/* Collective: what the training had reached before this run (rank 0 writes it), and the
- * metrics' start record with every rank's host. */
+/* The config as "section.key=value" pairs, for the start record. */
+typedef struct pairs {
+  char **v;
+  int n, cap;
+  int failed;
+} pairs_t;
+
+static void add_pair(const char *section, const char *key, const char *value, void *user) {
+  pairs_t *p = user;
+  if (p->failed) return;
+  if (p->n + 2 > p->cap) {
+    int cap = p->cap ? 2 * p->cap : 64;
+    char **v = realloc(p->v, (size_t)cap * sizeof *v);
+    if (!v) {
+      p->failed = 1;
+      return;
+    }
+    p->v = v;
+    p->cap = cap;
+  }
+  size_t len = strlen(section) + strlen(key) + strlen(value) + 3;
+  if (!(p->v[p->n] = malloc(len))) {
+    p->failed = 1;
+    return;
+  }
+  snprintf(p->v[p->n++], len, "%s.%s=%s", section, key, value);
+  p->v[p->n] = NULL;
+}
+
+/* Collective: what the training had reached before this run, and the records' start
+ * (mn_metrics_open: every rank's host, the effective config). */
 static mn_status_t start_record(run_t *r) {
+  const mn_config_t *cfg = r->cfg;
   mn_resume_result_t *res = &r->resume;
   r->elapsed0 = res->resumed ? res->elapsed_s : 0;
   r->loss = res->resumed ? res->loss : NAN;
   r->train_loss = res->resumed ? res->train_loss : NAN;
   r->val_loss = res->resumed ? res->val_loss : NAN;
   r->val_accuracy = res->resumed ? res->val_accuracy : NAN;
-  size_t hostlen = sizeof r->comm.host;
-  char *all = r->comm.rank == 0 ? calloc((size_t)r->comm.world, hostlen) : NULL;
-  const char **hosts = r->comm.rank == 0 ? calloc((size_t)r->comm.world, sizeof *hosts) : NULL;
-  mn_status_t st = r->comm.rank != 0 || (all && hosts)
-                       ? MN_OK
-                       : mn_error(MN_ERR_NOMEM, "out of memory gathering host names");
+  pairs_t config = {0};
+  mn_config_each_value(cfg, add_pair, &config);
+  mn_status_t st =
+      config.failed ? mn_error(MN_ERR_NOMEM, "out of memory listing the config") : MN_OK;
   st = mn_comm_settle(&r->comm, st, &r->failed_rank);
-  if (st == MN_OK) st = mn_comm_gather_hosts(&r->comm, all);
-  if (st == MN_OK && r->comm.rank == 0) {
-    for (int i = 0; i < r->comm.world; i++) {
-      all[(size_t)(i + 1) * hostlen - 1] = '\0';
-      hosts[i] = all + (size_t)i * hostlen;
-    }
-    mn_start_record_t rec = {.cfg = r->cfg,
-                             .world = r->comm.world,
-                             .hosts = hosts,
-                             .global_step = r->pos.step,
-                             .epoch = r->pos.epoch + 1,
-                             .elapsed_s = r->elapsed0,
-                             .resumed_from = res->resumed ? res->path : NULL};
-    mn_runlog_start(&r->metrics, &rec);
-  }
-  free(hosts);
-  free(all);
+  mn_metrics_opts_t o = {.path = cfg->log.metrics,
+                         .tensorboard = cfg->log.tensorboard,
+                         .progress = cfg->log.progress,
+                         .total_steps = r->total_steps,
+                         .steps_per_epoch = r->steps_per_epoch,
+                         .samples_per_step = r->global_batch,
+                         .tokens_per_sample = r->spec.tokens ? r->spec.seq : 0,
+                         .start_step = r->pos.step,
+                         .start_epoch = r->pos.epoch,
+                         .elapsed_s = isfinite(r->elapsed0) ? r->elapsed0 : 0,
+                         .resumed_from = res->resumed ? res->path : NULL,
+                         .config = (const char *const *)config.v};
+  if (st == MN_OK) st = mn_metrics_open(r->w, &o, &r->metrics);
+  for (int i = 0; i < config.n; i++) free(config.v[i]);
+  free(config.v);
   return st;
 }
 
@@ -347,7 +369,7 @@ static void teardown(run_t *r) {
   if (r->loader) mn_loader_stop(r->loader);
   mn_snapwriter_stop(r->writer);
   mn_snapshot_unlock(r->lock);
-  mn_runlog_close(&r->metrics);
+  mn_metrics_finish(r->metrics, NULL, MN_ERR_INTERNAL); /* (after a failed set-up: no records) */
   mn_optim_free(&r->optim);
   mn_model_free(&r->model);
   mn_shard_plan_free(&r->plan);
@@ -527,7 +549,7 @@ static void snapshot_done(run_t *r, const mn_snapwrite_result_t *w) {
   if (w->status != MN_OK && r->cfg->snapshot.on_error == MN_ON_ERROR_CONTINUE &&
       (!strcmp(w->reason, "epoch") || !strcmp(w->reason, "interval")))
     mn_log_warn("snapshot.on_error = continue: training goes on without that snapshot");
-  mn_runlog_snapshot(&r->metrics, &rec);
+  mn_metrics_snapshot(r->metrics, &rec);
 }
 
 /* snapshot.on_error = stop: once an epoch or interval snapshot has failed, rank 0's
@@ -733,7 +755,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
       rec.mfu = mfu(r, rec.tokens_per_s);
       if (step == start) sum->first_loss = rec.loss;
       sum->final_loss = r->loss = rec.loss;
-      mn_runlog_step(&r->metrics, &rec);
+      mn_metrics_step(r->metrics, &rec);
       ival_loss = 0;
       ival_steps = 0;
     }
@@ -749,7 +771,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
       }
       val_s += mn_now_s() - tv;
       rec.elapsed_s = r->elapsed0 + (mn_now_s() - t_start);
-      mn_runlog_epoch(&r->metrics, &rec);
+      mn_metrics_epoch(r->metrics, &rec);
       epoch_loss = 0;
       epoch_steps = 0;
       /* a signal that came during validation stops the run here, not a step later */
@@ -842,11 +864,12 @@ mn_status_t mn_train_world(const mn_config_t *cfg, mn_world_t *w, int want_param
                 (long long)r.pos.step, (long long)r.pos.epoch, r.resume.path);
   if (st == MN_OK) st = loop(&r, &sum);
   sum.status = st == MN_OK ? "done" : st == MN_ERR_PREEMPTED ? "preempted" : mn_status_string(st);
-  if (st == MN_OK || sum.steps > 0) mn_runlog_summary(&r.metrics, &sum);
-  /* a metrics file that could not be written ends a run that is otherwise done with 74 (the
-   * ranks all got here with MN_OK, so they can agree); a failed or stopped run keeps its
-   * own code: 75 must still mean "requeue me" */
-  if (st == MN_OK) st = mn_comm_settle(&r.comm, mn_runlog_sync(&r.metrics), &r.failed_rank);
+  /* the summary, of a run that is done or took a step; a metrics file that could not be
+   * written ends a run that is otherwise done with 74 (the ranks all got here with MN_OK, so
+   * they agree on it); a failed or stopped run keeps its own code: 75 must still mean
+   * "requeue me" */
+  st = mn_metrics_finish(r.metrics, st == MN_OK || sum.steps > 0 ? &sum : NULL, st);
+  r.metrics = NULL;
   if (mn_preempt_requested())
     mn_log_info("signal %d: %s %.2f s after it arrived", mn_preempt_requested(),
                 st == MN_ERR_PREEMPTED ? "stopped with a snapshot" : "finishing",
