@@ -4,7 +4,7 @@
  * snapshot writer), the epoch loop with its one-page training step, validation at each
  * epoch end, snapshots, and the summary. Every phase that can fail on one rank alone ends
  * in an agreement among the ranks, so that no rank is left waiting in a collective:
- * set-up through mn_comm_settle(), and each step through three control slots that ride at
+ * set-up through mn_agree() (mn/world.h), and each step through three control slots that ride at
  * the front of the exchange's buffer (mn_comm.h) in the step's own allreduce: "a rank failed to
  * produce its batch", "a rank was asked to stop" (mn_preempt.h) and "a rank's loss is not finite".
  * So a signal that reaches one rank only stops every rank after the same step, and a NaN or an Inf
@@ -122,8 +122,8 @@ static mn_status_t open_data(run_t *r) {
   if (st != MN_OK) return st;
   mn_shard_opts_t o = {cfg->data.block_size, cfg->data.shuffle_blocks, cfg->data.shuffle,
                        cfg->data.remainder == MN_REMAINDER_PAD, cfg->data.seed};
-  st = mn_shard_plan_init(mn_dataset_size(r->train), r->comm.world, r->comm.rank, step_rows(cfg),
-                          &o, &r->plan);
+  st = mn_shard_plan_init(mn_dataset_size(r->train), mn_world_size(r->w), mn_world_rank(r->w),
+                          step_rows(cfg), &o, &r->plan);
   if (st != MN_OK) return mn_error(st, "%s: %s", mn_dataset_path(r->train, 0), mn_error_message());
   return MN_OK;
 }
@@ -137,7 +137,7 @@ static mn_status_t setup_local(run_t *r) {
   if (st == MN_OK) st = open_data(r);
   if (st != MN_OK) return st;
   int64_t spe = r->steps_per_epoch = r->plan.steps_per_epoch;
-  r->global_batch = (int64_t)r->comm.world * step_rows(cfg);
+  r->global_batch = (int64_t)mn_world_size(r->w) * step_rows(cfg);
   r->total_steps = (int64_t)cfg->schedule.epochs * spe;
   if (cfg->schedule.max_steps > 0 && cfg->schedule.max_steps < r->total_steps)
     r->total_steps = cfg->schedule.max_steps;
@@ -179,7 +179,7 @@ static mn_status_t resume_state(run_t *r, const mn_snapshot_meta_t *here) {
   mn_status_t st = MN_OK;
   for (int b = 0; b < nbuf; b++)
     if (!(host[b] = calloc(1, nbytes + 1))) st = mn_error(MN_ERR_NOMEM, "resume: out of memory");
-  st = mn_comm_settle(&r->comm, st, &r->failed_rank);
+  st = mn_agree(r->w, st, &r->failed_rank);
   if (st == MN_OK)
     st = mn_resume(r->cfg, &r->comm, here, &r->model, r->optim.kind, host, &r->resume);
   for (int b = 0; st == MN_OK && r->resume.resumed && b < nbuf; b++)
@@ -194,8 +194,8 @@ static mn_status_t resume_state(run_t *r, const mn_snapshot_meta_t *here) {
 static mn_status_t setup_resume(run_t *r) {
   mn_snapshot_meta_t here;
   mn_position_t zero = {0, 0, 0, 0};
-  mn_status_t st = mn_trainstate_meta(r->cfg, r->comm.world, r->train, &zero, 0, "", &here);
-  st = mn_comm_settle(&r->comm, st, &r->failed_rank);
+  mn_status_t st = mn_trainstate_meta(r->cfg, mn_world_size(r->w), r->train, &zero, 0, "", &here);
+  st = mn_agree(r->w, st, &r->failed_rank);
   if (st == MN_OK) st = resume_state(r, &here);
   mn_snapshot_meta_free(&here);
   if (st != MN_OK || !r->resume.resumed) return st;
@@ -207,12 +207,12 @@ static mn_status_t setup_resume(run_t *r) {
   int64_t G = r->global_batch, was = (int64_t)r->resume.world * r->resume.batch;
   if (was != G) {
     p.step = p.epoch * r->steps_per_epoch + p.epoch_pos / G;
-    if (r->comm.rank == 0)
+    if (mn_world_rank(r->w) == 0)
       mn_log_warn("the snapshot's run had a global batch of %lld (%d x %d), this one %lld (%d x "
                   "%d): continuing at sample %lld of epoch %lld, as step %lld of this run",
-                  (long long)was, r->resume.world, r->resume.batch, (long long)G, r->comm.world,
-                  step_rows(r->cfg), (long long)p.epoch_pos, (long long)p.epoch,
-                  (long long)p.step);
+                  (long long)was, r->resume.world, r->resume.batch, (long long)G,
+                  mn_world_size(r->w), step_rows(r->cfg), (long long)p.epoch_pos,
+                  (long long)p.epoch, (long long)p.step);
   }
   r->pos = p;
   return MN_OK;
@@ -224,20 +224,21 @@ static mn_status_t init_weights(run_t *r) {
   const char *file = r->cfg->model.init_from;
   if (!file[0]) return MN_OK;
   if (r->resume.resumed) {
-    if (r->comm.rank == 0) mn_log_info("model.init_from %s: not used, the run resumed", file);
+    if (mn_world_rank(r->w) == 0)
+      mn_log_info("model.init_from %s: not used, the run resumed", file);
     return MN_OK;
   }
   size_t nbytes = (size_t)r->model.nparams * sizeof(float);
   float *params = malloc(nbytes);
   mn_status_t st = params ? MN_OK : mn_error(MN_ERR_NOMEM, "init_from: out of memory");
-  if (st == MN_OK && r->comm.rank == 0 &&
+  if (st == MN_OK && mn_world_rank(r->w) == 0 &&
       (st = mn_trainstate_read_params(file, &r->model, params)) != MN_OK)
     st = mn_error(st, "[model] init_from: %s", mn_error_message());
-  st = mn_comm_settle(&r->comm, st, &r->failed_rank);
-  if (st == MN_OK) st = mn_comm_bcast_f32(&r->comm, params, r->model.nparams);
+  st = mn_agree(r->w, st, &r->failed_rank);
+  if (st == MN_OK) st = mn_broadcast(r->w, params, r->model.nparams, MN_FLOAT32, 0);
   if (st == MN_OK) {
     r->k->upload(&r->dev->ctx, r->model.params, params, nbytes);
-    if (r->comm.rank == 0) mn_log_info("initial weights from %s", file);
+    if (mn_world_rank(r->w) == 0) mn_log_info("initial weights from %s", file);
   }
   free(params);
   return st;
@@ -259,7 +260,7 @@ static mn_status_t setup_run(run_t *r) {
     if (st != MN_OK) return st;
     memset(&r->plan, 0, sizeof r->plan); /* the loader owns it now */
   }
-  if (r->comm.rank == 0 && cfg->snapshot.enabled)
+  if (mn_world_rank(r->w) == 0 && cfg->snapshot.enabled)
     st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->model.tensors,
                              r->model.params, &r->optim, r->dev, &r->writer);
   return st;
@@ -308,7 +309,7 @@ static mn_status_t start_record(run_t *r) {
   mn_config_each_value(cfg, add_pair, &config);
   mn_status_t st =
       config.failed ? mn_error(MN_ERR_NOMEM, "out of memory listing the config") : MN_OK;
-  st = mn_comm_settle(&r->comm, st, &r->failed_rank);
+  st = mn_agree(r->w, st, &r->failed_rank);
   mn_metrics_opts_t o = {.path = cfg->log.metrics,
                          .tensorboard = cfg->log.tensorboard,
                          .progress = cfg->log.progress,
@@ -333,12 +334,12 @@ static mn_status_t open_device(run_t *r) {
   r->dev = &r->w->dev;
   r->k = r->dev->k;
   mn_status_t st = mn_comm_use_device(&r->comm, r->dev, cfg->comm.backend, cfg->comm.timeout_s);
-  st = mn_comm_settle(&r->comm, st, &r->failed_rank);
+  st = mn_agree(r->w, st, &r->failed_rank);
   if (st != MN_OK) return st;
   mn_log_debug("computing on %s", r->dev->name);
-  if (r->comm.rank == 0)
+  if (mn_world_rank(r->w) == 0)
     mn_log_info("computing on %s%s; gradients through %s", r->dev->name,
-                r->comm.world > 1 ? " (rank 0)" : "", mn_comm_path_name(r->comm.path));
+                mn_world_size(r->w) > 1 ? " (rank 0)" : "", mn_comm_path_name(r->comm.path));
   return MN_OK;
 }
 
@@ -346,17 +347,17 @@ static mn_status_t open_device(run_t *r) {
  * refused: MN_ERR_LOCKED) and checks that it can be written (MN_ERR_IO now, not when
  * training ends). */
 static mn_status_t claim_snapshot_dir(run_t *r) {
-  if (r->comm.rank != 0 || !r->cfg->snapshot.enabled) return MN_OK;
+  if (mn_world_rank(r->w) != 0 || !r->cfg->snapshot.enabled) return MN_OK;
   mn_status_t st = mn_snapshot_lock(r->cfg->snapshot.dir, &r->lock);
   return st == MN_OK ? mn_snapshot_dir_probe(r->cfg->snapshot.dir) : st;
 }
 
 static mn_status_t setup(run_t *r) {
-  mn_status_t st = mn_comm_settle(&r->comm, claim_snapshot_dir(r), &r->failed_rank);
-  if (st == MN_OK) st = mn_comm_settle(&r->comm, setup_local(r), &r->failed_rank);
+  mn_status_t st = mn_agree(r->w, claim_snapshot_dir(r), &r->failed_rank);
+  if (st == MN_OK) st = mn_agree(r->w, setup_local(r), &r->failed_rank);
   if (st == MN_OK) st = setup_resume(r);
   if (st == MN_OK) st = init_weights(r);
-  if (st == MN_OK) st = mn_comm_settle(&r->comm, setup_run(r), &r->failed_rank);
+  if (st == MN_OK) st = mn_agree(r->w, setup_run(r), &r->failed_rank);
   if (st == MN_OK) st = start_record(r);
   return st;
 }
@@ -425,7 +426,7 @@ static mn_status_t check_step(run_t *r, int64_t step, int nranks_bad, int stop) 
   r->grad_norm = NAN;
   if (nranks_bad > 0)
     return mn_error(MN_ERR_NONFINITE, "step %lld: the loss is NaN or infinite on %d of %d ranks",
-                    (long long)step, nranks_bad, r->comm.world);
+                    (long long)step, nranks_bad, mn_world_size(r->w));
   mn_status_t st = mn_comm_grads_wait(&r->comm, 0, m->nparams); /* every bucket */
   if (st != MN_OK) return st;
   /* the norm, for clipping (every step) and the metrics (the steps they record), in the
@@ -457,7 +458,7 @@ static void forward_backward(run_t *r, const struct input *in, double *loss_sum)
   int nmicro = (count + b - 1) / b;
   /* 1/(labels x world): the allreduce sums, so that the ranks' sum is the mean gradient
    * (over the samples, or the tokens of a sequence model) */
-  float scale = 1.0f / ((float)count * (float)yw * (float)r->comm.world);
+  float scale = 1.0f / ((float)count * (float)yw * (float)mn_world_size(r->w));
   *loss_sum = 0;
   for (int i = 0; i < nmicro; i++) {
     int rows = count - i * b < b ? count - i * b : b;
@@ -521,7 +522,7 @@ static int nonfinite_step(run_t *r, int64_t step) {
   if (skip && r->skips_in_row < max) {
     r->skips_in_row++;
     r->skipped++;
-    if (r->comm.rank == 0)
+    if (mn_world_rank(r->w) == 0)
       mn_log_warn("%s: its update is skipped on every rank (%d in a row, at most %d)", what,
                   r->skips_in_row, max);
     return 1;
@@ -594,13 +595,14 @@ static mn_status_t check_state_finite(run_t *r, const char *reason) {
 static mn_status_t snapshot(run_t *r, const char *reason, int wait) {
   mn_status_t st = mn_comm_grads_drain(&r->comm); /* its copies wait behind the last step's */
   if (st == MN_OK && r->cfg->snapshot.enabled) {
-    st = mn_comm_settle(&r->comm, check_state_finite(r, reason), &r->failed_rank);
+    st = mn_agree(r->w, check_state_finite(r, reason), &r->failed_rank);
     if (st != MN_OK) return st;
   }
   if (st == MN_OK && r->writer) {
     mn_snapshot_meta_t meta;
     mn_snapwrite_result_t prev, cur;
-    st = mn_trainstate_meta(r->cfg, r->comm.world, r->train, &r->pos, finished(r), reason, &meta);
+    st = mn_trainstate_meta(r->cfg, mn_world_size(r->w), r->train, &r->pos, finished(r), reason,
+                            &meta);
     meta.elapsed_s = r->elapsed0 + (mn_now_s() - r->t_start);
     meta.loss = r->loss;
     meta.train_loss = r->train_loss;
@@ -616,12 +618,12 @@ static mn_status_t snapshot(run_t *r, const char *reason, int wait) {
     }
     if (st != MN_OK && !wait) mn_log_error("%s", mn_error_message());
   }
-  return wait ? mn_comm_settle(&r->comm, st, &r->failed_rank) : MN_OK;
+  return wait ? mn_agree(r->w, st, &r->failed_rank) : MN_OK;
 }
 
 /* Loss and accuracy over the validation set, each rank taking a contiguous share. */
 static mn_status_t validate(run_t *r, double *loss, double *accuracy) {
-  int64_t n = mn_dataset_size(r->val), w = r->comm.world, me = r->comm.rank;
+  int64_t n = mn_dataset_size(r->val), w = mn_world_size(r->w), me = mn_world_rank(r->w);
   int64_t lo = n * me / w, hi = n * (me + 1) / w;
   int bs = r->model.max_batch, xw = x_width(r), yw = y_width(r);
   void *x = mn_device_host_alloc(r->dev, (size_t)bs * (size_t)xw * 4);
@@ -646,9 +648,9 @@ static mn_status_t validate(run_t *r, double *loss, double *accuracy) {
   }
   mn_device_host_free(r->dev, x);
   mn_device_host_free(r->dev, y);
-  st = mn_comm_settle(&r->comm, st, &r->failed_rank);
+  st = mn_agree(r->w, st, &r->failed_rank);
   if (st != MN_OK) return st;
-  st = mn_comm_sum_f64(&r->comm, sums, 3);
+  st = mn_allreduce(r->w, sums, 3, MN_FLOAT64, MN_SUM);
   if (st != MN_OK) return st;
   *loss = sums[0] / sums[2];
   *accuracy = sums[1] / sums[2];
@@ -658,7 +660,7 @@ static mn_status_t validate(run_t *r, double *loss, double *accuracy) {
 /* Mean of (sum, count) pairs over all ranks. */
 static double global_mean(run_t *r, double sum, double count) {
   double v[2] = {sum, count};
-  if (mn_comm_sum_f64(&r->comm, v, 2) != MN_OK || v[1] == 0) return NAN;
+  if (mn_allreduce(r->w, v, 2, MN_FLOAT64, MN_SUM) != MN_OK || v[1] == 0) return NAN;
   return v[0] / v[1];
 }
 
@@ -670,7 +672,7 @@ static double mfu(const run_t *r, double rows_per_s) {
                     ? 1e12 * r->cfg->compute.peak_tflops
                     : mn_device_peak_flops(r->dev->name, r->cfg->compute.tf32);
   if (peak <= 0) return NAN;
-  return rows_per_s * mn_model_flops_per_row(&r->model) / (peak * r->comm.world);
+  return rows_per_s * mn_model_flops_per_row(&r->model) / (peak * mn_world_size(r->w));
 }
 
 /* Why a snapshot is due after the step that brought the run to r->pos (NULL: none). */
@@ -695,7 +697,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
   int stop = 0;
   while (!finished(r) && !stop) {
     int64_t step = p->step, epoch = p->epoch;
-    mn_preempt_test_hook(r->comm.rank, step);
+    mn_preempt_test_hook(mn_world_rank(r->w), step);
     struct input in;
     double loss = 0;
     if (r->next.fetched) /* during the step before */
@@ -717,10 +719,10 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
     if (skipped) st = MN_OK;
     if (st == MN_OK && !skipped) r->skips_in_row = 0;
     if (st != MN_OK) {
-      st = mn_comm_settle(&r->comm, rd != MN_OK ? rd : st, &r->failed_rank);
+      st = mn_agree(r->w, rd != MN_OK ? rd : st, &r->failed_rank);
       break;
     }
-    if (stop && r->comm.rank == 0)
+    if (stop && mn_world_rank(r->w) == 0)
       mn_log_info("stop requested by a signal: all ranks stop after step %lld", (long long)step);
     int64_t in_epoch = p->epoch_pos / G;
     p->step++;
@@ -775,7 +777,8 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
       epoch_loss = 0;
       epoch_steps = 0;
       /* a signal that came during validation stops the run here, not a step later */
-      st = mn_comm_any(&r->comm, stop || mn_preempt_requested(), &stop);
+      stop = stop || mn_preempt_requested();
+      st = mn_allreduce(r->w, &stop, 1, MN_INT32, MN_MAX);
       if (st != MN_OK) break;
     }
     const char *reason = snapshot_reason(r, epoch_end, stop);
@@ -787,7 +790,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
   }
   double train_s = mn_now_s() - t_start - val_s;
   int64_t done = p->step - start;
-  sum->world = r->comm.world;
+  sum->world = mn_world_size(r->w);
   sum->start_step = start;
   sum->end_step = p->step;
   sum->steps = done;
