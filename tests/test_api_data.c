@@ -276,11 +276,25 @@ static void bad_opens(mn_world_t *w) {
   mn_data_opts_t o = {0, 0, 0, 0, 0, 0, 0};
   char path[128];
   path_of(path, sizeof path, "a.h5");
-  EXPECT(mn_data_open_samples(w, path, D, 7, &o, &d), MN_ERR_USAGE, "batch 0 < 1");
+  o.batch = -1;
+  EXPECT(mn_data_open_samples(w, path, D, 7, &o, &d), MN_ERR_USAGE, "batch -1 < 0");
   o.batch = 60; /* 2 x 60 > 103 rows */
   EXPECT(mn_data_open_samples(w, path, D, 7, &o, &d), MN_ERR_DATA, "a.h5");
   o.batch = BATCH;
   EXPECT(mn_data_open_samples(w, path, D + 1, 7, &o, &d), MN_ERR_DATA, "a.h5");
+  /* batch 0: a validation set, read with mn_data_read alone (however few its rows) */
+  o.batch = 0;
+  path_of(path, sizeof path, "a.h5");
+  EXPECT(mn_data_open_samples(w, path, D, 7, &o, &d), MN_OK, NULL);
+  mn_data_batch_t b;
+  float x[D];
+  int32_t y;
+  EXPECT(mn_data_next(d, &b), MN_ERR_USAGE, "opened with batch 0");
+  EXPECT(mn_data_seek(d, 0, 0), MN_ERR_USAGE, "opened with batch 0");
+  EXPECT(mn_data_read(d, N - 1, 1, x, &y), MN_OK, NULL);
+  CHECK(x[0] == N - 1 && y == (N - 1) % 7 && mn_data_steps_per_epoch(d) == 0);
+  mn_data_close(d);
+  o.batch = BATCH;
   /* a file missing on rank 1 alone: both ranks fail (rank 0 with rank 1's status) */
   path_of(path, sizeof path, g_rank == 1 ? "missing.h5" : "a.h5");
   EXPECT(mn_data_open_samples(w, path, D, 7, &o, &d), MN_ERR_NOINPUT,

@@ -35,7 +35,8 @@ extern "C" {
 typedef struct mn_data mn_data_t;
 
 typedef struct mn_data_opts {
-  int batch;          /* rows per rank per step (>= 1; required) */
+  int batch;          /* rows per rank per step (>= 1); 0: no batches, rows read with
+                         mn_data_read only (a validation set), no shard plan */
   uint64_t seed;      /* of the order (any value, 0 too) */
   int in_order;       /* 1: rows in file order every epoch; 0 (default): shuffled */
   int64_t block_size; /* rows per shuffle block; 0: 256 */

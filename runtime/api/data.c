@@ -27,7 +27,7 @@ struct mn_data {
 
 static mn_status_t check_opts(const char *fn, const mn_data_opts_t *o) {
   if (!o) return mn_error(MN_ERR_USAGE, "%s: opts is NULL (the batch is required)", fn);
-  if (o->batch < 1) return mn_error(MN_ERR_USAGE, "%s: batch %d < 1", fn, o->batch);
+  if (o->batch < 0) return mn_error(MN_ERR_USAGE, "%s: batch %d < 0", fn, o->batch);
   if (o->block_size < 0 || o->shuffle_blocks < 0 || o->prefetch < 0)
     return mn_error(MN_ERR_USAGE,
                     "%s: block_size, shuffle_blocks and prefetch are >= 0 (0: "
@@ -40,6 +40,7 @@ static mn_status_t check_opts(const char *fn, const mn_data_opts_t *o) {
 /* This rank's half of an open: the plan over an open dataset. */
 static mn_status_t plan(mn_data_t *d) {
   const mn_comm_t *c = &d->w->comm;
+  if (d->batch == 0) return MN_OK; /* read with mn_data_read only: no plan */
   mn_status_t st =
       mn_shard_plan_init(mn_dataset_size(d->ds), c->world, c->rank, d->batch, &d->opts, &d->rule);
   if (st != MN_OK) return mn_error(st, "%s: %s", mn_dataset_path(d->ds, 0), mn_error_message());
@@ -125,6 +126,8 @@ void mn_data_close(mn_data_t *d) {
   free(d);
 }
 
+struct mn_dataset *mn_api_data_dataset(const mn_data_t *d) { return d ? d->ds : NULL; }
+
 int64_t mn_data_rows(const mn_data_t *d) { return d ? mn_dataset_size(d->ds) : 0; }
 int mn_data_x_width(const mn_data_t *d) { return d ? mn_dataset_dim(d->ds) : 0; }
 int mn_data_y_width(const mn_data_t *d) { return d ? mn_dataset_label_width(d->ds) : 0; }
@@ -136,6 +139,9 @@ static int64_t global_batch(const mn_data_t *d) { return (int64_t)d->rule.world 
 mn_status_t mn_data_next(mn_data_t *d, mn_data_batch_t *b) {
   if (!d || !b) return mn_error(MN_ERR_USAGE, "mn_data_next: d or b is NULL");
   memset(b, 0, sizeof *b);
+  if (d->batch == 0)
+    return mn_error(MN_ERR_USAGE, "mn_data_next: %s was opened with batch 0: read it with "
+                    "mn_data_read", mn_dataset_path(d->ds, 0));
   mn_status_t st = MN_OK;
   if (!d->loader) {
     mn_shard_plan_t p;
@@ -186,6 +192,9 @@ void mn_data_position(const mn_data_t *d, int64_t *epoch, int64_t *pos) {
 
 mn_status_t mn_data_seek(mn_data_t *d, int64_t epoch, int64_t pos) {
   if (!d) return mn_error(MN_ERR_USAGE, "mn_data_seek: d is NULL");
+  if (d->batch == 0)
+    return mn_error(MN_ERR_USAGE, "mn_data_seek: %s was opened with batch 0: no batches",
+                    mn_dataset_path(d->ds, 0));
   int64_t n = mn_dataset_size(d->ds);
   if (epoch < 0 || pos < 0 || pos >= n)
     return mn_error(MN_ERR_USAGE,

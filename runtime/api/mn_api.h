@@ -56,6 +56,10 @@ enum { MN_API_SLOT_FAILED = 0, MN_API_SLOT_STOP = 1, MN_API_SLOTS = 2 };
 mn_status_t mn_api_world_open(MPI_Comm comm, const mn_init_opts_t *opts, mn_world_t **world);
 void mn_api_world_close(mn_world_t *w);
 
+/* The runtime's dataset under d (data.c): what a snapshot of mntrain records as the
+ * dataset's identity (mn_trainstate.h). */
+struct mn_dataset *mn_api_data_dataset(const mn_data_t *d);
+
 /* Usage errors, worded at the boundary: "mn_params_add: ..." */
 #define MN_API_USAGE(fn, ...) mn_error(MN_ERR_USAGE, fn ": " __VA_ARGS__)
 
