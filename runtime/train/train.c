@@ -41,14 +41,12 @@
 
 #include "mn_api.h" /* the world's ranks and device */
 #include "mn_comm.h"
-#include "mn_data.h"
 #include "mn_device.h"
 #include "mn_log.h"
 #include "mn_model.h"
 #include "mn_optim.h"
 #include "mn_preempt.h"
 #include "mn_resume.h"
-#include "mn_shard.h"
 #include "mn_snapwriter.h"
 #include "mn_trainstate.h"
 
@@ -63,18 +61,16 @@ typedef struct run {
   mn_device_t *dev; /* the world's */
   mn_comm_t comm;
   mn_status_t send_status; /* the first failure to hand a bucket over during backward */
-  struct input {           /* a step's batch, taken from the loader and sent to the device */
-    int fetched;           /* taken from the loader (and, when rd == MN_OK, held) */
-    mn_status_t rd;        /* the loader's answer */
-    mn_batch_t batch;      /* host */
+  struct input {           /* a step's batch, taken from the data and sent to the device */
+    int fetched;           /* taken from the data (and, when rd == MN_OK, held) */
+    mn_status_t rd;        /* the data's answer */
+    mn_data_batch_t batch; /* host; held until the next mn_data_next */
     const void *x;         /* the device's copy (the host buffer itself on the CPU) */
     const int32_t *y;
-  } next; /* the next step's, when fetched ahead */
-  mn_dataset_t *train, *val;
-  mn_shard_plan_t plan; /* this rank's plan until the loader takes it over */
-  mn_shard_plan_t rule; /* its sizes only (no tables): for mn_shard_steps_from */
+  } next;                 /* the next step's, when fetched ahead */
+  mn_data_t *train, *val; /* mn/data.h: the shard plan and the reader; val: read only */
+  int last_in_epoch;      /* the step under way is its epoch's last (its batch says) */
   int64_t steps_per_epoch, global_batch;
-  mn_loader_t *loader;
   mn_model_spec_t spec;
   mn_model_t model;
   mn_optim_t optim;
@@ -108,35 +104,38 @@ static int step_rows(const mn_config_t *cfg) {
 static int x_width(const run_t *r) { return r->spec.tokens ? r->spec.seq : r->spec.in_width; }
 static int y_width(const run_t *r) { return r->spec.seq; }
 
-/* A sample dataset for the MLP, a token dataset read in windows of context + 1 for a gpt. */
-static mn_status_t open_set(const run_t *r, const char *spec, mn_dataset_t **ds) {
-  if (r->spec.tokens) return mn_dataset_open_tokens(spec, r->spec.seq, r->spec.classes, ds);
-  return mn_dataset_open(spec, r->spec.in_width, r->cfg->model.layers[r->cfg->model.nlayers - 1],
-                         ds);
+/* Collective: a sample dataset for the MLP, a token dataset read in windows of context + 1
+ * for a gpt (mn/data.h); batch 0: read only (validation). */
+static mn_status_t open_set(run_t *r, const char *spec, int batch, mn_data_t **d) {
+  const mn_config_t *cfg = r->cfg;
+  mn_data_opts_t o = {.batch = batch,
+                      .seed = cfg->data.seed,
+                      .in_order = !cfg->data.shuffle,
+                      .block_size = cfg->data.block_size,
+                      .shuffle_blocks = cfg->data.shuffle_blocks,
+                      .pad = cfg->data.remainder == MN_REMAINDER_PAD,
+                      .prefetch = cfg->data.prefetch};
+  if (r->spec.tokens) return mn_data_open_tokens(r->w, spec, r->spec.seq, r->spec.classes, &o, d);
+  return mn_data_open_samples(r->w, spec, r->spec.in_width,
+                              cfg->model.layers[cfg->model.nlayers - 1], &o, d);
 }
 
+/* Collective: the model's shape (what the data must fit), then the data. */
 static mn_status_t open_data(run_t *r) {
   const mn_config_t *cfg = r->cfg;
-  mn_status_t st = open_set(r, cfg->data.train, &r->train);
-  if (st == MN_OK && cfg->data.val[0]) st = open_set(r, cfg->data.val, &r->val);
-  if (st != MN_OK) return st;
-  mn_shard_opts_t o = {cfg->data.block_size, cfg->data.shuffle_blocks, cfg->data.shuffle,
-                       cfg->data.remainder == MN_REMAINDER_PAD, cfg->data.seed};
-  st = mn_shard_plan_init(mn_dataset_size(r->train), mn_world_size(r->w), mn_world_rank(r->w),
-                          step_rows(cfg), &o, &r->plan);
-  if (st != MN_OK) return mn_error(st, "%s: %s", mn_dataset_path(r->train, 0), mn_error_message());
-  return MN_OK;
+  mn_status_t st = mn_agree(r->w, mn_model_spec_config(cfg, &r->spec), &r->failed_rank);
+  if (st == MN_OK) st = open_set(r, cfg->data.train, step_rows(cfg), &r->train);
+  if (st == MN_OK && cfg->data.val[0]) st = open_set(r, cfg->data.val, 0, &r->val);
+  return st;
 }
 
 static void grads_ready(void *arg, int64_t done);
 
-/* This rank's part of the set-up: data, plan, model, optimizer. */
+/* This rank's part of the set-up: sizes, model, optimizer. */
 static mn_status_t setup_local(run_t *r) {
   const mn_config_t *cfg = r->cfg;
-  mn_status_t st = mn_model_spec_config(cfg, &r->spec);
-  if (st == MN_OK) st = open_data(r);
-  if (st != MN_OK) return st;
-  int64_t spe = r->steps_per_epoch = r->plan.steps_per_epoch;
+  mn_status_t st = MN_OK;
+  int64_t spe = r->steps_per_epoch = mn_data_steps_per_epoch(r->train);
   r->global_batch = (int64_t)mn_world_size(r->w) * step_rows(cfg);
   r->total_steps = (int64_t)cfg->schedule.epochs * spe;
   if (cfg->schedule.max_steps > 0 && cfg->schedule.max_steps < r->total_steps)
@@ -194,16 +193,17 @@ static mn_status_t resume_state(run_t *r, const mn_snapshot_meta_t *here) {
 static mn_status_t setup_resume(run_t *r) {
   mn_snapshot_meta_t here;
   mn_position_t zero = {0, 0, 0, 0};
-  mn_status_t st = mn_trainstate_meta(r->cfg, mn_world_size(r->w), r->train, &zero, 0, "", &here);
+  mn_status_t st = mn_trainstate_meta(r->cfg, mn_world_size(r->w), mn_api_data_dataset(r->train),
+                                      &zero, 0, "", &here);
   st = mn_agree(r->w, st, &r->failed_rank);
   if (st == MN_OK) st = resume_state(r, &here);
   mn_snapshot_meta_free(&here);
   if (st != MN_OK || !r->resume.resumed) return st;
   mn_position_t p = r->resume.pos;
-  if (mn_shard_steps_from(&r->plan, p.epoch_pos) == 0) { /* nothing left of that epoch */
-    p.epoch++;
-    p.epoch_pos = 0;
-  }
+  /* the data continue there (the next epoch's start when nothing whole is left of it) */
+  st = mn_data_seek(r->train, p.epoch, p.epoch_pos);
+  if (st != MN_OK) return mn_error(MN_ERR_INTERNAL, "resume: %s", mn_error_message());
+  mn_data_position(r->train, &p.epoch, &p.epoch_pos);
   int64_t G = r->global_batch, was = (int64_t)r->resume.world * r->resume.batch;
   if (was != G) {
     p.step = p.epoch * r->steps_per_epoch + p.epoch_pos / G;
@@ -248,18 +248,10 @@ static int finished(const run_t *r) {
   return r->pos.step >= r->total_steps || r->pos.epoch >= r->cfg->schedule.epochs;
 }
 
-/* The loader (from r->pos) and rank 0's snapshot writer. */
+/* Rank 0's snapshot writer (the data read from r->pos on from the first batch on). */
 static mn_status_t setup_run(run_t *r) {
   const mn_config_t *cfg = r->cfg;
   mn_status_t st = MN_OK;
-  r->rule = r->plan;
-  r->rule.block_perm = r->rule.block_start = r->rule.win_perm = NULL;
-  if (!finished(r)) {
-    st = mn_loader_start(r->train, &r->plan, r->pos.epoch, r->pos.epoch_pos, cfg->data.prefetch,
-                         r->dev, &r->loader);
-    if (st != MN_OK) return st;
-    memset(&r->plan, 0, sizeof r->plan); /* the loader owns it now */
-  }
   if (mn_world_rank(r->w) == 0 && cfg->snapshot.enabled)
     st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->model.tensors,
                              r->model.params, &r->optim, r->dev, &r->writer);
@@ -354,6 +346,7 @@ static mn_status_t claim_snapshot_dir(run_t *r) {
 
 static mn_status_t setup(run_t *r) {
   mn_status_t st = mn_agree(r->w, claim_snapshot_dir(r), &r->failed_rank);
+  if (st == MN_OK) st = open_data(r);
   if (st == MN_OK) st = mn_agree(r->w, setup_local(r), &r->failed_rank);
   if (st == MN_OK) st = setup_resume(r);
   if (st == MN_OK) st = init_weights(r);
@@ -367,30 +360,28 @@ static void teardown(run_t *r) {
    * left unfinished would otherwise hold every wait on the device and every free below */
   mn_comm_release_device(&r->comm);
   if (r->next.fetched) mn_device_input_done(r->dev); /* no copy in flight from a freed buffer */
-  if (r->loader) mn_loader_stop(r->loader);
+  mn_data_close(r->train);
+  mn_data_close(r->val);
   mn_snapwriter_stop(r->writer);
   mn_snapshot_unlock(r->lock);
   mn_metrics_finish(r->metrics, NULL, MN_ERR_INTERNAL); /* (after a failed set-up: no records) */
   mn_optim_free(&r->optim);
   mn_model_free(&r->model);
-  mn_shard_plan_free(&r->plan);
-  if (r->val) mn_dataset_close(r->val);
-  if (r->train) mn_dataset_close(r->train);
   mn_comm_free(&r->comm); /* the device stays the world's */
 }
 
 /* The next batch from the loader, its copy to the device started (it overlaps whatever the
  * device still has queued: the end of the step before). */
 static void fetch(run_t *r, struct input *in) {
-  in->rd = mn_loader_next(r->loader, &in->batch, &r->t.io_wait_s);
+  in->rd = mn_data_next(r->train, &in->batch);
+  r->t.io_wait_s += in->batch.wait_s;
   in->fetched = 1;
   if (in->rd == MN_OK)
     mn_device_input_put(r->dev, in->batch.x, in->batch.y, in->batch.count, &in->x, &in->y);
 }
 
 static void give_back(run_t *r, struct input *in) {
-  if (in->fetched && in->rd == MN_OK) mn_loader_release(r->loader, &in->batch);
-  in->fetched = 0;
+  in->fetched = 0; /* (the data take the batch back at their next call) */
 }
 
 /* model->on_grads: backward has finished grads[0, done): in the step's last micro-batch,
@@ -406,8 +397,7 @@ static int record_due(const run_t *r, int64_t step, int stop) {
   if (step == r->start_step || (step + 1) % r->cfg->log.interval == 0 || stop ||
       step + 1 >= r->total_steps)
     return 1;
-  int epoch_end = mn_shard_steps_from(&r->rule, r->pos.epoch_pos + r->global_batch) == 0;
-  return epoch_end && r->pos.epoch + 1 >= r->cfg->schedule.epochs;
+  return r->last_in_epoch && r->pos.epoch + 1 >= r->cfg->schedule.epochs;
 }
 
 /* Whether the step may update the weights: no rank's loss was NaN or Inf (the agreed
@@ -601,8 +591,8 @@ static mn_status_t snapshot(run_t *r, const char *reason, int wait) {
   if (st == MN_OK && r->writer) {
     mn_snapshot_meta_t meta;
     mn_snapwrite_result_t prev, cur;
-    st = mn_trainstate_meta(r->cfg, mn_world_size(r->w), r->train, &r->pos, finished(r), reason,
-                            &meta);
+    st = mn_trainstate_meta(r->cfg, mn_world_size(r->w), mn_api_data_dataset(r->train), &r->pos,
+                            finished(r), reason, &meta);
     meta.elapsed_s = r->elapsed0 + (mn_now_s() - r->t_start);
     meta.loss = r->loss;
     meta.train_loss = r->train_loss;
@@ -623,7 +613,7 @@ static mn_status_t snapshot(run_t *r, const char *reason, int wait) {
 
 /* Loss and accuracy over the validation set, each rank taking a contiguous share. */
 static mn_status_t validate(run_t *r, double *loss, double *accuracy) {
-  int64_t n = mn_dataset_size(r->val), w = mn_world_size(r->w), me = mn_world_rank(r->w);
+  int64_t n = mn_data_rows(r->val), w = mn_world_size(r->w), me = mn_world_rank(r->w);
   int64_t lo = n * me / w, hi = n * (me + 1) / w;
   int bs = r->model.max_batch, xw = x_width(r), yw = y_width(r);
   void *x = mn_device_host_alloc(r->dev, (size_t)bs * (size_t)xw * 4);
@@ -633,7 +623,7 @@ static mn_status_t validate(run_t *r, double *loss, double *accuracy) {
   if (st == MN_OK) st = mn_comm_grads_drain(&r->comm); /* its loss reads wait behind the step */
   for (int64_t i = lo; st == MN_OK && i < hi; i += bs) {
     int cnt = (int)(hi - i < bs ? hi - i : bs);
-    st = mn_dataset_read_range(r->val, i, cnt, x, y);
+    st = mn_data_read(r->val, i, cnt, x, y);
     if (st != MN_OK) break;
     double ls;
     int64_t correct;
@@ -706,11 +696,11 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
       fetch(r, &in);
     r->next.fetched = 0;
     mn_status_t rd = in.rd == MN_OK ? snapshot_failed(r) : in.rd;
-    if (rd == MN_OK && (in.batch.epoch != epoch || in.batch.pos != p->epoch_pos))
-      rd = mn_error(MN_ERR_INTERNAL,
-                    "loader out of step: epoch %lld position %lld, expected %lld %lld",
-                    (long long)in.batch.epoch, (long long)in.batch.pos, (long long)epoch,
-                    (long long)p->epoch_pos);
+    if (rd == MN_OK && (in.batch.epoch != epoch || in.batch.step != p->epoch_pos / G))
+      rd = mn_error(MN_ERR_INTERNAL, "data out of step: epoch %lld step %lld, expected %lld %lld",
+                    (long long)in.batch.epoch, (long long)in.batch.step, (long long)epoch,
+                    (long long)(p->epoch_pos / G));
+    r->last_in_epoch = rd == MN_OK && in.batch.last;
     st = train_step(r, rd == MN_OK ? &in : NULL, step, &loss, &stop);
     int record = record_due(r, step, stop); /* before the position moves on */
     mn_device_input_done(r->dev);           /* (long done: the step read its batch) */
@@ -728,7 +718,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
     p->step++;
     p->samples += G;
     p->epoch_pos += G;
-    int epoch_end = mn_shard_steps_from(&r->rule, p->epoch_pos) == 0;
+    int epoch_end = r->last_in_epoch; /* (the data are at the next epoch's start too) */
     if (epoch_end) {
       p->epoch++;
       p->epoch_pos = 0;
