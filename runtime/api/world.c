@@ -39,8 +39,9 @@ static mn_device_kind_t device_kind(mn_compute_t c) {
   return c == MN_COMPUTE_CPU ? MN_DEVICE_CPU : c == MN_COMPUTE_CUDA ? MN_DEVICE_GPU : MN_DEVICE_AUTO;
 }
 
-/* Collective: the rank's device, agreed among the ranks. */
+/* Collective: the rank's device (and its CPU kernels' threads), agreed among the ranks. */
 static mn_status_t open_device(mn_world_t *w, const mn_init_opts_t *o) {
+  if (o->threads > 0) mn_kernels_cpu_set_threads(o->threads);
   mn_status_t st = mn_device_open(device_kind(o->device), w->comm.local_rank, o->tf32,
                                   o->deterministic, &w->dev);
   st = mn_comm_settle(&w->comm, st, &w->failed_rank);
@@ -49,15 +50,19 @@ static mn_status_t open_device(mn_world_t *w, const mn_init_opts_t *o) {
   return MN_OK;
 }
 
-/* A world's fields from the options, before anything starts. */
-static mn_world_t *world_new(const mn_init_opts_t *o) {
-  mn_world_t *w = calloc(1, sizeof *w);
-  if (!w) return NULL;
-  w->comm.comm = MPI_COMM_NULL;
-  w->failed_rank = -1;
-  w->bucket_mb = o->bucket_mb > 0 ? o->bucket_mb : 25.0;
-  w->timeout_s = o->timeout_s > 0 ? o->timeout_s : 600.0;
-  return w;
+/* The options (opts, or every default when NULL) checked into *o, and a world's fields
+ * from them, before anything starts. out: *w. */
+static mn_status_t world_new(const char *fn, const mn_init_opts_t *opts, mn_init_opts_t *o,
+                             mn_world_t **w) {
+  *o = opts ? *opts : (mn_init_opts_t){.device = MN_COMPUTE_AUTO};
+  mn_status_t st = check_opts(o);
+  if (st != MN_OK) return st;
+  if (!(*w = calloc(1, sizeof **w))) return mn_error(MN_ERR_NOMEM, "%s: out of memory", fn);
+  (*w)->comm.comm = MPI_COMM_NULL;
+  (*w)->failed_rank = -1;
+  (*w)->bucket_mb = o->bucket_mb > 0 ? o->bucket_mb : 25.0;
+  (*w)->timeout_s = o->timeout_s > 0 ? o->timeout_s : 600.0;
+  return MN_OK;
 }
 
 /* MPI, the world's communicator and the rank's own start-up; then the device, agreed. */
@@ -80,7 +85,6 @@ static mn_status_t start(mn_world_t *w, int *argc, char ***argv, const mn_init_o
     mn_log_warn("placement not applied: %s", mn_error_message());
   if (w->report_dir[0] && mn_liveness_start(w->report_dir, w->comm.rank) != MN_OK)
     mn_log_warn("cannot tell mnrun this rank has started: %s", mn_error_message());
-  if (o->threads > 0) mn_kernels_cpu_set_threads(o->threads);
   return open_device(w, o);
 }
 
@@ -89,12 +93,10 @@ mn_status_t mn_init(int *argc, char ***argv, const mn_init_opts_t *opts, mn_worl
   if (!world) return MN_API_USAGE("mn_init", "world is NULL");
   if (g_live) return MN_API_USAGE("mn_init", "called twice without mn_finish"); /* *world kept */
   *world = NULL;
-  mn_init_opts_t o = {.device = MN_COMPUTE_AUTO};
-  if (opts) o = *opts;
-  mn_status_t st = check_opts(&o);
+  mn_init_opts_t o;
+  mn_world_t *w;
+  mn_status_t st = world_new("mn_init", opts, &o, &w);
   if (st != MN_OK) return st;
-  mn_world_t *w = world_new(&o);
-  if (!w) return mn_error(MN_ERR_NOMEM, "mn_init: out of memory");
   g_live = 1;
   st = start(w, argc, argv, &o);
   *world = w; /* even on failure: mn_finish reports and finalises */
@@ -129,17 +131,12 @@ int mn_finish(mn_world_t *w, mn_status_t st) {
 }
 
 mn_status_t mn_api_world_open(MPI_Comm comm, const mn_init_opts_t *opts, mn_world_t **world) {
-  mn_init_opts_t o = {.device = MN_COMPUTE_AUTO};
-  if (opts) o = *opts;
-  mn_status_t st = check_opts(&o);
+  mn_init_opts_t o;
+  mn_world_t *w;
+  mn_status_t st = world_new("mn_api_world_open", opts, &o, &w);
   if (st != MN_OK) return st;
-  mn_world_t *w = world_new(&o);
-  if (!w) return mn_error(MN_ERR_NOMEM, "out of memory");
   st = mn_comm_init(&w->comm, comm, w->bucket_mb);
-  if (st == MN_OK) {
-    if (o.threads > 0) mn_kernels_cpu_set_threads(o.threads);
-    st = open_device(w, &o);
-  }
+  if (st == MN_OK) st = open_device(w, &o);
   if (st != MN_OK) {
     mn_api_world_close(w);
     return st;
