@@ -12,6 +12,7 @@
 #include "mn_comm.h"
 #include "mn_device.h"
 #include "mn_optim.h"
+#include "mn_snapwriter.h"
 #include "mn_status.h"
 #include "mn_tensors.h"
 
@@ -55,6 +56,10 @@ enum { MN_API_SLOT_FAILED = 0, MN_API_SLOT_STOP = 1, MN_API_SLOTS = 2 };
  * such a part (mn_train.h); close with mn_api_world_close, not mn_finish. out: *world. */
 mn_status_t mn_api_world_open(MPI_Comm comm, const mn_init_opts_t *opts, mn_world_t **world);
 void mn_api_world_close(mn_world_t *w);
+
+/* A finished snapshot write (rank 0; status -1: there was none): logged, and recorded in m
+ * when m is not NULL (state.c; mntrain's writes too). */
+void mn_api_snapshot_outcome(mn_metrics_t *m, const mn_snapwrite_result_t *r);
 
 /* The runtime's dataset under d (data.c): what a snapshot of mntrain records as the
  * dataset's identity (mn_trainstate.h). */

@@ -386,18 +386,17 @@ mn_status_t mn_state_open(mn_params_t *p, mn_optimizer_t *o, const char *dir, in
   return MN_OK;
 }
 
-/* Log a finished write (rank 0), and record it in the metrics; status -1: there was none. */
-static void log_write(const mn_state_t *s, const mn_snapwrite_result_t *r) {
+void mn_api_snapshot_outcome(mn_metrics_t *m, const mn_snapwrite_result_t *r) {
   if ((int)r->status == -1) return;
-  mn_snapshot_record_t rec = {r->step,    r->reason,  r->path,  r->status == MN_OK,
-                              r->message, r->write_s, r->stall_s};
-  if (s->metrics) mn_metrics_snapshot(s->metrics, &rec);
   if (r->status == MN_OK)
     mn_log_info("snapshot %s (%s) written in %.3f s; training paused %.4f s for it", r->path,
                 r->reason, r->write_s, r->stall_s);
   else
     mn_log_error("snapshot of step %lld (%s) failed: %s", (long long)r->step, r->reason,
                  r->message);
+  mn_snapshot_record_t rec = {r->step,    r->reason,  r->path,   r->status == MN_OK,
+                              r->message, r->write_s, r->stall_s};
+  if (m) mn_metrics_snapshot(m, &rec);
 }
 
 void mn_state_close(mn_state_t *s) {
@@ -405,7 +404,7 @@ void mn_state_close(mn_state_t *s) {
   if (s->writer) {
     mn_snapwrite_result_t r;
     mn_snapwriter_wait(s->writer, &r); /* a failure no later call will report */
-    log_write(s, &r);
+    mn_api_snapshot_outcome(s->metrics, &r);
     mn_snapwriter_stop(s->writer);
   }
   mn_snapshot_unlock(s->lock);
@@ -457,10 +456,10 @@ static mn_status_t submit(mn_state_t *s, const char *reason, int wait) {
   free(blobs);
   mn_snapshot_meta_free(&meta);
   if (st != MN_OK) return st;
-  log_write(s, &prev);
+  mn_api_snapshot_outcome(s->metrics, &prev);
   if (wait) {
     mn_snapwriter_wait(s->writer, &cur);
-    log_write(s, &cur);
+    mn_api_snapshot_outcome(s->metrics, &cur);
     if (cur.status != MN_OK)
       return mn_error(cur.status, "mn_state_save: snapshot of step %lld (%s) failed: %s",
                       (long long)cur.step, cur.reason, cur.message);

@@ -364,7 +364,6 @@ static void teardown(run_t *r) {
   mn_data_close(r->val);
   mn_snapwriter_stop(r->writer);
   mn_snapshot_unlock(r->lock);
-  mn_metrics_finish(r->metrics, NULL, MN_ERR_INTERNAL); /* (after a failed set-up: no records) */
   mn_optim_free(&r->optim);
   mn_model_free(&r->model);
   mn_comm_free(&r->comm); /* the device stays the world's */
@@ -528,19 +527,11 @@ static int nonfinite_step(run_t *r, int64_t step) {
 
 /* Log and record one finished write (status -1: there was none). */
 static void snapshot_done(run_t *r, const mn_snapwrite_result_t *w) {
-  if ((int)w->status == -1) return;
-  mn_snapshot_record_t rec = {w->step,    w->reason,  w->path,   w->status == MN_OK,
-                              w->message, w->write_s, w->stall_s};
-  if (w->status == MN_OK)
-    mn_log_info("snapshot %s (%s) written in %.3f s; training paused %.4f s for it", w->path,
-                w->reason, w->write_s, w->stall_s);
-  else
-    mn_log_error("snapshot of step %lld (%s) failed: %s", (long long)w->step, w->reason,
-                 w->message);
-  if (w->status != MN_OK && r->cfg->snapshot.on_error == MN_ON_ERROR_CONTINUE &&
+  mn_api_snapshot_outcome(r->metrics, w); /* logged and recorded */
+  if ((int)w->status != -1 && w->status != MN_OK &&
+      r->cfg->snapshot.on_error == MN_ON_ERROR_CONTINUE &&
       (!strcmp(w->reason, "epoch") || !strcmp(w->reason, "interval")))
     mn_log_warn("snapshot.on_error = continue: training goes on without that snapshot");
-  mn_metrics_snapshot(r->metrics, &rec);
 }
 
 /* snapshot.on_error = stop: once an epoch or interval snapshot has failed, rank 0's
