@@ -17,6 +17,17 @@ json_field() {
 # check_float EXPR: an awk comparison on numbers, e.g. check_float "0.3 < 0.5"
 check_float() { awk "BEGIN { exit !($1) }"; }
 
+# guard SECONDS PID: SIGKILL PID if it still runs after SECONDS (a lost signal, a hang); gone
+# as soon as PID is, so that no stray sleep holds the test's output open
+guard() {
+  local i
+  for ((i = 0; i < $1 * 10; i++)); do
+    kill -0 "$2" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$2" 2>/dev/null
+}
+
 # expect_exit CODE DESC CMD...: run CMD, check its exit code; its stderr is in $MN_TMP/err
 expect_exit() {
   local want=$1 desc=$2

@@ -16,16 +16,6 @@ tag="mnprog$$" # in the sleeping processes' command lines, for pgrep
 # end those of this run, by their ids
 trap 'kill -KILL $(pgrep -f "$tag") 2>/dev/null' EXIT
 
-# guard SECONDS PID: SIGKILL PID if it still runs after SECONDS (a lost signal, a hang)
-guard() {
-  local i
-  for ((i = 0; i < $1 * 10; i++)); do
-    kill -0 "$2" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$2" 2>/dev/null
-}
-
 # wait_files N PATTERN: until N files match PATTERN (at most 60 s)
 wait_files() {
   local i

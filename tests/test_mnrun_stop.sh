@@ -32,16 +32,7 @@ CONF
 # The instants count from mnrun's first instruction (its handler in place: SigCgt; at most
 # 1 s is waited for it): before main, the dynamic loader's few milliseconds, a signal has
 # its default effect on any program.
-# guard SECONDS PID: SIGKILL PID if it still runs after SECONDS (a lost stop, a hang); gone
-# as soon as PID is, so that no stray sleep holds the test's output open
-guard() {
-  local i
-  for ((i = 0; i < $1 * 10; i++)); do
-    kill -0 "$2" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$2" 2>/dev/null
-}
+# (guard SECONDS PID: tests/lib.sh)
 
 wait_handler() { # PID: until mnrun runs with its SIGTERM handler in place (at most ~1 s)
   local pid=$1 comm line mask
