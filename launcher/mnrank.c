@@ -34,6 +34,7 @@
 #include "mn_log.h"
 #include "mn_rankenv.h"
 #include "mn_report.h"
+#include "mn_selfpipe.h"
 #include "mn_status.h"
 #include "mn_stopnote.h"
 #include "mn_suggest.h"
@@ -47,33 +48,17 @@ static struct sigaction g_found[NSIGNALS]; /* the dispositions mnrank started wi
 static sigset_t g_child_mask;              /* the mask it started with, these unblocked */
 static int g_pipe[2] = {-1, -1};
 
-static void on_signal(int sig) {
-  int saved = errno;
-  unsigned char b = (unsigned char)sig;
-  ssize_t w = write(g_pipe[1], &b, 1); /* a full pipe already holds a wake-up */
-  (void)w;
-  errno = saved;
-}
+static void on_signal(int sig) { mn_selfpipe_write(g_pipe[1], sig); }
 
 /* Record the signals from now on (a self-pipe), and unblock them: the direct engine starts
  * the rank with the stop signals blocked until its handler is in place (mn_cmd_t). */
 static mn_status_t install_signals(void) {
-  if (pipe(g_pipe) != 0) return mn_error(MN_ERR_INTERNAL, "pipe: %s", strerror(errno));
-  for (int i = 0; i < 2; i++) {
-    fcntl(g_pipe[i], F_SETFD, FD_CLOEXEC);
-    fcntl(g_pipe[i], F_SETFL, O_NONBLOCK);
-  }
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-  sigemptyset(&sa.sa_mask);
+  mn_status_t st = mn_selfpipe_open(g_pipe);
+  if (st != MN_OK) return st;
+  mn_selfpipe_catch(g_signals, NSIGNALS, on_signal, g_found);
   sigset_t ours;
   sigemptyset(&ours);
-  for (int i = 0; i < NSIGNALS; i++) {
-    sigaction(g_signals[i], &sa, &g_found[i]);
-    sigaddset(&ours, g_signals[i]);
-  }
+  for (int i = 0; i < NSIGNALS; i++) sigaddset(&ours, g_signals[i]);
   sigprocmask(SIG_UNBLOCK, &ours, &g_child_mask);
   for (int i = 0; i < NSIGNALS; i++) sigdelset(&g_child_mask, g_signals[i]);
   return MN_OK;

@@ -30,6 +30,7 @@
 #include "mn_liveness.h"
 #include "mn_log.h"
 #include "mn_report.h"
+#include "mn_selfpipe.h"
 #include "mn_stopnote.h"
 
 #define MAX_FAILED_LINES 8
@@ -74,28 +75,15 @@ static int is_stop_signal(int sig) {
 }
 
 static void on_signal(int sig) {
-  int saved = errno;
   if (is_stop_signal(sig) && !g_first_stop) g_first_stop = sig;
-  unsigned char b = (unsigned char)sig;
-  ssize_t w = write(g_pipe[1], &b, 1); /* a full pipe already holds a wake-up */
-  (void)w;
-  errno = saved;
+  mn_selfpipe_write(g_pipe[1], sig);
 }
 
 mn_status_t mn_supervise_signals_install(void) {
   if (g_pipe[0] >= 0) return MN_OK;
-  if (pipe(g_pipe) != 0) return mn_error(MN_ERR_INTERNAL, "pipe: %s", strerror(errno));
-  for (int i = 0; i < 2; i++) {
-    fcntl(g_pipe[i], F_SETFD, FD_CLOEXEC);
-    fcntl(g_pipe[i], F_SETFL, O_NONBLOCK);
-  }
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-  sigemptyset(&sa.sa_mask);
-  for (int i = 0; i < NFORWARDED; i++) sigaction(g_forwarded[i], &sa, NULL);
-  return MN_OK;
+  mn_status_t st = mn_selfpipe_open(g_pipe);
+  if (st == MN_OK) mn_selfpipe_catch(g_forwarded, NFORWARDED, on_signal, NULL);
+  return st;
 }
 
 int mn_supervise_stop_signal(void) { return g_first_stop; }
