@@ -5,6 +5,9 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
+
+#include <mn/status.h>
 
 static int mn_test_failures;
 
@@ -25,6 +28,22 @@ static int mn_test_failures;
       mn_test_failures++;                                                                          \
     }                                                                                              \
   } while (0)
+
+/* The rank a failed EXPECT names (-1: none, a test of one process). */
+static int mn_test_rank = -1;
+
+/* EXPECT(call, want, words): call returns want, and (words not NULL) the message of the last
+ * failure names words. */
+static inline void mn_test_expect(mn_status_t st, mn_status_t want, const char *words,
+                                  const char *file, int line) {
+  if (st == want && (!words || strstr(mn_error_message(), words))) return;
+  fprintf(stderr, "%s:%d", file, line);
+  if (mn_test_rank >= 0) fprintf(stderr, " (rank %d)", mn_test_rank);
+  fprintf(stderr, ": expected %s naming \"%s\", got %s: %s\n", mn_status_string(want),
+          words ? words : "", mn_status_string(st), mn_error_message());
+  mn_test_failures++;
+}
+#define EXPECT(call, want, words) mn_test_expect((call), (want), (words), __FILE__, __LINE__)
 
 /* The exit code of a test that cannot run here (no GPU): CTest's SKIP_RETURN_CODE for the
  * tests labelled gpu (tests/CMakeLists.txt). */

@@ -30,16 +30,6 @@
 static char g_dir[64];
 static int g_rank;
 
-static void expect(mn_status_t st, mn_status_t want, const char *words, int line) {
-  if (st != want || (words && !strstr(mn_error_message(), words))) {
-    fprintf(stderr, "test_api_data.c:%d: rank %d: expected %s naming \"%s\", got %s: %s\n", line,
-            g_rank, mn_status_string(want), words ? words : "", mn_status_string(st),
-            mn_error_message());
-    mn_test_failures++;
-  }
-}
-#define EXPECT(call, want, words) expect((call), (want), (words), __LINE__)
-
 static void path_of(char *out, size_t len, const char *name) {
   snprintf(out, len, "%s/%s", g_dir, name);
 }
@@ -307,7 +297,7 @@ int main(int argc, char **argv) {
   mn_init_opts_t io = {.device = MN_COMPUTE_CPU, .threads = 1};
   mn_world_t *w;
   if (mn_init(&argc, &argv, &io, &w) != MN_OK) return mn_finish(w, MN_ERR_INTERNAL);
-  g_rank = mn_world_rank(w);
+  g_rank = mn_test_rank = mn_world_rank(w);
   CHECK(mn_world_size(w) == 2);
   if (g_rank == 0) {
     snprintf(g_dir, sizeof g_dir, "/tmp/mn_api_data_XXXXXX");

@@ -18,16 +18,6 @@
 
 static int g_rank;
 
-static void expect(mn_status_t st, mn_status_t want, const char *words, int line) {
-  if (st != want || (words && !strstr(mn_error_message(), words))) {
-    fprintf(stderr, "test_api_metrics.c:%d: rank %d: expected %s naming \"%s\", got %s: %s\n", line,
-            g_rank, mn_status_string(want), words ? words : "", mn_status_string(st),
-            mn_error_message());
-    mn_test_failures++;
-  }
-}
-#define EXPECT(call, want, words) expect((call), (want), (words), __LINE__)
-
 /* The file's lines, read whole. out: lines[max] (each malloc'd), their count. */
 static int read_lines(const char *path, char **lines, int max) {
   FILE *f = fopen(path, "r");
@@ -131,7 +121,7 @@ int main(int argc, char **argv) {
   mn_init_opts_t io = {.device = MN_COMPUTE_CPU, .threads = 1};
   mn_world_t *w;
   if (mn_init(&argc, &argv, &io, &w) != MN_OK) return mn_finish(w, MN_ERR_INTERNAL);
-  g_rank = mn_world_rank(w);
+  g_rank = mn_test_rank = mn_world_rank(w);
   char dir[64] = "/tmp/mn_api_metrics_XXXXXX", path[128];
   if (g_rank == 0) CHECK(mkdtemp(dir) != NULL);
   EXPECT(mn_broadcast(w, dir, sizeof dir, MN_BYTE, 0), MN_OK, NULL);

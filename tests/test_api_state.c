@@ -28,16 +28,7 @@ static int g_rank;
 
 static int has(const char *words) { return strstr(mn_error_message(), words) != NULL; }
 
-/* st is want and the message names words (on every rank: the statuses are agreed) */
-static void check_status(mn_status_t st, mn_status_t want, const char *words, int line) {
-  if (st != want || (words && !has(words))) {
-    fprintf(stderr, "test_api_state.c:%d (rank %d): expected %s naming \"%s\", got %s: %s\n", line,
-            g_rank, mn_status_string(want), words ? words : "", mn_status_string(st),
-            mn_error_message());
-    mn_test_failures++;
-  }
-}
-#define EXPECT(call, want, words) check_status((call), (want), (words), __LINE__)
+/* EXPECT: mn_test.h (on every rank: the statuses are agreed) */
 
 /* ---- a trainer's state ----------------------------------------------------------------- */
 
@@ -237,7 +228,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "test_api_state: mn_init: %s\n", mn_error_message());
     return mn_finish(w, MN_ERR_INTERNAL);
   }
-  g_rank = mn_world_rank(w);
+  g_rank = mn_test_rank = mn_world_rank(w);
   char dir[512] = "", path[1024];
   if (g_rank == 0) {
     const char *tmp = getenv("TMPDIR");
