@@ -15,6 +15,7 @@
 #include <mn/data.h>
 #include <mn/exchange.h>
 #include <mn/metrics.h>
+#include <mn/net.h>
 #include <mn/optim.h>
 #include <mn/params.h>
 #include <mn/state.h>

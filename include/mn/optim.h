@@ -21,7 +21,15 @@ extern "C" {
 typedef struct mn_optimizer mn_optimizer_t;
 
 typedef enum { MN_SGD = 0, MN_ADAMW = 1 } mn_optimizer_choice_t;
-typedef enum { MN_SCHEDULE_CONSTANT = 0, MN_SCHEDULE_COSINE = 1 } mn_schedule_t;
+typedef enum {
+  MN_SCHEDULE_CONSTANT = 0,
+  MN_SCHEDULE_COSINE = 1, /* to min_lr over total_steps */
+  MN_SCHEDULE_STEP = 2,   /* lr x gamma every step_size steps (PyTorch's StepLR) */
+} mn_schedule_t;
+
+/* The roles weight decay skips by default: biases, norms and embeddings (PyTorch's and
+ * nanoGPT's usual groups). */
+#define MN_NO_DECAY_DEFAULT (1u << MN_PARAM_BIAS | 1u << MN_PARAM_NORM | 1u << MN_PARAM_EMBEDDING)
 
 /* A zeroed struct is not a valid one: start from mn_optim_defaults(). */
 typedef struct mn_optim_opts {
@@ -31,11 +39,15 @@ typedef struct mn_optim_opts {
   int nesterov;                /* SGD; default 0 */
   double beta1, beta2, eps;    /* AdamW; defaults 0.9, 0.999, 1e-8 */
   double weight_decay;         /* default 0 (decoupled in AdamW) */
-  int decay_all;               /* 1: decay biases, norms and embeddings too; default 0 */
+  unsigned no_decay;           /* roles weight decay skips (bits 1u << mn_param_role_t);
+                                  default MN_NO_DECAY_DEFAULT; 0: decay every tensor */
   mn_schedule_t schedule;      /* after warm-up; default constant */
   int64_t warmup_steps;        /* linear from lr / warmup_steps; default 0 */
-  int64_t total_steps;         /* the cosine's length; needed by MN_SCHEDULE_COSINE */
+  int64_t total_steps;         /* the cosine's length, warm-up included; needed by
+                                  MN_SCHEDULE_COSINE (min_lr after it) */
   double min_lr;               /* the cosine's floor; default 0 */
+  int64_t step_size;           /* MN_SCHEDULE_STEP: steps between decays */
+  double gamma;                /* MN_SCHEDULE_STEP: the factor of each decay; default 0.1 */
   double clip_norm;            /* global L2 norm; default 0, no clipping */
 } mn_optim_opts_t;
 
@@ -54,6 +66,9 @@ void mn_optimizer_free(mn_optimizer_t *o);
  * schedule's learning rate for the step count, which it then advances. A step whose flags
  * say nonfinite or failed is refused: MN_ERR_NONFINITE or MN_ERR_PEER, nothing changed. */
 mn_status_t mn_optimizer_step(mn_optimizer_t *o, const mn_step_flags_t *flags);
+/* A step that takes no update but counts (its flags said nonfinite, and the trainer skips
+ * it and goes on): the schedule and AdamW's step count move on as if it had been taken. */
+mn_status_t mn_optimizer_skip(mn_optimizer_t *o);
 /* Steps taken (restored by a resume), and the learning rate the next step will take. */
 int64_t mn_optimizer_steps(const mn_optimizer_t *o);
 double mn_optimizer_lr(const mn_optimizer_t *o);

@@ -32,7 +32,7 @@ typedef struct mn_params mn_params_t;
 #define MN_PARAM_MAX_DIMS 4
 
 /* What a tensor is to the optimizer: weight decay skips biases, norms and embeddings
- * (PyTorch's and nanoGPT's usual groups; mn_optim_opts_t.decay_all to decay every one). */
+ * (PyTorch's and nanoGPT's usual groups; mn_optim_opts_t.no_decay chooses). */
 typedef enum {
   MN_PARAM_WEIGHT = 0,
   MN_PARAM_BIAS = 1,

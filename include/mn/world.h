@@ -34,6 +34,13 @@ typedef enum {
   MN_COMPUTE_CUDA = 2, /* MN_ERR_UNAVAILABLE without a GPU or a CUDA build */
 } mn_compute_t;
 
+/* How the gradients (mn/exchange.h) travel between the ranks. */
+typedef enum {
+  MN_COLL_AUTO = 0, /* NCCL between GPUs where it is present, else MPI */
+  MN_COLL_MPI = 1,  /* MPI (a GPU's gradients through host memory) */
+  MN_COLL_NCCL = 2, /* NCCL; mn_params_commit fails where it cannot be had */
+} mn_collectives_t;
+
 typedef struct mn_init_opts {
   mn_compute_t device;       /* default MN_COMPUTE_AUTO */
   int threads;               /* CPU threads of the rank's kernels; 0: mnrun's share of the
@@ -43,6 +50,7 @@ typedef struct mn_init_opts {
   int tf32;                  /* 1: float32 GEMMs on a GPU's TF32 tensor cores (faster, a 10-bit
                                 mantissa); 0 (default): full float32, as PyTorch's default */
   int deterministic;         /* 1: bitwise reproducible GPU runs where cuBLAS and NCCL allow */
+  mn_collectives_t collectives; /* the gradients' path; default MN_COLL_AUTO */
 } mn_init_opts_t;
 
 /* in: argc, argv (MPI_Init's: may be NULL), opts (NULL: every default); out: *world,
@@ -72,6 +80,10 @@ const char *mn_world_device(const mn_world_t *w);
 /* 1 when the rank computes on a GPU: the parameters and gradients (mn/params.h) are then
  * device memory. */
 int mn_world_on_gpu(const mn_world_t *w);
+/* The device's peak dense FLOP/s (float32, or TF32 with mn_init_opts_t.tf32) from the table
+ * of GPUs mn knows, for model FLOPs utilisation; 0 when it is not known (a CPU, a GPU not in
+ * the table). */
+double mn_world_peak_flops(const mn_world_t *w);
 
 /* ---- the agreed stop ------------------------------------------------------------------ */
 

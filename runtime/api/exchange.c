@@ -28,7 +28,6 @@ mn_status_t mn_grads_begin(mn_params_t *p) {
   control[MN_API_SLOT_STOP] = mn_preempt_requested() ? 1.0f : 0.0f;
   memset(p->ready, 0, (size_t)p->tensors.n);
   p->front = 0;
-  p->failed = 0;
   p->open = 1;
   p->send_status = mn_comm_grads_start(&p->comm, control, MN_API_SLOTS);
   return MN_OK;
@@ -49,14 +48,41 @@ mn_status_t mn_grads_ready(mn_params_t *p, int i) {
   return MN_OK;
 }
 
-mn_status_t mn_grads_fail(mn_params_t *p) {
-  if (!p || !p->open) return MN_API_USAGE("mn_grads_fail", "outside mn_grads_begin/end");
-  if (p->front > 0)
-    return MN_API_USAGE("mn_grads_fail", "after mn_grads_ready: the flags have left with the "
-                                         "first bucket; call it before");
-  p->failed = 1;
-  mn_comm_grads_raise(&p->comm, MN_API_SLOT_FAILED, 1.0f);
+mn_status_t mn_grads_set_op(mn_params_t *p, mn_reduce_t op) {
+  if (!p || !p->committed) return MN_API_USAGE("mn_grads_set_op", "before mn_params_commit");
+  if (p->open) return MN_API_USAGE("mn_grads_set_op", "inside a step (mn_grads_begin/end)");
+  if (op != MN_AVERAGE && op != MN_SUM)
+    return MN_API_USAGE("mn_grads_set_op", "op %d: MN_AVERAGE or MN_SUM", (int)op);
+  p->op = op;
   return MN_OK;
+}
+
+mn_status_t mn_grads_drain(mn_params_t *p) {
+  if (!p || !p->committed) return MN_API_USAGE("mn_grads_drain", "before mn_params_commit");
+  if (p->open) return MN_API_USAGE("mn_grads_drain", "inside a step (mn_grads_begin/end)");
+  return mn_comm_grads_drain(&p->comm);
+}
+
+const char *mn_grads_path(const mn_params_t *p) {
+  return p && p->committed ? mn_comm_path_name(p->comm.path) : "";
+}
+
+/* Raise control slot `slot` for this step (mn_grads_fail, mn_grads_nonfinite_loss). */
+static mn_status_t raise(const char *fn, mn_params_t *p, int slot) {
+  if (!p || !p->open) return mn_error(MN_ERR_USAGE, "%s: outside mn_grads_begin/end", fn);
+  if (p->front > 0)
+    return mn_error(MN_ERR_USAGE,
+                    "%s: after mn_grads_ready: the flags have left with the "
+                    "first bucket; call it before",
+                    fn);
+  mn_comm_grads_raise(&p->comm, slot, 1.0f);
+  return MN_OK;
+}
+
+mn_status_t mn_grads_fail(mn_params_t *p) { return raise("mn_grads_fail", p, MN_API_SLOT_FAILED); }
+
+mn_status_t mn_grads_nonfinite_loss(mn_params_t *p) {
+  return raise("mn_grads_nonfinite_loss", p, MN_API_SLOT_LOSS);
 }
 
 mn_status_t mn_grads_end(mn_params_t *p, mn_step_flags_t *flags) {
@@ -69,16 +95,20 @@ mn_status_t mn_grads_end(mn_params_t *p, mn_step_flags_t *flags) {
   if (st == MN_OK) st = mn_comm_grads_control(&p->comm, control, MN_API_SLOTS);
   if (st == MN_OK) st = mn_comm_grads_wait(&p->comm, 0, p->tensors.size);
   if (st != MN_OK) return st;
-  mn_step_flags_t f = {0, 0, 0, NAN};
+  /* the slots are sums of 0s and 1s, exact in any order: every rank reads the same */
+  mn_step_flags_t f = {.grad_norm = NAN};
   f.failed = control[MN_API_SLOT_FAILED] != 0.0f;
   f.stop = control[MN_API_SLOT_STOP] != 0.0f;
+  f.nonfinite_loss_ranks = (int)control[MN_API_SLOT_LOSS];
   if (!f.failed) {
-    if (w->comm.world > 1)
+    if (w->comm.world > 1 && p->op == MN_AVERAGE)
       w->k->scale(&w->dev.ctx, p->grads, p->tensors.size, 1.0f / (float)w->comm.world);
+    /* a NaN or Inf of any rank's gradient makes the sum non-finite whatever the order of the
+     * additions, and every rank holds the same sum: every rank counts the same */
     double sumsq = 0;
-    int64_t bad = w->k->count_nonfinite(&w->dev.ctx, p->grads, p->tensors.size, &sumsq);
-    f.nonfinite = bad > 0;
-    f.grad_norm = bad > 0 ? NAN : sqrt(sumsq);
+    f.nonfinite_values = w->k->count_nonfinite(&w->dev.ctx, p->grads, p->tensors.size, &sumsq);
+    f.nonfinite = f.nonfinite_values > 0 || f.nonfinite_loss_ranks > 0;
+    f.grad_norm = f.nonfinite ? NAN : sqrt(sumsq);
   }
   if (flags) *flags = f;
   return MN_OK;

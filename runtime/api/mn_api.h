@@ -11,6 +11,7 @@
 
 #include "mn_comm.h"
 #include "mn_device.h"
+#include "mn_model.h"
 #include "mn_optim.h"
 #include "mn_snapwriter.h"
 #include "mn_status.h"
@@ -21,6 +22,8 @@ struct mn_world {
   mn_device_t dev;
   const mn_kernels_t *k; /* dev.k */
   double bucket_mb, timeout_s;
+  mn_comm_backend_t backend; /* the gradients' path (mn_init_opts_t.collectives) */
+  int tf32;                  /* mn_init_opts_t.tf32: the peak mn_world_peak_flops gives */
   int mpi_started;   /* mn_init called MPI_Init (mn_finish then finalises it) */
   int failed_rank;   /* the lowest rank that failed, once agreed (-1: none) */
   char report_dir[4096]; /* MN_REPORT_DIR under mnrun ("": none) */
@@ -34,10 +37,11 @@ struct mn_params {
   float *params, *grads; /* [tensors.size] each, of the device's memory */
   /* the step's exchange (exchange.c) */
   int open;               /* between mn_grads_begin and mn_grads_end */
-  int failed;             /* mn_grads_fail this step */
+  mn_reduce_t op;         /* MN_AVERAGE or MN_SUM (mn_grads_set_op) */
   unsigned char *ready;   /* [tensors.n]: final this step */
   int64_t front;          /* grads[0, front) handed to the exchange */
   mn_status_t send_status; /* the first failure to hand a bucket over */
+  mn_net_t *nets;          /* the nets whose tensors it holds (net.c), built at the commit */
 };
 
 struct mn_optimizer {
@@ -47,8 +51,23 @@ struct mn_optimizer {
   double clip_norm; /* 0: none */
 };
 
+/* A net (net.c): a model of the runtime's over a registry's buffers. */
+struct mn_net {
+  mn_params_t *p;
+  mn_model_spec_t *spec; /* as declared into p (tensor indices filled in) */
+  mn_model_t model;      /* built at the commit */
+  int built;
+  int max_batch, input_batch;
+  uint64_t seed;
+  unsigned char *mine; /* [p's tensors]: the net's own */
+  unsigned char *sent; /* [p's tensors]: handed over by this backward */
+  int last_batch;      /* the last forward's (0: none) */
+  mn_status_t send_status;
+  mn_net_t *next; /* p's next net */
+};
+
 /* The control slots of the exchange's first bucket (exchange.c). */
-enum { MN_API_SLOT_FAILED = 0, MN_API_SLOT_STOP = 1, MN_API_SLOTS = 2 };
+enum { MN_API_SLOT_FAILED = 0, MN_API_SLOT_STOP = 1, MN_API_SLOT_LOSS = 2, MN_API_SLOTS = 3 };
 
 /* Collective over comm: a world on a communicator of the caller's (MPI running; a part of
  * MPI_COMM_WORLD, say), its device opened as mn_init opens it, without mn_init's process
@@ -64,6 +83,9 @@ void mn_api_snapshot_outcome(mn_metrics_t *m, const mn_snapwrite_result_t *r);
 /* The runtime's dataset under d (data.c): what a snapshot of mntrain records as the
  * dataset's identity (mn_trainstate.h). */
 struct mn_dataset *mn_api_data_dataset(const mn_data_t *d);
+
+/* Build net over its registry's buffers (mn_params_commit, once they are allocated). */
+mn_status_t mn_api_net_build(mn_net_t *net);
 
 /* Usage errors, worded at the boundary: "mn_params_add: ..." */
 #define MN_API_USAGE(fn, ...) mn_error(MN_ERR_USAGE, fn ": " __VA_ARGS__)

@@ -26,6 +26,8 @@ mn_optim_opts_t mn_optim_defaults(void) {
   o.beta2 = 0.999;
   o.eps = 1e-8;
   o.schedule = MN_SCHEDULE_CONSTANT;
+  o.no_decay = MN_NO_DECAY_DEFAULT;
+  o.gamma = 0.1;
   return o;
 }
 
@@ -41,12 +43,19 @@ static mn_status_t check(const mn_optim_opts_t *o) {
   if (!(o->eps > 0)) return BAD("eps %g: expected > 0", o->eps);
   if (!(o->weight_decay >= 0) || !isfinite(o->weight_decay))
     return BAD("weight_decay %g: expected >= 0", o->weight_decay);
-  if (o->schedule != MN_SCHEDULE_CONSTANT && o->schedule != MN_SCHEDULE_COSINE)
-    return BAD("schedule %d is neither MN_SCHEDULE_CONSTANT nor MN_SCHEDULE_COSINE", (int)o->schedule);
+  if (o->schedule != MN_SCHEDULE_CONSTANT && o->schedule != MN_SCHEDULE_COSINE &&
+      o->schedule != MN_SCHEDULE_STEP)
+    return BAD("schedule %d is none of MN_SCHEDULE_CONSTANT, _COSINE, _STEP", (int)o->schedule);
+  if (o->schedule == MN_SCHEDULE_STEP && o->step_size < 1)
+    return BAD("MN_SCHEDULE_STEP needs step_size >= 1 (it is %lld)", (long long)o->step_size);
+  if (o->schedule == MN_SCHEDULE_STEP && !(o->gamma > 0 && isfinite(o->gamma)))
+    return BAD("gamma %g: expected > 0", o->gamma);
+  if (o->no_decay & ~(unsigned)MN_NO_DECAY_DEFAULT & ~(1u << MN_PARAM_WEIGHT))
+    return BAD("no_decay 0x%x holds bits of no mn_param_role_t", o->no_decay);
   if (o->warmup_steps < 0) return BAD("warmup_steps %lld < 0", (long long)o->warmup_steps);
-  if (o->schedule == MN_SCHEDULE_COSINE && o->total_steps <= o->warmup_steps)
-    return BAD("MN_SCHEDULE_COSINE needs total_steps (%lld) > warmup_steps (%lld)",
-               (long long)o->total_steps, (long long)o->warmup_steps);
+  /* (a cosine no longer than its warm-up is at min_lr from the warm-up's end on) */
+  if (o->schedule == MN_SCHEDULE_COSINE && o->total_steps < 1)
+    return BAD("MN_SCHEDULE_COSINE needs total_steps >= 1 (it is %lld)", (long long)o->total_steps);
   if (!(o->min_lr >= 0 && o->min_lr <= o->lr)) return BAD("min_lr %g: expected [0, lr]", o->min_lr);
   if (!(o->clip_norm >= 0) || !isfinite(o->clip_norm)) return BAD("clip_norm %g: expected >= 0", o->clip_norm);
   return MN_OK;
@@ -73,12 +82,18 @@ mn_status_t mn_optimizer_create(mn_params_t *p, const mn_optim_opts_t *opts, mn_
   cfg->optimizer.beta2 = opts->beta2;
   cfg->optimizer.eps = opts->eps;
   cfg->optimizer.weight_decay = opts->weight_decay;
-  cfg->optimizer.no_decay_mask =
-      opts->decay_all ? 0u : 1u << MN_ROLE_BIAS | 1u << MN_ROLE_NORM | 1u << MN_ROLE_EMBEDDING;
-  cfg->schedule.lr_schedule = opts->schedule == MN_SCHEDULE_COSINE ? MN_LR_COSINE : MN_LR_CONSTANT;
+  cfg->optimizer.no_decay_mask = opts->no_decay; /* (the roles' bits are the same) */
+  cfg->schedule.lr_schedule = opts->schedule == MN_SCHEDULE_COSINE ? MN_LR_COSINE
+                              : opts->schedule == MN_SCHEDULE_STEP ? MN_LR_STEP
+                                                                   : MN_LR_CONSTANT;
   cfg->schedule.warmup_steps = opts->warmup_steps;
   cfg->schedule.min_lr = opts->min_lr;
-  st = mn_optim_init(&t->optim, cfg, p->w->k, &p->tensors, 1, opts->total_steps);
+  /* the runtime's step schedule decays every step_epochs epochs of steps_per_epoch steps:
+   * one "epoch" of step_size steps (floor(floor(s / a) / b) = floor(s / (a b))) */
+  cfg->schedule.step_epochs = 1;
+  cfg->schedule.step_gamma = opts->gamma;
+  int64_t per_epoch = opts->schedule == MN_SCHEDULE_STEP ? opts->step_size : 1;
+  st = mn_optim_init(&t->optim, cfg, p->w->k, &p->tensors, per_epoch, opts->total_steps);
   free(cfg);
   if (st != MN_OK) {
     free(t);
@@ -108,6 +123,12 @@ mn_status_t mn_optimizer_step(mn_optimizer_t *o, const mn_step_flags_t *flags) {
   double scale = o->clip_norm > 0 ? mn_optim_clip_scale(flags->grad_norm, o->clip_norm) : 1.0;
   mn_params_t *p = o->p;
   mn_optim_update(&o->optim, &p->w->dev.ctx, p->params, p->grads, o->steps, scale);
+  o->steps++;
+  return MN_OK;
+}
+
+mn_status_t mn_optimizer_skip(mn_optimizer_t *o) {
+  if (!o) return MN_API_USAGE("mn_optimizer_skip", "o is NULL");
   o->steps++;
   return MN_OK;
 }

@@ -20,12 +20,14 @@ mn_status_t mn_params_create(mn_world_t *w, mn_params_t **p) {
   if (!t) return mn_error(MN_ERR_NOMEM, "mn_params_create: out of memory");
   t->w = w;
   t->comm.comm = MPI_COMM_NULL;
+  t->op = MN_AVERAGE;
   *p = t;
   return MN_OK;
 }
 
 void mn_params_free(mn_params_t *p) {
   if (!p) return;
+  for (mn_net_t *n = p->nets; n; n = n->next) n->p = NULL; /* (their calls say so now) */
   mn_comm_free(&p->comm); /* the gradients with it */
   if (p->params) p->w->k->release(p->params);
   mn_tensors_free(&p->tensors);
@@ -110,12 +112,13 @@ mn_status_t mn_params_commit(mn_params_t *p) {
   if (st == MN_OK) st = mn_comm_init(&p->comm, w->comm.comm, w->bucket_mb);
   st = mn_agree(w, st, NULL);
   if (st == MN_OK) st = check_same(p);
-  if (st == MN_OK) st = mn_comm_use_device(&p->comm, &w->dev, MN_BACKEND_AUTO, w->timeout_s);
+  if (st == MN_OK) st = mn_comm_use_device(&p->comm, &w->dev, w->backend, w->timeout_s);
   st = mn_agree(w, st, NULL);
   if (st == MN_OK) st = mn_comm_grads_alloc(&p->comm, p->tensors.size, &p->grads);
   /* the exchange's check of the gradient (count_nonfinite over all of it) */
   if (st == MN_OK)
     st = mn_device_workspace_reserve(&w->dev, w->k->count_nonfinite_workspace(p->tensors.size));
+  for (mn_net_t *n = p->nets; st == MN_OK && n; n = n->next) st = mn_api_net_build(n);
   st = mn_agree(w, st, NULL);
   if (st == MN_OK) p->committed = 1;
   return st;

@@ -32,6 +32,9 @@ static mn_status_t check_opts(const mn_init_opts_t *o) {
   if ((o->tf32 | o->deterministic) & ~1)
     return MN_API_USAGE("mn_init", "tf32 %d and deterministic %d are 0 or 1", o->tf32,
                         o->deterministic);
+  if (o->collectives < MN_COLL_AUTO || o->collectives > MN_COLL_NCCL)
+    return MN_API_USAGE("mn_init", "collectives %d is none of MN_COLL_AUTO, _MPI, _NCCL",
+                        (int)o->collectives);
   return MN_OK;
 }
 
@@ -62,6 +65,10 @@ static mn_status_t world_new(const char *fn, const mn_init_opts_t *opts, mn_init
   (*w)->failed_rank = -1;
   (*w)->bucket_mb = o->bucket_mb > 0 ? o->bucket_mb : 25.0;
   (*w)->timeout_s = o->timeout_s > 0 ? o->timeout_s : 600.0;
+  (*w)->backend = o->collectives == MN_COLL_MPI    ? MN_BACKEND_MPI
+                  : o->collectives == MN_COLL_NCCL ? MN_BACKEND_NCCL
+                                                   : MN_BACKEND_AUTO;
+  (*w)->tf32 = o->tf32;
   return MN_OK;
 }
 
@@ -159,6 +166,10 @@ int mn_world_local_size(const mn_world_t *w) { return w ? w->comm.local_size : 0
 const char *mn_world_host(const mn_world_t *w) { return w ? w->comm.host : ""; }
 const char *mn_world_device(const mn_world_t *w) { return w && w->k ? w->dev.name : "none"; }
 int mn_world_on_gpu(const mn_world_t *w) { return w && w->k ? w->dev.gpu : 0; }
+
+double mn_world_peak_flops(const mn_world_t *w) {
+  return w && w->k && w->dev.gpu ? mn_device_peak_flops(w->dev.name, w->tf32) : 0;
+}
 
 int mn_stop_requested(const mn_world_t *w) {
   (void)w;

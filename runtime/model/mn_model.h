@@ -98,6 +98,8 @@ typedef struct mn_model {
   int width;            /* the logits' width */
   int classes;          /* the predicted classes: the first `classes` of the logits */
   int64_t nparams;      /* elements of each flat buffer (tensors.size: padding included) */
+  int64_t values;       /* the model's parameters (its tensors' elements) */
+  int shared;           /* 1: the registry and both buffers are another's (init_shared) */
   float *params;        /* [nparams] */
   float *grads;         /* [nparams]: the model's own, or the caller's (mn_model_init) */
   int own_grads;
@@ -123,6 +125,18 @@ typedef struct mn_model {
 mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const mn_kctx_t *ctx,
                           const mn_model_spec_t *spec, int max_batch, uint64_t seed, float *grads);
 void mn_model_free(mn_model_t *m);
+
+/* For a registry that holds more than one model's tensors, or tensors of a trainer's own
+ * (the public API's, mn/net.h): declare spec's tensors into r (not yet laid out), the
+ * layers' tensor indices into spec. MN_ERR_CONFIG when spec does not describe a model. */
+mn_status_t mn_model_declare(mn_model_spec_t *spec, mn_tensors_t *r);
+/* Then, once r's owner has laid it out and allocated the flat buffers params and grads
+ * ([r->size] floats each, of k's memory): the model over them, spec as mn_model_declare
+ * left it. The model owns neither the registry nor the buffers; it draws the values of its
+ * own tensors only, from seed (the others' stay). Otherwise as mn_model_init. */
+mn_status_t mn_model_init_shared(mn_model_t *m, const mn_kernels_t *k, const mn_kctx_t *ctx,
+                                 const mn_model_spec_t *spec, const mn_tensors_t *r, float *params,
+                                 float *grads, int max_batch, uint64_t seed);
 
 /* The flat buffer size (elements, padding included) of spec's model and its parameter
  * count, without building it. out: *nparams, *values (either may be NULL). */

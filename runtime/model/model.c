@@ -55,8 +55,8 @@ mn_status_t mn_layer_declare(mn_layer_t *l, mn_tensors_t *r, const char *suffix,
   return MN_OK;
 }
 
-/* Build every layer of spec in order into r, and lay r out. */
-static mn_status_t wire(mn_model_spec_t *spec, mn_tensors_t *r) {
+/* Build every layer of spec in order into r (mn_model_declare). */
+mn_status_t mn_model_declare(mn_model_spec_t *spec, mn_tensors_t *r) {
   if (spec->nlayers < 1 || spec->nlayers > MN_MODEL_MAX_LAYERS || spec->in_width < 1 ||
       spec->seq < 1)
     return mn_error(MN_ERR_CONFIG, "model: %d layers, input width %d, %d rows per sample",
@@ -75,8 +75,14 @@ static mn_status_t wire(mn_model_spec_t *spec, mn_tensors_t *r) {
     mn_status_t st = l->kind->build(l, r);
     if (st != MN_OK) return st;
   }
-  mn_tensors_layout(r);
   return MN_OK;
+}
+
+/* Build every layer of spec in order into r, and lay r out. */
+static mn_status_t wire(mn_model_spec_t *spec, mn_tensors_t *r) {
+  mn_status_t st = mn_model_declare(spec, r);
+  if (st == MN_OK) mn_tensors_layout(r);
+  return st;
 }
 
 mn_status_t mn_model_size(const mn_model_spec_t *spec, int64_t *nparams, int64_t *values) {
@@ -101,14 +107,14 @@ void mn_model_free(mn_model_t *m) {
     }
     for (int i = 0; m->saved && i < m->spec.nlayers; i++) k->release(m->saved[i]);
     if (m->own_grads) k->release(m->grads);
-    k->release(m->params);
+    if (!m->shared) k->release(m->params);
     k->release(m->own_ctx.workspace);
   }
   free(m->acts);
   free(m->saved);
   free(m->ready);
   free(m->bwd);
-  mn_tensors_free(&m->tensors);
+  if (!m->shared) mn_tensors_free(&m->tensors);
   memset(m, 0, sizeof *m);
 }
 
@@ -127,7 +133,7 @@ static mn_status_t alloc_buffers(mn_model_t *m, float *grads) {
   const mn_kernels_t *k = m->k;
   const mn_model_spec_t *s = &m->spec;
   int64_t rows = (int64_t)m->max_batch * s->seq;
-  m->params = k->alloc((size_t)(m->nparams > 0 ? m->nparams : 1) * sizeof(float));
+  if (!m->shared) m->params = k->alloc((size_t)(m->nparams > 0 ? m->nparams : 1) * sizeof(float));
   m->own_grads = grads == NULL;
   m->grads = grads ? grads : k->alloc((size_t)(m->nparams > 0 ? m->nparams : 1) * sizeof(float));
   if (!m->params || !m->grads) return MN_ERR_NOMEM;
@@ -192,6 +198,8 @@ static mn_status_t plan_backward(mn_model_t *m) {
 static mn_status_t init_params(mn_model_t *m, uint64_t seed) {
   float *host = calloc((size_t)(m->nparams > 0 ? m->nparams : 1), sizeof *host);
   if (!host) return MN_ERR_NOMEM;
+  /* a shared buffer keeps the values of the tensors that are not the model's */
+  if (m->shared) m->k->download(m->ctx, host, m->params, (size_t)m->nparams * sizeof *host);
   /* last layer first, so that a tied tensor keeps the values of its first user (the one
    * that declared it: GPT-2's token embedding, not the head that reuses it) */
   for (int i = m->spec.nlayers - 1; i >= 0; i--) {
@@ -203,62 +211,103 @@ static mn_status_t init_params(mn_model_t *m, uint64_t seed) {
   return MN_OK;
 }
 
-mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const mn_kctx_t *ctx,
-                          const mn_model_spec_t *spec, int max_batch, uint64_t seed, float *grads) {
-  mn_model_t t;
-  memset(&t, 0, sizeof t);
-  if (!k) return mn_error(MN_ERR_INTERNAL, "model: no kernel table");
-  if (max_batch < 1)
-    return mn_error(MN_ERR_CONFIG, "model: batch size %d, must be >= 1", max_batch);
-  t.k = k;
-  t.ctx = ctx ? ctx : &t.own_ctx; /* (set again once t is copied to m) */
-  t.spec = *spec;
-  t.max_batch = max_batch;
-  mn_status_t st = wire(&t.spec, &t.tensors);
-  if (st != MN_OK) {
-    mn_tensors_free(&t.tensors);
-    return st;
+/* The model of spec (wired into t->tensors already, laid out) on its buffers: the part of
+ * mn_model_init and mn_model_init_shared after the wiring. t: k, ctx, spec, max_batch,
+ * tensors and (shared) params set. */
+static mn_status_t build(mn_model_t *m, mn_model_t *t, const mn_kctx_t *ctx, uint64_t seed,
+                         float *grads) {
+  const mn_kernels_t *k = t->k;
+  t->nparams = t->tensors.size;
+  t->nacts = t->spec.nlayers;
+  t->width = t->spec.layers[t->nacts - 1].out_width;
+  t->classes = t->spec.classes > 0 ? t->spec.classes : t->width;
+  if (t->classes > t->width) {
+    if (!t->shared) mn_tensors_free(&t->tensors);
+    return mn_error(MN_ERR_INTERNAL, "model: %d classes of %d logits", t->classes, t->width);
   }
-  t.nparams = t.tensors.size;
-  t.nacts = t.spec.nlayers;
-  t.width = t.spec.layers[t.nacts - 1].out_width;
-  t.classes = t.spec.classes > 0 ? t.spec.classes : t.width;
-  if (t.classes > t.width) {
-    mn_tensors_free(&t.tensors);
-    return mn_error(MN_ERR_INTERNAL, "model: %d classes of %d logits", t.classes, t.width);
-  }
-  t.acts = calloc((size_t)t.nacts, sizeof *t.acts);
-  t.saved = calloc((size_t)t.nacts, sizeof *t.saved);
-  t.ready = calloc((size_t)t.nacts, sizeof *t.ready);
-  t.bwd = calloc((size_t)t.nacts, sizeof *t.bwd);
-  st = t.acts && t.saved && t.ready && t.bwd ? MN_OK : MN_ERR_NOMEM;
+  /* its own parameters: the tensors its layers use (a shared registry holds others too) */
+  unsigned char *mine = calloc((size_t)(t->tensors.n > 0 ? t->tensors.n : 1), 1);
+  t->acts = calloc((size_t)t->nacts, sizeof *t->acts);
+  t->saved = calloc((size_t)t->nacts, sizeof *t->saved);
+  t->ready = calloc((size_t)t->nacts, sizeof *t->ready);
+  t->bwd = calloc((size_t)t->nacts, sizeof *t->bwd);
+  mn_status_t st = mine && t->acts && t->saved && t->ready && t->bwd ? MN_OK : MN_ERR_NOMEM;
+  for (int i = 0; st == MN_OK && i < t->nacts; i++)
+    for (int j = 0; j < t->spec.layers[i].nparam; j++) mine[t->spec.layers[i].param[j]] = 1;
+  for (int i = 0; st == MN_OK && i < t->tensors.n; i++)
+    if (mine[i]) t->values += t->tensors.t[i].count;
+  free(mine);
   if (st == MN_OK) {
-    plan_acts(&t);
-    st = plan_backward(&t);
+    plan_acts(t);
+    st = plan_backward(t);
   }
-  if (st == MN_OK) st = alloc_buffers(&t, grads);
+  if (st == MN_OK) st = alloc_buffers(t, grads);
   if (st == MN_OK && !ctx) {
-    t.own_ctx = *mn_kctx_default();
-    t.own_ctx.workspace_nbytes = mn_model_workspace_nbytes(&t);
-    t.own_ctx.workspace = k->alloc(t.own_ctx.workspace_nbytes ? t.own_ctx.workspace_nbytes : 1);
-    if (!t.own_ctx.workspace) st = MN_ERR_NOMEM;
+    t->own_ctx = *mn_kctx_default();
+    t->own_ctx.workspace_nbytes = mn_model_workspace_nbytes(t);
+    t->own_ctx.workspace = k->alloc(t->own_ctx.workspace_nbytes ? t->own_ctx.workspace_nbytes : 1);
+    if (!t->own_ctx.workspace) st = MN_ERR_NOMEM;
   }
-  if (st == MN_OK) st = init_params(&t, seed);
+  if (st == MN_OK) {
+    if (!ctx) t->ctx = &t->own_ctx;
+    st = init_params(t, seed);
+  }
   if (st != MN_OK) {
     st = mn_error(MN_ERR_NOMEM,
                   "model: cannot allocate %lld parameters and the activations for batch %d",
-                  (long long)t.tensors.values, max_batch);
-    t.own_grads = grads == NULL && t.grads != NULL;
-    mn_model_free(&t);
+                  (long long)t->values, t->max_batch);
+    t->own_grads = grads == NULL && t->grads != NULL;
+    mn_model_free(t);
     return st;
   }
-  *m = t;
+  *m = *t;
   if (!ctx) m->ctx = &m->own_ctx;
   return MN_OK;
 }
 
+/* The checks and fields common to both inits. */
+static mn_status_t start(mn_model_t *t, const mn_kernels_t *k, const mn_kctx_t *ctx,
+                         const mn_model_spec_t *spec, int max_batch) {
+  memset(t, 0, sizeof *t);
+  if (!k) return mn_error(MN_ERR_INTERNAL, "model: no kernel table");
+  if (max_batch < 1)
+    return mn_error(MN_ERR_CONFIG, "model: batch size %d, must be >= 1", max_batch);
+  t->k = k;
+  t->ctx = ctx ? ctx : &t->own_ctx; /* (set again once t is copied to m) */
+  t->spec = *spec;
+  t->max_batch = max_batch;
+  return MN_OK;
+}
+
+mn_status_t mn_model_init(mn_model_t *m, const mn_kernels_t *k, const mn_kctx_t *ctx,
+                          const mn_model_spec_t *spec, int max_batch, uint64_t seed, float *grads) {
+  mn_model_t t;
+  mn_status_t st = start(&t, k, ctx, spec, max_batch);
+  if (st != MN_OK) return st;
+  st = wire(&t.spec, &t.tensors);
+  if (st != MN_OK) {
+    mn_tensors_free(&t.tensors);
+    return st;
+  }
+  return build(m, &t, ctx, seed, grads);
+}
+
+mn_status_t mn_model_init_shared(mn_model_t *m, const mn_kernels_t *k, const mn_kctx_t *ctx,
+                                 const mn_model_spec_t *spec, const mn_tensors_t *r, float *params,
+                                 float *grads, int max_batch, uint64_t seed) {
+  mn_model_t t;
+  mn_status_t st = start(&t, k, ctx, spec, max_batch);
+  if (st != MN_OK) return st;
+  if (!r->laid_out || !params || !grads)
+    return mn_error(MN_ERR_INTERNAL, "model: a shared registry laid out, and its buffers");
+  t.shared = 1;
+  t.tensors = *r;
+  t.params = params;
+  return build(m, &t, ctx, seed, grads);
+}
+
 double mn_model_flops_per_row(const mn_model_t *m) {
-  double flops = 6.0 * (double)m->tensors.values;
+  double flops = 6.0 * (double)m->values;
   for (int i = 0; i < m->spec.nlayers; i++)
     if (m->spec.layers[i].kind == &mn_layer_attention)
       flops += 6.0 * m->spec.layers[i].out_width * m->spec.seq;

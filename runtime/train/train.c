@@ -39,28 +39,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mn_api.h" /* the world's ranks and device */
-#include "mn_comm.h"
-#include "mn_device.h"
+#include <mn/exchange.h>
+#include <mn/net.h>
+#include <mn/optim.h>
+#include <mn/params.h>
+
+#include "mn_api.h" /* the state's buffers (snapshots and resume: not yet through mn/state.h) */
 #include "mn_log.h"
-#include "mn_model.h"
-#include "mn_optim.h"
 #include "mn_preempt.h"
 #include "mn_resume.h"
 #include "mn_snapwriter.h"
 #include "mn_trainstate.h"
 
-/* the trainer's control slots in the exchange's buffer */
-enum { CONTROL_FAILED = 0, CONTROL_STOP = 1, CONTROL_NONFINITE = 2, CONTROL_SLOTS = 3 };
-_Static_assert(CONTROL_SLOTS <= MN_COMM_CONTROL, "more control slots than the exchange holds");
-
 typedef struct run {
   const mn_config_t *cfg;
-  const mn_kernels_t *k;
-  mn_world_t *w;    /* its ranks and device */
-  mn_device_t *dev; /* the world's */
-  mn_comm_t comm;
-  mn_status_t send_status; /* the first failure to hand a bucket over during backward */
+  mn_world_t *w;           /* its ranks and device */
+  mn_params_t *p;          /* mn/params.h: the net's tensors, their gradients and exchange */
+  mn_net_t *net;           /* mn/net.h: the model */
+  mn_optimizer_t *opt;     /* mn/optim.h */
   struct input {           /* a step's batch, taken from the data and sent to the device */
     int fetched;           /* taken from the data (and, when rd == MN_OK, held) */
     mn_status_t rd;        /* the data's answer */
@@ -71,9 +67,6 @@ typedef struct run {
   mn_data_t *train, *val; /* mn/data.h: the shard plan and the reader; val: read only */
   int last_in_epoch;      /* the step under way is its epoch's last (its batch says) */
   int64_t steps_per_epoch, global_batch;
-  mn_model_spec_t spec;
-  mn_model_t model;
-  mn_optim_t optim;
   mn_metrics_t *metrics; /* mn/metrics.h: the progress line and the records */
   int64_t total_steps;
   mn_position_t pos;         /* the next step */
@@ -84,9 +77,9 @@ typedef struct run {
   int failed_rank;    /* the lowest rank that failed, once agreed (-1: none) */
   int skips_in_row;   /* optimizer.nonfinite = skip: non-finite steps skipped in a row */
   int64_t skipped;    /* and in all */
-  int sending;        /* the last micro-batch's backward: its buckets go to the exchange */
   int64_t start_step; /* this run's first step */
   double grad_norm;   /* the last step's, before clipping (NaN: none yet) */
+  double lr;          /* the last step's learning rate */
   /* what the training has reached, for the records and the snapshots (rank 0's are the
    * ones written): training time before this run and when this run began; the last
    * interval's loss; the last epoch's train and validation loss and accuracy (NaN: none) */
@@ -101,8 +94,9 @@ static int step_rows(const mn_config_t *cfg) {
 
 /* A sample's input: x_width 4-byte elements (float features, or a sequence's int32 tokens)
  * and y_width labels (1, or one per position). */
-static int x_width(const run_t *r) { return r->spec.tokens ? r->spec.seq : r->spec.in_width; }
-static int y_width(const run_t *r) { return r->spec.seq; }
+static int x_width(const run_t *r) { return mn_net_input_width(r->net); }
+static int y_width(const run_t *r) { return mn_net_label_width(r->net); }
+static int tokens(const run_t *r) { return mn_net_input_tokens(r->net); }
 
 /* Collective: a sample dataset for the MLP, a token dataset read in windows of context + 1
  * for a gpt (mn/data.h); batch 0: read only (validation). */
@@ -115,64 +109,107 @@ static mn_status_t open_set(run_t *r, const char *spec, int batch, mn_data_t **d
                       .shuffle_blocks = cfg->data.shuffle_blocks,
                       .pad = cfg->data.remainder == MN_REMAINDER_PAD,
                       .prefetch = cfg->data.prefetch};
-  if (r->spec.tokens) return mn_data_open_tokens(r->w, spec, r->spec.seq, r->spec.classes, &o, d);
-  return mn_data_open_samples(r->w, spec, r->spec.in_width,
+  if (tokens(r))
+    return mn_data_open_tokens(r->w, spec, cfg->model.context, cfg->model.vocab, &o, d);
+  return mn_data_open_samples(r->w, spec, cfg->model.layers[0],
                               cfg->model.layers[cfg->model.nlayers - 1], &o, d);
 }
 
-/* Collective: the model's shape (what the data must fit), then the data. */
+/* This rank's part: the net of [model] (its tensors in a registry of its own); the data's
+ * shape is the net's. */
+static mn_status_t create_net(run_t *r) {
+  const mn_config_t *cfg = r->cfg;
+  mn_net_desc_t d = {.kind = cfg->model.type == MN_MODEL_GPT ? MN_NET_GPT : MN_NET_MLP,
+                     .vocab = cfg->model.vocab,
+                     .context = cfg->model.context,
+                     .layers = cfg->model.layers[0],
+                     .heads = cfg->model.heads,
+                     .width = cfg->model.width,
+                     .max_batch = cfg->data.batch_size,
+                     .input_batch = step_rows(cfg),
+                     .seed = cfg->model.seed};
+  if (d.kind == MN_NET_MLP) {
+    d.nwidths = cfg->model.nlayers;
+    for (int i = 0; i < d.nwidths && i < MN_NET_MAX_WIDTHS; i++) d.widths[i] = cfg->model.layers[i];
+  }
+  mn_status_t st = mn_params_create(r->w, &r->p);
+  if (st == MN_OK) st = mn_net_create(r->p, &d, &r->net);
+  if (st == MN_ERR_CONFIG && d.kind == MN_NET_MLP)
+    return mn_error(st, "[model] layers: %s", mn_error_message());
+  return st;
+}
+
+/* Collective: the net (what the data must fit), then the data. */
 static mn_status_t open_data(run_t *r) {
   const mn_config_t *cfg = r->cfg;
-  mn_status_t st = mn_agree(r->w, mn_model_spec_config(cfg, &r->spec), &r->failed_rank);
+  mn_status_t st = mn_agree(r->w, create_net(r), &r->failed_rank);
   if (st == MN_OK) st = open_set(r, cfg->data.train, step_rows(cfg), &r->train);
   if (st == MN_OK && cfg->data.val[0]) st = open_set(r, cfg->data.val, 0, &r->val);
   return st;
 }
 
-static void grads_ready(void *arg, int64_t done);
-
-/* This rank's part of the set-up: sizes, model, optimizer. */
-static mn_status_t setup_local(run_t *r) {
+/* [optimizer] and [schedule] as mn/optim.h's options. */
+static mn_optim_opts_t optim_opts(const run_t *r) {
   const mn_config_t *cfg = r->cfg;
-  mn_status_t st = MN_OK;
+  mn_optim_opts_t o = mn_optim_defaults();
+  int adamw = cfg->optimizer.kind == MN_OPTIM_ADAMW;
+  o.kind = adamw ? MN_ADAMW : MN_SGD;
+  o.lr = cfg->optimizer.lr;
+  o.momentum = cfg->optimizer.momentum;
+  o.nesterov = !adamw && cfg->optimizer.nesterov;
+  o.beta1 = cfg->optimizer.beta1;
+  o.beta2 = cfg->optimizer.beta2;
+  o.eps = cfg->optimizer.eps;
+  o.weight_decay = cfg->optimizer.weight_decay;
+  o.no_decay = cfg->optimizer.no_decay_mask; /* (bits of the same roles) */
+  o.schedule = cfg->schedule.lr_schedule == MN_LR_COSINE ? MN_SCHEDULE_COSINE
+               : cfg->schedule.lr_schedule == MN_LR_STEP ? MN_SCHEDULE_STEP
+                                                         : MN_SCHEDULE_CONSTANT;
+  o.warmup_steps = cfg->schedule.warmup_steps;
+  o.total_steps = r->total_steps;
+  o.min_lr = cfg->schedule.min_lr;
+  o.step_size = (int64_t)cfg->schedule.step_epochs * r->steps_per_epoch;
+  o.gamma = cfg->schedule.step_gamma;
+  o.clip_norm = cfg->optimizer.clip_norm;
+  return o;
+}
+
+/* Collective: the sizes; the net built over its committed registry, the gradients summed
+ * (each rank's loss is divided by the world size: forward_backward); the optimizer. */
+static mn_status_t setup_model(run_t *r) {
+  const mn_config_t *cfg = r->cfg;
   int64_t spe = r->steps_per_epoch = mn_data_steps_per_epoch(r->train);
   r->global_batch = (int64_t)mn_world_size(r->w) * step_rows(cfg);
   r->total_steps = (int64_t)cfg->schedule.epochs * spe;
   if (cfg->schedule.max_steps > 0 && cfg->schedule.max_steps < r->total_steps)
     r->total_steps = cfg->schedule.max_steps;
-  /* the gradients live in the exchange's buffer, behind its control slots */
-  int64_t nparams = 0;
-  float *grads = NULL;
-  st = mn_model_size(&r->spec, &nparams, NULL);
-  if (st == MN_OK) st = mn_comm_grads_alloc(&r->comm, nparams, &grads);
-  if (st == MN_OK)
-    st = mn_model_init(&r->model, r->k, &r->dev->ctx, &r->spec, cfg->data.batch_size,
-                       cfg->model.seed, grads);
+  mn_status_t st = mn_params_commit(r->p);
   if (st != MN_OK) return st;
-  /* the kernels' scratch, once for the step's largest need: the model's ops and the checks
-   * of the gradient and the state (count_nonfinite over nparams) */
-  size_t ws = mn_model_workspace_nbytes(&r->model);
-  size_t ws_check = r->k->count_nonfinite_workspace(r->model.nparams);
-  st = mn_device_workspace_reserve(r->dev, ws > ws_check ? ws : ws_check);
-  if (st != MN_OK) return st;
-  r->model.on_grads = grads_ready;
-  r->model.on_grads_arg = r;
-  st = mn_optim_init(&r->optim, cfg, r->k, &r->model.tensors, spe, r->total_steps);
-  if (st == MN_OK) st = mn_device_input_init(r->dev, step_rows(cfg), x_width(r), y_width(r));
-  return st;
+  if (mn_world_rank(r->w) == 0)
+    mn_log_info("computing on %s%s; gradients through %s", mn_world_device(r->w),
+                mn_world_size(r->w) > 1 ? " (rank 0)" : "", mn_grads_path(r->p));
+  st = mn_grads_set_op(r->p, MN_SUM);
+  mn_optim_opts_t o = optim_opts(r);
+  if (st == MN_OK) st = mn_optimizer_create(r->p, &o, &r->opt);
+  return mn_agree(r->w, st, &r->failed_rank);
 }
 
 /* The run's state buffers: the parameters, then the optimizer's states (device memory). */
 static int state_bufs(run_t *r, float **bufs) {
-  bufs[0] = r->model.params;
-  for (int s = 0; s < r->optim.kind->nstates; s++) bufs[1 + s] = r->optim.state[s];
-  return 1 + r->optim.kind->nstates;
+  const mn_optim_t *o = &r->opt->optim;
+  bufs[0] = r->p->params;
+  for (int s = 0; s < o->kind->nstates; s++) bufs[1 + s] = o->state[s];
+  return 1 + o->kind->nstates;
 }
+
+/* The net's model (its registry's tensors), as the snapshot code reads and writes it. */
+static const mn_model_t *model(const run_t *r) { return &r->net->model; }
+static int64_t nparams(const run_t *r) { return r->p->tensors.size; }
 
 /* Collective: read a snapshot's parameters and optimizer state (if one is to be resumed)
  * into host buffers and move them to the device. */
 static mn_status_t resume_state(run_t *r, const mn_snapshot_meta_t *here) {
-  size_t nbytes = (size_t)r->model.nparams * sizeof(float);
+  size_t nbytes = (size_t)nparams(r) * sizeof(float);
   float *dev[MN_TRAINSTATE_BUFS], *host[MN_TRAINSTATE_BUFS] = {NULL};
   int nbuf = state_bufs(r, dev);
   mn_status_t st = MN_OK;
@@ -180,9 +217,9 @@ static mn_status_t resume_state(run_t *r, const mn_snapshot_meta_t *here) {
     if (!(host[b] = calloc(1, nbytes + 1))) st = mn_error(MN_ERR_NOMEM, "resume: out of memory");
   st = mn_agree(r->w, st, &r->failed_rank);
   if (st == MN_OK)
-    st = mn_resume(r->cfg, &r->comm, here, &r->model, r->optim.kind, host, &r->resume);
+    st = mn_resume(r->cfg, &r->w->comm, here, model(r), r->opt->optim.kind, host, &r->resume);
   for (int b = 0; st == MN_OK && r->resume.resumed && b < nbuf; b++)
-    r->k->upload(&r->dev->ctx, dev[b], host[b], nbytes);
+    r->w->k->upload(&r->w->dev.ctx, dev[b], host[b], nbytes);
   for (int b = 0; b < nbuf; b++) free(host[b]);
   return st;
 }
@@ -215,6 +252,7 @@ static mn_status_t setup_resume(run_t *r) {
                   (long long)p.epoch, (long long)p.step);
   }
   r->pos = p;
+  r->opt->steps = p.step; /* the schedule's and AdamW's step count */
   return MN_OK;
 }
 
@@ -228,20 +266,10 @@ static mn_status_t init_weights(run_t *r) {
       mn_log_info("model.init_from %s: not used, the run resumed", file);
     return MN_OK;
   }
-  size_t nbytes = (size_t)r->model.nparams * sizeof(float);
-  float *params = malloc(nbytes);
-  mn_status_t st = params ? MN_OK : mn_error(MN_ERR_NOMEM, "init_from: out of memory");
-  if (st == MN_OK && mn_world_rank(r->w) == 0 &&
-      (st = mn_trainstate_read_params(file, &r->model, params)) != MN_OK)
-    st = mn_error(st, "[model] init_from: %s", mn_error_message());
-  st = mn_agree(r->w, st, &r->failed_rank);
-  if (st == MN_OK) st = mn_broadcast(r->w, params, r->model.nparams, MN_FLOAT32, 0);
-  if (st == MN_OK) {
-    r->k->upload(&r->dev->ctx, r->model.params, params, nbytes);
-    if (mn_world_rank(r->w) == 0) mn_log_info("initial weights from %s", file);
-  }
-  free(params);
-  return st;
+  mn_status_t st = mn_net_load(r->net, file);
+  if (st != MN_OK) return mn_error(st, "[model] init_from: %s", mn_error_message());
+  if (mn_world_rank(r->w) == 0) mn_log_info("initial weights from %s", file);
+  return MN_OK;
 }
 
 static int finished(const run_t *r) {
@@ -253,8 +281,8 @@ static mn_status_t setup_run(run_t *r) {
   const mn_config_t *cfg = r->cfg;
   mn_status_t st = MN_OK;
   if (mn_world_rank(r->w) == 0 && cfg->snapshot.enabled)
-    st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->model.tensors,
-                             r->model.params, &r->optim, r->dev, &r->writer);
+    st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->p->tensors, r->p->params,
+                             &r->opt->optim, &r->w->dev, &r->writer);
   return st;
 }
 
@@ -308,7 +336,7 @@ static mn_status_t start_record(run_t *r) {
                          .total_steps = r->total_steps,
                          .steps_per_epoch = r->steps_per_epoch,
                          .samples_per_step = r->global_batch,
-                         .tokens_per_sample = r->spec.tokens ? r->spec.seq : 0,
+                         .tokens_per_sample = tokens(r) ? y_width(r) : 0,
                          .start_step = r->pos.step,
                          .start_epoch = r->pos.epoch,
                          .elapsed_s = isfinite(r->elapsed0) ? r->elapsed0 : 0,
@@ -318,21 +346,6 @@ static mn_status_t start_record(run_t *r) {
   for (int i = 0; i < config.n; i++) free(config.v[i]);
   free(config.v);
   return st;
-}
-
-/* Collective: the world's device (mn_train_init_opts), and the gradient path all ranks take. */
-static mn_status_t open_device(run_t *r) {
-  const mn_config_t *cfg = r->cfg;
-  r->dev = &r->w->dev;
-  r->k = r->dev->k;
-  mn_status_t st = mn_comm_use_device(&r->comm, r->dev, cfg->comm.backend, cfg->comm.timeout_s);
-  st = mn_agree(r->w, st, &r->failed_rank);
-  if (st != MN_OK) return st;
-  mn_log_debug("computing on %s", r->dev->name);
-  if (mn_world_rank(r->w) == 0)
-    mn_log_info("computing on %s%s; gradients through %s", r->dev->name,
-                mn_world_size(r->w) > 1 ? " (rank 0)" : "", mn_comm_path_name(r->comm.path));
-  return MN_OK;
 }
 
 /* Rank 0 takes snapshot.dir for this run before anything reads it (a second job on it is
@@ -347,7 +360,7 @@ static mn_status_t claim_snapshot_dir(run_t *r) {
 static mn_status_t setup(run_t *r) {
   mn_status_t st = mn_agree(r->w, claim_snapshot_dir(r), &r->failed_rank);
   if (st == MN_OK) st = open_data(r);
-  if (st == MN_OK) st = mn_agree(r->w, setup_local(r), &r->failed_rank);
+  if (st == MN_OK) st = setup_model(r);
   if (st == MN_OK) st = setup_resume(r);
   if (st == MN_OK) st = init_weights(r);
   if (st == MN_OK) st = mn_agree(r->w, setup_run(r), &r->failed_rank);
@@ -358,15 +371,15 @@ static mn_status_t setup(run_t *r) {
 static void teardown(run_t *r) {
   /* NCCL first (finalized within comm.timeout_s, else aborted): a collective a dead peer
    * left unfinished would otherwise hold every wait on the device and every free below */
-  mn_comm_release_device(&r->comm);
-  if (r->next.fetched) mn_device_input_done(r->dev); /* no copy in flight from a freed buffer */
+  if (r->p) mn_comm_release_device(&r->p->comm);
+  if (r->next.fetched) mn_net_input_done(r->net); /* no copy in flight from a freed buffer */
   mn_data_close(r->train);
   mn_data_close(r->val);
   mn_snapwriter_stop(r->writer);
   mn_snapshot_unlock(r->lock);
-  mn_optim_free(&r->optim);
-  mn_model_free(&r->model);
-  mn_comm_free(&r->comm); /* the device stays the world's */
+  mn_optimizer_free(r->opt);
+  mn_net_free(r->net);
+  mn_params_free(r->p); /* the device stays the world's */
 }
 
 /* The next batch from the loader, its copy to the device started (it overlaps whatever the
@@ -376,18 +389,11 @@ static void fetch(run_t *r, struct input *in) {
   r->t.io_wait_s += in->batch.wait_s;
   in->fetched = 1;
   if (in->rd == MN_OK)
-    mn_device_input_put(r->dev, in->batch.x, in->batch.y, in->batch.count, &in->x, &in->y);
+    in->rd = mn_net_input(r->net, in->batch.x, in->batch.y, in->batch.count, &in->x, &in->y);
 }
 
 static void give_back(run_t *r, struct input *in) {
   in->fetched = 0; /* (the data take the batch back at their next call) */
-}
-
-/* model->on_grads: backward has finished grads[0, done): in the step's last micro-batch,
- * send the buckets it completes. */
-static void grads_ready(void *arg, int64_t done) {
-  run_t *r = arg;
-  if (r->sending && r->send_status == MN_OK) r->send_status = mn_comm_grads_ready(&r->comm, done);
 }
 
 /* Whether step `step` (stopped by a signal or not) gets a step record in the metrics: the
@@ -399,70 +405,50 @@ static int record_due(const run_t *r, int64_t step, int stop) {
   return r->last_in_epoch && r->pos.epoch + 1 >= r->cfg->schedule.epochs;
 }
 
-/* Whether the step may update the weights: no rank's loss was NaN or Inf (the agreed
- * control slot, nranks_bad ranks raised it), and the reduced gradient holds none.
- *
- * Why this agrees on every rank at no extra collective: the loss slot is a sum of 0s and 1s
- * (exact in any order). A NaN or an Inf in any rank's local gradient makes the sum non-finite
- * whatever the order of the additions (NaN absorbs, Inf + finite = Inf, Inf - Inf = NaN), and
- * every rank holds the same reduced gradient (the allreduce gives each rank the same result),
- * so every rank finds the same count. The gradient is checked whole, after its last bucket
- * is reduced and before the first is applied: no rank writes a non-finite update. (It gives
- * up overlapping the updates with the last buckets' allreduces on a GPU; the update is a
- * small part of a step.) */
-static mn_status_t check_step(run_t *r, int64_t step, int nranks_bad, int stop) {
-  mn_model_t *m = &r->model;
-  r->grad_norm = NAN;
-  if (nranks_bad > 0)
+/* Whether the step may update the weights, from the flags its exchange agreed on every rank
+ * (mn/exchange.h): no rank's loss was NaN or Inf (nonfinite_loss_ranks raised it), and the
+ * summed gradient holds none (a NaN or an Inf in any rank's gradient makes the sum
+ * non-finite whatever the order of the additions, and every rank holds the same sum). The
+ * gradient is checked whole, after its last bucket is reduced and before the first is
+ * applied: no rank writes a non-finite update. (It gives up overlapping the updates with the
+ * last buckets' allreduces on a GPU; the update is a small part of a step.) */
+static mn_status_t check_step(run_t *r, int64_t step, const mn_step_flags_t *f) {
+  r->grad_norm = f->grad_norm;
+  if (f->nonfinite_loss_ranks > 0)
     return mn_error(MN_ERR_NONFINITE, "step %lld: the loss is NaN or infinite on %d of %d ranks",
-                    (long long)step, nranks_bad, mn_world_size(r->w));
-  mn_status_t st = mn_comm_grads_wait(&r->comm, 0, m->nparams); /* every bucket */
-  if (st != MN_OK) return st;
-  /* the norm, for clipping (every step) and the metrics (the steps they record), in the
-   * same pass; the other steps skip its arithmetic */
-  double sumsq = 0;
-  int want_norm = r->cfg->optimizer.clip_norm > 0 || record_due(r, step, stop);
-  int64_t bad =
-      r->k->count_nonfinite(&r->dev->ctx, m->grads, m->nparams, want_norm ? &sumsq : NULL);
-  r->grad_norm = bad > 0 || !want_norm ? NAN : sqrt(sumsq);
-  if (bad > 0)
+                    (long long)step, f->nonfinite_loss_ranks, mn_world_size(r->w));
+  if (f->nonfinite)
     return mn_error(MN_ERR_NONFINITE,
                     "step %lld: the summed gradient holds %lld NaN or infinite values of %lld",
-                    (long long)step, (long long)bad, (long long)m->nparams);
+                    (long long)step, (long long)f->nonfinite_values,
+                    (long long)mn_params_values(r->p));
   return MN_OK;
-}
-
-/* The optimizer over the whole reduced (and checked) gradient, clipped to
- * optimizer.clip_norm inside the update. */
-static void update(run_t *r, int64_t step) {
-  mn_optim_step(&r->optim, &r->model, step,
-                mn_optim_clip_scale(r->grad_norm, r->cfg->optimizer.clip_norm));
 }
 
 /* Forward, loss and backward of the step's batch in micro-batches of batch_size rows (the
  * file's paragraph), the last one handing its buckets to the exchange. out: *loss_sum. */
-static void forward_backward(run_t *r, const struct input *in, double *loss_sum) {
-  mn_model_t *m = &r->model;
+static mn_status_t forward_backward(run_t *r, const struct input *in, double *loss_sum) {
   int count = in->batch.count, b = r->cfg->data.batch_size, xw = x_width(r), yw = y_width(r);
   int nmicro = (count + b - 1) / b;
   /* 1/(labels x world): the allreduce sums, so that the ranks' sum is the mean gradient
    * (over the samples, or the tokens of a sequence model) */
   float scale = 1.0f / ((float)count * (float)yw * (float)mn_world_size(r->w));
+  mn_status_t st = MN_OK;
   *loss_sum = 0;
-  for (int i = 0; i < nmicro; i++) {
+  for (int i = 0; st == MN_OK && i < nmicro; i++) {
     int rows = count - i * b < b ? count - i * b : b;
     const void *x = (const char *)in->x + (size_t)i * b * xw * 4; /* 4-byte elements */
     double loss;
-    int64_t correct;
-    mn_model_forward(m, x, rows);
-    mn_model_loss(m, in->y + (int64_t)i * b * yw, rows, scale, &loss, &correct);
+    st = mn_net_forward(r->net, x, rows);
+    if (st == MN_OK)
+      st = mn_net_loss(r->net, in->y + (int64_t)i * b * yw, rows, scale, &loss, NULL);
+    if (st != MN_OK) break;
     *loss_sum += loss;
-    if (!isfinite(loss)) /* before backward fills (and sends) the slots' bucket */
-      mn_comm_grads_raise(&r->comm, CONTROL_NONFINITE, 1.0f);
-    r->sending = i == nmicro - 1;
-    mn_model_backward(m, x, rows, i > 0);
+    if (!isfinite(loss)) /* before backward fills (and sends) the flags' bucket */
+      st = mn_grads_nonfinite_loss(r->p);
+    if (st == MN_OK) st = mn_net_backward(r->net, x, rows, i > 0, i == nmicro - 1);
   }
-  r->sending = 0;
+  return st;
 }
 
 /* The training step: forward, loss, backward (its buckets allreduced as they fill), the
@@ -473,26 +459,25 @@ static void forward_backward(run_t *r, const struct input *in, double *loss_sum)
  * was asked to stop. */
 static mn_status_t train_step(run_t *r, const struct input *in, int64_t step, double *loss_sum,
                               int *stop) {
-  float control[CONTROL_SLOTS] = {0};
   double t0 = mn_now_s();
-  /* the step before's buckets, with the deadline: the upload below waits behind them */
-  mn_status_t st = mn_comm_grads_drain(&r->comm);
+  r->lr = mn_optimizer_lr(r->opt);
+  r->grad_norm = NAN;
+  /* (the step before's buckets first, with the deadline: the upload below waits behind them) */
+  mn_status_t st = mn_grads_begin(r->p);
   if (st != MN_OK) return st;
-  control[CONTROL_FAILED] = in ? 0.0f : 1.0f;
-  control[CONTROL_STOP] = mn_preempt_requested() ? 1.0f : 0.0f;
-  r->send_status = mn_comm_grads_start(&r->comm, control, CONTROL_SLOTS);
-  if (in) forward_backward(r, in, loss_sum);
+  st = in ? forward_backward(r, in, loss_sum) : mn_grads_fail(r->p);
   double t1 = mn_now_s();
-  st = r->send_status;
-  if (st == MN_OK) st = mn_comm_grads_finish(&r->comm);
-  if (st == MN_OK) st = mn_comm_grads_control(&r->comm, control, CONTROL_SLOTS);
+  mn_step_flags_t f;
+  mn_status_t end = mn_grads_end(r->p, &f); /* (it ends the step's exchange whatever st is) */
   double t2 = mn_now_s();
+  if (st == MN_OK) st = end;
   if (st != MN_OK) return st;
-  if (control[CONTROL_FAILED] != 0.0f) return MN_ERR_PEER;
-  *stop = control[CONTROL_STOP] != 0.0f;
-  st = check_step(r, step, (int)control[CONTROL_NONFINITE], *stop);
+  if (f.failed) return MN_ERR_PEER;
+  *stop = f.stop;
+  st = check_step(r, step, &f);
   if (st != MN_OK) return st;
-  update(r, step);
+  /* the whole reduced (and checked) gradient, clipped to optimizer.clip_norm in the update */
+  st = mn_optimizer_step(r->opt, &f);
   double t3 = mn_now_s();
   r->t.compute_s += (t1 - t0) + (t3 - t2);
   r->t.comm_s += t2 - t1;
@@ -509,6 +494,7 @@ static int nonfinite_step(run_t *r, int64_t step) {
   char what[512];
   snprintf(what, sizeof what, "%s", mn_error_message());
   if (skip && r->skips_in_row < max) {
+    mn_optimizer_skip(r->opt); /* the schedule counts it */
     r->skips_in_row++;
     r->skipped++;
     if (mn_world_rank(r->w) == 0)
@@ -556,12 +542,12 @@ static mn_status_t check_state_finite(run_t *r, const char *reason) {
   int nbuf = state_bufs(r, bufs);
   int64_t bad[MN_TRAINSTATE_BUFS] = {0}, any = 0;
   for (int b = 0; b < nbuf; b++)
-    any += bad[b] = r->k->count_nonfinite(&r->dev->ctx, bufs[b], r->model.nparams, NULL);
+    any += bad[b] = r->w->k->count_nonfinite(&r->w->dev.ctx, bufs[b], nparams(r), NULL);
   if (any == 0) return MN_OK;
   char states[256] = "";
   for (int b = 1, used = 0; b < nbuf && used < (int)sizeof states; b++)
     used += snprintf(states + used, sizeof states - (size_t)used, ", %lld of the optimizer's %s",
-                     (long long)bad[b], r->optim.kind->states[b - 1]);
+                     (long long)bad[b], r->opt->optim.kind->states[b - 1]);
   return mn_error(MN_ERR_NONFINITE,
                   "after step %lld: %lld parameters%s are NaN or infinite: no %s snapshot "
                   "written (the last good one stays; lower optimizer.lr, or check the data)",
@@ -574,7 +560,7 @@ static mn_status_t check_state_finite(run_t *r, const char *reason) {
  * whether training goes on (snapshot_failed). A non-finite state is never handed over:
  * every rank finds it (check_state_finite) and the run stops with it. */
 static mn_status_t snapshot(run_t *r, const char *reason, int wait) {
-  mn_status_t st = mn_comm_grads_drain(&r->comm); /* its copies wait behind the last step's */
+  mn_status_t st = mn_grads_drain(r->p); /* its copies wait behind the last step's */
   if (st == MN_OK && r->cfg->snapshot.enabled) {
     st = mn_agree(r->w, check_state_finite(r, reason), &r->failed_rank);
     if (st != MN_OK) return st;
@@ -606,12 +592,12 @@ static mn_status_t snapshot(run_t *r, const char *reason, int wait) {
 static mn_status_t validate(run_t *r, double *loss, double *accuracy) {
   int64_t n = mn_data_rows(r->val), w = mn_world_size(r->w), me = mn_world_rank(r->w);
   int64_t lo = n * me / w, hi = n * (me + 1) / w;
-  int bs = r->model.max_batch, xw = x_width(r), yw = y_width(r);
-  void *x = mn_device_host_alloc(r->dev, (size_t)bs * (size_t)xw * 4);
-  int32_t *y = mn_device_host_alloc(r->dev, (size_t)bs * (size_t)yw * sizeof *y);
+  int bs = r->cfg->data.batch_size, xw = x_width(r), yw = y_width(r);
+  void *x = malloc((size_t)bs * (size_t)xw * 4);
+  int32_t *y = malloc((size_t)bs * (size_t)yw * sizeof *y);
   double sums[3] = {0, 0, (double)(hi - lo) * yw}; /* loss, correct, labels */
   mn_status_t st = x && y ? MN_OK : mn_error(MN_ERR_NOMEM, "validation: out of memory");
-  if (st == MN_OK) st = mn_comm_grads_drain(&r->comm); /* its loss reads wait behind the step */
+  if (st == MN_OK) st = mn_grads_drain(r->p); /* its loss reads wait behind the step */
   for (int64_t i = lo; st == MN_OK && i < hi; i += bs) {
     int cnt = (int)(hi - i < bs ? hi - i : bs);
     st = mn_data_read(r->val, i, cnt, x, y);
@@ -620,15 +606,16 @@ static mn_status_t validate(run_t *r, double *loss, double *accuracy) {
     int64_t correct;
     const void *xd;
     const int32_t *yd;
-    mn_device_input_put(r->dev, x, y, cnt, &xd, &yd);
-    mn_model_forward(&r->model, xd, cnt);
-    mn_model_loss(&r->model, yd, cnt, 0.0f, &ls, &correct);
-    mn_device_input_done(r->dev);
+    st = mn_net_input(r->net, x, y, cnt, &xd, &yd);
+    if (st == MN_OK) st = mn_net_forward(r->net, xd, cnt);
+    if (st == MN_OK) st = mn_net_loss(r->net, yd, cnt, 0.0f, &ls, &correct);
+    mn_net_input_done(r->net);
+    if (st != MN_OK) break;
     sums[0] += ls;
     sums[1] += (double)correct;
   }
-  mn_device_host_free(r->dev, x);
-  mn_device_host_free(r->dev, y);
+  free(x);
+  free(y);
   st = mn_agree(r->w, st, &r->failed_rank);
   if (st != MN_OK) return st;
   st = mn_allreduce(r->w, sums, 3, MN_FLOAT64, MN_SUM);
@@ -645,15 +632,14 @@ static double global_mean(run_t *r, double sum, double count) {
   return v[0] / v[1];
 }
 
-/* Model FLOPs utilisation at a rate of rows (tokens) per second over all ranks: the model's
+/* Model FLOPs utilisation at a rate of samples per second over all ranks: the net's
  * training FLOPs over the peak of world devices (compute.peak_tflops, or the GPU's known
  * peak); NaN when no peak is known. */
-static double mfu(const run_t *r, double rows_per_s) {
-  double peak = r->cfg->compute.peak_tflops > 0
-                    ? 1e12 * r->cfg->compute.peak_tflops
-                    : mn_device_peak_flops(r->dev->name, r->cfg->compute.tf32);
+static double mfu(const run_t *r, double samples_per_s) {
+  double peak = r->cfg->compute.peak_tflops > 0 ? 1e12 * r->cfg->compute.peak_tflops
+                                                : mn_world_peak_flops(r->w);
   if (peak <= 0) return NAN;
-  return rows_per_s * mn_model_flops_per_row(&r->model) / (peak * mn_world_size(r->w));
+  return samples_per_s * mn_net_flops_per_sample(r->net) / (peak * mn_world_size(r->w));
 }
 
 /* Why a snapshot is due after the step that brought the run to r->pos (NULL: none). */
@@ -694,7 +680,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
     r->last_in_epoch = rd == MN_OK && in.batch.last;
     st = train_step(r, rd == MN_OK ? &in : NULL, step, &loss, &stop);
     int record = record_due(r, step, stop); /* before the position moves on */
-    mn_device_input_done(r->dev);           /* (long done: the step read its batch) */
+    if (in.rd == MN_OK) mn_net_input_done(r->net); /* (long done: the step read its batch) */
     give_back(r, &in);
     int skipped = st == MN_ERR_NONFINITE && nonfinite_step(r, step);
     if (skipped) st = MN_OK;
@@ -729,13 +715,13 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
       /* counted as people count: epoch from 1, steps completed (docs/metrics.md) */
       mn_step_record_t rec = {epoch + 1, in_epoch + 1, spe, step + 1, 0, 0, 0, 0, 0, 0, 0};
       rec.loss = global_mean(r, ival_loss, (double)ival_steps);
-      rec.lr = mn_optim_lr(&r->optim, step);
+      rec.lr = r->lr;
       rec.grad_norm = r->grad_norm;
       double run_s = mn_now_s() - t_start;
       rec.elapsed_s = r->elapsed0 + run_s;
       rec.samples_per_s = (double)((step + 1 - start) * G) / (run_s - val_s);
-      rec.tokens_per_s = rec.samples_per_s * r->spec.seq;
-      rec.mfu = mfu(r, rec.tokens_per_s);
+      rec.tokens_per_s = rec.samples_per_s * y_width(r);
+      rec.mfu = mfu(r, rec.samples_per_s);
       if (step == start) sum->first_loss = rec.loss;
       sum->final_loss = r->loss = rec.loss;
       mn_metrics_step(r->metrics, &rec);
@@ -779,8 +765,8 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
   sum->samples = done * G;
   sum->skipped_steps = r->skipped;
   sum->samples_per_s = train_s > 0 ? (double)sum->samples / train_s : 0;
-  sum->tokens_per_s = sum->samples_per_s * r->spec.seq;
-  sum->mfu = mfu(r, sum->tokens_per_s);
+  sum->tokens_per_s = sum->samples_per_s * y_width(r);
+  sum->mfu = mfu(r, sum->samples_per_s);
   sum->run_s = mn_now_s() - t_start;
   sum->elapsed_s = r->elapsed0 + sum->run_s;
   sum->end_epoch = p->epoch;
@@ -803,7 +789,10 @@ mn_init_opts_t mn_train_init_opts(const mn_config_t *cfg) {
                       .bucket_mb = cfg->comm.bucket_mb,
                       .timeout_s = cfg->comm.timeout_s,
                       .tf32 = cfg->compute.tf32 != 0,
-                      .deterministic = cfg->compute.deterministic != 0};
+                      .deterministic = cfg->compute.deterministic != 0,
+                      .collectives = cfg->comm.backend == MN_BACKEND_MPI    ? MN_COLL_MPI
+                                     : cfg->comm.backend == MN_BACKEND_NCCL ? MN_COLL_NCCL
+                                                                            : MN_COLL_AUTO};
   return o;
 }
 
@@ -825,25 +814,18 @@ mn_status_t mn_train_world(const mn_config_t *cfg, mn_world_t *w, int want_param
   memset(&r, 0, sizeof r);
   r.cfg = cfg;
   r.w = w;
-  r.comm.comm = MPI_COMM_NULL;
   r.failed_rank = -1;
   r.grad_norm = NAN;
   memset(res, 0, sizeof *res);
-  mn_status_t st = mn_comm_init(&r.comm, w->comm.comm, cfg->comm.bucket_mb);
-  if (st != MN_OK) {
-    mn_log_error("%s", mn_error_message());
-    res->failed_rank = -1;
-    return st;
-  }
-  mn_preempt_test_hook(r.comm.rank, -1); /* "during set-up" */
-  st = open_device(&r);
-  if (st == MN_OK) st = setup(&r);
+  int rank = mn_world_rank(w);
+  mn_preempt_test_hook(rank, -1); /* "during set-up" */
+  mn_status_t st = setup(&r);
   mn_summary_t sum;
   memset(&sum, 0, sizeof sum);
   sum.val_accuracy = -1;
   sum.first_loss = sum.final_loss = NAN; /* null in the metrics when no step ran */
-  sum.resumed_from = r.resume.resumed && r.comm.rank == 0 ? r.resume.path : NULL;
-  if (st == MN_OK && finished(&r) && r.comm.rank == 0)
+  sum.resumed_from = r.resume.resumed && rank == 0 ? r.resume.path : NULL;
+  if (st == MN_OK && finished(&r) && rank == 0)
     mn_log_info("training had already finished at step %lld, %lld epochs done (%s): nothing to do",
                 (long long)r.pos.step, (long long)r.pos.epoch, r.resume.path);
   if (st == MN_OK) st = loop(&r, &sum);
@@ -859,16 +841,16 @@ mn_status_t mn_train_world(const mn_config_t *cfg, mn_world_t *w, int want_param
                 st == MN_ERR_PREEMPTED ? "stopped with a snapshot" : "finishing",
                 mn_preempt_since_s());
   res->summary = sum;
-  res->failed_rank = r.failed_rank >= 0 ? r.failed_rank : r.comm.failed_rank;
+  res->failed_rank = r.failed_rank >= 0 ? r.failed_rank : r.p ? r.p->comm.failed_rank : -1;
   if (w->failed_rank < 0) w->failed_rank = res->failed_rank; /* for mn_finish's report */
   if (st == MN_OK && want_params) {
-    res->nparams = r.model.nparams;
-    res->params = malloc((size_t)r.model.nparams * sizeof *res->params);
+    res->nparams = nparams(&r);
+    res->params = malloc((size_t)res->nparams * sizeof *res->params);
     if (!res->params)
       st = mn_error(MN_ERR_NOMEM, "out of memory copying parameters");
     else
-      r.k->download(&r.dev->ctx, res->params, r.model.params,
-                    (size_t)r.model.nparams * sizeof *res->params);
+      w->k->download(&w->dev.ctx, res->params, r.p->params,
+                     (size_t)res->nparams * sizeof *res->params);
   }
   teardown(&r);
   return st;
