@@ -72,6 +72,12 @@ if(MN_SANITIZE) # (as the CMake targets: an instrumented libmn needs the run-tim
 endif()
 list(JOIN mn_pc_flags " " MN_PC_LIBS_PRIVATE)
 set(MN_PC_REQUIRES_PRIVATE "openblas inih libcjson")
+# mn/mpi.h includes <mpi.h>: MPI's include directories (the site's MPI, as found) go with
+# mn's own, so that every public header compiles with mn.pc's flags alone
+set(MN_PC_CFLAGS "")
+foreach(dir ${MPI_C_INCLUDE_DIRS})
+  string(APPEND MN_PC_CFLAGS " -I${dir}")
+endforeach()
 file(RELATIVE_PATH mn_pc_to_prefix /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
 string(REGEX REPLACE "/$" "" mn_pc_to_prefix "${mn_pc_to_prefix}")
 configure_file(cmake/mn.pc.in ${CMAKE_BINARY_DIR}/mn.pc @ONLY)

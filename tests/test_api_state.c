@@ -23,6 +23,7 @@
 
 #include "mn_api.h" /* the optimizer's states, to compare them */
 #include "mn_test.h"
+#include "mn_test_h5.h"
 
 static int g_rank;
 
@@ -221,6 +222,145 @@ static void check_attributes(const mn_state_t *s) {
   CHECK(mn_state_get_int(s, "later", &i) == MN_ERR_NOINPUT);          /* set after the save: gone */
 }
 
+/* ---- a trainer that describes its run (mntrain's kind) ----------------------------------- */
+
+/* fits: skip (or refuse, when arg says so) a run whose config has "model.x = 2" */
+static mn_state_fit_t fits_x(void *arg, const char *path, const mn_state_run_t *run, char *why,
+                             size_t len) {
+  (void)path;
+  if (!run->config || !strstr(run->config, "model.x = 2")) return MN_STATE_FITS;
+  snprintf(why, len, "model.x is 2 in the snapshot");
+  return *(const int *)arg ? MN_STATE_REFUSE : MN_STATE_SKIP;
+}
+
+/* A sample dataset of 40 rows, 5 features, labels 0..2 shifted by salt, at dir/name. */
+static mn_data_t *dataset(mn_world_t *w, const char *dir, const char *name, int salt) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  if (g_rank == 0) {
+    float x[40 * 5];
+    int32_t y[40];
+    for (int i = 0; i < 40 * 5; i++) x[i] = (float)i * 0.01f;
+    for (int i = 0; i < 40; i++) y[i] = (i + salt) % 3;
+    mn_test_write_samples(path, x, y, 40, 5, 0, 0);
+  }
+  mn_agree(w, MN_OK, NULL);
+  mn_data_opts_t o = {.batch = 4, .seed = 3};
+  mn_data_t *d = NULL;
+  EXPECT(mn_data_open_samples(w, path, 5, 3, &o, &d), MN_OK, NULL);
+  return d;
+}
+
+static mn_state_run_t run_desc(const char *config, const mn_data_t *d) {
+  mn_state_run_t r = {.config = config,
+                      .data = d,
+                      .epoch = 0,
+                      .epoch_pos = 8,
+                      .samples = 88,
+                      .batch = 4,
+                      .model_seed = 11,
+                      .data_seed = 3,
+                      .run_hash = 77,
+                      .loss = 0.5,
+                      .train_loss = 0.25,
+                      .val_loss = NAN,
+                      .val_accuracy = 0.75};
+  return r;
+}
+
+static void described(mn_world_t *w, const char *top) {
+  char dir[1100];
+  snprintf(dir, sizeof dir, "%s/run", top);
+  mn_data_t *d = dataset(w, top, "a.h5", 0), *other = dataset(w, top, "b.h5", 1);
+  const char *conf1 = "model.x = 1\nmodel.y = 5\n", *conf2 = "model.x = 2\nmodel.y = 5\n";
+  int refuse = 0, resumed = -1;
+  trainer_t t;
+  mn_state_run_t got;
+  /* REQUIRE in an empty directory; no run before a resume */
+  CHECK(trainer_make(w, 3, MN_SGD, &t) == MN_OK);
+  CHECK(mn_state_open(t.p, t.o, dir, 0, &t.s) == MN_OK);
+  EXPECT(mn_state_get_run(t.s, &got), MN_ERR_NOINPUT, "no snapshot was resumed");
+  EXPECT(mn_state_resume_mode(t.s, MN_STATE_RESUME_REQUIRE, &resumed), MN_ERR_NOINPUT,
+         g_rank == 0 ? "no snapshot to resume from" : NULL);
+  mn_state_run_t bad = run_desc(conf1, d);
+  bad.epoch_pos = -1;
+  EXPECT(mn_state_set_run(t.s, &bad), MN_ERR_USAGE, "negative position");
+  /* a described snapshot, of conf1 over d, after 3 steps */
+  mn_state_run_t r = run_desc(conf1, d);
+  CHECK(mn_state_set_run(t.s, &r) == MN_OK);
+  r.epoch = 1; /* a position past the steps taken: no file mn could not read back */
+  CHECK(mn_state_set_run(t.s, &r) == MN_OK);
+  EXPECT(mn_state_save(t.s, "epoch", 1), MN_ERR_USAGE, g_rank == 0 ? "past its 0 steps" : NULL);
+  r.epoch = 0;
+  CHECK(mn_state_set_run(t.s, &r) == MN_OK);
+  steps(&t, 3);
+  CHECK(mn_state_set_int(t.s, "extra", 9) == MN_OK);
+  EXPECT(mn_state_save(t.s, "epoch", 1), MN_OK, NULL);
+  EXPECT(mn_state_poll(t.s), MN_OK, NULL);
+  trainer_free(&t);
+  /* resumed by the same description: every field back, on every rank */
+  CHECK(trainer_make(w, 3, MN_SGD, &t) == MN_OK);
+  CHECK(mn_state_open(t.p, t.o, dir, 0, &t.s) == MN_OK);
+  CHECK(mn_state_set_run(t.s, &r) == MN_OK && mn_state_set_fits(t.s, fits_x, &refuse) == MN_OK);
+  EXPECT(mn_state_resume(t.s, &resumed), MN_OK, NULL);
+  CHECK(resumed == 1 && mn_optimizer_steps(t.o) == 3);
+  EXPECT(mn_state_get_run(t.s, &got), MN_OK, NULL);
+  CHECK_MSG(got.config && !strncmp(got.config, conf1, strlen(conf1)) &&
+                strstr(got.config, "user.int.extra = 9"),
+            "config: %s", got.config ? got.config : "(null)");
+  CHECK(got.epoch == 0 && got.epoch_pos == 8 && got.samples == 88 && got.batch == 4);
+  CHECK(got.model_seed == 11 && got.data_seed == 3 && got.run_hash == 77);
+  CHECK(got.loss == 0.5 && got.train_loss == 0.25 && isnan(got.val_loss) &&
+        got.val_accuracy == 0.75);
+  CHECK(got.world == mn_world_size(w) && got.elapsed_s >= 0 && !got.data);
+  int64_t extra = 0;
+  CHECK(mn_state_get_int(t.s, "extra", &extra) == MN_OK && extra == 9);
+  trainer_free(&t);
+  /* the trainer's fits function: conf2's run skips it (AUTO), refuses it (REQUIRE) */
+  CHECK(trainer_make(w, 3, MN_SGD, &t) == MN_OK);
+  CHECK(mn_state_open(t.p, t.o, dir, 0, &t.s) == MN_OK);
+  CHECK(mn_state_set_run(t.s, &r) == MN_OK && mn_state_set_fits(t.s, fits_x, &refuse) == MN_OK);
+  EXPECT(mn_state_resume(t.s, &resumed), MN_OK, NULL);
+  steps(&t, 1);
+  r.config = conf2;
+  CHECK(mn_state_set_run(t.s, &r) == MN_OK);
+  EXPECT(mn_state_save(t.s, "epoch", 1), MN_OK, NULL); /* step 4, of conf2: the newest */
+  r.config = conf1;
+  CHECK(mn_state_set_run(t.s, &r) == MN_OK);
+  EXPECT(mn_state_resume(t.s, &resumed), MN_OK, NULL); /* conf2's skipped: step 3's */
+  CHECK(resumed == 1 && mn_optimizer_steps(t.o) == 3);
+  refuse = 1;
+  EXPECT(mn_state_resume_mode(t.s, MN_STATE_RESUME_REQUIRE, &resumed), MN_ERR_DATA,
+         g_rank == 0 ? "step-000000004.h5: model.x is 2 in the snapshot" : NULL);
+  EXPECT(mn_state_resume_mode(t.s, MN_STATE_RESUME_AUTO, &resumed), MN_OK, NULL);
+  CHECK(mn_optimizer_steps(t.o) == 3);
+  /* another training set: skipped, naming what differs; none left */
+  r.data = other;
+  CHECK(mn_state_set_run(t.s, &r) == MN_OK && mn_state_set_fits(t.s, NULL, NULL) == MN_OK);
+  EXPECT(mn_state_resume(t.s, &resumed), MN_ERR_DATA, g_rank == 0 ? "none can be resumed" : NULL);
+  if (g_rank == 0)
+    CHECK_MSG(has("step-000000004.h5: another training set: the labels differ"), "%s",
+              mn_error_message());
+  /* a trainer that describes nothing takes none of them */
+  mn_state_set_run(t.s, NULL);
+  EXPECT(mn_state_resume(t.s, &resumed), MN_ERR_DATA,
+         g_rank == 0 ? "not written through mn's API" : NULL);
+  /* NEVER: set aside, a fresh start */
+  resumed = -1;
+  EXPECT(mn_state_resume_mode(t.s, MN_STATE_RESUME_NEVER, &resumed), MN_OK, NULL);
+  CHECK(resumed == 0);
+  if (g_rank == 0) CHECK(count_snapshots(dir) == 0);
+  trainer_free(&t);
+  mn_data_close(d);
+  mn_data_close(other);
+  mn_agree(w, MN_OK, NULL);
+  if (g_rank == 0) {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s/a.h5' '%s/b.h5'", dir, top, top);
+    CHECK(system(cmd) == 0);
+  }
+}
+
 int main(int argc, char **argv) {
   mn_world_t *w = NULL;
   mn_init_opts_t init = {.device = MN_COMPUTE_CPU, .threads = 1};
@@ -310,6 +450,7 @@ int main(int argc, char **argv) {
   check_attributes(t.s);
   trainer_free(&t);
   image_free(&five);
+  described(w, dir);
 
   if (g_rank == 0) {
     DIR *d = opendir(dir);

@@ -274,8 +274,8 @@ static void write_tokens(const char *path) {
   H5Fclose(f);
 }
 
-/* Which entries of the flat parameter buffer (nparams) are key biases: mask[i] = 1. Laid
- * out by the registry of the config's model, as the trainer lays it out. */
+/* Which entries of the parameters (every tensor's values in the registry's order, as
+ * mn_train_run copies them out) are key biases: mask[i] = 1. */
 static char *key_bias_mask(int64_t *n) {
   mn_gpt_shape_t g = {GV, GT, GL, GH, GC};
   mn_model_spec_t spec;
@@ -287,19 +287,19 @@ static char *key_bias_mask(int64_t *n) {
     CHECK_MSG(0, "gpt: cannot build the model: %s", mn_error_message());
     return NULL;
   }
-  mask = calloc((size_t)m.nparams, 1);
+  mask = calloc((size_t)m.tensors.values, 1);
   int found = 0;
-  for (int i = 0; mask && i < m.tensors.n; i++) {
+  for (int i = 0, at = 0; mask && i < m.tensors.n; at += (int)m.tensors.t[i].count, i++) {
     const mn_tensor_t *t = &m.tensors.t[i];
     size_t len = strlen(t->name), sfx = strlen(".attn.c_attn.bias");
     if (len > sfx && !strcmp(t->name + len - sfx, ".attn.c_attn.bias")) {
       CHECK(t->count == 3 * GC);
-      memset(mask + t->offset + GC, 1, GC); /* q, k, v: the middle third */
+      memset(mask + at + GC, 1, GC); /* q, k, v: the middle third */
       found++;
     }
   }
   CHECK_MSG(found == GL, "gpt: %d attn.c_attn.bias tensors, want %d", found, GL);
-  *n = m.nparams;
+  *n = m.tensors.values;
   mn_model_free(&m);
   return mask;
 }

@@ -90,7 +90,7 @@ static void print_meta(const char *path, const mn_snapshot_meta_t *m) {
          m->epoch, m->epoch_pos, m->step, m->samples, m->finished ? " (training finished)" : "");
   printf("reason    %s\n", m->reason);
   char api[16];
-  if (mn_trainstate_config_value(m->config, "api", "version", api, sizeof api)) {
+  if (mn_config_text_value(m->config, "api", "version", api, sizeof api)) {
     /* a trainer of the public API: no batch, seeds or dataset of mn's (docs/api.md) */
     printf("run       world %d, shape_hash 0x%016" PRIx64 " (a trainer of mn's API, version %s)\n",
            m->world, m->shape_hash, api);
@@ -269,7 +269,7 @@ static mn_status_t load_snapshot_model(const char *snapshot, char *path, size_t 
   mn_status_t st = mn_snapshot_find(snapshot, path, pathlen);
   if (st == MN_OK) st = mn_snapshot_read_meta(path, meta);
   char api[16];
-  if (st == MN_OK && mn_trainstate_config_value(meta->config, "api", "version", api, sizeof api))
+  if (st == MN_OK && mn_config_text_value(meta->config, "api", "version", api, sizeof api))
     st = mn_error(MN_ERR_DATA,
                   "%s: written by a trainer of mn's API, whose model is its own: the exports are "
                   "for mntrain's models (its tensors: mninfo %s, or h5dump)",

@@ -59,6 +59,11 @@ mn_status_t mn_grads_nonfinite_loss(mn_params_t *p);
  * never a hang. mn_grads_begin and mn_state_save do it themselves; MN_ERR_USAGE inside a
  * step or before the commit. */
 mn_status_t mn_grads_drain(mn_params_t *p);
+/* End the exchange's device communicator now (NCCL finalised within mn_init_opts_t.timeout_s,
+ * else aborted), before freeing the other device memory after a failure: a collective a dead
+ * peer left unfinished would otherwise hold every wait on the device. No step is exchanged
+ * after it; mn_params_free does it too. NULL or before the commit: nothing. */
+void mn_grads_shutdown(mn_params_t *p);
 /* How the gradients travel: "nccl", "mpi", "mpi (host staging)" and the like, for a log
  * line; "" before the commit. */
 const char *mn_grads_path(const mn_params_t *p);

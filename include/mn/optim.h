@@ -69,6 +69,9 @@ mn_status_t mn_optimizer_step(mn_optimizer_t *o, const mn_step_flags_t *flags);
 /* A step that takes no update but counts (its flags said nonfinite, and the trainer skips
  * it and goes on): the schedule and AdamW's step count move on as if it had been taken. */
 mn_status_t mn_optimizer_skip(mn_optimizer_t *o);
+/* Set the step count the schedule and AdamW's step go on from (a resume at another global
+ * batch, whose step count is not the snapshot's). MN_ERR_USAGE for a negative count. */
+mn_status_t mn_optimizer_set_steps(mn_optimizer_t *o, int64_t steps);
 /* Steps taken (restored by a resume), and the learning rate the next step will take. */
 int64_t mn_optimizer_steps(const mn_optimizer_t *o);
 double mn_optimizer_lr(const mn_optimizer_t *o);

@@ -85,6 +85,10 @@ int mn_world_on_gpu(const mn_world_t *w);
  * the table). */
 double mn_world_peak_flops(const mn_world_t *w);
 
+/* The lowest rank that failed, as the ranks agreed at the last failure of a collective call
+ * (mn_agree, the exchange, the state: mn_finish's report names it); -1: none. */
+int mn_world_failed_rank(const mn_world_t *w);
+
 /* ---- the agreed stop ------------------------------------------------------------------ */
 
 /* Whether a stop signal reached this rank (local; no communication). */

@@ -19,6 +19,7 @@ struct mn_data {
   mn_dataset_t *ds;
   mn_shard_opts_t opts;
   int batch, depth;
+  int classes; /* the labels' range (samples), or the vocabulary (tokens): its identity's */
   mn_shard_plan_t rule; /* sizes only (no tables): for mn_shard_steps_from */
   mn_loader_t *loader;  /* NULL until the first mn_data_next after an open or a seek */
   mn_batch_t held;      /* the batch handed out last (held.x NULL: none) */
@@ -49,7 +50,7 @@ static mn_status_t plan(mn_data_t *d) {
 }
 
 /* Collective: what both opens share, once ds_st says whether this rank opened ds. */
-static mn_status_t finish_open(const char *fn, mn_world_t *w, const mn_data_opts_t *o,
+static mn_status_t finish_open(const char *fn, mn_world_t *w, const mn_data_opts_t *o, int classes,
                                mn_dataset_t *ds, mn_status_t st, mn_data_t **out) {
   mn_data_t *d = NULL;
   if (st == MN_OK && !(d = calloc(1, sizeof *d)))
@@ -58,6 +59,7 @@ static mn_status_t finish_open(const char *fn, mn_world_t *w, const mn_data_opts
     d->w = w;
     d->ds = ds;
     d->batch = o->batch;
+    d->classes = classes;
     d->depth = o->prefetch ? o->prefetch : 4;
     mn_shard_opts_t so = {o->block_size ? o->block_size : 256,
                           o->shuffle_blocks ? o->shuffle_blocks : 16, !o->in_order, o->pad != 0,
@@ -94,7 +96,7 @@ mn_status_t mn_data_open_samples(mn_world_t *w, const char *spec, int dim, int c
     st = mn_error(MN_ERR_USAGE, "%s: dim %d and classes %d must be >= 0", fn, dim, classes);
   mn_dataset_t *ds = NULL;
   if (st == MN_OK) st = mn_dataset_open(spec, dim, classes, &ds);
-  return finish_open(fn, w, o, ds, st, d);
+  return finish_open(fn, w, o, classes, ds, st, d);
 }
 
 mn_status_t mn_data_open_tokens(mn_world_t *w, const char *spec, int context, int vocab,
@@ -108,7 +110,7 @@ mn_status_t mn_data_open_tokens(mn_world_t *w, const char *spec, int context, in
     st = mn_error(MN_ERR_USAGE, "%s: context %d < 1 or vocab %d < 0", fn, context, vocab);
   mn_dataset_t *ds = NULL;
   if (st == MN_OK) st = mn_dataset_open_tokens(spec, context, vocab, &ds);
-  return finish_open(fn, w, o, ds, st, d);
+  return finish_open(fn, w, o, vocab, ds, st, d);
 }
 
 static void stop_loader(mn_data_t *d) {
@@ -127,6 +129,32 @@ void mn_data_close(mn_data_t *d) {
 }
 
 struct mn_dataset *mn_api_data_dataset(const mn_data_t *d) { return d ? d->ds : NULL; }
+
+int mn_api_data_tokens(const mn_data_t *d) { return d ? mn_dataset_is_tokens(d->ds) : 0; }
+
+mn_status_t mn_api_data_identity(const mn_data_t *d, mn_snapshot_meta_t *m) {
+  mn_dataset_t *ds = d->ds;
+  m->data_n = mn_dataset_size(ds);
+  m->data_dim = mn_dataset_dim(ds);
+  m->data_classes = d->classes;
+  m->data_label_crc = mn_dataset_label_crc(ds);
+  mn_status_t st = mn_dataset_feature_crc(ds, &m->data_feature_crc);
+  if (st != MN_OK) return st;
+  m->data_feature_crc_set = 1;
+  /* the files, one "path\trows\n" line each */
+  size_t len = 1;
+  for (int i = 0; i < mn_dataset_nfiles(ds); i++) len += strlen(mn_dataset_path(ds, i)) + 24;
+  char *files = malloc(len);
+  if (!files) return mn_error(MN_ERR_NOMEM, "out of memory describing the dataset");
+  size_t at = 0;
+  files[0] = '\0';
+  for (int i = 0; i < mn_dataset_nfiles(ds); i++)
+    at += (size_t)snprintf(files + at, len - at, "%s\t%lld\n", mn_dataset_path(ds, i),
+                           (long long)mn_dataset_file_rows(ds, i));
+  free(m->data_files);
+  m->data_files = files;
+  return MN_OK;
+}
 
 int64_t mn_data_rows(const mn_data_t *d) { return d ? mn_dataset_size(d->ds) : 0; }
 int mn_data_x_width(const mn_data_t *d) { return d ? mn_dataset_dim(d->ds) : 0; }

@@ -18,12 +18,18 @@ static const mn_tensor_t *at(const mn_params_t *p, int k) {
   return &p->tensors.t[p->tensors.n - 1 - k];
 }
 
+/* st, with the rank the exchange blamed for it kept in the world (mn_world_failed_rank). */
+static mn_status_t noted(mn_params_t *p, mn_status_t st) {
+  if (st != MN_OK && p->w->failed_rank < 0) p->w->failed_rank = p->comm.failed_rank;
+  return st;
+}
+
 mn_status_t mn_grads_begin(mn_params_t *p) {
   if (!p || !p->committed) return MN_API_USAGE("mn_grads_begin", "before mn_params_commit");
   if (p->open) return MN_API_USAGE("mn_grads_begin", "the step before has not ended (mn_grads_end)");
   /* the step before's buckets, with the deadline: what follows may wait behind them */
   mn_status_t st = mn_comm_grads_drain(&p->comm);
-  if (st != MN_OK) return st;
+  if (st != MN_OK) return noted(p, st);
   float control[MN_API_SLOTS] = {0};
   control[MN_API_SLOT_STOP] = mn_preempt_requested() ? 1.0f : 0.0f;
   memset(p->ready, 0, (size_t)p->tensors.n);
@@ -60,7 +66,11 @@ mn_status_t mn_grads_set_op(mn_params_t *p, mn_reduce_t op) {
 mn_status_t mn_grads_drain(mn_params_t *p) {
   if (!p || !p->committed) return MN_API_USAGE("mn_grads_drain", "before mn_params_commit");
   if (p->open) return MN_API_USAGE("mn_grads_drain", "inside a step (mn_grads_begin/end)");
-  return mn_comm_grads_drain(&p->comm);
+  return noted(p, mn_comm_grads_drain(&p->comm));
+}
+
+void mn_grads_shutdown(mn_params_t *p) {
+  if (p && p->committed) mn_comm_release_device(&p->comm);
 }
 
 const char *mn_grads_path(const mn_params_t *p) {
@@ -94,7 +104,7 @@ mn_status_t mn_grads_end(mn_params_t *p, mn_step_flags_t *flags) {
   if (st == MN_OK) st = mn_comm_grads_finish(&p->comm);
   if (st == MN_OK) st = mn_comm_grads_control(&p->comm, control, MN_API_SLOTS);
   if (st == MN_OK) st = mn_comm_grads_wait(&p->comm, 0, p->tensors.size);
-  if (st != MN_OK) return st;
+  if (st != MN_OK) return noted(p, st);
   /* the slots are sums of 0s and 1s, exact in any order: every rank reads the same */
   mn_step_flags_t f = {.grad_norm = NAN};
   f.failed = control[MN_API_SLOT_FAILED] != 0.0f;

@@ -13,6 +13,7 @@
 #include "mn_device.h"
 #include "mn_model.h"
 #include "mn_optim.h"
+#include "mn_snapshot.h"
 #include "mn_snapwriter.h"
 #include "mn_status.h"
 #include "mn_tensors.h"
@@ -69,13 +70,6 @@ struct mn_net {
 /* The control slots of the exchange's first bucket (exchange.c). */
 enum { MN_API_SLOT_FAILED = 0, MN_API_SLOT_STOP = 1, MN_API_SLOT_LOSS = 2, MN_API_SLOTS = 3 };
 
-/* Collective over comm: a world on a communicator of the caller's (MPI running; a part of
- * MPI_COMM_WORLD, say), its device opened as mn_init opens it, without mn_init's process
- * set-up (signals, placement, heartbeat, report). For trainers inside libmn that run on
- * such a part (mn_train.h); close with mn_api_world_close, not mn_finish. out: *world. */
-mn_status_t mn_api_world_open(MPI_Comm comm, const mn_init_opts_t *opts, mn_world_t **world);
-void mn_api_world_close(mn_world_t *w);
-
 /* A finished snapshot write (rank 0; status -1: there was none): logged, and recorded in m
  * when m is not NULL (state.c; mntrain's writes too). */
 void mn_api_snapshot_outcome(mn_metrics_t *m, const mn_snapwrite_result_t *r);
@@ -83,6 +77,12 @@ void mn_api_snapshot_outcome(mn_metrics_t *m, const mn_snapwrite_result_t *r);
 /* The runtime's dataset under d (data.c): what a snapshot of mntrain records as the
  * dataset's identity (mn_trainstate.h). */
 struct mn_dataset *mn_api_data_dataset(const mn_data_t *d);
+/* The dataset's identity into m's data fields (data_n, data_dim, data_classes, the CRCs,
+ * data_files: heap, mn_snapshot_meta_free's), as mntrain's snapshots record it; reads the
+ * fixed rows of the features at the first call. */
+mn_status_t mn_api_data_identity(const mn_data_t *d, mn_snapshot_meta_t *m);
+/* 1 for a token dataset. */
+int mn_api_data_tokens(const mn_data_t *d);
 
 /* Build net over its registry's buffers (mn_params_commit, once they are allocated). */
 mn_status_t mn_api_net_build(mn_net_t *net);

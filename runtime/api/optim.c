@@ -133,5 +133,12 @@ mn_status_t mn_optimizer_skip(mn_optimizer_t *o) {
   return MN_OK;
 }
 
+mn_status_t mn_optimizer_set_steps(mn_optimizer_t *o, int64_t steps) {
+  if (!o) return MN_API_USAGE("mn_optimizer_set_steps", "o is NULL");
+  if (steps < 0) return MN_API_USAGE("mn_optimizer_set_steps", "steps %lld < 0", (long long)steps);
+  o->steps = steps;
+  return MN_OK;
+}
+
 int64_t mn_optimizer_steps(const mn_optimizer_t *o) { return o ? o->steps : 0; }
 double mn_optimizer_lr(const mn_optimizer_t *o) { return o ? mn_optim_lr(&o->optim, o->steps) : 0; }

@@ -66,6 +66,16 @@ struct mn_state {
   double elapsed0, t_open; /* training time before this run (a resume's), and its start */
   char from[4096];         /* the snapshot resumed from ("": none) */
   mn_metrics_t *metrics;   /* each write's outcome recorded there too (NULL: none) */
+  /* the trainer's description of its run (mn_state_set_run), and its fits function */
+  int described;
+  mn_state_run_t run; /* run.config: run_config */
+  char *run_config;
+  mn_state_fits_fn fits;
+  void *fits_arg;
+  /* the resumed snapshot's description (mn_state_get_run; got.config: got_config) */
+  int got;
+  mn_state_run_t got_run;
+  char *got_config;
 };
 
 /* ---- the attributes ------------------------------------------------------------------ */
@@ -284,15 +294,42 @@ static mn_status_t make_meta(const mn_state_t *s, const char *reason, mn_snapsho
   m->elapsed_s = s->elapsed0 + (mn_now_s() - s->t_open);
   m->loss = m->train_loss = m->val_loss = m->val_accuracy = NAN;
   text_t c = {0};
-  text_printf(&c, "api.version = %d\noptimizer.kind = %s\noptimizer.lr = %.17g\n", API_VERSION,
-              o->kind->name, o->lr);
-  if (o->kind == &mn_optim_adamw)
-    text_printf(&c, "optimizer.beta1 = %.17g\noptimizer.beta2 = %.17g\noptimizer.eps = %.17g\n",
-                o->beta1, o->beta2, o->eps);
-  else
-    text_printf(&c, "optimizer.momentum = %.17g\noptimizer.nesterov = %d\n", o->momentum,
-                o->nesterov);
-  text_printf(&c, "optimizer.weight_decay = %.17g\n", o->weight_decay);
+  if (s->described) { /* the trainer's account of its run, and its config in place of ours */
+    const mn_state_run_t *r = &s->run;
+    /* (what mn's reader checks of every file: a position the steps taken can reach) */
+    if (m->step < r->epoch + (r->epoch_pos > 0) || r->samples < m->step)
+      return MN_API_USAGE("mn_state_save",
+                          "the run's position (epoch %lld, epoch_pos %lld, samples %lld) is "
+                          "past its %lld steps, or short of them",
+                          (long long)r->epoch, (long long)r->epoch_pos, (long long)r->samples,
+                          (long long)m->step);
+    m->epoch = r->epoch;
+    m->epoch_pos = r->epoch_pos;
+    m->samples = r->samples;
+    m->batch = r->batch;
+    m->model_seed = r->model_seed;
+    m->data_seed = r->data_seed;
+    if (r->run_hash) m->shape_hash = r->run_hash;
+    m->loss = r->loss;
+    m->train_loss = r->train_loss;
+    m->val_loss = r->val_loss;
+    m->val_accuracy = r->val_accuracy;
+    if (r->data) {
+      mn_status_t st = mn_api_data_identity(r->data, m);
+      if (st != MN_OK) return st;
+    }
+    text_printf(&c, "%s", s->run_config ? s->run_config : "");
+  } else {
+    text_printf(&c, "api.version = %d\noptimizer.kind = %s\noptimizer.lr = %.17g\n", API_VERSION,
+                o->kind->name, o->lr);
+    if (o->kind == &mn_optim_adamw)
+      text_printf(&c, "optimizer.beta1 = %.17g\noptimizer.beta2 = %.17g\noptimizer.eps = %.17g\n",
+                  o->beta1, o->beta2, o->eps);
+    else
+      text_printf(&c, "optimizer.momentum = %.17g\noptimizer.nesterov = %d\n", o->momentum,
+                  o->nesterov);
+    text_printf(&c, "optimizer.weight_decay = %.17g\n", o->weight_decay);
+  }
   for (int i = 0; i < s->attrs.n; i++) {
     const attr_t *a = &s->attrs.a[i];
     if (a->kind == ATTR_INT)
@@ -304,6 +341,7 @@ static mn_status_t make_meta(const mn_state_t *s, const char *reason, mn_snapsho
   }
   if (c.failed || !c.s) {
     free(c.s);
+    mn_snapshot_meta_free(m);
     return mn_error(MN_ERR_NOMEM, "mn_state_save: out of memory describing the snapshot");
   }
   m->config = c.s;
@@ -409,7 +447,51 @@ void mn_state_close(mn_state_t *s) {
   }
   mn_snapshot_unlock(s->lock);
   attrs_free(&s->attrs);
+  free(s->run_config);
+  free(s->got_config);
   free(s);
+}
+
+mn_status_t mn_state_set_run(mn_state_t *s, const mn_state_run_t *run) {
+  if (!s) return MN_API_USAGE("mn_state_set_run", "NULL state");
+  if (run && (run->epoch < 0 || run->epoch_pos < 0 || run->samples < 0 || run->batch < 0))
+    return MN_API_USAGE("mn_state_set_run",
+                        "a negative position (epoch %lld, epoch_pos %lld, "
+                        "samples %lld, batch %d)",
+                        (long long)run->epoch, (long long)run->epoch_pos, (long long)run->samples,
+                        run->batch);
+  char *config = NULL;
+  if (run && run->config && !(config = strdup(run->config)))
+    return mn_error(MN_ERR_NOMEM, "mn_state_set_run: out of memory");
+  free(s->run_config);
+  s->run_config = config;
+  s->described = run != NULL;
+  if (run) s->run = *run;
+  s->run.config = config;
+  return MN_OK;
+}
+
+mn_status_t mn_state_get_run(const mn_state_t *s, mn_state_run_t *run) {
+  if (!s || !run) return MN_API_USAGE("mn_state_get_run", "NULL %s", s ? "run" : "state");
+  if (!s->got) return mn_error(MN_ERR_NOINPUT, "mn_state_get_run: no snapshot was resumed");
+  *run = s->got_run;
+  run->config = s->got_config;
+  return MN_OK;
+}
+
+mn_status_t mn_state_set_fits(mn_state_t *s, mn_state_fits_fn fits, void *arg) {
+  if (!s) return MN_API_USAGE("mn_state_set_fits", "NULL state");
+  s->fits = fits;
+  s->fits_arg = arg;
+  return MN_OK;
+}
+
+mn_status_t mn_state_poll(mn_state_t *s) {
+  if (!s) return MN_API_USAGE("mn_state_poll", "NULL state");
+  mn_snapwrite_result_t w;
+  if (!s->writer || !mn_snapwriter_failed(s->writer, &w)) return MN_OK;
+  return mn_error(MN_ERR_IO, "snapshot of step %lld (%s) failed: %s", (long long)w.step, w.reason,
+                  w.message);
 }
 
 /* ---- save ------------------------------------------------------------------------------ */
@@ -438,8 +520,8 @@ static mn_status_t check_finite(const mn_state_t *s, const char *reason) {
     used += snprintf(states + used, sizeof states - (size_t)used, ", %lld of the optimizer's %s",
                      (long long)bad[b], s->o->optim.kind->states[b - 1]);
   return mn_error(MN_ERR_NONFINITE,
-                  "mn_state_save: after step %lld: %lld parameters%s are NaN or infinite: no %s "
-                  "snapshot written (the last good one stays)",
+                  "mn_state_save: after %lld steps, %lld parameters%s are NaN or infinite: no "
+                  "%s snapshot written (the last good one stays)",
                   (long long)s->o->steps, (long long)bad[0], states, reason);
 }
 
@@ -464,12 +546,11 @@ static mn_status_t submit(mn_state_t *s, const char *reason, int wait) {
       return mn_error(cur.status, "mn_state_save: snapshot of step %lld (%s) failed: %s",
                       (long long)cur.step, cur.reason, cur.message);
   }
-  if ((int)prev.status != -1 && prev.status != MN_OK)
+  if (!wait && (int)prev.status != -1 && prev.status != MN_OK)
     return mn_error(prev.status,
                     "mn_state_save: the snapshot before, of step %lld (%s), failed: %s (this "
-                    "one, of step %lld, %s)",
-                    (long long)prev.step, prev.reason, prev.message, (long long)s->o->steps,
-                    wait ? "is written" : "is being written");
+                    "one, of step %lld, is being written)",
+                    (long long)prev.step, prev.reason, prev.message, (long long)s->o->steps);
   return MN_OK;
 }
 
@@ -501,7 +582,8 @@ mn_status_t mn_state_save(mn_state_t *s, const char *reason, int wait) {
 
 /* ---- resume ------------------------------------------------------------------------------ */
 
-/* What rank 0 found: the state's host buffers, the step count and the attributes. */
+/* What rank 0 found: the state's host buffers, the step count, the attributes and the
+ * snapshot's description of its run. */
 typedef struct found {
   float *host[MN_TRAINSTATE_BUFS];
   int nbuf;
@@ -510,7 +592,28 @@ typedef struct found {
   double elapsed_s;
   char path[4096]; /* of the snapshot */
   attrs_t attrs;
+  mn_state_run_t run; /* run.config: config */
+  char *config;
 } found_t;
+
+/* A snapshot's metadata as a description of its run (config points into meta). */
+static mn_state_run_t run_of(const mn_snapshot_meta_t *m) {
+  mn_state_run_t r = {.config = m->config,
+                      .epoch = m->epoch,
+                      .epoch_pos = m->epoch_pos,
+                      .samples = m->samples,
+                      .batch = m->batch,
+                      .model_seed = m->model_seed,
+                      .data_seed = m->data_seed,
+                      .run_hash = m->shape_hash,
+                      .loss = m->loss,
+                      .train_loss = m->train_loss,
+                      .val_loss = m->val_loss,
+                      .val_accuracy = m->val_accuracy,
+                      .world = m->world,
+                      .elapsed_s = m->elapsed_s};
+  return r;
+}
 
 /* The attributes a snapshot's config names (user.int/real/blob lines), the blobs sized but
  * not read. NULL when they parse; the reason otherwise. */
@@ -560,37 +663,104 @@ static const char *parse_attrs(const char *config, attrs_t *t, char *why, size_t
   return NULL;
 }
 
-/* Whether snapshot e can be this trainer's (before its tensors are read): NULL, or why not. */
-static const char *misfit(const mn_state_t *s, const mn_snapshot_meta_t *m, char *why, size_t len) {
-  char v[32];
-  if (!mn_trainstate_config_value(m->config, "api", "version", v, sizeof v))
-    return "it was not written through mn's API (mntrain's?)";
-  if (atoi(v) != API_VERSION) {
-    snprintf(why, len, "api.version %s, and this mn reads %d", v, API_VERSION);
+/* The net that spans the registry alone (mntrain's), whose model names the tensors of a
+ * snapshot of format 1; NULL when there is none. */
+static const mn_model_t *sole_model(const mn_state_t *s) {
+  const mn_net_t *n = s->p->nets;
+  return n && !n->next && n->built && n->model.values == s->p->tensors.values ? &n->model : NULL;
+}
+
+/* Whether snapshot m was taken over the run's data (the trainer named it): NULL, or why not. */
+static const char *other_data(const mn_state_t *s, const mn_snapshot_meta_t *m, char *why,
+                              size_t len) {
+  mn_snapshot_meta_t here;
+  memset(&here, 0, sizeof here);
+  if (mn_api_data_identity(s->run.data, &here) != MN_OK) {
+    snprintf(why, len, "this run's data: %s", mn_error_message());
+    mn_snapshot_meta_free(&here);
     return why;
+  }
+  const char *bad = NULL;
+  if (m->data_n != here.data_n || m->data_dim != here.data_dim ||
+      m->data_classes != here.data_classes) {
+    snprintf(why, len,
+             mn_api_data_tokens(s->run.data)
+                 ? "another training set: %lld windows of %d tokens, vocabulary %d in the "
+                   "snapshot, %lld x %d and %d here"
+                 : "another training set: %lld samples of %d features and %d classes in the "
+                   "snapshot, %lld x %d and %d here",
+             (long long)m->data_n, m->data_dim, m->data_classes, (long long)here.data_n,
+             here.data_dim, here.data_classes);
+    bad = why;
+  } else if (m->data_label_crc != here.data_label_crc) {
+    snprintf(why, len,
+             "another training set: the labels differ (CRC %08x in the snapshot, %08x here)",
+             (unsigned)m->data_label_crc, (unsigned)here.data_label_crc);
+    bad = why;
+  } else if (m->data_feature_crc_set && m->data_feature_crc != here.data_feature_crc) {
+    snprintf(why, len,
+             "another training set: the features differ (CRC of %d fixed rows %08x in the "
+             "snapshot, %08x here: regenerated or renormalised?)",
+             MN_DATA_FEATURE_ROWS, (unsigned)m->data_feature_crc, (unsigned)here.data_feature_crc);
+    bad = why;
+  }
+  mn_snapshot_meta_free(&here);
+  return bad;
+}
+
+/* Whether snapshot e can continue this trainer (before its tensors are read): MN_STATE_FITS,
+ * or SKIP or REFUSE (refused under MN_STATE_RESUME_REQUIRE) with why. A trainer that
+ * describes its run judges by its description (its fits function, its data); one that does
+ * not takes the API's snapshots only. Both need the same optimizer kind, and a format that
+ * names their tensors. */
+static mn_state_fit_t misfit(const mn_state_t *s, const mn_snapshot_entry_t *e, char *why,
+                             size_t len) {
+  const mn_snapshot_meta_t *m = &e->meta;
+  char v[32];
+  if (!s->described) {
+    if (!mn_config_text_value(m->config, "api", "version", v, sizeof v))
+      return snprintf(why, len, "it was not written through mn's API (mntrain's?)"), MN_STATE_SKIP;
+    if (atoi(v) != API_VERSION)
+      return snprintf(why, len, "api.version %s, and this mn reads %d", v, API_VERSION),
+             MN_STATE_SKIP;
+  } else {
+    if (s->run_config && (!m->config || !m->config[0]))
+      return snprintf(why, len, "it records no config"), MN_STATE_SKIP;
+    mn_state_run_t r = run_of(m);
+    mn_state_fit_t fit = s->fits ? s->fits(s->fits_arg, e->path, &r, why, len) : MN_STATE_FITS;
+    if (fit != MN_STATE_FITS) return fit;
+    if (s->run.data && other_data(s, m, why, len)) return MN_STATE_SKIP;
   }
   const mn_optim_kind_t *theirs = mn_trainstate_kind(m), *ours = s->o->optim.kind;
-  if (theirs != ours) {
-    snprintf(why, len, "it holds the state of optimizer %s, and this trainer uses %s", theirs->name,
-             ours->name);
-    return why;
+  if (theirs != ours)
+    return snprintf(why, len, "it holds the state of optimizer %s, and this trainer uses %s",
+                    theirs->name, ours->name),
+           MN_STATE_REFUSE;
+  if (m->format != MN_SNAPSHOT_FORMAT) {
+    const mn_model_t *model = sole_model(s);
+    if (!model)
+      return snprintf(why, len, "format %d, whose tensors name mntrain's MLPs only", m->format),
+             MN_STATE_REFUSE;
+    if (mn_trainstate_check_format(model, ours, m->format) != MN_OK)
+      return snprintf(why, len, "%s", mn_error_message()), MN_STATE_REFUSE;
   }
-  return NULL;
+  return MN_STATE_FITS;
 }
 
 /* Read snapshot e's tensors into f (its buffers allocated) and its attributes. MN_OK, or
  * the reason it cannot be used in mn_error_message(). */
 static mn_status_t load_one(const mn_state_t *s, const mn_snapshot_entry_t *e, found_t *f) {
   char why[512];
-  const char *bad = misfit(s, &e->meta, why, sizeof why);
-  if (bad) return mn_error(MN_ERR_DATA, "%s: %s", e->path, bad);
   attrs_free(&f->attrs);
-  bad = parse_attrs(e->meta.config, &f->attrs, why, sizeof why);
+  const char *bad = parse_attrs(e->meta.config, &f->attrs, why, sizeof why);
   if (bad) return mn_error(MN_ERR_DATA, "%s: %s", e->path, bad);
   mn_snapshot_tensor_t *t = NULL;
   int nt = 0;
+  const mn_model_t *model = sole_model(s);
   mn_status_t st =
-      mn_trainstate_registry_tensors(&s->p->tensors, s->o->optim.kind, f->host, &t, &nt);
+      e->meta.format != MN_SNAPSHOT_FORMAT && model
+          ? mn_trainstate_tensors(model, s->o->optim.kind, e->meta.format, f->host, &t, &nt)
+          : mn_trainstate_registry_tensors(&s->p->tensors, s->o->optim.kind, f->host, &t, &nt);
   if (st != MN_OK) return st;
   mn_snapshot_tensor_t *all = realloc(t, (size_t)(nt + f->attrs.n + 1) * sizeof *all);
   if (!all) {
@@ -613,40 +783,86 @@ static mn_status_t load_one(const mn_state_t *s, const mn_snapshot_entry_t *e, f
   st = mn_snapshot_read_tensors(e->path, t, n);
   free(t);
   if (st != MN_OK) return st;
+  free(f->config);
+  f->config = strdup(e->meta.config ? e->meta.config : "");
+  if (!f->config) return mn_error(MN_ERR_NOMEM, "mn_state_resume: out of memory");
   f->resumed = 1;
   f->steps = e->meta.step;
   f->elapsed_s = e->meta.elapsed_s;
+  f->run = run_of(&e->meta);
   snprintf(f->path, sizeof f->path, "%s", e->path);
   return MN_OK;
 }
 
-/* Rank 0: the newest snapshot of the directory that is valid and fits, into f. */
-static mn_status_t choose(const mn_state_t *s, found_t *f) {
+/* The line that says where the run continues from. */
+static void log_resume(const mn_state_t *s, const mn_snapshot_entry_t *e) {
+  const mn_snapshot_meta_t *m = &e->meta;
+  if (!s->described) {
+    mn_log_info("resuming from %s: %lld steps done (written by mn %s on %d ranks)", e->path,
+                (long long)m->step, m->mn_version, m->world);
+    return;
+  }
+  mn_log_info("resuming from %s: %lld steps and %lld samples done, in epoch %lld (written by "
+              "mn %s on %d ranks)",
+              e->path, (long long)m->step, (long long)m->samples, (long long)m->epoch + 1,
+              m->mn_version, m->world);
+  if (s->run.data && !m->data_feature_crc_set)
+    mn_log_info("%s predates the check of the features (no data_feature_crc): only N, D, "
+                "classes and the labels were compared",
+                e->path);
+}
+
+/* Rank 0: the newest snapshot of the directory that is valid and fits, into f (with mode
+ * NEVER: none, the directory's set aside). */
+static mn_status_t choose(const mn_state_t *s, mn_state_resume_mode_t mode, found_t *f) {
   mn_snapshot_entry_t *e = NULL;
   int n = 0, skipped = 0;
-  char first[1024] = "";
+  char first[6144] = "";
   mn_status_t st = mn_snapshot_scan(s->dir, &e, &n);
   if (st != MN_OK) return st;
-  for (int i = 0; i < n; i++) {
-    const char *why = e[i].reason; /* begins with the path, as every message here */
-    if (e[i].status == MN_OK) {
+  if (mode == MN_STATE_RESUME_NEVER) {
+    int moved = 0;
+    char sub[4096] = "";
+    if (n > 0) st = mn_snapshot_set_aside(s->dir, &moved, sub, sizeof sub);
+    if (moved > 0) mn_log_info("resume never: moved %d old snapshot(s) to %s", moved, sub);
+    mn_snapshot_entries_free(e, n);
+    return st;
+  }
+  for (int i = 0; i < n; i++) { /* unreadable files come last in the scan: told first */
+    if (e[i].status == MN_OK) continue;
+    mn_log_warn("skipping snapshot %s", e[i].reason); /* (it begins with the path) */
+    if (skipped++ == 0) snprintf(first, sizeof first, "%s", e[i].reason);
+  }
+  for (int i = 0; i < n && !f->resumed; i++) {
+    char why[1024], said[6144];
+    if (e[i].status != MN_OK) continue;
+    mn_state_fit_t fit = misfit(s, &e[i], why, sizeof why);
+    if (fit == MN_STATE_REFUSE && mode == MN_STATE_RESUME_REQUIRE) {
+      st = mn_error(MN_ERR_DATA, "%s: %s", e[i].path, why);
+      break;
+    }
+    if (fit == MN_STATE_FITS) {
       st = load_one(s, &e[i], f);
+      if (st == MN_ERR_NOMEM) break;
       if (st == MN_OK) {
-        mn_log_info("resuming from %s: %lld steps done (written by mn %s on %d ranks)", e[i].path,
-                    (long long)f->steps, e[i].meta.mn_version, e[i].meta.world);
+        log_resume(s, &e[i]);
         break;
       }
-      if (st == MN_ERR_NOMEM) break;
-      why = mn_error_message();
+      snprintf(said, sizeof said, "%s", mn_error_message()); /* begins with the path */
+      st = MN_OK;
+    } else {
+      snprintf(said, sizeof said, "%s: %s", e[i].path, why);
     }
-    mn_log_warn("skipping snapshot %s", why);
-    if (skipped++ == 0) snprintf(first, sizeof first, "%s", why);
-    st = MN_OK;
+    mn_log_warn("skipping snapshot %s", said);
+    if (skipped++ == 0) snprintf(first, sizeof first, "%s", said);
   }
-  if (st == MN_OK && !f->resumed && n > 0)
+  if (st == MN_OK && !f->resumed && n == 0 && mode == MN_STATE_RESUME_REQUIRE)
+    st = mn_error(MN_ERR_NOINPUT, "%s: no snapshot to resume from (the resume requires one)",
+                  s->dir);
+  else if (st == MN_OK && !f->resumed && n > 0)
     st = mn_error(MN_ERR_DATA,
-                  "mn_state_resume: %s holds %d snapshot file(s) and none fits this trainer; "
-                  "the newest: %s",
+                  "%s holds %d snapshot file(s) and none can be resumed: none fits this "
+                  "trainer; the newest: %s",
                   s->dir, n, first);
   mn_snapshot_entries_free(e, n);
   return st;
@@ -700,6 +916,47 @@ static mn_status_t attrs_unpack(const unsigned char *in, size_t len, attrs_t *t)
   return MN_OK;
 }
 
+/* Collective: rank 0's description of the snapshot's run to every rank. */
+static mn_status_t share_run(mn_state_t *s, found_t *f) {
+  mn_state_run_t *r = &f->run;
+  int64_t v[9] = {r->epoch,
+                  r->epoch_pos,
+                  r->samples,
+                  r->batch,
+                  r->world,
+                  (int64_t)r->model_seed,
+                  (int64_t)r->data_seed,
+                  (int64_t)r->run_hash,
+                  f->config ? (int64_t)strlen(f->config) : 0};
+  double d[5] = {r->loss, r->train_loss, r->val_loss, r->val_accuracy, r->elapsed_s};
+  mn_status_t st = mn_broadcast(s->w, v, 9, MN_INT64, 0);
+  if (st == MN_OK) st = mn_broadcast(s->w, d, 5, MN_FLOAT64, 0);
+  if (st != MN_OK) return st;
+  if (s->w->comm.rank != 0) {
+    free(f->config);
+    f->config = calloc((size_t)v[8] + 1, 1);
+  }
+  int first;
+  st = mn_comm_settle(&s->w->comm,
+                      f->config ? MN_OK : mn_error(MN_ERR_NOMEM, "mn_state_resume: out of memory"),
+                      &first);
+  if (st == MN_OK && v[8] > 0) st = mn_broadcast(s->w, f->config, v[8], MN_BYTE, 0);
+  *r = (mn_state_run_t){.epoch = v[0],
+                        .epoch_pos = v[1],
+                        .samples = v[2],
+                        .batch = (int)v[3],
+                        .world = (int)v[4],
+                        .model_seed = (uint64_t)v[5],
+                        .data_seed = (uint64_t)v[6],
+                        .run_hash = (uint64_t)v[7],
+                        .loss = d[0],
+                        .train_loss = d[1],
+                        .val_loss = d[2],
+                        .val_accuracy = d[3],
+                        .elapsed_s = d[4]};
+  return st;
+}
+
 /* Collective: rank 0's find to every rank. */
 static mn_status_t share(mn_state_t *s, found_t *f) {
   mn_comm_t *c = &s->w->comm;
@@ -714,6 +971,7 @@ static mn_status_t share(mn_state_t *s, found_t *f) {
   for (int b = 0; st == MN_OK && b < f->nbuf; b++)
     st = mn_comm_bcast_f32(c, f->host[b], s->p->tensors.size);
   if (st == MN_OK) st = mn_broadcast(s->w, f->path, sizeof f->path, MN_BYTE, 0);
+  if (st == MN_OK) st = share_run(s, f);
   size_t len = (size_t)head[3];
   if (len > 0) { /* every rank knows len: all settle */
     int first;
@@ -732,7 +990,16 @@ static mn_status_t share(mn_state_t *s, found_t *f) {
 }
 
 mn_status_t mn_state_resume(mn_state_t *s, int *resumed) {
+  return mn_state_resume_mode(s, MN_STATE_RESUME_AUTO, resumed);
+}
+
+mn_status_t mn_state_resume_mode(mn_state_t *s, mn_state_resume_mode_t mode, int *resumed) {
   if (!s || !resumed) return MN_API_USAGE("mn_state_resume", "NULL %s", s ? "resumed" : "state");
+  if (mode < MN_STATE_RESUME_AUTO || mode > MN_STATE_RESUME_NEVER)
+    return MN_API_USAGE("mn_state_resume_mode",
+                        "mode %d is none of MN_STATE_RESUME_AUTO, "
+                        "_REQUIRE, _NEVER",
+                        (int)mode);
   if (s->p->open)
     return MN_API_USAGE("mn_state_resume", "called inside a step (between mn_grads_begin and "
                                            "mn_grads_end)");
@@ -746,7 +1013,7 @@ mn_status_t mn_state_resume(mn_state_t *s, int *resumed) {
   for (int b = 0; b < f.nbuf && st == MN_OK; b++) /* the padding between tensors stays 0 */
     if (!(f.host[b] = calloc(1, nbytes + sizeof(float))))
       st = mn_error(MN_ERR_NOMEM, "mn_state_resume: out of memory");
-  if (st == MN_OK && c->rank == 0) st = choose(s, &f);
+  if (st == MN_OK && c->rank == 0) st = choose(s, mode, &f);
   int first;
   st = mn_comm_settle(c, st, &first);
   if (st == MN_OK) st = mn_comm_settle(c, share(s, &f), &first);
@@ -760,9 +1027,15 @@ mn_status_t mn_state_resume(mn_state_t *s, int *resumed) {
     attrs_free(&s->attrs);
     s->attrs = f.attrs; /* the snapshot's, in place of any set before */
     memset(&f.attrs, 0, sizeof f.attrs);
+    free(s->got_config);
+    s->got_config = f.config;
+    f.config = NULL;
+    s->got_run = f.run;
+    s->got = 1;
   }
   for (int b = 0; b < f.nbuf; b++) free(f.host[b]);
   attrs_free(&f.attrs);
+  free(f.config);
   if (st == MN_OK) *resumed = f.resumed;
   return st;
 }

@@ -1,5 +1,6 @@
 /* world.c: mn/world.h: a trainer's start and end, who and where it runs, the agreed stop,
- * and the plain collectives on host buffers.
+ * and the plain collectives on host buffers; and mn/mpi.h, a world on a communicator of the
+ * program's own.
  *
  * mn_init does for a trainer what mntrain's main() does for itself, in the same order: the
  * stop-signal handler first (a signal during start-up must not kill the rank), MPI, the
@@ -12,6 +13,8 @@
 #include <string.h>
 
 #include <mpi.h>
+
+#include <mn/mpi.h>
 
 #include "mn_api.h"
 #include "mn_liveness.h"
@@ -114,16 +117,17 @@ int mn_finish(mn_world_t *w, mn_status_t st) {
   int code = mn_status_exit_code(st), reported = 0;
   if (w) {
     int rank = w->comm.comm != MPI_COMM_NULL ? w->comm.rank : 0;
+    int failed = mn_world_failed_rank(w);
     char msg[2300];
     if (st == MN_OK)
       snprintf(msg, sizeof msg, "done");
-    else if (w->failed_rank >= 0 && w->failed_rank != rank)
-      snprintf(msg, sizeof msg, MN_REPORT_FOLLOWER ": rank %d failed", w->failed_rank);
+    else if (failed >= 0 && failed != rank)
+      snprintf(msg, sizeof msg, MN_REPORT_FOLLOWER ": rank %d failed", failed);
     else
       snprintf(msg, sizeof msg, "%s", mn_error_message()[0] ? mn_error_message()
                                                             : mn_status_string(st));
     /* a failure the ranks agreed on was logged then, by the lowest failing rank */
-    if (st != MN_OK && st != MN_ERR_PREEMPTED && w->failed_rank < 0) mn_log_error("%s", msg);
+    if (st != MN_OK && st != MN_ERR_PREEMPTED && failed < 0) mn_log_error("%s", msg);
     reported = w->report_dir[0] &&
                mn_report_write(w->report_dir, rank, w->comm.host, code, msg) == MN_OK;
     mn_comm_free(&w->comm);
@@ -137,22 +141,27 @@ int mn_finish(mn_world_t *w, mn_status_t st) {
   return reported ? MN_EXIT_OK : code;
 }
 
-mn_status_t mn_api_world_open(MPI_Comm comm, const mn_init_opts_t *opts, mn_world_t **world) {
+mn_status_t mn_init_comm(MPI_Comm comm, const mn_init_opts_t *opts, mn_world_t **world) {
   mn_init_opts_t o;
   mn_world_t *w;
-  mn_status_t st = world_new("mn_api_world_open", opts, &o, &w);
+  int inited = 0;
+  if (!world) return MN_API_USAGE("mn_init_comm", "world is NULL");
+  *world = NULL;
+  MPI_Initialized(&inited);
+  if (!inited) return MN_API_USAGE("mn_init_comm", "MPI is not initialised (MPI_Init first)");
+  mn_status_t st = world_new("mn_init_comm", opts, &o, &w);
   if (st != MN_OK) return st;
   st = mn_comm_init(&w->comm, comm, w->bucket_mb);
   if (st == MN_OK) st = open_device(w, &o);
   if (st != MN_OK) {
-    mn_api_world_close(w);
+    mn_world_close(w);
     return st;
   }
   *world = w;
   return MN_OK;
 }
 
-void mn_api_world_close(mn_world_t *w) {
+void mn_world_close(mn_world_t *w) {
   if (!w) return;
   mn_comm_free(&w->comm);
   if (w->k) mn_device_close(&w->dev);
@@ -166,6 +175,11 @@ int mn_world_local_size(const mn_world_t *w) { return w ? w->comm.local_size : 0
 const char *mn_world_host(const mn_world_t *w) { return w ? w->comm.host : ""; }
 const char *mn_world_device(const mn_world_t *w) { return w && w->k ? w->dev.name : "none"; }
 int mn_world_on_gpu(const mn_world_t *w) { return w && w->k ? w->dev.gpu : 0; }
+
+int mn_world_failed_rank(const mn_world_t *w) {
+  if (!w) return -1;
+  return w->failed_rank >= 0 ? w->failed_rank : w->comm.failed_rank;
+}
 
 double mn_world_peak_flops(const mn_world_t *w) {
   return w && w->k && w->dev.gpu ? mn_device_peak_flops(w->dev.name, w->tf32) : 0;

@@ -918,6 +918,47 @@ void mn_config_each_value(const mn_config_t *cfg,
   }
 }
 
+char *mn_config_text(const mn_config_t *cfg) {
+  char value[MN_PATH_MAX + 16];
+  size_t len = 1, at = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    char *text = pass ? malloc(len) : NULL;
+    if (pass && !text) return NULL;
+    for (int i = 0; i < NKEYS; i++) {
+      key_format(&keys[i], cfg, value, sizeof value);
+      if (!pass)
+        len += strlen(keys[i].section) + strlen(keys[i].key) + strlen(value) + 5;
+      else
+        at += (size_t)snprintf(text + at, len - at, "%s.%s = %s\n", keys[i].section, keys[i].key,
+                               value);
+    }
+    if (pass) {
+      text[at] = '\0';
+      return text;
+    }
+  }
+  return NULL;
+}
+
+int mn_config_text_value(const char *text, const char *section, const char *key, char *value,
+                         size_t len) {
+  char want[160];
+  int n = snprintf(want, sizeof want, "%s.%s = ", section, key);
+  for (const char *line = text; line && *line;) {
+    const char *end = strchr(line, '\n');
+    size_t linelen = end ? (size_t)(end - line) : strlen(line);
+    if (linelen >= (size_t)n && !strncmp(line, want, (size_t)n)) {
+      size_t vlen = linelen - (size_t)n;
+      if (vlen >= len) vlen = len - 1;
+      memcpy(value, line + n, vlen);
+      value[vlen] = '\0';
+      return 1;
+    }
+    line = end ? end + 1 : NULL;
+  }
+  return 0;
+}
+
 static uint64_t fnv1a(uint64_t h, const char *s) {
   for (; *s; s++) {
     h ^= (unsigned char)*s;

@@ -167,6 +167,15 @@ void mn_config_each_value(const mn_config_t *cfg,
                                      void *user),
                           void *user);
 
+/* The effective config as text, one "section.key = value" line per key in schema order
+ * (mn_config_each_value's values): what a snapshot records. Heap (the caller frees); NULL
+ * when out of memory. */
+char *mn_config_text(const mn_config_t *cfg);
+/* The value of section.key in such a text, into value[0, len). Returns 0 when the text has
+ * no line for it (value untouched). */
+int mn_config_text_value(const char *text, const char *section, const char *key, char *value,
+                         size_t len);
+
 /* A hash of the keys that shape the model and the data order (snapshots compare it):
  * FNV-1a 64 over the lines "section.key=value\n", canonical values as in
  * mn_config_each_value, of model.layers, model.seed, data.seed, data.shuffle,

@@ -28,11 +28,6 @@ extern "C" {
 /* The flat buffers of a run's state: the parameters, then each of the optimizer's states. */
 #define MN_TRAINSTATE_BUFS (1 + MN_OPTIM_MAX_STATES)
 
-/* Where a run stands: the next step to run. */
-typedef struct mn_position {
-  int64_t epoch, epoch_pos, step, samples;
-} mn_position_t;
-
 /* The snapshot tensors of model m and optimizer kind over the host flat buffers bufs
  * (bufs[0] the parameters, bufs[1 + s] state s; each laid out as m->params), named as
  * snapshot format `format` gives them (MN_SNAPSHOT_FORMAT, or 1 to read an old file).
@@ -49,19 +44,6 @@ mn_status_t mn_trainstate_registry_tensors(const mn_tensors_t *r, const mn_optim
  * MN_ERR_DATA saying why not (format 1 holds MLPs trained with SGD only). */
 mn_status_t mn_trainstate_check_format(const mn_model_t *m, const mn_optim_kind_t *kind,
                                        int format);
-
-/* The metadata of a snapshot of this run at position pos, written for `reason`, with the
- * dataset's identity: N, D, classes, the CRC of all labels, and the CRC of the features of
- * MN_DATA_FEATURE_ROWS fixed rows (read once per dataset handle). The heap strings (config,
- * data_files) are the caller's: mn_snapshot_meta_free(). */
-mn_status_t mn_trainstate_meta(const mn_config_t *cfg, int world, mn_dataset_t *train,
-                               const mn_position_t *pos, int finished, const char *reason,
-                               mn_snapshot_meta_t *meta);
-
-/* The value of "section.key" in a snapshot's config text (one "section.key = value" per
- * line). out: value. Returns 0 when the key is not there. */
-int mn_trainstate_config_value(const char *config, const char *section, const char *key,
-                               char *value, size_t len);
 
 /* The parameters of model m under their registry names, which are PyTorch's for the same
  * network (the MLP's are nn.Sequential's: "0.weight", "0.bias", "2.weight", ...;

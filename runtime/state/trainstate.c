@@ -81,96 +81,6 @@ mn_status_t mn_trainstate_registry_tensors(const mn_tensors_t *r, const mn_optim
   return name_tensors(r, kind, MN_SNAPSHOT_FORMAT, bufs, out, n);
 }
 
-/* A growing heap string. */
-typedef struct text {
-  char *s;
-  size_t len, cap;
-  int failed;
-} text_t;
-
-static void text_add(text_t *t, const char *a, const char *b, const char *c, const char *d) {
-  const char *parts[] = {a, b, c, d};
-  for (int i = 0; i < 4; i++) {
-    size_t n = strlen(parts[i]);
-    if (t->len + n + 1 > t->cap) {
-      size_t cap = (t->cap ? t->cap * 2 : 1024) + n;
-      char *s = realloc(t->s, cap);
-      if (!s) {
-        t->failed = 1;
-        return;
-      }
-      t->s = s;
-      t->cap = cap;
-    }
-    memcpy(t->s + t->len, parts[i], n + 1);
-    t->len += n;
-  }
-}
-
-static void add_value(const char *section, const char *key, const char *value, void *user) {
-  text_t *t = user;
-  text_add(t, section, ".", key, " = ");
-  text_add(t, value, "\n", "", "");
-}
-
-mn_status_t mn_trainstate_meta(const mn_config_t *cfg, int world, mn_dataset_t *train,
-                               const mn_position_t *pos, int finished, const char *reason,
-                               mn_snapshot_meta_t *meta) {
-  memset(meta, 0, sizeof *meta);
-  meta->epoch = pos->epoch;
-  meta->epoch_pos = pos->epoch_pos;
-  meta->step = pos->step;
-  meta->samples = pos->samples;
-  meta->finished = finished;
-  snprintf(meta->reason, sizeof meta->reason, "%s", reason);
-  meta->world = world;
-  meta->batch = cfg->data.batch_size * cfg->optimizer.accum_steps; /* rows per step */
-  meta->shape_hash = mn_config_shape_hash(cfg);
-  meta->model_seed = cfg->model.seed;
-  meta->data_seed = cfg->data.seed;
-  meta->data_n = mn_dataset_size(train);
-  meta->data_dim = mn_dataset_dim(train);
-  meta->data_classes = cfg->model.type == MN_MODEL_GPT ? cfg->model.vocab
-                                                       : cfg->model.layers[cfg->model.nlayers - 1];
-  meta->data_label_crc = mn_dataset_label_crc(train);
-  mn_status_t st = mn_dataset_feature_crc(train, &meta->data_feature_crc);
-  if (st != MN_OK) return st;
-  meta->data_feature_crc_set = 1;
-  text_t config = {0}, files = {0};
-  mn_config_each_value(cfg, add_value, &config);
-  for (int i = 0; i < mn_dataset_nfiles(train); i++) {
-    char rows[32];
-    snprintf(rows, sizeof rows, "%lld", (long long)mn_dataset_file_rows(train, i));
-    text_add(&files, mn_dataset_path(train, i), "\t", rows, "\n");
-  }
-  meta->config = config.s;
-  meta->data_files = files.s;
-  if (config.failed || files.failed || !config.s || !files.s) {
-    mn_snapshot_meta_free(meta);
-    return mn_error(MN_ERR_NOMEM, "out of memory describing the snapshot");
-  }
-  return MN_OK;
-}
-
-int mn_trainstate_config_value(const char *config, const char *section, const char *key,
-                               char *value, size_t len) {
-  char want[160];
-  int n = snprintf(want, sizeof want, "%s.%s = ", section, key);
-  for (const char *line = config; line && *line;) {
-    const char *end = strchr(line, '\n');
-    size_t linelen = end ? (size_t)(end - line) : strlen(line);
-    if (linelen >= (size_t)n && !strncmp(line, want, (size_t)n)) {
-      size_t vlen = linelen - (size_t)n;
-      if (vlen >= len) vlen = len - 1;
-      memcpy(value, line + n, vlen);
-      value[vlen] = '\0';
-      return 1;
-    }
-    line = end ? end + 1 : NULL;
-  }
-  return 0;
-}
-
 mn_status_t mn_trainstate_torch_tensors(const mn_model_t *m, float *params,
                                         mn_snapshot_tensor_t **out, int *n) {
   const mn_tensors_t *r = &m->tensors;
@@ -197,8 +107,7 @@ static int is_safetensors(const char *file) {
 const mn_optim_kind_t *mn_trainstate_kind(const mn_snapshot_meta_t *meta) {
   char name[32];
   const mn_optim_kind_t *kind = NULL;
-  if (meta->config &&
-      mn_trainstate_config_value(meta->config, "optimizer", "kind", name, sizeof name))
+  if (meta->config && mn_config_text_value(meta->config, "optimizer", "kind", name, sizeof name))
     kind = mn_optim_kind_named(name);
   return kind ? kind : &mn_optim_sgd;
 }

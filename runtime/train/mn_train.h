@@ -11,10 +11,11 @@
 
 #include <mpi.h>
 
+#include <mn/metrics.h>
+#include <mn/state.h>
 #include <mn/world.h>
 
 #include "mn_config.h"
-#include <mn/metrics.h>
 #include "mn_status.h"
 
 #ifdef __cplusplus
@@ -23,7 +24,8 @@ extern "C" {
 
 typedef struct mn_train_result {
   mn_summary_t summary;
-  float *params; /* a copy of the final parameters (caller frees), when asked */
+  float *params; /* a copy of the final parameters (caller frees), when asked: every tensor's
+                    values in the registry's order (mn_params_get), one after the other */
   int64_t nparams;
   int failed_rank; /* on failure, the lowest rank that failed (-1: unknown) */
 } mn_train_result_t;
@@ -44,6 +46,15 @@ mn_status_t mn_train_world(const mn_config_t *cfg, mn_world_t *w, int want_param
  * MPI_COMM_WORLD: tests compare runs of several world sizes in one job). */
 mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
                          mn_train_result_t *res);
+
+/* fit.c: mn/state.h's fits function for a run of config text arg (mn_config_text): a
+ * snapshot of another model shape or optimizer kind is refused (an error under resume =
+ * require), one of another data order skipped, naming the key. */
+mn_state_fit_t mn_train_fits(void *arg, const char *path, const mn_state_run_t *run, char *why,
+                             size_t len);
+/* Warn of each key of config text here (but log.* and snapshot.*) that the snapshot's run had
+ * otherwise: a new learning rate after a resume is a choice, not an error. */
+void mn_train_log_changes(const char *here, const char *snapshot);
 
 #ifdef __cplusplus
 }

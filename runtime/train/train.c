@@ -1,31 +1,34 @@
-/* train.c: one data-parallel training run (mn_train.h).
+/* train.c: one data-parallel training run (mn_train.h), a trainer of the public API
+ * (include/mn/) alone: mntrain's config is its own (mn_config.h), and of the runtime it
+ * uses the log, the clock and the signal handler's test hook and timing (mn_preempt.h).
  *
- * Set-up (data, plan, model, optimizer; then the resume from a snapshot; then loader and
- * snapshot writer), the epoch loop with its one-page training step, validation at each
- * epoch end, snapshots, and the summary. Every phase that can fail on one rank alone ends
- * in an agreement among the ranks, so that no rank is left waiting in a collective:
- * set-up through mn_agree() (mn/world.h), and each step through three control slots that ride at
- * the front of the exchange's buffer (mn_comm.h) in the step's own allreduce: "a rank failed to
- * produce its batch", "a rank was asked to stop" (mn_preempt.h) and "a rank's loss is not finite".
- * So a signal that reaches one rank only stops every rank after the same step, and a NaN or an Inf
- * stops every rank at the step where it appears, before any rank updates its weights (check_step).
- * No snapshot of non-finite parameters is ever handed to the writer (snapshot). Logging and
- * bookkeeping stay out of the step.
+ * Set-up (the net and the data, the registry committed, the optimizer; the snapshots'
+ * directory and the resume from a snapshot; the records), the epoch loop with its one-page
+ * training step, validation at each epoch end, snapshots, and the summary. Every phase that
+ * can fail on one rank alone ends in an agreement among the ranks, so that no rank is left
+ * waiting in a collective: set-up through mn_agree() (mn/world.h), and each step through the
+ * flags that ride in the first bucket of the step's own exchange (mn/exchange.h): "a rank
+ * failed to produce its batch" (mn_grads_fail), "a rank was asked to stop" and "a rank's loss
+ * is not finite" (mn_grads_nonfinite_loss). So a signal that reaches one rank only stops
+ * every rank after the same step, and a NaN or an Inf stops every rank at the step where it
+ * appears, before any rank updates its weights (check_step). No snapshot of non-finite
+ * parameters is ever written (mn_state_save checks). Logging and bookkeeping stay out of the
+ * step.
  *
- * The device (mn_device.h) is the CPU or this rank's GPU; the step is the same code on
- * both. On a GPU the batch is copied on its own stream, and every gradient bucket is handed
- * to the allreduce as soon as backward has finished it (model->on_grads); the optimizer
- * updates the weights once every bucket is reduced and found finite (mn_comm.h).
+ * The device is the CPU or this rank's GPU; the step is the same code on both. On a GPU the
+ * batch is copied on its own stream (mn_net_input), and every tensor's gradient is handed to
+ * the allreduce as soon as backward has finished it (mn_net_backward with send); the
+ * optimizer updates the weights once every bucket is reduced and found finite.
  *
  * Gradient accumulation (optimizer.accum_steps = K): the loader hands each rank K x
  * batch_size rows per optimizer step (the shard plan's batch), and the step runs forward
  * and backward over K micro-batches of batch_size rows, adding into the gradients, each
- * loss scaled by 1/(rows x world) so that the sum is the mean over the whole step's batch:
- * K micro-batches of b give the update of one batch of K x b. Only the last micro-batch's
- * backward hands buckets to the exchange (as DDP's no_sync), and the control slots are
- * agreed once per optimizer step, so a stop lands on a step boundary and a resume is exact.
- * Clipping (optimizer.clip_norm) scales the summed gradient inside the update, from the
- * norm the finite check computes in the same pass.
+ * loss scaled by 1/(rows x world) so that the sum over the ranks (mn_grads_set_op MN_SUM) is
+ * the mean over the whole step's batch: K micro-batches of b give the update of one batch
+ * of K x b. Only the last micro-batch's backward hands tensors to the exchange (as DDP's
+ * no_sync), and the flags are agreed once per optimizer step, so a stop lands on a step
+ * boundary and a resume is exact. Clipping (optimizer.clip_norm) scales the summed gradient
+ * inside the update, from the norm the finite check computes in the same pass.
  *
  * A sequence model (a gpt) is the same loop over other rows: a sample is a window of
  * context + 1 tokens of a token dataset (its inputs int32 [context], its targets
@@ -39,17 +42,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mn/exchange.h>
-#include <mn/net.h>
-#include <mn/optim.h>
-#include <mn/params.h>
+#include <mn/mn.h>
+#include <mn/mpi.h>
 
-#include "mn_api.h" /* the state's buffers (snapshots and resume: not yet through mn/state.h) */
 #include "mn_log.h"
 #include "mn_preempt.h"
-#include "mn_resume.h"
-#include "mn_snapwriter.h"
-#include "mn_trainstate.h"
+
+/* Where a run stands: the next step to run. */
+typedef struct position {
+  int64_t epoch, epoch_pos, step, samples;
+} position_t;
 
 typedef struct run {
   const mn_config_t *cfg;
@@ -69,12 +71,11 @@ typedef struct run {
   int64_t steps_per_epoch, global_batch;
   mn_metrics_t *metrics; /* mn/metrics.h: the progress line and the records */
   int64_t total_steps;
-  mn_position_t pos;         /* the next step */
-  mn_resume_result_t resume; /* where this run came from */
-  mn_snapwriter_t *writer;   /* rank 0, when snapshots are enabled */
-  mn_snapshot_lock_t *lock;  /* rank 0's hold on snapshot.dir, for the whole run */
+  position_t pos;    /* the next step */
+  char *config;      /* the effective config as text (mn_config_text): the snapshots' */
+  mn_state_t *state; /* mn/state.h: snapshots in snapshot.dir (NULL: disabled) */
+  int resumed;       /* from a snapshot */
   mn_timing_t t;
-  int failed_rank;    /* the lowest rank that failed, once agreed (-1: none) */
   int skips_in_row;   /* optimizer.nonfinite = skip: non-finite steps skipped in a row */
   int64_t skipped;    /* and in all */
   int64_t start_step; /* this run's first step */
@@ -142,7 +143,7 @@ static mn_status_t create_net(run_t *r) {
 /* Collective: the net (what the data must fit), then the data. */
 static mn_status_t open_data(run_t *r) {
   const mn_config_t *cfg = r->cfg;
-  mn_status_t st = mn_agree(r->w, create_net(r), &r->failed_rank);
+  mn_status_t st = mn_agree(r->w, create_net(r), NULL);
   if (st == MN_OK) st = open_set(r, cfg->data.train, step_rows(cfg), &r->train);
   if (st == MN_OK && cfg->data.val[0]) st = open_set(r, cfg->data.val, 0, &r->val);
   return st;
@@ -191,69 +192,86 @@ static mn_status_t setup_model(run_t *r) {
   st = mn_grads_set_op(r->p, MN_SUM);
   mn_optim_opts_t o = optim_opts(r);
   if (st == MN_OK) st = mn_optimizer_create(r->p, &o, &r->opt);
-  return mn_agree(r->w, st, &r->failed_rank);
+  return mn_agree(r->w, st, NULL);
 }
 
-/* The run's state buffers: the parameters, then the optimizer's states (device memory). */
-static int state_bufs(run_t *r, float **bufs) {
-  const mn_optim_t *o = &r->opt->optim;
-  bufs[0] = r->p->params;
-  for (int s = 0; s < o->kind->nstates; s++) bufs[1 + s] = o->state[s];
-  return 1 + o->kind->nstates;
+/* What the snapshots record of the run now (mn/state.h): its config and data, its position,
+ * what it has reached; and, for mntrain's tools, its config's shape hash and seeds. */
+static mn_status_t describe(run_t *r) {
+  const mn_config_t *cfg = r->cfg;
+  mn_state_run_t d = {.config = r->config,
+                      .data = r->train,
+                      .epoch = r->pos.epoch,
+                      .epoch_pos = r->pos.epoch_pos,
+                      .samples = r->pos.samples,
+                      .batch = step_rows(cfg),
+                      .model_seed = cfg->model.seed,
+                      .data_seed = cfg->data.seed,
+                      .run_hash = mn_config_shape_hash(cfg),
+                      .loss = r->loss,
+                      .train_loss = r->train_loss,
+                      .val_loss = r->val_loss,
+                      .val_accuracy = r->val_accuracy};
+  return r->state ? mn_state_set_run(r->state, &d) : MN_OK;
 }
 
-/* The net's model (its registry's tensors), as the snapshot code reads and writes it. */
-static const mn_model_t *model(const run_t *r) { return &r->net->model; }
-static int64_t nparams(const run_t *r) { return r->p->tensors.size; }
-
-/* Collective: read a snapshot's parameters and optimizer state (if one is to be resumed)
- * into host buffers and move them to the device. */
-static mn_status_t resume_state(run_t *r, const mn_snapshot_meta_t *here) {
-  size_t nbytes = (size_t)nparams(r) * sizeof(float);
-  float *dev[MN_TRAINSTATE_BUFS], *host[MN_TRAINSTATE_BUFS] = {NULL};
-  int nbuf = state_bufs(r, dev);
-  mn_status_t st = MN_OK;
-  for (int b = 0; b < nbuf; b++)
-    if (!(host[b] = calloc(1, nbytes + 1))) st = mn_error(MN_ERR_NOMEM, "resume: out of memory");
-  st = mn_agree(r->w, st, &r->failed_rank);
-  if (st == MN_OK)
-    st = mn_resume(r->cfg, &r->w->comm, here, model(r), r->opt->optim.kind, host, &r->resume);
-  for (int b = 0; st == MN_OK && r->resume.resumed && b < nbuf; b++)
-    r->w->k->upload(&r->w->dev.ctx, dev[b], host[b], nbytes);
-  for (int b = 0; b < nbuf; b++) free(host[b]);
+/* Collective: rank 0 takes snapshot.dir for this run (a second job on it is refused:
+ * MN_ERR_LOCKED; one that cannot be written is MN_ERR_IO now, not when training ends), and
+ * every snapshot's outcome becomes a record. */
+static mn_status_t open_state(run_t *r) {
+  const mn_config_t *cfg = r->cfg;
+  if (!(r->config = mn_config_text(cfg)))
+    return mn_error(MN_ERR_NOMEM, "out of memory listing the config");
+  if (!cfg->snapshot.enabled) return MN_OK;
+  mn_status_t st = mn_state_open(r->p, r->opt, cfg->snapshot.dir, cfg->snapshot.keep, &r->state);
+  if (st == MN_OK) st = mn_state_set_fits(r->state, mn_train_fits, r->config);
   return st;
 }
 
-/* Collective: continue from a snapshot if there is one to continue from, and set r->pos.
- * A snapshot of another global batch (world x batch) keeps its epoch and its place in the
- * epoch's sample order; the step count is then that of this global batch. */
+/* Collective: continue from the snapshot snapshot.resume chooses, if any (mn/state.h, with
+ * mn_train_fits), and set r->pos. A snapshot of another global batch (world x batch) keeps
+ * its epoch and its place in the epoch's sample order; the step count is then that of this
+ * global batch. */
 static mn_status_t setup_resume(run_t *r) {
-  mn_snapshot_meta_t here;
-  mn_position_t zero = {0, 0, 0, 0};
-  mn_status_t st = mn_trainstate_meta(r->cfg, mn_world_size(r->w), mn_api_data_dataset(r->train),
-                                      &zero, 0, "", &here);
-  st = mn_agree(r->w, st, &r->failed_rank);
-  if (st == MN_OK) st = resume_state(r, &here);
-  mn_snapshot_meta_free(&here);
-  if (st != MN_OK || !r->resume.resumed) return st;
-  mn_position_t p = r->resume.pos;
+  const mn_config_t *cfg = r->cfg;
+  r->loss = r->train_loss = r->val_loss = r->val_accuracy = NAN;
+  if (!r->state) return MN_OK;
+  mn_state_resume_mode_t mode = cfg->snapshot.resume == MN_RESUME_NEVER ? MN_STATE_RESUME_NEVER
+                                : cfg->snapshot.resume == MN_RESUME_REQUIRE
+                                    ? MN_STATE_RESUME_REQUIRE
+                                    : MN_STATE_RESUME_AUTO;
+  mn_state_run_t got;
+  mn_status_t st = describe(r); /* (its config and data: what a snapshot must fit) */
+  if (st == MN_OK) st = mn_state_resume_mode(r->state, mode, &r->resumed);
+  if (st == MN_ERR_DATA && mode == MN_STATE_RESUME_AUTO)
+    st = mn_error(st,
+                  "%s; to start afresh use --resume never (they are moved to a "
+                  "subdirectory), or set snapshot.dir elsewhere",
+                  mn_error_message());
+  if (st != MN_OK || !r->resumed) return st;
+  mn_state_get_run(r->state, &got);
+  if (mn_world_rank(r->w) == 0) mn_train_log_changes(r->config, got.config);
+  r->elapsed0 = got.elapsed_s;
+  r->loss = got.loss;
+  r->train_loss = got.train_loss;
+  r->val_loss = got.val_loss;
+  r->val_accuracy = got.val_accuracy;
+  position_t p = {got.epoch, got.epoch_pos, mn_optimizer_steps(r->opt), got.samples};
   /* the data continue there (the next epoch's start when nothing whole is left of it) */
   st = mn_data_seek(r->train, p.epoch, p.epoch_pos);
   if (st != MN_OK) return mn_error(MN_ERR_INTERNAL, "resume: %s", mn_error_message());
   mn_data_position(r->train, &p.epoch, &p.epoch_pos);
-  int64_t G = r->global_batch, was = (int64_t)r->resume.world * r->resume.batch;
+  int64_t G = r->global_batch, was = (int64_t)got.world * got.batch;
   if (was != G) {
     p.step = p.epoch * r->steps_per_epoch + p.epoch_pos / G;
     if (mn_world_rank(r->w) == 0)
       mn_log_warn("the snapshot's run had a global batch of %lld (%d x %d), this one %lld (%d x "
                   "%d): continuing at sample %lld of epoch %lld, as step %lld of this run",
-                  (long long)was, r->resume.world, r->resume.batch, (long long)G,
-                  mn_world_size(r->w), step_rows(r->cfg), (long long)p.epoch_pos,
-                  (long long)p.epoch, (long long)p.step);
+                  (long long)was, got.world, got.batch, (long long)G, mn_world_size(r->w),
+                  step_rows(cfg), (long long)p.epoch_pos, (long long)p.epoch, (long long)p.step);
   }
   r->pos = p;
-  r->opt->steps = p.step; /* the schedule's and AdamW's step count */
-  return MN_OK;
+  return mn_optimizer_set_steps(r->opt, p.step); /* the schedule's and AdamW's step count */
 }
 
 /* Collective: a fresh run's weights from model.init_from (rank 0 reads the file, every rank
@@ -261,7 +279,7 @@ static mn_status_t setup_resume(run_t *r) {
 static mn_status_t init_weights(run_t *r) {
   const char *file = r->cfg->model.init_from;
   if (!file[0]) return MN_OK;
-  if (r->resume.resumed) {
+  if (r->resumed) {
     if (mn_world_rank(r->w) == 0)
       mn_log_info("model.init_from %s: not used, the run resumed", file);
     return MN_OK;
@@ -274,16 +292,6 @@ static mn_status_t init_weights(run_t *r) {
 
 static int finished(const run_t *r) {
   return r->pos.step >= r->total_steps || r->pos.epoch >= r->cfg->schedule.epochs;
-}
-
-/* Rank 0's snapshot writer (the data read from r->pos on from the first batch on). */
-static mn_status_t setup_run(run_t *r) {
-  const mn_config_t *cfg = r->cfg;
-  mn_status_t st = MN_OK;
-  if (mn_world_rank(r->w) == 0 && cfg->snapshot.enabled)
-    st = mn_snapwriter_start(cfg->snapshot.dir, cfg->snapshot.keep, &r->p->tensors, r->p->params,
-                             &r->opt->optim, &r->w->dev, &r->writer);
-  return st;
 }
 
 /* The config as "section.key=value" pairs, for the start record. */
@@ -319,17 +327,11 @@ static void add_pair(const char *section, const char *key, const char *value, vo
  * (mn_metrics_open: every rank's host, the effective config). */
 static mn_status_t start_record(run_t *r) {
   const mn_config_t *cfg = r->cfg;
-  mn_resume_result_t *res = &r->resume;
-  r->elapsed0 = res->resumed ? res->elapsed_s : 0;
-  r->loss = res->resumed ? res->loss : NAN;
-  r->train_loss = res->resumed ? res->train_loss : NAN;
-  r->val_loss = res->resumed ? res->val_loss : NAN;
-  r->val_accuracy = res->resumed ? res->val_accuracy : NAN;
   pairs_t config = {0};
   mn_config_each_value(cfg, add_pair, &config);
   mn_status_t st =
       config.failed ? mn_error(MN_ERR_NOMEM, "out of memory listing the config") : MN_OK;
-  st = mn_agree(r->w, st, &r->failed_rank);
+  st = mn_agree(r->w, st, NULL);
   mn_metrics_opts_t o = {.path = cfg->log.metrics,
                          .tensorboard = cfg->log.tensorboard,
                          .progress = cfg->log.progress,
@@ -340,30 +342,21 @@ static mn_status_t start_record(run_t *r) {
                          .start_step = r->pos.step,
                          .start_epoch = r->pos.epoch,
                          .elapsed_s = isfinite(r->elapsed0) ? r->elapsed0 : 0,
-                         .resumed_from = res->resumed ? res->path : NULL,
+                         .resumed_from = mn_state_resumed_from(r->state),
                          .config = (const char *const *)config.v};
   if (st == MN_OK) st = mn_metrics_open(r->w, &o, &r->metrics);
+  if (st == MN_OK && r->state) st = mn_state_set_metrics(r->state, r->metrics);
   for (int i = 0; i < config.n; i++) free(config.v[i]);
   free(config.v);
   return st;
 }
 
-/* Rank 0 takes snapshot.dir for this run before anything reads it (a second job on it is
- * refused: MN_ERR_LOCKED) and checks that it can be written (MN_ERR_IO now, not when
- * training ends). */
-static mn_status_t claim_snapshot_dir(run_t *r) {
-  if (mn_world_rank(r->w) != 0 || !r->cfg->snapshot.enabled) return MN_OK;
-  mn_status_t st = mn_snapshot_lock(r->cfg->snapshot.dir, &r->lock);
-  return st == MN_OK ? mn_snapshot_dir_probe(r->cfg->snapshot.dir) : st;
-}
-
 static mn_status_t setup(run_t *r) {
-  mn_status_t st = mn_agree(r->w, claim_snapshot_dir(r), &r->failed_rank);
-  if (st == MN_OK) st = open_data(r);
+  mn_status_t st = open_data(r);
   if (st == MN_OK) st = setup_model(r);
+  if (st == MN_OK) st = mn_agree(r->w, open_state(r), NULL);
   if (st == MN_OK) st = setup_resume(r);
   if (st == MN_OK) st = init_weights(r);
-  if (st == MN_OK) st = mn_agree(r->w, setup_run(r), &r->failed_rank);
   if (st == MN_OK) st = start_record(r);
   return st;
 }
@@ -371,12 +364,12 @@ static mn_status_t setup(run_t *r) {
 static void teardown(run_t *r) {
   /* NCCL first (finalized within comm.timeout_s, else aborted): a collective a dead peer
    * left unfinished would otherwise hold every wait on the device and every free below */
-  if (r->p) mn_comm_release_device(&r->p->comm);
+  mn_grads_shutdown(r->p);
   if (r->next.fetched) mn_net_input_done(r->net); /* no copy in flight from a freed buffer */
   mn_data_close(r->train);
   mn_data_close(r->val);
-  mn_snapwriter_stop(r->writer);
-  mn_snapshot_unlock(r->lock);
+  mn_state_close(r->state); /* (the write in flight, if any, first) */
+  free(r->config);
   mn_optimizer_free(r->opt);
   mn_net_free(r->net);
   mn_params_free(r->p); /* the device stays the world's */
@@ -511,81 +504,40 @@ static int nonfinite_step(run_t *r, int64_t step) {
   return 0;
 }
 
-/* Log and record one finished write (status -1: there was none). */
-static void snapshot_done(run_t *r, const mn_snapwrite_result_t *w) {
-  mn_api_snapshot_outcome(r->metrics, w); /* logged and recorded */
-  if ((int)w->status != -1 && w->status != MN_OK &&
-      r->cfg->snapshot.on_error == MN_ON_ERROR_CONTINUE &&
-      (!strcmp(w->reason, "epoch") || !strcmp(w->reason, "interval")))
-    mn_log_warn("snapshot.on_error = continue: training goes on without that snapshot");
-}
-
 /* snapshot.on_error = stop: once an epoch or interval snapshot has failed, rank 0's
  * MN_ERR_IO, which the next step raises as a failed rank does a failed batch (no rank
  * takes that step; all exit 74; the older snapshots are left as they are). */
 static mn_status_t snapshot_failed(run_t *r) {
-  mn_snapwrite_result_t w;
-  if (!r->writer || r->cfg->snapshot.on_error != MN_ON_ERROR_STOP ||
-      !mn_snapwriter_failed(r->writer, &w))
-    return MN_OK;
-  return mn_error(MN_ERR_IO,
-                  "snapshot of step %lld (%s) failed: %s; stopping (snapshot.on_error = stop)",
-                  (long long)w.step, w.reason, w.message);
+  if (!r->state || r->cfg->snapshot.on_error != MN_ON_ERROR_STOP) return MN_OK;
+  mn_status_t st = mn_state_poll(r->state);
+  if (st == MN_OK) return MN_OK;
+  return mn_error(st, "%s; stopping (snapshot.on_error = stop)", mn_error_message());
 }
 
-/* Whether the state a snapshot would hold is finite, whatever made it otherwise (the step's
- * check sees the loss and the gradient, not an update that overflowed): a snapshot of NaN
- * weights would be resumed, and would let the writer prune the finite ones before it. Every
- * rank holds the same parameters, so every rank finds the same. */
-static mn_status_t check_state_finite(run_t *r, const char *reason) {
-  float *bufs[MN_TRAINSTATE_BUFS];
-  int nbuf = state_bufs(r, bufs);
-  int64_t bad[MN_TRAINSTATE_BUFS] = {0}, any = 0;
-  for (int b = 0; b < nbuf; b++)
-    any += bad[b] = r->w->k->count_nonfinite(&r->w->dev.ctx, bufs[b], nparams(r), NULL);
-  if (any == 0) return MN_OK;
-  char states[256] = "";
-  for (int b = 1, used = 0; b < nbuf && used < (int)sizeof states; b++)
-    used += snprintf(states + used, sizeof states - (size_t)used, ", %lld of the optimizer's %s",
-                     (long long)bad[b], r->opt->optim.kind->states[b - 1]);
-  return mn_error(MN_ERR_NONFINITE,
-                  "after step %lld: %lld parameters%s are NaN or infinite: no %s snapshot "
-                  "written (the last good one stays; lower optimizer.lr, or check the data)",
-                  (long long)r->pos.step - 1, (long long)bad[0], states, reason);
-}
-
-/* A snapshot of r->pos. Rank 0 hands the state to its writer and goes on; with wait (a
- * stop, the end) it waits for the file to be durable, and all ranks agree on the outcome.
- * Without wait, a failure is logged when it is known, and snapshot.on_error decides
- * whether training goes on (snapshot_failed). A non-finite state is never handed over:
- * every rank finds it (check_state_finite) and the run stops with it. */
+/* A snapshot of r->pos (mn/state.h). Rank 0 hands the state to its writer and goes on; with
+ * wait (a stop, the end) it waits for the file to be durable, and all ranks agree on the
+ * outcome. Without wait, a failure is logged when it is known, and snapshot.on_error decides
+ * whether training goes on (snapshot_failed, or this save, which reports the write before).
+ * A non-finite state is never handed over: every rank finds it, and the run stops. */
 static mn_status_t snapshot(run_t *r, const char *reason, int wait) {
-  mn_status_t st = mn_grads_drain(r->p); /* its copies wait behind the last step's */
-  if (st == MN_OK && r->cfg->snapshot.enabled) {
-    st = mn_agree(r->w, check_state_finite(r, reason), &r->failed_rank);
-    if (st != MN_OK) return st;
+  if (!r->state) { /* (the last step's buckets all the same: the stop's agreement waits) */
+    mn_status_t st = mn_grads_drain(r->p);
+    return wait ? mn_agree(r->w, st, NULL) : MN_OK;
   }
-  if (st == MN_OK && r->writer) {
-    mn_snapshot_meta_t meta;
-    mn_snapwrite_result_t prev, cur;
-    st = mn_trainstate_meta(r->cfg, mn_world_size(r->w), mn_api_data_dataset(r->train), &r->pos,
-                            finished(r), reason, &meta);
-    meta.elapsed_s = r->elapsed0 + (mn_now_s() - r->t_start);
-    meta.loss = r->loss;
-    meta.train_loss = r->train_loss;
-    meta.val_loss = r->val_loss;
-    meta.val_accuracy = r->val_accuracy;
-    if (st == MN_OK) st = mn_snapwriter_submit(r->writer, &meta, NULL, 0, &prev);
-    mn_snapshot_meta_free(&meta);
-    if (st == MN_OK) snapshot_done(r, &prev);
-    if (st == MN_OK && wait) {
-      mn_snapwriter_wait(r->writer, &cur);
-      snapshot_done(r, &cur);
-      if (cur.status != MN_OK) st = mn_error(cur.status, "snapshot: %s", cur.message);
-    }
-    if (st != MN_OK && !wait) mn_log_error("%s", mn_error_message());
+  int go_on = r->cfg->snapshot.on_error == MN_ON_ERROR_CONTINUE;
+  int warned = go_on && mn_state_poll(r->state) != MN_OK; /* (this save reports that write) */
+  const char *on = "snapshot.on_error = continue: training goes on without that snapshot";
+  if (warned) mn_log_warn("%s", on);
+  mn_status_t st = describe(r);
+  if (st == MN_OK) st = mn_state_save(r->state, reason, wait);
+  if (st == MN_ERR_NONFINITE)
+    return mn_error(st, "%s; lower optimizer.lr, or check the data", mn_error_message());
+  if (st == MN_ERR_IO && !wait) { /* the write before this one failed (the state logged it) */
+    if (!go_on) return mn_error(st, "%s; stopping (snapshot.on_error = stop)", mn_error_message());
+    if (!warned) mn_log_warn("%s", on);
+    st = MN_OK;
   }
-  return wait ? mn_agree(r->w, st, &r->failed_rank) : MN_OK;
+  return st;
 }
 
 /* Loss and accuracy over the validation set, each rank taking a contiguous share. */
@@ -616,7 +568,7 @@ static mn_status_t validate(run_t *r, double *loss, double *accuracy) {
   }
   free(x);
   free(y);
-  st = mn_agree(r->w, st, &r->failed_rank);
+  st = mn_agree(r->w, st, NULL);
   if (st != MN_OK) return st;
   st = mn_allreduce(r->w, sums, 3, MN_FLOAT64, MN_SUM);
   if (st != MN_OK) return st;
@@ -654,7 +606,7 @@ static const char *snapshot_reason(const run_t *r, int epoch_end, int stop) {
 
 static mn_status_t loop(run_t *r, mn_summary_t *sum) {
   const mn_config_t *cfg = r->cfg;
-  mn_position_t *p = &r->pos;
+  position_t *p = &r->pos;
   int64_t spe = r->steps_per_epoch, G = r->global_batch, start = p->step, start_epoch = p->epoch;
   r->start_step = start;
   double ival_loss = 0, epoch_loss = 0, val_s = 0;
@@ -686,7 +638,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
     if (skipped) st = MN_OK;
     if (st == MN_OK && !skipped) r->skips_in_row = 0;
     if (st != MN_OK) {
-      st = mn_agree(r->w, rd != MN_OK ? rd : st, &r->failed_rank);
+      st = mn_agree(r->w, rd != MN_OK ? rd : st, NULL);
       break;
     }
     if (stop && mn_world_rank(r->w) == 0)
@@ -744,7 +696,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
       epoch_loss = 0;
       epoch_steps = 0;
       /* a signal that came during validation stops the run here, not a step later */
-      stop = stop || mn_preempt_requested();
+      stop = stop || mn_stop_requested(r->w);
       st = mn_allreduce(r->w, &stop, 1, MN_INT32, MN_MAX);
       if (st != MN_OK) break;
     }
@@ -802,9 +754,9 @@ mn_status_t mn_train_run(const mn_config_t *cfg, MPI_Comm comm, int want_params,
   res->failed_rank = -1;
   mn_init_opts_t o = mn_train_init_opts(cfg);
   mn_world_t *w = NULL;
-  mn_status_t st = mn_api_world_open(comm, &o, &w);
+  mn_status_t st = mn_init_comm(comm, &o, &w);
   if (st == MN_OK) st = mn_train_world(cfg, w, want_params, res);
-  mn_api_world_close(w);
+  mn_world_close(w);
   return st;
 }
 
@@ -814,7 +766,6 @@ mn_status_t mn_train_world(const mn_config_t *cfg, mn_world_t *w, int want_param
   memset(&r, 0, sizeof r);
   r.cfg = cfg;
   r.w = w;
-  r.failed_rank = -1;
   r.grad_norm = NAN;
   memset(res, 0, sizeof *res);
   int rank = mn_world_rank(w);
@@ -824,16 +775,17 @@ mn_status_t mn_train_world(const mn_config_t *cfg, mn_world_t *w, int want_param
   memset(&sum, 0, sizeof sum);
   sum.val_accuracy = -1;
   sum.first_loss = sum.final_loss = NAN; /* null in the metrics when no step ran */
-  sum.resumed_from = r.resume.resumed && rank == 0 ? r.resume.path : NULL;
+  sum.resumed_from = rank == 0 ? mn_state_resumed_from(r.state) : NULL;
   if (st == MN_OK && finished(&r) && rank == 0)
     mn_log_info("training had already finished at step %lld, %lld epochs done (%s): nothing to do",
-                (long long)r.pos.step, (long long)r.pos.epoch, r.resume.path);
+                (long long)r.pos.step, (long long)r.pos.epoch, mn_state_resumed_from(r.state));
   if (st == MN_OK) st = loop(&r, &sum);
   sum.status = st == MN_OK ? "done" : st == MN_ERR_PREEMPTED ? "preempted" : mn_status_string(st);
   /* the summary, of a run that is done or took a step; a metrics file that could not be
    * written ends a run that is otherwise done with 74 (the ranks all got here with MN_OK, so
    * they agree on it); a failed or stopped run keeps its own code: 75 must still mean
    * "requeue me" */
+  if (r.state) mn_state_set_metrics(r.state, NULL); /* (the state outlives the records) */
   st = mn_metrics_finish(r.metrics, st == MN_OK || sum.steps > 0 ? &sum : NULL, st);
   r.metrics = NULL;
   if (mn_preempt_requested())
@@ -841,16 +793,15 @@ mn_status_t mn_train_world(const mn_config_t *cfg, mn_world_t *w, int want_param
                 st == MN_ERR_PREEMPTED ? "stopped with a snapshot" : "finishing",
                 mn_preempt_since_s());
   res->summary = sum;
-  res->failed_rank = r.failed_rank >= 0 ? r.failed_rank : r.p ? r.p->comm.failed_rank : -1;
-  if (w->failed_rank < 0) w->failed_rank = res->failed_rank; /* for mn_finish's report */
+  res->failed_rank = mn_world_failed_rank(w); /* (mn_finish's report names it) */
   if (st == MN_OK && want_params) {
-    res->nparams = nparams(&r);
+    res->nparams = mn_params_values(r.p);
     res->params = malloc((size_t)res->nparams * sizeof *res->params);
-    if (!res->params)
-      st = mn_error(MN_ERR_NOMEM, "out of memory copying parameters");
-    else
-      w->k->download(&w->dev.ctx, res->params, r.p->params,
-                     (size_t)res->nparams * sizeof *res->params);
+    if (!res->params) st = mn_error(MN_ERR_NOMEM, "out of memory copying parameters");
+    for (int i = 0, at = 0; st == MN_OK && i < mn_params_count(r.p); i++) {
+      st = mn_params_get(r.p, i, res->params + at, mn_params_numel(r.p, i));
+      at += (int)mn_params_numel(r.p, i);
+    }
   }
   teardown(&r);
   return st;
