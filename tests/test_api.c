@@ -3,8 +3,11 @@
  * misuse before mn_init and of every object gets MN_ERR_USAGE and a message naming what;
  * the collectives; the parameters (add, commit, views, set/get, broadcast); a step's
  * exchange (the mean over the ranks, its norm, the flags: stop, a NaN on one rank, a failed
- * rank); the optimizer's update against the formula, and its refusals. Run at world 2. */
+ * rank); the optimizer's update against the formula, and its refusals; a world on a
+ * communicator of the program's (mn/mpi.h); the agreed failure's rank; a test signal at a
+ * chosen step on one rank, and what the stop calls say of it. Run at world 2. */
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,7 @@
 #include <unistd.h>
 
 #include <mn/mn.h>
+#include <mn/mpi.h>
 
 #include "mn_test.h"
 
@@ -173,6 +177,55 @@ static void exchange_and_step(mn_world_t *w, mn_params_t *p, int wi, int bi) {
   mn_optimizer_free(opt);
 }
 
+/* mn/mpi.h: each rank a world of its own, on a communicator split from MPI_COMM_WORLD */
+static void sub_world(mn_world_t *w) {
+  MPI_Comm alone;
+  MPI_Comm_split(MPI_COMM_WORLD, mn_world_rank(w), 0, &alone);
+  mn_init_opts_t o = {.device = MN_COMPUTE_CPU, .collectives = MN_COLL_MPI};
+  mn_world_t *mine = NULL;
+  CHECK(mn_init_comm(alone, &o, &mine) == MN_OK);
+  CHECK(mn_world_size(mine) == 1 && mn_world_rank(mine) == 0 && mn_world_failed_rank(mine) == -1);
+  double v = 1 + mn_world_rank(w);
+  CHECK(mn_allreduce(mine, &v, 1, MN_FLOAT64, MN_SUM) == MN_OK && v == 1 + mn_world_rank(w));
+  mn_world_close(mine);
+  o.collectives = (mn_collectives_t)7;
+  USAGE(mn_init_comm(alone, &o, &mine), "collectives 7");
+  USAGE(mn_init_comm(alone, NULL, NULL), "world is NULL");
+  MPI_Comm_free(&alone);
+}
+
+/* The first agreed failure's rank, in a world of its own on all the ranks (mn/mpi.h). */
+static void failed_rank(mn_world_t *w) {
+  int size = mn_world_size(w), rank = mn_world_rank(w);
+  MPI_Comm all;
+  MPI_Comm_dup(MPI_COMM_WORLD, &all);
+  mn_init_opts_t o = {.device = MN_COMPUTE_CPU};
+  mn_world_t *x = NULL;
+  CHECK(mn_init_comm(all, &o, &x) == MN_OK && mn_world_size(x) == size);
+  CHECK(mn_world_failed_rank(x) == -1);
+  mn_status_t st = mn_agree(x, rank == size - 1 ? mn_error(MN_ERR_DATA, "made up") : MN_OK, NULL);
+  CHECK(st == MN_ERR_DATA && mn_world_failed_rank(x) == size - 1);
+  st = mn_agree(x, rank == 0 ? mn_error(MN_ERR_DATA, "later") : MN_OK, NULL);
+  CHECK(st == MN_ERR_DATA && mn_world_failed_rank(x) == size - 1); /* the first stays */
+  mn_world_close(x);
+  MPI_Comm_free(&all);
+}
+
+/* A stop signal raised by the test hook on rank 1 at step 3 (last: the stop stays
+ * requested). */
+static void test_signal(mn_world_t *w) {
+  int size = mn_world_size(w), rank = mn_world_rank(w);
+  setenv("MN_TEST_SIGNAL_STEP", "3", 1);
+  setenv("MN_TEST_SIGNAL_RANK", size > 1 ? "1" : "0", 1);
+  CHECK(mn_stop_requested(w) == 0 && mn_stop_since_s(w) == 0);
+  for (int64_t step = -1; step < 5; step++) mn_test_signal_at(w, step);
+  int mine = rank == (size > 1 ? 1 : 0), stop = 0;
+  CHECK_MSG(mn_stop_requested(w) == (mine ? SIGTERM : 0), "rank %d: stop %d", rank,
+            mn_stop_requested(w));
+  CHECK(mine ? mn_stop_since_s(w) > 0 : mn_stop_since_s(w) == 0);
+  CHECK(mn_stop_agreed(w, &stop) == MN_OK && stop == 1);
+}
+
 int main(int argc, char **argv) {
   before_init();
   /* tiny buckets: several per step */
@@ -193,6 +246,9 @@ int main(int argc, char **argv) {
   params(w, p, wi, bi);
   exchange_and_step(w, p, wi, bi);
   mn_params_free(p);
+  sub_world(w);
+  failed_rank(w);
+  test_signal(w);
   int failures = mn_test_failures, worst = failures;
   CHECK(mn_allreduce(w, &worst, 1, MN_INT32, MN_MAX) == MN_OK);
   int code = mn_finish(w, MN_OK);

@@ -14,6 +14,7 @@
 
 #include <mn/data.h>
 #include <mn/exchange.h>
+#include <mn/log.h>
 #include <mn/metrics.h>
 #include <mn/net.h>
 #include <mn/optim.h>

@@ -50,6 +50,11 @@ int mn_status_exit_code(mn_status_t st);
 
 /* The last message recorded by a call of this thread that failed ("" when none). */
 const char *mn_error_message(void);
+/* A trainer's own failure, in the same slot: records the message (printf's format) for st
+ * and returns st, so that the place that finds a problem words it and the place that
+ * decides prints it once (mn_finish puts it in the exit report):
+ *   return mn_error(MN_ERR_DATA, "%s: row %d: a label of %d", path, i, y); */
+mn_status_t mn_error(mn_status_t st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #ifdef __cplusplus
 }

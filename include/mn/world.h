@@ -85,14 +85,26 @@ int mn_world_on_gpu(const mn_world_t *w);
  * the table). */
 double mn_world_peak_flops(const mn_world_t *w);
 
-/* The lowest rank that failed, as the ranks agreed at the last failure of a collective call
- * (mn_agree, the exchange, the state: mn_finish's report names it); -1: none. */
+/* The lowest rank that failed, as the ranks agreed at the first failure of a collective
+ * call (mn_agree, the exchange, the state: mn_finish's report names it); -1: none. */
 int mn_world_failed_rank(const mn_world_t *w);
 
 /* ---- the agreed stop ------------------------------------------------------------------ */
 
-/* Whether a stop signal reached this rank (local; no communication). */
+/* Whether a stop signal reached this rank (local; no communication): its number (SIGTERM,
+ * SIGINT, SIGUSR1, SIGUSR2), or 0. */
 int mn_stop_requested(const mn_world_t *w);
+/* Seconds since that signal arrived (0: none), for a line that says how long the stop took. */
+double mn_stop_since_s(const mn_world_t *w);
+/* Install the stop-signal handler now, before mn_init (which installs it in any case): for a
+ * trainer that reads its configuration first, so that a signal meanwhile requests a stop
+ * rather than killing it. MN_ERR_INTERNAL when sigaction fails. */
+mn_status_t mn_stop_install(void);
+/* A testing aid: with MN_TEST_SIGNAL_STEP=N in the environment (and MN_TEST_SIGNAL_RANK=r,
+ * MN_TEST_SIGNAL=name: SIGTERM by default), the rank (rank r alone) raises the signal against
+ * itself when the trainer calls this with step N (-1: during set-up), as mn's tests stop a
+ * chosen rank at a chosen step; nothing otherwise. */
+void mn_test_signal_at(const mn_world_t *w, int64_t step);
 /* Collective: whether a stop signal reached any rank, the same answer on every rank, so
  * that all stop after the same step. A loop that uses the exchange gets it from
  * mn_grads_end at no extra cost; one that does not calls this once per step. */

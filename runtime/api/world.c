@@ -187,7 +187,18 @@ double mn_world_peak_flops(const mn_world_t *w) {
 
 int mn_stop_requested(const mn_world_t *w) {
   (void)w;
-  return mn_preempt_requested() != 0;
+  return mn_preempt_requested();
+}
+
+double mn_stop_since_s(const mn_world_t *w) {
+  (void)w;
+  return mn_preempt_requested() ? mn_preempt_since_s() : 0;
+}
+
+mn_status_t mn_stop_install(void) { return mn_preempt_install(); }
+
+void mn_test_signal_at(const mn_world_t *w, int64_t step) {
+  mn_preempt_test_hook(w ? w->comm.rank : 0, step);
 }
 
 mn_status_t mn_stop_agreed(mn_world_t *w, int *stop) {

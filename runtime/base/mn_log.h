@@ -10,40 +10,20 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include <mn/log.h> /* the levels, the writes and their macros: the public part */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef enum mn_log_level {
-  MN_LOG_ERROR = 0,
-  MN_LOG_WARN = 1,
-  MN_LOG_INFO = 2,
-  MN_LOG_DEBUG = 3,
-} mn_log_level_t;
-
 /* Set the program name (for rank -1), the rank (-1: not a rank) and the host. */
 void mn_log_init(const char *prog, int rank, const char *host);
-void mn_log_set_level(mn_log_level_t level);
-int mn_log_enabled(mn_log_level_t level);
-int mn_log_is_root(void); /* true on rank 0 and outside ranks */
-
-void mn_log_write(mn_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void mn_log_vwrite(mn_log_level_t level, const char *fmt, va_list ap);
 /* A line with no level, always printed ("<time> mnrun: message"): what the launcher
  * reports of the job (a lost rank, a timeout). */
 void mn_log_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The time now as the log writes it: ISO 8601 UTC with milliseconds, "...T06:45:12.345Z".
  * out: buf[len] (32 bytes suffice). */
 void mn_log_timestamp(char *buf, size_t len);
-
-#define MN_LOG_AT(lvl, ...)                                                                        \
-  do {                                                                                             \
-    if (mn_log_enabled(lvl)) mn_log_write((lvl), __VA_ARGS__);                                     \
-  } while (0)
-#define mn_log_error(...) MN_LOG_AT(MN_LOG_ERROR, __VA_ARGS__)
-#define mn_log_warn(...) MN_LOG_AT(MN_LOG_WARN, __VA_ARGS__)
-#define mn_log_info(...) MN_LOG_AT(MN_LOG_INFO, __VA_ARGS__)
-#define mn_log_debug(...) MN_LOG_AT(MN_LOG_DEBUG, __VA_ARGS__)
 
 /* Invariants only, never with side effects. Aborts with file:line. */
 void mn_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));

@@ -13,10 +13,7 @@
 extern "C" {
 #endif
 
-/* Record a message for st in this thread's last-error slot and return st, so that the
- * place that finds a problem words it and the place that decides prints it once:
- *   return mn_error(MN_ERR_DATA, "%s: dataset /x: expected 2 dimensions", path); */
-mn_status_t mn_error(mn_status_t st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* (mn_error, which records a message for st and returns it, is public: mn/status.h) */
 void mn_error_clear(void);
 
 /* The worse of two statuses (the one whose exit code wins when ranks disagree). */

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mn_log.h"
+#include <mn/log.h>
 
 #define VALUE_MAX 512
 

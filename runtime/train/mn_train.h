@@ -13,10 +13,10 @@
 
 #include <mn/metrics.h>
 #include <mn/state.h>
+#include <mn/status.h>
 #include <mn/world.h>
 
 #include "mn_config.h"
-#include "mn_status.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -8,7 +8,8 @@
  * config's outcome, runs mn_train_world(), and ends with mn_finish (its exit report for
  * mnrun, MN_REPORT_DIR, and the code of docs/exit-codes.md: 0 once that report is written,
  * mnrun reading the code from it). Stop signals are handled from the first line
- * (mn_preempt.h). Nothing else lives here. */
+ * (mn_stop_install). Nothing else lives here: of the runtime it uses its config (mn_config.h)
+ * and the "did you mean" of its options (mn_suggest.h), and libmn's public API. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,11 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <mn/log.h>
 #include <mn/world.h>
 
 #include "mn_config.h"
-#include "mn_log.h"
-#include "mn_preempt.h"
 #include "mn_suggest.h"
 #include "mn_train.h"
 
@@ -125,7 +125,7 @@ static void test_env_hook(int rank) {
 }
 
 int main(int argc, char **argv) {
-  mn_preempt_install(); /* first (mn_init installs it again): the config is read before */
+  mn_stop_install(); /* first (mn_init installs it again): the config is read before */
   if (asks_version(argc, argv)) {
     printf("mntrain %s\n", MN_VERSION);
     return MN_EXIT_OK;

@@ -1,6 +1,6 @@
 /* train.c: one data-parallel training run (mn_train.h), a trainer of the public API
  * (include/mn/) alone: mntrain's config is its own (mn_config.h), and of the runtime it
- * uses the log, the clock and the signal handler's test hook and timing (mn_preempt.h).
+ * uses nothing else (MPI_Wtime is its clock).
  *
  * Set-up (the net and the data, the registry committed, the optimizer; the snapshots'
  * directory and the resume from a snapshot; the records), the epoch loop with its one-page
@@ -35,7 +35,6 @@
  * [context]), the loss is the mean over every position of the step's windows (each
  * predicts the next token), and the records add tokens/s, MFU and perplexity. */
 #include "mn_train.h"
-#include "mn_clock.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -44,9 +43,6 @@
 
 #include <mn/mn.h>
 #include <mn/mpi.h>
-
-#include "mn_log.h"
-#include "mn_preempt.h"
 
 /* Where a run stands: the next step to run. */
 typedef struct position {
@@ -452,17 +448,17 @@ static mn_status_t forward_backward(run_t *r, const struct input *in, double *lo
  * was asked to stop. */
 static mn_status_t train_step(run_t *r, const struct input *in, int64_t step, double *loss_sum,
                               int *stop) {
-  double t0 = mn_now_s();
+  double t0 = MPI_Wtime();
   r->lr = mn_optimizer_lr(r->opt);
   r->grad_norm = NAN;
   /* (the step before's buckets first, with the deadline: the upload below waits behind them) */
   mn_status_t st = mn_grads_begin(r->p);
   if (st != MN_OK) return st;
   st = in ? forward_backward(r, in, loss_sum) : mn_grads_fail(r->p);
-  double t1 = mn_now_s();
+  double t1 = MPI_Wtime();
   mn_step_flags_t f;
   mn_status_t end = mn_grads_end(r->p, &f); /* (it ends the step's exchange whatever st is) */
-  double t2 = mn_now_s();
+  double t2 = MPI_Wtime();
   if (st == MN_OK) st = end;
   if (st != MN_OK) return st;
   if (f.failed) return MN_ERR_PEER;
@@ -471,7 +467,7 @@ static mn_status_t train_step(run_t *r, const struct input *in, int64_t step, do
   if (st != MN_OK) return st;
   /* the whole reduced (and checked) gradient, clipped to optimizer.clip_norm in the update */
   st = mn_optimizer_step(r->opt, &f);
-  double t3 = mn_now_s();
+  double t3 = MPI_Wtime();
   r->t.compute_s += (t1 - t0) + (t3 - t2);
   r->t.comm_s += t2 - t1;
   return st;
@@ -611,12 +607,12 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
   r->start_step = start;
   double ival_loss = 0, epoch_loss = 0, val_s = 0;
   int64_t ival_steps = 0, epoch_steps = 0;
-  double t_start = r->t_start = mn_now_s();
+  double t_start = r->t_start = MPI_Wtime();
   mn_status_t st = MN_OK;
   int stop = 0;
   while (!finished(r) && !stop) {
     int64_t step = p->step, epoch = p->epoch;
-    mn_preempt_test_hook(mn_world_rank(r->w), step);
+    mn_test_signal_at(r->w, step);
     struct input in;
     double loss = 0;
     if (r->next.fetched) /* during the step before */
@@ -669,7 +665,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
       rec.loss = global_mean(r, ival_loss, (double)ival_steps);
       rec.lr = r->lr;
       rec.grad_norm = r->grad_norm;
-      double run_s = mn_now_s() - t_start;
+      double run_s = MPI_Wtime() - t_start;
       rec.elapsed_s = r->elapsed0 + run_s;
       rec.samples_per_s = (double)((step + 1 - start) * G) / (run_s - val_s);
       rec.tokens_per_s = rec.samples_per_s * y_width(r);
@@ -681,7 +677,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
       ival_steps = 0;
     }
     if (epoch_end) {
-      double tv = mn_now_s();
+      double tv = MPI_Wtime();
       mn_epoch_record_t rec = {epoch + 1, step + 1, 0, -1, -1, 0};
       rec.train_loss = r->train_loss = global_mean(r, epoch_loss, (double)epoch_steps);
       if (r->val) {
@@ -690,8 +686,8 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
         sum->val_accuracy = r->val_accuracy = rec.val_accuracy;
         r->val_loss = rec.val_loss;
       }
-      val_s += mn_now_s() - tv;
-      rec.elapsed_s = r->elapsed0 + (mn_now_s() - t_start);
+      val_s += MPI_Wtime() - tv;
+      rec.elapsed_s = r->elapsed0 + (MPI_Wtime() - t_start);
       mn_metrics_epoch(r->metrics, &rec);
       epoch_loss = 0;
       epoch_steps = 0;
@@ -707,7 +703,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
       st = mn_error(MN_ERR_PREEMPTED, "stopped by a signal after step %lld%s", (long long)step,
                     cfg->snapshot.enabled ? ", with a snapshot" : " (snapshots are disabled)");
   }
-  double train_s = mn_now_s() - t_start - val_s;
+  double train_s = MPI_Wtime() - t_start - val_s;
   int64_t done = p->step - start;
   sum->world = mn_world_size(r->w);
   sum->start_step = start;
@@ -719,7 +715,7 @@ static mn_status_t loop(run_t *r, mn_summary_t *sum) {
   sum->samples_per_s = train_s > 0 ? (double)sum->samples / train_s : 0;
   sum->tokens_per_s = sum->samples_per_s * y_width(r);
   sum->mfu = mfu(r, sum->samples_per_s);
-  sum->run_s = mn_now_s() - t_start;
+  sum->run_s = MPI_Wtime() - t_start;
   sum->elapsed_s = r->elapsed0 + sum->run_s;
   sum->end_epoch = p->epoch;
   sum->train_loss = r->train_loss;
@@ -769,7 +765,7 @@ mn_status_t mn_train_world(const mn_config_t *cfg, mn_world_t *w, int want_param
   r.grad_norm = NAN;
   memset(res, 0, sizeof *res);
   int rank = mn_world_rank(w);
-  mn_preempt_test_hook(rank, -1); /* "during set-up" */
+  mn_test_signal_at(w, -1); /* "during set-up" */
   mn_status_t st = setup(&r);
   mn_summary_t sum;
   memset(&sum, 0, sizeof sum);
@@ -788,10 +784,10 @@ mn_status_t mn_train_world(const mn_config_t *cfg, mn_world_t *w, int want_param
   if (r.state) mn_state_set_metrics(r.state, NULL); /* (the state outlives the records) */
   st = mn_metrics_finish(r.metrics, st == MN_OK || sum.steps > 0 ? &sum : NULL, st);
   r.metrics = NULL;
-  if (mn_preempt_requested())
-    mn_log_info("signal %d: %s %.2f s after it arrived", mn_preempt_requested(),
+  if (mn_stop_requested(w))
+    mn_log_info("signal %d: %s %.2f s after it arrived", mn_stop_requested(w),
                 st == MN_ERR_PREEMPTED ? "stopped with a snapshot" : "finishing",
-                mn_preempt_since_s());
+                mn_stop_since_s(w));
   res->summary = sum;
   res->failed_rank = mn_world_failed_rank(w); /* (mn_finish's report names it) */
   if (st == MN_OK && want_params) {
