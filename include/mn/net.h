@@ -70,8 +70,9 @@ double mn_net_flops_per_sample(const mn_net_t *net);
  * count x label_width labels) to the device, on a GPU on its copy stream, overlapping
  * whatever the device still has queued; on the CPU there is no copy. out: *x_dev, *y_dev,
  * the pointers forward, loss and backward take, valid until mn_net_input_done; x and y
- * must stay untouched until then. MN_ERR_USAGE before the commit, for count outside [1,
- * input_batch], or while an input is held. */
+ * must stay untouched until then. The device holds two inputs: the next batch's copy may
+ * overlap the step that reads this one. MN_ERR_USAGE before the commit, or for count
+ * outside [1, input_batch]. */
 mn_status_t mn_net_input(mn_net_t *net, const void *x, const int32_t *y, int count,
                          const void **x_dev, const int32_t **y_dev);
 /* The device is done with the input (after the step that read it). */

@@ -16,8 +16,6 @@
 #include "mn_api.h"
 #include "mn_trainstate.h"
 
-#define NET_USAGE(fn, ...) MN_API_USAGE(fn, __VA_ARGS__)
-
 /* desc into the runtime's spec. */
 static mn_status_t spec_of(const mn_net_desc_t *d, mn_model_spec_t *spec) {
   if (d->kind == MN_NET_GPT) {
@@ -25,7 +23,8 @@ static mn_status_t spec_of(const mn_net_desc_t *d, mn_model_spec_t *spec) {
     return mn_model_spec_gpt(&g, spec);
   }
   if (d->kind != MN_NET_MLP)
-    return NET_USAGE("mn_net_create", "kind %d is neither MN_NET_MLP nor MN_NET_GPT", (int)d->kind);
+    return MN_API_USAGE("mn_net_create", "kind %d is neither MN_NET_MLP nor MN_NET_GPT",
+                        (int)d->kind);
   if (d->nwidths < 2 || d->nwidths > MN_NET_MAX_WIDTHS)
     return mn_error(MN_ERR_CONFIG, "mn_net_create: an MLP of %d widths (2 to %d)", d->nwidths,
                     MN_NET_MAX_WIDTHS);
@@ -41,18 +40,19 @@ static mn_status_t check_names(const mn_params_t *p, const mn_model_spec_t *spec
   mn_status_t st = mn_model_declare(dry, &r);
   for (int i = 0; st == MN_OK && i < r.n; i++)
     if (mn_tensors_find(&p->tensors, r.t[i].name) >= 0)
-      st = NET_USAGE("mn_net_create", "the registry holds \"%s\" already", r.t[i].name);
+      st = MN_API_USAGE("mn_net_create", "the registry holds \"%s\" already", r.t[i].name);
   mn_tensors_free(&r);
   free(dry);
   return st;
 }
 
 mn_status_t mn_net_create(mn_params_t *p, const mn_net_desc_t *d, mn_net_t **out) {
-  if (!p || !d || !out) return NET_USAGE("mn_net_create", "p, desc or net is NULL");
+  if (!p || !d || !out) return MN_API_USAGE("mn_net_create", "p, desc or net is NULL");
   *out = NULL;
-  if (p->committed) return NET_USAGE("mn_net_create", "after mn_params_commit");
-  if (d->max_batch < 1) return NET_USAGE("mn_net_create", "max_batch %d < 1", d->max_batch);
-  if (d->input_batch < 0) return NET_USAGE("mn_net_create", "input_batch %d < 0", d->input_batch);
+  if (p->committed) return MN_API_USAGE("mn_net_create", "after mn_params_commit");
+  if (d->max_batch < 1) return MN_API_USAGE("mn_net_create", "max_batch %d < 1", d->max_batch);
+  if (d->input_batch < 0)
+    return MN_API_USAGE("mn_net_create", "input_batch %d < 0", d->input_batch);
   mn_net_t *n = calloc(1, sizeof *n);
   mn_model_spec_t *spec = malloc(sizeof *spec);
   mn_status_t st = n && spec ? MN_OK : mn_error(MN_ERR_NOMEM, "mn_net_create: out of memory");
@@ -113,7 +113,7 @@ mn_status_t mn_api_net_build(mn_net_t *n) {
   int xw = mn_net_input_width(n), yw = mn_net_label_width(n);
   if (dev->slot_batch == 0) return mn_device_input_init(dev, n->input_batch, xw, yw);
   if (dev->slot_batch < n->input_batch || dev->slot_dim != xw || dev->slot_label_width != yw)
-    return NET_USAGE("mn_params_commit", "a second net of another input: one input per world");
+    return MN_API_USAGE("mn_params_commit", "a second net of another input: one input per world");
   return MN_OK;
 }
 
@@ -140,19 +140,18 @@ static mn_status_t ready(const char *fn, const mn_net_t *n) {
   return MN_OK;
 }
 
-static mn_status_t check_batch(const char *fn, const mn_net_t *n, int batch, int max) {
+static mn_status_t check_batch(const char *fn, int batch, int max) {
   if (batch < 1 || batch > max)
     return mn_error(MN_ERR_USAGE, "%s: a batch of %d samples (1 to %d)", fn, batch, max);
-  (void)n;
   return MN_OK;
 }
 
 mn_status_t mn_net_input(mn_net_t *n, const void *x, const int32_t *y, int count,
                          const void **x_dev, const int32_t **y_dev) {
   mn_status_t st = ready("mn_net_input", n);
-  if (st == MN_OK) st = check_batch("mn_net_input", n, count, n->input_batch);
+  if (st == MN_OK) st = check_batch("mn_net_input", count, n->input_batch);
   if (st == MN_OK && (!x || !y || !x_dev || !y_dev))
-    st = NET_USAGE("mn_net_input", "x, y, x_dev or y_dev is NULL");
+    st = MN_API_USAGE("mn_net_input", "x, y, x_dev or y_dev is NULL");
   if (st != MN_OK) return st;
   mn_device_input_put(&n->p->w->dev, x, y, count, x_dev, y_dev);
   return MN_OK;
@@ -164,8 +163,8 @@ void mn_net_input_done(mn_net_t *n) {
 
 mn_status_t mn_net_forward(mn_net_t *n, const void *x, int batch) {
   mn_status_t st = ready("mn_net_forward", n);
-  if (st == MN_OK) st = check_batch("mn_net_forward", n, batch, n->max_batch);
-  if (st == MN_OK && !x) st = NET_USAGE("mn_net_forward", "x is NULL");
+  if (st == MN_OK) st = check_batch("mn_net_forward", batch, n->max_batch);
+  if (st == MN_OK && !x) st = MN_API_USAGE("mn_net_forward", "x is NULL");
   if (st != MN_OK) return st;
   mn_model_forward(&n->model, x, batch);
   n->last_batch = batch;
@@ -185,7 +184,7 @@ static mn_status_t after_forward(const char *fn, const mn_net_t *n, int batch) {
 mn_status_t mn_net_loss(mn_net_t *n, const int32_t *y, int batch, float grad_scale,
                         double *loss_sum, int64_t *correct) {
   mn_status_t st = after_forward("mn_net_loss", n, batch);
-  if (st == MN_OK && !y) st = NET_USAGE("mn_net_loss", "y is NULL");
+  if (st == MN_OK && !y) st = MN_API_USAGE("mn_net_loss", "y is NULL");
   if (st != MN_OK) return st;
   double loss;
   int64_t right;
@@ -208,9 +207,9 @@ static void on_grads(void *arg, int64_t done) {
 
 mn_status_t mn_net_backward(mn_net_t *n, const void *x, int batch, int accumulate, int send) {
   mn_status_t st = after_forward("mn_net_backward", n, batch);
-  if (st == MN_OK && !x) st = NET_USAGE("mn_net_backward", "x is NULL");
+  if (st == MN_OK && !x) st = MN_API_USAGE("mn_net_backward", "x is NULL");
   if (st == MN_OK && send && !n->p->open)
-    st = NET_USAGE("mn_net_backward", "send outside mn_grads_begin/end");
+    st = MN_API_USAGE("mn_net_backward", "send outside mn_grads_begin/end");
   if (st != MN_OK) return st;
   memset(n->sent, 0, (size_t)n->p->tensors.n);
   n->send_status = MN_OK;
@@ -227,10 +226,10 @@ int mn_net_logits_width(const mn_net_t *n) { return n && n->built ? n->model.wid
 
 mn_status_t mn_net_load(mn_net_t *n, const char *file) {
   mn_status_t st = ready("mn_net_load", n);
-  if (st == MN_OK && !file) st = NET_USAGE("mn_net_load", "file is NULL");
+  if (st == MN_OK && !file) st = MN_API_USAGE("mn_net_load", "file is NULL");
   if (st == MN_OK && n->model.values != n->p->tensors.values)
-    st = NET_USAGE("mn_net_load", "the registry holds tensors of another's: a net's weights "
-                                  "are loaded into a registry of its own");
+    st = MN_API_USAGE("mn_net_load", "the registry holds tensors of another's: a net's weights "
+                                     "are loaded into a registry of its own");
   if (st != MN_OK) return st;
   mn_world_t *w = n->p->w;
   size_t nbytes = (size_t)n->model.nparams * sizeof(float);
