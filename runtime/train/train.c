@@ -362,10 +362,10 @@ static void teardown(run_t *r) {
    * left unfinished would otherwise hold every wait on the device and every free below */
   mn_grads_shutdown(r->p);
   if (r->next.fetched) mn_net_input_done(r->net); /* no copy in flight from a freed buffer */
+  mn_state_close(r->state); /* the write in flight, if any; before the data it names */
+  free(r->config);
   mn_data_close(r->train);
   mn_data_close(r->val);
-  mn_state_close(r->state); /* (the write in flight, if any, first) */
-  free(r->config);
   mn_optimizer_free(r->opt);
   mn_net_free(r->net);
   mn_params_free(r->p); /* the device stays the world's */
