@@ -60,7 +60,8 @@ mn_status_t mn_state_get_blob(const mn_state_t *s, const char *name, void *data,
                               size_t *nbytes);
 
 /* Collective: continue from the newest valid snapshot of the directory that fits (written
- * through this API, with the same tensor names and shapes and the same optimizer kind),
+ * through this API, with the same tensor names and shapes and the same optimizer kind; for
+ * a trainer that describes its run, mn_state_set_run below, one of a run that fits it),
  * skipping damaged and unfitting ones with a warning. out: *resumed (1: the parameters, the
  * optimizer's states and step count, and the attributes are the snapshot's, in place of
  * any set before; 0: no snapshot there, nothing changed). MN_ERR_DATA when the directory
