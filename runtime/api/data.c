@@ -128,8 +128,6 @@ void mn_data_close(mn_data_t *d) {
   free(d);
 }
 
-struct mn_dataset *mn_api_data_dataset(const mn_data_t *d) { return d ? d->ds : NULL; }
-
 int mn_api_data_tokens(const mn_data_t *d) { return d ? mn_dataset_is_tokens(d->ds) : 0; }
 
 mn_status_t mn_api_data_identity(const mn_data_t *d, mn_snapshot_meta_t *m) {

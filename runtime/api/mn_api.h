@@ -70,13 +70,6 @@ struct mn_net {
 /* The control slots of the exchange's first bucket (exchange.c). */
 enum { MN_API_SLOT_FAILED = 0, MN_API_SLOT_STOP = 1, MN_API_SLOT_LOSS = 2, MN_API_SLOTS = 3 };
 
-/* A finished snapshot write (rank 0; status -1: there was none): logged, and recorded in m
- * when m is not NULL (state.c; mntrain's writes too). */
-void mn_api_snapshot_outcome(mn_metrics_t *m, const mn_snapwrite_result_t *r);
-
-/* The runtime's dataset under d (data.c): what a snapshot of mntrain records as the
- * dataset's identity (mn_trainstate.h). */
-struct mn_dataset *mn_api_data_dataset(const mn_data_t *d);
 /* The dataset's identity into m's data fields (data_n, data_dim, data_classes, the CRCs,
  * data_files: heap, mn_snapshot_meta_free's), as mntrain's snapshots record it; reads the
  * fixed rows of the features at the first call. */

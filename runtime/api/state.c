@@ -348,15 +348,14 @@ static mn_status_t make_meta(const mn_state_t *s, const char *reason, mn_snapsho
   return MN_OK;
 }
 
-/* The blobs as snapshot tensors user/<name> over the attributes' bytes. out: *t (malloc'd),
- * *n. */
-static mn_status_t blob_tensors(const attrs_t *attrs, mn_snapshot_tensor_t **out, int *n) {
+/* The blobs as snapshot tensors user/<name> over the attributes' bytes, into t (room for
+ * attrs->n). Returns how many. */
+static int put_blobs(const attrs_t *attrs, mn_snapshot_tensor_t *t) {
   int k = 0;
-  mn_snapshot_tensor_t *t = calloc((size_t)attrs->n + 1, sizeof *t);
-  if (!t) return mn_error(MN_ERR_NOMEM, "mn_state_save: out of memory");
   for (int i = 0; i < attrs->n; i++) {
     const attr_t *a = &attrs->a[i];
     if (a->kind != ATTR_BLOB) continue;
+    memset(&t[k], 0, sizeof t[k]);
     snprintf(t[k].name, sizeof t[k].name, "user/%s", a->name);
     t[k].ndims = 1;
     t[k].dims[0] = (int64_t)a->nbytes;
@@ -364,15 +363,21 @@ static mn_status_t blob_tensors(const attrs_t *attrs, mn_snapshot_tensor_t **out
     t[k].bytes = a->blob;
     k++;
   }
+  return k;
+}
+
+/* The blobs as snapshot tensors (put_blobs). out: *t (malloc'd), *n. */
+static mn_status_t blob_tensors(const attrs_t *attrs, mn_snapshot_tensor_t **out, int *n) {
+  mn_snapshot_tensor_t *t = calloc((size_t)attrs->n + 1, sizeof *t);
+  if (!t) return mn_error(MN_ERR_NOMEM, "mn_state_save: out of memory");
+  *n = put_blobs(attrs, t);
   *out = t;
-  *n = k;
   return MN_OK;
 }
 
 /* ---- open and close -------------------------------------------------------------------- */
 
-/* Rank 0's hold on the directory and its writer (train.c's claim_snapshot_dir, then the
- * writer). */
+/* Rank 0's hold on the directory, the check that it can be written, and its writer. */
 static mn_status_t open_dir(mn_state_t *s) {
   if (s->w->comm.rank != 0) return MN_OK;
   mn_status_t st = mn_snapshot_lock(s->dir, &s->lock);
@@ -424,7 +429,9 @@ mn_status_t mn_state_open(mn_params_t *p, mn_optimizer_t *o, const char *dir, in
   return MN_OK;
 }
 
-void mn_api_snapshot_outcome(mn_metrics_t *m, const mn_snapwrite_result_t *r) {
+/* A finished snapshot write (rank 0; status -1: there was none): logged, and recorded in m
+ * when m is not NULL. */
+static void snapshot_outcome(mn_metrics_t *m, const mn_snapwrite_result_t *r) {
   if ((int)r->status == -1) return;
   if (r->status == MN_OK)
     mn_log_info("snapshot %s (%s) written in %.3f s; training paused %.4f s for it", r->path,
@@ -442,7 +449,7 @@ void mn_state_close(mn_state_t *s) {
   if (s->writer) {
     mn_snapwrite_result_t r;
     mn_snapwriter_wait(s->writer, &r); /* a failure no later call will report */
-    mn_api_snapshot_outcome(s->metrics, &r);
+    snapshot_outcome(s->metrics, &r);
     mn_snapwriter_stop(s->writer);
   }
   mn_snapshot_unlock(s->lock);
@@ -538,10 +545,10 @@ static mn_status_t submit(mn_state_t *s, const char *reason, int wait) {
   free(blobs);
   mn_snapshot_meta_free(&meta);
   if (st != MN_OK) return st;
-  mn_api_snapshot_outcome(s->metrics, &prev);
+  snapshot_outcome(s->metrics, &prev);
   if (wait) {
     mn_snapwriter_wait(s->writer, &cur);
-    mn_api_snapshot_outcome(s->metrics, &cur);
+    snapshot_outcome(s->metrics, &cur);
     if (cur.status != MN_OK)
       return mn_error(cur.status, "mn_state_save: snapshot of step %lld (%s) failed: %s",
                       (long long)cur.step, cur.reason, cur.message);
@@ -768,19 +775,7 @@ static mn_status_t load_one(const mn_state_t *s, const mn_snapshot_entry_t *e, f
     return mn_error(MN_ERR_NOMEM, "mn_state_resume: out of memory");
   }
   t = all;
-  int n = nt;
-  for (int i = 0; i < f->attrs.n; i++) {
-    attr_t *a = &f->attrs.a[i];
-    if (a->kind != ATTR_BLOB) continue;
-    memset(&t[n], 0, sizeof t[n]);
-    snprintf(t[n].name, sizeof t[n].name, "user/%s", a->name);
-    t[n].ndims = 1;
-    t[n].dims[0] = (int64_t)a->nbytes;
-    t[n].dtype = MN_SNAPSHOT_U8;
-    t[n].bytes = a->blob;
-    n++;
-  }
-  st = mn_snapshot_read_tensors(e->path, t, n);
+  st = mn_snapshot_read_tensors(e->path, t, nt + put_blobs(&f->attrs, t + nt));
   free(t);
   if (st != MN_OK) return st;
   free(f->config);

@@ -248,10 +248,7 @@ static mn_status_t build(mn_model_t *m, mn_model_t *t, const mn_kctx_t *ctx, uin
     t->own_ctx.workspace = k->alloc(t->own_ctx.workspace_nbytes ? t->own_ctx.workspace_nbytes : 1);
     if (!t->own_ctx.workspace) st = MN_ERR_NOMEM;
   }
-  if (st == MN_OK) {
-    if (!ctx) t->ctx = &t->own_ctx;
-    st = init_params(t, seed);
-  }
+  if (st == MN_OK) st = init_params(t, seed); /* (t->ctx: start's) */
   if (st != MN_OK) {
     st = mn_error(MN_ERR_NOMEM,
                   "model: cannot allocate %lld parameters and the activations for batch %d",
